@@ -1,0 +1,135 @@
+//! `fleetreset check FILE`: validate an inventory and list every problem as `FILE:LINE: message`.
+
+use std::collections::HashSet;
+use std::io::{self, BufWriter, Write};
+
+use crate::cli::CheckArgs;
+use crate::exit::Status;
+use crate::inventory::{self, Inventory, InventoryErrors, LoadError};
+
+/// Prints the summary of a clean inventory on stdout, or its problems on stderr. A file that
+/// can't be read is an error, naming the file.
+pub fn run(args: &CheckArgs) -> anyhow::Result<Status> {
+    let result = inventory::load(&args.file);
+    // Buffered: stderr is unbuffered, and a broken file can have a problem on every line.
+    let mut stderr = BufWriter::new(io::stderr().lock());
+    let status = report(result, &mut io::stdout().lock(), &mut stderr)?;
+    stderr.flush()?;
+    Ok(status)
+}
+
+fn report(
+    result: Result<Inventory, LoadError>,
+    stdout: &mut impl Write,
+    stderr: &mut impl Write,
+) -> anyhow::Result<Status> {
+    match result {
+        Ok(inventory) => {
+            writeln!(stdout, "{}", summary(&inventory))?;
+            Ok(Status::Success)
+        }
+        Err(LoadError::Invalid(errors)) => {
+            writeln!(stderr, "{errors}")?;
+            writeln!(stderr, "{}", problem_count(&errors))?;
+            Ok(Status::BadInput)
+        }
+        Err(err @ LoadError::Io { .. }) => Err(err.into()),
+    }
+}
+
+/// `FILE: ok, 12 devices (3 sites, 2 powered via another device)`.
+fn summary(inventory: &Inventory) -> String {
+    let devices = &inventory.devices;
+    let sites: HashSet<&str> = devices.iter().filter_map(|d| d.site.as_deref()).collect();
+    let powered = devices.iter().filter(|d| d.power_via.is_some()).count();
+    format!(
+        "{}: ok, {} ({}, {powered} powered via another device)",
+        inventory.path.display(),
+        counted(devices.len(), "device"),
+        counted(sites.len(), "site"),
+    )
+}
+
+/// `FILE: 3 problems`.
+fn problem_count(errors: &InventoryErrors) -> String {
+    format!(
+        "{}: {}",
+        errors.path.display(),
+        counted(errors.errors.len(), "problem")
+    )
+}
+
+fn counted(n: usize, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        _ => format!("{n} {noun}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn check(text: &str) -> (Status, String, String) {
+        let result =
+            inventory::parse(Path::new("inv/x.csv"), text.as_bytes()).map_err(LoadError::Invalid);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let status = report(result, &mut out, &mut err).unwrap();
+        (
+            status,
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_clean_inventory_prints_a_summary_on_stdout() {
+        let text = "id,host,site,power_via\nstrip,10.0.0.1,a,\nlamp,10.0.0.2,b,strip#1\nfan,10.0.0.3,a,strip#2\n";
+        assert_eq!(
+            check(text),
+            (
+                Status::Success,
+                "inv/x.csv: ok, 3 devices (2 sites, 2 powered via another device)\n".to_string(),
+                String::new()
+            )
+        );
+    }
+
+    #[test]
+    fn counts_of_one_are_singular() {
+        assert_eq!(
+            check("id,host,site\nplug,10.0.0.1,a\n").1,
+            "inv/x.csv: ok, 1 device (1 site, 0 powered via another device)\n"
+        );
+    }
+
+    #[test]
+    fn problems_go_to_stderr_followed_by_their_count() {
+        assert_eq!(
+            check("id,host\n,10.0.0.1\nb,\n"),
+            (
+                Status::BadInput,
+                String::new(),
+                "inv/x.csv:2: empty id\ninv/x.csv:3: empty host\ninv/x.csv: 2 problems\n"
+                    .to_string()
+            )
+        );
+        assert_eq!(
+            check("id,host\n,10.0.0.1\n").2,
+            "inv/x.csv:2: empty id\ninv/x.csv: 1 problem\n"
+        );
+    }
+
+    #[test]
+    fn an_unreadable_file_is_an_error_naming_it() {
+        let result = inventory::load(Path::new("no/such/inventory.csv"));
+        let err = report(result, &mut Vec::new(), &mut Vec::new()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot read inventory no/such/inventory.csv"
+        );
+        assert!(format!("{err:#}").starts_with("cannot read inventory no/such/inventory.csv: "));
+    }
+}

@@ -1,0 +1,57 @@
+//! `fleetreset simulate FILE`: serve the inventory's loopback rows as devices until Ctrl-C.
+
+use std::future::Future;
+use std::io::Write;
+
+use anyhow::Context;
+
+use crate::cli::SimulateArgs;
+use crate::exit::Status;
+use crate::inventory::{self, LoadError};
+use crate::sim::{self, Simulator};
+
+pub async fn run(args: &SimulateArgs, shutdown: impl Future<Output = ()>) -> anyhow::Result<Status> {
+    let inv = match inventory::load(&args.file) {
+        Ok(inv) => inv,
+        Err(LoadError::Invalid(errors)) => {
+            eprintln!("{errors}");
+            eprintln!("fleetreset: the inventory has problems; run `fleetreset check {}`", args.file.display());
+            return Ok(Status::BadInput);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let specs = match sim::plan(&inv.devices) {
+        Ok(specs) => specs,
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("{}:{}: {}", args.file.display(), p.line, p.message);
+            }
+            eprintln!("fleetreset: {} row(s) can't be simulated; nothing was started", problems.len());
+            return Ok(Status::BadInput);
+        }
+    };
+    if specs.is_empty() {
+        eprintln!("fleetreset: {} has no devices to simulate", args.file.display());
+        return Ok(Status::BadInput);
+    }
+    let simulator = Simulator::start(specs, args.time_scale).await.context("starting the simulator")?;
+    {
+        let mut out = std::io::stdout().lock();
+        for e in simulator.endpoints() {
+            let listens = if e.faults.contains("offline") { "offline, not listening" } else { "tcp+udp" };
+            let faults = if e.faults.is_empty() { String::new() } else { format!("  faults: {}", e.faults) };
+            writeln!(out, "{:<21} {:<12} {}  {listens}{faults}", e.addr, e.model, e.id)?;
+        }
+        writeln!(
+            out,
+            "simulating {} device(s), time scale {}; Ctrl-C to stop",
+            simulator.endpoints().len(),
+            args.time_scale
+        )?;
+        out.flush()?;
+    }
+    shutdown.await;
+    simulator.shutdown().await;
+    eprintln!("simulator stopped");
+    Ok(Status::Success)
+}

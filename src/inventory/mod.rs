@@ -1,0 +1,124 @@
+//! The CSV inventory: one row per device.
+//!
+//! Public API (other modules depend on it; keep it stable):
+//! - [`load`] reads a file, [`parse`] validates bytes; both return every problem at once.
+//! - [`Device`] is one validated row; [`Host`] and [`MacAddr`] are its typed fields.
+//!
+//! # Layout
+//! - `encoding`: byte-level checks before any CSV parsing (BOM, line endings, UTF-8).
+//! - `reader`: the one `csv::Reader`, turning bytes into records with their true line numbers.
+//! - `quoting`: finds broken quoting that the lenient CSV parser would silently accept.
+//! - `header`: the header row → column positions.
+//! - `validate`: one record → [`Device`], plus duplicate ids, hosts and MACs.
+//! - `links`: `power_via` references between rows.
+//! - `host`, `mac`, `power`: the typed fields and their parsers.
+//! - `errors`: how problems are printed.
+
+mod encoding;
+mod errors;
+mod header;
+mod host;
+mod links;
+mod mac;
+mod parse;
+mod power;
+mod quoting;
+mod reader;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use host::HostError;
+pub use power::{MAX_OUTLET, PowerViaError};
+
+/// A validated inventory.
+#[derive(Debug, Clone)]
+pub struct Inventory {
+    pub path: PathBuf,
+    pub devices: Vec<Device>,
+}
+
+/// One inventory row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Device {
+    /// 1-based line of the record in the file.
+    pub line: u64,
+    pub id: String,
+    pub host: Host,
+    pub model: Option<String>,
+    pub mac: Option<MacAddr>,
+    pub site: Option<String>,
+    pub unit: Option<String>,
+    pub power_via: Option<PowerVia>,
+    pub credentials: Option<String>,
+    pub notes: Option<String>,
+    /// Columns the inventory has beyond the known ones, by header name (lower-cased), kept so
+    /// that nothing the user wrote is lost. The simulator reads `sim_fault` from here.
+    pub extra: BTreeMap<String, String>,
+}
+
+/// `host` column: an IP address or host name, with an optional port.
+///
+/// `name` holds an IPv6 address without its brackets (`::1`, not `[::1]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    pub name: String,
+    pub port: Option<u16>,
+}
+
+/// `power_via` column: the row id of the plug or strip that powers this device, and for a
+/// strip the 1-based outlet number (`strip-3#2`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PowerVia {
+    pub id: String,
+    pub outlet: Option<u16>,
+}
+
+/// A 48-bit MAC address. Parses `AA:BB:CC:DD:EE:FF`, `aa-bb-cc-dd-ee-ff` and `AABBCCDDEEFF`;
+/// displays as upper-case with colons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MacAddr(pub [u8; 6]);
+
+/// One problem in an inventory file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    pub line: u64,
+    pub message: String,
+}
+
+/// Every problem found in an inventory file. Display prints one `FILE:LINE: message` per line.
+#[derive(Debug, Clone)]
+pub struct InventoryErrors {
+    pub path: PathBuf,
+    pub errors: Vec<RowError>,
+}
+
+/// Why an inventory could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    // The OS reason is the source, not part of the message: `{:#}` prints the whole chain, and
+    // repeating it here would print it twice.
+    #[error("cannot read inventory {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(InventoryErrors),
+}
+
+/// Reads and validates an inventory file.
+pub fn load(path: &Path) -> Result<Inventory, LoadError> {
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(path, &bytes).map_err(LoadError::Invalid)
+}
+
+/// Validates inventory bytes; `path` is only used in messages.
+pub fn parse(path: &Path, bytes: &[u8]) -> Result<Inventory, InventoryErrors> {
+    parse::parse(path, bytes)
+}

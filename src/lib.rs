@@ -1,0 +1,21 @@
+//! fleetreset: reset whole fleets of TP-Link Kasa and Tapo devices over the local network,
+//! safely, with an audit trail.
+//!
+//! # Layout
+//! - [`cli`]: clap structs for what the user typed, nothing else.
+//! - [`commands`]: one file per subcommand, each with a `run` that takes what it needs.
+//! - [`inventory`]: the CSV inventory: reading, row validation, `FILE:LINE` errors.
+//! - [`catalog`]: one table mapping model strings to families, capabilities and boot times.
+//! - [`protocol`]: device wire protocols; `protocol::iot` is the legacy XOR protocol on TCP 9999.
+//! - [`device`]: the device client used by commands: sysinfo, reboot, factory reset, relay.
+//! - [`sim`]: the simulator that serves inventory rows as devices on loopback.
+//! - [`exit`]: the process exit codes, shared by `main` and the commands.
+
+pub mod catalog;
+pub mod cli;
+pub mod commands;
+pub mod device;
+pub mod exit;
+pub mod inventory;
+pub mod protocol;
+pub mod sim;

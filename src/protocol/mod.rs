@@ -1,0 +1,4 @@
+//! Device wire protocols, one submodule per protocol. Codecs and ciphers are pure; transports
+//! own the sockets.
+
+pub mod iot;

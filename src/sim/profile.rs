@@ -1,0 +1,122 @@
+//! Device profiles: what each simulated model answers, taken from real captures.
+//!
+//! Each file in `profiles/` is one capture's response dict (`modules`), keyed by module and
+//! method, with the capture it came from in `_capture`. Captures are scrubbed (MAC suffix and
+//! ids zeroed, alias masked), so per-device identity is generated at start-up from the
+//! inventory row; the MAC's vendor prefix comes from the capture.
+
+use serde_json::Value;
+
+use crate::catalog;
+
+/// Base model → profile JSON, embedded at build time so the binary needs no data files.
+const PROFILES: &[(&str, &str)] = &[
+    ("HS100", include_str!("profiles/HS100.json")),
+    ("HS103", include_str!("profiles/HS103.json")),
+    ("HS105", include_str!("profiles/HS105.json")),
+    ("HS110", include_str!("profiles/HS110.json")),
+    ("KP115", include_str!("profiles/KP115.json")),
+    ("KP125", include_str!("profiles/KP125.json")),
+    ("EP10", include_str!("profiles/EP10.json")),
+    ("EP25", include_str!("profiles/EP25.json")),
+    ("HS200", include_str!("profiles/HS200.json")),
+    ("HS220", include_str!("profiles/HS220.json")),
+    ("KS230", include_str!("profiles/KS230.json")),
+    ("KL130", include_str!("profiles/KL130.json")),
+    ("HS300", include_str!("profiles/HS300.json")),
+    ("KP303", include_str!("profiles/KP303.json")),
+    ("KP400", include_str!("profiles/KP400.json")),
+    ("EP40", include_str!("profiles/EP40.json")),
+];
+
+/// The model served for a row that names none: a plain, common plug.
+pub const DEFAULT_MODEL: &str = "HS103";
+
+/// One model's captured answers.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub base_model: &'static str,
+    /// `{module: {method: reply}}` as captured.
+    pub modules: Value,
+}
+
+impl Profile {
+    /// The profile for a model string (region suffix ignored).
+    pub fn for_model(model: &str) -> Option<Profile> {
+        let base = catalog::base_model(model);
+        let (name, json) = PROFILES.iter().find(|(name, _)| *name == base)?;
+        let doc: Value = serde_json::from_str(json).expect("embedded profiles are valid JSON");
+        Some(Profile {
+            base_model: name,
+            modules: doc["modules"].clone(),
+        })
+    }
+
+    /// Names of every model that has a profile.
+    pub fn known_models() -> impl Iterator<Item = &'static str> {
+        PROFILES.iter().map(|(name, _)| *name)
+    }
+
+    /// The captured sysinfo.
+    pub fn sysinfo(&self) -> &Value {
+        &self.modules["system"]["get_sysinfo"]
+    }
+
+    /// The captured reply for `module.method`, if the capture has it.
+    pub fn reply(&self, module: &str, method: &str) -> Option<&Value> {
+        self.modules.get(module)?.get(method)
+    }
+
+    pub fn has_module(&self, module: &str) -> bool {
+        self.modules.get(module).is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ISSUE_MODELS: &[&str] = &[
+        "HS100", "HS103", "HS105", "HS110", "KP115", "KP125", "EP10", "EP25", "HS200", "HS220",
+        "KS230", "KL130", "HS300", "KP303", "KP400", "EP40",
+    ];
+
+    #[test]
+    fn every_required_model_has_a_profile_whose_sysinfo_names_it() {
+        for model in ISSUE_MODELS {
+            let p = Profile::for_model(model).unwrap_or_else(|| panic!("{model} missing"));
+            let sys = p.sysinfo();
+            assert!(
+                sys["model"].as_str().unwrap().starts_with(model),
+                "{model}: {}",
+                sys["model"]
+            );
+            for key in ["sw_ver", "hw_ver", "deviceId", "alias"] {
+                assert!(sys.get(key).is_some(), "{model} lacks {key}");
+            }
+            assert!(sys.get("mac").or(sys.get("mic_mac")).is_some(), "{model} lacks a MAC");
+        }
+    }
+
+    #[test]
+    fn strip_profiles_have_as_many_children_as_the_catalog_says() {
+        for model in ["HS300", "KP303", "KP400", "EP40"] {
+            let p = Profile::for_model(model).unwrap();
+            let children = p.sysinfo()["children"].as_array().unwrap().len();
+            assert_eq!(children, usize::from(catalog::lookup(model).outlets), "{model}");
+        }
+    }
+
+    #[test]
+    fn every_profile_model_is_in_the_catalog() {
+        for model in Profile::known_models() {
+            assert_ne!(catalog::lookup(model), catalog::UNKNOWN, "{model}");
+        }
+    }
+
+    #[test]
+    fn region_suffix_is_ignored() {
+        assert_eq!(Profile::for_model("kp303(uk)").unwrap().base_model, "KP303");
+        assert!(Profile::for_model("ZZ1").is_none());
+    }
+}

@@ -1,0 +1,250 @@
+//! Serving one simulated device: its TCP listener and connections, its UDP discovery socket,
+//! and its life cycle (online, dark while rebooting, gone after a factory reset).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::watch;
+
+use crate::protocol::iot::codec;
+use crate::protocol::iot::transport::read_frame;
+
+use super::state::{DeviceState, Effect};
+
+/// Where a device is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Answering on TCP and UDP.
+    Online,
+    /// Rebooting (or never coming back): connections dropped, connects refused.
+    Dark,
+    /// Factory reset: left the network for good.
+    Gone,
+}
+
+/// One device as the server sees it.
+#[derive(Debug)]
+pub struct SimDevice {
+    pub id: String,
+    pub model: String,
+    pub addr: SocketAddr,
+    /// Real seconds per device second.
+    pub scale: f64,
+    /// Device time from going dark to answering again.
+    pub boot_time: Duration,
+    pub state: Mutex<DeviceState>,
+    pub phase: watch::Sender<Phase>,
+}
+
+impl SimDevice {
+    /// Device time to real time.
+    pub fn scaled(&self, device_time: Duration) -> Duration {
+        device_time.mul_f64(self.scale)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, DeviceState> {
+        // A panic while holding the lock can't leave the state half-written in a way that
+        // matters more than stopping the simulator would; keep serving.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn phase(&self) -> Phase {
+        *self.phase.borrow()
+    }
+
+    /// Carries out a reboot or reset after its reply went out.
+    fn schedule(self: &Arc<Self>, effect: Effect) {
+        let dev = Arc::clone(self);
+        tokio::spawn(async move {
+            match effect {
+                Effect::Reboot { delay } => {
+                    tokio::time::sleep(dev.scaled(Duration::from_secs(delay))).await;
+                    if !dev.set_phase(Phase::Dark) {
+                        return;
+                    }
+                    tracing::info!(device = %dev.id, "rebooting");
+                    if dev.lock().faults().reboot_never_returns {
+                        return;
+                    }
+                    tokio::time::sleep(dev.scaled(dev.boot_time)).await;
+                    dev.lock().booted(Instant::now());
+                    if dev.set_phase(Phase::Online) {
+                        tracing::info!(device = %dev.id, "back online");
+                    }
+                }
+                Effect::Reset { delay } => {
+                    tokio::time::sleep(dev.scaled(Duration::from_secs(delay))).await;
+                    dev.set_phase(Phase::Gone);
+                    tracing::info!(device = %dev.id, "factory reset: left the network");
+                }
+            }
+        });
+    }
+
+    /// Moves to `next` unless the device is gone (that is final). Returns whether it moved.
+    fn set_phase(&self, next: Phase) -> bool {
+        self.phase.send_if_modified(|p| {
+            if *p == Phase::Gone || *p == next {
+                return false;
+            }
+            *p = next;
+            true
+        })
+    }
+}
+
+/// Shutdown signal shared by every task of the simulator.
+pub type Shutdown = watch::Receiver<bool>;
+
+async fn stopped(shutdown: &mut Shutdown) {
+    // An error means the sender is gone, which also means stop.
+    let _ = shutdown.wait_for(|s| *s).await;
+}
+
+/// Waits until the phase satisfies `pred`; false if the device's sender is gone. The borrow
+/// `wait_for` returns is dropped here, so callers' futures stay `Send`.
+async fn until(phase: &mut watch::Receiver<Phase>, pred: impl FnMut(&Phase) -> bool) -> bool {
+    phase.wait_for(pred).await.is_ok()
+}
+
+/// Runs a device's TCP side: accept while online, close the listener while dark.
+pub async fn run_tcp(dev: Arc<SimDevice>, first: TcpListener, mut shutdown: Shutdown) {
+    let mut phase = dev.phase.subscribe();
+    let mut listener = Some(first);
+    loop {
+        let l = match listener.take() {
+            Some(l) => l,
+            None => match rebind(dev.addr, &mut shutdown).await {
+                Some(l) => l,
+                None => return,
+            },
+        };
+        loop {
+            tokio::select! {
+                accepted = l.accept() => match accepted {
+                    Ok((stream, _)) => {
+                        tokio::spawn(serve_connection(Arc::clone(&dev), stream, shutdown.clone()));
+                    }
+                    Err(e) => {
+                        tracing::warn!(device = %dev.id, "accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                _ = until(&mut phase, |p| *p != Phase::Online) => break,
+                _ = stopped(&mut shutdown) => return,
+            }
+        }
+        // Dropping the listener makes connection attempts fail, as with a device that is off.
+        drop(l);
+        tokio::select! {
+            back = until(&mut phase, |p| *p == Phase::Online) => if !back { return },
+            _ = stopped(&mut shutdown) => return,
+        }
+    }
+}
+
+async fn rebind(addr: SocketAddr, shutdown: &mut Shutdown) -> Option<TcpListener> {
+    let mut delay = Duration::from_millis(10);
+    loop {
+        match TcpListener::bind(addr).await {
+            Ok(l) => return Some(l),
+            Err(e) => tracing::warn!(%addr, "cannot listen again yet: {e}"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stopped(shutdown) => return None,
+        }
+        delay = (delay * 2).min(Duration::from_secs(1));
+    }
+}
+
+/// Serves one client connection until it closes, misbehaves, or the device goes dark.
+async fn serve_connection(dev: Arc<SimDevice>, mut stream: TcpStream, mut shutdown: Shutdown) {
+    let _ = stream.set_nodelay(true);
+    let mut phase = dev.phase.subscribe();
+    loop {
+        let payload = tokio::select! {
+            frame = read_frame(&mut stream, codec::MAX_FRAME_LEN) => match frame {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::debug!(device = %dev.id, "client connection ends: {e}");
+                    return;
+                }
+            },
+            _ = until(&mut phase, |p| *p != Phase::Online) => return,
+            _ = stopped(&mut shutdown) => return,
+        };
+        let Ok(request) = serde_json::from_slice::<Value>(&payload) else {
+            // Real firmware drops a connection that sends something it can't parse.
+            tracing::debug!(device = %dev.id, "request is not JSON; closing");
+            return;
+        };
+        let (reply, effect) = dev.lock().handle(&request, Instant::now());
+        // The firmware acts on a command whatever then happens to its reply.
+        if let Some(effect) = effect {
+            dev.schedule(effect);
+        }
+        let faults = dev.lock().faults().clone();
+        if let Some(delay) = faults.slow {
+            tokio::time::sleep(delay).await;
+        }
+        let body = serde_json::to_vec(&reply).expect("a JSON value serialises");
+        let written = if faults.oversized {
+            // A length no client should accept, then a little ciphertext and silence.
+            let mut bytes = 0x7fff_ffffu32.to_be_bytes().to_vec();
+            bytes.extend(codec::encrypt(&body[..body.len().min(16)]));
+            let _ = stream.write_all(&bytes).await;
+            tokio::select! {
+                _ = until(&mut phase, |p| *p != Phase::Online) => {}
+                _ = stopped(&mut shutdown) => {}
+            }
+            return;
+        } else if faults.garbage {
+            stream.write_all(&codec::encode_frame(b"\x00\x13\x37 garbage, not JSON \xff\xfe")).await
+        } else if faults.drop_mid_reply {
+            let frame = codec::encode_frame(&body);
+            let _ = stream.write_all(&frame[..frame.len() / 2]).await;
+            return;
+        } else {
+            stream.write_all(&codec::encode_frame(&body)).await
+        };
+        if written.is_err() {
+            return;
+        }
+    }
+}
+
+/// Answers discovery datagrams (and any other unframed IOT request) while online, from the
+/// socket they arrived on, so the reply's source port is the one the client asked.
+pub async fn run_udp(dev: Arc<SimDevice>, socket: UdpSocket, mut shutdown: Shutdown) {
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let (n, from) = tokio::select! {
+            r = socket.recv_from(&mut buf) => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::debug!(device = %dev.id, "udp receive failed: {e}");
+                    continue;
+                }
+            },
+            _ = stopped(&mut shutdown) => return,
+        };
+        if dev.phase() != Phase::Online {
+            continue;
+        }
+        let Ok(request) = serde_json::from_slice::<Value>(&codec::decrypt(&buf[..n])) else {
+            continue;
+        };
+        let (reply, effect) = dev.lock().handle(&request, Instant::now());
+        let body = serde_json::to_vec(&reply).expect("a JSON value serialises");
+        if socket.send_to(&codec::encrypt(&body), from).await.is_ok() {
+            if let Some(effect) = effect {
+                dev.schedule(effect);
+            }
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! `fleetreset check` as users run it: the real binary, in a temporary directory, with the
+//! inventory path given as typed.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use tempfile::TempDir;
+
+struct Outcome {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Writes `bytes` to `file` (relative to a new temporary directory) and runs `check file` there.
+fn check_bytes(file: &str, bytes: &[u8]) -> Outcome {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join(file);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(&path, bytes).unwrap();
+    check_in(dir.path(), file)
+}
+
+fn check_in(dir: &Path, file: &str) -> Outcome {
+    let output = Command::new(env!("CARGO_BIN_EXE_fleetreset"))
+        .args(["check", file])
+        .current_dir(dir)
+        .env_remove("FLEETRESET_LOG")
+        .output()
+        .unwrap();
+    Outcome {
+        code: output.status.code(),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+#[test]
+fn a_clean_inventory_exits_0_with_a_summary_on_stdout() {
+    let text = "\
+# Example inventory: lines starting with # are comments.
+id,host,model,mac,site,unit,power_via,credentials,notes,sim_fault
+
+# Site A
+strip-1,10.0.0.10,HS300,50:C7:BF:00:00:01,site-a,rack 1,,office,,
+lamp,10.0.0.11,KL110,50-c7-bf-00-00-02,site-a,,strip-1#2,office,\"on the desk,
+by the window\",
+cam,[fe80::1]:443,C200,,site-b,,strip-1#3,,,
+sim,127.0.0.2:9999,HS103,,site-c,,,,,offline
+";
+    let outcome = check_bytes("inventories/x.csv", text.as_bytes());
+    assert_eq!(outcome.stderr, "");
+    assert_eq!(
+        outcome.stdout,
+        "inventories/x.csv: ok, 4 devices (3 sites, 2 powered via another device)\n"
+    );
+    assert_eq!(outcome.code, Some(0));
+}
+
+#[test]
+fn a_broken_inventory_lists_every_problem_in_line_order_and_exits_2() {
+    let text = "\
+id,host,mac,power_via
+# comments and blank lines don't shift the line numbers
+
+plug-1,10.0.0.1,50:C7:BF:00:00:01,
+plug-1,10.0.0.2,,
+,10.0.0.3,,
+plug-4,10.0.0.1:9999,,
+plug-5,10.0.0.5,50:C7:BF:00:00,
+plug-6,10.0.0.6:70000,,
+plug-7,plug_7.lan,,
+plug-8,10.0.0.8,,strip-9#2
+plug-9,10.0.0.9
+plug-10,10.0.0.10,,\"strip\"#2
+plug-11,10.0.0.11,,plug-11
+";
+    let outcome = check_bytes("inv.csv", text.as_bytes());
+    let expected = "\
+inv.csv:5: duplicate id \"plug-1\" (first on line 4)
+inv.csv:6: empty id
+inv.csv:7: duplicate host \"10.0.0.1:9999\" (first on line 4)
+inv.csv:8: malformed MAC \"50:C7:BF:00:00\": expected AA:BB:CC:DD:EE:FF, aa-bb-cc-dd-ee-ff or 12 hex digits
+inv.csv:9: bad port \"70000\" in host \"10.0.0.6:70000\": must be 1-65535
+inv.csv:10: bad host \"plug_7.lan\": a host name has only letters, digits, hyphens and dots
+inv.csv:11: power_via \"strip-9#2\" names no row (no row has id \"strip-9\")
+inv.csv:12: expected 4 fields, as in the header on line 1, found 2
+inv.csv:13: text after the closing quote of a field; inside a quoted field, write a quote as \"\"
+inv.csv:14: power_via \"plug-11\" names this row itself
+inv.csv: 10 problems
+";
+    assert_eq!(outcome.stderr, expected);
+    assert_eq!(outcome.stdout, "");
+    assert_eq!(outcome.code, Some(2));
+}
+
+#[test]
+fn a_missing_required_column_is_reported_at_the_header_line() {
+    let outcome = check_bytes("inv.csv", b"id,address\nplug-1,10.0.0.1\n");
+    assert_eq!(
+        outcome.stderr,
+        "inv.csv:1: missing required column \"host\"; the first row that is not a comment must \
+         be the header, naming at least id and host\ninv.csv: 1 problem\n"
+    );
+    assert_eq!(outcome.code, Some(2));
+}
+
+#[test]
+fn a_duplicate_header_column_is_reported() {
+    let outcome = check_bytes("inv.csv", b"id,host,Host\nplug-1,10.0.0.1,10.0.0.2\n");
+    assert_eq!(
+        outcome.stderr,
+        "inv.csv:1: duplicate column \"host\" (columns 2 and 3)\ninv.csv: 1 problem\n"
+    );
+    assert_eq!(outcome.code, Some(2));
+}
+
+#[test]
+fn a_byte_order_mark_is_reported_on_line_1_and_the_header_still_reads() {
+    let outcome = check_bytes("inv.csv", b"\xEF\xBB\xBFid,host\nplug-1,10.0.0.1\n");
+    assert_eq!(
+        outcome.stderr,
+        "inv.csv:1: starts with a UTF-8 byte order mark (BOM); save the file as UTF-8 without \
+         BOM\ninv.csv: 1 problem\n"
+    );
+    assert_eq!(outcome.code, Some(2));
+}
+
+#[test]
+fn crlf_line_endings_are_reported_once_with_their_count() {
+    let outcome = check_bytes("inv.csv", b"id,host\r\nplug-1,10.0.0.1\r\n,10.0.0.2\r\n");
+    assert_eq!(
+        outcome.stderr,
+        "inv.csv:1: 3 lines with Windows line endings (CRLF), the first here; convert the file \
+         to Unix line endings (LF), e.g. with `dos2unix`\ninv.csv:3: empty id\ninv.csv: 2 problems\n"
+    );
+    assert_eq!(outcome.code, Some(2));
+}
+
+#[test]
+fn each_line_with_non_utf8_bytes_is_reported_with_its_byte_offset() {
+    let outcome = check_bytes(
+        "inv.csv",
+        b"id,host,notes\np1,10.0.0.1,caf\xE9\np2,10.0.0.2,ok\np3,10.0.0.3,\xFF\n",
+    );
+    assert_eq!(
+        outcome.stderr,
+        "inv.csv:2: invalid UTF-8 (byte 0xE9 at byte offset 29); save the file as UTF-8\n\
+         inv.csv:4: invalid UTF-8 (byte 0xFF at byte offset 58); save the file as UTF-8\n\
+         inv.csv: 2 problems\n"
+    );
+    assert_eq!(outcome.code, Some(2));
+}
+
+#[test]
+fn an_unclosed_quote_is_reported_where_it_opens() {
+    let outcome = check_bytes(
+        "inv.csv",
+        b"id,host,notes\np1,10.0.0.1,\"oops\np2,10.0.0.2,\n",
+    );
+    assert_eq!(
+        outcome.stderr,
+        "inv.csv:2: unclosed quote: the quoted field opened on this line never ends, so the rest \
+         of the file was read into it\ninv.csv: 1 problem\n"
+    );
+    assert_eq!(outcome.code, Some(2));
+}
+
+#[test]
+fn a_huge_field_is_reported_by_size_not_copied_into_the_message() {
+    let mut bytes = b"id,host,notes\np1,10.0.0.1,".to_vec();
+    bytes.extend(std::iter::repeat_n(b'x', 1 << 20));
+    bytes.push(b'\n');
+    let outcome = check_bytes("inv.csv", &bytes);
+    assert_eq!(
+        outcome.stderr,
+        "inv.csv:2: field 3 is 1048576 bytes long; the limit is 65536 bytes\ninv.csv: 1 problem\n"
+    );
+    assert_eq!(outcome.code, Some(2));
+}
+
+#[test]
+fn binary_content_is_reported_without_a_crash() {
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(1 << 20).collect();
+    let outcome = check_bytes("inv.csv", &bytes);
+    assert_eq!(outcome.code, Some(2));
+    assert!(
+        outcome.stderr.starts_with("inv.csv:1: "),
+        "{}",
+        outcome.stderr
+    );
+    assert!(!outcome.stderr.contains("panicked"));
+}
+
+#[test]
+fn a_missing_file_exits_2_with_a_message_naming_it() {
+    let dir = TempDir::new().unwrap();
+    let outcome = check_in(dir.path(), "missing.csv");
+    assert_eq!(
+        outcome.stderr,
+        "fleetreset: error: cannot read inventory missing.csv: No such file or directory (os \
+         error 2)\n"
+    );
+    assert_eq!(outcome.stdout, "");
+    assert_eq!(outcome.code, Some(2));
+}

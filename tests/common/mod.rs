@@ -1,0 +1,50 @@
+//! Helpers shared by the integration tests.
+//!
+//! Loopback plan: every test file owns one second octet of 127.0.0.0/8 and every test in it a
+//! third octet, so tests running in parallel never share an address:
+//! iot_client 127.20.x.y, simulate_cli 127.21.x.y, kasa_interop 127.22.x.y.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use fleetreset::inventory::{Device, Host};
+
+pub fn ip(file: u8, test: u8, n: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, file, test, n))
+}
+
+pub fn addr(file: u8, test: u8, n: u8) -> SocketAddr {
+    SocketAddr::new(ip(file, test, n), 9999)
+}
+
+/// An inventory row, built directly so these tests don't depend on the CSV parser.
+pub fn row(id: &str, ip: IpAddr, model: &str, fault: Option<&str>) -> Device {
+    let mut extra = BTreeMap::new();
+    if let Some(f) = fault {
+        extra.insert("sim_fault".to_string(), f.to_string());
+    }
+    Device {
+        line: 2,
+        id: id.to_string(),
+        host: Host { name: ip.to_string(), port: None },
+        model: Some(model.to_string()),
+        mac: None,
+        site: None,
+        unit: None,
+        power_via: None,
+        credentials: None,
+        notes: None,
+        extra,
+    }
+}
+
+/// A child process killed and reaped when the test ends, pass or fail.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

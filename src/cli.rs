@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "fleetreset", version, about = "Reset fleets of TP-Link Kasa and Tapo devices over the local network, safely, with an audit trail.")]
+#[command(
+    name = "fleetreset",
+    version,
+    about = "Reset fleets of TP-Link Kasa and Tapo devices over the local network, safely, with an audit trail."
+)]
 pub struct Cli {
     /// More log output on stderr (-v info, -vv debug, -vvv trace).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]

@@ -29,7 +29,11 @@ pub enum DeviceError {
     Malformed { op: &'static str, detail: String },
     /// The device understood and refused, with its own error code.
     #[error("{op}: device error {code}: {msg}")]
-    Device { op: &'static str, code: i64, msg: String },
+    Device {
+        op: &'static str,
+        code: i64,
+        msg: String,
+    },
 }
 
 impl DeviceError {
@@ -154,13 +158,20 @@ impl IotClient {
         messages::method_reply(req, &raw).map_err(|e| reply_error(op, e))
     }
 
-    async fn exchange(&mut self, op: &'static str, req: &Request) -> Result<Vec<u8>, ExchangeError> {
+    async fn exchange(
+        &mut self,
+        op: &'static str,
+        req: &Request,
+    ) -> Result<Vec<u8>, ExchangeError> {
         let conn = match self.conn.as_mut() {
             Some(c) => c,
             None => {
                 let c = Connection::connect(self.addr, self.timeouts)
                     .await
-                    .map_err(|error| ExchangeError { written: false, error })?;
+                    .map_err(|error| ExchangeError {
+                        written: false,
+                        error,
+                    })?;
                 self.conn.insert(c)
             }
         };
@@ -200,7 +211,9 @@ impl IotClient {
 fn is_silence(e: &TransportError) -> bool {
     matches!(
         e,
-        TransportError::Disconnected { .. } | TransportError::Timeout { .. } | TransportError::Io(_)
+        TransportError::Disconnected { .. }
+            | TransportError::Timeout { .. }
+            | TransportError::Io(_)
     )
 }
 

@@ -11,7 +11,9 @@ fn main() -> ExitCode {
     init_tracing(cli.verbose);
     let result = match cli.command {
         Command::Check(args) => commands::check::run(&args),
-        Command::Simulate(args) => runtime().and_then(|rt| rt.block_on(commands::simulate::run(&args, shutdown_signal()))),
+        Command::Simulate(args) => {
+            runtime().and_then(|rt| rt.block_on(commands::simulate::run(&args, shutdown_signal())))
+        }
     };
     match result {
         Ok(status) => status.into(),
@@ -27,7 +29,9 @@ fn main() -> ExitCode {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 /// Resolves on the first Ctrl-C or SIGTERM.

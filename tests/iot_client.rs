@@ -20,7 +20,9 @@ const QUICK: Timeouts = Timeouts {
 };
 
 async fn start(rows: Vec<Device>) -> Simulator {
-    Simulator::start(sim::plan(&rows).unwrap(), SCALE).await.unwrap()
+    Simulator::start(sim::plan(&rows).unwrap(), SCALE)
+        .await
+        .unwrap()
 }
 
 /// Polls sysinfo until the device answers or `limit` passes.
@@ -74,11 +76,17 @@ async fn reboot_is_acknowledged_then_the_device_goes_dark_and_returns_with_on_ti
     assert!(matches!(err, DeviceError::Unreachable { .. }), "{err:?}");
     assert_eq!(err.reason(), "unreachable");
 
-    assert!(wait_until_answers(&mut c, Duration::from_secs(5)).await, "never came back");
+    assert!(
+        wait_until_answers(&mut c, Duration::from_secs(5)).await,
+        "never came back"
+    );
     let (after, _) = c.sysinfo().await.unwrap();
     assert_eq!(after.relay_state, Some(1), "relay state kept");
     assert_eq!(after.alias, before.alias, "settings kept");
-    assert!(after.on_time.unwrap() < before.on_time.unwrap(), "on_time reset");
+    assert!(
+        after.on_time.unwrap() < before.on_time.unwrap(),
+        "on_time reset"
+    );
     assert_eq!(sim.device(a).unwrap().state.lock().unwrap().boots, 1);
     sim.shutdown().await;
 }
@@ -92,7 +100,10 @@ async fn factory_reset_is_acknowledged_then_the_device_leaves_the_network_for_go
     tokio::time::sleep(Duration::from_millis(100)).await;
     // Well past any boot time, it is still gone.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let err = IotClient::new(addr(FILE, 3, 1), QUICK).sysinfo().await.unwrap_err();
+    let err = IotClient::new(addr(FILE, 3, 1), QUICK)
+        .sysinfo()
+        .await
+        .unwrap_err();
     assert!(matches!(err, DeviceError::Unreachable { .. }), "{err:?}");
     sim.shutdown().await;
 }
@@ -115,7 +126,10 @@ async fn one_strip_outlet_switches_alone() {
     let mut c = IotClient::new(addr(FILE, 5, 1), QUICK);
     let (info, _) = c.sysinfo().await.unwrap();
     assert_eq!(info.children.len(), 6);
-    assert!(info.children[2].id.starts_with(&info.device_id), "full child ids");
+    assert!(
+        info.children[2].id.starts_with(&info.device_id),
+        "full child ids"
+    );
     let target = info.children[2].id.clone();
     c.set_relay(false, Some(&target)).await.unwrap();
     let (after, _) = c.sysinfo().await.unwrap();
@@ -124,7 +138,14 @@ async fn one_strip_outlet_switches_alone() {
         assert_eq!(child.state, expected, "outlet {i}");
     }
     let err = c.set_relay(false, Some("not-an-outlet")).await.unwrap_err();
-    assert_eq!(err, DeviceError::Device { op: "set_relay_state", code: -14, msg: "entry not exist".into() });
+    assert_eq!(
+        err,
+        DeviceError::Device {
+            op: "set_relay_state",
+            code: -14,
+            msg: "entry not exist".into()
+        }
+    );
     sim.shutdown().await;
 }
 
@@ -142,7 +163,10 @@ async fn bulbs_reboot_through_their_own_system_namespace() {
 #[tokio::test]
 async fn an_offline_device_is_unreachable() {
     let sim = start(vec![row("o", ip(FILE, 7, 1), "HS100", Some("offline"))]).await;
-    let err = IotClient::new(addr(FILE, 7, 1), QUICK).sysinfo().await.unwrap_err();
+    let err = IotClient::new(addr(FILE, 7, 1), QUICK)
+        .sysinfo()
+        .await
+        .unwrap_err();
     assert!(matches!(err, DeviceError::Unreachable { .. }), "{err:?}");
     assert!(!err.is_retryable());
     sim.shutdown().await;
@@ -151,17 +175,43 @@ async fn an_offline_device_is_unreachable() {
 #[tokio::test]
 async fn a_slow_device_times_out_and_a_patient_client_gets_the_reply() {
     let sim = start(vec![row("s", ip(FILE, 8, 1), "HS100", Some("slow=800"))]).await;
-    let err = IotClient::new(addr(FILE, 8, 1), QUICK).sysinfo().await.unwrap_err();
-    assert!(matches!(err, DeviceError::Timeout { op: "get_sysinfo", .. }), "{err:?}");
+    let err = IotClient::new(addr(FILE, 8, 1), QUICK)
+        .sysinfo()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DeviceError::Timeout {
+                op: "get_sysinfo",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(err.is_retryable());
-    let patient = Timeouts { connect: QUICK.connect, request: Duration::from_secs(5) };
-    assert!(IotClient::new(addr(FILE, 8, 1), patient).sysinfo().await.is_ok());
+    let patient = Timeouts {
+        connect: QUICK.connect,
+        request: Duration::from_secs(5),
+    };
+    assert!(
+        IotClient::new(addr(FILE, 8, 1), patient)
+            .sysinfo()
+            .await
+            .is_ok()
+    );
     sim.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_reply_dropped_midway_is_a_lost_connection_but_a_reboot_counts_as_sent() {
-    let sim = start(vec![row("d", ip(FILE, 9, 1), "HS105", Some("drop_mid_reply"))]).await;
+    let sim = start(vec![row(
+        "d",
+        ip(FILE, 9, 1),
+        "HS105",
+        Some("drop_mid_reply"),
+    )])
+    .await;
     let a = addr(FILE, 9, 1);
     let mut c = IotClient::new(a, QUICK);
     let err = c.sysinfo().await.unwrap_err();
@@ -179,7 +229,10 @@ async fn a_reply_dropped_midway_is_a_lost_connection_but_a_reboot_counts_as_sent
 #[tokio::test]
 async fn garbage_replies_are_malformed() {
     let sim = start(vec![row("g", ip(FILE, 10, 1), "HS100", Some("garbage"))]).await;
-    let err = IotClient::new(addr(FILE, 10, 1), QUICK).sysinfo().await.unwrap_err();
+    let err = IotClient::new(addr(FILE, 10, 1), QUICK)
+        .sysinfo()
+        .await
+        .unwrap_err();
     assert!(matches!(err, DeviceError::Malformed { .. }), "{err:?}");
     assert!(err.to_string().contains("not JSON"), "{err}");
     assert_eq!(err.reason(), "device_error");
@@ -196,13 +249,22 @@ async fn an_oversized_length_prefix_is_refused_without_waiting_for_the_body() {
         other => panic!("expected malformed, got {other:?}"),
     }
     // A reset to such a device is not "sent, no ack": it answered, wrongly.
-    assert!(matches!(c.factory_reset().await, Err(DeviceError::Malformed { .. })));
+    assert!(matches!(
+        c.factory_reset().await,
+        Err(DeviceError::Malformed { .. })
+    ));
     sim.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_reboot_that_never_returns_stays_unreachable_past_the_boot_time() {
-    let sim = start(vec![row("n", ip(FILE, 12, 1), "HS200", Some("reboot_never_returns"))]).await;
+    let sim = start(vec![row(
+        "n",
+        ip(FILE, 12, 1),
+        "HS200",
+        Some("reboot_never_returns"),
+    )])
+    .await;
     let mut c = IotClient::new(addr(FILE, 12, 1), QUICK);
     assert_eq!(c.reboot(1).await.unwrap(), Ack::Acknowledged);
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -213,10 +275,23 @@ async fn a_reboot_that_never_returns_stays_unreachable_past_the_boot_time() {
 
 #[tokio::test]
 async fn a_refused_reset_is_a_device_error_with_its_code_and_the_device_stays() {
-    let sim = start(vec![row("r", ip(FILE, 13, 1), "KP125", Some("reset_refused=-3"))]).await;
+    let sim = start(vec![row(
+        "r",
+        ip(FILE, 13, 1),
+        "KP125",
+        Some("reset_refused=-3"),
+    )])
+    .await;
     let mut c = IotClient::new(addr(FILE, 13, 1), QUICK);
     let err = c.factory_reset().await.unwrap_err();
-    assert_eq!(err, DeviceError::Device { op: "reset", code: -3, msg: "reset refused".into() });
+    assert_eq!(
+        err,
+        DeviceError::Device {
+            op: "reset",
+            code: -3,
+            msg: "reset refused".into()
+        }
+    );
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(c.sysinfo().await.is_ok());
     sim.shutdown().await;
@@ -227,7 +302,10 @@ async fn a_device_with_another_mac_reports_it() {
     let mut r = row("m", ip(FILE, 14, 1), "HS220", Some("mac=B0:A7:B9:99:99:99"));
     r.mac = Some("B0:A7:B9:00:00:01".parse().unwrap());
     let sim = start(vec![r]).await;
-    let (info, _) = IotClient::new(addr(FILE, 14, 1), QUICK).sysinfo().await.unwrap();
+    let (info, _) = IotClient::new(addr(FILE, 14, 1), QUICK)
+        .sysinfo()
+        .await
+        .unwrap();
     assert_eq!(info.mac, "B0:A7:B9:99:99:99");
     sim.shutdown().await;
 }
@@ -237,7 +315,11 @@ async fn the_simulator_keeps_serving_after_clients_misbehave() {
     use tokio::io::AsyncWriteExt;
     let sim = start(vec![row("k", ip(FILE, 15, 1), "KP303", None)]).await;
     let a = addr(FILE, 15, 1);
-    for junk in [&b"\xff\xff\xff\xffjunk"[..], b"\x00\x00\x00\x05", &codec::encode_frame(b"{not json")] {
+    for junk in [
+        &b"\xff\xff\xff\xffjunk"[..],
+        b"\x00\x00\x00\x05",
+        &codec::encode_frame(b"{not json"),
+    ] {
         let mut s = tokio::net::TcpStream::connect(a).await.unwrap();
         s.write_all(junk).await.unwrap();
         drop(s);
@@ -255,10 +337,18 @@ async fn udp_discovery_is_answered_from_the_port_it_was_sent_to() {
     let probe = codec::encrypt(br#"{"system":{"get_sysinfo":{}}}"#);
     sock.send_to(&probe, a).await.unwrap();
     let mut buf = [0u8; 4096];
-    let (n, from) = tokio::time::timeout(Duration::from_secs(2), sock.recv_from(&mut buf)).await.unwrap().unwrap();
+    let (n, from) = tokio::time::timeout(Duration::from_secs(2), sock.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(from, a);
     let reply: serde_json::Value = serde_json::from_slice(&codec::decrypt(&buf[..n])).unwrap();
-    assert!(reply["system"]["get_sysinfo"]["model"].as_str().unwrap().starts_with("KP400"));
+    assert!(
+        reply["system"]["get_sysinfo"]["model"]
+            .as_str()
+            .unwrap()
+            .starts_with("KP400")
+    );
     sim.shutdown().await;
 }
 
@@ -273,6 +363,10 @@ async fn rows_off_loopback_are_refused_before_anything_listens() {
     let problems = sim::plan(&[far, named]).unwrap_err();
     assert_eq!(problems.len(), 2);
     assert_eq!(problems[0].line, 7);
-    assert!(problems[0].message.contains("not on loopback"), "{}", problems[0].message);
+    assert!(
+        problems[0].message.contains("not on loopback"),
+        "{}",
+        problems[0].message
+    );
     assert_eq!(problems[1].line, 8);
 }

@@ -41,7 +41,11 @@ fn kasa() -> &'static Path {
             if std::fs::create_dir(&lock).is_ok() {
                 break;
             }
-            assert!(Instant::now() < deadline, "gave up waiting for {}", lock.display());
+            assert!(
+                Instant::now() < deadline,
+                "gave up waiting for {}",
+                lock.display()
+            );
             std::thread::sleep(Duration::from_millis(500));
         }
         let _ = std::fs::remove_dir_all(&venv);
@@ -53,7 +57,11 @@ fn kasa() -> &'static Path {
         );
         std::fs::write(&marker, KASA_VERSION).unwrap();
         let _ = std::fs::remove_dir(&lock);
-        assert!(installed(&bin), "python-kasa {KASA_VERSION} did not install into {}", venv.display());
+        assert!(
+            installed(&bin),
+            "python-kasa {KASA_VERSION} did not install into {}",
+            venv.display()
+        );
         bin
     })
 }
@@ -66,8 +74,14 @@ fn installed(bin: &Path) -> bool {
 }
 
 fn run_ok(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// `fleetreset simulate` in a child process, killed on drop.
@@ -90,25 +104,41 @@ impl Simulate {
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         loop {
-            let line = lines.next().expect("simulator exited before it was ready").unwrap();
+            let line = lines
+                .next()
+                .expect("simulator exited before it was ready")
+                .unwrap();
             if line.starts_with("simulating ") {
                 break;
             }
         }
         // Keep draining stdout so the simulator never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Simulate { _child: common::KillOnDrop(child), _dir: dir }
+        Simulate {
+            _child: common::KillOnDrop(child),
+            _dir: dir,
+        }
     }
 }
 
 fn kasa_cmd(host: IpAddr, args: &[&str], stdin: Option<&str>) -> Output {
     let mut cmd = Command::new(kasa());
-    cmd.args(["--host", &host.to_string(), "--timeout", "3"]).args(args);
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    cmd.args(["--host", &host.to_string(), "--timeout", "3"])
+        .args(args);
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
     }
     child.wait_with_output().unwrap()
 }
@@ -125,7 +155,10 @@ fn text(out: &Output) -> String {
 fn client(host: IpAddr) -> IotClient {
     IotClient::new(
         std::net::SocketAddr::new(host, 9999),
-        Timeouts { connect: Duration::from_millis(500), request: Duration::from_secs(2) },
+        Timeouts {
+            connect: Duration::from_millis(500),
+            request: Duration::from_secs(2),
+        },
     )
 }
 
@@ -152,8 +185,14 @@ fn kasa_state_shows_the_simulated_model_and_alias_with_and_without_discovery() {
     assert!(t.contains("Front Desk Lamp"), "{t}");
     assert!(t.contains("== Front Desk Lamp - HS110 =="), "{t}");
     assert!(t.contains("Hardware:     1.0 (EU)"), "{t}");
-    assert!(t.contains("Firmware:     1.2.5 Build 171213 Rel.101523"), "{t}");
-    assert!(!t.contains("Raised error") && !t.contains("Unable to read"), "{t}");
+    assert!(
+        t.contains("Firmware:     1.2.5 Build 171213 Rel.101523"),
+        "{t}"
+    );
+    assert!(
+        !t.contains("Raised error") && !t.contains("Unable to read"),
+        "{t}"
+    );
 
     // No --type: python-kasa discovers the device by unicast UDP on port 9999.
     let out = kasa_cmd(bulb, &["--discovery-timeout", "3", "sysinfo"], None);
@@ -181,10 +220,18 @@ async fn kasa_reboot_is_acknowledged_and_the_device_comes_back_with_on_time_rese
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(went_dark, "the device never went away");
-    assert!(wait_for_answer(host, Duration::from_secs(10)).await, "the device never came back");
+    assert!(
+        wait_for_answer(host, Duration::from_secs(10)).await,
+        "the device never came back"
+    );
     let (after, _) = client(host).sysinfo().await.unwrap();
     assert_eq!(after.relay_state, before.relay_state);
-    assert!(after.on_time < before.on_time, "{:?} !< {:?}", after.on_time, before.on_time);
+    assert!(
+        after.on_time < before.on_time,
+        "{:?} !< {:?}",
+        after.on_time,
+        before.on_time
+    );
     let out = kasa_cmd(host, &["--type", "plug", "state"], None);
     assert!(out.status.success(), "{}", text(&out));
 }
@@ -193,11 +240,21 @@ async fn kasa_reboot_is_acknowledged_and_the_device_comes_back_with_on_time_rese
 async fn kasa_factory_reset_confirmed_makes_the_device_leave_the_network() {
     let host = ip(FILE, 3, 1);
     let _sim = Simulate::start(&format!("id,host,model\nunit-4b,{host},EP25(US)\n"));
-    let out = kasa_cmd(host, &["--type", "plug", "device", "factory-reset"], Some("y\n"));
+    let out = kasa_cmd(
+        host,
+        &["--type", "plug", "device", "factory-reset"],
+        Some("y\n"),
+    );
     assert!(out.status.success(), "{}", text(&out));
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(client(host).sysinfo().await.is_err(), "still answering after a factory reset");
-    assert!(!wait_for_answer(host, Duration::from_secs(2)).await, "came back after a factory reset");
+    assert!(
+        client(host).sysinfo().await.is_err(),
+        "still answering after a factory reset"
+    );
+    assert!(
+        !wait_for_answer(host, Duration::from_secs(2)).await,
+        "came back after a factory reset"
+    );
     let out = kasa_cmd(host, &["--type", "plug", "state"], None);
     assert!(!out.status.success(), "{}", text(&out));
 }
@@ -208,7 +265,11 @@ async fn kasa_switches_one_strip_outlet_by_child_index() {
     let _sim = Simulate::start(&format!("id,host,model\nrack-strip,{host},HS300(US)\n"));
     let (before, _) = client(host).sysinfo().await.unwrap();
     assert!(before.children.iter().all(|c| c.state == 1));
-    let out = kasa_cmd(host, &["--type", "strip", "off", "--child-index", "1"], None);
+    let out = kasa_cmd(
+        host,
+        &["--type", "strip", "off", "--child-index", "1"],
+        None,
+    );
     assert!(out.status.success(), "{}", text(&out));
     let (after, _) = client(host).sysinfo().await.unwrap();
     let states: Vec<u8> = after.children.iter().map(|c| c.state).collect();

@@ -35,8 +35,14 @@ fn rows_off_loopback_are_refused_with_file_and_line_and_nothing_starts() {
     );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("fleet.csv:3: real: host 192.168.1.20 is not on loopback"), "{err}");
-    assert!(err.contains("fleet.csv:4: named: host \"plug.local\" is a name"), "{err}");
+    assert!(
+        err.contains("fleet.csv:3: real: host 192.168.1.20 is not on loopback"),
+        "{err}"
+    );
+    assert!(
+        err.contains("fleet.csv:4: named: host \"plug.local\" is a name"),
+        "{err}"
+    );
     assert!(err.contains("nothing was started"), "{err}");
     assert!(out.stdout.is_empty());
 }
@@ -52,14 +58,24 @@ fn an_unknown_fault_or_model_names_the_row() {
     );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("fleet.csv:2: x: sim_fault: unknown fault \"explode\""), "{err}");
-    assert!(err.contains("fleet.csv:3: y: no simulator profile for model \"ZZ9000\""), "{err}");
+    assert!(
+        err.contains("fleet.csv:2: x: sim_fault: unknown fault \"explode\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("fleet.csv:3: y: no simulator profile for model \"ZZ9000\""),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_time_scale_of_zero_is_bad_usage() {
     let dir = tempfile::tempdir().unwrap();
-    let out = simulate(&dir, &format!("id,host\nx,{}\n", ip(FILE, 3, 1)), &["--time-scale", "0"]);
+    let out = simulate(
+        &dir,
+        &format!("id,host\nx,{}\n", ip(FILE, 3, 1)),
+        &["--time-scale", "0"],
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("time scale"));
 }
@@ -106,15 +122,35 @@ async fn it_lists_every_device_serves_them_and_stops_cleanly_on_sigterm() {
         }
     }
     let listing = listing.join("\n");
-    assert!(listing.contains(&format!("{a}:9999")) && listing.contains("plug-1"), "{listing}");
-    assert!(listing.contains(&format!("{b}:19999")) && listing.contains("faults: slow=10"), "{listing}");
+    assert!(
+        listing.contains(&format!("{a}:9999")) && listing.contains("plug-1"),
+        "{listing}"
+    );
+    assert!(
+        listing.contains(&format!("{b}:19999")) && listing.contains("faults: slow=10"),
+        "{listing}"
+    );
     assert!(listing.contains("KP303(UK)"), "{listing}");
-    assert!(listing.contains("offline, not listening  faults: offline"), "{listing}");
+    assert!(
+        listing.contains("offline, not listening  faults: offline"),
+        "{listing}"
+    );
 
-    let quick = Timeouts { connect: Duration::from_millis(500), request: Duration::from_secs(2) };
-    let (info, _) = IotClient::new(std::net::SocketAddr::new(b, 19999), quick).sysinfo().await.unwrap();
+    let quick = Timeouts {
+        connect: Duration::from_millis(500),
+        request: Duration::from_secs(2),
+    };
+    let (info, _) = IotClient::new(std::net::SocketAddr::new(b, 19999), quick)
+        .sysinfo()
+        .await
+        .unwrap();
     assert_eq!(info.model, "KP303(UK)");
-    assert!(IotClient::new(std::net::SocketAddr::new(c, 9999), quick).sysinfo().await.is_err());
+    assert!(
+        IotClient::new(std::net::SocketAddr::new(c, 9999), quick)
+            .sysinfo()
+            .await
+            .is_err()
+    );
 
     let pid = guard.0.id().to_string();
     let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();

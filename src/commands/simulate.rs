@@ -10,12 +10,18 @@ use crate::exit::Status;
 use crate::inventory::{self, LoadError};
 use crate::sim::{self, Simulator};
 
-pub async fn run(args: &SimulateArgs, shutdown: impl Future<Output = ()>) -> anyhow::Result<Status> {
+pub async fn run(
+    args: &SimulateArgs,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<Status> {
     let inv = match inventory::load(&args.file) {
         Ok(inv) => inv,
         Err(LoadError::Invalid(errors)) => {
             eprintln!("{errors}");
-            eprintln!("fleetreset: the inventory has problems; run `fleetreset check {}`", args.file.display());
+            eprintln!(
+                "fleetreset: the inventory has problems; run `fleetreset check {}`",
+                args.file.display()
+            );
             return Ok(Status::BadInput);
         }
         Err(e) => return Err(e.into()),
@@ -26,21 +32,41 @@ pub async fn run(args: &SimulateArgs, shutdown: impl Future<Output = ()>) -> any
             for p in &problems {
                 eprintln!("{}:{}: {}", args.file.display(), p.line, p.message);
             }
-            eprintln!("fleetreset: {} row(s) can't be simulated; nothing was started", problems.len());
+            eprintln!(
+                "fleetreset: {} row(s) can't be simulated; nothing was started",
+                problems.len()
+            );
             return Ok(Status::BadInput);
         }
     };
     if specs.is_empty() {
-        eprintln!("fleetreset: {} has no devices to simulate", args.file.display());
+        eprintln!(
+            "fleetreset: {} has no devices to simulate",
+            args.file.display()
+        );
         return Ok(Status::BadInput);
     }
-    let simulator = Simulator::start(specs, args.time_scale).await.context("starting the simulator")?;
+    let simulator = Simulator::start(specs, args.time_scale)
+        .await
+        .context("starting the simulator")?;
     {
         let mut out = std::io::stdout().lock();
         for e in simulator.endpoints() {
-            let listens = if e.faults.contains("offline") { "offline, not listening" } else { "tcp+udp" };
-            let faults = if e.faults.is_empty() { String::new() } else { format!("  faults: {}", e.faults) };
-            writeln!(out, "{:<21} {:<12} {}  {listens}{faults}", e.addr, e.model, e.id)?;
+            let listens = if e.faults.contains("offline") {
+                "offline, not listening"
+            } else {
+                "tcp+udp"
+            };
+            let faults = if e.faults.is_empty() {
+                String::new()
+            } else {
+                format!("  faults: {}", e.faults)
+            };
+            writeln!(
+                out,
+                "{:<21} {:<12} {}  {listens}{faults}",
+                e.addr, e.model, e.id
+            )?;
         }
         writeln!(
             out,

@@ -63,7 +63,9 @@ impl Faults {
                         .map_err(|_| format!("reset_refused={code:?}: expected an error code"))?;
                     f.reset_refused = Some(code);
                 }
-                ("mac", Some(mac)) => f.mac = Some(mac.parse().map_err(|e| format!("mac={mac:?}: {e}"))?),
+                ("mac", Some(mac)) => {
+                    f.mac = Some(mac.parse().map_err(|e| format!("mac={mac:?}: {e}"))?)
+                }
                 _ => return Err(format!("unknown fault {item:?}")),
             }
         }
@@ -107,7 +109,9 @@ mod tests {
     fn every_fault_parses_and_describes_itself_back() {
         let spec = "offline;slow=1500;drop_mid_reply;garbage;oversized;reboot_never_returns;reset_refused=-7;mac=AA:BB:CC:DD:EE:FF";
         let f = Faults::parse(spec).unwrap();
-        assert!(f.offline && f.drop_mid_reply && f.garbage && f.oversized && f.reboot_never_returns);
+        assert!(
+            f.offline && f.drop_mid_reply && f.garbage && f.oversized && f.reboot_never_returns
+        );
         assert_eq!(f.slow, Some(Duration::from_millis(1500)));
         assert_eq!(f.reset_refused, Some(-7));
         assert_eq!(f.mac.unwrap().to_string(), "AA:BB:CC:DD:EE:FF");
@@ -121,7 +125,10 @@ mod tests {
 
     #[test]
     fn reset_refused_defaults_to_invalid_argument() {
-        assert_eq!(Faults::parse("reset_refused").unwrap().reset_refused, Some(-3));
+        assert_eq!(
+            Faults::parse("reset_refused").unwrap().reset_refused,
+            Some(-3)
+        );
     }
 
     #[test]
@@ -129,6 +136,10 @@ mod tests {
         assert!(Faults::parse("explode").unwrap_err().contains("explode"));
         assert!(Faults::parse("slow=fast").unwrap_err().contains("slow"));
         assert!(Faults::parse("mac=zz").unwrap_err().contains("mac"));
-        assert!(Faults::parse("offline=1").unwrap_err().contains("offline=1"));
+        assert!(
+            Faults::parse("offline=1")
+                .unwrap_err()
+                .contains("offline=1")
+        );
     }
 }

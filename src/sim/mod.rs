@@ -60,10 +60,17 @@ pub fn plan(devices: &[Device]) -> Result<Vec<DeviceSpec>, Vec<RowProblem>> {
     for d in devices {
         match spec_for(d) {
             Ok(s) => specs.push(s),
-            Err(message) => problems.push(RowProblem { line: d.line, message: format!("{}: {message}", d.id) }),
+            Err(message) => problems.push(RowProblem {
+                line: d.line,
+                message: format!("{}: {message}", d.id),
+            }),
         }
     }
-    if problems.is_empty() { Ok(specs) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(specs)
+    } else {
+        Err(problems)
+    }
 }
 
 fn spec_for(d: &Device) -> Result<DeviceSpec, String> {
@@ -81,7 +88,10 @@ fn spec_for(d: &Device) -> Result<DeviceSpec, String> {
             ));
         }
     };
-    let model = d.model.clone().unwrap_or_else(|| profile::DEFAULT_MODEL.to_string());
+    let model = d
+        .model
+        .clone()
+        .unwrap_or_else(|| profile::DEFAULT_MODEL.to_string());
     let profile = Profile::for_model(&model).ok_or_else(|| {
         format!(
             "no simulator profile for model {model:?}; known: {}",
@@ -96,7 +106,10 @@ fn spec_for(d: &Device) -> Result<DeviceSpec, String> {
     let reported_model = if model.contains('(') {
         model.trim().to_string()
     } else {
-        profile.sysinfo()["model"].as_str().unwrap_or(&model).to_string()
+        profile.sysinfo()["model"]
+            .as_str()
+            .unwrap_or(&model)
+            .to_string()
     };
     let identity = identity_for(d, &profile, &reported_model);
     Ok(DeviceSpec {
@@ -116,14 +129,24 @@ fn identity_for(d: &Device, profile: &Profile, model: &str) -> Identity {
     let seed = fnv1a(d.id.as_bytes());
     let mac = d.mac.unwrap_or_else(|| {
         let sys = profile.sysinfo();
-        let captured = sys["mac"].as_str().or(sys["mic_mac"].as_str()).unwrap_or("50:C7:BF:00:00:00");
-        let mut bytes = captured.parse::<MacAddr>().map(|m| m.0).unwrap_or([0x50, 0xC7, 0xBF, 0, 0, 0]);
+        let captured = sys["mac"]
+            .as_str()
+            .or(sys["mic_mac"].as_str())
+            .unwrap_or("50:C7:BF:00:00:00");
+        let mut bytes = captured
+            .parse::<MacAddr>()
+            .map(|m| m.0)
+            .unwrap_or([0x50, 0xC7, 0xBF, 0, 0, 0]);
         bytes[3..].copy_from_slice(&seed.to_be_bytes()[5..]);
         MacAddr(bytes)
     });
     Identity {
         model: model.to_string(),
-        alias: d.extra.get("alias").cloned().unwrap_or_else(|| d.id.clone()),
+        alias: d
+            .extra
+            .get("alias")
+            .cloned()
+            .unwrap_or_else(|| d.id.clone()),
         mac,
         device_id: hex_id(seed, 40),
         hw_id: hex_id(seed ^ 0x5bd1_e995, 32),
@@ -131,7 +154,9 @@ fn identity_for(d: &Device, profile: &Profile, model: &str) -> Identity {
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 /// `len` upper-case hex digits drawn from a seed.
@@ -167,9 +192,19 @@ pub struct Simulator {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot listen on {addr} (TCP) for device {id}")]
-    Tcp { id: String, addr: SocketAddr, #[source] source: std::io::Error },
+    Tcp {
+        id: String,
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot listen on {addr} (UDP) for device {id}")]
-    Udp { id: String, addr: SocketAddr, #[source] source: std::io::Error },
+    Udp {
+        id: String,
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("time scale must be a number above 0 and at most {MAX_TIME_SCALE}, got {0}")]
     TimeScale(f64),
 }
@@ -202,7 +237,14 @@ impl Simulator {
                 addr: spec.addr,
                 scale: time_scale,
                 boot_time: spec.boot_time,
-                state: Mutex::new(DeviceState::new(spec.profile, family, spec.identity, spec.faults, time_scale, now)),
+                state: Mutex::new(DeviceState::new(
+                    spec.profile,
+                    family,
+                    spec.identity,
+                    spec.faults,
+                    time_scale,
+                    now,
+                )),
                 phase,
             });
             devices.push(Arc::clone(&dev));
@@ -211,17 +253,30 @@ impl Simulator {
             }
             let tcp = TcpListener::bind(spec.addr)
                 .await
-                .map_err(|source| StartError::Tcp { id: spec.id.clone(), addr: spec.addr, source })?;
+                .map_err(|source| StartError::Tcp {
+                    id: spec.id.clone(),
+                    addr: spec.addr,
+                    source,
+                })?;
             let udp = UdpSocket::bind(spec.addr)
                 .await
-                .map_err(|source| StartError::Udp { id: spec.id.clone(), addr: spec.addr, source })?;
+                .map_err(|source| StartError::Udp {
+                    id: spec.id.clone(),
+                    addr: spec.addr,
+                    source,
+                })?;
             bound.push((dev, tcp, udp));
         }
         for (dev, tcp, udp) in bound {
             tasks.spawn(server::run_tcp(Arc::clone(&dev), tcp, stop_rx.clone()));
             tasks.spawn(server::run_udp(dev, udp, stop_rx.clone()));
         }
-        Ok(Simulator { devices, endpoints, stop, tasks })
+        Ok(Simulator {
+            devices,
+            endpoints,
+            stop,
+            tasks,
+        })
     }
 
     pub fn endpoints(&self) -> &[Endpoint] {

@@ -94,7 +94,10 @@ mod tests {
             for key in ["sw_ver", "hw_ver", "deviceId", "alias"] {
                 assert!(sys.get(key).is_some(), "{model} lacks {key}");
             }
-            assert!(sys.get("mac").or(sys.get("mic_mac")).is_some(), "{model} lacks a MAC");
+            assert!(
+                sys.get("mac").or(sys.get("mic_mac")).is_some(),
+                "{model} lacks a MAC"
+            );
         }
     }
 
@@ -103,7 +106,11 @@ mod tests {
         for model in ["HS300", "KP303", "KP400", "EP40"] {
             let p = Profile::for_model(model).unwrap();
             let children = p.sysinfo()["children"].as_array().unwrap().len();
-            assert_eq!(children, usize::from(catalog::lookup(model).outlets), "{model}");
+            assert_eq!(
+                children,
+                usize::from(catalog::lookup(model).outlets),
+                "{model}"
+            );
         }
     }
 

@@ -204,7 +204,11 @@ async fn serve_connection(dev: Arc<SimDevice>, mut stream: TcpStream, mut shutdo
             }
             return;
         } else if faults.garbage {
-            stream.write_all(&codec::encode_frame(b"\x00\x13\x37 garbage, not JSON \xff\xfe")).await
+            stream
+                .write_all(&codec::encode_frame(
+                    b"\x00\x13\x37 garbage, not JSON \xff\xfe",
+                ))
+                .await
         } else if faults.drop_mid_reply {
             let frame = codec::encode_frame(&body);
             let _ = stream.write_all(&frame[..frame.len() / 2]).await;
@@ -241,10 +245,9 @@ pub async fn run_udp(dev: Arc<SimDevice>, socket: UdpSocket, mut shutdown: Shutd
         };
         let (reply, effect) = dev.lock().handle(&request, Instant::now());
         let body = serde_json::to_vec(&reply).expect("a JSON value serialises");
-        if socket.send_to(&codec::encrypt(&body), from).await.is_ok() {
-            if let Some(effect) = effect {
-                dev.schedule(effect);
-            }
+        let sent = socket.send_to(&codec::encrypt(&body), from).await.is_ok();
+        if let (true, Some(effect)) = (sent, effect) {
+            dev.schedule(effect);
         }
     }
 }

@@ -50,7 +50,11 @@ impl Relay {
 
     fn set(&mut self, on: bool, now: Instant) {
         if on != self.on {
-            *self = Relay { on, base: 0, since: now };
+            *self = Relay {
+                on,
+                base: 0,
+                since: now,
+            };
         }
     }
 }
@@ -92,7 +96,11 @@ impl DeviceState {
             || sys["light_state"]["on_off"].as_u64() == Some(1);
         let relay = Relay {
             on: captured_on,
-            base: if captured_on { sys["on_time"].as_u64().unwrap_or(0) } else { 0 },
+            base: if captured_on {
+                sys["on_time"].as_u64().unwrap_or(0)
+            } else {
+                0
+            },
             since: now,
         };
         let outlets = sys["children"]
@@ -109,7 +117,11 @@ impl DeviceState {
                             alias: format!("{} outlet {}", identity.alias, i + 1),
                             relay: Relay {
                                 on,
-                                base: if on { c["on_time"].as_u64().unwrap_or(0) } else { 0 },
+                                base: if on {
+                                    c["on_time"].as_u64().unwrap_or(0)
+                                } else {
+                                    0
+                                },
                                 since: now,
                             },
                         }
@@ -141,7 +153,9 @@ impl DeviceState {
     /// The device came back from a reboot: relays keep their state, on-times restart.
     pub fn booted(&mut self, now: Instant) {
         self.boots += 1;
-        for relay in std::iter::once(&mut self.relay).chain(self.outlets.iter_mut().map(|o| &mut o.relay)) {
+        for relay in
+            std::iter::once(&mut self.relay).chain(self.outlets.iter_mut().map(|o| &mut o.relay))
+        {
             relay.base = 0;
             relay.since = now;
         }
@@ -160,11 +174,19 @@ impl DeviceState {
     }
 
     fn cloud_module(&self) -> &'static str {
-        if self.is_bulb() { "smartlife.iot.common.cloud" } else { "cnCloud" }
+        if self.is_bulb() {
+            "smartlife.iot.common.cloud"
+        } else {
+            "cnCloud"
+        }
     }
 
     fn time_module(&self) -> &'static str {
-        if self.is_bulb() { "smartlife.iot.common.timesetting" } else { "time" }
+        if self.is_bulb() {
+            "smartlife.iot.common.timesetting"
+        } else {
+            "time"
+        }
     }
 
     /// The sysinfo as the device reports it now.
@@ -213,12 +235,19 @@ impl DeviceState {
     /// the request's structure, the way real firmware does.
     pub fn handle(&mut self, request: &Value, now: Instant) -> (Value, Option<Effect>) {
         let Some(req) = request.as_object() else {
-            return (json!({"err_code": -1, "err_msg": "module not support"}), None);
+            return (
+                json!({"err_code": -1, "err_msg": "module not support"}),
+                None,
+            );
         };
         let child_ids = match req.get("context") {
             None => None,
             Some(ctx) => match ctx.get("child_ids").and_then(Value::as_array) {
-                Some(ids) => Some(ids.iter().map(|v| v.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>()),
+                Some(ids) => Some(
+                    ids.iter()
+                        .map(|v| v.as_str().map(str::to_owned))
+                        .collect::<Option<Vec<_>>>(),
+                ),
                 None => Some(None),
             },
         };
@@ -326,7 +355,12 @@ impl DeviceState {
         }
     }
 
-    fn set_relay(&mut self, params: &Value, child_ids: Option<&Option<Vec<String>>>, now: Instant) -> Value {
+    fn set_relay(
+        &mut self,
+        params: &Value,
+        child_ids: Option<&Option<Vec<String>>>,
+        now: Instant,
+    ) -> Value {
         if self.is_bulb() {
             return error(-2, "member not support");
         }
@@ -341,7 +375,11 @@ impl DeviceState {
             None => self.outlets.iter_mut().for_each(|o| o.relay.set(on, now)),
             Some(None) => return error(-3, "invalid argument"),
             Some(Some(ids)) => {
-                if ids.is_empty() || ids.iter().any(|id| !self.outlets.iter().any(|o| &o.id == id)) {
+                if ids.is_empty()
+                    || ids
+                        .iter()
+                        .any(|id| !self.outlets.iter().any(|o| &o.id == id))
+                {
                     return error(-14, "entry not exist");
                 }
                 for o in self.outlets.iter_mut().filter(|o| ids.contains(&o.id)) {
@@ -393,7 +431,10 @@ mod tests {
             hw_id: "HW".into(),
         };
         let now = Instant::now();
-        (DeviceState::new(profile, family, identity, faults, 1.0, now), now)
+        (
+            DeviceState::new(profile, family, identity, faults, 1.0, now),
+            now,
+        )
     }
 
     #[test]
@@ -420,8 +461,14 @@ mod tests {
     fn unknown_modules_and_methods_answer_like_real_firmware() {
         let (mut d, now) = device("HS100", Faults::default());
         let (reply, _) = d.handle(&json!({"nosuch":{"x":{}}, "system":{"frobnicate":{}}}), now);
-        assert_eq!(reply["nosuch"], json!({"err_code":-1,"err_msg":"module not support"}));
-        assert_eq!(reply["system"]["frobnicate"], json!({"err_code":-2,"err_msg":"member not support"}));
+        assert_eq!(
+            reply["nosuch"],
+            json!({"err_code":-1,"err_msg":"module not support"})
+        );
+        assert_eq!(
+            reply["system"]["frobnicate"],
+            json!({"err_code":-2,"err_msg":"member not support"})
+        );
     }
 
     #[test]
@@ -448,7 +495,10 @@ mod tests {
 
     #[test]
     fn refused_reset_answers_the_configured_code_and_does_nothing() {
-        let faults = Faults { reset_refused: Some(-7), ..Faults::default() };
+        let faults = Faults {
+            reset_refused: Some(-7),
+            ..Faults::default()
+        };
         let (mut d, now) = device("HS103", faults);
         let (reply, effect) = d.handle(&json!({"system":{"reset":{"delay":1}}}), now);
         assert_eq!(reply["system"]["reset"]["err_code"], -7);
@@ -468,9 +518,16 @@ mod tests {
         let after = d.sysinfo(now);
         assert_eq!(after["children"][0]["state"], 0);
         assert_eq!(after["children"][0]["on_time"], 0);
-        assert_eq!(after["children"][1]["state"], before["children"][1]["state"]);
-        let bad = json!({"context":{"child_ids":["nope"]},"system":{"set_relay_state":{"state":0}}});
-        assert_eq!(d.handle(&bad, now).0["system"]["set_relay_state"]["err_code"], -14);
+        assert_eq!(
+            after["children"][1]["state"],
+            before["children"][1]["state"]
+        );
+        let bad =
+            json!({"context":{"child_ids":["nope"]},"system":{"set_relay_state":{"state":0}}});
+        assert_eq!(
+            d.handle(&bad, now).0["system"]["set_relay_state"]["err_code"],
+            -14
+        );
     }
 
     #[test]
@@ -490,7 +547,10 @@ mod tests {
 
     #[test]
     fn the_mac_fault_replaces_the_reported_mac() {
-        let faults = Faults { mac: Some("11:22:33:44:55:66".parse().unwrap()), ..Faults::default() };
+        let faults = Faults {
+            mac: Some("11:22:33:44:55:66".parse().unwrap()),
+            ..Faults::default()
+        };
         let (d, now) = device("HS100", faults);
         assert_eq!(d.sysinfo(now)["mac"], "11:22:33:44:55:66");
     }
@@ -503,8 +563,14 @@ mod tests {
         let (mut bulb, now) = device("KL130", Faults::default());
         let (reply, _) = bulb.handle(&json!({"smartlife.iot.common.cloud":{"get_info":{}}}), now);
         assert_eq!(reply["smartlife.iot.common.cloud"]["get_info"]["binded"], 1);
-        let (reply, effect) = bulb.handle(&json!({"smartlife.iot.common.system":{"reboot":{"delay":1}}}), now);
-        assert_eq!(reply["smartlife.iot.common.system"]["reboot"]["err_code"], 0);
+        let (reply, effect) = bulb.handle(
+            &json!({"smartlife.iot.common.system":{"reboot":{"delay":1}}}),
+            now,
+        );
+        assert_eq!(
+            reply["smartlife.iot.common.system"]["reboot"]["err_code"],
+            0
+        );
         assert_eq!(effect, Some(Effect::Reboot { delay: 1 }));
     }
 }

@@ -27,7 +27,10 @@ pub fn row(id: &str, ip: IpAddr, model: &str, fault: Option<&str>) -> Device {
     Device {
         line: 2,
         id: id.to_string(),
-        host: Host { name: ip.to_string(), port: None },
+        host: Host {
+            name: ip.to_string(),
+            port: None,
+        },
         model: Some(model.to_string()),
         mac: None,
         site: None,

@@ -108,7 +108,8 @@ mod tests {
     const SYSINFO_FRAME: &str =
         "0000001dd0f281f88bff9af7d5ef94b6d1b4c09fec95e68fe187e8caf08bf68bf6";
     const REBOOT: &str = r#"{"system":{"reboot":{"delay":1}}}"#;
-    const REBOOT_FRAME: &str = "00000021d0f281f88bff9af7d5ef94b6c4a1c3acc3b795afd4f692f79bfa83a19baad7aad7";
+    const REBOOT_FRAME: &str =
+        "00000021d0f281f88bff9af7d5ef94b6c4a1c3acc3b795afd4f692f79bfa83a19baad7aad7";
 
     #[test]
     fn sysinfo_request_encodes_to_the_reference_frame() {

@@ -59,14 +59,16 @@ impl Request {
         let (module, method) = self.target();
         let params = match self {
             Request::GetSysinfo | Request::CloudInfo => json!({}),
-            Request::Reboot { delay, .. } | Request::Reset { delay, .. } => json!({ "delay": delay }),
+            Request::Reboot { delay, .. } | Request::Reset { delay, .. } => {
+                json!({ "delay": delay })
+            }
             Request::SetRelay { on, .. } => json!({ "state": u8::from(*on) }),
         };
         let mut req = json!({ module: { method: params } });
-        if let Request::SetRelay { child_ids, .. } = self {
-            if !child_ids.is_empty() {
-                req["context"] = json!({ "child_ids": child_ids });
-            }
+        if let Request::SetRelay { child_ids, .. } = self
+            && !child_ids.is_empty()
+        {
+            req["context"] = json!({ "child_ids": child_ids });
         }
         req
     }
@@ -104,7 +106,9 @@ pub fn method_reply(request: &Request, raw: &[u8]) -> Result<Value, ReplyError> 
         .get(method)
         .ok_or_else(|| ReplyError::Missing(format!("method {module}.{method}")))?;
     if !method_obj.is_object() {
-        return Err(ReplyError::Shape(format!("{module}.{method} is not an object")));
+        return Err(ReplyError::Shape(format!(
+            "{module}.{method} is not an object"
+        )));
     }
     check_err(method_obj)?;
     Ok(method_obj.clone())
@@ -202,7 +206,8 @@ pub struct CloudInfo {
 
 impl CloudInfo {
     pub fn from_reply(method_obj: &Value) -> Result<CloudInfo, ReplyError> {
-        CloudInfo::deserialize(method_obj).map_err(|e| ReplyError::Shape(format!("cloud info: {e}")))
+        CloudInfo::deserialize(method_obj)
+            .map_err(|e| ReplyError::Shape(format!("cloud info: {e}")))
     }
 }
 
@@ -216,21 +221,36 @@ mod tests {
 
     #[test]
     fn requests_serialise_exactly() {
-        assert_eq!(wire(&Request::GetSysinfo), r#"{"system":{"get_sysinfo":{}}}"#);
         assert_eq!(
-            wire(&Request::Reboot { module: SystemModule::System, delay: 1 }),
+            wire(&Request::GetSysinfo),
+            r#"{"system":{"get_sysinfo":{}}}"#
+        );
+        assert_eq!(
+            wire(&Request::Reboot {
+                module: SystemModule::System,
+                delay: 1
+            }),
             r#"{"system":{"reboot":{"delay":1}}}"#
         );
         assert_eq!(
-            wire(&Request::Reset { module: SystemModule::System, delay: 1 }),
+            wire(&Request::Reset {
+                module: SystemModule::System,
+                delay: 1
+            }),
             r#"{"system":{"reset":{"delay":1}}}"#
         );
         assert_eq!(
-            wire(&Request::Reboot { module: SystemModule::BulbSystem, delay: 2 }),
+            wire(&Request::Reboot {
+                module: SystemModule::BulbSystem,
+                delay: 2
+            }),
             r#"{"smartlife.iot.common.system":{"reboot":{"delay":2}}}"#
         );
         assert_eq!(
-            wire(&Request::SetRelay { on: false, child_ids: vec![] }),
+            wire(&Request::SetRelay {
+                on: false,
+                child_ids: vec![]
+            }),
             r#"{"system":{"set_relay_state":{"state":0}}}"#
         );
         assert_eq!(wire(&Request::CloudInfo), r#"{"cnCloud":{"get_info":{}}}"#);
@@ -238,7 +258,10 @@ mod tests {
 
     #[test]
     fn outlet_requests_carry_the_full_child_id_in_a_context() {
-        let r = Request::SetRelay { on: true, child_ids: vec!["8006ABCD00".into()] };
+        let r = Request::SetRelay {
+            on: true,
+            child_ids: vec!["8006ABCD00".into()],
+        };
         assert_eq!(
             r.to_json(),
             json!({"context":{"child_ids":["8006ABCD00"]},"system":{"set_relay_state":{"state":1}}})
@@ -250,26 +273,44 @@ mod tests {
         let raw = br#"{"cnCloud":{"err_code":-1,"err_msg":"module not support"}}"#;
         assert_eq!(
             method_reply(&Request::CloudInfo, raw),
-            Err(ReplyError::Device { code: -1, msg: "module not support".into() })
+            Err(ReplyError::Device {
+                code: -1,
+                msg: "module not support".into()
+            })
         );
     }
 
     #[test]
     fn method_error_codes_are_device_errors() {
         let raw = br#"{"system":{"reset":{"err_code":-3,"err_msg":"invalid argument"}}}"#;
-        let req = Request::Reset { module: SystemModule::System, delay: 1 };
+        let req = Request::Reset {
+            module: SystemModule::System,
+            delay: 1,
+        };
         assert_eq!(
             method_reply(&req, raw),
-            Err(ReplyError::Device { code: -3, msg: "invalid argument".into() })
+            Err(ReplyError::Device {
+                code: -3,
+                msg: "invalid argument".into()
+            })
         );
     }
 
     #[test]
     fn replies_of_the_wrong_shape_are_rejected() {
         let req = Request::GetSysinfo;
-        assert!(matches!(method_reply(&req, b"not json"), Err(ReplyError::NotJson(_))));
-        assert!(matches!(method_reply(&req, b"[1,2]"), Err(ReplyError::Missing(_))));
-        assert!(matches!(method_reply(&req, br#"{"system":{}}"#), Err(ReplyError::Missing(_))));
+        assert!(matches!(
+            method_reply(&req, b"not json"),
+            Err(ReplyError::NotJson(_))
+        ));
+        assert!(matches!(
+            method_reply(&req, b"[1,2]"),
+            Err(ReplyError::Missing(_))
+        ));
+        assert!(matches!(
+            method_reply(&req, br#"{"system":{}}"#),
+            Err(ReplyError::Missing(_))
+        ));
         assert!(matches!(
             method_reply(&req, br#"{"system":{"get_sysinfo":7}}"#),
             Err(ReplyError::Shape(_))
@@ -279,7 +320,10 @@ mod tests {
             Err(ReplyError::Shape(_))
         ));
         let obj = method_reply(&req, br#"{"system":{"get_sysinfo":{"err_code":0}}}"#).unwrap();
-        assert!(matches!(SysInfo::from_reply(&obj), Err(ReplyError::Shape(_))));
+        assert!(matches!(
+            SysInfo::from_reply(&obj),
+            Err(ReplyError::Shape(_))
+        ));
     }
 
     #[test]
@@ -287,7 +331,10 @@ mod tests {
         let plug = json!({"model":"HS110(EU)","alias":"Desk","mac":"50:C7:BF:01:02:03",
             "deviceId":"80","type":"IOT.SMARTPLUGSWITCH","relay_state":1,"on_time":42,"rssi":-60,"err_code":0});
         let info = SysInfo::from_reply(&plug).unwrap();
-        assert_eq!((info.relay_state, info.on_time, info.rssi), (Some(1), Some(42), Some(-60)));
+        assert_eq!(
+            (info.relay_state, info.on_time, info.rssi),
+            (Some(1), Some(42), Some(-60))
+        );
         assert_eq!(info.system_module(), SystemModule::System);
 
         let strip = json!({"model":"HS300(US)","mac":"C0:06:C3:00:00:01","deviceId":"AB",

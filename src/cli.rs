@@ -26,6 +26,10 @@ pub enum Command {
     Check(CheckArgs),
     /// Serve the loopback rows of an inventory as simulated devices until Ctrl-C.
     Simulate(SimulateArgs),
+    /// List the runs in the audit database.
+    Runs(RunsArgs),
+    /// Write devices.csv, run.json and summary.md for a run.
+    Report(ReportArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -43,4 +47,26 @@ pub struct SimulateArgs {
     /// boot into 0.6 s.
     #[arg(long, default_value_t = 1.0)]
     pub time_scale: f64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunsArgs {
+    /// The audit database.
+    #[arg(long, default_value = crate::store::DEFAULT_DB)]
+    pub db: PathBuf,
+    /// Print the runs as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// The run: its id, a unique prefix of it, or `latest`.
+    pub run: String,
+    /// The audit database.
+    #[arg(long, default_value = crate::store::DEFAULT_DB)]
+    pub db: PathBuf,
+    /// Where to write the files (default: reports/<run>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }

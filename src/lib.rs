@@ -10,12 +10,20 @@
 //! - [`device`]: the device client used by commands: sysinfo, reboot, factory reset, relay.
 //! - [`sim`]: the simulator that serves inventory rows as devices on loopback.
 //! - [`exit`]: the process exit codes, shared by `main` and the commands.
+//! - [`model`]: the words of a run: actions, methods, job states, outcomes, reasons.
+//! - [`engine`]: planning, the job state machine and the scheduler with its limits.
+//! - [`store`]: the SQLite audit (runs, jobs, events, snapshots) and its single writer.
+//! - [`report`]: `devices.csv`, `run.json` and `summary.md` from the audit.
 
 pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod device;
+pub mod engine;
 pub mod exit;
 pub mod inventory;
+pub mod model;
 pub mod protocol;
+pub mod report;
 pub mod sim;
+pub mod store;

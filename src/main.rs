@@ -11,6 +11,8 @@ fn main() -> ExitCode {
     init_tracing(cli.verbose);
     let result = match cli.command {
         Command::Check(args) => commands::check::run(&args),
+        Command::Runs(args) => commands::runs::run(&args),
+        Command::Report(args) => commands::report::run(&args),
         Command::Simulate(args) => {
             runtime().and_then(|rt| rt.block_on(commands::simulate::run(&args, shutdown_signal())))
         }

@@ -2,4 +2,6 @@
 //! returns the exit status; nothing here reads globals.
 
 pub mod check;
+pub mod report;
+pub mod runs;
 pub mod simulate;

@@ -1,0 +1,1 @@
+//! Planning, the job state machine, and the scheduler.

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::model::Action;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "fleetreset",
@@ -26,6 +28,12 @@ pub enum Command {
     Check(CheckArgs),
     /// Serve the loopback rows of an inventory as simulated devices until Ctrl-C.
     Simulate(SimulateArgs),
+    /// Show what a run would do to each device; sends nothing.
+    Plan(PlanArgs),
+    /// Power-cycle or factory-reset every device of an inventory, with an audit trail.
+    Run(RunArgs),
+    /// Factory-reset a simulated fleet end to end, with nothing to set up.
+    Demo(DemoArgs),
     /// List the runs in the audit database.
     Runs(RunsArgs),
     /// Write devices.csv, run.json and summary.md for a run.
@@ -69,4 +77,68 @@ pub struct ReportArgs {
     /// Where to write the files (default: reports/<run>/).
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// The inventory CSV file.
+    pub file: PathBuf,
+    /// What to do to every device.
+    #[arg(long, value_enum)]
+    pub action: Action,
+    /// Print the plan as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The inventory CSV file.
+    pub file: PathBuf,
+    /// What to do to every device.
+    #[arg(long, value_enum)]
+    pub action: Action,
+    /// Jobs started per second, e.g. `5` or `5/s`.
+    #[arg(long, default_value_t = crate::engine::schedule::DEFAULT_RATE.to_string())]
+    pub rate: String,
+    /// Jobs allowed to start back to back before the rate applies.
+    #[arg(long, default_value_t = 1)]
+    pub burst: u32,
+    /// Jobs in flight at once.
+    #[arg(long, default_value_t = crate::engine::schedule::DEFAULT_CONCURRENCY)]
+    pub concurrency: usize,
+    /// Seconds to wait for a device to accept a connection.
+    #[arg(long, default_value_t = 5.0)]
+    pub connect_timeout: f64,
+    /// Seconds to wait for a device's whole reply to one request.
+    #[arg(long, default_value_t = 5.0)]
+    pub request_timeout: f64,
+    /// The audit database.
+    #[arg(long, default_value = crate::store::DEFAULT_DB)]
+    pub db: PathBuf,
+    /// Reports are written to DIR/<run id>/.
+    #[arg(long, default_value = crate::report::DEFAULT_DIR)]
+    pub reports_dir: PathBuf,
+    /// Skip the confirmation a factory reset asks for (for unattended runs).
+    #[arg(long)]
+    pub yes: bool,
+    /// Who is running this, for the audit (default: $USER).
+    #[arg(long)]
+    pub operator: Option<String>,
+    /// Print the run's summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// For rehearsals against `fleetreset simulate --time-scale X`: scale every wait by X.
+    #[arg(long, default_value_t = 1.0)]
+    pub time_scale: f64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// The audit database the demo writes.
+    #[arg(long, default_value = "reports/demo.db")]
+    pub db: PathBuf,
+    /// Reports are written to DIR/<run id>/.
+    #[arg(long, default_value = crate::report::DEFAULT_DIR)]
+    pub reports_dir: PathBuf,
 }

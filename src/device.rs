@@ -105,9 +105,16 @@ impl IotClient {
 
     /// Reads the cloud binding.
     pub async fn cloud_info(&mut self) -> Result<CloudInfo, DeviceError> {
-        const OP: &str = "cnCloud.get_info";
-        let reply = self.call(OP, &Request::CloudInfo).await?;
-        CloudInfo::from_reply(&reply).map_err(|e| malformed(OP, e))
+        let reply = self.cloud_info_raw().await?;
+        CloudInfo::from_reply(&reply).map_err(|e| malformed("cloud get_info", e))
+    }
+
+    /// Reads the cloud binding as the device sent it, for snapshots.
+    pub async fn cloud_info_raw(&mut self) -> Result<Value, DeviceError> {
+        let req = Request::CloudInfo {
+            module: self.system,
+        };
+        self.call("cloud get_info", &req).await
     }
 
     /// Asks the device to reboot after `delay` seconds (at least 1).

@@ -11,6 +11,13 @@ fn main() -> ExitCode {
     init_tracing(cli.verbose);
     let result = match cli.command {
         Command::Check(args) => commands::check::run(&args),
+        Command::Plan(args) => commands::plan::run(&args),
+        Command::Run(args) => {
+            runtime().and_then(|rt| rt.block_on(commands::run::run(&args, shutdown_signal())))
+        }
+        Command::Demo(args) => {
+            runtime().and_then(|rt| rt.block_on(commands::demo::run(&args, shutdown_signal())))
+        }
         Command::Runs(args) => commands::runs::run(&args),
         Command::Report(args) => commands::report::run(&args),
         Command::Simulate(args) => {

@@ -2,6 +2,35 @@
 //! returns the exit status; nothing here reads globals.
 
 pub mod check;
+pub mod demo;
+pub mod plan;
 pub mod report;
+pub mod run;
 pub mod runs;
 pub mod simulate;
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::inventory::{self, Inventory};
+
+/// Loads an inventory for a command, with the SHA-256 of the exact bytes parsed. A file with
+/// problems prints them as `FILE:LINE: …` and gives `None` (the command exits 2); an
+/// unreadable file is an error.
+pub(crate) fn load_inventory(path: &Path) -> anyhow::Result<Option<(Inventory, String)>> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read inventory {}", path.display()))?;
+    match inventory::parse(path, &bytes) {
+        Ok(inv) => Ok(Some((inv, crate::engine::execute::sha256_hex(&bytes)))),
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!(
+                "fleetreset: {} has problems; nothing was sent (see `fleetreset check {}`)",
+                path.display(),
+                path.display()
+            );
+            Ok(None)
+        }
+    }
+}

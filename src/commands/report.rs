@@ -1,8 +1,86 @@
-//! `fleetreset report RUN`.
+//! `fleetreset report RUN`: write `devices.csv`, `run.json` and `summary.md` for a run.
 
+use std::io::{self, Write};
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{Context, anyhow, bail};
+
+use super::runs::open_existing;
 use crate::cli::ReportArgs;
 use crate::exit::Status;
+use crate::report;
+use crate::store::{Db, StoreError};
 
-pub fn run(_args: &ReportArgs) -> anyhow::Result<Status> {
-    todo!()
+/// Writes the report into `--out` or `reports/<run id>/` and prints the three paths on stdout.
+pub fn run(args: &ReportArgs) -> anyhow::Result<Status> {
+    let db = open_existing(&args.db)?;
+    let run_id = resolve(&db, &args.run, &args.db)?;
+    let record = db
+        .load_run(&run_id)
+        .with_context(|| format!("cannot read run {run_id} from {}", args.db.display()))?;
+    let dir = match &args.out {
+        Some(dir) => dir.clone(),
+        None => default_dir(&run_id)?,
+    };
+    let files = report::write(&dir, &record)?;
+    let text = format!(
+        "{}\n{}\n{}\n",
+        files.devices_csv.display(),
+        files.run_json.display(),
+        files.summary_md.display()
+    );
+    let mut stdout = io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    Ok(Status::Success)
+}
+
+/// `latest`, an id or a unique prefix → the run id, with errors that name the database and say
+/// where to look.
+fn resolve(db: &Db, query: &str, path: &Path) -> anyhow::Result<String> {
+    db.resolve_run_id(query).map_err(|err| match err {
+        StoreError::NoSuchRun(_) if query == "latest" => {
+            anyhow!("no runs recorded in {}", path.display())
+        }
+        StoreError::NoSuchRun(_) => anyhow!(
+            "{}: {err}; `fleetreset runs --db {}` lists them",
+            path.display(),
+            path.display()
+        ),
+        err => anyhow::Error::new(err).context(path.display().to_string()),
+    })
+}
+
+/// `reports/<run id>`. The id comes from the database, which anyone may have edited; it must
+/// not lead out of `reports/`.
+fn default_dir(run_id: &str) -> anyhow::Result<PathBuf> {
+    let mut components = Path::new(run_id).components();
+    match (components.next(), components.next()) {
+        (Some(Component::Normal(_)), None) => Ok(Path::new(report::DEFAULT_DIR).join(run_id)),
+        _ => bail!("run id {run_id:?} is not usable as a directory name; give one with --out"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_go_under_reports_by_run_id() {
+        assert_eq!(
+            default_dir("20260101T090000-3f2a").unwrap(),
+            Path::new("reports/20260101T090000-3f2a")
+        );
+    }
+
+    #[test]
+    fn a_run_id_that_would_leave_the_reports_directory_is_refused() {
+        for id in ["../etc", "a/b", "/tmp", "..", ".", ""] {
+            let err = default_dir(id).unwrap_err();
+            assert!(
+                err.to_string().contains("give one with --out"),
+                "{id:?}: {err}"
+            );
+        }
+    }
 }

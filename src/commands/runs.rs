@@ -1,8 +1,191 @@
-//! `fleetreset runs`.
+//! `fleetreset runs`: the runs in the audit database, newest first.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use chrono::{Local, TimeZone};
 
 use crate::cli::RunsArgs;
 use crate::exit::Status;
+use crate::report::status_word;
+use crate::store::{Db, RunRow};
 
-pub fn run(_args: &RunsArgs) -> anyhow::Result<Status> {
-    todo!()
+/// Prints a table of the runs, or with `--json` their rows as JSON, on stdout.
+pub fn run(args: &RunsArgs) -> anyhow::Result<Status> {
+    let db = open_existing(&args.db)?;
+    let runs = db
+        .list_runs()
+        .with_context(|| format!("cannot list the runs in {}", args.db.display()))?;
+    let text = if args.json {
+        let mut json = serde_json::to_string_pretty(&runs)?;
+        json.push('\n');
+        json
+    } else if runs.is_empty() {
+        eprintln!("no runs recorded in {}", args.db.display());
+        String::new()
+    } else {
+        table(&runs, &Local)
+    };
+    // Written in one piece so a closed pipe surfaces as an io::Error, which `main` keeps quiet.
+    let mut stdout = io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    Ok(Status::Success)
+}
+
+/// Opens the audit database only if it is there: `Db::open` would create an empty one, and a
+/// mistyped `--db` must not leave one behind.
+pub(crate) fn open_existing(path: &Path) -> anyhow::Result<Db> {
+    let exists = path
+        .try_exists()
+        .with_context(|| format!("cannot look for the database {}", path.display()))?;
+    if !exists {
+        bail!(
+            "no runs have been recorded at {}: there is no database there (give the one `fleetreset run` wrote with --db)",
+            path.display()
+        );
+    }
+    Ok(Db::open(path)?)
+}
+
+const COLUMNS: [&str; 9] = [
+    "ID",
+    "ACTION",
+    "STATUS",
+    "STARTED",
+    "JOBS",
+    "SUCCEEDED",
+    "FAILED",
+    "OTHER",
+    "INVENTORY",
+];
+
+/// Columns padded to their widest cell, counts right-aligned; the inventory path last and
+/// unpadded, since it is the one that can be long.
+fn table<Tz: TimeZone>(runs: &[RunRow], tz: &Tz) -> String
+where
+    Tz::Offset: std::fmt::Display,
+{
+    let rows: Vec<[String; 9]> = runs
+        .iter()
+        .map(|run| {
+            [
+                run.id.clone(),
+                run.action.to_string(),
+                status_word(run.status).to_string(),
+                run.started_at
+                    .with_timezone(tz)
+                    .format("%Y-%m-%d %H:%M:%S")
+                    .to_string(),
+                run.jobs.to_string(),
+                run.succeeded.to_string(),
+                run.failed.to_string(),
+                run.other.to_string(),
+                run.inventory_path.clone(),
+            ]
+        })
+        .collect();
+    let mut widths = COLUMNS.map(str::len);
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let header = COLUMNS.map(str::to_string);
+    for row in std::iter::once(&header).chain(&rows) {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            let width = widths[i];
+            match i {
+                0..=3 => line.push_str(&format!("{cell:<width$}  ")),
+                4..=7 => line.push_str(&format!("{cell:>width$}  ")),
+                _ => line.push_str(cell),
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, FixedOffset, Utc};
+    use serde_json::json;
+
+    use super::*;
+    use crate::model::Action;
+    use crate::store::RunStatus;
+
+    fn row(id: &str, started: &str, counts: [u32; 4], status: RunStatus) -> RunRow {
+        RunRow {
+            id: id.to_string(),
+            action: Action::FactoryReset,
+            inventory_path: "inventories/lab.csv".to_string(),
+            inventory_sha256: "00".repeat(32),
+            parameters: json!({}),
+            operator: "alice".to_string(),
+            tool_version: "0.1.0".to_string(),
+            started_at: DateTime::parse_from_rfc3339(started).unwrap().to_utc(),
+            finished_at: None,
+            status,
+            jobs: counts[0],
+            succeeded: counts[1],
+            failed: counts[2],
+            other: counts[3],
+        }
+    }
+
+    #[test]
+    fn the_table_has_aligned_columns_in_the_order_given() {
+        let runs = [
+            row(
+                "20260102T090000-9c1d",
+                "2026-01-02T09:00:00.000Z",
+                [120, 117, 2, 1],
+                RunStatus::Interrupted,
+            ),
+            row(
+                "20260101T090000-3f2a",
+                "2026-01-01T09:00:00.000Z",
+                [2, 1, 0, 1],
+                RunStatus::Finished,
+            ),
+        ];
+        let expected = "\
+ID                    ACTION         STATUS       STARTED              JOBS  SUCCEEDED  FAILED  OTHER  INVENTORY
+20260102T090000-9c1d  factory-reset  interrupted  2026-01-02 09:00:00   120        117       2      1  inventories/lab.csv
+20260101T090000-3f2a  factory-reset  finished     2026-01-01 09:00:00     2          1       0      1  inventories/lab.csv
+";
+        assert_eq!(table(&runs, &Utc), expected);
+    }
+
+    #[test]
+    fn start_times_are_shown_in_the_given_time_zone() {
+        let runs = [row(
+            "r",
+            "2026-01-01T23:30:00.000Z",
+            [0; 4],
+            RunStatus::Running,
+        )];
+        let cet = FixedOffset::east_opt(3600).unwrap();
+        assert!(table(&runs, &cet).contains(" 2026-01-02 00:30:00 "));
+    }
+
+    #[test]
+    fn a_missing_database_is_not_created() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("none.db");
+        let err = open_existing(&path).err().unwrap();
+        assert!(
+            err.to_string().starts_with(&format!(
+                "no runs have been recorded at {}: ",
+                path.display()
+            )),
+            "{err}"
+        );
+        assert!(!path.exists());
+    }
 }

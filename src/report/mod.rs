@@ -1,9 +1,27 @@
 //! Reports of a run, written from what the audit database holds: `devices.csv`, `run.json` and
 //! `summary.md` in `reports/<run>/`.
+//!
+//! - [`csv`](self::csv): one row per device, with spreadsheet formulas neutralised.
+//! - [`json`](self::json): the whole record plus its counts.
+//! - [`markdown`](self::markdown): the summary for people, with device text escaped.
+//! - [`summary`](self::summary): the counts by outcome, reason and site both of them use.
+//! - [`files`](self::files): owner-only directories, atomic owner-only files.
+
+mod csv;
+mod files;
+#[cfg(test)]
+mod fixture;
+mod json;
+mod markdown;
+mod summary;
 
 use std::path::{Path, PathBuf};
 
-use crate::store::RunRecord;
+use anyhow::Context;
+
+use crate::store::{RunRecord, Timestamp};
+
+pub use self::summary::status_word;
 
 /// Default parent directory of the reports.
 pub const DEFAULT_DIR: &str = "reports";
@@ -18,11 +36,112 @@ pub struct ReportFiles {
 }
 
 /// Writes the three files into `dir` (created with owner-only permissions).
-pub fn write(_dir: &Path, _record: &RunRecord) -> anyhow::Result<ReportFiles> {
-    todo!()
+pub fn write(dir: &Path, record: &RunRecord) -> anyhow::Result<ReportFiles> {
+    let files = ReportFiles {
+        dir: dir.to_path_buf(),
+        devices_csv: dir.join("devices.csv"),
+        run_json: dir.join("run.json"),
+        summary_md: dir.join("summary.md"),
+    };
+    // Rendered before anything touches the disk, so a failure leaves no partial report.
+    let devices = csv::render(record).context("cannot write devices.csv")?;
+    let run = json::render(record).context("cannot write run.json")?;
+    let summary = markdown::render(record);
+
+    files::create_private_dir(dir)
+        .with_context(|| format!("cannot create the report directory {}", dir.display()))?;
+    for (path, bytes) in [
+        (&files.devices_csv, devices.as_slice()),
+        (&files.run_json, run.as_bytes()),
+        (&files.summary_md, summary.as_bytes()),
+    ] {
+        files::write_private(path, bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    files::sync_dir(dir).with_context(|| format!("cannot sync {}", dir.display()))?;
+    Ok(files)
 }
 
 /// The summary as Markdown, also printed by `run` and `demo` at the end.
-pub fn summary_markdown(_record: &RunRecord) -> String {
-    todo!()
+pub fn summary_markdown(record: &RunRecord) -> String {
+    markdown::render(record)
+}
+
+/// Times in reports: UTC, RFC 3339 with milliseconds, as the database holds them.
+fn timestamp(at: &Timestamp) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn a_report_is_three_owner_only_files_in_an_owner_only_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("reports").join(fixture::RUN_ID);
+        let record = fixture::record();
+        let files = write(&dir, &record).unwrap();
+        assert_eq!(
+            files,
+            ReportFiles {
+                dir: dir.clone(),
+                devices_csv: dir.join("devices.csv"),
+                run_json: dir.join("run.json"),
+                summary_md: dir.join("summary.md"),
+            }
+        );
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&tmp.path().join("reports")), 0o700);
+        for path in [&files.devices_csv, &files.run_json, &files.summary_md] {
+            assert_eq!(mode(path), 0o600, "{}", path.display());
+        }
+        assert_eq!(
+            fs::read(&files.devices_csv).unwrap(),
+            csv::render(&record).unwrap()
+        );
+        assert_eq!(
+            fs::read_to_string(&files.run_json).unwrap(),
+            json::render(&record).unwrap()
+        );
+        assert_eq!(
+            fs::read_to_string(&files.summary_md).unwrap(),
+            summary_markdown(&record)
+        );
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 3);
+    }
+
+    #[test]
+    fn writing_a_report_again_replaces_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut record = fixture::record();
+        write(tmp.path(), &record).unwrap();
+        record.run.operator = "bob".to_string();
+        let files = write(tmp.path(), &record).unwrap();
+        let summary = fs::read_to_string(&files.summary_md).unwrap();
+        assert!(summary.contains("- Operator: bob\n"), "{summary}");
+        assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 3);
+    }
+
+    #[test]
+    fn a_report_cannot_be_written_under_a_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("taken");
+        fs::write(&file, "").unwrap();
+        let err = write(&file.join("run"), &fixture::record()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cannot create the report directory {}",
+                file.join("run").display()
+            )
+        );
+    }
 }

@@ -6,12 +6,29 @@
 //! slows the scheduler instead of losing records.
 //!
 //! Public API (the engine and reports compile against it; keep names and fields stable).
+//!
+//! # Layout
+//! - `schema`: the migrations (`PRAGMA user_version`); the tables are documented there.
+//! - `db`: opening (permissions, pragmas, migrating), creating and finishing a run.
+//! - `writer`: the writer thread, its batches and durable commits.
+//! - `apply`: what each [`Record`] does to the tables.
+//! - `query`: listing runs, resolving run ids, loading a whole run.
+//! - `columns`, `time`: stored words, timestamps and JSON, read and written one way.
 
-use std::path::Path;
+mod apply;
+mod columns;
+mod db;
+mod query;
+mod schema;
+mod time;
+mod writer;
+
+use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::model::{Action, JobState, Method, Outcome, Reason};
 
@@ -41,6 +58,15 @@ pub enum StoreError {
     NoSuchRun(String),
     #[error("{0:?} matches several runs; give more of the id")]
     AmbiguousRun(String),
+    /// The database file could not be created (missing or read-only directory, …).
+    #[error("cannot create database {path}")]
+    Create {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("run {run_id} has no job {device_id:?}")]
+    NoSuchJob { run_id: String, device_id: String },
     #[error("job {device_id} of run {run_id} already has an outcome")]
     DuplicateOutcome { run_id: String, device_id: String },
     #[error("the audit writer has stopped")]
@@ -210,75 +236,31 @@ pub struct RunRecord {
 
 /// An open database. Exactly one owner: the command, or the writer task during a run.
 pub struct Db {
-    _todo: (),
+    conn: rusqlite::Connection,
+    /// As given to [`Db::open`], for messages.
+    path: PathBuf,
 }
 
-impl Db {
-    /// Opens (creating with owner-only permissions if new) and migrates the database.
-    pub fn open(_path: &Path) -> Result<Db, StoreError> {
-        todo!()
-    }
-    /// Creates the run and all its jobs (state pending) in one durable transaction.
-    pub fn create_run(&mut self, _run: &NewRun, _jobs: &[NewJob]) -> Result<(), StoreError> {
-        todo!()
-    }
-    /// Marks the run finished with `status`, durably.
-    pub fn finish_run(
-        &mut self,
-        _run_id: &str,
-        _status: RunStatus,
-        _at: Timestamp,
-    ) -> Result<(), StoreError> {
-        todo!()
-    }
-    /// All runs, newest first.
-    pub fn list_runs(&self) -> Result<Vec<RunRow>, StoreError> {
-        todo!()
-    }
-    /// `latest`, a full run id, or a unique prefix of one → the run id.
-    pub fn resolve_run_id(&self, _query: &str) -> Result<String, StoreError> {
-        todo!()
-    }
-    pub fn load_run(&self, _run_id: &str) -> Result<RunRecord, StoreError> {
-        todo!()
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
 /// Sends records to the writer task. Cheap to clone; one per job task.
 #[derive(Clone)]
 pub struct Writer {
-    _todo: (),
+    tx: mpsc::Sender<writer::Msg>,
 }
 
 /// The writer task; [`WriterTask::finish`] waits for it once every [`Writer`] is dropped.
 pub struct WriterTask {
-    _todo: (),
+    /// The thread sends the database back when its queue is closed and drained.
+    done: oneshot::Receiver<Db>,
 }
 
 /// Records queued between the jobs and the disk. Enough for every job of a large concurrent
 /// batch to report a few state changes without waiting, small enough to bound memory.
 pub const WRITER_CAPACITY: usize = 1024;
-
-impl Writer {
-    /// Starts the writer task on its own thread, owning `db`.
-    pub fn spawn(_db: Db, _capacity: usize) -> (Writer, WriterTask) {
-        todo!()
-    }
-    /// Queues a record; committed with the next batch (synchronous=NORMAL).
-    pub async fn record(&self, _rec: Record) -> Result<(), StoreError> {
-        todo!()
-    }
-    /// Writes a record and returns only once it is committed with synchronous=FULL. Used for
-    /// the intent to send a disruptive command, and for outcomes.
-    pub async fn record_durable(&self, _rec: Record) -> Result<(), StoreError> {
-        todo!()
-    }
-}
-
-impl WriterTask {
-    /// Waits until every `Writer` is dropped and everything queued is committed, then hands
-    /// the database back.
-    pub async fn finish(self) -> Result<Db, StoreError> {
-        todo!()
-    }
-}

@@ -39,8 +39,8 @@ pub enum Request {
     Reset { module: SystemModule, delay: u32 },
     /// Switch the relay of a plug, or of the given strip outlets (full child ids).
     SetRelay { on: bool, child_ids: Vec<String> },
-    /// `cnCloud.get_info`: the cloud account binding.
-    CloudInfo,
+    /// `get_info` of the cloud module (`cnCloud`, or bulbs' own): the account binding.
+    CloudInfo { module: SystemModule },
 }
 
 impl Request {
@@ -51,14 +51,19 @@ impl Request {
             Request::Reboot { module, .. } => (module.name(), "reboot"),
             Request::Reset { module, .. } => (module.name(), "reset"),
             Request::SetRelay { .. } => ("system", "set_relay_state"),
-            Request::CloudInfo => ("cnCloud", "get_info"),
+            Request::CloudInfo {
+                module: SystemModule::System,
+            } => ("cnCloud", "get_info"),
+            Request::CloudInfo {
+                module: SystemModule::BulbSystem,
+            } => ("smartlife.iot.common.cloud", "get_info"),
         }
     }
 
     pub fn to_json(&self) -> Value {
         let (module, method) = self.target();
         let params = match self {
-            Request::GetSysinfo | Request::CloudInfo => json!({}),
+            Request::GetSysinfo | Request::CloudInfo { .. } => json!({}),
             Request::Reboot { delay, .. } | Request::Reset { delay, .. } => {
                 json!({ "delay": delay })
             }
@@ -253,7 +258,18 @@ mod tests {
             }),
             r#"{"system":{"set_relay_state":{"state":0}}}"#
         );
-        assert_eq!(wire(&Request::CloudInfo), r#"{"cnCloud":{"get_info":{}}}"#);
+        assert_eq!(
+            wire(&Request::CloudInfo {
+                module: SystemModule::System
+            }),
+            r#"{"cnCloud":{"get_info":{}}}"#
+        );
+        assert_eq!(
+            wire(&Request::CloudInfo {
+                module: SystemModule::BulbSystem
+            }),
+            r#"{"smartlife.iot.common.cloud":{"get_info":{}}}"#
+        );
     }
 
     #[test]
@@ -272,7 +288,12 @@ mod tests {
     fn module_not_supported_is_a_device_error() {
         let raw = br#"{"cnCloud":{"err_code":-1,"err_msg":"module not support"}}"#;
         assert_eq!(
-            method_reply(&Request::CloudInfo, raw),
+            method_reply(
+                &Request::CloudInfo {
+                    module: SystemModule::System
+                },
+                raw
+            ),
             Err(ReplyError::Device {
                 code: -1,
                 msg: "module not support".into()

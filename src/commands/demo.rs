@@ -1,0 +1,142 @@
+//! `fleetreset demo`: a factory reset of a simulated fleet, end to end, with nothing to set up.
+//!
+//! The simulator runs in-process on `inventories/demo.csv` (built into the binary, so the demo
+//! works from anywhere) at a time scale of 0.01. The inventory's `demo_expect` column says what
+//! the run must conclude for each device, and the demo checks every outcome against it.
+
+use std::future::Future;
+use std::io::Write;
+use std::num::{NonZeroU32, NonZeroUsize};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::cli::DemoArgs;
+use crate::engine::config::RunConfig;
+use crate::engine::execute::{self, RunInput};
+use crate::engine::progress::ProgressView;
+use crate::engine::schedule::Limits;
+use crate::exit::Status;
+use crate::inventory;
+use crate::model::Action;
+use crate::protocol::iot::transport::Timeouts;
+use crate::report;
+use crate::sim::{self, Simulator};
+
+/// The demo fleet, as shipped in `inventories/demo.csv`.
+const DEMO_CSV: &str = include_str!("../../inventories/demo.csv");
+const DEMO_PATH: &str = "inventories/demo.csv";
+
+/// A 60 s boot takes 0.6 s: the whole demo finishes in seconds.
+const TIME_SCALE: f64 = 0.01;
+
+/// Quick limits for loopback; the slow device's 3 s replies exceed the 1 s request timeout.
+fn demo_config() -> RunConfig {
+    RunConfig {
+        action: Action::FactoryReset,
+        limits: Limits {
+            rate: NonZeroU32::new(20).expect("non-zero"),
+            burst: NonZeroU32::MIN,
+            concurrency: NonZeroUsize::new(8).expect("non-zero"),
+        },
+        timeouts: Timeouts {
+            connect: Duration::from_secs(1),
+            request: Duration::from_secs(1),
+        },
+        time_scale: TIME_SCALE,
+    }
+}
+
+pub async fn run(args: &DemoArgs, shutdown: impl Future<Output = ()>) -> anyhow::Result<Status> {
+    let inventory = inventory::parse(Path::new(DEMO_PATH), DEMO_CSV.as_bytes())
+        .map_err(|e| anyhow::anyhow!("the built-in demo inventory is invalid:\n{e}"))?;
+    let specs = sim::plan(&inventory.devices).map_err(|problems| {
+        let lines: Vec<_> = problems
+            .iter()
+            .map(|p| format!("{DEMO_PATH}:{}: {}", p.line, p.message))
+            .collect();
+        anyhow::anyhow!(
+            "the built-in demo inventory can't be simulated:\n{}",
+            lines.join("\n")
+        )
+    })?;
+    let simulator = Simulator::start(specs, TIME_SCALE).await.context(
+        "starting the demo's simulated fleet (is another demo or simulator using 127.77.0.0/16?)",
+    )?;
+    if let Some(parent) = args.db.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    eprintln!(
+        "demo: {} simulated devices on 127.77.0.0/16 at time scale {TIME_SCALE}; factory-resetting all of them",
+        simulator.endpoints().len()
+    );
+    let mut view = ProgressView::for_stderr();
+    let result = execute::execute(
+        RunInput {
+            inventory: &inventory,
+            inventory_sha256: execute::sha256_hex(DEMO_CSV.as_bytes()),
+            config: demo_config(),
+            db_path: &args.db,
+            reports_dir: &args.reports_dir,
+            operator: "demo".into(),
+        },
+        &mut view,
+        shutdown,
+    )
+    .await;
+    simulator.shutdown().await;
+    let summary = result?;
+
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", report::summary_markdown(&summary.record))?;
+    let mut surprises = Vec::new();
+    for (device, job) in inventory.devices.iter().zip(&summary.record.jobs) {
+        let expected = device
+            .extra
+            .get("demo_expect")
+            .map(String::as_str)
+            .unwrap_or("succeeded");
+        let got = match (job.outcome, job.reason) {
+            (Some(o), Some(r)) => format!("{o}:{r}"),
+            (Some(o), None) => o.to_string(),
+            (None, _) => "no outcome".into(),
+        };
+        if got != expected {
+            surprises.push(format!("{}: expected {expected}, got {got}", device.id));
+        }
+    }
+    if surprises.is_empty() {
+        writeln!(
+            out,
+            "Every device ended as the demo expects, each injected fault with its own reason."
+        )?;
+    } else {
+        writeln!(out, "Unexpected outcomes:")?;
+        for s in &surprises {
+            writeln!(out, "- {s}")?;
+        }
+    }
+    writeln!(out)?;
+    writeln!(out, "Reports:  {}", summary.report.dir.display())?;
+    writeln!(out, "  {}", summary.report.devices_csv.display())?;
+    writeln!(out, "  {}", summary.report.run_json.display())?;
+    writeln!(out, "  {}", summary.report.summary_md.display())?;
+    writeln!(
+        out,
+        "Database: {} (run {})",
+        summary.db_path.display(),
+        summary.run_id
+    )?;
+    writeln!(
+        out,
+        "Try: fleetreset runs --db {}",
+        summary.db_path.display()
+    )?;
+    Ok(if surprises.is_empty() {
+        Status::Success
+    } else {
+        Status::DeviceFailures
+    })
+}

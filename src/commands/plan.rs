@@ -1,0 +1,56 @@
+//! `fleetreset plan FILE --action …`: what a run would do to each device. Sends nothing.
+
+use std::io::Write;
+
+use crate::cli::PlanArgs;
+use crate::engine::plan;
+use crate::exit::Status;
+
+use super::load_inventory;
+
+pub fn run(args: &PlanArgs) -> anyhow::Result<Status> {
+    let Some((inv, _)) = load_inventory(&args.file)? else {
+        return Ok(Status::BadInput);
+    };
+    let jobs = plan::plan(&inv.devices, args.action);
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let views: Vec<_> = jobs.iter().map(|j| j.view()).collect();
+        serde_json::to_writer_pretty(&mut out, &views)?;
+        writeln!(out)?;
+        return Ok(Status::Success);
+    }
+    for j in &jobs {
+        let d = &j.device;
+        writeln!(
+            out,
+            "{} ({}, {}) at {}: {} by {} method, about {} s (at most {} s)",
+            d.id,
+            d.model.as_deref().unwrap_or("model unknown"),
+            [d.site.as_deref(), d.unit.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" / "),
+            d.host,
+            args.action,
+            j.method,
+            j.estimate.as_secs(),
+            j.limit.as_secs()
+        )?;
+        for (i, step) in j.steps.iter().enumerate() {
+            writeln!(out, "  {}. {step}", i + 1)?;
+        }
+        for w in &j.warnings {
+            writeln!(out, "  warning: {w}")?;
+        }
+    }
+    let warned = jobs.iter().filter(|j| !j.warnings.is_empty()).count();
+    writeln!(
+        out,
+        "{} device(s) planned for {}; {warned} with warnings; nothing was sent",
+        jobs.len(),
+        args.action
+    )?;
+    Ok(Status::Success)
+}

@@ -1,0 +1,252 @@
+//! `fleetreset run FILE --action …`: reset every device of an inventory.
+
+use std::future::Future;
+use std::io::{BufRead, IsTerminal, Write};
+use std::num::{NonZeroU32, NonZeroUsize};
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::cli::RunArgs;
+use crate::engine::config::RunConfig;
+use crate::engine::execute::{self, RunInput, RunSummary};
+use crate::engine::progress::ProgressView;
+use crate::engine::schedule::Limits;
+use crate::exit::Status;
+use crate::model::{Action, Outcome};
+use crate::protocol::iot::transport::Timeouts;
+use crate::store::RunStatus;
+
+use super::load_inventory;
+
+/// The longest timeout we accept; beyond it a dead device would hold a job for minutes.
+const MAX_TIMEOUT_SECS: f64 = 120.0;
+
+pub async fn run(args: &RunArgs, shutdown: impl Future<Output = ()>) -> anyhow::Result<Status> {
+    let config = match config(args) {
+        Ok(c) => c,
+        Err(msg) => {
+            eprintln!("fleetreset: {msg}");
+            return Ok(Status::BadInput);
+        }
+    };
+    let Some((inventory, sha256)) = load_inventory(&args.file)? else {
+        return Ok(Status::BadInput);
+    };
+    if inventory.devices.is_empty() {
+        eprintln!(
+            "fleetreset: {} has no devices; nothing to do",
+            args.file.display()
+        );
+        return Ok(Status::BadInput);
+    }
+    if config.action == Action::FactoryReset && !args.yes && !confirmed(inventory.devices.len())? {
+        return Ok(Status::BadInput);
+    }
+    let operator = args.operator.clone().unwrap_or_else(operator_from_env);
+    let mut view = ProgressView::for_stderr();
+    let summary = execute::execute(
+        RunInput {
+            inventory: &inventory,
+            inventory_sha256: sha256,
+            config,
+            db_path: &args.db,
+            reports_dir: &args.reports_dir,
+            operator,
+        },
+        &mut view,
+        shutdown,
+    )
+    .await?;
+    print_summary(&summary, args.json)?;
+    Ok(status_of(&summary))
+}
+
+/// The exit status a finished run maps to.
+pub fn status_of(s: &RunSummary) -> Status {
+    if s.status == RunStatus::Interrupted {
+        Status::Stopped
+    } else if s
+        .record
+        .jobs
+        .iter()
+        .all(|j| j.outcome == Some(Outcome::Succeeded))
+    {
+        Status::Success
+    } else {
+        Status::DeviceFailures
+    }
+}
+
+/// Checks the arguments into a run configuration.
+pub fn config(args: &RunArgs) -> Result<RunConfig, String> {
+    let rate = parse_rate(&args.rate)?;
+    let burst = NonZeroU32::new(args.burst).ok_or("--burst must be at least 1")?;
+    let concurrency =
+        NonZeroUsize::new(args.concurrency).ok_or("--concurrency must be at least 1")?;
+    let timeout = |name: &str, secs: f64| {
+        if secs.is_finite() && secs > 0.0 && secs <= MAX_TIMEOUT_SECS {
+            Ok(Duration::from_secs_f64(secs))
+        } else {
+            Err(format!(
+                "--{name} must be above 0 and at most {MAX_TIMEOUT_SECS} seconds, got {secs}"
+            ))
+        }
+    };
+    if !(args.time_scale.is_finite() && args.time_scale > 0.0 && args.time_scale <= 1.0) {
+        return Err(format!(
+            "--time-scale must be above 0 and at most 1, got {}",
+            args.time_scale
+        ));
+    }
+    Ok(RunConfig {
+        action: args.action,
+        limits: Limits {
+            rate,
+            burst,
+            concurrency,
+        },
+        timeouts: Timeouts {
+            connect: timeout("connect-timeout", args.connect_timeout)?,
+            request: timeout("request-timeout", args.request_timeout)?,
+        },
+        time_scale: args.time_scale,
+    })
+}
+
+/// `5` or `5/s` → 5 jobs per second.
+fn parse_rate(s: &str) -> Result<NonZeroU32, String> {
+    let n = s.trim().strip_suffix("/s").unwrap_or(s.trim());
+    n.trim()
+        .parse::<u32>()
+        .ok()
+        .and_then(NonZeroU32::new)
+        .ok_or_else(|| {
+            format!("--rate must be a whole number of jobs per second, like 5 or 5/s; got {s:?}")
+        })
+}
+
+/// Asks, on a terminal, to type the number of devices to be wiped.
+fn confirmed(count: usize) -> anyhow::Result<bool> {
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        eprintln!(
+            "fleetreset: a factory reset of {count} device(s) needs confirmation; run it on a terminal to confirm, \
+             or pass --yes for unattended use. Nothing was sent."
+        );
+        return Ok(false);
+    }
+    eprint!(
+        "This erases the settings, Wi-Fi and account binding of {count} device(s); they will leave the network.\n\
+         Type {count} to continue: "
+    );
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if answer.trim() == count.to_string() {
+        Ok(true)
+    } else {
+        eprintln!("fleetreset: not confirmed; nothing was sent.");
+        Ok(false)
+    }
+}
+
+fn operator_from_env() -> String {
+    ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The end of a run: a few lines for people on stderr, or JSON on stdout.
+pub fn print_summary(s: &RunSummary, json_out: bool) -> anyhow::Result<()> {
+    let counts: Vec<(Outcome, usize)> = Outcome::ALL
+        .iter()
+        .map(|o| (*o, s.count(*o)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    if json_out {
+        let failures: Vec<_> = s
+            .record
+            .jobs
+            .iter()
+            .filter(|j| j.outcome != Some(Outcome::Succeeded))
+            .map(|j| json!({"id": j.device_id, "outcome": j.outcome, "reason": j.reason, "detail": j.detail}))
+            .collect();
+        let doc = json!({
+            "run": s.run_id,
+            "status": s.status,
+            "action": s.record.run.action,
+            "jobs": s.record.jobs.len(),
+            "outcomes": counts.iter().map(|(o, n)| (o.as_str().to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
+            "not_succeeded": failures,
+            "database": s.db_path,
+            "reports": {
+                "dir": s.report.dir,
+                "devices_csv": s.report.devices_csv,
+                "run_json": s.report.run_json,
+                "summary_md": s.report.summary_md,
+            },
+        });
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let list = counts
+        .iter()
+        .map(|(o, n)| format!("{n} {o}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    eprintln!(
+        "run {} ({}) {}: {list}",
+        s.run_id,
+        s.record.run.action,
+        status_word(s.status)
+    );
+    const SHOWN: usize = 20;
+    let others: Vec<_> = s
+        .record
+        .jobs
+        .iter()
+        .filter(|j| j.outcome != Some(Outcome::Succeeded))
+        .collect();
+    for j in others.iter().take(SHOWN) {
+        eprintln!(
+            "  {} ({}): {}{} - {}",
+            j.device_id,
+            j.host,
+            j.outcome.map(|o| o.as_str()).unwrap_or("no outcome"),
+            j.reason.map(|r| format!(" ({r})")).unwrap_or_default(),
+            j.detail.as_deref().unwrap_or("")
+        );
+    }
+    if others.len() > SHOWN {
+        eprintln!("  … and {} more in the report", others.len() - SHOWN);
+    }
+    eprintln!("reports:  {}", s.report.dir.display());
+    eprintln!("database: {}", s.db_path.display());
+    Ok(())
+}
+
+fn status_word(s: RunStatus) -> &'static str {
+    match s {
+        RunStatus::Running => "still running",
+        RunStatus::Finished => "finished",
+        RunStatus::Stopped => "stopped early",
+        RunStatus::Interrupted => "interrupted",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_are_whole_jobs_per_second_with_an_optional_unit() {
+        assert_eq!(parse_rate("5").unwrap().get(), 5);
+        assert_eq!(parse_rate(" 12/s ").unwrap().get(), 12);
+        for bad in ["0", "0/s", "-1", "2.5", "fast", "", "5/m"] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
+    }
+}

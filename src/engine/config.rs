@@ -1,0 +1,74 @@
+//! The validated parameters of a run, and the defaults behind them. The CLI's arguments are
+//! checked into this before anything is sent.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::model::Action;
+use crate::protocol::iot::transport::Timeouts;
+
+use super::schedule::Limits;
+
+/// How often a job looks at a device while waiting for it to go away or come back. Each look is
+/// one connection; once a second is gentle and still times a reboot to the second.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How long after a reboot command a device may keep answering before we call the reboot
+/// unverified. Devices go down about a second after the requested delay; 30 s covers slow
+/// firmware that first finishes flash writes.
+pub const AWAY_BUDGET: Duration = Duration::from_secs(30);
+
+/// How long after a factory reset a device may keep answering before we look for factory
+/// defaults instead. Erasing settings takes longer than a reboot.
+pub const LEAVE_BUDGET: Duration = Duration::from_secs(60);
+
+/// A device must be back within this many times its catalog boot time (the typical time) before
+/// the reboot counts as failed: Wi-Fi rejoin and DHCP vary a lot between sites.
+pub const BOOT_BUDGET_FACTOR: u32 = 2;
+
+/// Attempts at the first probe when it times out; the disruptive command is never retried.
+pub const PROBE_ATTEMPTS: u32 = 2;
+
+/// Shortest wait a time scale may produce, so a tiny scale can't turn polling into a busy loop.
+const MIN_SCALED_WAIT: Duration = Duration::from_millis(5);
+
+/// Everything a run needs to know, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunConfig {
+    pub action: Action,
+    pub limits: Limits,
+    pub timeouts: Timeouts,
+    /// Real seconds per device second: 1 for real devices. Rehearsals against
+    /// `fleetreset simulate --time-scale X` pass the same X so waits shrink with the devices'.
+    pub time_scale: f64,
+}
+
+impl RunConfig {
+    /// Device time (boot times, budgets, polling) to real time.
+    pub fn scaled(&self, device_time: Duration) -> Duration {
+        device_time.mul_f64(self.time_scale).max(MIN_SCALED_WAIT)
+    }
+
+    /// Real time to device seconds.
+    pub fn device_secs(&self, real: Duration) -> f64 {
+        real.as_secs_f64() / self.time_scale
+    }
+
+    /// The parameters as stored with the run.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "action": self.action.as_str(),
+            "rate_per_s": self.limits.rate.get(),
+            "burst": self.limits.burst.get(),
+            "concurrency": self.limits.concurrency.get(),
+            "connect_timeout_s": self.timeouts.connect.as_secs_f64(),
+            "request_timeout_s": self.timeouts.request.as_secs_f64(),
+            "time_scale": self.time_scale,
+            "poll_interval_s": POLL_INTERVAL.as_secs_f64(),
+            "away_budget_s": AWAY_BUDGET.as_secs_f64(),
+            "leave_budget_s": LEAVE_BUDGET.as_secs_f64(),
+            "boot_budget_factor": BOOT_BUDGET_FACTOR,
+        })
+    }
+}

@@ -1,0 +1,499 @@
+//! One device's job: probe, identity check, durable intent, the action, verification, and
+//! exactly one outcome. A job talks to its device through the device client and reports every
+//! state change to the audit writer; it never touches SQLite and never spawns work.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use crate::device::{Ack, DeviceError, IotClient};
+use crate::inventory::MacAddr;
+use crate::model::{Action, JobState, Outcome, Reason};
+use crate::protocol::iot::DEFAULT_PORT;
+use crate::protocol::iot::messages::SysInfo;
+use crate::store::{Record, SnapshotPhase, StoreError, Writer};
+
+use super::config::{
+    AWAY_BUDGET, BOOT_BUDGET_FACTOR, LEAVE_BUDGET, POLL_INTERVAL, PROBE_ATTEMPTS, RunConfig,
+};
+use super::plan::PlannedJob;
+
+/// What every job of a run shares.
+pub struct JobEnv {
+    pub run_id: String,
+    pub writer: Writer,
+    pub config: RunConfig,
+}
+
+/// How a job ended, as the collector and the summary see it. The same is stored durably.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobResult {
+    pub device_id: String,
+    pub outcome: Outcome,
+    pub reason: Option<Reason>,
+    pub detail: String,
+}
+
+/// What the device said when probed.
+struct Probe {
+    info: SysInfo,
+    raw: Value,
+    cloud: Option<Value>,
+}
+
+/// A job ending early, with its reason.
+struct Fail(Reason, String);
+
+/// Runs one job to its outcome. Only a failing audit writer is an error: then nothing more can
+/// be recorded, and the run must stop.
+pub async fn run(env: Arc<JobEnv>, job: PlannedJob) -> Result<JobResult, StoreError> {
+    let mut ctx = Ctx {
+        env: &env,
+        job: &job,
+        attempts: 0,
+    };
+    ctx.record(Record::Started {
+        run_id: env.run_id.clone(),
+        device_id: job.device.id.clone(),
+        at: chrono::Utc::now(),
+    })
+    .await?;
+    let (outcome, reason, detail) = match ctx.work().await? {
+        Ok(detail) => (Outcome::Succeeded, None, detail),
+        Err(Fail(reason, detail)) => (Outcome::Failed, Some(reason), detail),
+    };
+    env.writer
+        .record_durable(Record::Outcome {
+            run_id: env.run_id.clone(),
+            device_id: job.device.id.clone(),
+            at: chrono::Utc::now(),
+            outcome,
+            reason,
+            detail: detail.clone(),
+            attempts: ctx.attempts.max(1),
+        })
+        .await?;
+    Ok(JobResult {
+        device_id: job.device.id.clone(),
+        outcome,
+        reason,
+        detail,
+    })
+}
+
+struct Ctx<'a> {
+    env: &'a JobEnv,
+    job: &'a PlannedJob,
+    attempts: u32,
+}
+
+impl Ctx<'_> {
+    fn config(&self) -> &RunConfig {
+        &self.env.config
+    }
+
+    async fn record(&self, rec: Record) -> Result<(), StoreError> {
+        self.env.writer.record(rec).await
+    }
+
+    async fn event(
+        &self,
+        state: Option<JobState>,
+        kind: &str,
+        detail: Value,
+    ) -> Result<(), StoreError> {
+        self.record(Record::Event {
+            run_id: self.env.run_id.clone(),
+            device_id: Some(self.job.device.id.clone()),
+            at: chrono::Utc::now(),
+            state,
+            kind: kind.into(),
+            detail,
+        })
+        .await
+    }
+
+    async fn snapshot(&self, phase: SnapshotPhase, probe: &Probe) -> Result<(), StoreError> {
+        self.record(Record::Snapshot {
+            run_id: self.env.run_id.clone(),
+            device_id: self.job.device.id.clone(),
+            phase,
+            at: chrono::Utc::now(),
+            data: json!({ "sysinfo": probe.raw, "cloud": probe.cloud }),
+        })
+        .await
+    }
+
+    fn client(&self, addr: SocketAddr) -> IotClient {
+        IotClient::new(addr, self.config().timeouts)
+    }
+
+    /// The job proper. The outer `Result` is the audit; the inner one the device.
+    async fn work(&mut self) -> Result<Result<String, Fail>, StoreError> {
+        self.event(Some(JobState::Probing), "state", json!({}))
+            .await?;
+        let addr = match self.resolve().await {
+            Ok(a) => a,
+            Err(f) => return Ok(Err(f)),
+        };
+        let pre = match self.probe_with_retries(addr).await? {
+            Ok(p) => p,
+            Err(f) => return Ok(Err(f)),
+        };
+        self.snapshot(SnapshotPhase::Pre, &pre).await?;
+
+        let reported = pre.info.mac.parse::<MacAddr>().ok();
+        let expected = self.job.device.mac;
+        let identity = json!({
+            "expected_mac": expected.map(|m| m.to_string()),
+            "reported_mac": pre.info.mac,
+            "verified": expected.is_some(),
+        });
+        if let Some(expected) = expected
+            && reported != Some(expected)
+        {
+            self.event(None, "identity_mismatch", identity).await?;
+            return Ok(Err(Fail(
+                Reason::IdentityMismatch,
+                format!(
+                    "the inventory says MAC {expected}, the device at {addr} reports {:?}; nothing was sent",
+                    pre.info.mac
+                ),
+            )));
+        }
+        self.event(Some(JobState::IdentityChecked), "state", identity)
+            .await?;
+
+        let command = match self.config().action {
+            Action::PowerCycle => "reboot",
+            Action::FactoryReset => "reset",
+        };
+        // Durable before the command leaves: after a crash, this is how we know it may have.
+        self.env
+            .writer
+            .record_durable(Record::Event {
+                run_id: self.env.run_id.clone(),
+                device_id: Some(self.job.device.id.clone()),
+                at: chrono::Utc::now(),
+                state: Some(JobState::IntentRecorded),
+                kind: "intent".into(),
+                detail: json!({ "command": command, "delay_s": crate::device::COMMAND_DELAY_SECS }),
+            })
+            .await?;
+
+        self.event(
+            Some(JobState::Acting),
+            "state",
+            json!({ "command": command }),
+        )
+        .await?;
+        let sent_at = Instant::now();
+        let mut client = self.client(addr);
+        let ack = match self.config().action {
+            Action::PowerCycle => client.reboot(crate::device::COMMAND_DELAY_SECS).await,
+            Action::FactoryReset => client.factory_reset().await,
+        };
+        drop(client);
+        let ack_note = match ack {
+            Ok(Ack::Acknowledged) => {
+                self.event(None, "ack", json!({})).await?;
+                "acknowledged"
+            }
+            Ok(Ack::SentNoAck { detail }) => {
+                self.event(None, "sent_no_ack", json!({ "detail": detail }))
+                    .await?;
+                "sent (the connection dropped before an acknowledgement)"
+            }
+            Err(e @ DeviceError::Malformed { .. }) => {
+                // It answered, unreadably: the command may have arrived. Observe, don't assume.
+                self.event(None, "unreadable_ack", json!({ "detail": e.to_string() }))
+                    .await?;
+                "sent (the reply was unreadable)"
+            }
+            Err(e) => {
+                self.event(None, "command_failed", json!({ "detail": e.to_string() }))
+                    .await?;
+                let detail = match &e {
+                    DeviceError::Device { code, msg, .. } => {
+                        format!("the device refused the {command}: error {code} ({msg})")
+                    }
+                    other => format!("the {command} could not be sent: {other}"),
+                };
+                return Ok(Err(Fail(reason_for(&e), detail)));
+            }
+        };
+
+        self.event(Some(JobState::Verifying), "state", json!({}))
+            .await?;
+        let verdict = match self.config().action {
+            Action::PowerCycle => self.verify_power_cycle(addr, &pre, sent_at).await?,
+            Action::FactoryReset => self.verify_factory_reset(addr, sent_at).await?,
+        };
+        Ok(verdict.map(|detail| format!("{ack_note}; {detail}")))
+    }
+
+    async fn resolve(&self) -> Result<SocketAddr, Fail> {
+        let host = &self.job.device.host;
+        let port = host.port_or(DEFAULT_PORT);
+        if let Some(ip) = host.ip() {
+            return Ok(SocketAddr::new(ip, port));
+        }
+        let lookup = tokio::time::timeout(
+            self.config().timeouts.connect,
+            tokio::net::lookup_host((host.name.as_str(), port)),
+        )
+        .await;
+        match lookup {
+            Ok(Ok(mut addrs)) => addrs.next().ok_or_else(|| {
+                Fail(
+                    Reason::Unreachable,
+                    format!("{} resolves to no address", host.name),
+                )
+            }),
+            Ok(Err(e)) => Err(Fail(
+                Reason::Unreachable,
+                format!("cannot resolve {}: {e}", host.name),
+            )),
+            Err(_) => Err(Fail(
+                Reason::Timeout,
+                format!("resolving {} timed out", host.name),
+            )),
+        }
+    }
+
+    /// The pre-state probe: sysinfo alone first, then the cloud binding. Retries a timeout once.
+    async fn probe_with_retries(
+        &mut self,
+        addr: SocketAddr,
+    ) -> Result<Result<Probe, Fail>, StoreError> {
+        loop {
+            self.attempts += 1;
+            match probe(self.client(addr)).await {
+                Ok(p) => return Ok(Ok(p)),
+                Err(e) if e.is_retryable() && self.attempts < PROBE_ATTEMPTS => {
+                    self.event(
+                        None,
+                        "probe_retry",
+                        json!({ "attempt": self.attempts, "detail": e.to_string() }),
+                    )
+                    .await?;
+                    tokio::time::sleep(self.config().scaled(POLL_INTERVAL)).await;
+                }
+                Err(e) => {
+                    self.event(None, "probe_failed", json!({ "detail": e.to_string() }))
+                        .await?;
+                    return Ok(Err(Fail(reason_for(&e), format!("probe failed: {e}"))));
+                }
+            }
+        }
+    }
+
+    async fn verify_power_cycle(
+        &self,
+        addr: SocketAddr,
+        pre: &Probe,
+        sent_at: Instant,
+    ) -> Result<Result<String, Fail>, StoreError> {
+        let cfg = self.config();
+        let poll = cfg.scaled(POLL_INTERVAL);
+        let delay = Duration::from_secs(u64::from(crate::device::COMMAND_DELAY_SECS));
+        let away_deadline = sent_at + cfg.scaled(delay + AWAY_BUDGET);
+
+        // First it must go away, or be seen back with its on-time restarted (a fast reboot
+        // between two looks).
+        let mut went_away = None;
+        let mut back = None;
+        while went_away.is_none() && back.is_none() {
+            tokio::time::sleep(poll).await;
+            match probe(self.client(addr)).await {
+                Err(_) => went_away = Some(sent_at.elapsed()),
+                Ok(p)
+                    if on_time_restarted(
+                        &pre.info,
+                        &p.info,
+                        cfg.device_secs(sent_at.elapsed()),
+                    ) =>
+                {
+                    back = Some(p)
+                }
+                Ok(_) if Instant::now() >= away_deadline => {
+                    return Ok(Err(Fail(
+                        Reason::NotVerified,
+                        format!(
+                            "the device kept answering for {:.0} s with no sign of a reboot",
+                            cfg.device_secs(sent_at.elapsed())
+                        ),
+                    )));
+                }
+                Ok(_) => {}
+            }
+        }
+        if let Some(after) = went_away {
+            self.event(
+                None,
+                "went_away",
+                json!({ "after_s": cfg.device_secs(after) }),
+            )
+            .await?;
+        }
+
+        let boot_budget = self.job.model.boot_time * BOOT_BUDGET_FACTOR;
+        let back_deadline = Instant::now() + cfg.scaled(boot_budget);
+        while back.is_none() {
+            tokio::time::sleep(poll).await;
+            if let Ok(p) = probe(self.client(addr)).await {
+                back = Some(p);
+            } else if Instant::now() >= back_deadline {
+                return Ok(Err(Fail(
+                    Reason::Timeout,
+                    format!(
+                        "it went away and did not come back within {} s; check it on site",
+                        boot_budget.as_secs()
+                    ),
+                )));
+            }
+        }
+        let post = back.expect("the loop above ends only with a reply");
+        let back_after = cfg.device_secs(sent_at.elapsed());
+        self.event(None, "came_back", json!({ "after_s": back_after }))
+            .await?;
+        self.snapshot(SnapshotPhase::Post, &post).await?;
+
+        if let Some(change) = settings_changed(&pre.info, &post.info) {
+            return Ok(Err(Fail(
+                Reason::NotVerified,
+                format!("it rebooted but came back with {change}"),
+            )));
+        }
+        let restarted = on_time_restarted(&pre.info, &post.info, back_after);
+        if went_away.is_none() && !restarted {
+            return Ok(Err(Fail(
+                Reason::NotVerified,
+                "no evidence of a reboot".into(),
+            )));
+        }
+        let mut detail = format!("back after {back_after:.0} s with alias and relay state kept");
+        if restarted {
+            detail.push_str(", on-time restarted");
+        }
+        Ok(Ok(detail))
+    }
+
+    async fn verify_factory_reset(
+        &self,
+        addr: SocketAddr,
+        sent_at: Instant,
+    ) -> Result<Result<String, Fail>, StoreError> {
+        let cfg = self.config();
+        let poll = cfg.scaled(POLL_INTERVAL);
+        let delay = Duration::from_secs(u64::from(crate::device::COMMAND_DELAY_SECS));
+        let deadline = sent_at + cfg.scaled(delay + LEAVE_BUDGET);
+        // Two missed looks in a row: one could be a dropped packet.
+        let mut misses = 0;
+        loop {
+            tokio::time::sleep(poll).await;
+            match probe(self.client(addr)).await {
+                Err(_) => {
+                    misses += 1;
+                    if misses == 2 {
+                        let after = cfg.device_secs(sent_at.elapsed());
+                        self.event(None, "left_network", json!({ "after_s": after }))
+                            .await?;
+                        return Ok(Ok(format!("left the network within {after:.0} s")));
+                    }
+                }
+                Ok(p) => {
+                    misses = 0;
+                    if Instant::now() < deadline {
+                        continue;
+                    }
+                    self.snapshot(SnapshotPhase::Post, &p).await?;
+                    let unbound = p.cloud.as_ref().and_then(|c| c["binded"].as_u64()) == Some(0);
+                    return Ok(if unbound {
+                        Ok("still on the network, but reports factory defaults (not bound to an account)".into())
+                    } else {
+                        Err(Fail(
+                            Reason::NotVerified,
+                            format!(
+                                "still on the network and still bound to an account {} s after the reset",
+                                LEAVE_BUDGET.as_secs()
+                            ),
+                        ))
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Reads sysinfo alone (some firmware crashes on unexpected modules), then the cloud binding.
+async fn probe(mut client: IotClient) -> Result<Probe, DeviceError> {
+    let (info, raw) = client.sysinfo().await?;
+    // Not every firmware has the cloud module; its absence is not a failure.
+    let cloud = client.cloud_info_raw().await.ok();
+    Ok(Probe { info, raw, cloud })
+}
+
+fn reason_for(e: &DeviceError) -> Reason {
+    match e {
+        DeviceError::Unreachable { .. } => Reason::Unreachable,
+        DeviceError::Timeout { .. } => Reason::Timeout,
+        DeviceError::ConnectionLost { .. }
+        | DeviceError::Malformed { .. }
+        | DeviceError::Device { .. } => Reason::DeviceError,
+    }
+}
+
+/// Whether the relay on-time shows a restart: it was on before and after, and now counts fewer
+/// seconds than have passed since the command (before the reboot it counted from earlier).
+fn on_time_restarted(pre: &SysInfo, post: &SysInfo, secs_since_command: f64) -> bool {
+    let on = |i: &SysInfo| i.relay_state == Some(1);
+    // Without a restart, on-time now would be its value at the probe plus the time since,
+    // which is more than the time since the command.
+    let plug = match post.on_time {
+        Some(after) if on(pre) && on(post) && pre.on_time.is_some() => {
+            (after as f64) < secs_since_command
+        }
+        _ => false,
+    };
+    let outlets = !pre.children.is_empty()
+        && pre
+            .children
+            .iter()
+            .zip(&post.children)
+            .any(|(a, b)| match (a.on_time, b.on_time) {
+                (Some(_), Some(after)) if a.state == 1 && b.state == 1 => {
+                    (after as f64) < secs_since_command
+                }
+                _ => false,
+            });
+    plug || outlets
+}
+
+/// The settings a power cycle must keep; names the first one that changed.
+fn settings_changed(pre: &SysInfo, post: &SysInfo) -> Option<String> {
+    if pre.alias != post.alias {
+        return Some(format!(
+            "its alias changed from {:?} to {:?}",
+            pre.alias, post.alias
+        ));
+    }
+    if pre.relay_state != post.relay_state {
+        return Some(format!(
+            "its relay state changed from {:?} to {:?}",
+            pre.relay_state, post.relay_state
+        ));
+    }
+    let states = |i: &SysInfo| i.children.iter().map(|c| c.state).collect::<Vec<_>>();
+    if states(pre) != states(post) {
+        return Some(format!(
+            "its outlet states changed from {:?} to {:?}",
+            states(pre),
+            states(post)
+        ));
+    }
+    None
+}

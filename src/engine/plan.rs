@@ -1,0 +1,222 @@
+//! Planning: per device, the method, the steps, an estimate and warnings. Pure; sends nothing.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::catalog::{self, Family, ModelInfo};
+use crate::device::COMMAND_DELAY_SECS;
+use crate::inventory::Device;
+use crate::model::{Action, Method};
+
+use super::config::{BOOT_BUDGET_FACTOR, LEAVE_BUDGET};
+
+/// Time a probe and a command take on a healthy LAN, for estimates.
+const EXCHANGE_ESTIMATE: Duration = Duration::from_secs(2);
+
+/// One device's job, as planned.
+#[derive(Debug, Clone)]
+pub struct PlannedJob {
+    /// Position in the inventory, from 0.
+    pub seq: u32,
+    pub device: Device,
+    pub model: ModelInfo,
+    pub method: Method,
+    pub steps: Vec<String>,
+    /// How long the job should take when all goes well.
+    pub estimate: Duration,
+    /// The longest it may take before it fails.
+    pub limit: Duration,
+    pub warnings: Vec<String>,
+}
+
+/// Plans every device for `action`.
+pub fn plan(devices: &[Device], action: Action) -> Vec<PlannedJob> {
+    devices
+        .iter()
+        .enumerate()
+        .map(|(i, d)| plan_one(u32::try_from(i).unwrap_or(u32::MAX), d, action))
+        .collect()
+}
+
+fn plan_one(seq: u32, device: &Device, action: Action) -> PlannedJob {
+    let model = device
+        .model
+        .as_deref()
+        .map(catalog::lookup)
+        .unwrap_or(catalog::UNKNOWN);
+    let delay = Duration::from_secs(u64::from(COMMAND_DELAY_SECS));
+    let mut warnings = Vec::new();
+    match &device.model {
+        None => warnings.push(format!(
+            "no model given: conservative timings ({} s boot)",
+            model.boot_time.as_secs()
+        )),
+        Some(m) if model == catalog::UNKNOWN => warnings.push(format!(
+            "unknown model {m:?}: conservative timings ({} s boot)",
+            model.boot_time.as_secs()
+        )),
+        Some(_) => {}
+    }
+    if device.mac.is_none() {
+        warnings.push("no MAC: the device's identity can't be checked before acting".into());
+    }
+    if matches!(model.family, Family::Camera | Family::Doorbell) {
+        warnings.push("cameras and doorbells need the Tapo protocols, not supported yet".into());
+    }
+    let identity = match device.mac {
+        Some(mac) => format!("check the device reports MAC {mac}; stop if not"),
+        None => "no MAC to check the device's identity against".into(),
+    };
+    let boot_budget = model.boot_time * BOOT_BUDGET_FACTOR;
+    let (command, wait, estimate, limit) = match action {
+        Action::PowerCycle => (
+            format!("send reboot (delay {COMMAND_DELAY_SECS} s)"),
+            format!(
+                "wait for it to go away and come back (typically {} s, at most {} s)",
+                model.boot_time.as_secs(),
+                boot_budget.as_secs()
+            ),
+            EXCHANGE_ESTIMATE + delay + model.boot_time,
+            EXCHANGE_ESTIMATE + delay + super::config::AWAY_BUDGET + boot_budget,
+        ),
+        Action::FactoryReset => (
+            format!("send factory reset (delay {COMMAND_DELAY_SECS} s)"),
+            format!(
+                "wait for it to leave the network (at most {} s), else check it reports factory defaults",
+                LEAVE_BUDGET.as_secs()
+            ),
+            EXCHANGE_ESTIMATE + delay + Duration::from_secs(5),
+            EXCHANGE_ESTIMATE + delay + LEAVE_BUDGET,
+        ),
+    };
+    let verify = match action {
+        Action::PowerCycle => "read its state again: on-time restarted, alias and relay state kept",
+        Action::FactoryReset => "record the evidence: acknowledgement and departure",
+    };
+    PlannedJob {
+        seq,
+        device: device.clone(),
+        model,
+        method: Method::Remote,
+        steps: vec![
+            "probe: read sysinfo and cloud binding (pre-state)".into(),
+            identity,
+            "record the intent durably".into(),
+            command,
+            wait,
+            verify.into(),
+        ],
+        estimate,
+        limit,
+        warnings,
+    }
+}
+
+/// The plan as `plan --json` prints it, one object per device.
+#[derive(Debug, Serialize)]
+pub struct PlanView<'a> {
+    pub id: &'a str,
+    pub host: String,
+    pub model: Option<&'a str>,
+    pub family: Family,
+    pub mac: Option<String>,
+    pub site: Option<&'a str>,
+    pub unit: Option<&'a str>,
+    pub method: Method,
+    pub steps: &'a [String],
+    pub estimate_s: u64,
+    pub limit_s: u64,
+    pub warnings: &'a [String],
+}
+
+impl PlannedJob {
+    pub fn view(&self) -> PlanView<'_> {
+        PlanView {
+            id: &self.device.id,
+            host: self.device.host.to_string(),
+            model: self.device.model.as_deref(),
+            family: self.model.family,
+            mac: self.device.mac.map(|m| m.to_string()),
+            site: self.device.site.as_deref(),
+            unit: self.device.unit.as_deref(),
+            method: self.method,
+            steps: &self.steps,
+            estimate_s: self.estimate.as_secs(),
+            limit_s: self.limit.as_secs(),
+            warnings: &self.warnings,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::Host;
+    use std::collections::BTreeMap;
+
+    fn device(model: Option<&str>, mac: Option<&str>) -> Device {
+        Device {
+            line: 2,
+            id: "d1".into(),
+            host: Host {
+                name: "10.0.0.5".into(),
+                port: None,
+            },
+            model: model.map(str::to_owned),
+            mac: mac.map(|m| m.parse().unwrap()),
+            site: None,
+            unit: None,
+            power_via: None,
+            credentials: None,
+            notes: None,
+            extra: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_known_plug_with_a_mac_plans_remote_with_no_warnings() {
+        let jobs = plan(
+            &[device(Some("HS110(EU)"), Some("50:C7:BF:00:00:01"))],
+            Action::PowerCycle,
+        );
+        let j = &jobs[0];
+        assert_eq!(j.method, Method::Remote);
+        assert!(j.warnings.is_empty(), "{:?}", j.warnings);
+        assert!(j.steps.iter().any(|s| s.contains("50:C7:BF:00:00:01")));
+        assert!(j.steps.iter().any(|s| s.starts_with("send reboot")));
+        // 2 s of exchanges, 1 s delay, 60 s boot.
+        assert_eq!(j.estimate, Duration::from_secs(63));
+    }
+
+    #[test]
+    fn missing_mac_and_unknown_model_are_warned_about() {
+        let j = &plan(&[device(Some("ZZ9000"), None)], Action::FactoryReset)[0];
+        assert!(j.warnings.iter().any(|w| w.contains("no MAC")));
+        assert!(
+            j.warnings
+                .iter()
+                .any(|w| w.contains("unknown model \"ZZ9000\""))
+        );
+        assert!(j.steps.iter().any(|s| s.starts_with("send factory reset")));
+        let j = &plan(&[device(None, None)], Action::FactoryReset)[0];
+        assert!(j.warnings.iter().any(|w| w.contains("no model given")));
+    }
+
+    #[test]
+    fn a_factory_reset_is_estimated_shorter_than_a_power_cycle() {
+        let d = [device(Some("HS103"), None)];
+        assert!(
+            plan(&d, Action::FactoryReset)[0].estimate < plan(&d, Action::PowerCycle)[0].estimate
+        );
+    }
+
+    #[test]
+    fn jobs_keep_inventory_order() {
+        let mut b = device(Some("HS103"), None);
+        b.id = "d2".into();
+        let jobs = plan(&[device(None, None), b], Action::PowerCycle);
+        assert_eq!((jobs[0].seq, jobs[1].seq), (0, 1));
+        assert_eq!(jobs[1].device.id, "d2");
+    }
+}

@@ -1,0 +1,322 @@
+//! The scheduler: starts jobs under a strict rate limit and a concurrency cap, and collects
+//! their results. It owns every limit; a job never spawns work of its own.
+//!
+//! The rate limiter reads tokio's clock, so tests under `tokio::time::pause()` prove the limits
+//! deterministically.
+
+use std::future::Future;
+use std::num::{NonZeroU32, NonZeroUsize};
+use std::sync::Arc;
+use std::time::Duration;
+
+use governor::clock::Clock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+/// Jobs started per second by default. python-kasa's authors report trouble when many
+/// connections open and close at once, and a consumer access point has to re-associate every
+/// device that reboots; five a second is gentle on both and still starts 300 jobs a minute.
+pub const DEFAULT_RATE: u32 = 5;
+
+/// Jobs in flight by default. A job holds at most one connection at a time and spends most of
+/// its life waiting for a device to boot, so 32 keeps a 200-device building to minutes while
+/// bounding sockets and the number of devices off the network at once.
+pub const DEFAULT_CONCURRENCY: usize = 32;
+
+/// The limits a run starts jobs under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Jobs started per second.
+    pub rate: NonZeroU32,
+    /// Jobs that may start back to back before the rate applies; 1 means strictly paced.
+    pub burst: NonZeroU32,
+    /// Jobs in flight at once.
+    pub concurrency: NonZeroUsize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            rate: NonZeroU32::new(DEFAULT_RATE).expect("non-zero constant"),
+            burst: NonZeroU32::MIN,
+            concurrency: NonZeroUsize::new(DEFAULT_CONCURRENCY).expect("non-zero constant"),
+        }
+    }
+}
+
+/// governor's clock, reading tokio's time (which tests can pause and advance).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokioClock;
+
+impl Clock for TokioClock {
+    type Instant = std::time::Instant;
+    fn now(&self) -> Self::Instant {
+        tokio::time::Instant::now().into_std()
+    }
+}
+
+type Limiter = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<std::time::Instant>>;
+
+fn limiter(limits: &Limits) -> Limiter {
+    let period = Duration::from_secs(1) / limits.rate.get();
+    // `with_period` is None only for a zero period, which a rate of at most u32::MAX/s can't give.
+    let quota = Quota::with_period(period.max(Duration::from_nanos(1)))
+        .expect("a non-zero period")
+        .allow_burst(limits.burst);
+    RateLimiter::direct_with_clock(quota, TokioClock)
+}
+
+/// Waits until the limiter lets one more job start.
+async fn until_ready(limiter: &Limiter) {
+    loop {
+        match limiter.check() {
+            Ok(()) => return,
+            Err(not_until) => {
+                tokio::time::sleep(not_until.wait_time_from(TokioClock.now())).await;
+            }
+        }
+    }
+}
+
+/// What the scheduler tells its collector as jobs go.
+#[derive(Debug)]
+pub enum Progress<R> {
+    Started { index: usize },
+    Finished { index: usize, result: R },
+}
+
+/// How a schedule ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ended {
+    pub started: usize,
+    /// Jobs never started because `stop` resolved first.
+    pub not_started: usize,
+}
+
+/// Runs `jobs` through `runner`, at most `limits.concurrency` at once, started no faster than
+/// `limits.rate`. `collect` sees every start and every result, in the order they happen, on
+/// the caller's task. When `stop` resolves, no further job starts; jobs in flight finish.
+pub async fn run<T, R, F, Fut>(
+    jobs: Vec<T>,
+    limits: &Limits,
+    runner: F,
+    mut collect: impl FnMut(Progress<R>),
+    stop: impl Future<Output = ()>,
+) -> Ended
+where
+    T: Send + 'static,
+    R: Send + 'static,
+    F: Fn(T) -> Fut,
+    Fut: Future<Output = R> + Send + 'static,
+{
+    let limiter = limiter(limits);
+    let permits = Arc::new(Semaphore::new(limits.concurrency.get()));
+    let mut running: JoinSet<(usize, R)> = JoinSet::new();
+    let total = jobs.len();
+    let mut started = 0;
+    tokio::pin!(stop);
+
+    'starting: for (index, job) in jobs.into_iter().enumerate() {
+        // A permit first (reaping finished jobs meanwhile), then the rate: a job's start time
+        // is when it may act, not when it began queueing.
+        let permit = loop {
+            tokio::select! {
+                biased;
+                _ = &mut stop => break 'starting,
+                Some(done) = running.join_next(), if !running.is_empty() => finish(done, &mut collect),
+                permit = Arc::clone(&permits).acquire_owned() => {
+                    break permit.expect("the semaphore is never closed");
+                }
+            }
+        };
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut stop => break 'starting,
+                Some(done) = running.join_next(), if !running.is_empty() => finish(done, &mut collect),
+                // `until_ready` takes a cell only in the poll where it completes, so dropping
+                // it when another branch wins loses nothing.
+                _ = until_ready(&limiter) => break,
+            }
+        }
+        collect(Progress::Started { index });
+        started += 1;
+        let work = runner(job);
+        running.spawn(async move {
+            let result = work.await;
+            drop(permit);
+            (index, result)
+        });
+    }
+    while let Some(done) = running.join_next().await {
+        finish(done, &mut collect);
+    }
+    Ended {
+        started,
+        not_started: total - started,
+    }
+}
+
+fn finish<R>(
+    done: Result<(usize, R), tokio::task::JoinError>,
+    collect: &mut impl FnMut(Progress<R>),
+) {
+    match done {
+        Ok((index, result)) => collect(Progress::Finished { index, result }),
+        // A job that panicked is a bug; surface it instead of recording a made-up outcome.
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => panic!("a job task was cancelled: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::time::Instant;
+
+    fn limits(rate: u32, burst: u32, concurrency: usize) -> Limits {
+        Limits {
+            rate: NonZeroU32::new(rate).unwrap(),
+            burst: NonZeroU32::new(burst).unwrap(),
+            concurrency: NonZeroUsize::new(concurrency).unwrap(),
+        }
+    }
+
+    /// Runs `n` jobs that each take `work`, returning the start times relative to the start.
+    async fn start_times(n: usize, l: Limits, work: Duration) -> (Vec<Duration>, usize) {
+        let t0 = Instant::now();
+        let starts = Arc::new(Mutex::new(Vec::new()));
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let runner = {
+            let (starts, in_flight, peak) = (starts.clone(), in_flight.clone(), peak.clone());
+            move |_job: usize| {
+                let (starts, in_flight, peak) = (starts.clone(), in_flight.clone(), peak.clone());
+                async move {
+                    starts.lock().unwrap().push(t0.elapsed());
+                    let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(work).await;
+                    in_flight.fetch_sub(1, Ordering::SeqCst);
+                }
+            }
+        };
+        let ended = run((0..n).collect(), &l, runner, |_| {}, std::future::pending()).await;
+        assert_eq!(
+            ended,
+            Ended {
+                started: n,
+                not_started: 0
+            }
+        );
+        let starts = starts.lock().unwrap().clone();
+        (starts, peak.load(Ordering::SeqCst))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn jobs_start_no_faster_than_the_rate() {
+        let (starts, _) = start_times(20, limits(4, 1, 100), Duration::from_millis(1)).await;
+        assert_eq!(starts.len(), 20);
+        for pair in starts.windows(2) {
+            assert!(pair[1] - pair[0] >= Duration::from_millis(250), "{pair:?}");
+        }
+        // 20 jobs at 4/s: the last starts at 19 × 250 ms, not later.
+        assert_eq!(*starts.last().unwrap(), Duration::from_millis(4750));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_lets_that_many_start_at_once_and_no_more() {
+        let (starts, _) = start_times(10, limits(2, 3, 100), Duration::from_millis(1)).await;
+        assert_eq!(starts.iter().filter(|t| t.is_zero()).count(), 3);
+        // After the burst, one every 500 ms.
+        assert_eq!(starts[3], Duration::from_millis(500));
+        for pair in starts[3..].windows(2) {
+            assert!(pair[1] - pair[0] >= Duration::from_millis(500), "{pair:?}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn never_more_jobs_in_flight_than_the_cap() {
+        let (starts, peak) = start_times(30, limits(1000, 1000, 4), Duration::from_secs(10)).await;
+        assert_eq!(peak, 4);
+        // Four at a time, ten seconds each: the 5th starts when the 1st ends.
+        assert_eq!(starts[4], Duration::from_secs(10));
+        assert_eq!(starts[29], Duration::from_secs(70));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_collector_sees_each_start_and_each_result_once() {
+        let mut seen = Vec::new();
+        let ended = run(
+            (0..5).collect::<Vec<u64>>(),
+            &limits(100, 1, 2),
+            |n| async move {
+                tokio::time::sleep(Duration::from_millis(100 * (5 - n))).await;
+                n * 10
+            },
+            |p| {
+                seen.push(match p {
+                    Progress::Started { index } => (index, None),
+                    Progress::Finished { index, result } => (index, Some(result)),
+                })
+            },
+            std::future::pending(),
+        )
+        .await;
+        assert_eq!(ended.started, 5);
+        for i in 0..5 {
+            assert_eq!(
+                seen.iter().filter(|(j, r)| *j == i && r.is_none()).count(),
+                1
+            );
+            assert_eq!(
+                seen.iter().filter(|(j, r)| *j == i && r.is_some()).count(),
+                1
+            );
+            let start = seen
+                .iter()
+                .position(|(j, r)| *j == i && r.is_none())
+                .unwrap();
+            let end = seen
+                .iter()
+                .position(|(j, r)| *j == i && r.is_some())
+                .unwrap();
+            assert!(start < end);
+            assert_eq!(seen[end].1, Some(i as u64 * 10));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stopping_starts_nothing_more_and_lets_running_jobs_finish() {
+        let finished = Arc::new(AtomicUsize::new(0));
+        let f = finished.clone();
+        let ended = run(
+            (0..10).collect::<Vec<usize>>(),
+            &limits(1, 1, 10),
+            move |_| {
+                let f = f.clone();
+                async move {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    f.fetch_add(1, Ordering::SeqCst);
+                }
+            },
+            |_| {},
+            // Jobs start at 0, 1, 2 s; the stop comes at 2.5 s.
+            tokio::time::sleep(Duration::from_millis(2500)),
+        )
+        .await;
+        assert_eq!(
+            ended,
+            Ended {
+                started: 3,
+                not_started: 7
+            }
+        );
+        assert_eq!(finished.load(Ordering::SeqCst), 3);
+    }
+}

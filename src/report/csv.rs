@@ -1,0 +1,243 @@
+//! `devices.csv`: one row per job in inventory order, with what the pre and post snapshots
+//! showed of the device.
+//!
+//! Whatever a device or the inventory says is untrusted, and this file is meant to be opened in
+//! a spreadsheet: text cells that a spreadsheet would evaluate as a formula are neutralised
+//! ([`text_cell`]).
+
+use serde_json::Value;
+
+use super::summary::outcome_word;
+use super::timestamp;
+use crate::store::{JobRow, RunRecord, SnapshotPhase, Timestamp};
+
+pub const HEADER: [&str; 21] = [
+    "id",
+    "site",
+    "unit",
+    "model",
+    "mac",
+    "host",
+    "action",
+    "method",
+    "outcome",
+    "reason",
+    "detail",
+    "started",
+    "finished",
+    "duration_s",
+    "pre_alias",
+    "pre_firmware",
+    "pre_mac",
+    "pre_on_time",
+    "post_alias",
+    "post_on_time",
+    "post_seen",
+];
+
+pub fn render(record: &RunRecord) -> Result<Vec<u8>, ::csv::Error> {
+    let mut out = ::csv::Writer::from_writer(Vec::new());
+    out.write_record(HEADER)?;
+    let mut jobs: Vec<&JobRow> = record.jobs.iter().collect();
+    jobs.sort_by_key(|job| job.seq);
+    for job in jobs {
+        out.write_record(row(record, job))?;
+    }
+    out.into_inner().map_err(|err| err.into_error().into())
+}
+
+fn row(record: &RunRecord, job: &JobRow) -> [String; HEADER.len()] {
+    let pre = snapshot(record, &job.device_id, SnapshotPhase::Pre);
+    let post = snapshot(record, &job.device_id, SnapshotPhase::Post);
+    let pre_mac = sysinfo(pre, "mac")
+        .filter(|v| !v.is_null())
+        .or_else(|| sysinfo(pre, "mic_mac"));
+    let opt_text = |s: &Option<String>| text_cell(s.as_deref().unwrap_or(""));
+    [
+        text_cell(&job.device_id),
+        opt_text(&job.site),
+        opt_text(&job.unit),
+        opt_text(&job.model),
+        opt_text(&job.mac),
+        text_cell(&job.host),
+        record.run.action.as_str().to_string(),
+        job.method.as_str().to_string(),
+        // An empty outcome cell would read as "nothing to report".
+        outcome_word(job.outcome).to_string(),
+        job.reason.map_or("", |r| r.as_str()).to_string(),
+        opt_text(&job.detail),
+        job.started_at.as_ref().map(timestamp).unwrap_or_default(),
+        job.finished_at.as_ref().map(timestamp).unwrap_or_default(),
+        duration_s(job.started_at, job.finished_at),
+        value_cell(sysinfo(pre, "alias")),
+        value_cell(sysinfo(pre, "sw_ver")),
+        value_cell(pre_mac),
+        value_cell(sysinfo(pre, "on_time")),
+        value_cell(sysinfo(post, "alias")),
+        value_cell(sysinfo(post, "on_time")),
+        post.is_some().to_string(),
+    ]
+}
+
+/// The `data` of the job's first pre snapshot (the device before anything was sent) or of its
+/// last post snapshot (the device as it was left).
+fn snapshot<'a>(record: &'a RunRecord, device_id: &str, phase: SnapshotPhase) -> Option<&'a Value> {
+    let matching = record
+        .snapshots
+        .iter()
+        .filter(|s| s.device_id == device_id && s.phase == phase);
+    let found = match phase {
+        SnapshotPhase::Pre => matching.min_by_key(|s| s.taken_at),
+        SnapshotPhase::Post => matching.max_by_key(|s| s.taken_at),
+    };
+    found.map(|s| &s.data)
+}
+
+/// A field of the snapshot's `sysinfo` object, the device's own `get_sysinfo` answer.
+fn sysinfo<'a>(data: Option<&'a Value>, key: &str) -> Option<&'a Value> {
+    data?.get("sysinfo")?.get(key)
+}
+
+/// Seconds with millisecond precision: `42.250`.
+fn duration_s(started: Option<Timestamp>, finished: Option<Timestamp>) -> String {
+    match (started, finished) {
+        (Some(s), Some(f)) => format!("{:.3}", (f - s).num_milliseconds() as f64 / 1000.0),
+        _ => String::new(),
+    }
+}
+
+/// A value a device reported: numbers and booleans as they are (a JSON number is a number to a
+/// spreadsheet too, `-3` included), strings as neutralised text, anything else as compact JSON.
+fn value_cell(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::Bool(b)) => b.to_string(),
+        Some(Value::String(s)) => text_cell(s),
+        Some(other) => text_cell(&other.to_string()),
+    }
+}
+
+/// Text from a device or the inventory, safe to open in a spreadsheet: Excel, LibreOffice and
+/// Google Sheets evaluate a cell that starts with `=`, `+`, `-` or `@` (and, after trimming, a
+/// tab or CR) as a formula, so such text gets a leading `'`, which they show as text.
+pub fn text_cell(text: &str) -> String {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
+        _ => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::report::fixture;
+
+    fn rendered(record: &RunRecord) -> String {
+        String::from_utf8(render(record).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn there_is_a_header_and_one_row_per_job_in_inventory_order() {
+        let expected = "\
+id,site,unit,model,mac,host,action,method,outcome,reason,detail,started,finished,duration_s,pre_alias,pre_firmware,pre_mac,pre_on_time,post_alias,post_on_time,post_seen
+plug-1,site-a,rack 1,HS103(US),50:C7:BF:00:00:01,10.0.0.1,power-cycle,remote,succeeded,,came back after 41 s,2026-11-21T05:47:09.000Z,2026-11-21T05:47:51.250Z,42.250,\"'=HYPERLINK(\"\"x\"\")\",1.0.3 Build 210506 Rel.180637,50:C7:BF:00:00:01,86400,\"'=HYPERLINK(\"\"x\"\")\",12,true
+lamp-2,north|south,,KL130(EU),,10.0.0.2,power-cycle,remote,failed,not_verified,\"did not come back within 90 s
+| retry later\",2026-11-21T05:47:09.500Z,2026-11-21T05:48:40.000Z,90.500,'-lamp,1.8.8,50C7BF000002,,,,false
+strip-3,,,,,10.0.0.3,power-cycle,upstream,skipped,threshold_reached,failure threshold reached,,2026-11-21T05:48:40.001Z,,,,,,,,false
+cam-4,site-a,porch,C200,,10.0.0.4,power-cycle,manual,manual_required,,hold the reset button for 5 s,2026-11-21T05:47:10.000Z,2026-11-21T05:47:10.000Z,0.000,,,,,,,false
+";
+        assert_eq!(rendered(&fixture::record()), expected);
+    }
+
+    #[test]
+    fn the_rows_read_back_with_the_header_as_their_keys() {
+        let bytes = render(&fixture::record()).unwrap();
+        let mut reader = ::csv::Reader::from_reader(bytes.as_slice());
+        assert_eq!(reader.headers().unwrap(), HEADER.as_slice());
+        let rows: Vec<::csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), 4);
+        assert_eq!(&rows[1][10], "did not come back within 90 s\n| retry later");
+        assert_eq!(&rows[0][14], "'=HYPERLINK(\"x\")");
+    }
+
+    #[test]
+    fn text_that_a_spreadsheet_would_evaluate_gets_a_leading_quote() {
+        for (text, cell) in [
+            ("=1+1", "'=1+1"),
+            ("+31 20 555", "'+31 20 555"),
+            ("-lamp", "'-lamp"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tcmd", "'\tcmd"),
+            ("\rcmd", "'\rcmd"),
+            ("lamp=on", "lamp=on"),
+            ("", ""),
+        ] {
+            assert_eq!(text_cell(text), cell, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn device_numbers_stay_numbers_and_device_strings_are_neutralised() {
+        assert_eq!(value_cell(Some(&json!(-3))), "-3");
+        assert_eq!(value_cell(Some(&json!(12.5))), "12.5");
+        assert_eq!(value_cell(Some(&json!("-3"))), "'-3");
+        assert_eq!(value_cell(Some(&json!(true))), "true");
+        assert_eq!(value_cell(Some(&json!(null))), "");
+        assert_eq!(value_cell(None), "");
+        assert_eq!(value_cell(Some(&json!({"a": 1}))), "{\"a\":1}");
+    }
+
+    #[test]
+    fn inventory_text_is_neutralised_too() {
+        let mut record = fixture::record();
+        record.jobs[0].device_id = "=cmd|' /C calc'!A0".to_string();
+        record.jobs[0].site = Some("@site".to_string());
+        record.jobs[0].detail = Some("-1 attempts left".to_string());
+        let text = rendered(&record);
+        let row = text.lines().nth(1).unwrap();
+        assert!(
+            row.starts_with("'=cmd|' /C calc'!A0,'@site,rack 1,"),
+            "{row}"
+        );
+        assert!(row.contains(",succeeded,,'-1 attempts left,"), "{row}");
+    }
+
+    #[test]
+    fn pre_values_come_from_the_first_pre_snapshot_and_post_values_from_the_last_post_one() {
+        let mut record = fixture::record();
+        let mut earlier = record.snapshots[0].clone();
+        earlier.taken_at = fixture::at("2026-11-21T05:47:09.050Z");
+        earlier.data["sysinfo"]["alias"] = json!("first look");
+        let mut later = record.snapshots[1].clone();
+        later.taken_at = fixture::at("2026-11-21T05:47:59.000Z");
+        later.data["sysinfo"]["on_time"] = json!(20);
+        record.snapshots.extend([earlier, later]);
+        let text = rendered(&record);
+        let row = text.lines().nth(1).unwrap();
+        assert!(row.contains(",first look,1.0.3 Build"), "{row}");
+        assert!(row.ends_with(",20,true"), "{row}");
+    }
+
+    #[test]
+    fn a_device_that_reports_mac_and_mic_mac_is_listed_with_mac() {
+        let mut record = fixture::record();
+        record.snapshots[0].data["sysinfo"]["mic_mac"] = json!("FFFFFFFFFFFF");
+        let text = rendered(&record);
+        assert!(
+            text.lines()
+                .nth(1)
+                .unwrap()
+                .contains(",50:C7:BF:00:00:01,86400,")
+        );
+    }
+
+    #[test]
+    fn a_run_without_jobs_is_just_the_header() {
+        let mut record = fixture::record();
+        record.jobs.clear();
+        assert_eq!(rendered(&record), format!("{}\n", HEADER.join(",")));
+    }
+}

@@ -1,0 +1,272 @@
+//! The schema, as an ordered list of migrations tracked by `PRAGMA user_version`.
+//!
+//! Migration N takes a database from version N-1 to N, in one transaction with the version
+//! bump. A migration that has shipped is NEVER edited: databases in the field already ran it,
+//! and they would silently keep the old shape. Change the schema by appending a migration.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+/// Version 1: runs, jobs, append-only events, pre/post snapshots.
+const V1: &str = r#"
+-- One execution of an action over an inventory.
+CREATE TABLE runs (
+    id               TEXT PRIMARY KEY NOT NULL,   -- the run id users type (`fleetreset report ID`)
+    action           TEXT NOT NULL                -- what was asked for the fleet
+                     CHECK (action IN ('power-cycle', 'factory-reset')),
+    inventory_path   TEXT NOT NULL,               -- the inventory file as given
+    inventory_sha256 TEXT NOT NULL,               -- hex SHA-256 of the inventory's bytes
+    parameters       TEXT NOT NULL                -- validated parameters (rate, limits, timeouts) as JSON
+                     CHECK (json_valid(parameters)),
+    operator         TEXT NOT NULL,               -- who started the run
+    tool_version     TEXT NOT NULL,               -- fleetreset version that ran it
+    started_at       TEXT NOT NULL,               -- RFC 3339 UTC with ms, e.g. 2026-11-21T05:47:08.123Z
+    finished_at      TEXT,                        -- NULL while running, or if the process died
+    status           TEXT NOT NULL
+                     CHECK (status IN ('running', 'finished', 'stopped', 'interrupted'))
+);
+CREATE INDEX runs_by_start ON runs (started_at);
+
+-- One device inside a run. Ends with exactly one outcome.
+CREATE TABLE jobs (
+    run_id      TEXT NOT NULL REFERENCES runs (id),
+    device_id   TEXT NOT NULL,                    -- the inventory's `id` column
+    seq         INTEGER NOT NULL,                 -- position in the inventory, from 0
+    host        TEXT NOT NULL,                    -- address as the inventory gives it
+    model       TEXT,                             -- inventory columns, NULL when empty
+    mac         TEXT,
+    site        TEXT,
+    unit        TEXT,
+    method      TEXT NOT NULL                     -- how the device gets the action
+                CHECK (method IN ('remote', 'upstream', 'manual')),
+    state       TEXT NOT NULL                     -- latest state; its history is in events
+                CHECK (state IN ('pending', 'probing', 'identity_checked', 'intent_recorded',
+                                 'acting', 'verifying', 'done')),
+    outcome     TEXT                              -- NULL until the job ends, then never changed
+                CHECK (outcome IN ('succeeded', 'failed', 'manual_required',
+                                   'manual_confirmed', 'skipped')),
+    reason      TEXT                              -- why it failed or was skipped
+                CHECK (reason IN ('unreachable', 'timeout', 'auth_failed', 'device_error',
+                                  'identity_mismatch', 'unsupported', 'not_verified',
+                                  'threshold_reached', 'window_closed', 'interrupted',
+                                  'dependency_failed')),
+    detail      TEXT,                             -- the outcome in words, for people
+    attempts    INTEGER NOT NULL DEFAULT 0,       -- how many times the job was started
+    started_at  TEXT,                             -- first start; NULL if it never started
+    finished_at TEXT,                             -- when the outcome was recorded
+    PRIMARY KEY (run_id, device_id),
+    UNIQUE (run_id, seq),
+    CHECK ((outcome IS NULL) = (finished_at IS NULL))
+);
+
+-- Once a job has its outcome, the outcome stands.
+CREATE TRIGGER jobs_outcome_is_final
+BEFORE UPDATE OF outcome, reason, detail, finished_at ON jobs
+WHEN OLD.outcome IS NOT NULL
+BEGIN
+    SELECT RAISE(ABORT, 'jobs: the outcome of a job is final');
+END;
+
+-- Everything that happened, in order. Append-only: never updated, never deleted.
+CREATE TABLE events (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,  -- write order
+    run_id    TEXT NOT NULL REFERENCES runs (id),
+    device_id TEXT,                               -- NULL for events of the whole run
+    at        TEXT NOT NULL,                      -- RFC 3339 UTC with ms
+    state     TEXT                                -- the state the job entered, if it moved
+              CHECK (state IN ('pending', 'probing', 'identity_checked', 'intent_recorded',
+                               'acting', 'verifying', 'done')),
+    kind      TEXT NOT NULL,                      -- state, ack, went_away, came_back, outcome, ...
+    detail    TEXT NOT NULL                       -- what was observed, as JSON
+              CHECK (json_valid(detail)),
+    FOREIGN KEY (run_id, device_id) REFERENCES jobs (run_id, device_id),
+    CHECK (state IS NULL OR device_id IS NOT NULL)
+);
+CREATE INDEX events_by_run ON events (run_id, id);
+
+CREATE TRIGGER events_are_not_updated BEFORE UPDATE ON events
+BEGIN
+    SELECT RAISE(ABORT, 'events are append-only: no UPDATE');
+END;
+
+CREATE TRIGGER events_are_not_deleted BEFORE DELETE ON events
+BEGIN
+    SELECT RAISE(ABORT, 'events are append-only: no DELETE');
+END;
+
+-- What the device reported about itself before and after the action.
+CREATE TABLE snapshots (
+    run_id    TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    phase     TEXT NOT NULL CHECK (phase IN ('pre', 'post')),
+    taken_at  TEXT NOT NULL,                      -- RFC 3339 UTC with ms
+    data      TEXT NOT NULL                       -- the device's full info as JSON
+              CHECK (json_valid(data)),
+    PRIMARY KEY (run_id, device_id, phase),
+    FOREIGN KEY (run_id, device_id) REFERENCES jobs (run_id, device_id)
+);
+"#;
+
+/// Every migration, oldest first; index N-1 holds migration N. Append only.
+pub(crate) const MIGRATIONS: &[&str] = &[V1];
+
+/// The schema version this build writes.
+pub(crate) fn known_version() -> i64 {
+    // The list is a handful of entries; the cast can't truncate.
+    MIGRATIONS.len() as i64
+}
+
+pub(crate) fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.pragma_query_value(None, "user_version", |row| row.get(0))
+}
+
+/// Result of [`migrate`] when the database is newer than `migrations`.
+#[derive(Debug)]
+pub(crate) struct TooNew {
+    pub found: i64,
+}
+
+/// Brings the database up to `migrations.len()`. Each step re-reads the version inside its
+/// `BEGIN IMMEDIATE`, so two processes opening a new file at once don't both run a step.
+pub(crate) fn migrate(
+    conn: &mut Connection,
+    migrations: &[&str],
+) -> rusqlite::Result<Result<(), TooNew>> {
+    let known = migrations.len() as i64;
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version = user_version(&tx)?;
+        if version > known {
+            return Ok(Err(TooNew { found: version }));
+        }
+        if version == known {
+            return Ok(Ok(()));
+        }
+        // `version` is in 0..known here, so it indexes the next migration.
+        tx.execute_batch(migrations[version as usize])?;
+        tx.pragma_update(None, "user_version", version + 1)?;
+        tx.commit()?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn migrated() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        migrate(&mut conn, MIGRATIONS).unwrap().unwrap();
+        conn
+    }
+
+    fn with_one_event(conn: &Connection) {
+        conn.execute_batch(
+            "INSERT INTO runs VALUES ('r1', 'power-cycle', 'lab.csv', 'ab', '{}', 'op', '0.1.0',
+                 '2026-11-21T05:47:08.123Z', NULL, 'running');
+             INSERT INTO jobs (run_id, device_id, seq, host, method, state)
+                 VALUES ('r1', 'plug-1', 0, '10.0.0.1', 'remote', 'pending');
+             INSERT INTO events (run_id, device_id, at, state, kind, detail)
+                 VALUES ('r1', 'plug-1', '2026-11-21T05:47:08.200Z', 'probing', 'state', '{}');",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_fresh_database_is_at_the_latest_version() {
+        let conn = migrated();
+        assert_eq!(user_version(&conn).unwrap(), 1);
+        assert_eq!(known_version(), 1);
+    }
+
+    #[test]
+    fn migrating_an_up_to_date_database_changes_nothing() {
+        let mut conn = migrated();
+        with_one_event(&conn);
+        migrate(&mut conn, MIGRATIONS).unwrap().unwrap();
+        assert_eq!(user_version(&conn).unwrap(), 1);
+        let events: i64 = conn
+            .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(events, 1);
+    }
+
+    #[test]
+    fn a_database_newer_than_the_migrations_is_reported_not_touched() {
+        let mut conn = migrated();
+        conn.pragma_update(None, "user_version", 7).unwrap();
+        let too_new = migrate(&mut conn, MIGRATIONS).unwrap().unwrap_err();
+        assert_eq!(too_new.found, 7);
+        assert_eq!(user_version(&conn).unwrap(), 7);
+    }
+
+    #[test]
+    fn a_failing_migration_leaves_the_previous_version_whole() {
+        let mut conn = migrated();
+        let broken = "CREATE TABLE half_done (x); INSERT INTO no_such_table VALUES (1);";
+        assert!(migrate(&mut conn, &[V1, broken]).is_err());
+        assert_eq!(user_version(&conn).unwrap(), 1);
+        let tables: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'half_done'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(tables, 0);
+    }
+
+    #[test]
+    fn migrations_apply_in_order_one_version_each() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let second = "CREATE TABLE second (x);";
+        migrate(&mut conn, &[V1, second]).unwrap().unwrap();
+        assert_eq!(user_version(&conn).unwrap(), 2);
+    }
+
+    #[test]
+    fn events_cannot_be_updated() {
+        let conn = migrated();
+        with_one_event(&conn);
+        let err = conn
+            .execute("UPDATE events SET kind = 'edited'", [])
+            .unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{err}");
+    }
+
+    #[test]
+    fn events_cannot_be_deleted() {
+        let conn = migrated();
+        with_one_event(&conn);
+        let err = conn.execute("DELETE FROM events", []).unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{err}");
+        let events: i64 = conn
+            .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(events, 1);
+    }
+
+    #[test]
+    fn a_recorded_outcome_cannot_be_changed_even_by_hand() {
+        let conn = migrated();
+        with_one_event(&conn);
+        conn.execute(
+            "UPDATE jobs SET outcome = 'failed', finished_at = '2026-11-21T05:48:00.000Z'",
+            [],
+        )
+        .unwrap();
+        let err = conn
+            .execute("UPDATE jobs SET outcome = 'succeeded'", [])
+            .unwrap_err();
+        assert!(err.to_string().contains("final"), "{err}");
+    }
+
+    #[test]
+    fn unknown_words_are_refused_by_the_schema() {
+        let conn = migrated();
+        with_one_event(&conn);
+        assert!(
+            conn.execute("UPDATE jobs SET state = 'rebooting'", [])
+                .is_err()
+        );
+    }
+}

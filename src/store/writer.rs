@@ -1,0 +1,172 @@
+//! The single writer: one OS thread owns the connection and is fed by a bounded channel.
+//!
+//! It takes one record, drains what else is queued (up to [`MAX_BATCH`]) and writes them all
+//! in one transaction, so a burst of events costs one commit. A batch holding a durable record
+//! commits with `synchronous=FULL`. When a record fails, the batch is rolled back and its
+//! records are written again one by one, so one bad record loses only itself.
+
+use std::iter;
+use std::thread;
+
+use rusqlite::{Connection, TransactionBehavior};
+use tokio::sync::{mpsc, oneshot};
+
+use super::apply::apply;
+use super::db::set_full_sync;
+use super::{Db, Record, StoreError, Writer, WriterTask};
+
+/// Most records in one transaction: big enough that a burst from a large concurrent batch is a
+/// few commits, small enough that a batch never holds the write lock for long.
+const MAX_BATCH: usize = 500;
+
+/// A record and, when the sender waits for the commit, where to tell it.
+pub(crate) struct Msg {
+    rec: Record,
+    ack: Option<oneshot::Sender<Result<(), StoreError>>>,
+}
+
+impl Writer {
+    /// Starts the writer task on its own thread, owning `db`.
+    pub fn spawn(db: Db, capacity: usize) -> (Writer, WriterTask) {
+        // tokio's bounded channel refuses a capacity of 0.
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let (done_tx, done_rx) = oneshot::channel();
+        thread::Builder::new()
+            .name("fleetreset-audit".into())
+            .spawn(move || {
+                // If finish() was dropped nobody wants the Db back; dropping it closes it.
+                let _ = done_tx.send(run(db, rx));
+            })
+            // Only fails when the OS can't make a thread, where nothing else would work either.
+            .expect("start the audit writer thread");
+        (Writer { tx }, WriterTask { done: done_rx })
+    }
+
+    /// Queues a record; committed with the next batch (synchronous=NORMAL). Waits while the
+    /// queue is full. A failure to write it is logged by the writer, not returned here.
+    pub async fn record(&self, rec: Record) -> Result<(), StoreError> {
+        self.tx
+            .send(Msg { rec, ack: None })
+            .await
+            .map_err(|_| StoreError::WriterGone)
+    }
+
+    /// Writes a record and returns only once it is committed with synchronous=FULL. Used for
+    /// the intent to send a disruptive command, and for outcomes.
+    pub async fn record_durable(&self, rec: Record) -> Result<(), StoreError> {
+        let (ack, committed) = oneshot::channel();
+        self.tx
+            .send(Msg {
+                rec,
+                ack: Some(ack),
+            })
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        committed.await.map_err(|_| StoreError::WriterGone)?
+    }
+}
+
+impl WriterTask {
+    /// Waits until every `Writer` is dropped and everything queued is committed, then hands
+    /// the database back.
+    pub async fn finish(self) -> Result<Db, StoreError> {
+        // The sender is dropped without sending only if the thread panicked.
+        self.done.await.map_err(|_| StoreError::WriterGone)
+    }
+}
+
+/// The thread's body: returns once every sender is gone and the queue is empty.
+fn run(mut db: Db, mut rx: mpsc::Receiver<Msg>) -> Db {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(msg) => batch.push(msg),
+                Err(_) => break,
+            }
+        }
+        write_batch(&mut db.conn, &mut batch);
+    }
+    db
+}
+
+/// Writes and answers every message of `batch`, leaving it empty.
+fn write_batch(conn: &mut Connection, batch: &mut Vec<Msg>) {
+    let durable = batch.iter().any(|m| m.ack.is_some());
+    if durable {
+        // Outside a transaction this only sets a flag on the connection; no I/O can fail.
+        if let Err(err) = set_full_sync(conn, true) {
+            tracing::error!(error = %err, "audit: could not switch to synchronous=FULL");
+        }
+    }
+    match in_one_transaction(conn, batch.iter().map(|m| &m.rec)) {
+        Ok(()) => batch.drain(..).for_each(|m| reply(m, Ok(()))),
+        Err(err) if batch.len() == 1 => {
+            // Nothing else to save; the same record alone would fail the same way.
+            if let Some(msg) = batch.pop() {
+                reply(msg, Err(err));
+            }
+        }
+        Err(err) => {
+            tracing::warn!(
+                error = %err,
+                records = batch.len(),
+                "audit: a batch failed and was rolled back; writing its records one by one"
+            );
+            for msg in batch.drain(..) {
+                let result = in_one_transaction(conn, iter::once(&msg.rec));
+                reply(msg, result);
+            }
+        }
+    }
+    if durable && let Err(err) = set_full_sync(conn, false) {
+        tracing::error!(error = %err, "audit: could not switch back to synchronous=NORMAL");
+    }
+}
+
+fn in_one_transaction<'a>(
+    conn: &mut Connection,
+    recs: impl IntoIterator<Item = &'a Record>,
+) -> Result<(), StoreError> {
+    // IMMEDIATE takes the write lock up front, so a reader in another process can't turn
+    // this into a deadlocked upgrade; busy_timeout covers the wait.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for rec in recs {
+        apply(&tx, rec)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Tells a waiting sender how its record fared; logs failures nobody waits for.
+fn reply(msg: Msg, result: Result<(), StoreError>) {
+    let unheard = match msg.ack {
+        Some(ack) => ack.send(result).err().and_then(Result::err),
+        None => result.err(),
+    };
+    if let Some(err) = unheard {
+        let (run_id, device_id, record) = describe(&msg.rec);
+        tracing::error!(run_id, device_id, record, error = %err, "audit record not written");
+    }
+}
+
+fn describe(rec: &Record) -> (&str, Option<&str>, &str) {
+    match rec {
+        Record::Event {
+            run_id,
+            device_id,
+            kind,
+            ..
+        } => (run_id, device_id.as_deref(), kind),
+        Record::Snapshot {
+            run_id, device_id, ..
+        } => (run_id, Some(device_id), "snapshot"),
+        Record::Started {
+            run_id, device_id, ..
+        } => (run_id, Some(device_id), "started"),
+        Record::Outcome {
+            run_id, device_id, ..
+        } => (run_id, Some(device_id), "outcome"),
+    }
+}

@@ -6,14 +6,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::ip;
+use common::{Simulate, ip};
 use fleetreset::device::IotClient;
 use fleetreset::protocol::iot::transport::Timeouts;
 
@@ -82,43 +82,6 @@ fn run_ok(cmd: &mut Command) {
         "{cmd:?} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// `fleetreset simulate` in a child process, killed on drop.
-struct Simulate {
-    _child: common::KillOnDrop,
-    _dir: tempfile::TempDir,
-}
-
-impl Simulate {
-    fn start(csv: &str) -> Simulate {
-        let dir = tempfile::tempdir().unwrap();
-        let inv = dir.path().join("fleet.csv");
-        std::fs::write(&inv, csv).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_fleetreset"))
-            .args(["simulate", "--time-scale", "0.01"])
-            .arg(&inv)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        loop {
-            let line = lines
-                .next()
-                .expect("simulator exited before it was ready")
-                .unwrap();
-            if line.starts_with("simulating ") {
-                break;
-            }
-        }
-        // Keep draining stdout so the simulator never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Simulate {
-            _child: common::KillOnDrop(child),
-            _dir: dir,
-        }
-    }
 }
 
 fn kasa_cmd(host: IpAddr, args: &[&str], stdin: Option<&str>) -> Output {

@@ -51,3 +51,38 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// `fleetreset simulate --time-scale 0.01` on an inventory, in a child process that is killed
+/// when this is dropped. `start` returns once every device listens.
+pub struct Simulate {
+    _child: KillOnDrop,
+    pub dir: tempfile::TempDir,
+}
+
+impl Simulate {
+    pub fn start(csv: &str) -> Simulate {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+        let dir = tempfile::tempdir().unwrap();
+        let inv = dir.path().join("fleet.csv");
+        std::fs::write(&inv, csv).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_fleetreset"))
+            .args(["simulate", "--time-scale", "0.01"])
+            .arg(&inv)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let guard = KillOnDrop(child);
+        loop {
+            let line = lines.next().expect("simulator exited before it was ready").unwrap();
+            if line.starts_with("simulating ") {
+                break;
+            }
+        }
+        // Keep draining stdout so the simulator never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Simulate { _child: guard, dir }
+    }
+}

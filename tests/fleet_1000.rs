@@ -12,7 +12,16 @@ use fleetreset::store::Db;
 
 const DEVICES: usize = 1000;
 const RATE: u32 = 100;
-const MODELS: &[&str] = &["HS103(US)", "HS110(EU)", "KP115(US)", "HS200(US)", "HS300(US)", "KL130(US)", "EP25(US)", "KP303(US)"];
+const MODELS: &[&str] = &[
+    "HS103(US)",
+    "HS110(EU)",
+    "KP115(US)",
+    "HS200(US)",
+    "HS300(US)",
+    "KL130(US)",
+    "EP25(US)",
+    "KP303(US)",
+];
 
 #[test]
 fn a_thousand_device_factory_reset_gives_every_job_exactly_one_outcome_at_the_rate() {
@@ -34,24 +43,58 @@ fn a_thousand_device_factory_reset_gives_every_job_exactly_one_outcome_at_the_ra
     let rate = RATE.to_string();
     let out = Command::new(env!("CARGO_BIN_EXE_fleetreset"))
         .current_dir(dir.path())
-        .args(["run", "fleet.csv", "--action", "factory-reset", "--yes", "--json", "--time-scale", "0.01"])
-        .args(["--rate", &rate, "--concurrency", "64", "--connect-timeout", "2", "--request-timeout", "2"])
+        .args([
+            "run",
+            "fleet.csv",
+            "--action",
+            "factory-reset",
+            "--yes",
+            "--json",
+            "--time-scale",
+            "0.01",
+        ])
+        .args([
+            "--rate",
+            &rate,
+            "--concurrency",
+            "64",
+            "--connect-timeout",
+            "2",
+            "--request-timeout",
+            "2",
+        ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let db = Db::open(&dir.path().join("fleetreset.db")).unwrap();
     let rec = db.load_run(&db.resolve_run_id("latest").unwrap()).unwrap();
     assert_eq!(rec.jobs.len(), DEVICES);
     let mut outcome_events: HashMap<&str, usize> = HashMap::new();
     for e in rec.events.iter().filter(|e| e.kind == "outcome") {
-        *outcome_events.entry(e.device_id.as_deref().unwrap()).or_default() += 1;
+        *outcome_events
+            .entry(e.device_id.as_deref().unwrap())
+            .or_default() += 1;
     }
     for j in &rec.jobs {
         assert!(j.outcome.is_some(), "{} has no outcome", j.device_id);
-        assert_eq!(outcome_events.get(j.device_id.as_str()), Some(&1), "{}", j.device_id);
+        assert_eq!(
+            outcome_events.get(j.device_id.as_str()),
+            Some(&1),
+            "{}",
+            j.device_id
+        );
     }
-    let failed = rec.jobs.iter().filter(|j| j.outcome == Some(Outcome::Failed)).count();
+    let failed = rec
+        .jobs
+        .iter()
+        .filter(|j| j.outcome == Some(Outcome::Failed))
+        .count();
     assert_eq!(failed, DEVICES / 50, "only the offline devices fail");
 
     // Start times: any eleven consecutive starts span at least ten intervals of the rate,
@@ -61,8 +104,14 @@ fn a_thousand_device_factory_reset_gives_every_job_exactly_one_outcome_at_the_ra
     let interval_ms = 1000 / i64::from(RATE);
     for w in starts.windows(11) {
         let span = (w[10] - w[0]).num_milliseconds();
-        assert!(span >= 9 * interval_ms, "11 starts within {span} ms at {RATE}/s");
+        assert!(
+            span >= 9 * interval_ms,
+            "11 starts within {span} ms at {RATE}/s"
+        );
     }
     let total = (starts[DEVICES - 1] - starts[0]).num_milliseconds();
-    assert!(total >= (DEVICES as i64 - 2) * interval_ms, "{DEVICES} starts in {total} ms");
+    assert!(
+        total >= (DEVICES as i64 - 2) * interval_ms,
+        "{DEVICES} starts in {total} ms"
+    );
 }

@@ -33,7 +33,18 @@ fn text(out: &Output) -> String {
 fn run(csv: &str, extra: &[&str]) -> (Output, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("fleet.csv"), csv).unwrap();
-    let mut args = vec!["run", "fleet.csv", "--time-scale", "0.01", "--rate", "50", "--connect-timeout", "1", "--request-timeout", "1"];
+    let mut args = vec![
+        "run",
+        "fleet.csv",
+        "--time-scale",
+        "0.01",
+        "--rate",
+        "50",
+        "--connect-timeout",
+        "1",
+        "--request-timeout",
+        "1",
+    ];
     args.extend_from_slice(extra);
     (fleetreset(dir.path(), &args), dir)
 }
@@ -43,7 +54,11 @@ fn outcome_of(dir: &Path, id: &str) -> (Option<Outcome>, Option<Reason>, String)
     let run = db.resolve_run_id("latest").unwrap();
     let rec = db.load_run(&run).unwrap();
     let job = rec.jobs.iter().find(|j| j.device_id == id).unwrap();
-    (job.outcome, job.reason, job.detail.clone().unwrap_or_default())
+    (
+        job.outcome,
+        job.reason,
+        job.detail.clone().unwrap_or_default(),
+    )
 }
 
 #[test]
@@ -54,17 +69,32 @@ fn plan_lists_steps_and_warnings_and_sends_nothing() {
         "id,host,model,mac\na,10.1.2.3,HS110(EU),50:C7:BF:00:00:01\nb,10.1.2.4,ZZ9000,\n",
     )
     .unwrap();
-    let out = fleetreset(dir.path(), &["plan", "fleet.csv", "--action", "power-cycle"]);
+    let out = fleetreset(
+        dir.path(),
+        &["plan", "fleet.csv", "--action", "power-cycle"],
+    );
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
-    assert!(t.contains("a (HS110(EU), ) at 10.1.2.3: power-cycle by remote method"), "{t}");
+    assert!(
+        t.contains("a (HS110(EU), ) at 10.1.2.3: power-cycle by remote method"),
+        "{t}"
+    );
     assert!(t.contains("send reboot (delay 1 s)"), "{t}");
     assert!(t.contains("warning: unknown model \"ZZ9000\""), "{t}");
     assert!(t.contains("warning: no MAC"), "{t}");
-    assert!(t.contains("2 device(s) planned for power-cycle; 1 with warnings; nothing was sent"), "{t}");
-    assert!(!dir.path().join("fleetreset.db").exists(), "plan must not create a database");
+    assert!(
+        t.contains("2 device(s) planned for power-cycle; 1 with warnings; nothing was sent"),
+        "{t}"
+    );
+    assert!(
+        !dir.path().join("fleetreset.db").exists(),
+        "plan must not create a database"
+    );
 
-    let out = fleetreset(dir.path(), &["plan", "fleet.csv", "--action", "factory-reset", "--json"]);
+    let out = fleetreset(
+        dir.path(),
+        &["plan", "fleet.csv", "--action", "factory-reset", "--json"],
+    );
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(plan[0]["id"], "a");
     assert_eq!(plan[0]["method"], "remote");
@@ -74,7 +104,13 @@ fn plan_lists_steps_and_warnings_and_sends_nothing() {
 
 #[test]
 fn a_power_cycle_reboots_each_device_and_reports_every_fault_with_its_reason() {
-    let (a, b, c, d, e) = (ip(FILE, 1, 1), ip(FILE, 1, 2), ip(FILE, 1, 3), ip(FILE, 1, 4), ip(FILE, 1, 5));
+    let (a, b, c, d, e) = (
+        ip(FILE, 1, 1),
+        ip(FILE, 1, 2),
+        ip(FILE, 1, 3),
+        ip(FILE, 1, 4),
+        ip(FILE, 1, 5),
+    );
     let csv = format!(
         "id,host,model,mac,site,sim_fault\n\
          plug,{a},HS110(EU),50:C7:BF:01:00:01,HQ,\n\
@@ -98,7 +134,11 @@ fn a_power_cycle_reboots_each_device_and_reports_every_fault_with_its_reason() {
     assert!(detail.contains("on-time restarted"), "{detail}");
     assert_eq!(outcome_of(dir.path(), "strip").0, Some(Outcome::Succeeded));
     let (o, r, detail) = outcome_of(dir.path(), "stuck");
-    assert_eq!((o, r), (Some(Outcome::Failed), Some(Reason::Timeout)), "{detail}");
+    assert_eq!(
+        (o, r),
+        (Some(Outcome::Failed), Some(Reason::Timeout)),
+        "{detail}"
+    );
     assert!(detail.contains("did not come back"), "{detail}");
     assert_eq!(outcome_of(dir.path(), "gone").1, Some(Reason::Unreachable));
     let (_, r, detail) = outcome_of(dir.path(), "moved");
@@ -115,7 +155,9 @@ fn a_power_cycle_reboots_each_device_and_reports_every_fault_with_its_reason() {
 #[test]
 fn the_moved_device_is_never_sent_a_command() {
     let a = ip(FILE, 2, 1);
-    let csv = format!("id,host,model,mac,sim_fault\nmoved,{a},HS105(US),50:C7:BF:02:00:01,mac=50:C7:BF:99:99:99\n");
+    let csv = format!(
+        "id,host,model,mac,sim_fault\nmoved,{a},HS105(US),50:C7:BF:02:00:01,mac=50:C7:BF:99:99:99\n"
+    );
     let _sim = Simulate::start(&csv);
     let (out, dir) = run(&csv, &["--action", "factory-reset", "--yes"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -123,10 +165,17 @@ fn the_moved_device_is_never_sent_a_command() {
     let rec = db.load_run(&db.resolve_run_id("latest").unwrap()).unwrap();
     let kinds: Vec<&str> = rec.events.iter().map(|e| e.kind.as_str()).collect();
     assert!(kinds.contains(&"identity_mismatch"), "{kinds:?}");
-    assert!(!kinds.contains(&"intent"), "an intent was recorded: {kinds:?}");
+    assert!(
+        !kinds.contains(&"intent"),
+        "an intent was recorded: {kinds:?}"
+    );
     // The simulated device is still there and still bound: it was not reset.
-    let mut client = fleetreset::device::IotClient::new(std::net::SocketAddr::new(a, 9999), Default::default());
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let mut client =
+        fleetreset::device::IotClient::new(std::net::SocketAddr::new(a, 9999), Default::default());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     assert_eq!(rt.block_on(client.cloud_info()).unwrap().binded, 1);
 }
 
@@ -135,29 +184,43 @@ fn a_factory_reset_without_yes_and_without_a_terminal_is_refused_before_anything
     let (out, dir) = run("id,host\na,127.23.3.1\n", &["--action", "factory-reset"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("needs confirmation") && err.contains("--yes"), "{err}");
+    assert!(
+        err.contains("needs confirmation") && err.contains("--yes"),
+        "{err}"
+    );
     assert!(!dir.path().join("fleetreset.db").exists());
 }
 
 #[test]
 fn a_factory_reset_of_healthy_devices_succeeds_with_exit_zero() {
     let (a, b) = (ip(FILE, 4, 1), ip(FILE, 4, 2));
-    let csv = format!("id,host,model,mac\np1,{a},EP25(US),AC:15:A2:04:00:01\np2,{b},KP303(US),B0:A7:B9:04:00:02\n");
+    let csv = format!(
+        "id,host,model,mac\np1,{a},EP25(US),AC:15:A2:04:00:01\np2,{b},KP303(US),B0:A7:B9:04:00:02\n"
+    );
     let _sim = Simulate::start(&csv);
     let (out, dir) = run(&csv, &["--action", "factory-reset", "--yes"]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
     assert!(t.contains("2 succeeded"), "{t}");
     let (_, _, detail) = outcome_of(dir.path(), "p1");
-    assert!(detail.contains("acknowledged; left the network"), "{detail}");
+    assert!(
+        detail.contains("acknowledged; left the network"),
+        "{detail}"
+    );
 }
 
 #[test]
 fn bad_arguments_and_bad_inventories_exit_two_naming_the_problem() {
-    let (out, _) = run("id,host\na,127.23.5.1\n", &["--action", "power-cycle", "--rate", "0"]);
+    let (out, _) = run(
+        "id,host\na,127.23.5.1\n",
+        &["--action", "power-cycle", "--rate", "0"],
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--rate"));
-    let (out, _) = run("id,host\na,127.23.5.1\na,127.23.5.2\n", &["--action", "power-cycle"]);
+    let (out, _) = run(
+        "id,host\na,127.23.5.1\na,127.23.5.2\n",
+        &["--action", "power-cycle"],
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("fleet.csv:3: duplicate id \"a\""));
 }
@@ -173,7 +236,10 @@ fn the_demo_runs_end_to_end_and_every_fault_gets_its_expected_outcome() {
     let db = Db::open(&dir.path().join("reports/demo.db")).unwrap();
     let run = db.resolve_run_id("latest").unwrap();
     for f in ["devices.csv", "run.json", "summary.md"] {
-        assert!(dir.path().join("reports").join(&run).join(f).is_file(), "{f}");
+        assert!(
+            dir.path().join("reports").join(&run).join(f).is_file(),
+            "{f}"
+        );
     }
     let rec = db.load_run(&run).unwrap();
     assert_eq!(rec.jobs.len(), 24);

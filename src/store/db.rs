@@ -252,17 +252,14 @@ mod tests {
                 assert_eq!((found, known), (2, 1));
                 assert_eq!(shown, path.display().to_string());
             }
-            Err(other) => panic!("expected TooNew, got {other}"),
-            Ok(_) => panic!("expected TooNew, got an open database"),
+            other => panic!("expected TooNew, got {other:?}"),
         }
     }
 
     #[test]
     fn a_directory_given_as_the_database_is_an_error_naming_it() {
         let dir = tempfile::tempdir().unwrap();
-        let err = Db::open(dir.path())
-            .err()
-            .expect("a directory is not a database");
+        let err = Db::open(dir.path()).expect_err("a directory is not a database");
         assert!(
             err.to_string().contains(&dir.path().display().to_string()),
             "{err}"

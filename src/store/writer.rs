@@ -170,3 +170,75 @@ fn describe(rec: &Record) -> (&str, Option<&str>, &str) {
         } => (run_id, Some(device_id), "outcome"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use rusqlite::ErrorCode;
+    use serde_json::json;
+
+    use super::*;
+    use crate::model::{Action, Method};
+    use crate::store::{NewJob, NewRun};
+
+    #[tokio::test]
+    async fn a_full_disk_reaches_the_durable_sender_and_the_writer_carries_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Db::open(&dir.path().join("audit.db")).unwrap();
+        let run = NewRun {
+            id: "r1".into(),
+            action: Action::FactoryReset,
+            inventory_path: "lab.csv".into(),
+            inventory_sha256: "00".into(),
+            parameters: json!({}),
+            operator: "op".into(),
+            tool_version: "0.1.0".into(),
+            started_at: Utc::now(),
+        };
+        let job = NewJob {
+            device_id: "plug-1".into(),
+            seq: 0,
+            host: "10.0.0.1".into(),
+            model: None,
+            mac: None,
+            site: None,
+            unit: None,
+            method: Method::Remote,
+        };
+        db.create_run(&run, &[job]).unwrap();
+        // The database may not grow past its current size: SQLite reports SQLITE_FULL, as it
+        // would on a full disk.
+        let pages: i64 = db
+            .conn
+            .pragma_query_value(None, "page_count", |r| r.get(0))
+            .unwrap();
+        db.conn
+            .pragma_update(None, "max_page_count", pages)
+            .unwrap();
+
+        let (writer, task) = Writer::spawn(db, 8);
+        let big = Record::Event {
+            run_id: "r1".into(),
+            device_id: Some("plug-1".into()),
+            at: Utc::now(),
+            state: None,
+            kind: "ack".into(),
+            detail: json!({"padding": "x".repeat(256 * 1024)}),
+        };
+        match writer.record_durable(big).await {
+            Err(StoreError::Sql(e)) => assert_eq!(e.sqlite_error_code(), Some(ErrorCode::DiskFull)),
+            other => panic!("expected SQLITE_FULL, got {other:?}"),
+        }
+        // An update in place needs no new page.
+        let started = Record::Started {
+            run_id: "r1".into(),
+            device_id: "plug-1".into(),
+            at: Utc::now(),
+        };
+        writer.record_durable(started).await.unwrap();
+        drop(writer);
+        let rec = task.finish().await.unwrap().load_run("r1").unwrap();
+        assert_eq!(rec.jobs[0].attempts, 1);
+        assert!(rec.events.is_empty());
+    }
+}

@@ -76,7 +76,10 @@ impl Simulate {
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let guard = KillOnDrop(child);
         loop {
-            let line = lines.next().expect("simulator exited before it was ready").unwrap();
+            let line = lines
+                .next()
+                .expect("simulator exited before it was ready")
+                .unwrap();
             if line.starts_with("simulating ") {
                 break;
             }

@@ -1,0 +1,628 @@
+//! The audit store through its public API: a run written by many concurrent jobs through the
+//! writer, the one-outcome rule, durable commits, run ids, and the errors of a bad path.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::TimeZone;
+use fleetreset::model::{Action, JobState, Method, Outcome, Reason};
+use fleetreset::store::{
+    Db, NewJob, NewRun, Record, RunStatus, SnapshotPhase, StoreError, Timestamp, Writer,
+};
+use serde_json::json;
+
+/// A millisecond-precision instant, `ms` after a fixed start: the store keeps milliseconds.
+fn t(ms: i64) -> Timestamp {
+    chrono::Utc
+        .timestamp_millis_opt(1_795_000_000_000 + ms)
+        .unwrap()
+}
+
+fn new_run(id: &str, started_at: Timestamp) -> NewRun {
+    NewRun {
+        id: id.to_string(),
+        action: Action::PowerCycle,
+        inventory_path: "lab.csv".to_string(),
+        inventory_sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+            .to_string(),
+        parameters: json!({"rate_per_s": 2, "concurrency": 8}),
+        operator: "ops@example".to_string(),
+        tool_version: "0.1.0".to_string(),
+        started_at,
+    }
+}
+
+fn device(n: usize) -> String {
+    format!("plug-{n:03}")
+}
+
+fn jobs(count: usize) -> Vec<NewJob> {
+    (0..count)
+        .map(|n| NewJob {
+            device_id: device(n),
+            seq: n as u32,
+            host: format!("10.0.{}.{}", n / 200, n % 200 + 1),
+            model: Some("HS103".to_string()),
+            mac: (n % 2 == 0).then(|| format!("50:c7:bf:00:00:{n:02x}")),
+            site: Some("lab".to_string()),
+            unit: None,
+            method: Method::Remote,
+        })
+        .collect()
+}
+
+fn temp_db() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    (dir, path)
+}
+
+fn event(run: &str, dev: &str, at: Timestamp, state: Option<JobState>, kind: &str) -> Record {
+    Record::Event {
+        run_id: run.to_string(),
+        device_id: Some(dev.to_string()),
+        at,
+        state,
+        kind: kind.to_string(),
+        detail: json!({"device": dev, "kind": kind}),
+    }
+}
+
+fn outcome(
+    run: &str,
+    dev: &str,
+    at: Timestamp,
+    outcome: Outcome,
+    reason: Option<Reason>,
+) -> Record {
+    Record::Outcome {
+        run_id: run.to_string(),
+        device_id: dev.to_string(),
+        at,
+        outcome,
+        reason,
+        detail: format!("{dev}: {}", outcome.as_str()),
+        attempts: 1,
+    }
+}
+
+/// What job `n` of the concurrent test ends with.
+fn planned_outcome(n: usize) -> (Outcome, Option<Reason>) {
+    match n % 3 {
+        0 => (Outcome::Succeeded, None),
+        1 => (Outcome::Failed, Some(Reason::Timeout)),
+        _ => (Outcome::Skipped, Some(Reason::ThresholdReached)),
+    }
+}
+
+/// The event kinds one job of the concurrent test writes, in order.
+const JOB_EVENT_KINDS: [&str; 5] = ["state", "state", "ack", "state", "outcome"];
+
+async fn run_one_job(writer: Writer, run: String, n: usize) {
+    let dev = device(n);
+    let base = n as i64 * 10;
+    let snapshot = |phase, at| Record::Snapshot {
+        run_id: run.clone(),
+        device_id: dev.clone(),
+        phase,
+        at,
+        data: json!({"alias": dev, "phase": format!("{phase:?}")}),
+    };
+    writer
+        .record(Record::Started {
+            run_id: run.clone(),
+            device_id: dev.clone(),
+            at: t(base),
+        })
+        .await
+        .unwrap();
+    writer
+        .record(event(
+            &run,
+            &dev,
+            t(base + 1),
+            Some(JobState::Probing),
+            "state",
+        ))
+        .await
+        .unwrap();
+    writer
+        .record(snapshot(SnapshotPhase::Pre, t(base + 2)))
+        .await
+        .unwrap();
+    writer
+        .record_durable(event(
+            &run,
+            &dev,
+            t(base + 3),
+            Some(JobState::IntentRecorded),
+            "state",
+        ))
+        .await
+        .unwrap();
+    tokio::task::yield_now().await;
+    writer
+        .record(event(&run, &dev, t(base + 4), None, "ack"))
+        .await
+        .unwrap();
+    writer
+        .record(event(
+            &run,
+            &dev,
+            t(base + 5),
+            Some(JobState::Verifying),
+            "state",
+        ))
+        .await
+        .unwrap();
+    writer
+        .record(snapshot(SnapshotPhase::Post, t(base + 6)))
+        .await
+        .unwrap();
+    let (o, r) = planned_outcome(n);
+    writer
+        .record_durable(outcome(&run, &dev, t(base + 7), o, r))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_run_written_by_many_concurrent_jobs_loads_back_complete_and_in_order() {
+    const JOBS: usize = 60;
+    let (_dir, path) = temp_db();
+    let mut db = Db::open(&path).unwrap();
+    let run = "20261121-054708-3f2a";
+    db.create_run(&new_run(run, t(-1000)), &jobs(JOBS)).unwrap();
+
+    // A small queue, so senders also wait on backpressure.
+    let (writer, task) = Writer::spawn(db, 16);
+    writer
+        .record(Record::Event {
+            run_id: run.to_string(),
+            device_id: None,
+            at: t(-500),
+            state: None,
+            kind: "run_started".to_string(),
+            detail: json!({"jobs": JOBS}),
+        })
+        .await
+        .unwrap();
+    let handles: Vec<_> = (0..JOBS)
+        .rev()
+        .map(|n| tokio::spawn(run_one_job(writer.clone(), run.to_string(), n)))
+        .collect();
+    drop(writer);
+    for h in handles {
+        h.await.unwrap();
+    }
+    let mut db = task.finish().await.unwrap();
+    db.finish_run(run, RunStatus::Finished, t(99_000)).unwrap();
+
+    let rec = db.load_run(run).unwrap();
+    assert_eq!(rec.run.id, run);
+    assert_eq!(rec.run.action, Action::PowerCycle);
+    assert_eq!(
+        rec.run.parameters,
+        json!({"rate_per_s": 2, "concurrency": 8})
+    );
+    assert_eq!(rec.run.started_at, t(-1000));
+    assert_eq!(rec.run.finished_at, Some(t(99_000)));
+    assert_eq!(rec.run.status, RunStatus::Finished);
+    assert_eq!(
+        (
+            rec.run.jobs,
+            rec.run.succeeded,
+            rec.run.failed,
+            rec.run.other
+        ),
+        (60, 20, 20, 20)
+    );
+
+    // Jobs in inventory order, each finished with its one outcome.
+    let expected_jobs = jobs(JOBS);
+    assert_eq!(rec.jobs.len(), JOBS);
+    for (n, (job, new)) in rec.jobs.iter().zip(&expected_jobs).enumerate() {
+        let base = n as i64 * 10;
+        assert_eq!(job.seq as usize, n);
+        assert_eq!(
+            (&job.device_id, &job.host, &job.mac, &job.unit),
+            (&new.device_id, &new.host, &new.mac, &new.unit)
+        );
+        assert_eq!(job.state, JobState::Done);
+        assert_eq!((job.outcome, job.reason), {
+            let (o, r) = planned_outcome(n);
+            (Some(o), r)
+        });
+        assert_eq!(job.attempts, 1);
+        assert_eq!(job.started_at, Some(t(base)));
+        assert_eq!(job.finished_at, Some(t(base + 7)));
+    }
+
+    // Snapshots in job order, pre before post.
+    assert_eq!(rec.snapshots.len(), 2 * JOBS);
+    for (n, pair) in rec.snapshots.chunks(2).enumerate() {
+        assert_eq!(pair[0].device_id, device(n));
+        assert_eq!(pair[0].phase, SnapshotPhase::Pre);
+        assert_eq!(pair[0].data, json!({"alias": device(n), "phase": "Pre"}));
+        assert_eq!(pair[1].device_id, device(n));
+        assert_eq!(pair[1].phase, SnapshotPhase::Post);
+        assert_eq!(pair[1].taken_at, t(n as i64 * 10 + 6));
+    }
+
+    // Events in write order: ids increase, each job's events in the order it sent them.
+    assert_eq!(rec.events.len(), 1 + JOBS * JOB_EVENT_KINDS.len());
+    assert!(rec.events.windows(2).all(|w| w[0].id < w[1].id));
+    assert_eq!(rec.events[0].kind, "run_started");
+    assert_eq!(rec.events[0].device_id, None);
+    for n in 0..JOBS {
+        let dev = device(n);
+        let mine: Vec<_> = rec
+            .events
+            .iter()
+            .filter(|e| e.device_id.as_deref() == Some(dev.as_str()))
+            .collect();
+        let kinds: Vec<_> = mine.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, JOB_EVENT_KINDS, "{dev}");
+        let states: Vec<_> = mine.iter().map(|e| e.state).collect();
+        assert_eq!(
+            states,
+            [
+                Some(JobState::Probing),
+                Some(JobState::IntentRecorded),
+                None,
+                Some(JobState::Verifying),
+                Some(JobState::Done),
+            ],
+            "{dev}"
+        );
+        let (o, r) = planned_outcome(n);
+        assert_eq!(
+            mine[4].detail,
+            json!({
+                "outcome": o.as_str(),
+                "reason": r.map(|r| r.as_str()),
+                "detail": format!("{dev}: {}", o.as_str()),
+            })
+        );
+        assert_eq!(mine[0].detail, json!({"device": dev, "kind": "state"}));
+        assert_eq!(mine[0].at, t(n as i64 * 10 + 1));
+    }
+
+    let listed = db.list_runs().unwrap();
+    assert_eq!(listed, vec![rec.run]);
+}
+
+#[tokio::test]
+async fn a_second_outcome_for_a_job_is_refused_and_the_first_kept() {
+    let (_dir, path) = temp_db();
+    let mut db = Db::open(&path).unwrap();
+    db.create_run(&new_run("r1", t(0)), &jobs(1)).unwrap();
+    let (writer, task) = Writer::spawn(db, 8);
+
+    let dev = device(0);
+    writer
+        .record_durable(outcome(
+            "r1",
+            &dev,
+            t(10),
+            Outcome::Failed,
+            Some(Reason::Unreachable),
+        ))
+        .await
+        .unwrap();
+    let second = writer
+        .record_durable(outcome("r1", &dev, t(20), Outcome::Succeeded, None))
+        .await;
+    match second {
+        Err(StoreError::DuplicateOutcome { run_id, device_id }) => {
+            assert_eq!((run_id.as_str(), device_id.as_str()), ("r1", dev.as_str()));
+        }
+        other => panic!("expected DuplicateOutcome, got {other:?}"),
+    }
+    drop(writer);
+
+    let rec = task.finish().await.unwrap().load_run("r1").unwrap();
+    let job = &rec.jobs[0];
+    assert_eq!(job.outcome, Some(Outcome::Failed));
+    assert_eq!(job.reason, Some(Reason::Unreachable));
+    assert_eq!(job.finished_at, Some(t(10)));
+    let outcome_events = rec.events.iter().filter(|e| e.kind == "outcome").count();
+    assert_eq!(outcome_events, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_record_does_not_lose_the_records_batched_with_it() {
+    let (_dir, path) = temp_db();
+    let mut db = Db::open(&path).unwrap();
+    db.create_run(&new_run("r1", t(0)), &jobs(2)).unwrap();
+    let (writer, task) = Writer::spawn(db, 64);
+    writer
+        .record_durable(outcome("r1", &device(0), t(1), Outcome::Succeeded, None))
+        .await
+        .unwrap();
+
+    // Hold the write lock from a second connection so the writer stalls on its next batch
+    // while the rest queues up behind it; they then go in one batch with the bad record.
+    let blocker = rusqlite::Connection::open(&path).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    writer
+        .record(event("r1", &device(1), t(2), None, "first"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for i in 0..10 {
+        writer
+            .record(event("r1", &device(1), t(10 + i), None, "before"))
+            .await
+            .unwrap();
+    }
+    writer
+        .record(outcome(
+            "r1",
+            &device(0),
+            t(30),
+            Outcome::Failed,
+            Some(Reason::Timeout),
+        ))
+        .await
+        .unwrap();
+    for i in 0..10 {
+        writer
+            .record(event("r1", &device(1), t(40 + i), None, "after"))
+            .await
+            .unwrap();
+    }
+    blocker.execute_batch("COMMIT").unwrap();
+    drop(writer);
+
+    let rec = task.finish().await.unwrap().load_run("r1").unwrap();
+    let kinds: Vec<_> = rec.events.iter().map(|e| e.kind.as_str()).collect();
+    let mut expected = vec!["outcome", "first"];
+    expected.extend(["before"; 10]);
+    expected.extend(["after"; 10]);
+    assert_eq!(kinds, expected);
+    assert_eq!(rec.jobs[0].outcome, Some(Outcome::Succeeded));
+}
+
+#[tokio::test]
+async fn record_durable_returns_after_the_commit_another_connection_can_see() {
+    let (_dir, path) = temp_db();
+    let mut db = Db::open(&path).unwrap();
+    db.create_run(&new_run("r1", t(0)), &jobs(1)).unwrap();
+    let (writer, task) = Writer::spawn(db, 8);
+    let reader = rusqlite::Connection::open(&path).unwrap();
+    let intents = || -> i64 {
+        reader
+            .query_row(
+                "SELECT COUNT(*) FROM events WHERE kind = 'intent' AND state = 'intent_recorded'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    assert_eq!(intents(), 0);
+
+    writer
+        .record_durable(event(
+            "r1",
+            &device(0),
+            t(5),
+            Some(JobState::IntentRecorded),
+            "intent",
+        ))
+        .await
+        .unwrap();
+    // The writer is still running and holds its connection: only a commit makes this visible.
+    assert_eq!(intents(), 1);
+    let state: String = reader
+        .query_row("SELECT state FROM jobs WHERE run_id = 'r1'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(state, "intent_recorded");
+
+    drop(writer);
+    task.finish().await.unwrap();
+}
+
+#[tokio::test]
+async fn finish_waits_for_every_writer_clone_and_drains_the_queue() {
+    let (_dir, path) = temp_db();
+    let mut db = Db::open(&path).unwrap();
+    db.create_run(&new_run("r1", t(0)), &jobs(1)).unwrap();
+    let (writer, task) = Writer::spawn(db, 4);
+    let late = writer.clone();
+    drop(writer);
+    let job = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        for i in 0..20 {
+            late.record(event("r1", &device(0), t(i), None, "late"))
+                .await
+                .unwrap();
+        }
+    });
+    let db = task.finish().await.unwrap();
+    job.await.unwrap();
+    let rec = db.load_run("r1").unwrap();
+    assert_eq!(rec.events.len(), 20);
+}
+
+#[tokio::test]
+async fn a_record_for_a_job_that_does_not_exist_is_an_error_and_the_writer_carries_on() {
+    let (_dir, path) = temp_db();
+    let mut db = Db::open(&path).unwrap();
+    db.create_run(&new_run("r1", t(0)), &jobs(1)).unwrap();
+    let (writer, task) = Writer::spawn(db, 8);
+    let started = |dev: &str| Record::Started {
+        run_id: "r1".to_string(),
+        device_id: dev.to_string(),
+        at: t(1),
+    };
+    let err = writer.record_durable(started("ghost")).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::NoSuchJob { device_id, .. } if device_id == "ghost"),
+        "{err:?}"
+    );
+    writer.record_durable(started(&device(0))).await.unwrap();
+    drop(writer);
+    let rec = task.finish().await.unwrap().load_run("r1").unwrap();
+    assert_eq!(rec.jobs[0].attempts, 1);
+    assert_eq!(rec.jobs[0].started_at, Some(t(1)));
+}
+
+#[tokio::test]
+async fn a_retried_job_keeps_its_first_pre_snapshot_and_its_last_post_snapshot() {
+    let (_dir, path) = temp_db();
+    let mut db = Db::open(&path).unwrap();
+    db.create_run(&new_run("r1", t(0)), &jobs(1)).unwrap();
+    let (writer, task) = Writer::spawn(db, 8);
+    for (attempt, at) in [(1, 10), (2, 20)] {
+        for phase in [SnapshotPhase::Pre, SnapshotPhase::Post] {
+            writer
+                .record(Record::Snapshot {
+                    run_id: "r1".to_string(),
+                    device_id: device(0),
+                    phase,
+                    at: t(at),
+                    data: json!({"attempt": attempt}),
+                })
+                .await
+                .unwrap();
+        }
+    }
+    drop(writer);
+    let rec = task.finish().await.unwrap().load_run("r1").unwrap();
+    let got: Vec<_> = rec
+        .snapshots
+        .iter()
+        .map(|s| (s.phase, s.taken_at, s.data.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (SnapshotPhase::Pre, t(10), json!({"attempt": 1})),
+            (SnapshotPhase::Post, t(20), json!({"attempt": 2})),
+        ]
+    );
+}
+
+#[test]
+fn run_ids_resolve_from_latest_a_full_id_or_a_unique_prefix() {
+    let (_dir, path) = temp_db();
+    let mut db = Db::open(&path).unwrap();
+    assert!(matches!(
+        db.resolve_run_id("latest"),
+        Err(StoreError::NoSuchRun(q)) if q == "latest"
+    ));
+    // The newest run sorts first neither by id nor by insertion.
+    db.create_run(&new_run("20261121-054708-3f2a", t(1000)), &jobs(1))
+        .unwrap();
+    db.create_run(&new_run("20260101-000000-aaaa", t(5000)), &[])
+        .unwrap();
+    db.create_run(&new_run("20261121-054708-3f9c", t(2000)), &jobs(2))
+        .unwrap();
+    db.create_run(&new_run("20261121-054708-3f9", t(3000)), &[])
+        .unwrap();
+
+    let resolve = |q: &str| db.resolve_run_id(q);
+    assert_eq!(resolve("latest").unwrap(), "20260101-000000-aaaa");
+    assert_eq!(
+        resolve("20261121-054708-3f2a").unwrap(),
+        "20261121-054708-3f2a"
+    );
+    assert_eq!(
+        resolve("20261121-054708-3f2").unwrap(),
+        "20261121-054708-3f2a"
+    );
+    assert_eq!(resolve("2026010").unwrap(), "20260101-000000-aaaa");
+    // A full id wins even when it is also a prefix of another.
+    assert_eq!(
+        resolve("20261121-054708-3f9").unwrap(),
+        "20261121-054708-3f9"
+    );
+    assert!(matches!(
+        resolve("20261121-054708-3f"),
+        Err(StoreError::AmbiguousRun(q)) if q == "20261121-054708-3f"
+    ));
+    for missing in ["20261122", "2026%", "", "_"] {
+        assert!(
+            matches!(resolve(missing), Err(StoreError::NoSuchRun(ref q)) if q == missing),
+            "{missing:?}"
+        );
+    }
+
+    let listed: Vec<_> = db
+        .list_runs()
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.id, r.jobs, r.status))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("20260101-000000-aaaa".to_string(), 0, RunStatus::Running),
+            ("20261121-054708-3f9".to_string(), 0, RunStatus::Running),
+            ("20261121-054708-3f9c".to_string(), 2, RunStatus::Running),
+            ("20261121-054708-3f2a".to_string(), 1, RunStatus::Running),
+        ]
+    );
+}
+
+/// The error and its sources, as `{:#}` would print them.
+fn chain(err: &StoreError) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn can_write_in(dir: &Path) -> bool {
+    let probe = dir.join("probe");
+    let wrote = fs::write(&probe, b"").is_ok();
+    let _ = fs::remove_file(&probe);
+    wrote
+}
+
+#[test]
+fn a_database_in_a_read_only_directory_is_a_clear_error_naming_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let locked = dir.path().join("locked");
+    fs::create_dir(&locked).unwrap();
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o500)).unwrap();
+    let path = locked.join("audit.db");
+    let result = if can_write_in(&locked) {
+        eprintln!(
+            "note: {} is writable despite mode 0500 (running as root?); \
+             the read-only assertion is skipped",
+            locked.display()
+        );
+        None
+    } else {
+        Some(Db::open(&path))
+    };
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o700)).unwrap();
+    if let Some(result) = result {
+        let err = result.expect_err("a read-only directory can't hold a new database");
+        let text = chain(&err);
+        assert!(text.contains(&path.display().to_string()), "{text}");
+        assert!(text.contains("ermission denied"), "{text}");
+    }
+}
+
+#[test]
+fn a_file_that_is_not_sqlite_is_a_clear_error_and_is_left_untouched() {
+    let (_dir, path) = temp_db();
+    let garbage = b"id,host,model\nplug-1,10.0.0.1,HS103\n".repeat(200);
+    fs::write(&path, &garbage).unwrap();
+    let err = Db::open(&path).expect_err("a CSV file is not a database");
+    let text = chain(&err);
+    assert!(text.contains(&path.display().to_string()), "{text}");
+    assert!(text.contains("not a database"), "{text}");
+    assert_eq!(fs::read(&path).unwrap(), garbage);
+}

@@ -13,7 +13,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{Simulate, ip};
+use common::{Simulate, ip, text};
 use fleetreset::device::IotClient;
 use fleetreset::protocol::iot::transport::Timeouts;
 
@@ -104,15 +104,6 @@ fn kasa_cmd(host: IpAddr, args: &[&str], stdin: Option<&str>) -> Output {
             .unwrap();
     }
     child.wait_with_output().unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn client(host: IpAddr) -> IotClient {

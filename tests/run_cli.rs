@@ -5,7 +5,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{Simulate, ip};
+use common::{Simulate, ip, text};
 use fleetreset::model::{Outcome, Reason};
 use fleetreset::store::Db;
 
@@ -17,15 +17,6 @@ fn fleetreset(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// Runs `fleetreset run` in a fresh directory with the inventory `csv`, at the simulator's

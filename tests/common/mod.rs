@@ -89,3 +89,13 @@ impl Simulate {
         Simulate { _child: guard, dir }
     }
 }
+
+/// A command's exit status, stdout and stderr, for assertion messages.
+pub fn text(out: &std::process::Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}

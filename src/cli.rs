@@ -32,6 +32,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Power-cycle or factory-reset every device of an inventory, with an audit trail.
     Run(RunArgs),
+    /// Continue an interrupted, stopped or crashed run.
+    Resume(ResumeArgs),
     /// Factory-reset a simulated fleet end to end, with nothing to set up.
     Demo(DemoArgs),
     /// List the runs in the audit database.
@@ -131,6 +133,48 @@ pub struct RunArgs {
     /// For rehearsals against `fleetreset simulate --time-scale X`: scale every wait by X.
     #[arg(long, default_value_t = 1.0)]
     pub time_scale: f64,
+    /// Plan, then probe each device's reachability and identity; send nothing disruptive.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Run this many devices first, alone; any failure among them stops the run.
+    #[arg(long, default_value_t = 0)]
+    pub canary: usize,
+    /// Rolling batches of N devices or P% of the fleet; each starts when the previous is done.
+    #[arg(long, value_name = "N|P%")]
+    pub batch: Option<String>,
+    /// Stop starting jobs once failures exceed N over the run, or P% of the current batch.
+    #[arg(long, value_name = "N|P%")]
+    pub max_fail: Option<String>,
+    /// Start jobs only inside this local-time window, e.g. 22:00-06:00 (may cross midnight).
+    #[arg(long, value_name = "HH:MM-HH:MM")]
+    pub window: Option<String>,
+    /// Let a factory reset wipe devices that have no MAC in the inventory to check them by.
+    #[arg(long)]
+    pub allow_unverified_identity: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ResumeArgs {
+    /// The run: its id, a unique prefix of it, or `latest`.
+    pub run: String,
+    /// The audit database.
+    #[arg(long, default_value = crate::store::DEFAULT_DB)]
+    pub db: PathBuf,
+    /// Reports are written to DIR/<run id>/.
+    #[arg(long, default_value = crate::report::DEFAULT_DIR)]
+    pub reports_dir: PathBuf,
+    /// Resume even though the inventory file changed since the run began.
+    #[arg(long)]
+    pub force: bool,
+    /// Skip the confirmation a factory reset asks for.
+    #[arg(long)]
+    pub yes: bool,
+    /// Replace the run's maintenance window, e.g. 22:00-06:00.
+    #[arg(long, value_name = "HH:MM-HH:MM")]
+    pub window: Option<String>,
+    /// Print the run's summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]

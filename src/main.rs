@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use fleetreset::cli::{Cli, Command};
 use fleetreset::commands;
+use fleetreset::engine::shutdown::{self, Signals};
 use fleetreset::exit::Status;
 
 fn main() -> ExitCode {
@@ -12,17 +13,29 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => commands::check::run(&args),
         Command::Plan(args) => commands::plan::run(&args),
-        Command::Run(args) => {
-            runtime().and_then(|rt| rt.block_on(commands::run::run(&args, shutdown_signal())))
-        }
-        Command::Demo(args) => {
-            runtime().and_then(|rt| rt.block_on(commands::demo::run(&args, shutdown_signal())))
-        }
         Command::Runs(args) => commands::runs::run(&args),
         Command::Report(args) => commands::report::run(&args),
-        Command::Simulate(args) => {
-            runtime().and_then(|rt| rt.block_on(commands::simulate::run(&args, shutdown_signal())))
-        }
+        Command::Run(args) => runtime().and_then(|rt| {
+            rt.block_on(async {
+                commands::run::run(&args, listen_for_signals(Some(RUN_STOPPING))).await
+            })
+        }),
+        Command::Resume(args) => runtime().and_then(|rt| {
+            rt.block_on(async {
+                commands::resume::run(&args, listen_for_signals(Some(RUN_STOPPING))).await
+            })
+        }),
+        Command::Demo(args) => runtime().and_then(|rt| {
+            rt.block_on(async {
+                commands::demo::run(&args, listen_for_signals(Some(RUN_STOPPING))).await
+            })
+        }),
+        Command::Simulate(args) => runtime().and_then(|rt| {
+            rt.block_on(async {
+                let signals = listen_for_signals(None);
+                commands::simulate::run(&args, async move { signals.at_least(1).await }).await
+            })
+        }),
     };
     match result {
         Ok(status) => status.into(),
@@ -43,27 +56,43 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// Resolves on the first Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
+/// What a run says on its first signal.
+const RUN_STOPPING: &str = "fleetreset: stopping: no new job will start; jobs in flight are finishing. \
+    Press Ctrl-C again to stop them at once (their intents stay recorded for `fleetreset resume`).";
+
+/// Counts Ctrl-C and SIGTERM for the command: the first asks it to stop starting work, the
+/// second to stop at once. Must be called inside the runtime.
+fn listen_for_signals(first_message: Option<&'static str>) -> Signals {
+    let (tx, signals) = shutdown::channel();
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        loop {
+            #[cfg(unix)]
+            let sigterm = async {
+                match term.as_mut() {
+                    Some(t) => {
+                        t.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            #[cfg(not(unix))]
+            let sigterm = std::future::pending::<()>();
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => if r.is_err() { std::future::pending::<()>().await },
+                _ = sigterm => {}
             }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+            tx.signal();
+            match (tx.count(), first_message) {
+                (1, Some(msg)) => eprintln!("{msg}"),
+                (1, None) => {}
+                _ => eprintln!("fleetreset: stopping now"),
+            }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
+    });
+    signals
 }
 
 fn init_tracing(verbose: u8) {

@@ -172,7 +172,10 @@ fn the_moved_device_is_never_sent_a_command() {
 
 #[test]
 fn a_factory_reset_without_yes_and_without_a_terminal_is_refused_before_anything_happens() {
-    let (out, dir) = run("id,host\na,127.23.3.1\n", &["--action", "factory-reset"]);
+    let (out, dir) = run(
+        "id,host,mac\na,127.23.3.1,50:C7:BF:03:00:01\n",
+        &["--action", "factory-reset"],
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

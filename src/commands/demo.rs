@@ -4,7 +4,6 @@
 //! works from anywhere) at a time scale of 0.01. The inventory's `demo_expect` column says what
 //! the run must conclude for each device, and the demo checks every outcome against it.
 
-use std::future::Future;
 use std::io::Write;
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::Path;
@@ -14,9 +13,10 @@ use anyhow::Context;
 
 use crate::cli::DemoArgs;
 use crate::engine::config::RunConfig;
-use crate::engine::execute::{self, RunInput};
+use crate::engine::execute::{self, RunInput, Safety};
 use crate::engine::progress::ProgressView;
 use crate::engine::schedule::Limits;
+use crate::engine::shutdown::Signals;
 use crate::exit::Status;
 use crate::inventory;
 use crate::model::Action;
@@ -48,7 +48,7 @@ fn demo_config() -> RunConfig {
     }
 }
 
-pub async fn run(args: &DemoArgs, shutdown: impl Future<Output = ()>) -> anyhow::Result<Status> {
+pub async fn run(args: &DemoArgs, signals: Signals) -> anyhow::Result<Status> {
     let inventory = inventory::parse(Path::new(DEMO_PATH), DEMO_CSV.as_bytes())
         .map_err(|e| anyhow::anyhow!("the built-in demo inventory is invalid:\n{e}"))?;
     let specs = sim::plan(&inventory.devices).map_err(|problems| {
@@ -78,12 +78,13 @@ pub async fn run(args: &DemoArgs, shutdown: impl Future<Output = ()>) -> anyhow:
             inventory: &inventory,
             inventory_sha256: execute::sha256_hex(DEMO_CSV.as_bytes()),
             config: demo_config(),
+            safety: Safety::default(),
             db_path: &args.db,
             reports_dir: &args.reports_dir,
             operator: "demo".into(),
         },
         &mut view,
-        shutdown,
+        signals,
     )
     .await;
     simulator.shutdown().await;

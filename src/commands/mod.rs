@@ -5,6 +5,7 @@ pub mod check;
 pub mod demo;
 pub mod plan;
 pub mod report;
+pub mod resume;
 pub mod run;
 pub mod runs;
 pub mod simulate;

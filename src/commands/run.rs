@@ -1,6 +1,5 @@
 //! `fleetreset run FILE --action …`: reset every device of an inventory.
 
-use std::future::Future;
 use std::io::{BufRead, IsTerminal, Write};
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::Duration;
@@ -9,10 +8,16 @@ use serde_json::json;
 
 use crate::cli::RunArgs;
 use crate::engine::config::RunConfig;
-use crate::engine::execute::{self, RunInput, RunSummary};
+use crate::engine::dry_run;
+use crate::engine::execute::{self, Amount, RunInput, RunSummary, Safety};
+use crate::engine::job::identity_checkable;
+use crate::engine::plan;
 use crate::engine::progress::ProgressView;
 use crate::engine::schedule::Limits;
+use crate::engine::shutdown::Signals;
+use crate::engine::window::Window;
 use crate::exit::Status;
+use crate::inventory::Inventory;
 use crate::model::{Action, Outcome};
 use crate::protocol::iot::transport::Timeouts;
 use crate::store::RunStatus;
@@ -22,9 +27,9 @@ use super::load_inventory;
 /// The longest timeout we accept; beyond it a dead device would hold a job for minutes.
 const MAX_TIMEOUT_SECS: f64 = 120.0;
 
-pub async fn run(args: &RunArgs, shutdown: impl Future<Output = ()>) -> anyhow::Result<Status> {
-    let config = match config(args) {
-        Ok(c) => c,
+pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
+    let (config, safety) = match config(args).and_then(|c| Ok((c, safety(args)?))) {
+        Ok(x) => x,
         Err(msg) => {
             eprintln!("fleetreset: {msg}");
             return Ok(Status::BadInput);
@@ -40,6 +45,35 @@ pub async fn run(args: &RunArgs, shutdown: impl Future<Output = ()>) -> anyhow::
         );
         return Ok(Status::BadInput);
     }
+    if args.dry_run {
+        return dry_run(args, &inventory, &config, signals).await;
+    }
+    if config.action == Action::FactoryReset && !safety.allow_unverified_identity {
+        let unverifiable: Vec<_> = inventory
+            .devices
+            .iter()
+            .filter(|d| !identity_checkable(d))
+            .collect();
+        if !unverifiable.is_empty() {
+            for d in &unverifiable {
+                eprintln!(
+                    "{}:{}: {}: no MAC to verify the device's identity before wiping it",
+                    args.file.display(),
+                    d.line,
+                    d.id
+                );
+            }
+            eprintln!(
+                "fleetreset: a factory reset checks every device's MAC first; add the mac column for these {} \
+                 device(s), or pass --allow-unverified-identity to wipe whatever answers at their addresses. Nothing was sent.",
+                unverifiable.len()
+            );
+            return Ok(Status::BadInput);
+        }
+    }
+    if let Some(status) = outside_window(safety.window.as_ref()) {
+        return Ok(status);
+    }
     if config.action == Action::FactoryReset && !args.yes && !confirmed(inventory.devices.len())? {
         return Ok(Status::BadInput);
     }
@@ -50,21 +84,103 @@ pub async fn run(args: &RunArgs, shutdown: impl Future<Output = ()>) -> anyhow::
             inventory: &inventory,
             inventory_sha256: sha256,
             config,
+            safety,
             db_path: &args.db,
             reports_dir: &args.reports_dir,
             operator,
         },
         &mut view,
-        shutdown,
+        signals,
     )
     .await?;
     print_summary(&summary, args.json)?;
     Ok(status_of(&summary))
 }
 
+/// Refuses to start outside the maintenance window (exit 3), saying when it opens.
+pub fn outside_window(window: Option<&Window>) -> Option<Status> {
+    let w = window?;
+    if w.remaining_now().is_some() {
+        return None;
+    }
+    eprintln!(
+        "fleetreset: outside the maintenance window {w}; it opens at {}. Nothing was sent.",
+        w.next_open_now().format("%Y-%m-%d %H:%M:%S")
+    );
+    Some(Status::Stopped)
+}
+
+async fn dry_run(
+    args: &RunArgs,
+    inventory: &Inventory,
+    config: &RunConfig,
+    signals: Signals,
+) -> anyhow::Result<Status> {
+    let jobs = plan::plan(&inventory.devices, config.action);
+    let mut view = ProgressView::for_stderr();
+    let looks = dry_run::look(&inventory.devices, config, &mut view, signals).await;
+    let mut out = std::io::stdout().lock();
+    let mut problems = 0;
+    for (j, l) in jobs.iter().zip(&looks) {
+        match &l.problem {
+            None => writeln!(
+                out,
+                "ok    {}: {}; would {} by {} method",
+                l.device_id, l.note, args.action, j.method
+            )?,
+            Some(p) => {
+                problems += 1;
+                writeln!(out, "FAIL  {}: {p}", l.device_id)?;
+            }
+        }
+        for w in &j.warnings {
+            writeln!(out, "      warning: {w}")?;
+        }
+    }
+    writeln!(
+        out,
+        "dry run: {} device(s), {} ready, {problems} with problems; nothing disruptive was sent and nothing was recorded",
+        looks.len(),
+        looks.len() - problems
+    )?;
+    Ok(if problems == 0 {
+        Status::Success
+    } else {
+        Status::DeviceFailures
+    })
+}
+
+/// Checks the blast-radius arguments.
+pub fn safety(args: &RunArgs) -> Result<Safety, String> {
+    let amount = |flag: &str, v: &Option<String>| -> Result<Option<Amount>, String> {
+        v.as_deref()
+            .map(|s| s.parse::<Amount>().map_err(|e| format!("--{flag} {e}")))
+            .transpose()
+    };
+    let batch = amount("batch", &args.batch)?;
+    if matches!(batch, Some(Amount::Count(0)) | Some(Amount::Percent(0))) {
+        return Err("--batch must be at least 1 device or 1%".into());
+    }
+    Ok(Safety {
+        canary: args.canary,
+        batch,
+        max_fail: amount("max-fail", &args.max_fail)?,
+        window: parse_window(args.window.as_deref())?,
+        allow_unverified_identity: args.allow_unverified_identity,
+    })
+}
+
+pub fn parse_window(w: Option<&str>) -> Result<Option<Window>, String> {
+    w.map(|w| {
+        w.parse::<Window>()
+            .map_err(|e| format!("--window {w:?}: {e}"))
+    })
+    .transpose()
+}
+
 /// The exit status a finished run maps to.
 pub fn status_of(s: &RunSummary) -> Status {
-    if s.status == RunStatus::Interrupted {
+    if matches!(s.status, RunStatus::Interrupted | RunStatus::Stopped) {
         Status::Stopped
     } else if s
         .record
@@ -127,7 +243,7 @@ fn parse_rate(s: &str) -> Result<NonZeroU32, String> {
 }
 
 /// Asks, on a terminal, to type the number of devices to be wiped.
-fn confirmed(count: usize) -> anyhow::Result<bool> {
+pub fn confirmed(count: usize) -> anyhow::Result<bool> {
     if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
         eprintln!(
             "fleetreset: a factory reset of {count} device(s) needs confirmation; run it on a terminal to confirm, \
@@ -175,6 +291,7 @@ pub fn print_summary(s: &RunSummary, json_out: bool) -> anyhow::Result<()> {
         let doc = json!({
             "run": s.run_id,
             "status": s.status,
+            "stopped_because": s.stop.as_ref().map(|x| x.describe()),
             "action": s.record.run.action,
             "jobs": s.record.jobs.len(),
             "outcomes": counts.iter().map(|(o, n)| (o.as_str().to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),

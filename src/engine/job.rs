@@ -10,11 +10,11 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::device::{Ack, DeviceError, IotClient};
-use crate::inventory::MacAddr;
+use crate::inventory::{Device, MacAddr};
 use crate::model::{Action, JobState, Outcome, Reason};
 use crate::protocol::iot::DEFAULT_PORT;
 use crate::protocol::iot::messages::SysInfo;
-use crate::store::{Record, SnapshotPhase, StoreError, Writer};
+use crate::store::{Record, SnapshotPhase, StoreError, Timestamp, Writer};
 
 use super::config::{
     AWAY_BUDGET, BOOT_BUDGET_FACTOR, LEAVE_BUDGET, POLL_INTERVAL, PROBE_ATTEMPTS, RunConfig,
@@ -26,6 +26,19 @@ pub struct JobEnv {
     pub run_id: String,
     pub writer: Writer,
     pub config: RunConfig,
+    /// A factory reset may act on a device whose identity can't be checked (no MAC).
+    pub allow_unverified_identity: bool,
+}
+
+/// How a job begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// From the start: probe, identity, intent, action, verification.
+    Fresh,
+    /// After a crash, for a job whose intent was recorded at `intent_at` and that has no
+    /// outcome: observe the device first, and send the command again only if the observation
+    /// shows it never arrived.
+    Resolve { intent_at: Timestamp },
 }
 
 /// How a job ended, as the collector and the summary see it. The same is stored durably.
@@ -38,10 +51,10 @@ pub struct JobResult {
 }
 
 /// What the device said when probed.
-struct Probe {
-    info: SysInfo,
-    raw: Value,
-    cloud: Option<Value>,
+pub(crate) struct Probe {
+    pub info: SysInfo,
+    pub raw: Value,
+    pub cloud: Option<Value>,
 }
 
 /// A job ending early, with its reason.
@@ -49,7 +62,7 @@ struct Fail(Reason, String);
 
 /// Runs one job to its outcome. Only a failing audit writer is an error: then nothing more can
 /// be recorded, and the run must stop.
-pub async fn run(env: Arc<JobEnv>, job: PlannedJob) -> Result<JobResult, StoreError> {
+pub async fn run(env: Arc<JobEnv>, job: PlannedJob, mode: Mode) -> Result<JobResult, StoreError> {
     let mut ctx = Ctx {
         env: &env,
         job: &job,
@@ -61,7 +74,7 @@ pub async fn run(env: Arc<JobEnv>, job: PlannedJob) -> Result<JobResult, StoreEr
         at: chrono::Utc::now(),
     })
     .await?;
-    let (outcome, reason, detail) = match ctx.work().await? {
+    let (outcome, reason, detail) = match ctx.work(mode).await? {
         Ok(detail) => (Outcome::Succeeded, None, detail),
         Err(Fail(reason, detail)) => (Outcome::Failed, Some(reason), detail),
     };
@@ -132,41 +145,164 @@ impl Ctx<'_> {
     }
 
     /// The job proper. The outer `Result` is the audit; the inner one the device.
-    async fn work(&mut self) -> Result<Result<String, Fail>, StoreError> {
+    async fn work(&mut self, mode: Mode) -> Result<Result<String, Fail>, StoreError> {
         self.event(Some(JobState::Probing), "state", json!({}))
             .await?;
         let addr = match self.resolve().await {
             Ok(a) => a,
             Err(f) => return Ok(Err(f)),
         };
+        if let Mode::Resolve { intent_at } = mode {
+            return self.resolve_intent(addr, intent_at).await;
+        }
         let pre = match self.probe_with_retries(addr).await? {
             Ok(p) => p,
             Err(f) => return Ok(Err(f)),
         };
         self.snapshot(SnapshotPhase::Pre, &pre).await?;
+        if let Err(f) = self.check_identity(addr, &pre).await? {
+            return Ok(Err(f));
+        }
+        self.act_and_verify(addr, &pre).await
+    }
 
-        let reported = pre.info.mac.parse::<MacAddr>().ok();
-        let expected = self.job.device.mac;
+    /// The device must be the one the inventory means before anything disruptive is sent.
+    async fn check_identity(
+        &self,
+        addr: SocketAddr,
+        pre: &Probe,
+    ) -> Result<Result<(), Fail>, StoreError> {
+        let device = &self.job.device;
+        let expected_id = expected_device_id(device);
+        let verified = identity_checkable(device);
         let identity = json!({
-            "expected_mac": expected.map(|m| m.to_string()),
+            "expected_mac": device.mac.map(|m| m.to_string()),
             "reported_mac": pre.info.mac,
-            "verified": expected.is_some(),
+            "expected_device_id": expected_id,
+            "reported_device_id": pre.info.device_id,
+            "verified": verified,
         });
-        if let Some(expected) = expected
-            && reported != Some(expected)
-        {
+        let mismatch = identity_problem(device, &pre.info, addr);
+        if let Some(detail) = mismatch {
             self.event(None, "identity_mismatch", identity).await?;
+            return Ok(Err(Fail(Reason::IdentityMismatch, detail)));
+        }
+        if !verified
+            && self.config().action == Action::FactoryReset
+            && !self.env.allow_unverified_identity
+        {
+            // The command refuses such runs up front; this keeps a library caller honest too.
+            self.event(None, "identity_unverified", identity).await?;
             return Ok(Err(Fail(
                 Reason::IdentityMismatch,
-                format!(
-                    "the inventory says MAC {expected}, the device at {addr} reports {:?}; nothing was sent",
-                    pre.info.mac
-                ),
+                "no MAC in the inventory to check this device against; not wiped (see --allow-unverified-identity)".into(),
             )));
         }
+        self.record(Record::Identity {
+            run_id: self.env.run_id.clone(),
+            device_id: device.id.clone(),
+            verified,
+        })
+        .await?;
         self.event(Some(JobState::IdentityChecked), "state", identity)
             .await?;
+        Ok(Ok(()))
+    }
 
+    /// After a crash: did the command recorded at `intent_at` arrive? Observe, and send again
+    /// only if the observation shows it never did.
+    async fn resolve_intent(
+        &mut self,
+        addr: SocketAddr,
+        intent_at: Timestamp,
+    ) -> Result<Result<String, Fail>, StoreError> {
+        let cfg = self.config().clone();
+        let since = (chrono::Utc::now() - intent_at)
+            .to_std()
+            .unwrap_or_default();
+        let secs_since_intent = cfg.device_secs(since);
+        self.event(
+            None,
+            "resolving",
+            json!({ "intent_at": intent_at.to_rfc3339(), "device_secs_since": secs_since_intent }),
+        )
+        .await?;
+        self.attempts += 1;
+        let first = probe(self.client(addr)).await;
+        let probe_now = match first {
+            Ok(p) => Some(p),
+            // One more look: a single miss could be a lost packet.
+            Err(_) => {
+                tokio::time::sleep(cfg.scaled(POLL_INTERVAL)).await;
+                probe(self.client(addr)).await.ok()
+            }
+        };
+        let action = cfg.action;
+        let Some(now) = probe_now else {
+            self.event(None, "observed_away", json!({})).await?;
+            return Ok(match action {
+                Action::FactoryReset => {
+                    Ok("observed on resume: the device has left the network".into())
+                }
+                Action::PowerCycle => {
+                    // It is rebooting (or gone); wait for it like a fresh reboot would.
+                    match self.wait_back(addr, Instant::now()).await? {
+                        Some(post) => {
+                            self.snapshot(SnapshotPhase::Post, &post).await?;
+                            Ok("observed on resume: the device was away and came back; not sent again".into())
+                        }
+                        None => Err(Fail(
+                            Reason::Timeout,
+                            format!(
+                                "observed on resume: the device is away and did not come back within {} s; check it on site",
+                                (self.job.model.boot_time * BOOT_BUDGET_FACTOR).as_secs()
+                            ),
+                        )),
+                    }
+                }
+            });
+        };
+        if let Err(f) = self.check_identity(addr, &now).await? {
+            return Ok(Err(f));
+        }
+        let relay_on = now.info.relay_state == Some(1);
+        let on_time = now.info.on_time.map(|t| t as f64);
+        let restarted_since = relay_on && on_time.is_some_and(|t| t < secs_since_intent);
+        let unbound = now.cloud.as_ref().and_then(|c| c["binded"].as_u64()) == Some(0);
+        // Proof the command never arrived: the relay has been on, uninterrupted, since before
+        // the intent (and, for a reset, the device is still bound).
+        let never_arrived = relay_on && on_time.is_some_and(|t| t >= secs_since_intent) && !unbound;
+        match action {
+            Action::PowerCycle if restarted_since => {
+                self.snapshot(SnapshotPhase::Post, &now).await?;
+                Ok(Ok("observed on resume: on-time restarted after the intent, so the reboot arrived; not sent again".into()))
+            }
+            Action::FactoryReset if unbound => {
+                self.snapshot(SnapshotPhase::Post, &now).await?;
+                Ok(Ok("observed on resume: the device reports factory defaults (not bound to an account); not sent again".into()))
+            }
+            _ if never_arrived => {
+                self.event(None, "not_arrived", json!({ "on_time": now.info.on_time }))
+                    .await?;
+                let result = self.act_and_verify(addr, &now).await?;
+                Ok(result.map(|d| format!("the first command never arrived (on-time showed no restart), sent again: {d}")))
+            }
+            _ => {
+                self.snapshot(SnapshotPhase::Post, &now).await?;
+                Ok(Err(Fail(
+                    Reason::NotVerified,
+                    "observed on resume: can't tell whether the command arrived (no on-time to go by); not sent again".into(),
+                )))
+            }
+        }
+    }
+
+    /// Intent, command, verification: everything from the first disruptive step on.
+    async fn act_and_verify(
+        &self,
+        addr: SocketAddr,
+        pre: &Probe,
+    ) -> Result<Result<String, Fail>, StoreError> {
         let command = match self.config().action {
             Action::PowerCycle => "reboot",
             Action::FactoryReset => "reset",
@@ -229,7 +365,7 @@ impl Ctx<'_> {
         self.event(Some(JobState::Verifying), "state", json!({}))
             .await?;
         let verdict = match self.config().action {
-            Action::PowerCycle => self.verify_power_cycle(addr, &pre, sent_at).await?,
+            Action::PowerCycle => self.verify_power_cycle(addr, pre, sent_at).await?,
             Action::FactoryReset => self.verify_factory_reset(addr, sent_at).await?,
         };
         Ok(verdict.map(|detail| format!("{ack_note}; {detail}")))
@@ -340,23 +476,21 @@ impl Ctx<'_> {
             .await?;
         }
 
-        let boot_budget = self.job.model.boot_time * BOOT_BUDGET_FACTOR;
-        let back_deadline = Instant::now() + cfg.scaled(boot_budget);
-        while back.is_none() {
-            tokio::time::sleep(poll).await;
-            if let Ok(p) = probe(self.client(addr)).await {
-                back = Some(p);
-            } else if Instant::now() >= back_deadline {
-                return Ok(Err(Fail(
-                    Reason::Timeout,
-                    format!(
-                        "it went away and did not come back within {} s; check it on site",
-                        boot_budget.as_secs()
-                    ),
-                )));
-            }
-        }
-        let post = back.expect("the loop above ends only with a reply");
+        let post = match back {
+            Some(p) => p,
+            None => match self.wait_back(addr, Instant::now()).await? {
+                Some(p) => p,
+                None => {
+                    return Ok(Err(Fail(
+                        Reason::Timeout,
+                        format!(
+                            "it went away and did not come back within {} s; check it on site",
+                            (self.job.model.boot_time * BOOT_BUDGET_FACTOR).as_secs()
+                        ),
+                    )));
+                }
+            },
+        };
         let back_after = cfg.device_secs(sent_at.elapsed());
         self.event(None, "came_back", json!({ "after_s": back_after }))
             .await?;
@@ -380,6 +514,25 @@ impl Ctx<'_> {
             detail.push_str(", on-time restarted");
         }
         Ok(Ok(detail))
+    }
+
+    /// Waits, from `from`, up to the boot budget for the device to answer again.
+    async fn wait_back(
+        &self,
+        addr: SocketAddr,
+        from: Instant,
+    ) -> Result<Option<Probe>, StoreError> {
+        let cfg = self.config();
+        let deadline = from + cfg.scaled(self.job.model.boot_time * BOOT_BUDGET_FACTOR);
+        loop {
+            tokio::time::sleep(cfg.scaled(POLL_INTERVAL)).await;
+            if let Ok(p) = probe(self.client(addr)).await {
+                return Ok(Some(p));
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+        }
     }
 
     async fn verify_factory_reset(
@@ -429,8 +582,38 @@ impl Ctx<'_> {
     }
 }
 
+/// The optional `device_id` column: the id the device itself reports (`deviceId`).
+fn expected_device_id(device: &Device) -> Option<&str> {
+    device
+        .extra
+        .get("device_id")
+        .map(String::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// Whether the device at `addr` is not the one the inventory row means, and how.
+pub fn identity_problem(device: &Device, info: &SysInfo, addr: SocketAddr) -> Option<String> {
+    let reported = info.mac.parse::<MacAddr>().ok();
+    match (device.mac, expected_device_id(device)) {
+        (Some(expected), _) if reported != Some(expected) => Some(format!(
+            "the inventory says MAC {expected}, the device at {addr} reports {:?}; nothing was sent",
+            info.mac
+        )),
+        (_, Some(expected)) if !expected.eq_ignore_ascii_case(&info.device_id) => Some(format!(
+            "the inventory says device id {expected:?}, the device at {addr} reports {:?}; nothing was sent",
+            info.device_id
+        )),
+        _ => None,
+    }
+}
+
+/// Whether the row gives anything to check the device's identity against.
+pub fn identity_checkable(device: &Device) -> bool {
+    device.mac.is_some() || expected_device_id(device).is_some()
+}
+
 /// Reads sysinfo alone (some firmware crashes on unexpected modules), then the cloud binding.
-async fn probe(mut client: IotClient) -> Result<Probe, DeviceError> {
+pub(crate) async fn probe(mut client: IotClient) -> Result<Probe, DeviceError> {
     let (info, raw) = client.sysinfo().await?;
     // Not every firmware has the cloud module; its absence is not a failure.
     let cloud = client.cloud_info_raw().await.ok();

@@ -3,13 +3,19 @@
 //! - [`plan`]: per device, the method, the steps and an estimate; sends nothing.
 //! - [`job`]: one device's life: probe, identity, intent, action, verification, one outcome.
 //! - [`schedule`]: the rate limit and concurrency cap jobs start under.
+//! - [`dry_run`]: `run --dry-run`: reachability and identity, nothing disruptive.
 //! - [`config`]: the validated parameters of a run and the defaults behind them.
 //! - [`execute`]: a whole run, from plan to reports; `run` and `demo` use it.
 //! - [`progress`]: the live bar or log lines on stderr.
+//! - [`shutdown`]: signals as an object passed in: the first stops starting, the second aborts.
+//! - [`window`]: maintenance windows: when a run may start and when it must stop.
 
 pub mod config;
+pub mod dry_run;
 pub mod execute;
 pub mod job;
 pub mod plan;
 pub mod progress;
 pub mod schedule;
+pub mod shutdown;
+pub mod window;

@@ -110,6 +110,17 @@ impl ProgressView {
         }
     }
 
+    /// One more item done, without a job result (dry runs).
+    pub fn advance(&mut self) {
+        let t = self.tally();
+        t.in_flight = t.in_flight.saturating_sub(1);
+        t.done += 1;
+        if let ProgressView::Bar(b) = self {
+            b.bar.inc(1);
+            b.refresh();
+        }
+    }
+
     /// A message for the person, above the bar if there is one.
     pub fn note(&self, msg: &str) {
         match self {

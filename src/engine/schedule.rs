@@ -84,8 +84,17 @@ async fn until_ready(limiter: &Limiter) {
 /// What the scheduler tells its collector as jobs go.
 #[derive(Debug)]
 pub enum Progress<R> {
-    Started { index: usize },
-    Finished { index: usize, result: R },
+    Started {
+        index: usize,
+    },
+    Finished {
+        index: usize,
+        result: R,
+    },
+    /// The job was dropped in flight by an abort; it has no result.
+    Aborted {
+        index: usize,
+    },
 }
 
 /// How a schedule ended.
@@ -96,79 +105,123 @@ pub struct Ended {
     pub not_started: usize,
 }
 
-/// Runs `jobs` through `runner`, at most `limits.concurrency` at once, started no faster than
-/// `limits.rate`. `collect` sees every start and every result, in the order they happen, on
-/// the caller's task. When `stop` resolves, no further job starts; jobs in flight finish.
-pub async fn run<T, R, F, Fut>(
-    jobs: Vec<T>,
-    limits: &Limits,
-    runner: F,
-    mut collect: impl FnMut(Progress<R>),
-    stop: impl Future<Output = ()>,
-) -> Ended
-where
-    T: Send + 'static,
-    R: Send + 'static,
-    F: Fn(T) -> Fut,
-    Fut: Future<Output = R> + Send + 'static,
-{
-    let limiter = limiter(limits);
-    let permits = Arc::new(Semaphore::new(limits.concurrency.get()));
-    let mut running: JoinSet<(usize, R)> = JoinSet::new();
-    let total = jobs.len();
-    let mut started = 0;
-    tokio::pin!(stop);
+/// Starts jobs under one set of limits. The rate limiter lives as long as the scheduler, so
+/// consecutive batches share it: a new batch can't start faster than the rate either.
+pub struct Scheduler {
+    limiter: Limiter,
+    concurrency: usize,
+}
 
-    'starting: for (index, job) in jobs.into_iter().enumerate() {
-        // A permit first (reaping finished jobs meanwhile), then the rate: a job's start time
-        // is when it may act, not when it began queueing.
-        let permit = loop {
-            tokio::select! {
-                biased;
-                _ = &mut stop => break 'starting,
-                Some(done) = running.join_next(), if !running.is_empty() => finish(done, &mut collect),
-                permit = Arc::clone(&permits).acquire_owned() => {
-                    break permit.expect("the semaphore is never closed");
+impl Scheduler {
+    pub fn new(limits: &Limits) -> Scheduler {
+        Scheduler {
+            limiter: limiter(limits),
+            concurrency: limits.concurrency.get(),
+        }
+    }
+
+    /// Runs `jobs` through `runner`, at most `concurrency` at once, started no faster than the
+    /// rate. `collect` sees every start and every result as they happen, on the caller's task.
+    /// When `stop` resolves, no further job starts and jobs in flight finish; when `abort`
+    /// resolves, jobs in flight are dropped where they stand and reported as `Aborted`.
+    pub async fn run<T, R, F, Fut>(
+        &self,
+        jobs: Vec<(usize, T)>,
+        runner: F,
+        mut collect: impl FnMut(Progress<R>),
+        stop: impl Future<Output = ()>,
+        abort: impl Future<Output = ()>,
+    ) -> Ended
+    where
+        T: Send + 'static,
+        R: Send + 'static,
+        F: Fn(T) -> Fut,
+        Fut: Future<Output = R> + Send + 'static,
+    {
+        let permits = Arc::new(Semaphore::new(self.concurrency));
+        let mut running: JoinSet<(usize, R)> = JoinSet::new();
+        let mut ids = std::collections::HashMap::new();
+        let total = jobs.len();
+        let mut started = 0;
+        tokio::pin!(stop);
+        tokio::pin!(abort);
+        let mut aborted = false;
+
+        'starting: for (index, job) in jobs {
+            // A permit first (reaping finished jobs meanwhile), then the rate: a job's start
+            // time is when it may act, not when it began queueing.
+            let permit = loop {
+                tokio::select! {
+                    biased;
+                    _ = &mut abort => { aborted = true; break 'starting }
+                    _ = &mut stop => break 'starting,
+                    Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                        finish(done, &mut ids, &mut collect)
+                    }
+                    permit = Arc::clone(&permits).acquire_owned() => {
+                        break permit.expect("the semaphore is never closed");
+                    }
+                }
+            };
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = &mut abort => { aborted = true; break 'starting }
+                    _ = &mut stop => break 'starting,
+                    Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                        finish(done, &mut ids, &mut collect)
+                    }
+                    // `until_ready` takes a cell only in the poll where it completes, so
+                    // dropping it when another branch wins loses nothing.
+                    _ = until_ready(&self.limiter) => break,
                 }
             }
-        };
-        loop {
+            collect(Progress::Started { index });
+            started += 1;
+            let work = runner(job);
+            let handle = running.spawn(async move {
+                let result = work.await;
+                drop(permit);
+                (index, result)
+            });
+            ids.insert(handle.id(), index);
+        }
+        while !running.is_empty() {
             tokio::select! {
                 biased;
-                _ = &mut stop => break 'starting,
-                Some(done) = running.join_next(), if !running.is_empty() => finish(done, &mut collect),
-                // `until_ready` takes a cell only in the poll where it completes, so dropping
-                // it when another branch wins loses nothing.
-                _ = until_ready(&limiter) => break,
+                _ = &mut abort, if !aborted => {
+                    aborted = true;
+                    running.abort_all();
+                }
+                Some(done) = running.join_next_with_id() => finish(done, &mut ids, &mut collect),
             }
         }
-        collect(Progress::Started { index });
-        started += 1;
-        let work = runner(job);
-        running.spawn(async move {
-            let result = work.await;
-            drop(permit);
-            (index, result)
-        });
-    }
-    while let Some(done) = running.join_next().await {
-        finish(done, &mut collect);
-    }
-    Ended {
-        started,
-        not_started: total - started,
+        if aborted {
+            running.abort_all();
+        }
+        Ended {
+            started,
+            not_started: total - started,
+        }
     }
 }
 
 fn finish<R>(
-    done: Result<(usize, R), tokio::task::JoinError>,
+    done: Result<(tokio::task::Id, (usize, R)), tokio::task::JoinError>,
+    ids: &mut std::collections::HashMap<tokio::task::Id, usize>,
     collect: &mut impl FnMut(Progress<R>),
 ) {
     match done {
-        Ok((index, result)) => collect(Progress::Finished { index, result }),
+        Ok((id, (index, result))) => {
+            ids.remove(&id);
+            collect(Progress::Finished { index, result })
+        }
         // A job that panicked is a bug; surface it instead of recording a made-up outcome.
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(e) => panic!("a job task was cancelled: {e}"),
+        Err(e) => {
+            let index = ids.remove(&e.id()).expect("every running job has an index");
+            collect(Progress::Aborted { index })
+        }
     }
 }
 
@@ -206,7 +259,16 @@ mod tests {
                 }
             }
         };
-        let ended = run((0..n).collect(), &l, runner, |_| {}, std::future::pending()).await;
+        let jobs = (0..n).map(|i| (i, i)).collect();
+        let ended = Scheduler::new(&l)
+            .run(
+                jobs,
+                runner,
+                |_| {},
+                std::future::pending(),
+                std::future::pending(),
+            )
+            .await;
         assert_eq!(
             ended,
             Ended {
@@ -252,22 +314,26 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_collector_sees_each_start_and_each_result_once() {
         let mut seen = Vec::new();
-        let ended = run(
-            (0..5).collect::<Vec<u64>>(),
-            &limits(100, 1, 2),
-            |n| async move {
-                tokio::time::sleep(Duration::from_millis(100 * (5 - n))).await;
-                n * 10
-            },
-            |p| {
-                seen.push(match p {
-                    Progress::Started { index } => (index, None),
-                    Progress::Finished { index, result } => (index, Some(result)),
-                })
-            },
-            std::future::pending(),
-        )
-        .await;
+        let ended = Scheduler::new(&limits(100, 1, 2))
+            .run(
+                (0..5)
+                    .map(|i| (i as usize, i))
+                    .collect::<Vec<(usize, u64)>>(),
+                |n| async move {
+                    tokio::time::sleep(Duration::from_millis(100 * (5 - n))).await;
+                    n * 10
+                },
+                |p| {
+                    seen.push(match p {
+                        Progress::Started { index } => (index, None),
+                        Progress::Finished { index, result } => (index, Some(result)),
+                        Progress::Aborted { .. } => unreachable!("nothing aborts here"),
+                    })
+                },
+                std::future::pending(),
+                std::future::pending(),
+            )
+            .await;
         assert_eq!(ended.started, 5);
         for i in 0..5 {
             assert_eq!(
@@ -295,21 +361,22 @@ mod tests {
     async fn stopping_starts_nothing_more_and_lets_running_jobs_finish() {
         let finished = Arc::new(AtomicUsize::new(0));
         let f = finished.clone();
-        let ended = run(
-            (0..10).collect::<Vec<usize>>(),
-            &limits(1, 1, 10),
-            move |_| {
-                let f = f.clone();
-                async move {
-                    tokio::time::sleep(Duration::from_secs(5)).await;
-                    f.fetch_add(1, Ordering::SeqCst);
-                }
-            },
-            |_| {},
-            // Jobs start at 0, 1, 2 s; the stop comes at 2.5 s.
-            tokio::time::sleep(Duration::from_millis(2500)),
-        )
-        .await;
+        let ended = Scheduler::new(&limits(1, 1, 10))
+            .run(
+                (0..10).map(|i| (i, i)).collect::<Vec<(usize, usize)>>(),
+                move |_| {
+                    let f = f.clone();
+                    async move {
+                        tokio::time::sleep(Duration::from_secs(5)).await;
+                        f.fetch_add(1, Ordering::SeqCst);
+                    }
+                },
+                |_| {},
+                // Jobs start at 0, 1, 2 s; the stop comes at 2.5 s.
+                tokio::time::sleep(Duration::from_millis(2500)),
+                std::future::pending(),
+            )
+            .await;
         assert_eq!(
             ended,
             Ended {
@@ -318,5 +385,44 @@ mod tests {
             }
         );
         assert_eq!(finished.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_abort_drops_jobs_in_flight_and_reports_each_as_aborted() {
+        let mut seen = Vec::new();
+        let t0 = tokio::time::Instant::now();
+        let ended = Scheduler::new(&limits(10, 1, 10))
+            .run(
+                (0..5).map(|i| (i, i)).collect::<Vec<(usize, usize)>>(),
+                |i| async move {
+                    // Job 0 is quick; the rest would take an hour.
+                    let secs = if i == 0 { 1 } else { 3600 };
+                    tokio::time::sleep(Duration::from_secs(secs)).await;
+                    i
+                },
+                |p| {
+                    seen.push(match p {
+                        Progress::Started { index } => format!("start {index}"),
+                        Progress::Finished { index, .. } => format!("done {index}"),
+                        Progress::Aborted { index } => format!("aborted {index}"),
+                    })
+                },
+                tokio::time::sleep(Duration::from_secs(2)),
+                tokio::time::sleep(Duration::from_secs(10)),
+            )
+            .await;
+        assert_eq!(
+            ended,
+            Ended {
+                started: 5,
+                not_started: 0
+            }
+        );
+        assert!(seen.contains(&"done 0".to_string()), "{seen:?}");
+        for i in 1..5 {
+            assert!(seen.contains(&format!("aborted {i}")), "{seen:?}");
+        }
+        // Ended by the abort at 10 s, not by the hour-long jobs.
+        assert_eq!(t0.elapsed(), Duration::from_secs(10));
     }
 }

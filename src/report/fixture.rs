@@ -32,6 +32,7 @@ fn job(device_id: &str, seq: u32, host: &str) -> JobRow {
         detail: None,
         attempts: 1,
         started_at: None,
+        identity_verified: Some(true),
         finished_at: None,
     }
 }
@@ -59,6 +60,7 @@ pub fn record() -> RunRecord {
         outcome: Some(Outcome::Succeeded),
         detail: Some("came back after 41 s".to_string()),
         started_at: Some(at("2026-11-21T05:47:09.000Z")),
+        identity_verified: Some(true),
         finished_at: Some(at("2026-11-21T05:47:51.250Z")),
         ..job("plug-1", 0, "10.0.0.1")
     };
@@ -70,6 +72,7 @@ pub fn record() -> RunRecord {
         detail: Some("did not come back within 90 s\n| retry later".to_string()),
         attempts: 3,
         started_at: Some(at("2026-11-21T05:47:09.500Z")),
+        identity_verified: Some(true),
         finished_at: Some(at("2026-11-21T05:48:40.000Z")),
         ..job("lamp-2", 1, "10.0.0.2")
     };
@@ -81,6 +84,7 @@ pub fn record() -> RunRecord {
         outcome: Some(Outcome::ManualRequired),
         detail: Some("hold the reset button for 5 s".to_string()),
         started_at: Some(at("2026-11-21T05:47:10.000Z")),
+        identity_verified: Some(true),
         finished_at: Some(at("2026-11-21T05:47:10.000Z")),
         ..job("cam-4", 3, "10.0.0.4")
     };
@@ -91,6 +95,7 @@ pub fn record() -> RunRecord {
         reason: Some(Reason::ThresholdReached),
         detail: Some("failure threshold reached".to_string()),
         attempts: 0,
+        identity_verified: Some(true),
         finished_at: Some(at("2026-11-21T05:48:40.001Z")),
         ..job("strip-3", 2, "10.0.0.3")
     };

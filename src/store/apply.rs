@@ -52,6 +52,21 @@ pub(crate) fn apply(conn: &Connection, rec: &Record) -> Result<(), StoreError> {
             ])?;
             Ok(())
         }
+        Record::Identity {
+            run_id,
+            device_id,
+            verified,
+        } => {
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE jobs SET identity_verified = ?3 WHERE run_id = ?1 AND device_id = ?2",
+                )?
+                .execute(params![run_id, device_id, verified])?;
+            if changed == 0 {
+                return Err(no_such_job(run_id, device_id));
+            }
+            Ok(())
+        }
         Record::Started {
             run_id,
             device_id,

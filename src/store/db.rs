@@ -116,6 +116,51 @@ impl Db {
     }
 }
 
+impl Db {
+    /// Opens a stopped run for `fleetreset resume`, in one durable transaction: the run is
+    /// `running` again, and every job skipped because the run stopped early (interrupted,
+    /// window closed, threshold reached) loses its skip so it can run. Each reopened job gets a
+    /// `reopened` event holding the skip it had. Returns the reopened jobs' device ids.
+    pub fn reopen_run(&mut self, run_id: &str, at: Timestamp) -> Result<Vec<String>, StoreError> {
+        durably(&mut self.conn, |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let changed = tx.execute(
+                "UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ?1",
+                params![run_id],
+            )?;
+            if changed == 0 {
+                return Err(StoreError::NoSuchRun(run_id.to_string()));
+            }
+            let skipped: Vec<(String, String, Option<String>)> = tx
+                .prepare(
+                    "SELECT device_id, reason, detail FROM jobs
+                     WHERE run_id = ?1 AND outcome = 'skipped'
+                       AND reason IN ('interrupted', 'window_closed', 'threshold_reached')
+                     ORDER BY seq",
+                )?
+                .query_map(params![run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<_, _>>()?;
+            for (device_id, reason, detail) in &skipped {
+                tx.execute(
+                    "UPDATE jobs SET outcome = NULL, reason = NULL, detail = NULL, finished_at = NULL,
+                                     state = 'pending'
+                     WHERE run_id = ?1 AND device_id = ?2",
+                    params![run_id, device_id],
+                )?;
+                let event =
+                    serde_json::json!({ "was": "skipped", "reason": reason, "detail": detail });
+                tx.execute(
+                    "INSERT INTO events (run_id, device_id, at, state, kind, detail)
+                     VALUES (?1, ?2, ?3, 'pending', 'reopened', ?4)",
+                    params![run_id, device_id, time::format(&at), event.to_string()],
+                )?;
+            }
+            tx.commit()?;
+            Ok(skipped.into_iter().map(|(d, _, _)| d).collect())
+        })
+    }
+}
+
 /// Creates the file with [`NEW_FILE_MODE`] if it doesn't exist; an existing file (or anything
 /// else at that path) is left as it is for SQLite to judge.
 fn create_owner_only(path: &Path) -> io::Result<()> {
@@ -201,10 +246,13 @@ mod tests {
     }
 
     #[test]
-    fn a_fresh_database_has_user_version_1_and_the_connection_pragmas() {
+    fn a_fresh_database_has_the_latest_user_version_and_the_connection_pragmas() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&dir.path().join("audit.db")).unwrap();
-        assert_eq!(schema::user_version(&db.conn).unwrap(), 1);
+        assert_eq!(
+            schema::user_version(&db.conn).unwrap(),
+            schema::known_version()
+        );
         assert_eq!(pragma_text(&db, "journal_mode"), "Text(\"wal\")");
         // NORMAL is 1, FULL is 2.
         assert_eq!(pragma_text(&db, "synchronous"), "Integer(1)");
@@ -226,7 +274,10 @@ mod tests {
                 .unwrap();
         }
         let db = Db::open(&path).unwrap();
-        assert_eq!(schema::user_version(&db.conn).unwrap(), 1);
+        assert_eq!(
+            schema::user_version(&db.conn).unwrap(),
+            schema::known_version()
+        );
         let runs: i64 = db
             .conn
             .query_row("SELECT COUNT(*) FROM runs", [], |r| r.get(0))
@@ -241,7 +292,7 @@ mod tests {
         drop(Db::open(&path).unwrap());
         Connection::open(&path)
             .unwrap()
-            .pragma_update(None, "user_version", 2)
+            .pragma_update(None, "user_version", schema::known_version() + 1)
             .unwrap();
         match Db::open(&path) {
             Err(StoreError::TooNew {
@@ -249,7 +300,10 @@ mod tests {
                 found,
                 known,
             }) => {
-                assert_eq!((found, known), (2, 1));
+                assert_eq!(
+                    (found, known),
+                    (schema::known_version() + 1, schema::known_version())
+                );
                 assert_eq!(shown, path.display().to_string());
             }
             other => panic!("expected TooNew, got {other:?}"),

@@ -13,11 +13,13 @@
 //! - `writer`: the writer thread, its batches and durable commits.
 //! - `apply`: what each [`Record`] does to the tables.
 //! - `query`: listing runs, resolving run ids, loading a whole run.
+//! - [`lock`]: one process per run, an OS lock on a file next to the database.
 //! - `columns`, `time`: stored words, timestamps and JSON, read and written one way.
 
 mod apply;
 mod columns;
 mod db;
+pub mod lock;
 mod query;
 mod schema;
 mod time;
@@ -152,6 +154,12 @@ pub enum Record {
         device_id: String,
         at: Timestamp,
     },
+    /// Whether the device proved its identity (jobs.identity_verified).
+    Identity {
+        run_id: String,
+        device_id: String,
+        verified: bool,
+    },
     /// The job's one outcome. A second outcome for the same job is refused
     /// ([`StoreError::DuplicateOutcome`]). Also appends an `outcome` event.
     Outcome {
@@ -203,6 +211,8 @@ pub struct JobRow {
     pub attempts: u32,
     pub started_at: Option<Timestamp>,
     pub finished_at: Option<Timestamp>,
+    /// Some(true) verified by MAC, Some(false) acted on without a MAC to check, None not reached.
+    pub identity_verified: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

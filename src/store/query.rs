@@ -77,7 +77,7 @@ impl Db {
 
         let mut stmt = self.conn.prepare(
             "SELECT device_id, seq, host, model, mac, site, unit, method, state, outcome,
-                    reason, detail, attempts, started_at, finished_at
+                    reason, detail, attempts, started_at, finished_at, identity_verified
              FROM jobs WHERE run_id = ?1 ORDER BY seq",
         )?;
         let jobs = stmt
@@ -162,5 +162,6 @@ fn job_row(r: &Row<'_>) -> rusqlite::Result<JobRow> {
         attempts: r.get(12)?,
         started_at: opt_timestamp(r, 13)?,
         finished_at: opt_timestamp(r, 14)?,
+        identity_verified: r.get(15)?,
     })
 }

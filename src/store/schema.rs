@@ -106,8 +106,30 @@ CREATE TABLE snapshots (
 );
 "#;
 
+/// Version 2: resumable skips, and whether each device's identity was verified.
+const V2: &str = r#"
+-- A job skipped because its run stopped early (interrupted, window closed, threshold reached)
+-- never touched its device. `fleetreset resume` clears that skip and runs the job; every other
+-- outcome stays final, and the events table keeps the skip either way.
+DROP TRIGGER jobs_outcome_is_final;
+CREATE TRIGGER jobs_outcome_is_final
+BEFORE UPDATE OF outcome, reason, detail, finished_at ON jobs
+WHEN OLD.outcome IS NOT NULL
+ AND NOT (OLD.outcome = 'skipped'
+          AND OLD.reason IN ('interrupted', 'window_closed', 'threshold_reached')
+          AND NEW.outcome IS NULL)
+BEGIN
+    SELECT RAISE(ABORT, 'jobs: the outcome of a job is final');
+END;
+
+-- Whether the device proved its identity before anything disruptive was sent: 1 it reported the
+-- inventory's MAC, 0 the inventory had no MAC and --allow-unverified-identity let it through,
+-- NULL the job didn't get that far.
+ALTER TABLE jobs ADD COLUMN identity_verified INTEGER CHECK (identity_verified IN (0, 1));
+"#;
+
 /// Every migration, oldest first; index N-1 holds migration N. Append only.
-pub(crate) const MIGRATIONS: &[&str] = &[V1];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this build writes.
 pub(crate) fn known_version() -> i64 {
@@ -174,8 +196,8 @@ mod tests {
     #[test]
     fn a_fresh_database_is_at_the_latest_version() {
         let conn = migrated();
-        assert_eq!(user_version(&conn).unwrap(), 1);
-        assert_eq!(known_version(), 1);
+        assert_eq!(user_version(&conn).unwrap(), 2);
+        assert_eq!(known_version(), 2);
     }
 
     #[test]
@@ -183,7 +205,7 @@ mod tests {
         let mut conn = migrated();
         with_one_event(&conn);
         migrate(&mut conn, MIGRATIONS).unwrap().unwrap();
-        assert_eq!(user_version(&conn).unwrap(), 1);
+        assert_eq!(user_version(&conn).unwrap(), 2);
         let events: i64 = conn
             .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
             .unwrap();
@@ -203,8 +225,8 @@ mod tests {
     fn a_failing_migration_leaves_the_previous_version_whole() {
         let mut conn = migrated();
         let broken = "CREATE TABLE half_done (x); INSERT INTO no_such_table VALUES (1);";
-        assert!(migrate(&mut conn, &[V1, broken]).is_err());
-        assert_eq!(user_version(&conn).unwrap(), 1);
+        assert!(migrate(&mut conn, &[V1, V2, broken]).is_err());
+        assert_eq!(user_version(&conn).unwrap(), 2);
         let tables: i64 = conn
             .query_row(
                 "SELECT COUNT(*) FROM sqlite_master WHERE name = 'half_done'",
@@ -267,6 +289,57 @@ mod tests {
         assert!(
             conn.execute("UPDATE jobs SET state = 'rebooting'", [])
                 .is_err()
+        );
+    }
+}
+
+#[cfg(test)]
+mod v2_tests {
+    use super::*;
+
+    fn job_with_outcome(conn: &Connection, outcome: &str, reason: &str) {
+        conn.execute_batch(&format!(
+            "INSERT INTO runs (id, action, inventory_path, inventory_sha256, parameters, operator,
+                               tool_version, started_at, status)
+             VALUES ('r', 'power-cycle', 'i.csv', 'x', '{{}}', 'op', '0', 't', 'running');
+             INSERT INTO jobs (run_id, device_id, seq, host, method, state, outcome, reason,
+                               finished_at)
+             VALUES ('r', 'd', 0, 'h', 'remote', 'done', '{outcome}', '{reason}', 't');"
+        ))
+        .unwrap();
+    }
+
+    fn clear(conn: &Connection) -> rusqlite::Result<usize> {
+        conn.execute(
+            "UPDATE jobs SET outcome = NULL, reason = NULL, detail = NULL, finished_at = NULL",
+            [],
+        )
+    }
+
+    #[test]
+    fn a_skip_from_an_early_stop_can_be_cleared_for_resume() {
+        for reason in ["interrupted", "window_closed", "threshold_reached"] {
+            let mut conn = Connection::open_in_memory().unwrap();
+            migrate(&mut conn, MIGRATIONS).unwrap().unwrap();
+            job_with_outcome(&conn, "skipped", reason);
+            assert_eq!(clear(&conn).unwrap(), 1, "{reason}");
+        }
+    }
+
+    #[test]
+    fn other_outcomes_stay_final_and_a_skip_cannot_be_rewritten_directly() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn, MIGRATIONS).unwrap().unwrap();
+        job_with_outcome(&conn, "failed", "unreachable");
+        assert!(clear(&conn).is_err());
+
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn, MIGRATIONS).unwrap().unwrap();
+        job_with_outcome(&conn, "skipped", "interrupted");
+        let rewrite = conn.execute("UPDATE jobs SET outcome = 'succeeded', reason = NULL", []);
+        assert!(
+            rewrite.is_err(),
+            "a skip must be cleared, not turned into another outcome"
         );
     }
 }

@@ -165,6 +165,9 @@ fn describe(rec: &Record) -> (&str, Option<&str>, &str) {
         Record::Started {
             run_id, device_id, ..
         } => (run_id, Some(device_id), "started"),
+        Record::Identity {
+            run_id, device_id, ..
+        } => (run_id, Some(device_id), "identity"),
         Record::Outcome {
             run_id, device_id, ..
         } => (run_id, Some(device_id), "outcome"),

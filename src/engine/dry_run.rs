@@ -1,0 +1,119 @@
+//! `run --dry-run`: the plan, plus a look at each device: is it reachable, and is it the device
+//! the inventory means? Reads sysinfo and the cloud binding only; sends nothing disruptive and
+//! records nothing.
+
+use std::net::SocketAddr;
+
+use crate::device::IotClient;
+use crate::inventory::Device;
+use crate::protocol::iot::DEFAULT_PORT;
+
+use super::config::RunConfig;
+use super::job::{identity_checkable, identity_problem, probe};
+use super::progress::ProgressView;
+use super::schedule::{Progress, Scheduler};
+use super::shutdown::Signals;
+
+/// What the look at one device found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Look {
+    pub device_id: String,
+    /// None when all is well (reachable, identity matches or can't be checked).
+    pub problem: Option<String>,
+    pub note: String,
+}
+
+/// Looks at every device under the run's rate and concurrency limits.
+pub async fn look(
+    devices: &[Device],
+    config: &RunConfig,
+    view: &mut ProgressView,
+    signals: Signals,
+) -> Vec<Look> {
+    let jobs: Vec<(usize, Device)> = devices.iter().cloned().enumerate().collect();
+    let timeouts = config.timeouts;
+    let mut looks: Vec<Option<Look>> = vec![None; devices.len()];
+    view.begin(devices.len());
+    Scheduler::new(&config.limits)
+        .run(
+            jobs,
+            move |d: Device| async move { look_one(&d, timeouts).await },
+            |p| match p {
+                Progress::Started { index } => view.started(&devices[index].id),
+                Progress::Finished { index, result } => {
+                    view.advance();
+                    looks[index] = Some(result);
+                }
+                Progress::Aborted { .. } => {}
+            },
+            async { signals.at_least(1).await },
+            async { signals.at_least(2).await },
+        )
+        .await;
+    view.end();
+    looks
+        .into_iter()
+        .zip(devices)
+        .map(|(l, d)| {
+            l.unwrap_or_else(|| Look {
+                device_id: d.id.clone(),
+                problem: Some("not looked at: interrupted".into()),
+                note: String::new(),
+            })
+        })
+        .collect()
+}
+
+async fn look_one(d: &Device, timeouts: crate::protocol::iot::transport::Timeouts) -> Look {
+    let id = d.id.clone();
+    let addr = match d.host.ip() {
+        Some(ip) => SocketAddr::new(ip, d.host.port_or(DEFAULT_PORT)),
+        None => match tokio::net::lookup_host((d.host.name.as_str(), d.host.port_or(DEFAULT_PORT)))
+            .await
+        {
+            Ok(mut a) => match a.next() {
+                Some(a) => a,
+                None => {
+                    return Look {
+                        device_id: id,
+                        problem: Some(format!("{} resolves to no address", d.host.name)),
+                        note: String::new(),
+                    };
+                }
+            },
+            Err(e) => {
+                return Look {
+                    device_id: id,
+                    problem: Some(format!("cannot resolve {}: {e}", d.host.name)),
+                    note: String::new(),
+                };
+            }
+        },
+    };
+    match probe(IotClient::new(addr, timeouts)).await {
+        Err(e) => Look {
+            device_id: id,
+            problem: Some(format!("probe failed: {e}")),
+            note: String::new(),
+        },
+        Ok(p) => {
+            let note = format!(
+                "{} {:?} at {addr}, MAC {}",
+                p.info.model, p.info.alias, p.info.mac
+            );
+            let problem = identity_problem(d, &p.info, addr)
+                .map(|m| m.replace("; nothing was sent", ""))
+                .map(|m| format!("identity mismatch: {m}"));
+            let note = if identity_checkable(d) {
+                format!("{note}, identity verified")
+            } else {
+                format!("{note}, identity not checkable (no MAC)")
+            };
+            Look {
+                device_id: id,
+                problem,
+                note,
+            }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! Shutdown is an object passed in. `main` feeds it Ctrl-C and SIGTERM; tests feed it by hand.
+//!
+//! The first signal stops new jobs from starting and gives the jobs in flight a grace period;
+//! the second ends them at once, leaving their recorded intents for `fleetreset resume`.
+
+use tokio::sync::watch;
+
+/// Counts the signals received so far.
+#[derive(Debug, Clone)]
+pub struct Signals {
+    rx: watch::Receiver<u32>,
+}
+
+/// The sending side, kept by whoever listens for signals.
+#[derive(Debug)]
+pub struct SignalSender {
+    tx: watch::Sender<u32>,
+}
+
+/// A pair: the sender for the listener, the receiver for the run.
+pub fn channel() -> (SignalSender, Signals) {
+    let (tx, rx) = watch::channel(0);
+    (SignalSender { tx }, Signals { rx })
+}
+
+impl SignalSender {
+    /// Records one more signal.
+    pub fn signal(&self) {
+        self.tx.send_modify(|n| *n += 1);
+    }
+
+    /// How many signals so far.
+    pub fn count(&self) -> u32 {
+        *self.tx.borrow()
+    }
+}
+
+impl Signals {
+    /// Signals that never come, for runs nobody can interrupt (tests, the demo's own checks).
+    pub fn never() -> Signals {
+        let (tx, rx) = watch::channel(0);
+        // Leaking one tiny sender keeps the channel open for the life of the process.
+        std::mem::forget(tx);
+        Signals { rx }
+    }
+
+    /// Resolves once at least `n` signals have arrived (at once if they already have). If the
+    /// sender is gone, no further signal can come: it never resolves.
+    pub async fn at_least(&self, n: u32) {
+        let mut rx = self.rx.clone();
+        if rx.wait_for(|c| *c >= n).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    pub fn received(&self) -> u32 {
+        *self.rx.borrow()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_first_and_second_signal_resolve_in_turn() {
+        let (tx, signals) = channel();
+        let first = tokio::time::timeout(Duration::from_secs(1), signals.at_least(1));
+        assert!(first.await.is_err(), "no signal yet");
+        tx.signal();
+        signals.at_least(1).await;
+        assert!(
+            tokio::time::timeout(Duration::from_secs(1), signals.at_least(2))
+                .await
+                .is_err()
+        );
+        tx.signal();
+        signals.at_least(2).await;
+        assert_eq!(signals.received(), 2);
+        assert_eq!(tx.count(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn never_never_resolves() {
+        let signals = Signals::never();
+        assert!(
+            tokio::time::timeout(Duration::from_secs(3600), signals.at_least(1))
+                .await
+                .is_err()
+        );
+    }
+}

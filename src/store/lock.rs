@@ -1,0 +1,388 @@
+//! One process per run: an advisory lock on a file next to the database.
+//!
+//! Two processes working on the same run (two `fleetreset resume RUN` at once) would both
+//! reset the run's remaining devices. [`acquire`] takes an exclusive OS lock on
+//! `<db file name>.<run id>.lock` in the database's directory and holds it for the life of the
+//! [`RunLock`].
+//!
+//! The lock is [`File::try_lock`], which is `flock(2)` on Linux and `LockFileEx` on Windows:
+//! - It belongs to the open file, not to the file's existence, so it ends when the holder
+//!   closes the file or dies, SIGKILL and crashes included. A lock file left behind is not a
+//!   stale lock; the next process simply locks it again.
+//! - It is per open file description: a second open of the same file conflicts even within one
+//!   process, so the check also holds between tasks of one process.
+//! - std opens files close-on-exec, so processes we spawn don't inherit the lock.
+//! - It is advisory: only fleetreset looks at it. On NFS it depends on the server's lock support.
+//!
+//! The file is never deleted: removing it while another process has it open but not yet locked
+//! would let two processes hold locks on two different files of the same name.
+
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::{SecondsFormat, Utc};
+
+/// How much of a lock file we read for the holder's line; ours are under 100 bytes.
+const MAX_HOLDER_BYTES: u64 = 1024;
+
+/// Said when the lock is held but its file names nobody: the holder has locked and not yet
+/// written its line, or the file was emptied by hand.
+const UNNAMED_HOLDER: &str = "another process (its lock file does not name it yet)";
+
+/// The exclusive right to work on one run. Released when dropped or when the process ends.
+#[derive(Debug)]
+pub struct RunLock {
+    file: File,
+    path: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error(
+        "run {run_id} is being worked on by {holder} (lock file {}); wait for it to finish or stop it first",
+        path.display()
+    )]
+    Held {
+        run_id: String,
+        /// The holder's line from the lock file (`pid 1234 on host lab-1 since 2026-…Z`).
+        holder: String,
+        path: PathBuf,
+    },
+    #[error("{run_id:?} is not a run id: use only letters, digits, '-' and '_'")]
+    BadRunId { run_id: String },
+    #[error("cannot lock {}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl RunLock {
+    /// The lock file, for messages.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        // Empty the file while we still hold the lock, so a process that finds the next holder
+        // busy before it writes its line doesn't name us. Best effort: closing the file below
+        // releases the lock either way.
+        let _ = self.file.set_len(0);
+    }
+}
+
+/// Locks run `run_id` of the database at `db_path`, or says who holds it.
+pub fn acquire(db_path: &Path, run_id: &str) -> Result<RunLock, LockError> {
+    let path = lock_path(db_path, run_id)?;
+    let io_err = |source| LockError::Io {
+        path: path.clone(),
+        source,
+    };
+
+    let mut options = OpenOptions::new();
+    // Not truncated on open: until we hold the lock, the contents are the holder's.
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Only fleetreset's user needs it, as for the database.
+        options.mode(0o600);
+    }
+    let mut file = options.open(&path).map_err(io_err)?;
+
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            return Err(LockError::Held {
+                run_id: run_id.to_owned(),
+                holder: read_holder(&file),
+                path,
+            });
+        }
+        Err(TryLockError::Error(source)) => return Err(io_err(source)),
+    }
+
+    // Nothing was read, so writing starts at offset 0.
+    let line = holder_line(std::process::id(), &hostname(), &Utc::now());
+    file.set_len(0).map_err(io_err)?;
+    file.write_all(line.as_bytes()).map_err(io_err)?;
+    file.sync_all().map_err(io_err)?;
+    Ok(RunLock { file, path })
+}
+
+/// `<db file name>.<run_id>.lock` in the database's directory.
+fn lock_path(db_path: &Path, run_id: &str) -> Result<PathBuf, LockError> {
+    let plain = !run_id.is_empty()
+        && run_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !plain {
+        return Err(LockError::BadRunId {
+            run_id: run_id.to_owned(),
+        });
+    }
+    let Some(name) = db_path.file_name() else {
+        return Err(LockError::Io {
+            path: db_path.to_owned(),
+            source: io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the database path does not end in a file name",
+            ),
+        });
+    };
+    let mut lock_name = name.to_owned();
+    lock_name.push(format!(".{run_id}.lock"));
+    Ok(db_path.with_file_name(lock_name))
+}
+
+/// `pid 1234 on host lab-1 since 2026-11-21T05:47:08Z`, newline-terminated.
+fn holder_line(pid: u32, host: &str, since: &chrono::DateTime<Utc>) -> String {
+    let since = since.to_rfc3339_opts(SecondsFormat::Secs, true);
+    format!("pid {pid} on host {host} since {since}\n")
+}
+
+/// The first line of a held lock file. A lock file we can't read still means the run is busy,
+/// so read errors give the unnamed holder rather than an error.
+fn read_holder(file: &File) -> String {
+    let mut bytes = Vec::new();
+    if file.take(MAX_HOLDER_BYTES).read_to_end(&mut bytes).is_err() {
+        return UNNAMED_HOLDER.to_owned();
+    }
+    holder_from(&bytes)
+}
+
+fn holder_from(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    match text.lines().next().map(str::trim) {
+        Some(line) if !line.is_empty() => line.to_owned(),
+        _ => UNNAMED_HOLDER.to_owned(),
+    }
+}
+
+/// `/etc/hostname`, else `$HOSTNAME`, else `unknown-host`.
+fn hostname() -> String {
+    let first_line = |text: String| {
+        let line = text.lines().next().unwrap_or("").trim().to_owned();
+        (!line.is_empty()).then_some(line)
+    };
+    fs::read_to_string("/etc/hostname")
+        .ok()
+        .and_then(first_line)
+        .or_else(|| std::env::var("HOSTNAME").ok().and_then(first_line))
+        .unwrap_or_else(|| "unknown-host".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Child, Command, Stdio};
+
+    use chrono::TimeZone;
+
+    use super::*;
+
+    const RUN: &str = "20261121-054708-3f2a";
+
+    fn db_in(dir: &tempfile::TempDir) -> PathBuf {
+        dir.path().join("fleetreset.db")
+    }
+
+    #[test]
+    fn the_lock_file_sits_next_to_the_database_and_names_its_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = acquire(&db_in(&dir), RUN).unwrap();
+        let expected = dir.path().join(format!("fleetreset.db.{RUN}.lock"));
+        assert_eq!(lock.path(), expected);
+
+        let line = fs::read_to_string(&expected).unwrap();
+        let prefix = format!("pid {} on host {} since ", std::process::id(), hostname());
+        assert!(line.starts_with(&prefix), "{line:?}");
+        let since = line
+            .strip_prefix(&prefix)
+            .unwrap()
+            .strip_suffix('\n')
+            .unwrap();
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(since).is_ok(),
+            "{since:?}"
+        );
+        assert!(since.ends_with('Z'), "{since:?}");
+    }
+
+    #[test]
+    fn the_holder_line_is_pid_host_and_utc_time_to_the_second() {
+        let since = Utc.with_ymd_and_hms(2026, 11, 21, 5, 47, 8).unwrap();
+        assert_eq!(
+            holder_line(1234, "lab-1", &since),
+            "pid 1234 on host lab-1 since 2026-11-21T05:47:08Z\n"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_lock_file_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+
+        let dir = tempfile::tempdir().unwrap();
+        let lock = acquire(&db_in(&dir), RUN).unwrap();
+        let mode = fs::metadata(lock.path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_second_lock_on_the_same_run_in_the_same_process_is_refused_and_names_this_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = acquire(&db_in(&dir), RUN).unwrap();
+        let err = acquire(&db_in(&dir), RUN).unwrap_err();
+        let LockError::Held {
+            run_id,
+            holder,
+            path,
+        } = &err
+        else {
+            panic!("expected Held, got {err:?}");
+        };
+        assert_eq!(run_id, RUN);
+        assert_eq!(path, first.path());
+        let pid = format!("pid {} on host ", std::process::id());
+        assert!(holder.starts_with(&pid), "{holder:?}");
+        // The refused attempt must not have emptied or rewritten the holder's file.
+        let line = fs::read_to_string(first.path()).unwrap();
+        assert_eq!(line.trim_end(), holder);
+    }
+
+    #[test]
+    fn another_run_of_the_same_database_is_not_blocked() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = acquire(&db_in(&dir), RUN).unwrap();
+        acquire(&db_in(&dir), "20261121-054708-9b1c").unwrap();
+    }
+
+    #[test]
+    fn a_dropped_lock_can_be_taken_again_and_leaves_no_holder_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = acquire(&db_in(&dir), RUN).unwrap().path().to_owned();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "");
+        let again = acquire(&db_in(&dir), RUN).unwrap();
+        assert!(!fs::read_to_string(again.path()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_held_message_says_who_where_and_what_to_do() {
+        let err = LockError::Held {
+            run_id: RUN.into(),
+            holder: "pid 1234 on host lab-1 since 2026-11-21T05:47:08Z".into(),
+            path: PathBuf::from(format!("/x/fleetreset.db.{RUN}.lock")),
+        };
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "run {RUN} is being worked on by pid 1234 on host lab-1 since \
+                 2026-11-21T05:47:08Z (lock file /x/fleetreset.db.{RUN}.lock); wait for it to \
+                 finish or stop it first"
+            )
+        );
+    }
+
+    #[test]
+    fn an_empty_or_unreadable_holder_line_still_reads_as_a_holder() {
+        assert_eq!(holder_from(b""), UNNAMED_HOLDER);
+        assert_eq!(holder_from(b"\n\n"), UNNAMED_HOLDER);
+        assert_eq!(
+            holder_from(b"pid 7 on host a since x\nmore"),
+            "pid 7 on host a since x"
+        );
+        assert_eq!(holder_from(b"pid \xff\n"), "pid \u{fffd}");
+    }
+
+    #[test]
+    fn a_run_id_that_is_not_a_plain_name_is_refused_before_touching_the_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        for bad in ["", "../etc", "a/b", "a b", "run.1", "rün", "x\n"] {
+            let err = acquire(&db_in(&dir), bad).unwrap_err();
+            assert!(
+                matches!(&err, LockError::BadRunId { run_id } if run_id == bad),
+                "{err:?}"
+            );
+        }
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn an_io_error_names_the_lock_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("missing").join("fleetreset.db");
+        let err = acquire(&db, RUN).unwrap_err();
+        let LockError::Io { path, source } = &err else {
+            panic!("expected Io, got {err:?}");
+        };
+        assert_eq!(
+            path,
+            &db.with_file_name(format!("fleetreset.db.{RUN}.lock"))
+        );
+        assert_eq!(source.kind(), io::ErrorKind::NotFound);
+        assert!(err.to_string().starts_with("cannot lock "), "{err}");
+    }
+
+    /// Kills the child if a test fails before it does.
+    struct Reap(Child);
+
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    /// The holder is another process, `flock(1)` on an fd that `sh` keeps across `exec sleep`,
+    /// which is the same lock std takes. Proves both that other processes are excluded and that
+    /// a SIGKILLed holder leaves no stale lock.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_lock_held_by_another_process_is_refused_and_released_when_it_is_killed() {
+        if Command::new("flock").arg("--version").output().is_err() {
+            eprintln!("skipped: no flock(1) to hold a lock from another process");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_in(&dir).with_file_name(format!("fleetreset.db.{RUN}.lock"));
+        let script = r#"exec 9>>"$1" && flock -n 9 &&
+            echo "pid $$ on host sh-test since 2026-11-21T05:47:08Z" >&9 &&
+            echo locked && exec sleep 60"#;
+        let mut child = Reap(
+            Command::new("sh")
+                .args(["-c", script, "sh"])
+                .arg(&path)
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let mut said = String::new();
+        let stdout = child.0.stdout.take().unwrap();
+        BufReader::new(stdout).read_line(&mut said).unwrap();
+        assert_eq!(said, "locked\n");
+
+        let err = acquire(&db_in(&dir), RUN).unwrap_err();
+        let expected = format!(
+            "pid {} on host sh-test since 2026-11-21T05:47:08Z",
+            child.0.id()
+        );
+        assert!(
+            matches!(&err, LockError::Held { holder, .. } if *holder == expected),
+            "{err:?}"
+        );
+
+        child.0.kill().unwrap();
+        child.0.wait().unwrap();
+        let lock = acquire(&db_in(&dir), RUN).unwrap();
+        let line = fs::read_to_string(lock.path()).unwrap();
+        assert!(
+            line.starts_with(&format!("pid {} ", std::process::id())),
+            "{line:?}"
+        );
+    }
+}

@@ -11,7 +11,7 @@ use super::summary::outcome_word;
 use super::timestamp;
 use crate::store::{JobRow, RunRecord, SnapshotPhase, Timestamp};
 
-pub const HEADER: [&str; 21] = [
+pub const HEADER: [&str; 22] = [
     "id",
     "site",
     "unit",
@@ -23,6 +23,7 @@ pub const HEADER: [&str; 21] = [
     "outcome",
     "reason",
     "detail",
+    "identity",
     "started",
     "finished",
     "duration_s",
@@ -66,6 +67,7 @@ fn row(record: &RunRecord, job: &JobRow) -> [String; HEADER.len()] {
         outcome_word(job.outcome).to_string(),
         job.reason.map_or("", |r| r.as_str()).to_string(),
         opt_text(&job.detail),
+        identity_word(job.identity_verified).to_string(),
         job.started_at.as_ref().map(timestamp).unwrap_or_default(),
         job.finished_at.as_ref().map(timestamp).unwrap_or_default(),
         duration_s(job.started_at, job.finished_at),
@@ -77,6 +79,16 @@ fn row(record: &RunRecord, job: &JobRow) -> [String; HEADER.len()] {
         value_cell(sysinfo(post, "on_time")),
         post.is_some().to_string(),
     ]
+}
+
+/// `verified` (the device reported the inventory's MAC), `unverified` (acted on without a MAC
+/// to check, by --allow-unverified-identity), or empty (the job never got that far).
+pub fn identity_word(verified: Option<bool>) -> &'static str {
+    match verified {
+        Some(true) => "verified",
+        Some(false) => "unverified",
+        None => "",
+    }
 }
 
 /// The `data` of the job's first pre snapshot (the device before anything was sent) or of its
@@ -142,12 +154,12 @@ mod tests {
     #[test]
     fn there_is_a_header_and_one_row_per_job_in_inventory_order() {
         let expected = "\
-id,site,unit,model,mac,host,action,method,outcome,reason,detail,started,finished,duration_s,pre_alias,pre_firmware,pre_mac,pre_on_time,post_alias,post_on_time,post_seen
-plug-1,site-a,rack 1,HS103(US),50:C7:BF:00:00:01,10.0.0.1,power-cycle,remote,succeeded,,came back after 41 s,2026-11-21T05:47:09.000Z,2026-11-21T05:47:51.250Z,42.250,\"'=HYPERLINK(\"\"x\"\")\",1.0.3 Build 210506 Rel.180637,50:C7:BF:00:00:01,86400,\"'=HYPERLINK(\"\"x\"\")\",12,true
+id,site,unit,model,mac,host,action,method,outcome,reason,detail,identity,started,finished,duration_s,pre_alias,pre_firmware,pre_mac,pre_on_time,post_alias,post_on_time,post_seen
+plug-1,site-a,rack 1,HS103(US),50:C7:BF:00:00:01,10.0.0.1,power-cycle,remote,succeeded,,came back after 41 s,verified,2026-11-21T05:47:09.000Z,2026-11-21T05:47:51.250Z,42.250,\"'=HYPERLINK(\"\"x\"\")\",1.0.3 Build 210506 Rel.180637,50:C7:BF:00:00:01,86400,\"'=HYPERLINK(\"\"x\"\")\",12,true
 lamp-2,north|south,,KL130(EU),,10.0.0.2,power-cycle,remote,failed,not_verified,\"did not come back within 90 s
-| retry later\",2026-11-21T05:47:09.500Z,2026-11-21T05:48:40.000Z,90.500,'-lamp,1.8.8,50C7BF000002,,,,false
-strip-3,,,,,10.0.0.3,power-cycle,upstream,skipped,threshold_reached,failure threshold reached,,2026-11-21T05:48:40.001Z,,,,,,,,false
-cam-4,site-a,porch,C200,,10.0.0.4,power-cycle,manual,manual_required,,hold the reset button for 5 s,2026-11-21T05:47:10.000Z,2026-11-21T05:47:10.000Z,0.000,,,,,,,false
+| retry later\",unverified,2026-11-21T05:47:09.500Z,2026-11-21T05:48:40.000Z,90.500,'-lamp,1.8.8,50C7BF000002,,,,false
+strip-3,,,,,10.0.0.3,power-cycle,upstream,skipped,threshold_reached,failure threshold reached,,,2026-11-21T05:48:40.001Z,,,,,,,,false
+cam-4,site-a,porch,C200,,10.0.0.4,power-cycle,manual,manual_required,,hold the reset button for 5 s,,2026-11-21T05:47:10.000Z,2026-11-21T05:47:10.000Z,0.000,,,,,,,false
 ";
         assert_eq!(rendered(&fixture::record()), expected);
     }
@@ -160,7 +172,9 @@ cam-4,site-a,porch,C200,,10.0.0.4,power-cycle,manual,manual_required,,hold the r
         let rows: Vec<::csv::StringRecord> = reader.records().map(Result::unwrap).collect();
         assert_eq!(rows.len(), 4);
         assert_eq!(&rows[1][10], "did not come back within 90 s\n| retry later");
-        assert_eq!(&rows[0][14], "'=HYPERLINK(\"x\")");
+        assert_eq!(&rows[0][15], "'=HYPERLINK(\"x\")");
+        let identity: Vec<&str> = rows.iter().map(|r| &r[11]).collect();
+        assert_eq!(identity, ["verified", "unverified", "", ""]);
     }
 
     #[test]

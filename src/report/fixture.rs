@@ -32,7 +32,7 @@ fn job(device_id: &str, seq: u32, host: &str) -> JobRow {
         detail: None,
         attempts: 1,
         started_at: None,
-        identity_verified: Some(true),
+        identity_verified: None,
         finished_at: None,
     }
 }
@@ -72,7 +72,7 @@ pub fn record() -> RunRecord {
         detail: Some("did not come back within 90 s\n| retry later".to_string()),
         attempts: 3,
         started_at: Some(at("2026-11-21T05:47:09.500Z")),
-        identity_verified: Some(true),
+        identity_verified: Some(false),
         finished_at: Some(at("2026-11-21T05:48:40.000Z")),
         ..job("lamp-2", 1, "10.0.0.2")
     };
@@ -84,7 +84,7 @@ pub fn record() -> RunRecord {
         outcome: Some(Outcome::ManualRequired),
         detail: Some("hold the reset button for 5 s".to_string()),
         started_at: Some(at("2026-11-21T05:47:10.000Z")),
-        identity_verified: Some(true),
+        identity_verified: None,
         finished_at: Some(at("2026-11-21T05:47:10.000Z")),
         ..job("cam-4", 3, "10.0.0.4")
     };
@@ -95,7 +95,7 @@ pub fn record() -> RunRecord {
         reason: Some(Reason::ThresholdReached),
         detail: Some("failure threshold reached".to_string()),
         attempts: 0,
-        identity_verified: Some(true),
+        identity_verified: None,
         finished_at: Some(at("2026-11-21T05:48:40.001Z")),
         ..job("strip-3", 2, "10.0.0.3")
     };

@@ -30,7 +30,43 @@ fn write_summary(out: &mut String, record: &RunRecord) -> fmt::Result {
         write_sites(out, &summary)?;
     }
     writeln!(out)?;
-    write_attention(out, record)
+    write_attention(out, record)?;
+    write_unverified(out, record)
+}
+
+/// Devices acted on without an identity check: the auditor's list of what might have been the
+/// wrong device.
+fn write_unverified(out: &mut String, record: &RunRecord) -> fmt::Result {
+    let jobs: Vec<&JobRow> = record
+        .jobs
+        .iter()
+        .filter(|j| j.identity_verified == Some(false))
+        .collect();
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "## Acted on without an identity check ({})",
+        jobs.len()
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "The inventory gave no MAC for these devices; --allow-unverified-identity let the run act on whatever answered at their addresses."
+    )?;
+    writeln!(out)?;
+    for job in jobs {
+        writeln!(
+            out,
+            "- **{}**, {}: {}",
+            escape(&job.device_id),
+            escape(&job.host),
+            outcome_word(job.outcome)
+        )?;
+    }
+    Ok(())
 }
 
 fn write_parameters(out: &mut String, run: &RunRow) -> fmt::Result {
@@ -239,6 +275,12 @@ mod tests {
 - **lamp-2** (north\\|south), 10.0.0.2: failed (not_verified): did not come back within 90 s \\| retry later
 - **strip-3**, 10.0.0.3: skipped (threshold_reached): failure threshold reached
 - **cam-4** (site-a / porch), 10.0.0.4: manual_required: hold the reset button for 5 s
+
+## Acted on without an identity check (1)
+
+The inventory gave no MAC for these devices; --allow-unverified-identity let the run act on whatever answered at their addresses.
+
+- **lamp-2**, 10.0.0.2: failed
 ";
         assert_eq!(render(&fixture::record()), expected);
     }
@@ -301,6 +343,7 @@ mod tests {
         for job in &mut record.jobs {
             job.outcome = Some(Outcome::Succeeded);
             job.reason = None;
+            job.identity_verified = Some(true);
         }
         let text = render(&record);
         assert!(

@@ -69,9 +69,12 @@ impl RunLock {
 impl Drop for RunLock {
     fn drop(&mut self) {
         // Empty the file while we still hold the lock, so a process that finds the next holder
-        // busy before it writes its line doesn't name us. Best effort: closing the file below
-        // releases the lock either way.
+        // busy before it writes its line doesn't name us.
         let _ = self.file.set_len(0);
+        // Unlock rather than rely on closing: a child forked by another thread holds a copy of
+        // our fd until it execs, and the lock would live as long as that copy. Unlocking
+        // releases it for every copy. Best effort: closing still releases it in the end.
+        let _ = self.file.unlock();
     }
 }
 

@@ -57,6 +57,10 @@ pub struct SimulateArgs {
     /// boot into 0.6 s.
     #[arg(long, default_value_t = 1.0)]
     pub time_scale: f64,
+
+    /// Append every reboot and reset a device receives to this file (`TIME ID COMMAND`).
+    #[arg(long)]
+    pub journal: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

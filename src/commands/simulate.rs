@@ -46,7 +46,13 @@ pub async fn run(
         );
         return Ok(Status::BadInput);
     }
-    let simulator = Simulator::start(specs, args.time_scale)
+    let journal = match &args.journal {
+        Some(path) => Some(std::sync::Arc::new(
+            sim::Journal::open(path).with_context(|| format!("opening the journal {}", path.display()))?,
+        )),
+        None => None,
+    };
+    let simulator = Simulator::start_with(specs, args.time_scale, journal)
         .await
         .context("starting the simulator")?;
     {

@@ -171,6 +171,32 @@ fn hex_id(seed: u64, len: usize) -> String {
     out
 }
 
+/// A file of every disruptive command the simulated devices received, one line each:
+/// `<RFC 3339 time> <device id> <reboot|reset>`. Lets a rehearsal (or a test) prove what each
+/// device was actually sent, independently of what the runner recorded.
+#[derive(Debug)]
+pub struct Journal {
+    file: Mutex<std::fs::File>,
+}
+
+impl Journal {
+    /// Opens (appending) or creates the journal file.
+    pub fn open(path: &std::path::Path) -> std::io::Result<Journal> {
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(Journal { file: Mutex::new(file) })
+    }
+
+    /// Appends one line, flushed at once so a crash of anything else loses nothing.
+    pub fn record(&self, device: &str, command: &str) {
+        use std::io::Write;
+        let line = format!("{} {device} {command}\n", chrono::Utc::now().to_rfc3339());
+        let mut f = self.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Err(e) = f.write_all(line.as_bytes()) {
+            tracing::error!("cannot write the simulator journal: {e}");
+        }
+    }
+}
+
 /// Where one simulated device listens.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
@@ -212,6 +238,15 @@ pub enum StartError {
 impl Simulator {
     /// Binds every device's sockets, then starts serving. On any bind error nothing keeps running.
     pub async fn start(specs: Vec<DeviceSpec>, time_scale: f64) -> Result<Simulator, StartError> {
+        Simulator::start_with(specs, time_scale, None).await
+    }
+
+    /// Like [`Simulator::start`], writing every reboot and reset a device receives to `journal`.
+    pub async fn start_with(
+        specs: Vec<DeviceSpec>,
+        time_scale: f64,
+        journal: Option<Arc<Journal>>,
+    ) -> Result<Simulator, StartError> {
         if !(time_scale.is_finite() && time_scale > 0.0 && time_scale <= MAX_TIME_SCALE) {
             return Err(StartError::TimeScale(time_scale));
         }
@@ -237,14 +272,17 @@ impl Simulator {
                 addr: spec.addr,
                 scale: time_scale,
                 boot_time: spec.boot_time,
-                state: Mutex::new(DeviceState::new(
-                    spec.profile,
-                    family,
-                    spec.identity,
-                    spec.faults,
-                    time_scale,
-                    now,
-                )),
+                state: Mutex::new(
+                    DeviceState::new(
+                        spec.profile,
+                        family,
+                        spec.identity,
+                        spec.faults,
+                        time_scale,
+                        now,
+                    )
+                    .with_journal(spec.id.clone(), journal.clone()),
+                ),
                 phase,
             });
             devices.push(Arc::clone(&dev));

@@ -1,6 +1,7 @@
 //! One simulated IOT device's state and how it answers a request. No I/O: the server feeds it
 //! decoded requests and the current time, and carries out the effects it returns.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{Map, Value, json};
@@ -8,6 +9,7 @@ use serde_json::{Map, Value, json};
 use crate::catalog::Family;
 use crate::inventory::MacAddr;
 
+use super::Journal;
 use super::fault::Faults;
 use super::profile::Profile;
 
@@ -80,6 +82,8 @@ pub struct DeviceState {
     bound_to_cloud: bool,
     /// Times the device has booted since the simulator started (for tests and logs).
     pub boots: u32,
+    /// Where received reboots and resets are written, with the row id to write.
+    journal: Option<(String, Arc<Journal>)>,
 }
 
 impl DeviceState {
@@ -139,6 +143,19 @@ impl DeviceState {
             outlets,
             bound_to_cloud: true,
             boots: 0,
+            journal: None,
+        }
+    }
+
+    /// Writes every reboot and reset this device accepts to `journal`, as `row_id`.
+    pub fn with_journal(mut self, row_id: String, journal: Option<Arc<Journal>>) -> Self {
+        self.journal = journal.map(|j| (row_id, j));
+        self
+    }
+
+    fn journal(&self, command: &str) {
+        if let Some((id, j)) = &self.journal {
+            j.record(id, command);
         }
     }
 
@@ -294,7 +311,10 @@ impl DeviceState {
                 "set_relay_state" => return (self.set_relay(params, child_ids, now), None),
                 "reboot" => {
                     return match delay_param(params) {
-                        Ok(delay) => (ok(), Some(Effect::Reboot { delay })),
+                        Ok(delay) => {
+                            self.journal("reboot");
+                            (ok(), Some(Effect::Reboot { delay }))
+                        }
                         Err(e) => (e, None),
                     };
                 }
@@ -303,7 +323,10 @@ impl DeviceState {
                         return (error(code, "reset refused"), None);
                     }
                     return match delay_param(params) {
-                        Ok(delay) => (ok(), Some(Effect::Reset { delay })),
+                        Ok(delay) => {
+                            self.journal("reset");
+                            (ok(), Some(Effect::Reset { delay }))
+                        }
                         Err(e) => (e, None),
                     };
                 }

@@ -7,6 +7,7 @@
 //! - [`inventory`]: the CSV inventory: reading, row validation, `FILE:LINE` errors.
 //! - [`catalog`]: one table mapping model strings to families, capabilities and boot times.
 //! - [`protocol`]: device wire protocols; `protocol::iot` is the legacy XOR protocol on TCP 9999.
+//! - [`credentials`]: account profiles from an owner-only file or the environment; never printed.
 //! - [`device`]: the device client used by commands: sysinfo, reboot, factory reset, relay.
 //! - [`sim`]: the simulator that serves inventory rows as devices on loopback.
 //! - [`exit`]: the process exit codes, shared by `main` and the commands.
@@ -18,6 +19,7 @@
 pub mod catalog;
 pub mod cli;
 pub mod commands;
+pub mod credentials;
 pub mod device;
 pub mod engine;
 pub mod exit;

@@ -2,3 +2,4 @@
 //! own the sockets.
 
 pub mod iot;
+pub mod klap;

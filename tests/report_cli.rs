@@ -351,7 +351,7 @@ fn report_latest_writes_the_three_files_of_the_newest_run_under_reports() {
     assert!(csv[0].starts_with("id,site,unit,model,mac,host,action,method,outcome,reason,detail,"));
     assert_eq!(
         csv[1],
-        "plug-1,site-a,,HS103(US),,10.0.0.1,factory-reset,remote,succeeded,,left the network,\
+        "plug-1,site-a,,HS103(US),,10.0.0.1,factory-reset,remote,succeeded,,left the network,,\
          2026-01-02T09:00:01.000Z,2026-01-02T09:00:31.250Z,30.250,\"'=HYPERLINK(\"\"x\"\")\",\
          1.0.3 Build 210506 Rel.180637,50:C7:BF:00:00:01,86400,,,false"
     );

@@ -48,7 +48,8 @@ pub async fn run(
     }
     let journal = match &args.journal {
         Some(path) => Some(std::sync::Arc::new(
-            sim::Journal::open(path).with_context(|| format!("opening the journal {}", path.display()))?,
+            sim::Journal::open(path)
+                .with_context(|| format!("opening the journal {}", path.display()))?,
         )),
         None => None,
     };

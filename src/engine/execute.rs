@@ -180,7 +180,7 @@ pub async fn execute(
     let mut db = open_db(input.db_path)?;
     let lock = lock::acquire(input.db_path, &run_id)?;
     db.create_run(&new_run, &jobs)
-        .context("recording the run")?;
+        .with_context(|| format!("recording the run in the audit database {}", input.db_path.display()))?;
     let work = planned.into_iter().map(|j| (j, Mode::Fresh)).collect();
     drive(Drive {
         run_id,

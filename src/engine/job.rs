@@ -217,9 +217,17 @@ impl Ctx<'_> {
         intent_at: Timestamp,
     ) -> Result<Result<String, Fail>, StoreError> {
         let cfg = self.config().clone();
-        let since = (chrono::Utc::now() - intent_at)
-            .to_std()
-            .unwrap_or_default();
+        // A command that arrived acts only after its delay, and a device may take a while to
+        // go down after that: until then, "still up, on-time unbroken" proves nothing. Let
+        // that time pass before looking.
+        let settle = cfg.scaled(
+            Duration::from_secs(u64::from(crate::device::COMMAND_DELAY_SECS)) + AWAY_BUDGET,
+        );
+        let elapsed = (chrono::Utc::now() - intent_at).to_std().unwrap_or_default();
+        if elapsed < settle {
+            tokio::time::sleep(settle - elapsed).await;
+        }
+        let since = (chrono::Utc::now() - intent_at).to_std().unwrap_or_default();
         let secs_since_intent = cfg.device_secs(since);
         self.event(
             None,

@@ -182,15 +182,23 @@ pub struct Journal {
 impl Journal {
     /// Opens (appending) or creates the journal file.
     pub fn open(path: &std::path::Path) -> std::io::Result<Journal> {
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(Journal { file: Mutex::new(file) })
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        Ok(Journal {
+            file: Mutex::new(file),
+        })
     }
 
     /// Appends one line, flushed at once so a crash of anything else loses nothing.
     pub fn record(&self, device: &str, command: &str) {
         use std::io::Write;
         let line = format!("{} {device} {command}\n", chrono::Utc::now().to_rfc3339());
-        let mut f = self.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut f = self
+            .file
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Err(e) = f.write_all(line.as_bytes()) {
             tracing::error!("cannot write the simulator journal: {e}");
         }

@@ -6,13 +6,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::watch;
 
 use crate::protocol::iot::codec;
 use crate::protocol::iot::transport::read_frame;
 
+use super::fault::{self, Then};
 use super::state::{DeviceState, Effect};
 
 /// Where a device is in its life.
@@ -192,32 +193,83 @@ async fn serve_connection(dev: Arc<SimDevice>, mut stream: TcpStream, mut shutdo
         if let Some(delay) = faults.slow {
             tokio::time::sleep(delay).await;
         }
-        let body = serde_json::to_vec(&reply).expect("a JSON value serialises");
-        let written = if faults.oversized {
-            // A length no client should accept, then a little ciphertext and silence.
-            let mut bytes = 0x7fff_ffffu32.to_be_bytes().to_vec();
-            bytes.extend(codec::encrypt(&body[..body.len().min(16)]));
-            let _ = stream.write_all(&bytes).await;
-            tokio::select! {
-                _ = until(&mut phase, |p| *p != Phase::Online) => {}
-                _ = stopped(&mut shutdown) => {}
-            }
-            return;
-        } else if faults.garbage {
-            stream
-                .write_all(&codec::encode_frame(
-                    b"\x00\x13\x37 garbage, not JSON \xff\xfe",
-                ))
-                .await
-        } else if faults.drop_mid_reply {
-            let frame = codec::encode_frame(&body);
-            let _ = stream.write_all(&frame[..frame.len() / 2]).await;
-            return;
+        let wire = faults.wire(&request, reply);
+        let sent = if wire.trickle {
+            trickle(&mut stream, &wire.bytes, &mut phase, &mut shutdown).await
         } else {
-            stream.write_all(&codec::encode_frame(&body)).await
+            // Biased towards the write: a reply that fits in the socket buffer goes out whole
+            // even if the device goes dark at this moment (an acknowledged reboot does); only
+            // a write stuck on a client that doesn't read (a 1 MiB reply) gives way.
+            tokio::select! {
+                biased;
+                written = stream.write_all(&wire.bytes) => written.is_ok(),
+                _ = until(&mut phase, |p| *p != Phase::Online) => false,
+                _ = stopped(&mut shutdown) => false,
+            }
         };
-        if written.is_err() {
+        if !sent {
             return;
+        }
+        match wire.then {
+            Then::Serve => {}
+            Then::Close => return,
+            Then::Silence => {
+                silence(&dev, &mut stream, &mut phase, &mut shutdown).await;
+                return;
+            }
+        }
+    }
+}
+
+/// Writes `bytes` one at a time, [`fault::TRICKLE_INTERVAL`] apart. False when the client
+/// left, the device went dark or the simulator stops: the connection must end.
+async fn trickle(
+    stream: &mut TcpStream,
+    bytes: &[u8],
+    phase: &mut watch::Receiver<Phase>,
+    shutdown: &mut Shutdown,
+) -> bool {
+    for (i, byte) in bytes.iter().enumerate() {
+        if i > 0 {
+            tokio::select! {
+                _ = tokio::time::sleep(fault::TRICKLE_INTERVAL) => {}
+                _ = until(phase, |p| *p != Phase::Online) => return false,
+                _ = stopped(shutdown) => return false,
+            }
+        }
+        let written = tokio::select! {
+            biased;
+            w = stream.write_all(std::slice::from_ref(byte)) => w.is_ok(),
+            _ = until(phase, |p| *p != Phase::Online) => false,
+            _ = stopped(shutdown) => false,
+        };
+        if !written {
+            return false;
+        }
+    }
+    true
+}
+
+/// Keeps the connection open and says nothing more, reading and discarding whatever the client
+/// sends, until the client closes it, the device goes dark, or the simulator stops.
+async fn silence(
+    dev: &SimDevice,
+    stream: &mut TcpStream,
+    phase: &mut watch::Receiver<Phase>,
+    shutdown: &mut Shutdown,
+) {
+    let mut sink = [0u8; 1024];
+    loop {
+        tokio::select! {
+            read = stream.read(&mut sink) => match read {
+                Ok(0) | Err(_) => {
+                    tracing::debug!(device = %dev.id, "client left a silent connection");
+                    return;
+                }
+                Ok(_) => {}
+            },
+            _ = until(phase, |p| *p != Phase::Online) => return,
+            _ = stopped(shutdown) => return,
         }
     }
 }

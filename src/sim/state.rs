@@ -84,6 +84,8 @@ pub struct DeviceState {
     pub boots: u32,
     /// Where received reboots and resets are written, with the row id to write.
     journal: Option<(String, Arc<Journal>)>,
+    /// A `reset_stays` device restarts into factory defaults at its next boot.
+    reset_pending: bool,
 }
 
 impl DeviceState {
@@ -144,6 +146,7 @@ impl DeviceState {
             bound_to_cloud: true,
             boots: 0,
             journal: None,
+            reset_pending: false,
         }
     }
 
@@ -170,6 +173,14 @@ impl DeviceState {
     /// The device came back from a reboot: relays keep their state, on-times restart.
     pub fn booted(&mut self, now: Instant) {
         self.boots += 1;
+        if std::mem::take(&mut self.reset_pending) {
+            // Factory defaults: the setup alias, no account, relays off.
+            self.identity.alias = format!("TP-LINK_Smart Plug_{}", &self.identity.device_id[..4]);
+            self.bound_to_cloud = false;
+            for relay in std::iter::once(&mut self.relay).chain(self.outlets.iter_mut().map(|o| &mut o.relay)) {
+                relay.on = false;
+            }
+        }
         for relay in
             std::iter::once(&mut self.relay).chain(self.outlets.iter_mut().map(|o| &mut o.relay))
         {
@@ -323,6 +334,11 @@ impl DeviceState {
                         return (error(code, "reset refused"), None);
                     }
                     return match delay_param(params) {
+                        Ok(delay) if self.faults.reset_stays => {
+                            self.journal("reset");
+                            self.reset_pending = true;
+                            (ok(), Some(Effect::Reboot { delay }))
+                        }
                         Ok(delay) => {
                             self.journal("reset");
                             (ok(), Some(Effect::Reset { delay }))
@@ -566,6 +582,22 @@ mod tests {
         assert_eq!(sys["on_time"], 0);
         assert_eq!(sys["alias"], "Lobby");
         assert_eq!(d.boots, 1);
+    }
+
+    #[test]
+    fn a_reset_stays_device_restarts_into_factory_defaults() {
+        let faults = Faults { reset_stays: true, ..Faults::default() };
+        let (mut d, now) = device("HS103", faults);
+        let (reply, effect) = d.handle(&json!({"system":{"reset":{"delay":1}}}), now);
+        assert_eq!(reply["system"]["reset"]["err_code"], 0);
+        assert_eq!(effect, Some(Effect::Reboot { delay: 1 }));
+        assert_eq!(d.sysinfo(now)["alias"], "Lobby", "settings last until the restart");
+        d.booted(now);
+        let sys = d.sysinfo(now);
+        assert!(sys["alias"].as_str().unwrap().starts_with("TP-LINK_"));
+        assert_eq!(sys["relay_state"], 0);
+        let (reply, _) = d.handle(&json!({"cnCloud":{"get_info":{}}}), now);
+        assert_eq!(reply["cnCloud"]["get_info"]["binded"], 0);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! Loopback plan: every test file owns one second octet of 127.0.0.0/8 and every test in it a
 //! third octet, so tests running in parallel never share an address:
-//! iot_client 127.20.x.y, simulate_cli 127.21.x.y, kasa_interop 127.22.x.y.
+//! iot_client 127.20, simulate_cli 127.21, kasa_interop 127.22, run_cli 127.23, fleet_1000
+//! 127.24, hostile_devices 127.25, hostile_files 127.26, safety_cli 127.27, crash_resume 127.28.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -61,6 +62,11 @@ pub struct Simulate {
 
 impl Simulate {
     pub fn start(csv: &str) -> Simulate {
+        Simulate::start_with(csv, &[])
+    }
+
+    /// With extra `simulate` arguments, e.g. `["--journal", path]`.
+    pub fn start_with(csv: &str, extra: &[&str]) -> Simulate {
         use std::io::{BufRead, BufReader};
         use std::process::{Command, Stdio};
         let dir = tempfile::tempdir().unwrap();
@@ -68,6 +74,7 @@ impl Simulate {
         std::fs::write(&inv, csv).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_fleetreset"))
             .args(["simulate", "--time-scale", "0.01"])
+            .args(extra)
             .arg(&inv)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -34,8 +34,14 @@ impl Family {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Protocol {
-    /// Legacy IOT JSON, XOR cipher, TCP 9999.
+    /// Legacy IOT JSON, XOR cipher, TCP 9999, on every hardware version.
     Iot,
+    /// Legacy on older hardware, IOT JSON over KLAP v1 on newer (HS100 hardware 4.1) or SMART
+    /// on newer (EP25 hardware 2.6): discovery or the inventory must say.
+    Mixed,
+    /// SMART JSON over KLAP (current firmware) or AES (older firmware): discovery or the
+    /// inventory must say which.
+    Smart,
     /// Not known; discovery or the inventory must say.
     Unknown,
 }
@@ -70,9 +76,29 @@ const fn iot(model: &'static str, family: Family, outlets: u8) -> ModelInfo {
     }
 }
 
+const fn smart(model: &'static str, family: Family, outlets: u8) -> ModelInfo {
+    ModelInfo {
+        model,
+        family,
+        protocol: Protocol::Smart,
+        outlets,
+        boot_time: BOOT_SMALL,
+    }
+}
+
+const fn mixed(model: &'static str, family: Family, outlets: u8) -> ModelInfo {
+    ModelInfo {
+        model,
+        family,
+        protocol: Protocol::Mixed,
+        outlets,
+        boot_time: BOOT_SMALL,
+    }
+}
+
 /// The catalog. Order matters only for readability; lookups match the whole base model.
 const MODELS: &[ModelInfo] = &[
-    iot("HS100", Family::Plug, 0),
+    mixed("HS100", Family::Plug, 0),
     iot("HS103", Family::Plug, 0),
     iot("HS105", Family::Plug, 0),
     iot("HS110", Family::Plug, 0),
@@ -82,7 +108,18 @@ const MODELS: &[ModelInfo] = &[
     iot("KP125", Family::Plug, 0),
     iot("KP401", Family::Plug, 0),
     iot("EP10", Family::Plug, 0),
-    iot("EP25", Family::Plug, 0),
+    mixed("EP25", Family::Plug, 0),
+    smart("P100", Family::Plug, 0),
+    smart("P105", Family::Plug, 0),
+    smart("P110", Family::Plug, 0),
+    smart("P110M", Family::Plug, 0),
+    smart("P115", Family::Plug, 0),
+    smart("P125M", Family::Plug, 0),
+    smart("KP125M", Family::Plug, 0),
+    smart("P300", Family::Strip, 3),
+    smart("P304M", Family::Strip, 4),
+    smart("P306", Family::Strip, 6),
+    smart("EP40M", Family::Strip, 2),
     iot("HS107", Family::Strip, 2),
     iot("HS300", Family::Strip, 6),
     iot("KP200", Family::Strip, 2),
@@ -172,7 +209,7 @@ mod tests {
 
     #[test]
     fn strips_know_their_outlet_count() {
-        for (model, outlets) in [("HS300", 6), ("KP303", 3), ("KP400", 2), ("EP40", 2)] {
+        for (model, outlets) in [("HS300", 6), ("KP303", 3), ("KP400", 2), ("EP40", 2), ("P304M", 4)] {
             let info = lookup(model);
             assert_eq!(info.family, Family::Strip, "{model}");
             assert_eq!(info.outlets, outlets, "{model}");
@@ -181,8 +218,11 @@ mod tests {
 
     #[test]
     fn families_of_the_issue_models() {
+        assert_eq!(lookup("HS100").protocol, Protocol::Mixed);
+        assert_eq!(lookup("EP25").protocol, Protocol::Mixed);
+        assert_eq!(lookup("P110(UK)").protocol, Protocol::Smart);
+        assert_eq!(lookup("P300").outlets, 3);
         let cases = [
-            ("HS100", Family::Plug),
             ("HS103", Family::Plug),
             ("HS105", Family::Plug),
             ("KP115", Family::Plug),
@@ -196,7 +236,7 @@ mod tests {
         ];
         for (model, family) in cases {
             assert_eq!(lookup(model).family, family, "{model}");
-            assert_eq!(lookup(model).protocol, Protocol::Iot, "{model}");
+            assert_ne!(lookup(model).protocol, Protocol::Unknown, "{model}");
         }
     }
 

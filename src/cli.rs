@@ -36,6 +36,8 @@ pub enum Command {
     Resume(ResumeArgs),
     /// Factory-reset a simulated fleet end to end, with nothing to set up.
     Demo(DemoArgs),
+    /// Find devices by discovery and write an inventory, or move an inventory's hosts by MAC.
+    Discover(DiscoverArgs),
     /// List the runs in the audit database.
     Runs(RunsArgs),
     /// Write devices.csv, run.json and summary.md for a run.
@@ -58,9 +60,16 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 1.0)]
     pub time_scale: f64,
 
-    /// Append every reboot and reset a device receives to this file (`TIME ID COMMAND`).
+    /// Append every reboot, reset and failed login a device receives to this file
+    /// (`TIME ID COMMAND`).
     #[arg(long)]
     pub journal: Option<PathBuf>,
+
+    /// The credentials file that holds the accounts named by the inventory's `credentials`
+    /// column, the devices' owners (same format and FLEETRESET_CRED_* variables as the
+    /// client). Default: ~/.config/fleetreset/credentials.toml, if it exists.
+    #[arg(long, value_name = "PATH")]
+    pub credentials: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -155,6 +164,17 @@ pub struct RunArgs {
     /// Let a factory reset wipe devices that have no MAC in the inventory to check them by.
     #[arg(long)]
     pub allow_unverified_identity: bool,
+    /// The credentials file the inventory's `credentials` profiles come from (owner-only).
+    /// Default: ~/.config/fleetreset/credentials.toml.
+    #[arg(long)]
+    pub credentials: Option<PathBuf>,
+    /// Stop starting jobs once this many devices refused the credentials.
+    #[arg(long, default_value_t = crate::engine::execute::DEFAULT_MAX_AUTH_FAILURES)]
+    pub max_auth_failures: usize,
+    /// Look for devices by MAC with discovery on this address or CIDR, and use the address
+    /// where each answers (DHCP moves devices between runs).
+    #[arg(long, value_name = "ADDRESS|CIDR")]
+    pub rediscover: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -176,6 +196,12 @@ pub struct ResumeArgs {
     /// Replace the run's maintenance window, e.g. 22:00-06:00.
     #[arg(long, value_name = "HH:MM-HH:MM")]
     pub window: Option<String>,
+    /// The credentials file (default: ~/.config/fleetreset/credentials.toml).
+    #[arg(long)]
+    pub credentials: Option<PathBuf>,
+    /// Look for moved devices by MAC on this address or CIDR.
+    #[arg(long, value_name = "ADDRESS|CIDR")]
+    pub rediscover: Option<String>,
     /// Print the run's summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -189,4 +215,21 @@ pub struct DemoArgs {
     /// Reports are written to DIR/<run id>/.
     #[arg(long, default_value = crate::report::DEFAULT_DIR)]
     pub reports_dir: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DiscoverArgs {
+    /// An address, an IPv4 CIDR of at most /16 (a unicast sweep, for routed or segmented
+    /// networks), or a broadcast address such as 192.168.1.255.
+    #[arg(long)]
+    pub target: String,
+    /// Seconds to listen for answers (probes are sent three times over it).
+    #[arg(long, default_value_t = 3.0)]
+    pub timeout: f64,
+    /// Write the inventory here instead of stdout.
+    #[arg(long, conflicts_with = "update")]
+    pub out: Option<PathBuf>,
+    /// Update the hosts of this inventory where a row's MAC was found at another address.
+    #[arg(long)]
+    pub update: Option<PathBuf>,
 }

@@ -14,6 +14,7 @@ use anyhow::Context;
 use crate::cli::DemoArgs;
 use crate::engine::config::RunConfig;
 use crate::engine::execute::{self, RunInput, Safety};
+use crate::engine::plan;
 use crate::engine::progress::ProgressView;
 use crate::engine::schedule::Limits;
 use crate::engine::shutdown::Signals;
@@ -73,9 +74,14 @@ pub async fn run(args: &DemoArgs, signals: Signals) -> anyhow::Result<Status> {
         simulator.endpoints().len()
     );
     let mut view = ProgressView::for_stderr();
+    let mut jobs = plan::plan(&inventory.devices, Action::FactoryReset);
+    if let Err(problems) = execute::prepare(&mut jobs, &Default::default(), None, &view).await {
+        anyhow::bail!("the demo fleet could not be prepared: {}", problems.join("; "));
+    }
     let result = execute::execute(
         RunInput {
             inventory: &inventory,
+            jobs,
             inventory_sha256: execute::sha256_hex(DEMO_CSV.as_bytes()),
             config: demo_config(),
             safety: Safety::default(),

@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod demo;
+pub mod discover;
 pub mod plan;
 pub mod report;
 pub mod resume;

@@ -95,11 +95,27 @@ pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> 
     if config.action == Action::FactoryReset && !args.yes && !confirmed(pending)? {
         return Ok(Status::BadInput);
     }
+    let store = match super::run::load_credentials(args.credentials.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("fleetreset: {e}");
+            return Ok(Status::BadInput);
+        }
+    };
+    let rediscover = match args.rediscover.as_deref().map(crate::protocol::discovery::targets).transpose() {
+        Ok(t) => t,
+        Err(msg) => {
+            eprintln!("fleetreset: --rediscover {msg}");
+            return Ok(Status::BadInput);
+        }
+    };
     eprintln!("resuming run {}: {pending} job(s) left", run.id);
     let mut view = ProgressView::for_stderr();
     let summary = execute::resume(
         ResumeInput {
             run_id: &run.id,
+            credentials: &store,
+            rediscover,
             inventory: &inventory,
             config,
             safety,
@@ -154,6 +170,10 @@ fn stored_settings(run: &RunRow) -> Result<(RunConfig, Safety), String> {
         max_fail: amount(&s["max_fail"])?,
         window: parse_window(s["window"].as_str())?,
         allow_unverified_identity: s["allow_unverified_identity"].as_bool().unwrap_or(false),
+        max_auth_failures: s["max_auth_failures"]
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(execute::DEFAULT_MAX_AUTH_FAILURES),
     };
     Ok((config, safety))
 }

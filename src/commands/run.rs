@@ -11,13 +11,13 @@ use crate::engine::config::RunConfig;
 use crate::engine::dry_run;
 use crate::engine::execute::{self, Amount, RunInput, RunSummary, Safety};
 use crate::engine::job::identity_checkable;
-use crate::engine::plan;
+use crate::credentials;
+use crate::engine::plan::{self, PlannedJob};
 use crate::engine::progress::ProgressView;
 use crate::engine::schedule::Limits;
 use crate::engine::shutdown::Signals;
 use crate::engine::window::Window;
 use crate::exit::Status;
-use crate::inventory::Inventory;
 use crate::model::{Action, Outcome};
 use crate::protocol::iot::transport::Timeouts;
 use crate::store::RunStatus;
@@ -45,8 +45,31 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
         );
         return Ok(Status::BadInput);
     }
+    let store = match load_credentials(args.credentials.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("fleetreset: {e}");
+            return Ok(Status::BadInput);
+        }
+    };
+    let rediscover = match args.rediscover.as_deref().map(crate::protocol::discovery::targets).transpose() {
+        Ok(t) => t,
+        Err(msg) => {
+            eprintln!("fleetreset: --rediscover {msg}");
+            return Ok(Status::BadInput);
+        }
+    };
+    let mut jobs = plan::plan(&inventory.devices, config.action);
+    let mut view = ProgressView::for_stderr();
+    if let Err(problems) = execute::prepare(&mut jobs, &store, rediscover.as_deref(), &view).await {
+        for p in problems {
+            eprintln!("{}:{p}", args.file.display());
+        }
+        eprintln!("fleetreset: fix the credentials above; nothing was sent");
+        return Ok(Status::BadInput);
+    }
     if args.dry_run {
-        return dry_run(args, &inventory, &config, signals).await;
+        return dry_run(args, &jobs, &config, &mut view, signals).await;
     }
     if config.action == Action::FactoryReset && !safety.allow_unverified_identity {
         let unverifiable: Vec<_> = inventory
@@ -78,10 +101,10 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
         return Ok(Status::BadInput);
     }
     let operator = args.operator.clone().unwrap_or_else(operator_from_env);
-    let mut view = ProgressView::for_stderr();
     let summary = execute::execute(
         RunInput {
             inventory: &inventory,
+            jobs,
             inventory_sha256: sha256,
             config,
             safety,
@@ -112,13 +135,12 @@ pub fn outside_window(window: Option<&Window>) -> Option<Status> {
 
 async fn dry_run(
     args: &RunArgs,
-    inventory: &Inventory,
+    jobs: &[PlannedJob],
     config: &RunConfig,
+    view: &mut ProgressView,
     signals: Signals,
 ) -> anyhow::Result<Status> {
-    let jobs = plan::plan(&inventory.devices, config.action);
-    let mut view = ProgressView::for_stderr();
-    let looks = dry_run::look(&inventory.devices, config, &mut view, signals).await;
+    let looks = dry_run::look(jobs, config, view, signals).await;
     let mut out = std::io::stdout().lock();
     let mut problems = 0;
     for (j, l) in jobs.iter().zip(&looks) {
@@ -150,6 +172,15 @@ async fn dry_run(
     })
 }
 
+/// The credentials store: the named file (which must exist), or the default file if there is
+/// one. Profiles may also come from the environment.
+pub fn load_credentials(path: Option<&std::path::Path>) -> Result<credentials::Store, credentials::CredentialsError> {
+    match path {
+        Some(p) => credentials::Store::load(Some(p), true),
+        None => credentials::Store::load(credentials::default_path().as_deref(), false),
+    }
+}
+
 /// Checks the blast-radius arguments.
 pub fn safety(args: &RunArgs) -> Result<Safety, String> {
     let amount = |flag: &str, v: &Option<String>| -> Result<Option<Amount>, String> {
@@ -167,6 +198,7 @@ pub fn safety(args: &RunArgs) -> Result<Safety, String> {
         max_fail: amount("max-fail", &args.max_fail)?,
         window: parse_window(args.window.as_deref())?,
         allow_unverified_identity: args.allow_unverified_identity,
+        max_auth_failures: args.max_auth_failures.max(1),
     })
 }
 

@@ -6,6 +6,7 @@ use std::io::Write;
 use anyhow::Context;
 
 use crate::cli::SimulateArgs;
+use crate::credentials::{self, Store};
 use crate::exit::Status;
 use crate::inventory::{self, LoadError};
 use crate::sim::{self, Simulator};
@@ -26,7 +27,16 @@ pub async fn run(
         }
         Err(e) => return Err(e.into()),
     };
-    let specs = match sim::plan(&inv.devices) {
+    // Only rows bound to an account need the store; without any, a missing or unreadable
+    // default file must not stop the simulator.
+    let store = if inv.devices.iter().any(|d| d.credentials.is_some()) {
+        let path = args.credentials.clone().or_else(credentials::default_path);
+        Store::load(path.as_deref(), args.credentials.is_some())
+            .context("loading the devices' accounts")?
+    } else {
+        Store::default()
+    };
+    let specs = match sim::plan_with(&inv.devices, &store) {
         Ok(specs) => specs,
         Err(problems) => {
             for p in &problems {
@@ -60,9 +70,9 @@ pub async fn run(
         let mut out = std::io::stdout().lock();
         for e in simulator.endpoints() {
             let listens = if e.faults.contains("offline") {
-                "offline, not listening"
+                "offline, not listening".to_string()
             } else {
-                "tcp+udp"
+                e.listens()
             };
             let faults = if e.faults.is_empty() {
                 String::new()

@@ -4,12 +4,12 @@
 
 use std::net::SocketAddr;
 
-use crate::device::IotClient;
+use crate::device::{DeviceClient, Link};
 use crate::inventory::Device;
-use crate::protocol::iot::DEFAULT_PORT;
 
 use super::config::RunConfig;
 use super::job::{identity_checkable, identity_problem, probe};
+use super::plan::PlannedJob;
 use super::progress::ProgressView;
 use super::schedule::{Progress, Scheduler};
 use super::shutdown::Signals;
@@ -25,19 +25,20 @@ pub struct Look {
 
 /// Looks at every device under the run's rate and concurrency limits.
 pub async fn look(
-    devices: &[Device],
+    planned: &[PlannedJob],
     config: &RunConfig,
     view: &mut ProgressView,
     signals: Signals,
 ) -> Vec<Look> {
-    let jobs: Vec<(usize, Device)> = devices.iter().cloned().enumerate().collect();
+    let devices: Vec<Device> = planned.iter().map(|j| j.device.clone()).collect();
+    let jobs: Vec<(usize, PlannedJob)> = planned.iter().cloned().enumerate().collect();
     let timeouts = config.timeouts;
     let mut looks: Vec<Option<Look>> = vec![None; devices.len()];
     view.begin(devices.len());
     Scheduler::new(&config.limits)
         .run(
             jobs,
-            move |d: Device| async move { look_one(&d, timeouts).await },
+            move |j: PlannedJob| async move { look_one(&j, timeouts).await },
             |p| match p {
                 Progress::Started { index } => view.started(&devices[index].id),
                 Progress::Finished { index, result } => {
@@ -64,11 +65,13 @@ pub async fn look(
         .collect()
 }
 
-async fn look_one(d: &Device, timeouts: crate::protocol::iot::transport::Timeouts) -> Look {
+async fn look_one(j: &PlannedJob, timeouts: crate::protocol::iot::transport::Timeouts) -> Look {
+    let d = &j.device;
     let id = d.id.clone();
+    let port = j.link.port;
     let addr = match d.host.ip() {
-        Some(ip) => SocketAddr::new(ip, d.host.port_or(DEFAULT_PORT)),
-        None => match tokio::net::lookup_host((d.host.name.as_str(), d.host.port_or(DEFAULT_PORT)))
+        Some(ip) => SocketAddr::new(ip, port),
+        None => match tokio::net::lookup_host((d.host.name.as_str(), port))
             .await
         {
             Ok(mut a) => match a.next() {
@@ -90,7 +93,8 @@ async fn look_one(d: &Device, timeouts: crate::protocol::iot::transport::Timeout
             }
         },
     };
-    match probe(IotClient::new(addr, timeouts)).await {
+    let link = Link { addr, protocol: j.link.protocol, credentials: j.link.credentials.clone(), timeouts };
+    match probe(DeviceClient::new(link)).await {
         Err(e) => Look {
             device_id: id,
             problem: Some(format!("probe failed: {e}")),

@@ -23,6 +23,7 @@ use crate::store::{
 
 use super::config::RunConfig;
 use super::job::{self, JobEnv, JobResult, Mode};
+use super::links;
 use super::plan::{self, PlannedJob};
 use super::progress::ProgressView;
 use super::schedule::{Progress, Scheduler};
@@ -70,7 +71,7 @@ impl std::fmt::Display for Amount {
 }
 
 /// The limits on how much a run may break before it stops.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Safety {
     /// This many devices run first, alone; any failure among them stops the run.
     pub canary: usize,
@@ -83,6 +84,27 @@ pub struct Safety {
     pub window: Option<Window>,
     /// Let a factory reset act on devices whose identity can't be checked (no MAC).
     pub allow_unverified_identity: bool,
+    /// Stop starting jobs once this many devices refused the credentials: one wrong password
+    /// would otherwise lock out device after device.
+    pub max_auth_failures: usize,
+}
+
+/// Authentication failures that stop a run by default. Devices lock logins after a few failed
+/// attempts (Tapo answers -40404 for about half an hour); each device sees at most one of ours,
+/// and after three the credentials are almost certainly wrong for the fleet.
+pub const DEFAULT_MAX_AUTH_FAILURES: usize = 3;
+
+impl Default for Safety {
+    fn default() -> Self {
+        Safety {
+            canary: 0,
+            batch: None,
+            max_fail: None,
+            window: None,
+            allow_unverified_identity: false,
+            max_auth_failures: DEFAULT_MAX_AUTH_FAILURES,
+        }
+    }
 }
 
 impl Safety {
@@ -93,6 +115,7 @@ impl Safety {
             "max_fail": self.max_fail.map(|a| a.to_string()),
             "window": self.window.as_ref().map(|w| w.to_string()),
             "allow_unverified_identity": self.allow_unverified_identity,
+            "max_auth_failures": self.max_auth_failures,
         })
     }
 }
@@ -125,6 +148,8 @@ impl StopReason {
 /// What a new run needs besides its configuration.
 pub struct RunInput<'a> {
     pub inventory: &'a Inventory,
+    /// The jobs, planned and with their links settled ([`prepare`]).
+    pub jobs: Vec<PlannedJob>,
     /// SHA-256 of the inventory file's bytes, hex.
     pub inventory_sha256: String,
     pub config: RunConfig,
@@ -162,7 +187,7 @@ pub async fn execute(
     view: &mut ProgressView,
     signals: Signals,
 ) -> anyhow::Result<RunSummary> {
-    let planned = plan::plan(&input.inventory.devices, input.config.action);
+    let planned = input.jobs;
     let run_id = new_run_id();
     let mut parameters = input.config.to_json();
     parameters["safety"] = input.safety.to_json();
@@ -200,6 +225,8 @@ pub async fn execute(
 /// What `resume` needs: the run, the inventory as it is now, and the limits to go on with.
 pub struct ResumeInput<'a> {
     pub run_id: &'a str,
+    pub credentials: &'a crate::credentials::Store,
+    pub rediscover: Option<Vec<std::net::IpAddr>>,
     pub inventory: &'a Inventory,
     pub config: RunConfig,
     pub safety: Safety,
@@ -253,7 +280,7 @@ pub async fn resume(
         .filter(|j| j.outcome.is_none())
         .map(|j| by_id[j.device_id.as_str()].clone())
         .collect();
-    let mut work = Vec::new();
+    let mut work: Vec<(PlannedJob, Mode)> = Vec::new();
     for (j, device) in record
         .jobs
         .iter()
@@ -268,6 +295,11 @@ pub async fn resume(
         };
         work.push((planned, mode));
     }
+    let mut jobs: Vec<PlannedJob> = work.iter().map(|(j, _)| j.clone()).collect();
+    prepare(&mut jobs, input.credentials, input.rediscover.as_deref(), &*view)
+        .await
+        .map_err(|problems| anyhow::anyhow!("{}", problems.join("\n")))?;
+    let work: Vec<(PlannedJob, Mode)> = jobs.into_iter().zip(work.into_iter().map(|(_, m)| m)).collect();
     drive(Drive {
         run_id: input.run_id.to_string(),
         db,
@@ -281,6 +313,23 @@ pub async fn resume(
         signals,
     })
     .await
+}
+
+/// Settles every job's link: its credentials profile, then (for protocols only discovery can
+/// tell, or with `rediscover`) a discovery sweep. Problems come back as `LINE: id: message`.
+pub async fn prepare(
+    jobs: &mut [PlannedJob],
+    store: &crate::credentials::Store,
+    rediscover: Option<&[std::net::IpAddr]>,
+    view: &ProgressView,
+) -> Result<(), Vec<String>> {
+    links::attach_credentials(jobs, store)
+        .map_err(|p| p.into_iter().map(|(line, msg)| format!("{line}: {msg}")).collect::<Vec<_>>())?;
+    match links::discover(jobs, rediscover, links::DISCOVERY_TIMEOUT).await {
+        Ok(notes) => notes.iter().for_each(|n| view.note(n)),
+        Err(e) => view.note(&format!("discovery failed ({e}); using the inventory and catalog as they are")),
+    }
+    Ok(())
 }
 
 fn is_resumable_skip(outcome: Option<Outcome>, reason: Option<Reason>) -> bool {
@@ -374,6 +423,7 @@ async fn drive(d: Drive<'_>) -> anyhow::Result<RunSummary> {
     let audit_failed = Notify::new();
     let mut stop: Option<StopReason> = None;
     let mut failed_total = 0usize;
+    let mut auth_failures = 0usize;
     let scheduler = Scheduler::new(&config.limits);
     let grace = config.scaled(SHUTDOWN_GRACE);
 
@@ -445,7 +495,15 @@ async fn drive(d: Drive<'_>) -> anyhow::Result<RunSummary> {
                         if r.outcome == Outcome::Failed {
                             failed_here += 1;
                             failed_total += 1;
-                            let why = if canary {
+                            if r.reason == Some(Reason::AuthFailed) {
+                                auth_failures += 1;
+                            }
+                            let why = if auth_failures >= safety.max_auth_failures && r.reason == Some(Reason::AuthFailed) {
+                                Some(format!(
+                                    "{auth_failures} devices refused the credentials (--max-auth-failures {}); check the credentials profiles before more devices lock logins",
+                                    safety.max_auth_failures
+                                ))
+                            } else if canary {
                                 Some(format!("a canary device failed ({})", r.device_id))
                             } else if run_limit.is_some_and(|n| failed_total > n) {
                                 Some(format!("{failed_total} failures exceeded --max-fail {}", run_limit.unwrap_or(0)))

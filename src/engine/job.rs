@@ -9,11 +9,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::device::{Ack, DeviceError, IotClient};
+use crate::device::{Ack, DeviceClient, DeviceError, DeviceInfo, Link};
 use crate::inventory::{Device, MacAddr};
 use crate::model::{Action, JobState, Outcome, Reason};
-use crate::protocol::iot::DEFAULT_PORT;
-use crate::protocol::iot::messages::SysInfo;
 use crate::store::{Record, SnapshotPhase, StoreError, Timestamp, Writer};
 
 use super::config::{
@@ -52,9 +50,7 @@ pub struct JobResult {
 
 /// What the device said when probed.
 pub(crate) struct Probe {
-    pub info: SysInfo,
-    pub raw: Value,
-    pub cloud: Option<Value>,
+    pub info: DeviceInfo,
 }
 
 /// A job ending early, with its reason.
@@ -73,6 +69,19 @@ pub async fn run(env: Arc<JobEnv>, job: PlannedJob, mode: Mode) -> Result<JobRes
         device_id: job.device.id.clone(),
         at: chrono::Utc::now(),
     })
+    .await?;
+    let link = &job.link;
+    ctx.event(
+        None,
+        "link",
+        json!({
+            "protocol": link.protocol.as_str(),
+            "chosen_by": link.source,
+            "port": link.port,
+            "moved_from": link.moved_from,
+            "credentials_profile": job.device.credentials,
+        }),
+    )
     .await?;
     let (outcome, reason, detail) = match ctx.work(mode).await? {
         Ok(detail) => (Outcome::Succeeded, None, detail),
@@ -135,13 +144,18 @@ impl Ctx<'_> {
             device_id: self.job.device.id.clone(),
             phase,
             at: chrono::Utc::now(),
-            data: json!({ "sysinfo": probe.raw, "cloud": probe.cloud }),
+            data: snapshot_data(&probe.info),
         })
         .await
     }
 
-    fn client(&self, addr: SocketAddr) -> IotClient {
-        IotClient::new(addr, self.config().timeouts)
+    fn client(&self, addr: SocketAddr) -> DeviceClient {
+        DeviceClient::new(Link {
+            addr,
+            protocol: self.job.link.protocol,
+            credentials: self.job.link.credentials.clone(),
+            timeouts: self.config().timeouts,
+        })
     }
 
     /// The job proper. The outer `Result` is the audit; the inner one the device.
@@ -273,10 +287,10 @@ impl Ctx<'_> {
         if let Err(f) = self.check_identity(addr, &now).await? {
             return Ok(Err(f));
         }
-        let relay_on = now.info.relay_state == Some(1);
+        let relay_on = now.info.relay_on == Some(true);
         let on_time = now.info.on_time.map(|t| t as f64);
         let restarted_since = relay_on && on_time.is_some_and(|t| t < secs_since_intent);
-        let unbound = now.cloud.as_ref().and_then(|c| c["binded"].as_u64()) == Some(0);
+        let unbound = now.info.bound == Some(false);
         // Proof the command never arrived: the relay has been on, uninterrupted, since before
         // the intent (and, for a reset, the device is still bound).
         let never_arrived = relay_on && on_time.is_some_and(|t| t >= secs_since_intent) && !unbound;
@@ -337,7 +351,7 @@ impl Ctx<'_> {
         let sent_at = Instant::now();
         let mut client = self.client(addr);
         let ack = match self.config().action {
-            Action::PowerCycle => client.reboot(crate::device::COMMAND_DELAY_SECS).await,
+            Action::PowerCycle => client.reboot().await,
             Action::FactoryReset => client.factory_reset().await,
         };
         drop(client);
@@ -381,7 +395,7 @@ impl Ctx<'_> {
 
     async fn resolve(&self) -> Result<SocketAddr, Fail> {
         let host = &self.job.device.host;
-        let port = host.port_or(DEFAULT_PORT);
+        let port = self.job.link.port;
         if let Some(ip) = host.ip() {
             return Ok(SocketAddr::new(ip, port));
         }
@@ -391,20 +405,11 @@ impl Ctx<'_> {
         )
         .await;
         match lookup {
-            Ok(Ok(mut addrs)) => addrs.next().ok_or_else(|| {
-                Fail(
-                    Reason::Unreachable,
-                    format!("{} resolves to no address", host.name),
-                )
-            }),
-            Ok(Err(e)) => Err(Fail(
-                Reason::Unreachable,
-                format!("cannot resolve {}: {e}", host.name),
-            )),
-            Err(_) => Err(Fail(
-                Reason::Timeout,
-                format!("resolving {} timed out", host.name),
-            )),
+            Ok(Ok(mut addrs)) => addrs
+                .next()
+                .ok_or_else(|| Fail(Reason::Unreachable, format!("{} resolves to no address", host.name))),
+            Ok(Err(e)) => Err(Fail(Reason::Unreachable, format!("cannot resolve {}: {e}", host.name))),
+            Err(_) => Err(Fail(Reason::Timeout, format!("resolving {} timed out", host.name))),
         }
     }
 
@@ -572,7 +577,7 @@ impl Ctx<'_> {
                         continue;
                     }
                     self.snapshot(SnapshotPhase::Post, &p).await?;
-                    let unbound = p.cloud.as_ref().and_then(|c| c["binded"].as_u64()) == Some(0);
+                    let unbound = p.info.bound == Some(false);
                     return Ok(if unbound {
                         Ok("still on the network, but reports factory defaults (not bound to an account)".into())
                     } else {
@@ -600,7 +605,7 @@ fn expected_device_id(device: &Device) -> Option<&str> {
 }
 
 /// Whether the device at `addr` is not the one the inventory row means, and how.
-pub fn identity_problem(device: &Device, info: &SysInfo, addr: SocketAddr) -> Option<String> {
+pub fn identity_problem(device: &Device, info: &DeviceInfo, addr: SocketAddr) -> Option<String> {
     let reported = info.mac.parse::<MacAddr>().ok();
     match (device.mac, expected_device_id(device)) {
         (Some(expected), _) if reported != Some(expected) => Some(format!(
@@ -620,14 +625,33 @@ pub fn identity_checkable(device: &Device) -> bool {
     device.mac.is_some() || expected_device_id(device).is_some()
 }
 
-/// Reads sysinfo alone (some firmware crashes on unexpected modules), then the cloud binding.
-pub(crate) async fn probe(mut client: IotClient) -> Result<Probe, DeviceError> {
-    let (info, raw) = client.sysinfo().await?;
-    // Not every firmware has the cloud module; its absence is not a failure.
-    let cloud = client.cloud_info_raw().await.ok();
-    Ok(Probe { info, raw, cloud })
+/// Reads the device's own state, in its protocol: IOT sysinfo alone first (some firmware
+/// crashes on unexpected modules), SMART device info; then the cloud binding.
+pub(crate) async fn probe(mut client: DeviceClient) -> Result<Probe, DeviceError> {
+    Ok(Probe { info: client.info().await? })
 }
 
+/// What a snapshot stores: the device's own answers as they came, the protocol, and the
+/// protocol-neutral summary the reports read.
+fn snapshot_data(info: &DeviceInfo) -> Value {
+    json!({
+        "sysinfo": info.raw,
+        "cloud": info.cloud_raw,
+        "summary": {
+            "model": info.model,
+            "alias": info.alias,
+            "mac": info.mac,
+            "device_id": info.device_id,
+            "kind": info.kind,
+            "relay_on": info.relay_on,
+            "on_time": info.on_time,
+            "bound": info.bound,
+        },
+    })
+}
+
+/// The outcome reason for a device error. A connection dropped mid-reply is the device
+/// misbehaving (`device_error`), not slowness.
 fn reason_for(e: &DeviceError) -> Reason {
     match e {
         DeviceError::Unreachable { .. } => Reason::Unreachable,
@@ -635,56 +659,39 @@ fn reason_for(e: &DeviceError) -> Reason {
         DeviceError::ConnectionLost { .. }
         | DeviceError::Malformed { .. }
         | DeviceError::Device { .. } => Reason::DeviceError,
+        DeviceError::Auth { .. } | DeviceError::Blocked { .. } => Reason::AuthFailed,
+        DeviceError::Unsupported { .. } => Reason::Unsupported,
     }
 }
 
 /// Whether the relay on-time shows a restart: it was on before and after, and now counts fewer
-/// seconds than have passed since the command (before the reboot it counted from earlier).
-fn on_time_restarted(pre: &SysInfo, post: &SysInfo, secs_since_command: f64) -> bool {
-    let on = |i: &SysInfo| i.relay_state == Some(1);
-    // Without a restart, on-time now would be its value at the probe plus the time since,
-    // which is more than the time since the command.
+/// seconds than have passed since the command. Without a restart, on-time now would be its
+/// value at the probe plus the time since, which is more than the time since the command.
+fn on_time_restarted(pre: &DeviceInfo, post: &DeviceInfo, secs_since_command: f64) -> bool {
     let plug = match post.on_time {
-        Some(after) if on(pre) && on(post) && pre.on_time.is_some() => {
-            (after as f64) < secs_since_command
+        Some(after) => {
+            pre.relay_on == Some(true) && post.relay_on == Some(true) && pre.on_time.is_some() && (after as f64) < secs_since_command
         }
-        _ => false,
+        None => false,
     };
-    let outlets = !pre.children.is_empty()
-        && pre
-            .children
-            .iter()
-            .zip(&post.children)
-            .any(|(a, b)| match (a.on_time, b.on_time) {
-                (Some(_), Some(after)) if a.state == 1 && b.state == 1 => {
-                    (after as f64) < secs_since_command
-                }
-                _ => false,
-            });
+    let outlets = pre.children.iter().zip(&post.children).any(|(a, b)| match (a.on_time, b.on_time) {
+        (Some(_), Some(after)) => a.on == Some(true) && b.on == Some(true) && (after as f64) < secs_since_command,
+        _ => false,
+    });
     plug || outlets
 }
 
 /// The settings a power cycle must keep; names the first one that changed.
-fn settings_changed(pre: &SysInfo, post: &SysInfo) -> Option<String> {
+fn settings_changed(pre: &DeviceInfo, post: &DeviceInfo) -> Option<String> {
     if pre.alias != post.alias {
-        return Some(format!(
-            "its alias changed from {:?} to {:?}",
-            pre.alias, post.alias
-        ));
+        return Some(format!("its alias changed from {:?} to {:?}", pre.alias, post.alias));
     }
-    if pre.relay_state != post.relay_state {
-        return Some(format!(
-            "its relay state changed from {:?} to {:?}",
-            pre.relay_state, post.relay_state
-        ));
+    if pre.relay_on != post.relay_on {
+        return Some(format!("its relay changed from {:?} to {:?}", pre.relay_on, post.relay_on));
     }
-    let states = |i: &SysInfo| i.children.iter().map(|c| c.state).collect::<Vec<_>>();
+    let states = |i: &DeviceInfo| i.children.iter().map(|c| c.on).collect::<Vec<_>>();
     if states(pre) != states(post) {
-        return Some(format!(
-            "its outlet states changed from {:?} to {:?}",
-            states(pre),
-            states(post)
-        ));
+        return Some(format!("its outlet states changed from {:?} to {:?}", states(pre), states(post)));
     }
     None
 }

@@ -1,6 +1,7 @@
 //! Planning, the job state machine, and the scheduler.
 //!
 //! - [`plan`]: per device, the method, the steps and an estimate; sends nothing.
+//! - [`links`]: credentials, protocol choice by discovery, and moved devices, before a run.
 //! - [`job`]: one device's life: probe, identity, intent, action, verification, one outcome.
 //! - [`schedule`]: the rate limit and concurrency cap jobs start under.
 //! - [`dry_run`]: `run --dry-run`: reachability and identity, nothing disruptive.
@@ -14,6 +15,7 @@ pub mod config;
 pub mod dry_run;
 pub mod execute;
 pub mod job;
+pub mod links;
 pub mod plan;
 pub mod progress;
 pub mod schedule;

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::catalog::{self, Family, ModelInfo};
+use crate::catalog::{self, Family, ModelInfo, Protocol};
+use crate::credentials::Credentials;
+use crate::device::ProtocolKind;
 use crate::device::COMMAND_DELAY_SECS;
 use crate::inventory::Device;
 use crate::model::{Action, Method};
@@ -28,6 +30,48 @@ pub struct PlannedJob {
     /// The longest it may take before it fails.
     pub limit: Duration,
     pub warnings: Vec<String>,
+    /// How to reach the device: protocol, port, credentials. `plan` fills it from the
+    /// inventory and the catalog; a run settles what only discovery can say.
+    pub link: LinkPlan,
+}
+
+/// How a job reaches its device.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkPlan {
+    pub protocol: ProtocolKind,
+    pub port: u16,
+    /// Resolved from the inventory's `credentials` profile at run time; never printed.
+    pub credentials: Option<Credentials>,
+    /// Where the protocol choice came from: `inventory`, `catalog`, `discovery`, or
+    /// `unresolved` (auto, not yet discovered).
+    pub source: &'static str,
+    /// The inventory's host, when discovery found the device's MAC elsewhere.
+    pub moved_from: Option<String>,
+}
+
+/// The inventory's `protocol` column, read. `auto` (or empty) leaves the choice to the catalog
+/// or discovery.
+pub fn protocol_column(device: &Device, model: &ModelInfo) -> Result<Option<ProtocolKind>, String> {
+    let word = device.extra.get("protocol").map(|s| s.trim().to_ascii_lowercase()).unwrap_or_default();
+    Ok(match word.as_str() {
+        "" | "auto" => None,
+        "iot" | "xor" => Some(ProtocolKind::Iot),
+        "aes" => Some(ProtocolKind::SmartAes),
+        "iot-klap" => Some(ProtocolKind::IotKlapV1),
+        // Plain `klap`: IOT JSON for the models whose KLAP hardware still speaks IOT.
+        "klap" if model.protocol == Protocol::Mixed && model.model == "HS100" => Some(ProtocolKind::IotKlapV1),
+        "klap" => Some(ProtocolKind::SmartKlap),
+        other => Some(other.parse::<ProtocolKind>()?),
+    })
+}
+
+fn initial_link(device: &Device, model: &ModelInfo) -> LinkPlan {
+    let (protocol, source) = match protocol_column(device, model) {
+        Ok(Some(p)) => (p, "inventory"),
+        _ if model.protocol == Protocol::Iot => (ProtocolKind::Iot, "catalog"),
+        _ => (ProtocolKind::Iot, "unresolved"),
+    };
+    LinkPlan { protocol, port: device.host.port_or(protocol.default_port()), credentials: None, source, moved_from: None }
 }
 
 /// Plans every device for `action`.
@@ -60,6 +104,9 @@ fn plan_one(seq: u32, device: &Device, action: Action) -> PlannedJob {
     }
     if device.mac.is_none() {
         warnings.push("no MAC: the device's identity can't be checked before acting".into());
+    }
+    if let Err(e) = protocol_column(device, &model) {
+        warnings.push(e);
     }
     if matches!(model.family, Family::Camera | Family::Doorbell) {
         warnings.push("cameras and doorbells need the Tapo protocols, not supported yet".into());
@@ -110,6 +157,7 @@ fn plan_one(seq: u32, device: &Device, action: Action) -> PlannedJob {
         estimate,
         limit,
         warnings,
+        link: initial_link(device, &model),
     }
 }
 
@@ -124,6 +172,8 @@ pub struct PlanView<'a> {
     pub site: Option<&'a str>,
     pub unit: Option<&'a str>,
     pub method: Method,
+    pub protocol: &'static str,
+    pub protocol_source: &'static str,
     pub steps: &'a [String],
     pub estimate_s: u64,
     pub limit_s: u64,
@@ -141,6 +191,8 @@ impl PlannedJob {
             site: self.device.site.as_deref(),
             unit: self.device.unit.as_deref(),
             method: self.method,
+            protocol: self.link.protocol.as_str(),
+            protocol_source: self.link.source,
             steps: &self.steps,
             estimate_s: self.estimate.as_secs(),
             limit_s: self.limit.as_secs(),

@@ -50,9 +50,6 @@ pub fn render(record: &RunRecord) -> Result<Vec<u8>, ::csv::Error> {
 fn row(record: &RunRecord, job: &JobRow) -> [String; HEADER.len()] {
     let pre = snapshot(record, &job.device_id, SnapshotPhase::Pre);
     let post = snapshot(record, &job.device_id, SnapshotPhase::Post);
-    let pre_mac = sysinfo(pre, "mac")
-        .filter(|v| !v.is_null())
-        .or_else(|| sysinfo(pre, "mic_mac"));
     let opt_text = |s: &Option<String>| text_cell(s.as_deref().unwrap_or(""));
     [
         text_cell(&job.device_id),
@@ -71,12 +68,12 @@ fn row(record: &RunRecord, job: &JobRow) -> [String; HEADER.len()] {
         job.started_at.as_ref().map(timestamp).unwrap_or_default(),
         job.finished_at.as_ref().map(timestamp).unwrap_or_default(),
         duration_s(job.started_at, job.finished_at),
-        value_cell(sysinfo(pre, "alias")),
-        value_cell(sysinfo(pre, "sw_ver")),
-        value_cell(pre_mac),
-        value_cell(sysinfo(pre, "on_time")),
-        value_cell(sysinfo(post, "alias")),
-        value_cell(sysinfo(post, "on_time")),
+        value_cell(field(pre, "alias", &["alias"])),
+        value_cell(field(pre, "firmware", &["sw_ver", "fw_ver"])),
+        value_cell(field(pre, "mac", &["mac", "mic_mac"])),
+        value_cell(field(pre, "on_time", &["on_time"])),
+        value_cell(field(post, "alias", &["alias"])),
+        value_cell(field(post, "on_time", &["on_time"])),
         post.is_some().to_string(),
     ]
 }
@@ -105,9 +102,16 @@ fn snapshot<'a>(record: &'a RunRecord, device_id: &str, phase: SnapshotPhase) ->
     found.map(|s| &s.data)
 }
 
-/// A field of the snapshot's `sysinfo` object, the device's own `get_sysinfo` answer.
-fn sysinfo<'a>(data: Option<&'a Value>, key: &str) -> Option<&'a Value> {
-    data?.get("sysinfo")?.get(key)
+/// A field of a snapshot: from its protocol-neutral `summary` when it has one (SMART devices
+/// send their alias base64-encoded; the summary has it decoded), else the first of
+/// `sysinfo_keys` in the device's own answer that is present and not null.
+fn field<'a>(data: Option<&'a Value>, summary_key: &str, sysinfo_keys: &[&str]) -> Option<&'a Value> {
+    let data = data?;
+    if let Some(v) = data.get("summary").and_then(|s| s.get(summary_key)).filter(|v| !v.is_null()) {
+        return Some(v);
+    }
+    let sys = data.get("sysinfo")?;
+    sysinfo_keys.iter().find_map(|k| sys.get(*k).filter(|v| !v.is_null()))
 }
 
 /// Seconds with millisecond precision: `42.250`.

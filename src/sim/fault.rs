@@ -16,8 +16,15 @@
 //! | `huge_reply` | every reply is the real one padded with a 1 MiB string field, well framed: a 1 MiB length prefix a client must refuse |
 //! | `reboot_never_returns` | a reboot is acknowledged and the device never comes back |
 //! | `reset_stays` | a factory reset erases its settings (default alias, unbound, relay off) and restarts it, but it stays on the network |
-//! | `reset_refused[=CODE]` | a factory reset is refused with CODE (default -3, invalid argument) |
+//! | `reset_refused[=CODE]` | a factory reset is refused with CODE (default -3, invalid argument, on IOT; -1008, PARAMS_ERROR, on SMART) |
 //! | `mac=AA:BB:CC:DD:EE:FF` | the device reports this MAC instead of the inventory's |
+//! | `auth_fail` | the device is bound to another account than its `credentials` profile (or, without one, to a stranger's): every login fails |
+//! | `lockout=N` | after N failed logins the device refuses every login until the simulator restarts: AES answers `-40404` with `sec_left`, KLAP answers 403 to handshake 1 |
+//!
+//! HTTP devices (protocol `klap` or `aes`) take `offline`, `slow`, `reboot_never_returns`,
+//! `reset_stays`, `reset_refused`, `mac`, `auth_fail` and `lockout`; the faults that mangle an
+//! XOR frame are refused for them ([`Faults::xor_only`]), and `auth_fail` and `lockout` are
+//! refused for XOR devices, which have no login ([`Faults::login_only`]).
 //!
 //! The reply faults act on TCP only; discovery over UDP is answered normally. The device still
 //! acts on every request (a reboot asked of a `garbage` device still happens), the way firmware
@@ -36,8 +43,12 @@ use crate::protocol::iot::codec;
 /// The column the simulator reads faults from.
 pub const COLUMN: &str = "sim_fault";
 
-/// Default error code of `reset_refused`: IOT's "invalid argument".
+/// Default error code of `reset_refused` on an IOT device: "invalid argument".
 pub const DEFAULT_RESET_REFUSAL: i64 = -3;
+
+/// Default error code of `reset_refused` on a SMART device: `PARAMS_ERROR`, SMART's nearest
+/// word for IOT's "invalid argument" (and one python-kasa names rather than calling unknown).
+pub const DEFAULT_SMART_RESET_REFUSAL: i64 = -1008;
 
 /// How long `trickle` waits between two bytes. At one byte a second even the smallest reply
 /// (an acknowledgement, about 15 bytes plus its 4-byte prefix) outlasts any sane timeout.
@@ -67,8 +78,26 @@ pub struct Faults {
     pub huge_reply: bool,
     pub reboot_never_returns: bool,
     pub reset_stays: bool,
-    pub reset_refused: Option<i64>,
+    pub reset_refused: Option<Refusal>,
     pub mac: Option<MacAddr>,
+    pub auth_fail: bool,
+    /// Failed logins after which every login is refused.
+    pub lockout: Option<u32>,
+}
+
+/// A `reset_refused` fault: the code the row gave, if any. Without one each dialect answers
+/// its own default, since IOT and SMART number their errors differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal(pub Option<i64>);
+
+impl Refusal {
+    pub fn iot_code(self) -> i64 {
+        self.0.unwrap_or(DEFAULT_RESET_REFUSAL)
+    }
+
+    pub fn smart_code(self) -> i64 {
+        self.0.unwrap_or(DEFAULT_SMART_RESET_REFUSAL)
+    }
 }
 
 /// What the device does once a reply's bytes are out.
@@ -118,12 +147,19 @@ impl Faults {
                 ("huge_reply", None) => f.huge_reply = true,
                 ("reboot_never_returns", None) => f.reboot_never_returns = true,
                 ("reset_stays", None) => f.reset_stays = true,
-                ("reset_refused", None) => f.reset_refused = Some(DEFAULT_RESET_REFUSAL),
+                ("reset_refused", None) => f.reset_refused = Some(Refusal(None)),
                 ("reset_refused", Some(code)) => {
                     let code: i64 = code
                         .parse()
                         .map_err(|_| format!("reset_refused={code:?}: expected an error code"))?;
-                    f.reset_refused = Some(code);
+                    f.reset_refused = Some(Refusal(Some(code)));
+                }
+                ("auth_fail", None) => f.auth_fail = true,
+                ("lockout", Some(n)) => {
+                    let n: u32 = n.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                        format!("lockout={n:?}: expected a number of failed logins, 1 or more")
+                    })?;
+                    f.lockout = Some(n);
                 }
                 ("mac", Some(mac)) => {
                     f.mac = Some(mac.parse().map_err(|e| format!("mac={mac:?}: {e}"))?)
@@ -159,13 +195,49 @@ impl Faults {
                 parts.push(name.to_string());
             }
         }
-        if let Some(code) = self.reset_refused {
-            parts.push(format!("reset_refused={code}"));
+        match self.reset_refused {
+            Some(Refusal(Some(code))) => parts.push(format!("reset_refused={code}")),
+            Some(Refusal(None)) => parts.push("reset_refused".into()),
+            None => {}
         }
         if let Some(mac) = self.mac {
             parts.push(format!("mac={mac}"));
         }
+        if self.auth_fail {
+            parts.push("auth_fail".into());
+        }
+        if let Some(n) = self.lockout {
+            parts.push(format!("lockout={n}"));
+        }
         parts.join(";")
+    }
+
+    /// The faults set here that act on an XOR frame, and so mean nothing over HTTP.
+    pub fn xor_only(&self) -> Vec<&'static str> {
+        [
+            (self.drop_mid_reply, "drop_mid_reply"),
+            (self.half_frame, "half_frame"),
+            (self.trickle, "trickle"),
+            (self.garbage, "garbage"),
+            (self.invalid_json, "invalid_json"),
+            (self.wrong_shape, "wrong_shape"),
+            (self.oversized, "oversized"),
+            (self.huge_reply, "huge_reply"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect()
+    }
+
+    /// The faults set here that act on a login, which an XOR device never asks for.
+    pub fn login_only(&self) -> Vec<&'static str> {
+        [
+            (self.auth_fail, "auth_fail"),
+            (self.lockout.is_some(), "lockout"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect()
     }
 
     /// What goes on the wire for `reply`, the device's true answer to `request`. Pure: the
@@ -254,16 +326,31 @@ mod tests {
 
     #[test]
     fn every_fault_parses_and_describes_itself_back() {
-        let spec = "offline;slow=1500;drop_mid_reply;half_frame;trickle;garbage;invalid_json;wrong_shape;oversized;huge_reply;reboot_never_returns;reset_stays;reset_refused=-7;mac=AA:BB:CC:DD:EE:FF";
+        let spec = "offline;slow=1500;drop_mid_reply;half_frame;trickle;garbage;invalid_json;wrong_shape;oversized;huge_reply;reboot_never_returns;reset_stays;reset_refused=-7;mac=AA:BB:CC:DD:EE:FF;auth_fail;lockout=3";
         let f = Faults::parse(spec).unwrap();
         assert!(
-            f.offline && f.drop_mid_reply && f.garbage && f.oversized && f.reboot_never_returns && f.reset_stays
+            f.offline
+                && f.drop_mid_reply
+                && f.garbage
+                && f.oversized
+                && f.reboot_never_returns
+                && f.reset_stays
         );
         assert!(f.half_frame && f.trickle && f.invalid_json && f.wrong_shape && f.huge_reply);
         assert_eq!(f.slow, Some(Duration::from_millis(1500)));
-        assert_eq!(f.reset_refused, Some(-7));
+        assert_eq!(f.reset_refused, Some(Refusal(Some(-7))));
         assert_eq!(f.mac.unwrap().to_string(), "AA:BB:CC:DD:EE:FF");
+        assert!(f.auth_fail);
+        assert_eq!(f.lockout, Some(3));
         assert_eq!(f.describe(), spec);
+        assert_eq!(f.xor_only().len(), 8);
+        assert_eq!(f.login_only(), ["auth_fail", "lockout"]);
+        assert!(
+            Faults::parse("slow=5;mac=AA:BB:CC:DD:EE:FF;reset_stays")
+                .unwrap()
+                .xor_only()
+                .is_empty()
+        );
     }
 
     #[test]
@@ -272,11 +359,21 @@ mod tests {
     }
 
     #[test]
-    fn reset_refused_defaults_to_invalid_argument() {
+    fn reset_refused_defaults_to_each_dialects_invalid_argument() {
+        let refusal = Faults::parse("reset_refused")
+            .unwrap()
+            .reset_refused
+            .unwrap();
+        assert_eq!((refusal.iot_code(), refusal.smart_code()), (-3, -1008));
         assert_eq!(
-            Faults::parse("reset_refused").unwrap().reset_refused,
-            Some(-3)
+            Faults::parse("reset_refused").unwrap().describe(),
+            "reset_refused"
         );
+        let explicit = Faults::parse("reset_refused=-3")
+            .unwrap()
+            .reset_refused
+            .unwrap();
+        assert_eq!((explicit.iot_code(), explicit.smart_code()), (-3, -3));
     }
 
     #[test]
@@ -293,6 +390,13 @@ mod tests {
             Faults::parse("trickle=5")
                 .unwrap_err()
                 .contains("trickle=5")
+        );
+        assert!(Faults::parse("lockout=0").unwrap_err().contains("lockout"));
+        assert!(Faults::parse("lockout").unwrap_err().contains("lockout"));
+        assert!(
+            Faults::parse("auth_fail=1")
+                .unwrap_err()
+                .contains("auth_fail=1")
         );
     }
 

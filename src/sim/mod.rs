@@ -1,175 +1,67 @@
 //! The simulator: serves inventory rows on loopback as devices that speak the real protocols.
 //!
-//! - [`profile`]: per-model answers taken from real captures.
-//! - [`state`]: one device's state and request handling, without I/O.
+//! - [`profile`], [`smart_profile`]: per-model answers taken from real captures (IOT, SMART).
+//! - [`state`], [`smart`]: one device's state and request handling (IOT JSON, SMART JSON),
+//!   without I/O; [`relay`] is the on/off state and on-time they share.
+//! - [`mod@plan`]: inventory rows checked and turned into device specs.
+//! - [`model`]: a device as its server sees it: its dialect, transport, account and sessions.
+//! - [`klap`], [`aes`]: the device side of the KLAP and AES transports, without I/O.
+//! - [`account`]: whose login a device accepts, failed logins and lockout.
+//! - [`discovery`]: the UDP 20002/20004 probe and reply, without I/O.
 //! - [`fault`]: fault injection from the `sim_fault` column.
-//! - [`server`]: TCP, UDP and the device life cycle.
+//! - [`server`], [`http`]: TCP (XOR frames or HTTP), UDP and the device life cycle.
 //!
 //! Every device gets its own loopback address, so the real default ports work and python-kasa
 //! can reach each one by IP. Non-loopback rows are refused: the simulator must never answer
 //! for, or shadow, a real device.
+//!
+//! Which protocol a row speaks comes from its optional `protocol` column: `iot` (XOR on TCP
+//! 9999, the default for legacy Kasa models), `klap` (the default for SMART models: KLAP v2
+//! carrying SMART JSON; for an IOT model, KLAP v1 carrying IOT JSON, like the HS100 hardware
+//! 4.1) or `aes` (SMART JSON in AES `securePassthrough`). KLAP and AES devices serve HTTP on
+//! the row's port (80 by default) and answer discovery on UDP 20002 and 20004, whose reply
+//! names that port. EP25 exists as both: hardware 1.0 speaks `iot`, hardware 2.6 (SMART)
+//! `klap` or `aes`. Ports below 1024 need root, so other users give HTTP rows a port
+//! (`127.0.0.5:8080`); binding 80 without root fails with [`StartError::Privileged`], which
+//! says so.
+//!
+//! A row's `credentials` column names the account the device is bound to, from the
+//! credentials store the simulator is given; without one the device is unbound and accepts
+//! blank logins (see [`account`]).
 
+pub mod account;
+pub mod aes;
+pub mod discovery;
 pub mod fault;
+pub mod http;
+pub mod klap;
+pub mod model;
+pub mod plan;
 pub mod profile;
+pub mod relay;
 pub mod server;
+pub mod smart;
+pub mod smart_profile;
 pub mod state;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::net::{TcpListener, UdpSocket};
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
-use crate::catalog;
-use crate::inventory::{Device, MacAddr};
-use crate::protocol::iot::DEFAULT_PORT;
-
-use fault::Faults;
-use profile::Profile;
+use account::Account;
+use model::{Model, SimState, Transport};
 use server::{Phase, SimDevice};
-use state::{DeviceState, Identity};
+use smart::SmartState;
+use state::DeviceState;
+
+pub use plan::{DeviceSpec, Dialect, PROTOCOL_COLUMN, RowProblem, plan, plan_with};
 
 /// Largest time scale accepted: slower than real time is allowed, within reason.
 pub const MAX_TIME_SCALE: f64 = 100.0;
-
-/// Why a row can't be simulated; `line` points into the inventory.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RowProblem {
-    pub line: u64,
-    pub message: String,
-}
-
-/// One row turned into a device description, before anything is bound.
-#[derive(Debug, Clone)]
-pub struct DeviceSpec {
-    pub id: String,
-    pub model: String,
-    pub addr: SocketAddr,
-    pub profile: Profile,
-    pub identity: Identity,
-    pub faults: Faults,
-    pub boot_time: Duration,
-}
-
-/// Checks every row and builds the device specs, or lists every row that can't be served.
-pub fn plan(devices: &[Device]) -> Result<Vec<DeviceSpec>, Vec<RowProblem>> {
-    let mut specs = Vec::new();
-    let mut problems = Vec::new();
-    for d in devices {
-        match spec_for(d) {
-            Ok(s) => specs.push(s),
-            Err(message) => problems.push(RowProblem {
-                line: d.line,
-                message: format!("{}: {message}", d.id),
-            }),
-        }
-    }
-    if problems.is_empty() {
-        Ok(specs)
-    } else {
-        Err(problems)
-    }
-}
-
-fn spec_for(d: &Device) -> Result<DeviceSpec, String> {
-    let ip = match d.host.ip() {
-        Some(ip) if ip.is_loopback() && ip.is_ipv4() => ip,
-        Some(ip) => {
-            return Err(format!(
-                "host {ip} is not on loopback; the simulator serves only 127.0.0.0/8 addresses"
-            ));
-        }
-        None => {
-            return Err(format!(
-                "host {:?} is a name; the simulator serves only literal 127.x.y.z addresses",
-                d.host.name
-            ));
-        }
-    };
-    let model = d
-        .model
-        .clone()
-        .unwrap_or_else(|| profile::DEFAULT_MODEL.to_string());
-    let profile = Profile::for_model(&model).ok_or_else(|| {
-        format!(
-            "no simulator profile for model {model:?}; known: {}",
-            Profile::known_models().collect::<Vec<_>>().join(", ")
-        )
-    })?;
-    let faults = match d.extra.get(fault::COLUMN) {
-        Some(spec) => Faults::parse(spec).map_err(|e| format!("{}: {e}", fault::COLUMN))?,
-        None => Faults::default(),
-    };
-    // The inventory's model string wins when it names a region; the capture's otherwise.
-    let reported_model = if model.contains('(') {
-        model.trim().to_string()
-    } else {
-        profile.sysinfo()["model"]
-            .as_str()
-            .unwrap_or(&model)
-            .to_string()
-    };
-    let identity = identity_for(d, &profile, &reported_model);
-    Ok(DeviceSpec {
-        id: d.id.clone(),
-        model: reported_model,
-        addr: SocketAddr::new(ip, d.host.port_or(DEFAULT_PORT)),
-        boot_time: catalog::lookup(profile.base_model).boot_time,
-        profile,
-        identity,
-        faults,
-    })
-}
-
-/// A stable identity from the row: its MAC if given (else the capture's vendor prefix and a
-/// suffix from the id), and ids derived from the row id, so reruns see the same device.
-fn identity_for(d: &Device, profile: &Profile, model: &str) -> Identity {
-    let seed = fnv1a(d.id.as_bytes());
-    let mac = d.mac.unwrap_or_else(|| {
-        let sys = profile.sysinfo();
-        let captured = sys["mac"]
-            .as_str()
-            .or(sys["mic_mac"].as_str())
-            .unwrap_or("50:C7:BF:00:00:00");
-        let mut bytes = captured
-            .parse::<MacAddr>()
-            .map(|m| m.0)
-            .unwrap_or([0x50, 0xC7, 0xBF, 0, 0, 0]);
-        bytes[3..].copy_from_slice(&seed.to_be_bytes()[5..]);
-        MacAddr(bytes)
-    });
-    Identity {
-        model: model.to_string(),
-        alias: d
-            .extra
-            .get("alias")
-            .cloned()
-            .unwrap_or_else(|| d.id.clone()),
-        mac,
-        device_id: hex_id(seed, 40),
-        hw_id: hex_id(seed ^ 0x5bd1_e995, 32),
-    }
-}
-
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    })
-}
-
-/// `len` upper-case hex digits drawn from a seed.
-fn hex_id(seed: u64, len: usize) -> String {
-    let mut out = String::with_capacity(len);
-    let mut h = seed;
-    while out.len() < len {
-        h = fnv1a(&h.to_le_bytes());
-        out.push_str(&format!("{h:016X}"));
-    }
-    out.truncate(len);
-    out
-}
 
 /// A file of every disruptive command the simulated devices received, one line each:
 /// `<RFC 3339 time> <device id> <reboot|reset>`. Lets a rehearsal (or a test) prove what each
@@ -205,13 +97,52 @@ impl Journal {
     }
 }
 
+/// One device's way into a [`Journal`], with the row id its lines carry. Writes nothing when
+/// the simulator keeps no journal.
+#[derive(Debug, Clone, Default)]
+pub struct JournalHandle {
+    row_id: String,
+    journal: Option<Arc<Journal>>,
+}
+
+impl JournalHandle {
+    pub fn new(row_id: String, journal: Option<Arc<Journal>>) -> JournalHandle {
+        JournalHandle { row_id, journal }
+    }
+
+    /// Appends `<time> <row id> <command>`.
+    pub fn record(&self, command: &str) {
+        if let Some(j) = &self.journal {
+            j.record(&self.row_id, command);
+        }
+    }
+
+    /// The row id, for log lines.
+    pub fn device(&self) -> &str {
+        &self.row_id
+    }
+}
+
 /// Where one simulated device listens.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
     pub id: String,
     pub model: String,
     pub addr: SocketAddr,
+    pub transport: Transport,
     pub faults: String,
+}
+
+impl Endpoint {
+    /// How the device is reached, for the listing: `tcp+udp`, or `klap v2 + udp 20002/20004`.
+    pub fn listens(&self) -> String {
+        if self.transport.is_http() {
+            let [a, b] = discovery::PORTS;
+            format!("{} + udp {a}/{b}", self.transport.describe())
+        } else {
+            self.transport.describe().to_string()
+        }
+    }
 }
 
 /// A running simulator. Dropping it without [`Simulator::shutdown`] leaves the tasks running
@@ -239,6 +170,11 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "cannot listen on {addr} for device {id}: ports below 1024 need root (or CAP_NET_BIND_SERVICE). Give the row's host a port, e.g. {}:8080; python-kasa then finds it by discovery, or with --port 8080",
+        addr.ip()
+    )]
+    Privileged { id: String, addr: SocketAddr },
     #[error("time scale must be a number above 0 and at most {MAX_TIME_SCALE}, got {0}")]
     TimeScale(f64),
 }
@@ -265,57 +201,109 @@ impl Simulator {
         let now = Instant::now();
         let mut bound = Vec::new();
         for spec in specs {
-            let family = catalog::lookup(spec.profile.base_model).family;
             let offline = spec.faults.offline;
             endpoints.push(Endpoint {
                 id: spec.id.clone(),
                 model: spec.model.clone(),
                 addr: spec.addr,
+                transport: spec.transport,
                 faults: spec.faults.describe(),
             });
             let (phase, _) = watch::channel(if offline { Phase::Dark } else { Phase::Online });
+            let journal = JournalHandle::new(spec.id.clone(), journal.clone());
+            let account = Account::new(spec.account, &spec.faults).with_journal(journal.clone());
+            let model = match spec.dialect {
+                Dialect::Iot { profile, family } => Model::Iot(
+                    DeviceState::new(profile, family, spec.identity, spec.faults, time_scale, now)
+                        .with_journal(journal.clone())
+                        // An XOR device has no login to tell bound from unbound; it stays bound.
+                        .with_binding(!spec.transport.is_http() || account.has_owner()),
+                ),
+                Dialect::Smart(profile) => Model::Smart(
+                    SmartState::new(
+                        profile,
+                        spec.identity,
+                        spec.addr.ip(),
+                        spec.faults,
+                        time_scale,
+                        now,
+                        account.has_owner(),
+                    )
+                    .with_journal(journal.clone()),
+                ),
+            };
             let dev = Arc::new(SimDevice {
                 id: spec.id.clone(),
                 model: spec.model,
                 addr: spec.addr,
                 scale: time_scale,
                 boot_time: spec.boot_time,
-                state: Mutex::new(
-                    DeviceState::new(
-                        spec.profile,
-                        family,
-                        spec.identity,
-                        spec.faults,
-                        time_scale,
-                        now,
-                    )
-                    .with_journal(spec.id.clone(), journal.clone()),
-                ),
+                transport: spec.transport,
+                state: Mutex::new(SimState::new(
+                    model,
+                    spec.transport,
+                    account,
+                    time_scale,
+                    spec.addr,
+                )),
                 phase,
+                connections: Arc::new(Semaphore::new(server::MAX_CONNECTIONS_PER_DEVICE)),
             });
             devices.push(Arc::clone(&dev));
             if offline {
                 continue;
             }
-            let tcp = TcpListener::bind(spec.addr)
-                .await
-                .map_err(|source| StartError::Tcp {
-                    id: spec.id.clone(),
-                    addr: spec.addr,
-                    source,
-                })?;
-            let udp = UdpSocket::bind(spec.addr)
-                .await
-                .map_err(|source| StartError::Udp {
-                    id: spec.id.clone(),
-                    addr: spec.addr,
-                    source,
-                })?;
+            let tcp = TcpListener::bind(spec.addr).await.map_err(|source| {
+                if source.kind() == std::io::ErrorKind::PermissionDenied && spec.addr.port() < 1024
+                {
+                    StartError::Privileged {
+                        id: spec.id.clone(),
+                        addr: spec.addr,
+                    }
+                } else {
+                    StartError::Tcp {
+                        id: spec.id.clone(),
+                        addr: spec.addr,
+                        source,
+                    }
+                }
+            })?;
+            // XOR devices answer discovery on their own port; HTTP devices on 20002 and 20004.
+            let udp_addrs: Vec<SocketAddr> = if spec.transport.is_http() {
+                discovery::PORTS
+                    .iter()
+                    .map(|&p| SocketAddr::new(spec.addr.ip(), p))
+                    .collect()
+            } else {
+                vec![spec.addr]
+            };
+            let mut udp = Vec::new();
+            for addr in udp_addrs {
+                udp.push(
+                    UdpSocket::bind(addr)
+                        .await
+                        .map_err(|source| StartError::Udp {
+                            id: spec.id.clone(),
+                            addr,
+                            source,
+                        })?,
+                );
+            }
             bound.push((dev, tcp, udp));
         }
         for (dev, tcp, udp) in bound {
             tasks.spawn(server::run_tcp(Arc::clone(&dev), tcp, stop_rx.clone()));
-            tasks.spawn(server::run_udp(dev, udp, stop_rx.clone()));
+            for socket in udp {
+                if dev.transport.is_http() {
+                    tasks.spawn(server::run_discovery(
+                        Arc::clone(&dev),
+                        socket,
+                        stop_rx.clone(),
+                    ));
+                } else {
+                    tasks.spawn(server::run_udp(Arc::clone(&dev), socket, stop_rx.clone()));
+                }
+            }
         }
         Ok(Simulator {
             devices,

@@ -29,6 +29,10 @@ const PROFILES: &[(&str, &str)] = &[
     ("EP40", include_str!("profiles/EP40.json")),
 ];
 
+/// IOT models whose KLAP hardware revision was captured, served instead of the XOR capture
+/// when the row says `protocol=klap`: the HS100(UK) hardware 4.1 speaks IOT JSON over KLAP v1.
+const KLAP_PROFILES: &[(&str, &str)] = &[("HS100", include_str!("profiles/HS100-klap.json"))];
+
 /// The model served for a row that names none: a plain, common plug.
 pub const DEFAULT_MODEL: &str = "HS103";
 
@@ -50,6 +54,23 @@ impl Profile {
             base_model: name,
             modules: doc["modules"].clone(),
         })
+    }
+
+    /// The profile of the model's KLAP hardware revision if one was captured, else its usual
+    /// one (served over KLAP v1 all the same).
+    pub fn for_model_over_klap(model: &str) -> Option<Profile> {
+        let base = catalog::base_model(model);
+        match KLAP_PROFILES.iter().find(|(name, _)| *name == base) {
+            Some((name, json)) => {
+                let doc: Value =
+                    serde_json::from_str(json).expect("embedded profiles are valid JSON");
+                Some(Profile {
+                    base_model: name,
+                    modules: doc["modules"].clone(),
+                })
+            }
+            None => Profile::for_model(model),
+        }
     }
 
     /// Names of every model that has a profile.
@@ -119,6 +140,17 @@ mod tests {
         for model in Profile::known_models() {
             assert_ne!(catalog::lookup(model), catalog::UNKNOWN, "{model}");
         }
+    }
+
+    #[test]
+    fn the_hs100_over_klap_is_the_hardware_4_1_capture() {
+        let p = Profile::for_model_over_klap("HS100(UK)").unwrap();
+        assert_eq!(p.sysinfo()["hw_ver"], "4.1");
+        assert_eq!(p.sysinfo()["mic_type"], "IOT.SMARTPLUGSWITCH");
+        assert_eq!(
+            Profile::for_model_over_klap("KP115").unwrap().sysinfo()["model"],
+            "KP115(US)"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Serving one simulated device: its TCP listener and connections, its UDP discovery socket,
-//! and its life cycle (online, dark while rebooting, gone after a factory reset).
+//! Serving one simulated device: its TCP listener and connections (XOR frames, or HTTP in
+//! [`super::http`]), its UDP discovery sockets, and its life cycle (online, dark while
+//! rebooting, gone after a factory reset).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -8,13 +9,21 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 
 use crate::protocol::iot::codec;
 use crate::protocol::iot::transport::read_frame;
 
+use super::discovery;
 use super::fault::{self, Then};
-use super::state::{DeviceState, Effect};
+use super::model::{SimState, Transport};
+use super::state::Effect;
+
+/// Client connections one device serves at once; further clients wait in the listen backlog.
+/// Real plugs handle a handful; 32 is far more than any client needs (python-kasa and
+/// fleetreset use one) and bounds what a client that connects in a loop can make one device
+/// hold.
+pub const MAX_CONNECTIONS_PER_DEVICE: usize = 32;
 
 /// Where a device is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,8 +46,11 @@ pub struct SimDevice {
     pub scale: f64,
     /// Device time from going dark to answering again.
     pub boot_time: Duration,
-    pub state: Mutex<DeviceState>,
+    pub transport: Transport,
+    pub state: Mutex<SimState>,
     pub phase: watch::Sender<Phase>,
+    /// Permits for [`MAX_CONNECTIONS_PER_DEVICE`].
+    pub connections: Arc<Semaphore>,
 }
 
 impl SimDevice {
@@ -47,7 +59,7 @@ impl SimDevice {
         device_time.mul_f64(self.scale)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, DeviceState> {
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, SimState> {
         // A panic while holding the lock can't leave the state half-written in a way that
         // matters more than stopping the simulator would; keep serving.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -57,13 +69,14 @@ impl SimDevice {
         *self.phase.borrow()
     }
 
-    /// Carries out a reboot or reset after its reply went out.
-    fn schedule(self: &Arc<Self>, effect: Effect) {
+    /// Carries out a reboot or reset after its reply went out. `grace` (real time) is added
+    /// to the command's delay, for transports that send the reply after this is called.
+    pub(super) fn schedule(self: &Arc<Self>, effect: Effect, grace: Duration) {
         let dev = Arc::clone(self);
         tokio::spawn(async move {
             match effect {
                 Effect::Reboot { delay } => {
-                    tokio::time::sleep(dev.scaled(Duration::from_secs(delay))).await;
+                    tokio::time::sleep(dev.scaled(Duration::from_secs(delay)) + grace).await;
                     if !dev.set_phase(Phase::Dark) {
                         return;
                     }
@@ -78,7 +91,7 @@ impl SimDevice {
                     }
                 }
                 Effect::Reset { delay } => {
-                    tokio::time::sleep(dev.scaled(Duration::from_secs(delay))).await;
+                    tokio::time::sleep(dev.scaled(Duration::from_secs(delay)) + grace).await;
                     dev.set_phase(Phase::Gone);
                     tracing::info!(device = %dev.id, "factory reset: left the network");
                 }
@@ -101,18 +114,22 @@ impl SimDevice {
 /// Shutdown signal shared by every task of the simulator.
 pub type Shutdown = watch::Receiver<bool>;
 
-async fn stopped(shutdown: &mut Shutdown) {
+pub(super) async fn stopped(shutdown: &mut Shutdown) {
     // An error means the sender is gone, which also means stop.
     let _ = shutdown.wait_for(|s| *s).await;
 }
 
 /// Waits until the phase satisfies `pred`; false if the device's sender is gone. The borrow
 /// `wait_for` returns is dropped here, so callers' futures stay `Send`.
-async fn until(phase: &mut watch::Receiver<Phase>, pred: impl FnMut(&Phase) -> bool) -> bool {
+pub(super) async fn until(
+    phase: &mut watch::Receiver<Phase>,
+    pred: impl FnMut(&Phase) -> bool,
+) -> bool {
     phase.wait_for(pred).await.is_ok()
 }
 
-/// Runs a device's TCP side: accept while online, close the listener while dark.
+/// Runs a device's TCP side: accept while online (XOR frames or HTTP, by its transport), one
+/// task per connection within [`MAX_CONNECTIONS_PER_DEVICE`]; close the listener while dark.
 pub async fn run_tcp(dev: Arc<SimDevice>, first: TcpListener, mut shutdown: Shutdown) {
     let mut phase = dev.phase.subscribe();
     let mut listener = Some(first);
@@ -125,10 +142,27 @@ pub async fn run_tcp(dev: Arc<SimDevice>, first: TcpListener, mut shutdown: Shut
             },
         };
         loop {
+            // The permit comes first, so a device at its bound leaves clients in the backlog.
+            let permit = tokio::select! {
+                p = Arc::clone(&dev.connections).acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => return,
+                },
+                _ = until(&mut phase, |p| *p != Phase::Online) => break,
+                _ = stopped(&mut shutdown) => return,
+            };
             tokio::select! {
                 accepted = l.accept() => match accepted {
                     Ok((stream, _)) => {
-                        tokio::spawn(serve_connection(Arc::clone(&dev), stream, shutdown.clone()));
+                        let (dev, shutdown) = (Arc::clone(&dev), shutdown.clone());
+                        tokio::spawn(async move {
+                            if dev.transport.is_http() {
+                                super::http::serve_connection(dev, stream, shutdown).await;
+                            } else {
+                                serve_connection(dev, stream, shutdown).await;
+                            }
+                            drop(permit);
+                        });
                     }
                     Err(e) => {
                         tracing::warn!(device = %dev.id, "accept failed: {e}");
@@ -184,10 +218,10 @@ async fn serve_connection(dev: Arc<SimDevice>, mut stream: TcpStream, mut shutdo
             tracing::debug!(device = %dev.id, "request is not JSON; closing");
             return;
         };
-        let (reply, effect) = dev.lock().handle(&request, Instant::now());
+        let (reply, effect) = dev.lock().handle_json(&request, Instant::now());
         // The firmware acts on a command whatever then happens to its reply.
         if let Some(effect) = effect {
-            dev.schedule(effect);
+            dev.schedule(effect, Duration::ZERO);
         }
         let faults = dev.lock().faults().clone();
         if let Some(delay) = faults.slow {
@@ -295,11 +329,42 @@ pub async fn run_udp(dev: Arc<SimDevice>, socket: UdpSocket, mut shutdown: Shutd
         let Ok(request) = serde_json::from_slice::<Value>(&codec::decrypt(&buf[..n])) else {
             continue;
         };
-        let (reply, effect) = dev.lock().handle(&request, Instant::now());
+        let (reply, effect) = dev.lock().handle_json(&request, Instant::now());
         let body = serde_json::to_vec(&reply).expect("a JSON value serialises");
         let sent = socket.send_to(&codec::encrypt(&body), from).await.is_ok();
         if let (true, Some(effect)) = (sent, effect) {
-            dev.schedule(effect);
+            dev.schedule(effect, Duration::ZERO);
+        }
+    }
+}
+
+/// Answers UDP 20002/20004 discovery probes for an HTTP device while it is online, from the
+/// socket they arrived on. Garbage is ignored.
+pub async fn run_discovery(dev: Arc<SimDevice>, socket: UdpSocket, mut shutdown: Shutdown) {
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let (n, from) = tokio::select! {
+            r = socket.recv_from(&mut buf) => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::debug!(device = %dev.id, "udp receive failed: {e}");
+                    continue;
+                }
+            },
+            _ = stopped(&mut shutdown) => return,
+        };
+        if dev.phase() != Phase::Online {
+            continue;
+        }
+        let Some(probe) = discovery::parse_probe(&buf[..n]) else {
+            continue;
+        };
+        let Some(result) = dev.lock().discovery_result(Instant::now()) else {
+            continue;
+        };
+        let reply = discovery::encode_reply(probe, &result);
+        if let Err(e) = socket.send_to(&reply, from).await {
+            tracing::debug!(device = %dev.id, "discovery reply failed: {e}");
         }
     }
 }

@@ -1,7 +1,6 @@
 //! One simulated IOT device's state and how it answers a request. No I/O: the server feeds it
 //! decoded requests and the current time, and carries out the effects it returns.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{Map, Value, json};
@@ -9,9 +8,10 @@ use serde_json::{Map, Value, json};
 use crate::catalog::Family;
 use crate::inventory::MacAddr;
 
-use super::Journal;
+use super::JournalHandle;
 use super::fault::Faults;
 use super::profile::Profile;
+use super::relay::Relay;
 
 /// Something the server must do after sending the reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,34 +34,6 @@ pub struct Identity {
 }
 
 #[derive(Debug, Clone)]
-struct Relay {
-    on: bool,
-    /// Device seconds the relay had been on at `since`.
-    base: u64,
-    since: Instant,
-}
-
-impl Relay {
-    fn on_time(&self, now: Instant, scale: f64) -> u64 {
-        if !self.on {
-            return 0;
-        }
-        let elapsed = now.saturating_duration_since(self.since).as_secs_f64() / scale;
-        self.base + elapsed as u64
-    }
-
-    fn set(&mut self, on: bool, now: Instant) {
-        if on != self.on {
-            *self = Relay {
-                on,
-                base: 0,
-                since: now,
-            };
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
 struct Outlet {
     id: String,
     alias: String,
@@ -80,10 +52,8 @@ pub struct DeviceState {
     relay: Relay,
     outlets: Vec<Outlet>,
     bound_to_cloud: bool,
-    /// Times the device has booted since the simulator started (for tests and logs).
-    pub boots: u32,
-    /// Where received reboots and resets are written, with the row id to write.
-    journal: Option<(String, Arc<Journal>)>,
+    /// Where received reboots and resets are written.
+    journal: JournalHandle,
     /// A `reset_stays` device restarts into factory defaults at its next boot.
     reset_pending: bool,
 }
@@ -100,15 +70,7 @@ impl DeviceState {
         let sys = profile.sysinfo().clone();
         let captured_on = sys["relay_state"].as_u64() == Some(1)
             || sys["light_state"]["on_off"].as_u64() == Some(1);
-        let relay = Relay {
-            on: captured_on,
-            base: if captured_on {
-                sys["on_time"].as_u64().unwrap_or(0)
-            } else {
-                0
-            },
-            since: now,
-        };
+        let relay = Relay::new(captured_on, sys["on_time"].as_u64().unwrap_or(0), now);
         let outlets = sys["children"]
             .as_array()
             .map(|children| {
@@ -121,15 +83,7 @@ impl DeviceState {
                             // Real strips number outlets as the parent's deviceId plus 00, 01, …
                             id: format!("{}{:02}", identity.device_id, i),
                             alias: format!("{} outlet {}", identity.alias, i + 1),
-                            relay: Relay {
-                                on,
-                                base: if on {
-                                    c["on_time"].as_u64().unwrap_or(0)
-                                } else {
-                                    0
-                                },
-                                since: now,
-                            },
+                            relay: Relay::new(on, c["on_time"].as_u64().unwrap_or(0), now),
                         }
                     })
                     .collect()
@@ -144,26 +98,38 @@ impl DeviceState {
             relay,
             outlets,
             bound_to_cloud: true,
-            boots: 0,
-            journal: None,
+            journal: JournalHandle::default(),
             reset_pending: false,
         }
     }
 
-    /// Writes every reboot and reset this device accepts to `journal`, as `row_id`.
-    pub fn with_journal(mut self, row_id: String, journal: Option<Arc<Journal>>) -> Self {
-        self.journal = journal.map(|j| (row_id, j));
+    /// Writes every reboot and reset this device accepts to `journal`.
+    pub fn with_journal(mut self, journal: JournalHandle) -> Self {
+        self.journal = journal;
         self
     }
 
+    /// Whether the device starts bound to a cloud account. An XOR device always is (it has
+    /// no login to tell); an IOT device behind KLAP is bound when its row names an account.
+    pub fn with_binding(mut self, bound: bool) -> Self {
+        self.bound_to_cloud = bound;
+        self
+    }
+
+    pub fn is_bound(&self) -> bool {
+        self.bound_to_cloud
+    }
+
     fn journal(&self, command: &str) {
-        if let Some((id, j)) = &self.journal {
-            j.record(id, command);
-        }
+        self.journal.record(command);
     }
 
     pub fn faults(&self) -> &Faults {
         &self.faults
+    }
+
+    pub fn identity(&self) -> &Identity {
+        &self.identity
     }
 
     pub fn family(&self) -> Family {
@@ -172,20 +138,20 @@ impl DeviceState {
 
     /// The device came back from a reboot: relays keep their state, on-times restart.
     pub fn booted(&mut self, now: Instant) {
-        self.boots += 1;
         if std::mem::take(&mut self.reset_pending) {
             // Factory defaults: the setup alias, no account, relays off.
             self.identity.alias = format!("TP-LINK_Smart Plug_{}", &self.identity.device_id[..4]);
             self.bound_to_cloud = false;
-            for relay in std::iter::once(&mut self.relay).chain(self.outlets.iter_mut().map(|o| &mut o.relay)) {
+            for relay in std::iter::once(&mut self.relay)
+                .chain(self.outlets.iter_mut().map(|o| &mut o.relay))
+            {
                 relay.on = false;
             }
         }
         for relay in
             std::iter::once(&mut self.relay).chain(self.outlets.iter_mut().map(|o| &mut o.relay))
         {
-            relay.base = 0;
-            relay.since = now;
+            relay.restart(now);
         }
     }
 
@@ -330,8 +296,8 @@ impl DeviceState {
                     };
                 }
                 "reset" => {
-                    if let Some(code) = self.faults.reset_refused {
-                        return (error(code, "reset refused"), None);
+                    if let Some(refusal) = self.faults.reset_refused {
+                        return (error(refusal.iot_code(), "reset refused"), None);
                     }
                     return match delay_param(params) {
                         Ok(delay) if self.faults.reset_stays => {
@@ -535,7 +501,7 @@ mod tests {
     #[test]
     fn refused_reset_answers_the_configured_code_and_does_nothing() {
         let faults = Faults {
-            reset_refused: Some(-7),
+            reset_refused: Some(crate::sim::fault::Refusal(Some(-7))),
             ..Faults::default()
         };
         let (mut d, now) = device("HS103", faults);
@@ -581,17 +547,23 @@ mod tests {
         assert_eq!(sys["relay_state"], 1);
         assert_eq!(sys["on_time"], 0);
         assert_eq!(sys["alias"], "Lobby");
-        assert_eq!(d.boots, 1);
     }
 
     #[test]
     fn a_reset_stays_device_restarts_into_factory_defaults() {
-        let faults = Faults { reset_stays: true, ..Faults::default() };
+        let faults = Faults {
+            reset_stays: true,
+            ..Faults::default()
+        };
         let (mut d, now) = device("HS103", faults);
         let (reply, effect) = d.handle(&json!({"system":{"reset":{"delay":1}}}), now);
         assert_eq!(reply["system"]["reset"]["err_code"], 0);
         assert_eq!(effect, Some(Effect::Reboot { delay: 1 }));
-        assert_eq!(d.sysinfo(now)["alias"], "Lobby", "settings last until the restart");
+        assert_eq!(
+            d.sysinfo(now)["alias"],
+            "Lobby",
+            "settings last until the restart"
+        );
         d.booted(now);
         let sys = d.sysinfo(now);
         assert!(sys["alias"].as_str().unwrap().starts_with("TP-LINK_"));

@@ -3,8 +3,11 @@
 //! Loopback plan: every test file owns one second octet of 127.0.0.0/8 and every test in it a
 //! third octet, so tests running in parallel never share an address:
 //! iot_client 127.20, simulate_cli 127.21, kasa_interop 127.22, run_cli 127.23, fleet_1000
-//! 127.24, hostile_devices 127.25, hostile_files 127.26, safety_cli 127.27, crash_resume 127.28.
+//! 127.24, hostile_devices 127.25, hostile_files 127.26, safety_cli 127.27, crash_resume 127.28,
+//! sim_smart 127.29, kasa_interop_smart 127.30.
 #![allow(dead_code)]
+
+pub mod kasa;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

@@ -3,5 +3,8 @@
 //! numbers on `/app/request`.
 //!
 //! - [`cipher`]: hashes, key derivation, encryption and signatures; pure, with known answers.
+//! - [`session`]: the client for one device: handshake with candidate credentials, session
+//!   cookie and expiry, verified requests; and the small HTTP layer KLAP and AES share.
 
 pub mod cipher;
+pub mod session;

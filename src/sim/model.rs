@@ -1,0 +1,672 @@
+//! One simulated device as its server sees it: the JSON dialect it answers in (IOT or SMART),
+//! the transport it speaks, its account and its sessions. Pure: a request and the current
+//! time go in, a reply and maybe an effect come out; the server owns the sockets.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use md5::{Digest, Md5};
+use rand::RngCore;
+use rsa::rand_core::CryptoRngCore;
+use serde_json::{Value, json};
+
+use crate::protocol::klap::cipher::{self, SEED_LEN, Version};
+
+use super::account::{Account, Login};
+use super::aes::{self, AesCipher, AesSessions};
+use super::fault::Faults;
+use super::klap::{self, KlapSessions, Refusal};
+use super::smart::{SmartState, code};
+use super::state::{DeviceState, Effect};
+
+/// How a simulated device is reached: the closed set of wire protocols it may speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Legacy IOT JSON in XOR frames on TCP 9999 (or the row's port), with UDP discovery on
+    /// the same port.
+    Xor,
+    /// IOT JSON over KLAP v1 on HTTP, like the HS100 hardware 4.1; discovery on UDP 20002.
+    KlapV1,
+    /// SMART JSON over KLAP v2 on HTTP; discovery on UDP 20002 and 20004.
+    KlapV2,
+    /// SMART JSON over AES `securePassthrough` on HTTP; discovery on UDP 20002 and 20004.
+    Aes,
+}
+
+impl Transport {
+    /// The port a row without one is served on: what real devices use.
+    pub fn default_port(self) -> u16 {
+        match self {
+            Transport::Xor => crate::protocol::iot::DEFAULT_PORT,
+            _ => 80,
+        }
+    }
+
+    pub fn is_http(self) -> bool {
+        self != Transport::Xor
+    }
+
+    /// For the listing: `tcp+udp`, `klap v2`, …
+    pub fn describe(self) -> &'static str {
+        match self {
+            Transport::Xor => "tcp+udp",
+            Transport::KlapV1 => "klap v1",
+            Transport::KlapV2 => "klap v2",
+            Transport::Aes => "aes",
+        }
+    }
+}
+
+/// The JSON a device answers in.
+#[derive(Debug)]
+pub enum Model {
+    Iot(DeviceState),
+    Smart(SmartState),
+}
+
+#[derive(Debug)]
+enum Sessions {
+    None,
+    Klap(KlapSessions),
+    Aes(AesSessions),
+}
+
+/// The session cookie every HTTP device sets.
+pub const SESSION_COOKIE: &str = "TP_SESSIONID";
+
+/// How long AES answers that a locked device stays locked. The simulator keeps it locked
+/// until it restarts; the figure is the half hour real firmware reports.
+pub const LOCKOUT_SECS_LEFT: u64 = 1800;
+
+/// One HTTP request, as much of it as a device looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpRequest<'a> {
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    /// The `TP_SESSIONID` cookie's value.
+    pub session: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+/// One HTTP reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpReply {
+    pub status: u16,
+    /// Each a separate `Set-Cookie` header.
+    pub cookies: Vec<String>,
+    /// `application/json` when set, else `application/octet-stream`.
+    pub json: bool,
+    pub body: Vec<u8>,
+}
+
+impl HttpReply {
+    fn status(status: u16) -> HttpReply {
+        HttpReply {
+            status,
+            cookies: Vec::new(),
+            json: false,
+            body: Vec::new(),
+        }
+    }
+
+    fn bytes(body: Vec<u8>) -> HttpReply {
+        HttpReply {
+            body,
+            ..HttpReply::status(200)
+        }
+    }
+
+    fn json(value: &Value) -> HttpReply {
+        HttpReply {
+            json: true,
+            body: to_json(value),
+            ..HttpReply::status(200)
+        }
+    }
+
+    fn with_session(mut self, id: &str, lifetime_secs: u64) -> HttpReply {
+        // Two headers: a client that reads one `Set-Cookie` as one cookie (aiohttp) would
+        // take `TIMEOUT` for an attribute of the session cookie.
+        self.cookies.push(format!("{SESSION_COOKIE}={id}"));
+        self.cookies.push(format!("TIMEOUT={lifetime_secs}"));
+        self
+    }
+}
+
+/// Everything about one device that its server locks to answer a request.
+#[derive(Debug)]
+pub struct SimState {
+    /// Times the device has booted since the simulator started (for tests and logs).
+    pub boots: u32,
+    pub model: Model,
+    transport: Transport,
+    account: Account,
+    sessions: Sessions,
+    /// Real seconds per device second.
+    scale: f64,
+    /// Where the device listens; discovery reports it.
+    addr: SocketAddr,
+}
+
+impl SimState {
+    pub fn new(
+        model: Model,
+        transport: Transport,
+        account: Account,
+        scale: f64,
+        addr: SocketAddr,
+    ) -> SimState {
+        let sessions = match transport {
+            Transport::Xor => Sessions::None,
+            Transport::KlapV1 => Sessions::Klap(KlapSessions::new(Version::V1)),
+            Transport::KlapV2 => Sessions::Klap(KlapSessions::new(Version::V2)),
+            Transport::Aes => Sessions::Aes(AesSessions::default()),
+        };
+        SimState {
+            boots: 0,
+            model,
+            transport,
+            account,
+            sessions,
+            scale,
+            addr,
+        }
+    }
+
+    pub fn faults(&self) -> &Faults {
+        match &self.model {
+            Model::Iot(d) => d.faults(),
+            Model::Smart(d) => d.faults(),
+        }
+    }
+
+    pub fn is_bound(&self) -> bool {
+        match &self.model {
+            Model::Iot(d) => d.is_bound(),
+            Model::Smart(d) => d.is_bound(),
+        }
+    }
+
+    /// Failed logins since the simulator started.
+    pub fn failed_logins(&self) -> u32 {
+        self.account.failed_logins()
+    }
+
+    /// The device came back from a reboot; its sessions died with the old boot.
+    pub fn booted(&mut self, now: Instant) {
+        self.boots += 1;
+        match &mut self.model {
+            Model::Iot(d) => d.booted(now),
+            Model::Smart(d) => d.booted(now),
+        }
+        match &mut self.sessions {
+            Sessions::None => {}
+            Sessions::Klap(s) => s.clear(),
+            Sessions::Aes(s) => s.clear(),
+        }
+    }
+
+    /// Answers one decoded JSON request in the device's dialect.
+    pub fn handle_json(&mut self, request: &Value, now: Instant) -> (Value, Option<Effect>) {
+        match &mut self.model {
+            Model::Iot(d) => d.handle(request, now),
+            Model::Smart(d) => d.handle(request, now),
+        }
+    }
+
+    /// Answers raw JSON bytes: what KLAP and AES carry.
+    fn handle_bytes(&mut self, plain: &[u8], now: Instant) -> (Vec<u8>, Option<Effect>) {
+        match serde_json::from_slice::<Value>(plain) {
+            Ok(request) => {
+                let (reply, effect) = self.handle_json(&request, now);
+                (to_json(&reply), effect)
+            }
+            Err(_) => match self.model {
+                Model::Iot(_) => (
+                    to_json(&json!({"err_code": -1, "err_msg": "module not support"})),
+                    None,
+                ),
+                Model::Smart(_) => (
+                    to_json(&json!({"error_code": code::JSON_DECODE_FAIL})),
+                    None,
+                ),
+            },
+        }
+    }
+
+    /// The session lifetime in device seconds and in real time.
+    fn lifetime(&self) -> (u64, Duration) {
+        let secs = klap::SESSION_TIMEOUT_SECS;
+        (secs, Duration::from_secs(secs).mul_f64(self.scale))
+    }
+
+    /// Answers one HTTP request in the device's transport.
+    pub fn http(
+        &mut self,
+        req: &HttpRequest<'_>,
+        now: Instant,
+        rng: &mut impl CryptoRngCore,
+    ) -> (HttpReply, Option<Effect>) {
+        match self.transport {
+            Transport::KlapV1 | Transport::KlapV2 => self.klap(req, now, rng),
+            Transport::Aes => self.aes(req, now, rng),
+            Transport::Xor => (HttpReply::status(404), None),
+        }
+    }
+
+    fn klap(
+        &mut self,
+        req: &HttpRequest<'_>,
+        now: Instant,
+        rng: &mut impl CryptoRngCore,
+    ) -> (HttpReply, Option<Effect>) {
+        let (lifetime_secs, lifetime) = self.lifetime();
+        let bound = self.is_bound();
+        let Sessions::Klap(sessions) = &mut self.sessions else {
+            return (HttpReply::status(500), None);
+        };
+        let version = sessions.version();
+        // The auth hashes of every login the device accepts, best first.
+        let hashes: Vec<Vec<u8>> = self
+            .account
+            .accepted(bound, Login::Klap)
+            .iter()
+            .map(|c| cipher::auth_hash(version, &c.username, c.password.expose()))
+            .collect();
+        let reply = match req.path {
+            "/app/handshake1" | "/app/handshake2" if self.account.is_locked() => {
+                self.account.refused();
+                HttpReply::status(403)
+            }
+            "/app/handshake1" => {
+                let mut remote = [0u8; SEED_LEN];
+                rng.fill_bytes(&mut remote);
+                let id = random_hex(rng, 16);
+                match sessions.handshake1(req.body, remote, &hashes[0], id.clone(), now, lifetime) {
+                    Ok(body) => HttpReply::bytes(body).with_session(&id, lifetime_secs),
+                    Err(_) => HttpReply::status(400),
+                }
+            }
+            "/app/handshake2" => {
+                let result = match req.session {
+                    Some(id) => sessions.handshake2(id, req.body, &hashes, now),
+                    None => Err(Refusal::UnknownSession),
+                };
+                match result {
+                    Ok(()) => HttpReply::bytes(Vec::new()),
+                    Err(Refusal::BadHash) => {
+                        self.account.failed();
+                        HttpReply::status(403)
+                    }
+                    Err(_) => HttpReply::status(403),
+                }
+            }
+            "/app/request" => {
+                let Some(seq) = query_param(req.query, "seq").and_then(|s| s.parse::<i32>().ok())
+                else {
+                    return (HttpReply::status(400), None);
+                };
+                let opened = match req.session {
+                    Some(id) => sessions.open(id, seq, req.body, now),
+                    None => Err(Refusal::UnknownSession),
+                };
+                match opened {
+                    Ok((session, plain)) => {
+                        let (reply, effect) = self.handle_bytes(&plain, now);
+                        return (HttpReply::bytes(session.seal(seq, &reply)), effect);
+                    }
+                    // 403 makes python-kasa handshake again.
+                    Err(Refusal::UnknownSession) => HttpReply::status(403),
+                    Err(_) => HttpReply::status(400),
+                }
+            }
+            _ => HttpReply::status(404),
+        };
+        (reply, None)
+    }
+
+    fn aes(
+        &mut self,
+        req: &HttpRequest<'_>,
+        now: Instant,
+        rng: &mut impl CryptoRngCore,
+    ) -> (HttpReply, Option<Effect>) {
+        if req.path != "/app" {
+            return (HttpReply::status(404), None);
+        }
+        let Ok(outer) = serde_json::from_slice::<Value>(req.body) else {
+            return (error_reply(code::JSON_DECODE_FAIL), None);
+        };
+        let (lifetime_secs, lifetime) = self.lifetime();
+        let bound = self.is_bound();
+        let Sessions::Aes(sessions) = &mut self.sessions else {
+            return (HttpReply::status(500), None);
+        };
+        match outer["method"].as_str() {
+            Some("handshake") => {
+                let mut key_and_iv = [0u8; 32];
+                rng.fill_bytes(&mut key_and_iv);
+                let wrapped = outer["params"]["key"]
+                    .as_str()
+                    .and_then(|pem| aes::wrap_key(pem, &key_and_iv, rng));
+                let Some(wrapped) = wrapped else {
+                    return (error_reply(code::INVALID_PUBLIC_KEY), None);
+                };
+                let id = random_hex(rng, 16);
+                sessions.open(id.clone(), AesCipher::new(key_and_iv), now, lifetime);
+                let reply = HttpReply::json(&json!({"error_code": 0, "result": {"key": wrapped}}));
+                (reply.with_session(&id, lifetime_secs), None)
+            }
+            Some("securePassthrough") => {
+                let Some((id, cipher)) = req
+                    .session
+                    .and_then(|id| Some((id, sessions.cipher(id, now)?)))
+                else {
+                    return (error_reply(code::SESSION_TIMEOUT), None);
+                };
+                let Some(plain) = outer["params"]["request"]
+                    .as_str()
+                    .and_then(|r| cipher.decrypt(r))
+                else {
+                    return (error_reply(code::AES_DECODE_FAIL), None);
+                };
+                let inner = serde_json::from_slice::<Value>(&plain).ok();
+                let (reply, effect) = match inner {
+                    Some(inner) if inner["method"] == "login_device" => {
+                        let answer = if self.account.is_locked() {
+                            self.account.refused();
+                            json!({"error_code": code::DEVICE_BLOCKED,
+                                   "result": {"failed_attempts": self.account.failed_logins(),
+                                              "sec_left": LOCKOUT_SECS_LEFT}})
+                        } else if self
+                            .account
+                            .accepted(bound, Login::Aes)
+                            .iter()
+                            .any(|c| aes::login_matches(&inner["params"], c))
+                        {
+                            let token = random_hex(rng, 16);
+                            sessions.logged_in(id, token.clone());
+                            json!({"error_code": 0, "result": {"token": token}})
+                        } else {
+                            // The client has to handshake again before its next try.
+                            sessions.forget(id);
+                            self.account.failed();
+                            json!({ "error_code": code::LOGIN_ERROR })
+                        };
+                        (to_json(&answer), None)
+                    }
+                    _ if sessions.authorised(id, query_param(req.query, "token")) => {
+                        self.handle_bytes(&plain, now)
+                    }
+                    // Not logged in on this session (or after a failed login): the client
+                    // has to start over.
+                    _ => return (error_reply(code::SESSION_TIMEOUT), None),
+                };
+                let outer =
+                    json!({"error_code": 0, "result": {"response": cipher.encrypt(&reply)}});
+                (HttpReply::json(&outer), effect)
+            }
+            _ => (error_reply(code::UNKNOWN_METHOD), None),
+        }
+    }
+
+    /// The device's answer to a UDP 20002/20004 probe (the `result` object), or `None` for an
+    /// XOR device, which doesn't answer there.
+    pub fn discovery_result(&self, now: Instant) -> Option<Value> {
+        let (encrypt, lv) = match self.transport {
+            Transport::Xor => return None,
+            // IOT devices behind KLAP advertise no `lv`, which makes clients use KLAP v1.
+            Transport::KlapV1 => ("KLAP", None),
+            Transport::KlapV2 => ("KLAP", Some(2)),
+            Transport::Aes => ("AES", Some(2)),
+        };
+        let mut scheme = json!({"is_support_https": false, "encrypt_type": encrypt,
+                                "http_port": self.addr.port()});
+        if let Some(lv) = lv {
+            scheme["lv"] = json!(lv);
+        }
+        let (device_type, model, device_id, mac, extra) = match &self.model {
+            Model::Iot(d) => {
+                let sys = d.sysinfo(now);
+                let device_type = sys["type"]
+                    .as_str()
+                    .or(sys["mic_type"].as_str())
+                    .unwrap_or("IOT.SMARTPLUGSWITCH")
+                    .to_string();
+                let mac = sys["mac"]
+                    .as_str()
+                    .or(sys["mic_mac"].as_str())
+                    .unwrap_or_default()
+                    .replace(':', "-");
+                let extra = json!({"hw_ver": sys["hw_ver"]});
+                (
+                    device_type,
+                    d.identity().model.clone(),
+                    d.identity().device_id.clone(),
+                    mac,
+                    extra,
+                )
+            }
+            Model::Smart(d) => {
+                let p = d.profile();
+                let device_type = p.discovery["device_type"]
+                    .as_str()
+                    .unwrap_or("SMART.TAPOPLUG")
+                    .to_string();
+                let extra = json!({"obd_src": p.discovery.get("obd_src").unwrap_or(&json!("tplink")),
+                                   "is_support_iot_cloud": true});
+                (
+                    device_type,
+                    d.identity().model.clone(),
+                    d.device_id().to_string(),
+                    d.mac_dashed(),
+                    extra,
+                )
+            }
+        };
+        let bound = self.is_bound();
+        let mut result = json!({
+            "device_type": device_type,
+            "device_model": model,
+            // Discovery names the device by a 32-digit hash of its id, as the captures show.
+            "device_id": md5_hex(&device_id),
+            "ip": self.addr.ip().to_string(),
+            "mac": mac,
+            "mgt_encrypt_schm": scheme,
+            "factory_default": !bound,
+            "owner": if bound { self.account.owner_hash() } else { String::new() },
+        });
+        if let (Some(r), Some(extra)) = (result.as_object_mut(), extra.as_object()) {
+            r.extend(extra.clone());
+        }
+        Some(result)
+    }
+}
+
+fn to_json(v: &Value) -> Vec<u8> {
+    serde_json::to_vec(v).expect("a JSON value serialises")
+}
+
+fn error_reply(code: i64) -> HttpReply {
+    HttpReply::json(&json!({ "error_code": code }))
+}
+
+/// Upper-case hex of `bytes` random bytes: session ids and tokens.
+fn random_hex(rng: &mut impl RngCore, bytes: usize) -> String {
+    let mut raw = vec![0u8; bytes];
+    rng.fill_bytes(&mut raw);
+    raw.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+pub(crate) fn md5_hex(text: &str) -> String {
+    Md5::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect()
+}
+
+/// The value of `name` in a query string (`seq=-5`, `token=AB12`). No percent-decoding:
+/// neither carries anything that needs it.
+fn query_param<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
+    query?
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+    use crate::credentials::Credentials;
+    use crate::sim::profile::Profile;
+    use crate::sim::smart_profile::SmartProfile;
+    use crate::sim::state::Identity;
+
+    fn identity(model: &str) -> Identity {
+        Identity {
+            model: model.into(),
+            alias: "Lobby".into(),
+            mac: "AA:BB:CC:00:00:01".parse().unwrap(),
+            device_id: "80061234".into(),
+            hw_id: "HW".into(),
+        }
+    }
+
+    fn device(transport: Transport, owner: Option<Credentials>) -> SimState {
+        let now = Instant::now();
+        let addr: SocketAddr = "127.0.0.9:8080".parse().unwrap();
+        let account = Account::new(owner.clone(), &Faults::default());
+        let model = match transport {
+            Transport::Xor | Transport::KlapV1 => {
+                let profile = Profile::for_model_over_klap("HS100(UK)").unwrap();
+                Model::Iot(
+                    DeviceState::new(
+                        profile,
+                        crate::catalog::Family::Plug,
+                        identity("HS100(UK)"),
+                        Faults::default(),
+                        1.0,
+                        now,
+                    )
+                    .with_binding(owner.is_some()),
+                )
+            }
+            _ => Model::Smart(SmartState::new(
+                SmartProfile::for_model("P110").unwrap(),
+                identity("P110(UK)"),
+                addr.ip(),
+                Faults::default(),
+                1.0,
+                now,
+                owner.is_some(),
+            )),
+        };
+        SimState::new(model, transport, account, 1.0, addr)
+    }
+
+    fn post<'a>(path: &'a str, session: Option<&'a str>, body: &'a [u8]) -> HttpRequest<'a> {
+        HttpRequest {
+            path,
+            query: None,
+            session,
+            body,
+        }
+    }
+
+    #[test]
+    fn discovery_advertises_each_transport_with_its_port_and_binding() {
+        let owner = Credentials::new("owner@example.com", "pw");
+        let now = Instant::now();
+        let smart = device(Transport::KlapV2, Some(owner.clone()))
+            .discovery_result(now)
+            .unwrap();
+        assert_eq!(smart["device_model"], "P110(UK)");
+        assert_eq!(smart["mac"], "AA-BB-CC-00-00-01");
+        assert_eq!(smart["mgt_encrypt_schm"]["lv"], 2);
+        assert_eq!(smart["mgt_encrypt_schm"]["http_port"], 8080);
+        assert_eq!(smart["factory_default"], false);
+        assert_eq!(smart["owner"], md5_hex("owner@example.com"));
+        let aes = device(Transport::Aes, None).discovery_result(now).unwrap();
+        assert_eq!(aes["mgt_encrypt_schm"]["encrypt_type"], "AES");
+        assert_eq!(
+            (aes["factory_default"].clone(), aes["owner"].clone()),
+            (json!(true), json!(""))
+        );
+        let iot = device(Transport::KlapV1, Some(owner))
+            .discovery_result(now)
+            .unwrap();
+        assert_eq!(iot["device_type"], "IOT.SMARTPLUGSWITCH");
+        assert_eq!(iot["hw_ver"], "4.1");
+        assert!(iot["mgt_encrypt_schm"].get("lv").is_none(), "KLAP v1");
+        assert!(device(Transport::Xor, None).discovery_result(now).is_none());
+    }
+
+    #[test]
+    fn a_klap_device_answers_the_three_endpoints_and_nothing_else() {
+        let mut d = device(Transport::KlapV2, None);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let now = Instant::now();
+        let local = [3u8; 16];
+        let (h1, _) = d.http(&post("/app/handshake1", None, &local), now, &mut rng);
+        assert_eq!((h1.status, h1.body.len()), (200, 48));
+        let id = h1.cookies[0]
+            .strip_prefix("TP_SESSIONID=")
+            .unwrap()
+            .to_string();
+        assert_eq!(h1.cookies[1], "TIMEOUT=86400");
+        let blank = cipher::auth_hash(Version::V2, "", "");
+        let proof = cipher::client_hash(Version::V2, &local, &h1.body[..16], &blank);
+        let (h2, _) = d.http(&post("/app/handshake2", Some(&id), &proof), now, &mut rng);
+        assert_eq!(h2.status, 200);
+        let mut client = cipher::Session::new(&local, &h1.body[..16], &blank);
+        let (seq, body) =
+            client.next_request(br#"{"method":"device_reboot","params":{"delay":2}}"#);
+        let query = format!("seq={seq}");
+        let req = HttpRequest {
+            query: Some(&query),
+            ..post("/app/request", Some(&id), &body)
+        };
+        let (reply, effect) = d.http(&req, now, &mut rng);
+        assert_eq!(reply.status, 200);
+        assert_eq!(
+            client.open(seq, &reply.body).unwrap(),
+            br#"{"error_code":0}"#
+        );
+        assert_eq!(effect, Some(Effect::Reboot { delay: 2 }));
+        let missing_seq = post("/app/request", Some(&id), &body);
+        assert_eq!(d.http(&missing_seq, now, &mut rng).0.status, 400);
+        assert_eq!(
+            d.http(&post("/app", None, b"{}"), now, &mut rng).0.status,
+            404
+        );
+        d.booted(now);
+        assert_eq!(
+            d.http(&req, now, &mut rng).0.status,
+            403,
+            "sessions die at boot"
+        );
+        assert_eq!(d.boots, 1);
+    }
+
+    #[test]
+    fn query_params_are_found_by_name_including_negative_numbers() {
+        assert_eq!(
+            query_param(Some("seq=-903964343"), "seq"),
+            Some("-903964343")
+        );
+        assert_eq!(query_param(Some("a=1&token=AB"), "token"), Some("AB"));
+        assert_eq!(query_param(Some("token"), "token"), None);
+        assert_eq!(query_param(None, "seq"), None);
+    }
+
+    #[test]
+    fn transports_describe_themselves_and_know_their_default_ports() {
+        assert_eq!(Transport::Xor.default_port(), 9999);
+        assert_eq!(Transport::Aes.default_port(), 80);
+        assert_eq!(Transport::KlapV2.describe(), "klap v2");
+        assert!(!Transport::Xor.is_http() && Transport::KlapV1.is_http());
+    }
+}

@@ -1,0 +1,285 @@
+//! Planning: each inventory row checked and turned into a [`DeviceSpec`] (model, protocol,
+//! port, identity, faults, account) before anything is bound, with every row that can't be
+//! served named.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use crate::catalog::{self, Family};
+use crate::credentials::{Credentials, Store};
+use crate::inventory::{Device, MacAddr};
+
+use super::fault::{self, Faults};
+use super::model::Transport;
+use super::profile::{self, Profile};
+use super::smart_profile::{self, SmartProfile};
+use super::state::Identity;
+
+/// The inventory column a row's protocol comes from.
+pub const PROTOCOL_COLUMN: &str = "protocol";
+
+/// Why a row can't be simulated; `line` points into the inventory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowProblem {
+    pub line: u64,
+    pub message: String,
+}
+
+/// What a row's `protocol` column asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Asked {
+    Iot,
+    Klap,
+    Aes,
+}
+
+impl Asked {
+    fn parse(cell: Option<&String>) -> Result<Option<Asked>, String> {
+        match cell.map(|c| c.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("") => Ok(None),
+            Some("iot") | Some("xor") => Ok(Some(Asked::Iot)),
+            Some("klap") => Ok(Some(Asked::Klap)),
+            Some("aes") => Ok(Some(Asked::Aes)),
+            Some(other) => Err(format!(
+                "{PROTOCOL_COLUMN}: unknown protocol {other:?}; expected iot, klap or aes"
+            )),
+        }
+    }
+}
+
+/// The JSON dialect a device answers in, with its captured answers.
+#[derive(Debug, Clone)]
+pub enum Dialect {
+    Iot { profile: Profile, family: Family },
+    Smart(SmartProfile),
+}
+
+/// One row turned into a device description, before anything is bound.
+#[derive(Debug, Clone)]
+pub struct DeviceSpec {
+    pub id: String,
+    pub model: String,
+    pub addr: SocketAddr,
+    pub transport: Transport,
+    pub dialect: Dialect,
+    pub identity: Identity,
+    pub faults: Faults,
+    pub boot_time: Duration,
+    /// The account the device is bound to (its row's `credentials` profile); `None` leaves
+    /// it unbound. `Credentials` never prints its password.
+    pub account: Option<Credentials>,
+}
+
+/// Checks every row and builds the device specs, or lists every row that can't be served.
+/// Rows that name a `credentials` profile need [`plan_with`].
+pub fn plan(devices: &[Device]) -> Result<Vec<DeviceSpec>, Vec<RowProblem>> {
+    plan_with(devices, &Store::default())
+}
+
+/// Like [`plan`], taking the accounts of rows with a `credentials` column from `credentials`.
+pub fn plan_with(
+    devices: &[Device],
+    credentials: &Store,
+) -> Result<Vec<DeviceSpec>, Vec<RowProblem>> {
+    let mut specs = Vec::new();
+    let mut problems = Vec::new();
+    // Discovery on UDP 20002/20004 can speak for one HTTP device per address.
+    let mut http_ips: HashMap<IpAddr, String> = HashMap::new();
+    for d in devices {
+        let problem = |message: String| RowProblem {
+            line: d.line,
+            message: format!("{}: {message}", d.id),
+        };
+        match spec_for(d, credentials) {
+            Ok(s) => {
+                if s.transport.is_http() {
+                    if let Some(first) = http_ips.get(&s.addr.ip()) {
+                        problems.push(problem(format!(
+                            "{} already has a KLAP or AES device ({first}); discovery on UDP 20002/20004 answers for one device per address, so give each its own 127.x.y.z",
+                            s.addr.ip()
+                        )));
+                        continue;
+                    }
+                    http_ips.insert(s.addr.ip(), d.id.clone());
+                }
+                specs.push(s);
+            }
+            Err(message) => problems.push(problem(message)),
+        }
+    }
+    if problems.is_empty() {
+        Ok(specs)
+    } else {
+        Err(problems)
+    }
+}
+
+fn spec_for(d: &Device, credentials: &Store) -> Result<DeviceSpec, String> {
+    let ip = match d.host.ip() {
+        Some(ip) if ip.is_loopback() && ip.is_ipv4() => ip,
+        Some(ip) => {
+            return Err(format!(
+                "host {ip} is not on loopback; the simulator serves only 127.0.0.0/8 addresses"
+            ));
+        }
+        None => {
+            return Err(format!(
+                "host {:?} is a name; the simulator serves only literal 127.x.y.z addresses",
+                d.host.name
+            ));
+        }
+    };
+    let model = d
+        .model
+        .clone()
+        .unwrap_or_else(|| profile::DEFAULT_MODEL.to_string());
+    let asked = Asked::parse(d.extra.get(PROTOCOL_COLUMN))?;
+    let (transport, dialect) = dialect_for(&model, asked)?;
+    let faults = match d.extra.get(fault::COLUMN) {
+        Some(spec) => Faults::parse(spec).map_err(|e| format!("{}: {e}", fault::COLUMN))?,
+        None => Faults::default(),
+    };
+    let misplaced = if transport.is_http() {
+        faults.xor_only()
+    } else {
+        faults.login_only()
+    };
+    if !misplaced.is_empty() {
+        return Err(format!(
+            "{}: {} can't apply to a {} device; {}",
+            fault::COLUMN,
+            misplaced.join(", "),
+            if transport.is_http() {
+                "KLAP or AES"
+            } else {
+                "XOR"
+            },
+            if transport.is_http() {
+                "those faults act on XOR frames"
+            } else {
+                "it has no login (use protocol klap or aes)"
+            }
+        ));
+    }
+    let account = match &d.credentials {
+        Some(name) if transport.is_http() => Some(
+            credentials
+                .get(name)
+                .map_err(|e| format!("credentials: {e}"))?,
+        ),
+        _ => None,
+    };
+    // The inventory's model string wins when it names a region; the capture's otherwise.
+    let captured_model = match &dialect {
+        Dialect::Iot { profile, .. } => profile.sysinfo()["model"].as_str().unwrap_or(&model),
+        Dialect::Smart(p) => p.discovery_model(),
+    }
+    .to_string();
+    let reported_model = if model.contains('(') {
+        model.trim().to_string()
+    } else {
+        captured_model
+    };
+    let captured_mac = match &dialect {
+        Dialect::Iot { profile, .. } => {
+            let sys = profile.sysinfo();
+            sys["mac"].as_str().or(sys["mic_mac"].as_str())
+        }
+        Dialect::Smart(p) => p.device_info()["mac"].as_str(),
+    }
+    .unwrap_or("50:C7:BF:00:00:00")
+    .to_string();
+    let identity = identity_for(d, &captured_mac, &reported_model);
+    let boot_time = match &dialect {
+        Dialect::Iot { profile, .. } => catalog::lookup(profile.base_model).boot_time,
+        Dialect::Smart(_) => smart_profile::BOOT_TIME,
+    };
+    Ok(DeviceSpec {
+        id: d.id.clone(),
+        model: reported_model,
+        addr: SocketAddr::new(ip, d.host.port_or(transport.default_port())),
+        transport,
+        dialect,
+        identity,
+        faults,
+        boot_time,
+        account,
+    })
+}
+
+/// Picks the transport and the captured answers for a model and what its row asked for.
+fn dialect_for(model: &str, asked: Option<Asked>) -> Result<(Transport, Dialect), String> {
+    let iot = Profile::for_model(model);
+    let smart = SmartProfile::for_model(model);
+    let iot_dialect = |klap: bool| {
+        let profile = if klap {
+            Profile::for_model_over_klap(model)
+        } else {
+            Profile::for_model(model)
+        }
+        .expect("checked by the caller");
+        let family = catalog::lookup(profile.base_model).family;
+        Dialect::Iot { profile, family }
+    };
+    match (asked, iot.is_some(), smart) {
+        (None | Some(Asked::Iot), true, _) => Ok((Transport::Xor, iot_dialect(false))),
+        (Some(Asked::Klap), true, None) => Ok((Transport::KlapV1, iot_dialect(true))),
+        (None | Some(Asked::Klap), _, Some(p)) => Ok((Transport::KlapV2, Dialect::Smart(p))),
+        (Some(Asked::Aes), _, Some(p)) => Ok((Transport::Aes, Dialect::Smart(p))),
+        (Some(Asked::Iot), false, Some(_)) => Err(format!(
+            "{model} is a SMART (Tapo) model: it speaks klap or aes, not iot"
+        )),
+        (Some(Asked::Aes), true, None) => Err(format!(
+            "{model} is a legacy Kasa (IOT) model: aes carries SMART JSON only; use iot or klap"
+        )),
+        (_, false, None) => Err(format!(
+            "no simulator profile for model {model:?}; known: {}; SMART: {}",
+            Profile::known_models().collect::<Vec<_>>().join(", "),
+            SmartProfile::known_models().collect::<Vec<_>>().join(", ")
+        )),
+    }
+}
+
+/// A stable identity from the row: its MAC if given (else the capture's vendor prefix and a
+/// suffix from the id), and ids derived from the row id, so reruns see the same device.
+fn identity_for(d: &Device, captured_mac: &str, model: &str) -> Identity {
+    let seed = fnv1a(d.id.as_bytes());
+    let mac = d.mac.unwrap_or_else(|| {
+        let mut bytes = captured_mac
+            .parse::<MacAddr>()
+            .map(|m| m.0)
+            .unwrap_or([0x50, 0xC7, 0xBF, 0, 0, 0]);
+        bytes[3..].copy_from_slice(&seed.to_be_bytes()[5..]);
+        MacAddr(bytes)
+    });
+    Identity {
+        model: model.to_string(),
+        alias: d
+            .extra
+            .get("alias")
+            .cloned()
+            .unwrap_or_else(|| d.id.clone()),
+        mac,
+        device_id: hex_id(seed, 40),
+        hw_id: hex_id(seed ^ 0x5bd1_e995, 32),
+    }
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+/// `len` upper-case hex digits drawn from a seed.
+fn hex_id(seed: u64, len: usize) -> String {
+    let mut out = String::with_capacity(len);
+    let mut h = seed;
+    while out.len() < len {
+        h = fnv1a(&h.to_le_bytes());
+        out.push_str(&format!("{h:016X}"));
+    }
+    out.truncate(len);
+    out
+}

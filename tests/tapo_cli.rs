@@ -1,0 +1,286 @@
+//! Issue 5 end to end: `fleetreset run`, `discover` and `--rediscover` against simulated
+//! devices of both protocol generations (IOT over XOR, IOT over KLAP v1, SMART over KLAP v2,
+//! SMART over AES), with credentials, the auth-failure limit, and a search of every output for
+//! the password.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::{Simulate, ip, text};
+use fleetreset::model::{Outcome, Reason};
+use fleetreset::store::{Db, RunRecord};
+
+const FILE: u8 = 31;
+const USER: &str = "owner@example.com";
+/// Distinctive, so a leak anywhere is found by a plain byte search.
+const PASSWORD: &str = "Zq7-unique-PASSWORD-4711";
+
+fn creds_file(dir: &Path, name: &str, password: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("[profiles.office]\nusername = \"{USER}\"\npassword = \"{password}\"\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path
+}
+
+struct Lab {
+    _sim: Simulate,
+    dir: tempfile::TempDir,
+    csv: String,
+}
+
+/// Serves `rows` (after the header `id,host,model,mac,credentials,protocol,sim_fault`) with
+/// the right password; the run gets its own credentials file.
+fn lab(rows: &str) -> Lab {
+    let dir = tempfile::tempdir().unwrap();
+    let sim_creds = creds_file(dir.path(), "sim-credentials.toml", PASSWORD);
+    let journal = dir.path().join("journal.log");
+    let csv = format!("id,host,model,mac,credentials,protocol,sim_fault\n{rows}");
+    let sim = Simulate::start_with(
+        &csv,
+        &["--credentials", sim_creds.to_str().unwrap(), "--journal", journal.to_str().unwrap()],
+    );
+    std::fs::write(dir.path().join("fleet.csv"), &csv).unwrap();
+    Lab { _sim: sim, dir, csv }
+}
+
+impl Lab {
+    fn run(&self, password: &str, extra: &[&str]) -> Output {
+        let creds = creds_file(self.dir.path(), "run-credentials.toml", password);
+        Command::new(env!("CARGO_BIN_EXE_fleetreset"))
+            .current_dir(self.dir.path())
+            .args(["run", "fleet.csv", "--credentials", creds.to_str().unwrap()])
+            .args(["--time-scale", "0.01", "--connect-timeout", "2", "--request-timeout", "2", "--rate", "20"])
+            .args(extra)
+            .output()
+            .unwrap()
+    }
+
+    fn latest(&self) -> RunRecord {
+        let db = Db::open(&self.dir.path().join("fleetreset.db")).unwrap();
+        db.load_run(&db.resolve_run_id("latest").unwrap()).unwrap()
+    }
+
+    fn journal_count(&self, id: &str, what: &str) -> usize {
+        std::fs::read_to_string(self.dir.path().join("journal.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| {
+                let mut p = l.split_whitespace().skip(1);
+                p.next() == Some(id) && p.next() == Some(what)
+            })
+            .count()
+    }
+}
+
+/// One device of each protocol on 127.31.`test`.x, all bound to the `office` account.
+fn mixed(test: u8) -> String {
+    let h = |n: u8, port: bool| {
+        let a = ip(FILE, test, n);
+        if port { format!("{a}:8080") } else { a.to_string() }
+    };
+    format!(
+        "legacy,{},HS110(EU),50:C7:BF:{test:02X}:00:01,,iot,\n\
+         iot-klap,{},HS100(UK),CC:32:E5:{test:02X}:00:02,office,klap,\n\
+         tapo,{},P110(UK),48-22-54-{test:02X}-00-03,office,,\n\
+         old-tapo,{},P100(US),48-22-54-{test:02X}-00-04,office,aes,\n\
+         strip,{},P300(EU),48-22-54-{test:02X}-00-05,office,klap,\n",
+        h(1, false),
+        h(2, true),
+        h(3, true),
+        h(4, true),
+        h(5, true),
+    )
+}
+
+fn outcomes(rec: &RunRecord) -> Vec<(String, Option<Outcome>, Option<Reason>, String)> {
+    rec.jobs
+        .iter()
+        .map(|j| (j.device_id.clone(), j.outcome, j.reason, j.detail.clone().unwrap_or_default()))
+        .collect()
+}
+
+fn protocol_of(rec: &RunRecord, id: &str) -> (String, String) {
+    let e = rec.events.iter().find(|e| e.kind == "link" && e.device_id.as_deref() == Some(id)).unwrap();
+    (e.detail["protocol"].as_str().unwrap().to_string(), e.detail["chosen_by"].as_str().unwrap().to_string())
+}
+
+#[test]
+fn a_mixed_fleet_power_cycles_over_every_protocol_and_records_each_choice() {
+    let lab = lab(&mixed(1));
+    let out = lab.run(PASSWORD, &["--action", "power-cycle"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    let rec = lab.latest();
+    for (id, outcome, _, detail) in outcomes(&rec) {
+        assert_eq!(outcome, Some(Outcome::Succeeded), "{id}: {detail}\n{t}");
+    }
+    assert_eq!(protocol_of(&rec, "legacy"), ("iot".into(), "inventory".into()));
+    assert_eq!(protocol_of(&rec, "iot-klap"), ("iot-klap-v1".into(), "inventory".into()));
+    // No protocol column: the model can speak KLAP or AES, so discovery decided.
+    assert_eq!(protocol_of(&rec, "tapo"), ("smart-klap".into(), "discovery".into()));
+    assert_eq!(protocol_of(&rec, "old-tapo"), ("smart-aes".into(), "inventory".into()));
+    for id in ["legacy", "iot-klap", "tapo", "old-tapo", "strip"] {
+        assert_eq!(lab.journal_count(id, "reboot"), 1, "{id}");
+    }
+    // The SMART nickname is stored decoded in the report.
+    let csv = std::fs::read_to_string(lab.dir.path().join("reports").join(&rec.run.id).join("devices.csv")).unwrap();
+    assert!(csv.lines().any(|l| l.starts_with("tapo,") && l.contains(",tapo,")), "{csv}");
+}
+
+#[test]
+fn a_mixed_fleet_factory_resets_over_every_protocol() {
+    let lab = lab(&mixed(2));
+    let out = lab.run(PASSWORD, &["--action", "factory-reset", "--yes"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    for (id, outcome, _, detail) in outcomes(&lab.latest()) {
+        assert_eq!(outcome, Some(Outcome::Succeeded), "{id}: {detail}");
+        assert!(detail.contains("left the network"), "{id}: {detail}");
+        assert_eq!(lab.journal_count(&id, "reset"), 1, "{id}");
+    }
+}
+
+#[test]
+fn a_wrong_password_stops_the_run_after_max_auth_failures_and_no_device_sees_two_failed_logins() {
+    // Six AES plugs (their firmware counts failed logins), tried one at a time.
+    let rows: String = (1..=6u8)
+        .map(|i| format!("p{i},{}:8080,P100(US),48-22-54-03-00-{i:02X},office,aes,\n", ip(FILE, 3, i)))
+        .collect();
+    let lab = lab(&rows);
+    let out = lab.run("not-the-password", &["--action", "power-cycle", "--max-auth-failures", "2", "--concurrency", "1"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{t}");
+    assert!(t.contains("refused the credentials (--max-auth-failures 2)"), "{t}");
+    let o = outcomes(&lab.latest());
+    assert_eq!((o[0].1, o[0].2), (Some(Outcome::Failed), Some(Reason::AuthFailed)), "{o:?}");
+    assert_eq!((o[1].1, o[1].2), (Some(Outcome::Failed), Some(Reason::AuthFailed)), "{o:?}");
+    for (id, outcome, reason, _) in &o[2..] {
+        assert_eq!((*outcome, *reason), (Some(Outcome::Skipped), Some(Reason::ThresholdReached)), "{id}");
+    }
+    for i in 1..=6 {
+        let failed = lab.journal_count(&format!("p{i}"), "login_failed");
+        assert!(failed <= 1, "p{i} saw {failed} failed logins");
+        if i <= 2 {
+            assert_eq!(failed, 1, "p{i} was tried once");
+        } else {
+            assert_eq!(failed, 0, "p{i} was never tried");
+        }
+    }
+    assert!(!t.contains("not-the-password"));
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn the_password_appears_in_no_output_stream_and_no_file_of_a_run() {
+    let lab = lab(&mixed(4));
+    let creds = creds_file(lab.dir.path(), "run-credentials.toml", PASSWORD);
+    let creds = creds.to_str().unwrap();
+    let mut streams = Vec::new();
+    // A verbose run with a failure in it (wrong credentials for one device), a dry run, a plan,
+    // and the report and runs commands afterwards.
+    let out = lab.run(PASSWORD, &["-vvv", "--action", "power-cycle", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    streams.push(out);
+    streams.push(lab.run(PASSWORD, &["-vvv", "--action", "factory-reset", "--dry-run"]));
+    let fr = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_fleetreset")).current_dir(lab.dir.path()).args(args).output().unwrap()
+    };
+    streams.push(fr(&["plan", "fleet.csv", "--action", "power-cycle", "--json"]));
+    streams.push(fr(&["report", "latest"]));
+    streams.push(fr(&["runs", "--json"]));
+    streams.push(fr(&["-vvv", "resume", "latest", "--credentials", creds]));
+    for out in &streams {
+        let all = [out.stdout.as_slice(), out.stderr.as_slice()].concat();
+        assert!(!contains(&all, PASSWORD.as_bytes()), "the password leaked:\n{}", text(out));
+    }
+    let mut checked = 0;
+    for f in files_under(lab.dir.path()) {
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        if name.ends_with("credentials.toml") {
+            continue; // where the user keeps it
+        }
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(!contains(&bytes, PASSWORD.as_bytes()), "the password is in {}", f.display());
+        checked += 1;
+    }
+    // The database (with its WAL), the three report files, the inventory and the journal.
+    assert!(checked >= 5, "only {checked} files were checked");
+    assert!(lab.csv.contains("office"));
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn discover_over_a_loopback_cidr_finds_both_generations_and_writes_a_valid_inventory() {
+    let lab = lab(&mixed(5));
+    let out = Command::new(env!("CARGO_BIN_EXE_fleetreset"))
+        .current_dir(lab.dir.path())
+        .args(["discover", "--target", "127.31.5.0/28", "--timeout", "2", "--out", "found.csv"])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("found 5 device(s)"), "{t}");
+    let found = std::fs::read_to_string(lab.dir.path().join("found.csv")).unwrap();
+    let line = |mac: &str| found.lines().find(|l| l.contains(mac)).unwrap_or_else(|| panic!("{mac} missing:\n{found}")).to_string();
+    assert!(line("50:C7:BF:05:00:01").contains(",127.31.5.1,HS110(EU),") && line("50:C7:BF:05:00:01").contains(",iot,"));
+    assert!(line("CC:32:E5:05:00:02").contains(",127.31.5.2:8080,") && line("CC:32:E5:05:00:02").contains(",iot-klap,"));
+    assert!(line("48:22:54:05:00:03").contains(",127.31.5.3:8080,P110(UK),") && line("48:22:54:05:00:03").contains(",klap,"));
+    assert!(line("48:22:54:05:00:04").contains(",aes,"), "{found}");
+    let check = Command::new(env!("CARGO_BIN_EXE_fleetreset"))
+        .current_dir(lab.dir.path())
+        .args(["check", "found.csv"])
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check));
+}
+
+#[test]
+fn discover_update_moves_a_host_by_mac_and_rediscover_follows_a_moved_device_at_run_time() {
+    let lab = lab(&mixed(6));
+    // The inventory a user kept: the Tapo plug "moved" from .9 to .3 since it was written.
+    let stale = lab.csv.replace(&format!("{}:8080,P110", ip(FILE, 6, 3)), &format!("{}:8080,P110", ip(FILE, 6, 9)));
+    assert_ne!(stale, lab.csv);
+    std::fs::write(lab.dir.path().join("stale.csv"), &stale).unwrap();
+    std::fs::write(lab.dir.path().join("fleet.csv"), &stale).unwrap();
+
+    // At run time: found by MAC on the sweep target, acted on at its new address.
+    let out = lab.run(PASSWORD, &["--action", "power-cycle", "--rediscover", "127.31.6.0/28"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("tapo: MAC 48:22:54:06:00:03 answered at 127.31.6.3, not 127.31.6.9:8080"), "{t}");
+    let rec = lab.latest();
+    let link = rec.events.iter().find(|e| e.kind == "link" && e.device_id.as_deref() == Some("tapo")).unwrap();
+    assert_eq!(link.detail["moved_from"], "127.31.6.9:8080");
+    assert_eq!(lab.journal_count("tapo", "reboot"), 1);
+
+    // Offline: the inventory itself is updated, with the move reported.
+    let out = Command::new(env!("CARGO_BIN_EXE_fleetreset"))
+        .current_dir(lab.dir.path())
+        .args(["discover", "--target", "127.31.6.0/28", "--timeout", "2", "--update", "stale.csv"])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("moved tapo: 127.31.6.9:8080 -> 127.31.6.3:8080"), "{t}");
+    let updated = std::fs::read_to_string(lab.dir.path().join("stale.csv")).unwrap();
+    assert_eq!(updated, lab.csv, "only the moved host changed");
+    assert!(lab.dir.path().join("stale.csv.bak").exists());
+}

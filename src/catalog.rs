@@ -209,7 +209,13 @@ mod tests {
 
     #[test]
     fn strips_know_their_outlet_count() {
-        for (model, outlets) in [("HS300", 6), ("KP303", 3), ("KP400", 2), ("EP40", 2), ("P304M", 4)] {
+        for (model, outlets) in [
+            ("HS300", 6),
+            ("KP303", 3),
+            ("KP400", 2),
+            ("EP40", 2),
+            ("P304M", 4),
+        ] {
             let info = lookup(model);
             assert_eq!(info.family, Family::Strip, "{model}");
             assert_eq!(info.outlets, outlets, "{model}");

@@ -14,7 +14,9 @@ fn main() -> ExitCode {
         Command::Check(args) => commands::check::run(&args),
         Command::Plan(args) => commands::plan::run(&args),
         Command::Runs(args) => commands::runs::run(&args),
-        Command::Discover(args) => runtime().and_then(|rt| rt.block_on(commands::discover::run(&args))),
+        Command::Discover(args) => {
+            runtime().and_then(|rt| rt.block_on(commands::discover::run(&args)))
+        }
         Command::Report(args) => commands::report::run(&args),
         Command::Run(args) => runtime().and_then(|rt| {
             rt.block_on(async {

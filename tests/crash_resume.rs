@@ -32,10 +32,14 @@ fn fleet(test: u8) -> String {
 }
 
 fn events(db: &Path) -> usize {
-    let Ok(conn) = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) else {
+    let Ok(conn) =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
         return 0;
     };
-    conn.query_row("SELECT COUNT(*) FROM events", [], |r| r.get::<_, i64>(0)).map(|n| n as usize).unwrap_or(0)
+    conn.query_row("SELECT COUNT(*) FROM events", [], |r| r.get::<_, i64>(0))
+        .map(|n| n as usize)
+        .unwrap_or(0)
 }
 
 /// Returns how many jobs were resolved by observation (an intent with no outcome at the crash).
@@ -47,11 +51,26 @@ fn crash_and_resume(test: u8, kill_after_events: usize) -> usize {
     std::fs::write(dir.path().join("fleet.csv"), &csv).unwrap();
     let db = dir.path().join("fleetreset.db");
 
-    let quick = ["--time-scale", "0.01", "--connect-timeout", "1", "--request-timeout", "1"];
+    let quick = [
+        "--time-scale",
+        "0.01",
+        "--connect-timeout",
+        "1",
+        "--request-timeout",
+        "1",
+    ];
     let mut run = KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_fleetreset"))
             .current_dir(dir.path())
-            .args(["run", "fleet.csv", "--action", "factory-reset", "--yes", "--rate", "10"])
+            .args([
+                "run",
+                "fleet.csv",
+                "--action",
+                "factory-reset",
+                "--yes",
+                "--rate",
+                "10",
+            ])
             .args(quick)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -75,18 +94,32 @@ fn crash_and_resume(test: u8, kill_after_events: usize) -> usize {
         .output()
         .unwrap();
     let t = text(&out);
-    assert!(matches!(out.status.code(), Some(0) | Some(1)), "kill after {kill_after_events} events: {t}");
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(1)),
+        "kill after {kill_after_events} events: {t}"
+    );
 
     let db = Db::open(&db).unwrap();
     let rec = db.load_run(&db.resolve_run_id("latest").unwrap()).unwrap();
     assert_eq!(rec.jobs.len(), usize::from(DEVICES));
     let mut outcome_events: HashMap<&str, usize> = HashMap::new();
     for e in rec.events.iter().filter(|e| e.kind == "outcome") {
-        *outcome_events.entry(e.device_id.as_deref().unwrap()).or_default() += 1;
+        *outcome_events
+            .entry(e.device_id.as_deref().unwrap())
+            .or_default() += 1;
     }
     for j in &rec.jobs {
-        assert!(j.outcome.is_some(), "kill after {kill_after_events}: {} has no outcome\n{t}", j.device_id);
-        assert_eq!(outcome_events.get(j.device_id.as_str()), Some(&1), "{}", j.device_id);
+        assert!(
+            j.outcome.is_some(),
+            "kill after {kill_after_events}: {} has no outcome\n{t}",
+            j.device_id
+        );
+        assert_eq!(
+            outcome_events.get(j.device_id.as_str()),
+            Some(&1),
+            "{}",
+            j.device_id
+        );
     }
 
     let journal = std::fs::read_to_string(&journal).unwrap_or_default();
@@ -98,11 +131,24 @@ fn crash_and_resume(test: u8, kill_after_events: usize) -> usize {
         }
     }
     for (id, n) in &resets {
-        assert_eq!(*n, 1, "kill after {kill_after_events} events: {id} received {n} factory resets\n{journal}");
+        assert_eq!(
+            *n, 1,
+            "kill after {kill_after_events} events: {id} received {n} factory resets\n{journal}"
+        );
     }
     // A device recorded as reset really received its reset.
-    for j in rec.jobs.iter().filter(|j| j.outcome == Some(Outcome::Succeeded)) {
-        assert_eq!(resets.get(j.device_id.as_str()), Some(&1), "{}: {:?}", j.device_id, j.detail);
+    for j in rec
+        .jobs
+        .iter()
+        .filter(|j| j.outcome == Some(Outcome::Succeeded))
+    {
+        assert_eq!(
+            resets.get(j.device_id.as_str()),
+            Some(&1),
+            "{}: {:?}",
+            j.device_id,
+            j.detail
+        );
     }
     rec.events.iter().filter(|e| e.kind == "resolving").count()
 }
@@ -111,7 +157,16 @@ fn crash_and_resume(test: u8, kill_after_events: usize) -> usize {
 fn killed_at_many_points_and_resumed_no_device_is_reset_twice_and_each_has_one_outcome() {
     // From "just created" to "nearly done": the run writes about a dozen events per device.
     let mut resolved = 0;
-    for (test, kill_after) in [(1u8, 1usize), (2, 6), (3, 14), (4, 25), (5, 38), (6, 52), (7, 70), (8, 90)] {
+    for (test, kill_after) in [
+        (1u8, 1usize),
+        (2, 6),
+        (3, 14),
+        (4, 25),
+        (5, 38),
+        (6, 52),
+        (7, 70),
+        (8, 90),
+    ] {
         resolved += crash_and_resume(test, kill_after);
     }
     // The kill points must catch jobs between intent and outcome, or this proves little.

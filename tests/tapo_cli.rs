@@ -20,7 +20,11 @@ const PASSWORD: &str = "Zq7-unique-PASSWORD-4711";
 
 fn creds_file(dir: &Path, name: &str, password: &str) -> PathBuf {
     let path = dir.join(name);
-    std::fs::write(&path, format!("[profiles.office]\nusername = \"{USER}\"\npassword = \"{password}\"\n")).unwrap();
+    std::fs::write(
+        &path,
+        format!("[profiles.office]\nusername = \"{USER}\"\npassword = \"{password}\"\n"),
+    )
+    .unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     path
 }
@@ -40,10 +44,19 @@ fn lab(rows: &str) -> Lab {
     let csv = format!("id,host,model,mac,credentials,protocol,sim_fault\n{rows}");
     let sim = Simulate::start_with(
         &csv,
-        &["--credentials", sim_creds.to_str().unwrap(), "--journal", journal.to_str().unwrap()],
+        &[
+            "--credentials",
+            sim_creds.to_str().unwrap(),
+            "--journal",
+            journal.to_str().unwrap(),
+        ],
     );
     std::fs::write(dir.path().join("fleet.csv"), &csv).unwrap();
-    Lab { _sim: sim, dir, csv }
+    Lab {
+        _sim: sim,
+        dir,
+        csv,
+    }
 }
 
 impl Lab {
@@ -52,7 +65,16 @@ impl Lab {
         Command::new(env!("CARGO_BIN_EXE_fleetreset"))
             .current_dir(self.dir.path())
             .args(["run", "fleet.csv", "--credentials", creds.to_str().unwrap()])
-            .args(["--time-scale", "0.01", "--connect-timeout", "2", "--request-timeout", "2", "--rate", "20"])
+            .args([
+                "--time-scale",
+                "0.01",
+                "--connect-timeout",
+                "2",
+                "--request-timeout",
+                "2",
+                "--rate",
+                "20",
+            ])
             .args(extra)
             .output()
             .unwrap()
@@ -79,7 +101,11 @@ impl Lab {
 fn mixed(test: u8) -> String {
     let h = |n: u8, port: bool| {
         let a = ip(FILE, test, n);
-        if port { format!("{a}:8080") } else { a.to_string() }
+        if port {
+            format!("{a}:8080")
+        } else {
+            a.to_string()
+        }
     };
     format!(
         "legacy,{},HS110(EU),50:C7:BF:{test:02X}:00:01,,iot,\n\
@@ -98,13 +124,27 @@ fn mixed(test: u8) -> String {
 fn outcomes(rec: &RunRecord) -> Vec<(String, Option<Outcome>, Option<Reason>, String)> {
     rec.jobs
         .iter()
-        .map(|j| (j.device_id.clone(), j.outcome, j.reason, j.detail.clone().unwrap_or_default()))
+        .map(|j| {
+            (
+                j.device_id.clone(),
+                j.outcome,
+                j.reason,
+                j.detail.clone().unwrap_or_default(),
+            )
+        })
         .collect()
 }
 
 fn protocol_of(rec: &RunRecord, id: &str) -> (String, String) {
-    let e = rec.events.iter().find(|e| e.kind == "link" && e.device_id.as_deref() == Some(id)).unwrap();
-    (e.detail["protocol"].as_str().unwrap().to_string(), e.detail["chosen_by"].as_str().unwrap().to_string())
+    let e = rec
+        .events
+        .iter()
+        .find(|e| e.kind == "link" && e.device_id.as_deref() == Some(id))
+        .unwrap();
+    (
+        e.detail["protocol"].as_str().unwrap().to_string(),
+        e.detail["chosen_by"].as_str().unwrap().to_string(),
+    )
 }
 
 #[test]
@@ -117,17 +157,40 @@ fn a_mixed_fleet_power_cycles_over_every_protocol_and_records_each_choice() {
     for (id, outcome, _, detail) in outcomes(&rec) {
         assert_eq!(outcome, Some(Outcome::Succeeded), "{id}: {detail}\n{t}");
     }
-    assert_eq!(protocol_of(&rec, "legacy"), ("iot".into(), "inventory".into()));
-    assert_eq!(protocol_of(&rec, "iot-klap"), ("iot-klap-v1".into(), "inventory".into()));
+    assert_eq!(
+        protocol_of(&rec, "legacy"),
+        ("iot".into(), "inventory".into())
+    );
+    assert_eq!(
+        protocol_of(&rec, "iot-klap"),
+        ("iot-klap-v1".into(), "inventory".into())
+    );
     // No protocol column: the model can speak KLAP or AES, so discovery decided.
-    assert_eq!(protocol_of(&rec, "tapo"), ("smart-klap".into(), "discovery".into()));
-    assert_eq!(protocol_of(&rec, "old-tapo"), ("smart-aes".into(), "inventory".into()));
+    assert_eq!(
+        protocol_of(&rec, "tapo"),
+        ("smart-klap".into(), "discovery".into())
+    );
+    assert_eq!(
+        protocol_of(&rec, "old-tapo"),
+        ("smart-aes".into(), "inventory".into())
+    );
     for id in ["legacy", "iot-klap", "tapo", "old-tapo", "strip"] {
         assert_eq!(lab.journal_count(id, "reboot"), 1, "{id}");
     }
     // The SMART nickname is stored decoded in the report.
-    let csv = std::fs::read_to_string(lab.dir.path().join("reports").join(&rec.run.id).join("devices.csv")).unwrap();
-    assert!(csv.lines().any(|l| l.starts_with("tapo,") && l.contains(",tapo,")), "{csv}");
+    let csv = std::fs::read_to_string(
+        lab.dir
+            .path()
+            .join("reports")
+            .join(&rec.run.id)
+            .join("devices.csv"),
+    )
+    .unwrap();
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("tapo,") && l.contains(",tapo,")),
+        "{csv}"
+    );
 }
 
 #[test]
@@ -147,18 +210,48 @@ fn a_mixed_fleet_factory_resets_over_every_protocol() {
 fn a_wrong_password_stops_the_run_after_max_auth_failures_and_no_device_sees_two_failed_logins() {
     // Six AES plugs (their firmware counts failed logins), tried one at a time.
     let rows: String = (1..=6u8)
-        .map(|i| format!("p{i},{}:8080,P100(US),48-22-54-03-00-{i:02X},office,aes,\n", ip(FILE, 3, i)))
+        .map(|i| {
+            format!(
+                "p{i},{}:8080,P100(US),48-22-54-03-00-{i:02X},office,aes,\n",
+                ip(FILE, 3, i)
+            )
+        })
         .collect();
     let lab = lab(&rows);
-    let out = lab.run("not-the-password", &["--action", "power-cycle", "--max-auth-failures", "2", "--concurrency", "1"]);
+    let out = lab.run(
+        "not-the-password",
+        &[
+            "--action",
+            "power-cycle",
+            "--max-auth-failures",
+            "2",
+            "--concurrency",
+            "1",
+        ],
+    );
     let t = text(&out);
     assert_eq!(out.status.code(), Some(3), "{t}");
-    assert!(t.contains("refused the credentials (--max-auth-failures 2)"), "{t}");
+    assert!(
+        t.contains("refused the credentials (--max-auth-failures 2)"),
+        "{t}"
+    );
     let o = outcomes(&lab.latest());
-    assert_eq!((o[0].1, o[0].2), (Some(Outcome::Failed), Some(Reason::AuthFailed)), "{o:?}");
-    assert_eq!((o[1].1, o[1].2), (Some(Outcome::Failed), Some(Reason::AuthFailed)), "{o:?}");
+    assert_eq!(
+        (o[0].1, o[0].2),
+        (Some(Outcome::Failed), Some(Reason::AuthFailed)),
+        "{o:?}"
+    );
+    assert_eq!(
+        (o[1].1, o[1].2),
+        (Some(Outcome::Failed), Some(Reason::AuthFailed)),
+        "{o:?}"
+    );
     for (id, outcome, reason, _) in &o[2..] {
-        assert_eq!((*outcome, *reason), (Some(Outcome::Skipped), Some(Reason::ThresholdReached)), "{id}");
+        assert_eq!(
+            (*outcome, *reason),
+            (Some(Outcome::Skipped), Some(Reason::ThresholdReached)),
+            "{id}"
+        );
     }
     for i in 1..=6 {
         let failed = lab.journal_count(&format!("p{i}"), "login_failed");
@@ -196,17 +289,34 @@ fn the_password_appears_in_no_output_stream_and_no_file_of_a_run() {
     let out = lab.run(PASSWORD, &["-vvv", "--action", "power-cycle", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     streams.push(out);
-    streams.push(lab.run(PASSWORD, &["-vvv", "--action", "factory-reset", "--dry-run"]));
+    streams.push(lab.run(
+        PASSWORD,
+        &["-vvv", "--action", "factory-reset", "--dry-run"],
+    ));
     let fr = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_fleetreset")).current_dir(lab.dir.path()).args(args).output().unwrap()
+        Command::new(env!("CARGO_BIN_EXE_fleetreset"))
+            .current_dir(lab.dir.path())
+            .args(args)
+            .output()
+            .unwrap()
     };
-    streams.push(fr(&["plan", "fleet.csv", "--action", "power-cycle", "--json"]));
+    streams.push(fr(&[
+        "plan",
+        "fleet.csv",
+        "--action",
+        "power-cycle",
+        "--json",
+    ]));
     streams.push(fr(&["report", "latest"]));
     streams.push(fr(&["runs", "--json"]));
     streams.push(fr(&["-vvv", "resume", "latest", "--credentials", creds]));
     for out in &streams {
         let all = [out.stdout.as_slice(), out.stderr.as_slice()].concat();
-        assert!(!contains(&all, PASSWORD.as_bytes()), "the password leaked:\n{}", text(out));
+        assert!(
+            !contains(&all, PASSWORD.as_bytes()),
+            "the password leaked:\n{}",
+            text(out)
+        );
     }
     let mut checked = 0;
     for f in files_under(lab.dir.path()) {
@@ -215,7 +325,11 @@ fn the_password_appears_in_no_output_stream_and_no_file_of_a_run() {
             continue; // where the user keeps it
         }
         let bytes = std::fs::read(&f).unwrap();
-        assert!(!contains(&bytes, PASSWORD.as_bytes()), "the password is in {}", f.display());
+        assert!(
+            !contains(&bytes, PASSWORD.as_bytes()),
+            "the password is in {}",
+            f.display()
+        );
         checked += 1;
     }
     // The database (with its WAL), the three report files, the inventory and the journal.
@@ -232,17 +346,40 @@ fn discover_over_a_loopback_cidr_finds_both_generations_and_writes_a_valid_inven
     let lab = lab(&mixed(5));
     let out = Command::new(env!("CARGO_BIN_EXE_fleetreset"))
         .current_dir(lab.dir.path())
-        .args(["discover", "--target", "127.31.5.0/28", "--timeout", "2", "--out", "found.csv"])
+        .args([
+            "discover",
+            "--target",
+            "127.31.5.0/28",
+            "--timeout",
+            "2",
+            "--out",
+            "found.csv",
+        ])
         .output()
         .unwrap();
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
     assert!(t.contains("found 5 device(s)"), "{t}");
     let found = std::fs::read_to_string(lab.dir.path().join("found.csv")).unwrap();
-    let line = |mac: &str| found.lines().find(|l| l.contains(mac)).unwrap_or_else(|| panic!("{mac} missing:\n{found}")).to_string();
-    assert!(line("50:C7:BF:05:00:01").contains(",127.31.5.1,HS110(EU),") && line("50:C7:BF:05:00:01").contains(",iot,"));
-    assert!(line("CC:32:E5:05:00:02").contains(",127.31.5.2:8080,") && line("CC:32:E5:05:00:02").contains(",iot-klap,"));
-    assert!(line("48:22:54:05:00:03").contains(",127.31.5.3:8080,P110(UK),") && line("48:22:54:05:00:03").contains(",klap,"));
+    let line = |mac: &str| {
+        found
+            .lines()
+            .find(|l| l.contains(mac))
+            .unwrap_or_else(|| panic!("{mac} missing:\n{found}"))
+            .to_string()
+    };
+    assert!(
+        line("50:C7:BF:05:00:01").contains(",127.31.5.1,HS110(EU),")
+            && line("50:C7:BF:05:00:01").contains(",iot,")
+    );
+    assert!(
+        line("CC:32:E5:05:00:02").contains(",127.31.5.2:8080,")
+            && line("CC:32:E5:05:00:02").contains(",iot-klap,")
+    );
+    assert!(
+        line("48:22:54:05:00:03").contains(",127.31.5.3:8080,P110(UK),")
+            && line("48:22:54:05:00:03").contains(",klap,")
+    );
     assert!(line("48:22:54:05:00:04").contains(",aes,"), "{found}");
     let check = Command::new(env!("CARGO_BIN_EXE_fleetreset"))
         .current_dir(lab.dir.path())
@@ -256,30 +393,54 @@ fn discover_over_a_loopback_cidr_finds_both_generations_and_writes_a_valid_inven
 fn discover_update_moves_a_host_by_mac_and_rediscover_follows_a_moved_device_at_run_time() {
     let lab = lab(&mixed(6));
     // The inventory a user kept: the Tapo plug "moved" from .9 to .3 since it was written.
-    let stale = lab.csv.replace(&format!("{}:8080,P110", ip(FILE, 6, 3)), &format!("{}:8080,P110", ip(FILE, 6, 9)));
+    let stale = lab.csv.replace(
+        &format!("{}:8080,P110", ip(FILE, 6, 3)),
+        &format!("{}:8080,P110", ip(FILE, 6, 9)),
+    );
     assert_ne!(stale, lab.csv);
     std::fs::write(lab.dir.path().join("stale.csv"), &stale).unwrap();
     std::fs::write(lab.dir.path().join("fleet.csv"), &stale).unwrap();
 
     // At run time: found by MAC on the sweep target, acted on at its new address.
-    let out = lab.run(PASSWORD, &["--action", "power-cycle", "--rediscover", "127.31.6.0/28"]);
+    let out = lab.run(
+        PASSWORD,
+        &["--action", "power-cycle", "--rediscover", "127.31.6.0/28"],
+    );
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
-    assert!(t.contains("tapo: MAC 48:22:54:06:00:03 answered at 127.31.6.3, not 127.31.6.9:8080"), "{t}");
+    assert!(
+        t.contains("tapo: MAC 48:22:54:06:00:03 answered at 127.31.6.3, not 127.31.6.9:8080"),
+        "{t}"
+    );
     let rec = lab.latest();
-    let link = rec.events.iter().find(|e| e.kind == "link" && e.device_id.as_deref() == Some("tapo")).unwrap();
+    let link = rec
+        .events
+        .iter()
+        .find(|e| e.kind == "link" && e.device_id.as_deref() == Some("tapo"))
+        .unwrap();
     assert_eq!(link.detail["moved_from"], "127.31.6.9:8080");
     assert_eq!(lab.journal_count("tapo", "reboot"), 1);
 
     // Offline: the inventory itself is updated, with the move reported.
     let out = Command::new(env!("CARGO_BIN_EXE_fleetreset"))
         .current_dir(lab.dir.path())
-        .args(["discover", "--target", "127.31.6.0/28", "--timeout", "2", "--update", "stale.csv"])
+        .args([
+            "discover",
+            "--target",
+            "127.31.6.0/28",
+            "--timeout",
+            "2",
+            "--update",
+            "stale.csv",
+        ])
         .output()
         .unwrap();
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
-    assert!(t.contains("moved tapo: 127.31.6.9:8080 -> 127.31.6.3:8080"), "{t}");
+    assert!(
+        t.contains("moved tapo: 127.31.6.9:8080 -> 127.31.6.3:8080"),
+        "{t}"
+    );
     let updated = std::fs::read_to_string(lab.dir.path().join("stale.csv")).unwrap();
     assert_eq!(updated, lab.csv, "only the moved host changed");
     assert!(lab.dir.path().join("stale.csv.bak").exists());

@@ -76,7 +76,10 @@ pub async fn run(args: &DemoArgs, signals: Signals) -> anyhow::Result<Status> {
     let mut view = ProgressView::for_stderr();
     let mut jobs = plan::plan(&inventory.devices, Action::FactoryReset);
     if let Err(problems) = execute::prepare(&mut jobs, &Default::default(), None, &view).await {
-        anyhow::bail!("the demo fleet could not be prepared: {}", problems.join("; "));
+        anyhow::bail!(
+            "the demo fleet could not be prepared: {}",
+            problems.join("; ")
+        );
     }
     let result = execute::execute(
         RunInput {

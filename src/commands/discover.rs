@@ -58,7 +58,8 @@ pub async fn run(args: &DiscoverArgs) -> anyhow::Result<Status> {
             let csv = render(&rows)?;
             match &args.out {
                 Some(path) => {
-                    std::fs::write(path, csv).with_context(|| format!("writing {}", path.display()))?;
+                    std::fs::write(path, csv)
+                        .with_context(|| format!("writing {}", path.display()))?;
                     eprintln!("wrote {}", path.display());
                 }
                 None => std::io::stdout().lock().write_all(&csv)?,
@@ -77,10 +78,15 @@ fn is_broadcast(ip: IpAddr) -> bool {
 
 fn row(f: &Found) -> Row {
     let mac = f.mac().parse::<MacAddr>().ok();
-    let suffix = mac.map(|m| format!("{:02x}{:02x}{:02x}", m.0[3], m.0[4], m.0[5])).unwrap_or_else(|| f.ip().to_string());
+    let suffix = mac
+        .map(|m| format!("{:02x}{:02x}{:02x}", m.0[3], m.0[4], m.0[5]))
+        .unwrap_or_else(|| f.ip().to_string());
     match f {
         Found::Iot { ip, info, .. } => Row {
-            id: format!("{}-{suffix}", catalog::base_model(&info.model).to_ascii_lowercase()),
+            id: format!(
+                "{}-{suffix}",
+                catalog::base_model(&info.model).to_ascii_lowercase()
+            ),
             host: ip.to_string(),
             model: info.model.clone(),
             mac,
@@ -100,7 +106,10 @@ fn row(f: &Found) -> Row {
                 _ => ip.to_string(),
             };
             Row {
-                id: format!("{}-{suffix}", catalog::base_model(&info.device_model).to_ascii_lowercase()),
+                id: format!(
+                    "{}-{suffix}",
+                    catalog::base_model(&info.device_model).to_ascii_lowercase()
+                ),
                 host,
                 model: info.device_model.clone(),
                 mac,
@@ -114,10 +123,26 @@ fn row(f: &Found) -> Row {
 
 fn render(rows: &[Row]) -> anyhow::Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["id", "host", "model", "mac", "protocol", "alias", "device_id"])?;
+    w.write_record([
+        "id",
+        "host",
+        "model",
+        "mac",
+        "protocol",
+        "alias",
+        "device_id",
+    ])?;
     for r in rows {
         let mac = r.mac.map(|m| m.to_string()).unwrap_or_default();
-        w.write_record([&r.id, &r.host, &r.model, &mac, r.protocol, &r.alias, &r.device_id])?;
+        w.write_record([
+            &r.id,
+            &r.host,
+            &r.model,
+            &mac,
+            r.protocol,
+            &r.alias,
+            &r.device_id,
+        ])?;
     }
     Ok(w.into_inner().map_err(|e| e.into_error())?)
 }
@@ -126,25 +151,34 @@ fn render(rows: &[Row]) -> anyhow::Result<Vec<u8>> {
 /// each move. The file is rewritten in place, line by line, so comments and formatting stay;
 /// the old file is kept as `FILE.bak`.
 fn update(path: &Path, rows: &[Row]) -> anyhow::Result<Status> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read inventory {}", path.display()))?;
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read inventory {}", path.display()))?;
     let inv = match inventory::parse(path, &bytes) {
         Ok(inv) => inv,
         Err(errors) => {
             eprintln!("{errors}");
-            eprintln!("fleetreset: fix {} first (see `fleetreset check`); nothing was changed", path.display());
+            eprintln!(
+                "fleetreset: fix {} first (see `fleetreset check`); nothing was changed",
+                path.display()
+            );
             return Ok(Status::BadInput);
         }
     };
     let text = String::from_utf8(bytes).context("the inventory is not UTF-8")?;
     let mut lines: Vec<String> = text.split_inclusive('\n').map(str::to_owned).collect();
-    let by_mac: HashMap<MacAddr, &Row> = rows.iter().filter_map(|r| r.mac.map(|m| (m, r))).collect();
+    let by_mac: HashMap<MacAddr, &Row> =
+        rows.iter().filter_map(|r| r.mac.map(|m| (m, r))).collect();
     let mut moves = 0;
     let mut out = std::io::stdout().lock();
     for d in &inv.devices {
         let Some(mac) = d.mac else { continue };
-        let Some(found) = by_mac.get(&mac) else { continue };
+        let Some(found) = by_mac.get(&mac) else {
+            continue;
+        };
         let found_ip = found.host.split(':').next().unwrap_or(&found.host);
-        if d.host.ip().map(|ip| ip.to_string()).as_deref() == Some(found_ip) || d.host.name == found_ip {
+        if d.host.ip().map(|ip| ip.to_string()).as_deref() == Some(found_ip)
+            || d.host.name == found_ip
+        {
             continue;
         }
         let new_host = match d.host.port {
@@ -154,7 +188,12 @@ fn update(path: &Path, rows: &[Row]) -> anyhow::Result<Status> {
         let idx = usize::try_from(d.line - 1).unwrap_or(usize::MAX);
         let Some(line) = lines.get(idx) else { continue };
         let Some(patched) = replace_field(line, &d.host.to_string(), &new_host) else {
-            eprintln!("{}:{}: {}: moved to {new_host}, but the row could not be rewritten; edit it by hand", path.display(), d.line, d.id);
+            eprintln!(
+                "{}:{}: {}: moved to {new_host}, but the row could not be rewritten; edit it by hand",
+                path.display(),
+                d.line,
+                d.id
+            );
             continue;
         };
         lines[idx] = patched;
@@ -162,14 +201,25 @@ fn update(path: &Path, rows: &[Row]) -> anyhow::Result<Status> {
         writeln!(out, "moved {}: {} -> {new_host} (MAC {mac})", d.id, d.host)?;
     }
     let known: Vec<MacAddr> = inv.devices.iter().filter_map(|d| d.mac).collect();
-    for r in rows.iter().filter(|r| r.mac.is_some_and(|m| !known.contains(&m))) {
-        writeln!(out, "not in the inventory: {} {} at {}", r.model, r.mac.map(|m| m.to_string()).unwrap_or_default(), r.host)?;
+    for r in rows
+        .iter()
+        .filter(|r| r.mac.is_some_and(|m| !known.contains(&m)))
+    {
+        writeln!(
+            out,
+            "not in the inventory: {} {} at {}",
+            r.model,
+            r.mac.map(|m| m.to_string()).unwrap_or_default(),
+            r.host
+        )?;
     }
     if moves > 0 {
         let backup = path.with_extension("csv.bak");
-        std::fs::copy(path, &backup).with_context(|| format!("keeping a backup at {}", backup.display()))?;
+        std::fs::copy(path, &backup)
+            .with_context(|| format!("keeping a backup at {}", backup.display()))?;
         let tmp = path.with_extension("csv.tmp");
-        std::fs::write(&tmp, lines.concat()).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::write(&tmp, lines.concat())
+            .with_context(|| format!("writing {}", tmp.display()))?;
         std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
     }
     writeln!(out, "{moves} host(s) updated in {}", path.display())?;
@@ -181,7 +231,12 @@ fn replace_field(line: &str, old: &str, new: &str) -> Option<String> {
     let body = line.trim_end_matches(['\n', '\r']);
     let ending = &line[body.len()..];
     let fields: Vec<&str> = body.split(',').collect();
-    let hits: Vec<usize> = fields.iter().enumerate().filter(|(_, f)| f.trim() == old).map(|(i, _)| i).collect();
+    let hits: Vec<usize> = fields
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.trim() == old)
+        .map(|(i, _)| i)
+        .collect();
     let [i] = hits.as_slice() else { return None };
     let mut fields: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
     fields[*i] = new.to_string();
@@ -195,10 +250,18 @@ mod tests {
     #[test]
     fn a_host_field_is_replaced_and_the_rest_of_the_line_kept() {
         assert_eq!(
-            replace_field("a,10.0.0.5,HS100,50:C7:BF:00:00:01\n", "10.0.0.5", "10.0.0.9").unwrap(),
+            replace_field(
+                "a,10.0.0.5,HS100,50:C7:BF:00:00:01\n",
+                "10.0.0.5",
+                "10.0.0.9"
+            )
+            .unwrap(),
             "a,10.0.0.9,HS100,50:C7:BF:00:00:01\n"
         );
-        assert_eq!(replace_field("a, 10.0.0.5 ,x\r\n", "10.0.0.5", "10.0.0.9").unwrap(), "a,10.0.0.9,x\r\n");
+        assert_eq!(
+            replace_field("a, 10.0.0.5 ,x\r\n", "10.0.0.5", "10.0.0.9").unwrap(),
+            "a,10.0.0.9,x\r\n"
+        );
         // Ambiguous or absent: leave it to the user.
         assert!(replace_field("10.0.0.5,10.0.0.5\n", "10.0.0.5", "x").is_none());
         assert!(replace_field("a,b\n", "10.0.0.5", "x").is_none());

@@ -102,7 +102,12 @@ pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> 
             return Ok(Status::BadInput);
         }
     };
-    let rediscover = match args.rediscover.as_deref().map(crate::protocol::discovery::targets).transpose() {
+    let rediscover = match args
+        .rediscover
+        .as_deref()
+        .map(crate::protocol::discovery::targets)
+        .transpose()
+    {
         Ok(t) => t,
         Err(msg) => {
             eprintln!("fleetreset: --rediscover {msg}");

@@ -7,11 +7,11 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::cli::RunArgs;
+use crate::credentials;
 use crate::engine::config::RunConfig;
 use crate::engine::dry_run;
 use crate::engine::execute::{self, Amount, RunInput, RunSummary, Safety};
 use crate::engine::job::identity_checkable;
-use crate::credentials;
 use crate::engine::plan::{self, PlannedJob};
 use crate::engine::progress::ProgressView;
 use crate::engine::schedule::Limits;
@@ -52,7 +52,12 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
             return Ok(Status::BadInput);
         }
     };
-    let rediscover = match args.rediscover.as_deref().map(crate::protocol::discovery::targets).transpose() {
+    let rediscover = match args
+        .rediscover
+        .as_deref()
+        .map(crate::protocol::discovery::targets)
+        .transpose()
+    {
         Ok(t) => t,
         Err(msg) => {
             eprintln!("fleetreset: --rediscover {msg}");
@@ -174,7 +179,9 @@ async fn dry_run(
 
 /// The credentials store: the named file (which must exist), or the default file if there is
 /// one. Profiles may also come from the environment.
-pub fn load_credentials(path: Option<&std::path::Path>) -> Result<credentials::Store, credentials::CredentialsError> {
+pub fn load_credentials(
+    path: Option<&std::path::Path>,
+) -> Result<credentials::Store, credentials::CredentialsError> {
     match path {
         Some(p) => credentials::Store::load(Some(p), true),
         None => credentials::Store::load(credentials::default_path().as_deref(), false),

@@ -71,9 +71,7 @@ async fn look_one(j: &PlannedJob, timeouts: crate::protocol::iot::transport::Tim
     let port = j.link.port;
     let addr = match d.host.ip() {
         Some(ip) => SocketAddr::new(ip, port),
-        None => match tokio::net::lookup_host((d.host.name.as_str(), port))
-            .await
-        {
+        None => match tokio::net::lookup_host((d.host.name.as_str(), port)).await {
             Ok(mut a) => match a.next() {
                 Some(a) => a,
                 None => {
@@ -93,7 +91,12 @@ async fn look_one(j: &PlannedJob, timeouts: crate::protocol::iot::transport::Tim
             }
         },
     };
-    let link = Link { addr, protocol: j.link.protocol, credentials: j.link.credentials.clone(), timeouts };
+    let link = Link {
+        addr,
+        protocol: j.link.protocol,
+        credentials: j.link.credentials.clone(),
+        timeouts,
+    };
     match probe(DeviceClient::new(link)).await {
         Err(e) => Look {
             device_id: id,

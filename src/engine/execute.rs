@@ -204,8 +204,12 @@ pub async fn execute(
     let jobs: Vec<NewJob> = planned.iter().map(new_job).collect();
     let mut db = open_db(input.db_path)?;
     let lock = lock::acquire(input.db_path, &run_id)?;
-    db.create_run(&new_run, &jobs)
-        .with_context(|| format!("recording the run in the audit database {}", input.db_path.display()))?;
+    db.create_run(&new_run, &jobs).with_context(|| {
+        format!(
+            "recording the run in the audit database {}",
+            input.db_path.display()
+        )
+    })?;
     let work = planned.into_iter().map(|j| (j, Mode::Fresh)).collect();
     drive(Drive {
         run_id,
@@ -296,10 +300,18 @@ pub async fn resume(
         work.push((planned, mode));
     }
     let mut jobs: Vec<PlannedJob> = work.iter().map(|(j, _)| j.clone()).collect();
-    prepare(&mut jobs, input.credentials, input.rediscover.as_deref(), &*view)
-        .await
-        .map_err(|problems| anyhow::anyhow!("{}", problems.join("\n")))?;
-    let work: Vec<(PlannedJob, Mode)> = jobs.into_iter().zip(work.into_iter().map(|(_, m)| m)).collect();
+    prepare(
+        &mut jobs,
+        input.credentials,
+        input.rediscover.as_deref(),
+        &*view,
+    )
+    .await
+    .map_err(|problems| anyhow::anyhow!("{}", problems.join("\n")))?;
+    let work: Vec<(PlannedJob, Mode)> = jobs
+        .into_iter()
+        .zip(work.into_iter().map(|(_, m)| m))
+        .collect();
     drive(Drive {
         run_id: input.run_id.to_string(),
         db,
@@ -323,11 +335,16 @@ pub async fn prepare(
     rediscover: Option<&[std::net::IpAddr]>,
     view: &ProgressView,
 ) -> Result<(), Vec<String>> {
-    links::attach_credentials(jobs, store)
-        .map_err(|p| p.into_iter().map(|(line, msg)| format!("{line}: {msg}")).collect::<Vec<_>>())?;
+    links::attach_credentials(jobs, store).map_err(|p| {
+        p.into_iter()
+            .map(|(line, msg)| format!("{line}: {msg}"))
+            .collect::<Vec<_>>()
+    })?;
     match links::discover(jobs, rediscover, links::DISCOVERY_TIMEOUT).await {
         Ok(notes) => notes.iter().for_each(|n| view.note(n)),
-        Err(e) => view.note(&format!("discovery failed ({e}); using the inventory and catalog as they are")),
+        Err(e) => view.note(&format!(
+            "discovery failed ({e}); using the inventory and catalog as they are"
+        )),
     }
     Ok(())
 }

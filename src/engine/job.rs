@@ -237,11 +237,15 @@ impl Ctx<'_> {
         let settle = cfg.scaled(
             Duration::from_secs(u64::from(crate::device::COMMAND_DELAY_SECS)) + AWAY_BUDGET,
         );
-        let elapsed = (chrono::Utc::now() - intent_at).to_std().unwrap_or_default();
+        let elapsed = (chrono::Utc::now() - intent_at)
+            .to_std()
+            .unwrap_or_default();
         if elapsed < settle {
             tokio::time::sleep(settle - elapsed).await;
         }
-        let since = (chrono::Utc::now() - intent_at).to_std().unwrap_or_default();
+        let since = (chrono::Utc::now() - intent_at)
+            .to_std()
+            .unwrap_or_default();
         let secs_since_intent = cfg.device_secs(since);
         self.event(
             None,
@@ -405,11 +409,20 @@ impl Ctx<'_> {
         )
         .await;
         match lookup {
-            Ok(Ok(mut addrs)) => addrs
-                .next()
-                .ok_or_else(|| Fail(Reason::Unreachable, format!("{} resolves to no address", host.name))),
-            Ok(Err(e)) => Err(Fail(Reason::Unreachable, format!("cannot resolve {}: {e}", host.name))),
-            Err(_) => Err(Fail(Reason::Timeout, format!("resolving {} timed out", host.name))),
+            Ok(Ok(mut addrs)) => addrs.next().ok_or_else(|| {
+                Fail(
+                    Reason::Unreachable,
+                    format!("{} resolves to no address", host.name),
+                )
+            }),
+            Ok(Err(e)) => Err(Fail(
+                Reason::Unreachable,
+                format!("cannot resolve {}: {e}", host.name),
+            )),
+            Err(_) => Err(Fail(
+                Reason::Timeout,
+                format!("resolving {} timed out", host.name),
+            )),
         }
     }
 
@@ -628,7 +641,9 @@ pub fn identity_checkable(device: &Device) -> bool {
 /// Reads the device's own state, in its protocol: IOT sysinfo alone first (some firmware
 /// crashes on unexpected modules), SMART device info; then the cloud binding.
 pub(crate) async fn probe(mut client: DeviceClient) -> Result<Probe, DeviceError> {
-    Ok(Probe { info: client.info().await? })
+    Ok(Probe {
+        info: client.info().await?,
+    })
 }
 
 /// What a snapshot stores: the device's own answers as they came, the protocol, and the
@@ -670,28 +685,47 @@ fn reason_for(e: &DeviceError) -> Reason {
 fn on_time_restarted(pre: &DeviceInfo, post: &DeviceInfo, secs_since_command: f64) -> bool {
     let plug = match post.on_time {
         Some(after) => {
-            pre.relay_on == Some(true) && post.relay_on == Some(true) && pre.on_time.is_some() && (after as f64) < secs_since_command
+            pre.relay_on == Some(true)
+                && post.relay_on == Some(true)
+                && pre.on_time.is_some()
+                && (after as f64) < secs_since_command
         }
         None => false,
     };
-    let outlets = pre.children.iter().zip(&post.children).any(|(a, b)| match (a.on_time, b.on_time) {
-        (Some(_), Some(after)) => a.on == Some(true) && b.on == Some(true) && (after as f64) < secs_since_command,
-        _ => false,
-    });
+    let outlets =
+        pre.children
+            .iter()
+            .zip(&post.children)
+            .any(|(a, b)| match (a.on_time, b.on_time) {
+                (Some(_), Some(after)) => {
+                    a.on == Some(true) && b.on == Some(true) && (after as f64) < secs_since_command
+                }
+                _ => false,
+            });
     plug || outlets
 }
 
 /// The settings a power cycle must keep; names the first one that changed.
 fn settings_changed(pre: &DeviceInfo, post: &DeviceInfo) -> Option<String> {
     if pre.alias != post.alias {
-        return Some(format!("its alias changed from {:?} to {:?}", pre.alias, post.alias));
+        return Some(format!(
+            "its alias changed from {:?} to {:?}",
+            pre.alias, post.alias
+        ));
     }
     if pre.relay_on != post.relay_on {
-        return Some(format!("its relay changed from {:?} to {:?}", pre.relay_on, post.relay_on));
+        return Some(format!(
+            "its relay changed from {:?} to {:?}",
+            pre.relay_on, post.relay_on
+        ));
     }
     let states = |i: &DeviceInfo| i.children.iter().map(|c| c.on).collect::<Vec<_>>();
     if states(pre) != states(post) {
-        return Some(format!("its outlet states changed from {:?} to {:?}", states(pre), states(post)));
+        return Some(format!(
+            "its outlet states changed from {:?} to {:?}",
+            states(pre),
+            states(post)
+        ));
     }
     None
 }

@@ -23,7 +23,11 @@ pub fn protocol_of(found: &Found) -> Option<(ProtocolKind, Option<u16>)> {
         Found::Iot { .. } => Some((ProtocolKind::Iot, None)),
         Found::New { info, .. } => {
             let iot = info.device_type.starts_with("IOT.");
-            let kind = match (info.encrypt_type.as_deref(), iot, info.login_version.unwrap_or(1) >= 2) {
+            let kind = match (
+                info.encrypt_type.as_deref(),
+                iot,
+                info.login_version.unwrap_or(1) >= 2,
+            ) {
                 (Some("AES"), false, _) => ProtocolKind::SmartAes,
                 (Some("KLAP"), true, false) => ProtocolKind::IotKlapV1,
                 (Some("KLAP"), true, true) => ProtocolKind::IotKlapV2,
@@ -38,22 +42,39 @@ pub fn protocol_of(found: &Found) -> Option<(ProtocolKind, Option<u16>)> {
 
 /// Fills every job's credentials from its profile. Lists every row whose profile is missing,
 /// as `LINE: id: message`.
-pub fn attach_credentials(jobs: &mut [PlannedJob], store: &credentials::Store) -> Result<(), Vec<(u64, String)>> {
+pub fn attach_credentials(
+    jobs: &mut [PlannedJob],
+    store: &credentials::Store,
+) -> Result<(), Vec<(u64, String)>> {
     let mut problems = Vec::new();
     for j in jobs.iter_mut() {
-        let Some(profile) = j.device.credentials.as_deref().filter(|p| !p.is_empty()) else { continue };
+        let Some(profile) = j.device.credentials.as_deref().filter(|p| !p.is_empty()) else {
+            continue;
+        };
         match store.get(profile) {
             Ok(c) => j.link.credentials = Some(c),
             Err(e) => problems.push((j.device.line, format!("{}: {e}", j.device.id))),
         }
     }
-    if problems.is_empty() { Ok(()) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
 }
 
 /// Settles the protocol of every `unresolved` job by discovery, and with `rediscover` moves
 /// jobs whose MAC answered at another address. Returns notes for the person running it.
-pub async fn discover(jobs: &mut [PlannedJob], rediscover: Option<&[IpAddr]>, timeout: Duration) -> std::io::Result<Vec<String>> {
-    let mut targets: Vec<IpAddr> = jobs.iter().filter(|j| j.link.source == "unresolved").filter_map(|j| j.device.host.ip()).collect();
+pub async fn discover(
+    jobs: &mut [PlannedJob],
+    rediscover: Option<&[IpAddr]>,
+    timeout: Duration,
+) -> std::io::Result<Vec<String>> {
+    let mut targets: Vec<IpAddr> = jobs
+        .iter()
+        .filter(|j| j.link.source == "unresolved")
+        .filter_map(|j| j.device.host.ip())
+        .collect();
     if let Some(extra) = rediscover {
         targets.extend_from_slice(extra);
     }
@@ -64,7 +85,10 @@ pub async fn discover(jobs: &mut [PlannedJob], rediscover: Option<&[IpAddr]>, ti
     }
     let found = discovery::sweep(&targets, false, timeout).await?;
     let by_ip: HashMap<IpAddr, &Found> = found.iter().map(|f| (f.ip(), f)).collect();
-    let by_mac: HashMap<MacAddr, &Found> = found.iter().filter_map(|f| f.mac().parse::<MacAddr>().ok().map(|m| (m, f))).collect();
+    let by_mac: HashMap<MacAddr, &Found> = found
+        .iter()
+        .filter_map(|f| f.mac().parse::<MacAddr>().ok().map(|m| (m, f)))
+        .collect();
     let mut notes = Vec::new();
     for j in jobs.iter_mut() {
         let at_host = j.device.host.ip().and_then(|ip| by_ip.get(&ip).copied());
@@ -76,7 +100,11 @@ pub async fn discover(jobs: &mut [PlannedJob], rediscover: Option<&[IpAddr]>, ti
         {
             let from = j.device.host.to_string();
             j.device.host.name = f.ip().to_string();
-            notes.push(format!("{}: MAC {mac} answered at {}, not {from}; using the new address", j.device.id, f.ip()));
+            notes.push(format!(
+                "{}: MAC {mac} answered at {}, not {from}; using the new address",
+                j.device.id,
+                f.ip()
+            ));
             j.link.moved_from = Some(from);
             answer = Some(f);
         }

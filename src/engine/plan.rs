@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use crate::catalog::{self, Family, ModelInfo, Protocol};
 use crate::credentials::Credentials;
-use crate::device::ProtocolKind;
 use crate::device::COMMAND_DELAY_SECS;
+use crate::device::ProtocolKind;
 use crate::inventory::Device;
 use crate::model::{Action, Method};
 
@@ -52,14 +52,20 @@ pub struct LinkPlan {
 /// The inventory's `protocol` column, read. `auto` (or empty) leaves the choice to the catalog
 /// or discovery.
 pub fn protocol_column(device: &Device, model: &ModelInfo) -> Result<Option<ProtocolKind>, String> {
-    let word = device.extra.get("protocol").map(|s| s.trim().to_ascii_lowercase()).unwrap_or_default();
+    let word = device
+        .extra
+        .get("protocol")
+        .map(|s| s.trim().to_ascii_lowercase())
+        .unwrap_or_default();
     Ok(match word.as_str() {
         "" | "auto" => None,
         "iot" | "xor" => Some(ProtocolKind::Iot),
         "aes" => Some(ProtocolKind::SmartAes),
         "iot-klap" => Some(ProtocolKind::IotKlapV1),
         // Plain `klap`: IOT JSON for the models whose KLAP hardware still speaks IOT.
-        "klap" if model.protocol == Protocol::Mixed && model.model == "HS100" => Some(ProtocolKind::IotKlapV1),
+        "klap" if model.protocol == Protocol::Mixed && model.model == "HS100" => {
+            Some(ProtocolKind::IotKlapV1)
+        }
         "klap" => Some(ProtocolKind::SmartKlap),
         other => Some(other.parse::<ProtocolKind>()?),
     })
@@ -71,7 +77,13 @@ fn initial_link(device: &Device, model: &ModelInfo) -> LinkPlan {
         _ if model.protocol == Protocol::Iot => (ProtocolKind::Iot, "catalog"),
         _ => (ProtocolKind::Iot, "unresolved"),
     };
-    LinkPlan { protocol, port: device.host.port_or(protocol.default_port()), credentials: None, source, moved_from: None }
+    LinkPlan {
+        protocol,
+        port: device.host.port_or(protocol.default_port()),
+        credentials: None,
+        source,
+        moved_from: None,
+    }
 }
 
 /// Plans every device for `action`.

@@ -92,10 +92,18 @@ pub fn parse_new_reply(datagram: &[u8]) -> Option<NewInfo> {
         device_id: text("device_id")?,
         ip: text("ip")?,
         mac: text("mac")?,
-        encrypt_type: schm.and_then(|s| s["encrypt_type"].as_str()).map(str::to_owned),
-        http_port: schm.and_then(|s| s["http_port"].as_u64()).and_then(|p| u16::try_from(p).ok()),
-        https: schm.and_then(|s| s["is_support_https"].as_bool()).unwrap_or(false),
-        login_version: schm.and_then(|s| s["lv"].as_u64()).and_then(|v| u8::try_from(v).ok()),
+        encrypt_type: schm
+            .and_then(|s| s["encrypt_type"].as_str())
+            .map(str::to_owned),
+        http_port: schm
+            .and_then(|s| s["http_port"].as_u64())
+            .and_then(|p| u16::try_from(p).ok()),
+        https: schm
+            .and_then(|s| s["is_support_https"].as_bool())
+            .unwrap_or(false),
+        login_version: schm
+            .and_then(|s| s["lv"].as_u64())
+            .and_then(|v| u8::try_from(v).ok()),
         factory_default: r.get("factory_default").and_then(Value::as_bool),
     })
 }
@@ -111,7 +119,11 @@ pub fn parse_iot_reply(datagram: &[u8]) -> Option<(SysInfo, Value)> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Found {
     /// Answered the legacy probe: speaks IOT over XOR on TCP 9999.
-    Iot { ip: IpAddr, info: SysInfo, raw: Value },
+    Iot {
+        ip: IpAddr,
+        info: SysInfo,
+        raw: Value,
+    },
     /// Answered on 20002/20004: speaks KLAP or AES over HTTP.
     New { ip: IpAddr, info: NewInfo },
 }
@@ -134,7 +146,11 @@ impl Found {
 
 /// Probes every target `ROUNDS` times over `timeout` and returns one answer per address,
 /// ordered by address. A device answering both probes is reported by its newer protocol.
-pub async fn sweep(targets: &[IpAddr], broadcast: bool, timeout: Duration) -> std::io::Result<Vec<Found>> {
+pub async fn sweep(
+    targets: &[IpAddr],
+    broadcast: bool,
+    timeout: Duration,
+) -> std::io::Result<Vec<Found>> {
     let socket = UdpSocket::bind(("0.0.0.0", 0)).await?;
     if broadcast {
         socket.set_broadcast(true)?;
@@ -158,7 +174,8 @@ pub async fn sweep(targets: &[IpAddr], broadcast: bool, timeout: Duration) -> st
         }
         let until = tokio::time::Instant::now() + round;
         loop {
-            let Ok(received) = tokio::time::timeout_at(until, socket.recv_from(&mut buf)).await else {
+            let Ok(received) = tokio::time::timeout_at(until, socket.recv_from(&mut buf)).await
+            else {
                 break;
             };
             let Ok((n, from)) = received else { continue };
@@ -174,7 +191,10 @@ pub async fn sweep(targets: &[IpAddr], broadcast: bool, timeout: Duration) -> st
             }
             // Every unicast target answered on its newer protocol, or at all after the first
             // round: nothing more to wait for.
-            if !broadcast && found.len() == targets.len() && found.values().all(|f| matches!(f, Found::New { .. })) {
+            if !broadcast
+                && found.len() == targets.len()
+                && found.values().all(|f| matches!(f, Found::New { .. }))
+            {
                 return Ok(found.into_values().collect());
             }
         }
@@ -187,8 +207,15 @@ pub async fn sweep(targets: &[IpAddr], broadcast: bool, timeout: Duration) -> st
 
 fn classify(from: SocketAddr, datagram: &[u8]) -> Option<Found> {
     match from.port() {
-        IOT_PORT => parse_iot_reply(datagram).map(|(info, raw)| Found::Iot { ip: from.ip(), info, raw }),
-        p if NEW_PORTS.contains(&p) => parse_new_reply(datagram).map(|info| Found::New { ip: from.ip(), info }),
+        IOT_PORT => parse_iot_reply(datagram).map(|(info, raw)| Found::Iot {
+            ip: from.ip(),
+            info,
+            raw,
+        }),
+        p if NEW_PORTS.contains(&p) => parse_new_reply(datagram).map(|info| Found::New {
+            ip: from.ip(),
+            info,
+        }),
         _ => None,
     }
 }
@@ -198,18 +225,36 @@ fn classify(from: SocketAddr, datagram: &[u8]) -> Option<Found> {
 pub fn targets(spec: &str) -> Result<Vec<IpAddr>, String> {
     let spec = spec.trim();
     let Some((net, bits)) = spec.split_once('/') else {
-        return spec.parse::<IpAddr>().map(|ip| vec![ip]).map_err(|_| format!("{spec:?} is not an IP address or CIDR"));
+        return spec
+            .parse::<IpAddr>()
+            .map(|ip| vec![ip])
+            .map_err(|_| format!("{spec:?} is not an IP address or CIDR"));
     };
-    let net: std::net::Ipv4Addr = net.parse().map_err(|_| format!("{spec:?}: {net:?} is not an IPv4 address"))?;
-    let bits: u32 = bits.parse().ok().filter(|b| *b <= 32).ok_or_else(|| format!("{spec:?}: bad prefix length"))?;
+    let net: std::net::Ipv4Addr = net
+        .parse()
+        .map_err(|_| format!("{spec:?}: {net:?} is not an IPv4 address"))?;
+    let bits: u32 = bits
+        .parse()
+        .ok()
+        .filter(|b| *b <= 32)
+        .ok_or_else(|| format!("{spec:?}: bad prefix length"))?;
     if bits < 16 {
-        return Err(format!("{spec:?} is {} addresses; sweep at most a /16 at a time", 1u64 << (32 - bits)));
+        return Err(format!(
+            "{spec:?} is {} addresses; sweep at most a /16 at a time",
+            1u64 << (32 - bits)
+        ));
     }
-    let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+    let mask = if bits == 0 {
+        0
+    } else {
+        u32::MAX << (32 - bits)
+    };
     let base = u32::from(net) & mask;
     let size = 1u32 << (32 - bits);
     let (first, last) = if bits <= 30 { (1, size - 1) } else { (0, size) };
-    Ok((first..last).map(|i| IpAddr::V4((base + i).into())).collect())
+    Ok((first..last)
+        .map(|i| IpAddr::V4((base + i).into()))
+        .collect())
 }
 
 #[cfg(test)]
@@ -233,9 +278,17 @@ mod tests {
         assert_eq!(&p[8..12], &0xbbe4_e1c8u32.to_be_bytes());
         let mut check = p.clone();
         check[12..16].copy_from_slice(&0x5A6B_7C8Du32.to_be_bytes());
-        assert_eq!(u32::from_be_bytes([p[12], p[13], p[14], p[15]]), crc32fast::hash(&check));
+        assert_eq!(
+            u32::from_be_bytes([p[12], p[13], p[14], p[15]]),
+            crc32fast::hash(&check)
+        );
         let json: Value = serde_json::from_slice(&p[HEADER_LEN..]).unwrap();
-        assert!(json["params"]["rsa_key"].as_str().unwrap().starts_with("-----BEGIN PUBLIC KEY-----\n"));
+        assert!(
+            json["params"]["rsa_key"]
+                .as_str()
+                .unwrap()
+                .starts_with("-----BEGIN PUBLIC KEY-----\n")
+        );
     }
 
     #[test]
@@ -246,7 +299,14 @@ mod tests {
         );
         let info = parse_new_reply(&d).unwrap();
         assert_eq!(info.device_model, "P110(UK)");
-        assert_eq!((info.encrypt_type.as_deref(), info.http_port, info.login_version), (Some("KLAP"), Some(8080), Some(2)));
+        assert_eq!(
+            (
+                info.encrypt_type.as_deref(),
+                info.http_port,
+                info.login_version
+            ),
+            (Some("KLAP"), Some(8080), Some(2))
+        );
         assert!(!info.https);
         assert_eq!(info.factory_default, Some(false));
         assert!(parse_new_reply(&d[..10]).is_none());
@@ -265,9 +325,18 @@ mod tests {
 
     #[test]
     fn targets_expand_cidrs_and_refuse_huge_ones() {
-        assert_eq!(targets("127.0.0.5").unwrap(), vec!["127.0.0.5".parse::<IpAddr>().unwrap()]);
+        assert_eq!(
+            targets("127.0.0.5").unwrap(),
+            vec!["127.0.0.5".parse::<IpAddr>().unwrap()]
+        );
         let t = targets("127.31.0.0/30").unwrap();
-        assert_eq!(t, vec!["127.31.0.1".parse::<IpAddr>().unwrap(), "127.31.0.2".parse().unwrap()]);
+        assert_eq!(
+            t,
+            vec![
+                "127.31.0.1".parse::<IpAddr>().unwrap(),
+                "127.31.0.2".parse().unwrap()
+            ]
+        );
         assert_eq!(targets("10.0.0.0/24").unwrap().len(), 254);
         assert_eq!(targets("10.0.0.7/32").unwrap().len(), 1);
         assert!(targets("10.0.0.0/8").unwrap_err().contains("at most a /16"));

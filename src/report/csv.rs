@@ -105,13 +105,23 @@ fn snapshot<'a>(record: &'a RunRecord, device_id: &str, phase: SnapshotPhase) ->
 /// A field of a snapshot: from its protocol-neutral `summary` when it has one (SMART devices
 /// send their alias base64-encoded; the summary has it decoded), else the first of
 /// `sysinfo_keys` in the device's own answer that is present and not null.
-fn field<'a>(data: Option<&'a Value>, summary_key: &str, sysinfo_keys: &[&str]) -> Option<&'a Value> {
+fn field<'a>(
+    data: Option<&'a Value>,
+    summary_key: &str,
+    sysinfo_keys: &[&str],
+) -> Option<&'a Value> {
     let data = data?;
-    if let Some(v) = data.get("summary").and_then(|s| s.get(summary_key)).filter(|v| !v.is_null()) {
+    if let Some(v) = data
+        .get("summary")
+        .and_then(|s| s.get(summary_key))
+        .filter(|v| !v.is_null())
+    {
         return Some(v);
     }
     let sys = data.get("sysinfo")?;
-    sysinfo_keys.iter().find_map(|k| sys.get(*k).filter(|v| !v.is_null()))
+    sysinfo_keys
+        .iter()
+        .find_map(|k| sys.get(*k).filter(|v| !v.is_null()))
 }
 
 /// Seconds with millisecond precision: `42.250`.

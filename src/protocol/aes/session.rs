@@ -205,7 +205,10 @@ impl AesClient {
             Some(c) => vec![("the profile's credentials", c)],
             None => vec![
                 ("blank credentials", Credentials::blank()),
-                ("the Tapo default credentials", Credentials::new(TAPO_DEFAULT.0, TAPO_DEFAULT.1)),
+                (
+                    "the Tapo default credentials",
+                    Credentials::new(TAPO_DEFAULT.0, TAPO_DEFAULT.1),
+                ),
             ],
         };
         let mut last = None;

@@ -95,22 +95,10 @@ pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> 
     if config.action == Action::FactoryReset && !args.yes && !confirmed(pending)? {
         return Ok(Status::BadInput);
     }
-    let store = match super::run::load_credentials(args.credentials.as_deref()) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("fleetreset: {e}");
-            return Ok(Status::BadInput);
-        }
-    };
-    let rediscover = match args
-        .rediscover
-        .as_deref()
-        .map(crate::protocol::discovery::targets)
-        .transpose()
-    {
-        Ok(t) => t,
+    let (store, rediscover) = match super::run::link_options(args.credentials.as_deref(), args.rediscover.as_deref()) {
+        Ok(x) => x,
         Err(msg) => {
-            eprintln!("fleetreset: --rediscover {msg}");
+            eprintln!("fleetreset: {msg}");
             return Ok(Status::BadInput);
         }
     };

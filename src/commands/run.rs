@@ -45,22 +45,10 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
         );
         return Ok(Status::BadInput);
     }
-    let store = match load_credentials(args.credentials.as_deref()) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("fleetreset: {e}");
-            return Ok(Status::BadInput);
-        }
-    };
-    let rediscover = match args
-        .rediscover
-        .as_deref()
-        .map(crate::protocol::discovery::targets)
-        .transpose()
-    {
-        Ok(t) => t,
+    let (store, rediscover) = match link_options(args.credentials.as_deref(), args.rediscover.as_deref()) {
+        Ok(x) => x,
         Err(msg) => {
-            eprintln!("fleetreset: --rediscover {msg}");
+            eprintln!("fleetreset: {msg}");
             return Ok(Status::BadInput);
         }
     };
@@ -175,6 +163,20 @@ async fn dry_run(
     } else {
         Status::DeviceFailures
     })
+}
+
+/// The options that settle how devices are reached: the credentials store and the
+/// `--rediscover` sweep target. An error is a message for the user.
+pub fn link_options(
+    credentials: Option<&std::path::Path>,
+    rediscover: Option<&str>,
+) -> Result<(credentials::Store, Option<Vec<std::net::IpAddr>>), String> {
+    let store = load_credentials(credentials).map_err(|e| e.to_string())?;
+    let targets = rediscover
+        .map(crate::protocol::discovery::targets)
+        .transpose()
+        .map_err(|msg| format!("--rediscover {msg}"))?;
+    Ok((store, targets))
 }
 
 /// The credentials store: the named file (which must exist), or the default file if there is

@@ -213,10 +213,23 @@ fn every_inventory_the_project_ships_is_valid() {
     for entry in fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "csv") {
-            let out = Command::new(env!("CARGO_BIN_EXE_fleetreset")).arg("check").arg(&path).output().unwrap();
-            assert_eq!(out.status.code(), Some(0), "{}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+            let out = Command::new(env!("CARGO_BIN_EXE_fleetreset"))
+                .arg("check")
+                .arg(&path)
+                .output()
+                .unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{}: {}",
+                path.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
             checked += 1;
         }
     }
-    assert!(checked >= 3, "expected demo.csv, lab.csv and example.csv, checked {checked}");
+    assert!(
+        checked >= 3,
+        "expected demo.csv, lab.csv and example.csv, checked {checked}"
+    );
 }

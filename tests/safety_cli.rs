@@ -550,7 +550,9 @@ fn two_processes_cannot_work_on_the_same_run() {
 /// Runs `fleetreset ARGS` under `script`, which gives it a terminal, typing `input`.
 fn on_a_terminal(dir: &Path, args: &str, input: &str) -> Option<Output> {
     if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("note: `script` (util-linux) is not installed; the terminal prompt is not tested");
+        eprintln!(
+            "note: `script` (util-linux) is not installed; the terminal prompt is not tested"
+        );
         return None;
     }
     let cmd = format!("{} {args}", env!("CARGO_BIN_EXE_fleetreset"));
@@ -563,7 +565,12 @@ fn on_a_terminal(dir: &Path, args: &str, input: &str) -> Option<Output> {
         .spawn()
         .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     Some(child.wait_with_output().unwrap())
 }
 
@@ -573,14 +580,23 @@ fn on_a_terminal_a_factory_reset_waits_for_the_device_count_to_be_typed() {
     let _sim = Simulate::start(&csv);
     let dir = workdir(&csv);
     let args = "run fleet.csv --action factory-reset --time-scale 0.01 --connect-timeout 1 --request-timeout 1";
-    let Some(out) = on_a_terminal(dir.path(), args, "3\n") else { return };
+    let Some(out) = on_a_terminal(dir.path(), args, "3\n") else {
+        return;
+    };
     let t = text(&out);
     assert!(t.contains("Type 2 to continue"), "{t}");
     assert!(t.contains("not confirmed; nothing was sent"), "{t}");
     assert!(!dir.path().join("fleetreset.db").exists(), "{t}");
 
-    let Some(out) = on_a_terminal(dir.path(), args, "2\n") else { return };
+    let Some(out) = on_a_terminal(dir.path(), args, "2\n") else {
+        return;
+    };
     let t = text(&out);
     let rec = latest(dir.path());
-    assert!(rec.jobs.iter().all(|j| j.outcome == Some(Outcome::Succeeded)), "{t}");
+    assert!(
+        rec.jobs
+            .iter()
+            .all(|j| j.outcome == Some(Outcome::Succeeded)),
+        "{t}"
+    );
 }

@@ -95,13 +95,14 @@ pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> 
     if config.action == Action::FactoryReset && !args.yes && !confirmed(pending)? {
         return Ok(Status::BadInput);
     }
-    let (store, rediscover) = match super::run::link_options(args.credentials.as_deref(), args.rediscover.as_deref()) {
-        Ok(x) => x,
-        Err(msg) => {
-            eprintln!("fleetreset: {msg}");
-            return Ok(Status::BadInput);
-        }
-    };
+    let (store, rediscover) =
+        match super::run::link_options(args.credentials.as_deref(), args.rediscover.as_deref()) {
+            Ok(x) => x,
+            Err(msg) => {
+                eprintln!("fleetreset: {msg}");
+                return Ok(Status::BadInput);
+            }
+        };
     eprintln!("resuming run {}: {pending} job(s) left", run.id);
     let mut view = ProgressView::for_stderr();
     let summary = execute::resume(

@@ -45,13 +45,14 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
         );
         return Ok(Status::BadInput);
     }
-    let (store, rediscover) = match link_options(args.credentials.as_deref(), args.rediscover.as_deref()) {
-        Ok(x) => x,
-        Err(msg) => {
-            eprintln!("fleetreset: {msg}");
-            return Ok(Status::BadInput);
-        }
-    };
+    let (store, rediscover) =
+        match link_options(args.credentials.as_deref(), args.rediscover.as_deref()) {
+            Ok(x) => x,
+            Err(msg) => {
+                eprintln!("fleetreset: {msg}");
+                return Ok(Status::BadInput);
+            }
+        };
     let mut jobs = plan::plan(&inventory.devices, config.action);
     let mut view = ProgressView::for_stderr();
     if let Err(problems) = execute::prepare(&mut jobs, &store, rediscover.as_deref(), &view).await {

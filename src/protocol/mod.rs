@@ -3,6 +3,7 @@
 
 pub mod aes;
 pub mod discovery;
+pub mod http;
 pub mod iot;
 pub mod klap;
 pub mod smart;

@@ -19,9 +19,9 @@ use tokio::time::Instant;
 use super::cipher::{self, LoginParams, LoginVersion, PassthroughCipher};
 use crate::credentials::Credentials;
 use crate::device::DeviceError;
+use crate::protocol::http::{self, HttpConn, HttpError, Reply, Sent};
 use crate::protocol::iot::transport::Timeouts;
 use crate::protocol::klap::session::Kind;
-use crate::protocol::klap::session::http::{self, HttpConn, HttpError, Reply, Sent};
 use crate::protocol::smart::{self, SmartErrorKind};
 
 /// The Tapo app's default login, which python-kasa also tries after a login error.
@@ -516,7 +516,7 @@ pub(crate) mod tests {
     pub(crate) mod device {
         use super::super::cipher::{LoginParams, LoginVersion, PassthroughCipher};
         use crate::credentials::Credentials;
-        use crate::protocol::klap::session::tests::responder::{self, Req, Resp};
+        use crate::protocol::http::tests::responder::{self, Req, Resp};
         use base64::Engine;
         use base64::engine::general_purpose::STANDARD as B64;
         use rsa::pkcs8::DecodePublicKey;

@@ -4,7 +4,7 @@
 //!
 //! - [`cipher`]: hashes, key derivation, encryption and signatures; pure, with known answers.
 //! - [`session`]: the client for one device: handshake with candidate credentials, session
-//!   cookie and expiry, verified requests; and the small HTTP layer KLAP and AES share.
+//!   cookie and expiry, verified requests; and the KLAP client (the HTTP layer it shares with AES is `protocol::http`).
 
 pub mod cipher;
 pub mod session;

@@ -1,0 +1,147 @@
+//! [`DeviceClient`]: one client for a device, whatever its protocol.
+
+use std::net::SocketAddr;
+
+use super::info::cloud_read;
+use super::{
+    Ack, COMMAND_DELAY_SECS, DeviceError, DeviceInfo, IotClient, IotKlapClient, Link, ProtocolKind,
+    SmartClient, SmartTransport,
+};
+use crate::protocol::aes::session::AesClient;
+use crate::protocol::klap::cipher::Version;
+use crate::protocol::klap::session::KlapClient;
+
+/// A client for one device, whatever its protocol.
+#[derive(Debug)]
+pub enum DeviceClient {
+    Iot(IotClient),
+    IotKlap(IotKlapClient),
+    Smart(SmartClient),
+}
+
+impl DeviceClient {
+    pub fn new(link: Link) -> DeviceClient {
+        let Link {
+            addr,
+            protocol,
+            credentials,
+            timeouts,
+        } = link;
+        match protocol {
+            ProtocolKind::Iot => DeviceClient::Iot(IotClient::new(addr, timeouts)),
+            ProtocolKind::IotKlapV1 => DeviceClient::IotKlap(IotKlapClient::new(KlapClient::new(
+                addr,
+                Version::V1,
+                credentials,
+                timeouts,
+            ))),
+            ProtocolKind::IotKlapV2 => DeviceClient::IotKlap(IotKlapClient::new(KlapClient::new(
+                addr,
+                Version::V2,
+                credentials,
+                timeouts,
+            ))),
+            ProtocolKind::SmartKlap => DeviceClient::Smart(SmartClient::new(SmartTransport::Klap(
+                KlapClient::new(addr, Version::V2, credentials, timeouts),
+            ))),
+            ProtocolKind::SmartAes => DeviceClient::Smart(SmartClient::new(SmartTransport::Aes(
+                AesClient::new(addr, credentials, timeouts),
+            ))),
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        match self {
+            DeviceClient::Iot(c) => c.addr(),
+            DeviceClient::IotKlap(c) => c.klap.addr(),
+            DeviceClient::Smart(c) => c.transport.addr(),
+        }
+    }
+
+    pub fn protocol(&self) -> ProtocolKind {
+        match self {
+            DeviceClient::Iot(_) => ProtocolKind::Iot,
+            DeviceClient::IotKlap(c) => match c.klap.version() {
+                Version::V1 => ProtocolKind::IotKlapV1,
+                Version::V2 => ProtocolKind::IotKlapV2,
+            },
+            DeviceClient::Smart(c) => match c.transport {
+                SmartTransport::Klap(_) => ProtocolKind::SmartKlap,
+                SmartTransport::Aes(_) => ProtocolKind::SmartAes,
+            },
+        }
+    }
+
+    /// Reads the device's state: IOT `get_sysinfo` alone (some firmware crashes on unexpected
+    /// modules) then the cloud module; SMART `get_device_info`, then `component_nego` (once
+    /// per client) and the children of a strip, then the cloud state. A cloud read that fails
+    /// leaves `bound` unknown instead of failing the whole read.
+    pub async fn info(&mut self) -> Result<DeviceInfo, DeviceError> {
+        match self {
+            DeviceClient::Iot(c) => {
+                let (info, raw) = c.sysinfo().await?;
+                let cloud = cloud_read(c.cloud_info_raw().await);
+                Ok(DeviceInfo::from_iot(&info, raw, cloud))
+            }
+            DeviceClient::IotKlap(c) => {
+                let (info, raw) = c.sysinfo().await?;
+                let cloud = cloud_read(c.cloud_info_raw().await);
+                Ok(DeviceInfo::from_iot(&info, raw, cloud))
+            }
+            DeviceClient::Smart(c) => c.info().await,
+        }
+    }
+
+    /// Asks the device to reboot after [`COMMAND_DELAY_SECS`].
+    pub async fn reboot(&mut self) -> Result<Ack, DeviceError> {
+        match self {
+            DeviceClient::Iot(c) => c.reboot(COMMAND_DELAY_SECS).await,
+            DeviceClient::IotKlap(c) => c.reboot(COMMAND_DELAY_SECS).await,
+            DeviceClient::Smart(c) => c.reboot().await,
+        }
+    }
+
+    /// Asks the device to erase its settings and leave the network.
+    pub async fn factory_reset(&mut self) -> Result<Ack, DeviceError> {
+        match self {
+            DeviceClient::Iot(c) => c.factory_reset().await,
+            DeviceClient::IotKlap(c) => c.factory_reset().await,
+            DeviceClient::Smart(c) => c.factory_reset().await,
+        }
+    }
+
+    /// Switches the relay of a plug (`child` None) or of one outlet (its full id).
+    pub async fn set_relay(&mut self, on: bool, child: Option<&str>) -> Result<(), DeviceError> {
+        match self {
+            DeviceClient::Iot(c) => c.set_relay(on, child).await,
+            DeviceClient::IotKlap(c) => c.set_relay(on, child).await,
+            DeviceClient::Smart(c) => c.set_relay(on, child).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::Credentials;
+    use crate::protocol::iot::transport::Timeouts;
+
+    fn link(protocol: ProtocolKind) -> Link {
+        Link {
+            addr: "127.0.0.1:80".parse().unwrap(),
+            protocol,
+            credentials: Some(Credentials::new("owner@example.com", "hunter2-SECRET")),
+            timeouts: Timeouts::default(),
+        }
+    }
+
+    #[test]
+    fn a_client_speaks_the_protocol_of_its_link_and_never_shows_the_password() {
+        for p in ProtocolKind::ALL {
+            let c = DeviceClient::new(link(*p));
+            assert_eq!(c.protocol(), *p);
+            let shown = format!("{c:?} {:?}", link(*p));
+            assert!(!shown.contains("hunter2"), "{shown}");
+        }
+    }
+}

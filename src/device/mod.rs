@@ -1,0 +1,27 @@
+//! The device client: what a job asks of one device, over the device's own protocol.
+//!
+//! [`DeviceClient`] is a closed enum over the protocols, with the same operations for all:
+//! [`info`](DeviceClient::info), [`reboot`](DeviceClient::reboot),
+//! [`factory_reset`](DeviceClient::factory_reset) and [`set_relay`](DeviceClient::set_relay).
+//! It is built from a [`Link`]: where the device is, which [`ProtocolKind`] it speaks, and the
+//! credentials it may need. Errors are typed by what the caller must do about them, not by
+//! where they happened.
+
+mod ack;
+mod client;
+mod error;
+mod info;
+mod iot;
+mod iot_klap;
+mod link;
+mod smart;
+
+pub use ack::{Ack, COMMAND_DELAY_SECS};
+pub use client::DeviceClient;
+pub use error::DeviceError;
+pub(crate) use error::smart_error;
+pub use info::{ChildInfo, DeviceInfo};
+pub use iot::IotClient;
+pub use iot_klap::IotKlapClient;
+pub use link::{Link, ProtocolKind};
+pub use smart::{SmartClient, SmartTransport};

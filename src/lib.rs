@@ -6,10 +6,10 @@
 //! - [`commands`]: one file per subcommand, each with a `run` that takes what it needs.
 //! - [`inventory`]: the CSV inventory: reading, row validation, `FILE:LINE` errors.
 //! - [`catalog`]: one table mapping model strings to families, capabilities and boot times.
-//! - [`protocol`]: device wire protocols; `protocol::iot` is the legacy XOR protocol on TCP 9999.
+//! - [`protocol`]: device wire protocols: IOT (XOR), KLAP, AES, SMART JSON, HTTP, discovery.
 //! - [`credentials`]: account profiles from an owner-only file or the environment; never printed.
-//! - [`device`]: the device client used by commands: sysinfo, reboot, factory reset, relay.
-//! - [`sim`]: the simulator that serves inventory rows as devices on loopback.
+//! - [`device`]: one client over every protocol: info, reboot, factory reset, relay.
+//! - [`sim`]: the simulator that serves inventory rows as devices on loopback, in every protocol.
 //! - [`exit`]: the process exit codes, shared by `main` and the commands.
 //! - [`model`]: the words of a run: actions, methods, job states, outcomes, reasons.
 //! - [`engine`]: planning, the job state machine and the scheduler with its limits.

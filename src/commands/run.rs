@@ -59,7 +59,7 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
         for p in problems {
             eprintln!("{}:{p}", args.file.display());
         }
-        eprintln!("fleetreset: fix the credentials above; nothing was sent");
+        eprintln!("fleetreset: fix the rows above; nothing was sent");
         return Ok(Status::BadInput);
     }
     if args.dry_run {

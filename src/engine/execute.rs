@@ -335,6 +335,17 @@ pub async fn prepare(
     rediscover: Option<&[std::net::IpAddr]>,
     view: &ProgressView,
 ) -> Result<(), Vec<String>> {
+    let bad_protocols: Vec<String> = jobs
+        .iter()
+        .filter_map(|j| {
+            plan::protocol_column(&j.device, &j.model)
+                .err()
+                .map(|e| format!("{}: {}: protocol column: {e}", j.device.line, j.device.id))
+        })
+        .collect();
+    if !bad_protocols.is_empty() {
+        return Err(bad_protocols);
+    }
     links::attach_credentials(jobs, store).map_err(|p| {
         p.into_iter()
             .map(|(line, msg)| format!("{line}: {msg}"))

@@ -62,11 +62,14 @@ pub fn protocol_column(device: &Device, model: &ModelInfo) -> Result<Option<Prot
         "iot" | "xor" => Some(ProtocolKind::Iot),
         "aes" => Some(ProtocolKind::SmartAes),
         "iot-klap" => Some(ProtocolKind::IotKlapV1),
-        // Plain `klap`: IOT JSON for the models whose KLAP hardware still speaks IOT.
-        "klap" if model.protocol == Protocol::Mixed && model.model == "HS100" => {
-            Some(ProtocolKind::IotKlapV1)
-        }
-        "klap" => Some(ProtocolKind::SmartKlap),
+        // Plain `klap`: IOT JSON (KLAP v1) for legacy models and the HS100, whose KLAP
+        // hardware still speaks IOT; SMART JSON (KLAP v2) for everything else, EP25 hardware
+        // 2.6 included. The simulator serves the same.
+        "klap" => Some(match model.protocol {
+            Protocol::Iot => ProtocolKind::IotKlapV1,
+            Protocol::Mixed if model.model == "HS100" => ProtocolKind::IotKlapV1,
+            _ => ProtocolKind::SmartKlap,
+        }),
         other => Some(other.parse::<ProtocolKind>()?),
     })
 }
@@ -273,6 +276,26 @@ mod tests {
         assert!(
             plan(&d, Action::FactoryReset)[0].estimate < plan(&d, Action::PowerCycle)[0].estimate
         );
+    }
+
+    #[test]
+    fn the_protocol_column_picks_the_payload_klap_carries_by_model() {
+        let with = |model: &str, protocol: &str| {
+            let mut d = device(Some(model), None);
+            d.extra.insert("protocol".into(), protocol.into());
+            let info = catalog::lookup(model);
+            protocol_column(&d, &info).unwrap()
+        };
+        assert_eq!(with("HS100(UK)", "klap"), Some(ProtocolKind::IotKlapV1));
+        assert_eq!(with("HS110(EU)", "klap"), Some(ProtocolKind::IotKlapV1));
+        assert_eq!(with("EP25(US)", "klap"), Some(ProtocolKind::SmartKlap));
+        assert_eq!(with("P110(UK)", "KLAP"), Some(ProtocolKind::SmartKlap));
+        assert_eq!(with("P100(US)", "aes"), Some(ProtocolKind::SmartAes));
+        assert_eq!(with("HS110(EU)", "auto"), None);
+        assert_eq!(with("HS110(EU)", "smart-aes"), Some(ProtocolKind::SmartAes));
+        let mut d = device(Some("HS110"), None);
+        d.extra.insert("protocol".into(), "telnet".into());
+        assert!(protocol_column(&d, &catalog::lookup("HS110")).is_err());
     }
 
     #[test]

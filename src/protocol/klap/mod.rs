@@ -4,7 +4,8 @@
 //!
 //! - [`cipher`]: hashes, key derivation, encryption and signatures; pure, with known answers.
 //! - [`session`]: the client for one device: handshake with candidate credentials, session
-//!   cookie and expiry, verified requests; and the KLAP client (the HTTP layer it shares with AES is `protocol::http`).
+//!   cookie and expiry, verified requests. The HTTP layer it shares with AES is
+//!   [`crate::protocol::http`].
 
 pub mod cipher;
 pub mod session;

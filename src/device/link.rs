@@ -76,7 +76,7 @@ impl std::str::FromStr for ProtocolKind {
             .ok_or_else(|| {
                 let words: Vec<_> = ProtocolKind::ALL.iter().map(|p| p.as_str()).collect();
                 format!(
-                    "unknown protocol {s:?}: expected one of {}",
+                    "unknown protocol {s:?}: expected auto, iot, klap, aes, or one of {}",
                     words.join(", ")
                 )
             })

@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 
 use super::info::cloud_read;
 use super::{
-    Ack, COMMAND_DELAY_SECS, DeviceError, DeviceInfo, IotClient, IotKlapClient, Link, ProtocolKind,
-    SmartClient, SmartTransport,
+    Ack, COMMAND_DELAY_SECS, DeviceError, DeviceInfo, IotClient, Link, ProtocolKind, SmartClient,
+    SmartTransport,
 };
 use crate::protocol::aes::session::AesClient;
 use crate::protocol::klap::cipher::Version;
@@ -14,8 +14,8 @@ use crate::protocol::klap::session::KlapClient;
 /// A client for one device, whatever its protocol.
 #[derive(Debug)]
 pub enum DeviceClient {
+    /// IOT JSON, over the XOR protocol or KLAP.
     Iot(IotClient),
-    IotKlap(IotKlapClient),
     Smart(SmartClient),
 }
 
@@ -29,13 +29,13 @@ impl DeviceClient {
         } = link;
         match protocol {
             ProtocolKind::Iot => DeviceClient::Iot(IotClient::new(addr, timeouts)),
-            ProtocolKind::IotKlapV1 => DeviceClient::IotKlap(IotKlapClient::new(KlapClient::new(
+            ProtocolKind::IotKlapV1 => DeviceClient::Iot(IotClient::over_klap(KlapClient::new(
                 addr,
                 Version::V1,
                 credentials,
                 timeouts,
             ))),
-            ProtocolKind::IotKlapV2 => DeviceClient::IotKlap(IotKlapClient::new(KlapClient::new(
+            ProtocolKind::IotKlapV2 => DeviceClient::Iot(IotClient::over_klap(KlapClient::new(
                 addr,
                 Version::V2,
                 credentials,
@@ -53,18 +53,13 @@ impl DeviceClient {
     pub fn addr(&self) -> SocketAddr {
         match self {
             DeviceClient::Iot(c) => c.addr(),
-            DeviceClient::IotKlap(c) => c.klap.addr(),
             DeviceClient::Smart(c) => c.transport.addr(),
         }
     }
 
     pub fn protocol(&self) -> ProtocolKind {
         match self {
-            DeviceClient::Iot(_) => ProtocolKind::Iot,
-            DeviceClient::IotKlap(c) => match c.klap.version() {
-                Version::V1 => ProtocolKind::IotKlapV1,
-                Version::V2 => ProtocolKind::IotKlapV2,
-            },
+            DeviceClient::Iot(c) => c.protocol(),
             DeviceClient::Smart(c) => match c.transport {
                 SmartTransport::Klap(_) => ProtocolKind::SmartKlap,
                 SmartTransport::Aes(_) => ProtocolKind::SmartAes,
@@ -83,11 +78,6 @@ impl DeviceClient {
                 let cloud = cloud_read(c.cloud_info_raw().await);
                 Ok(DeviceInfo::from_iot(&info, raw, cloud))
             }
-            DeviceClient::IotKlap(c) => {
-                let (info, raw) = c.sysinfo().await?;
-                let cloud = cloud_read(c.cloud_info_raw().await);
-                Ok(DeviceInfo::from_iot(&info, raw, cloud))
-            }
             DeviceClient::Smart(c) => c.info().await,
         }
     }
@@ -96,7 +86,6 @@ impl DeviceClient {
     pub async fn reboot(&mut self) -> Result<Ack, DeviceError> {
         match self {
             DeviceClient::Iot(c) => c.reboot(COMMAND_DELAY_SECS).await,
-            DeviceClient::IotKlap(c) => c.reboot(COMMAND_DELAY_SECS).await,
             DeviceClient::Smart(c) => c.reboot().await,
         }
     }
@@ -105,7 +94,6 @@ impl DeviceClient {
     pub async fn factory_reset(&mut self) -> Result<Ack, DeviceError> {
         match self {
             DeviceClient::Iot(c) => c.factory_reset().await,
-            DeviceClient::IotKlap(c) => c.factory_reset().await,
             DeviceClient::Smart(c) => c.factory_reset().await,
         }
     }
@@ -114,7 +102,6 @@ impl DeviceClient {
     pub async fn set_relay(&mut self, on: bool, child: Option<&str>) -> Result<(), DeviceError> {
         match self {
             DeviceClient::Iot(c) => c.set_relay(on, child).await,
-            DeviceClient::IotKlap(c) => c.set_relay(on, child).await,
             DeviceClient::Smart(c) => c.set_relay(on, child).await,
         }
     }

@@ -1,35 +1,137 @@
-//! [`IotClient`]: the legacy IOT protocol (XOR cipher, TCP 9999) for one device.
+//! [`IotClient`]: the legacy IOT protocol for one device, over the XOR cipher on TCP 9999 or
+//! inside KLAP.
 
 use std::net::SocketAddr;
 
 use serde_json::Value;
 
-use super::{Ack, COMMAND_DELAY_SECS, DeviceError};
+use super::{Ack, COMMAND_DELAY_SECS, DeviceError, ProtocolKind};
+use crate::protocol::http::Sent;
 use crate::protocol::iot::messages::{self, CloudInfo, ReplyError, Request, SysInfo, SystemModule};
 use crate::protocol::iot::transport::{Connection, ExchangeError, Timeouts, TransportError};
+use crate::protocol::klap::cipher::Version;
+use crate::protocol::klap::session::KlapClient;
 
-/// A client for one IOT device. One request at a time; reconnects after any error.
+/// The transports that carry IOT JSON.
 #[derive(Debug)]
-pub struct IotClient {
+enum IotTransport {
+    /// The XOR cipher on TCP 9999.
+    Xor(XorLink),
+    /// KLAP over HTTP: the same requests and replies, on newer hardware (e.g. HS100 hw 4.1).
+    Klap(KlapClient),
+}
+
+impl IotTransport {
+    fn addr(&self) -> SocketAddr {
+        match self {
+            IotTransport::Xor(x) => x.addr,
+            IotTransport::Klap(c) => c.addr(),
+        }
+    }
+
+    /// Sends a read or a setting and returns the device's JSON reply.
+    async fn call(&mut self, op: &'static str, json: &[u8]) -> Result<Vec<u8>, DeviceError> {
+        match self {
+            IotTransport::Xor(x) => x
+                .exchange(op, json)
+                .await
+                .map_err(|e| transport_error(op, e.error)),
+            IotTransport::Klap(c) => c.call(op, json).await,
+        }
+    }
+
+    /// Sends a disruptive command. A request written in full before the device went quiet is
+    /// `Sent::NoReply`, not an error: the device most likely acted.
+    async fn command(&mut self, op: &'static str, json: &[u8]) -> Result<Sent, DeviceError> {
+        match self {
+            IotTransport::Xor(x) => match x.exchange(op, json).await {
+                Ok(raw) => Ok(Sent::Reply(raw)),
+                Err(e) if e.written && is_silence(&e.error) => Ok(Sent::NoReply {
+                    detail: e.error.to_string(),
+                }),
+                Err(e) => Err(transport_error(op, e.error)),
+            },
+            IotTransport::Klap(c) => c.command(op, json).await,
+        }
+    }
+}
+
+/// The XOR transport's one connection: opened on first use, dropped after any error.
+#[derive(Debug)]
+struct XorLink {
     addr: SocketAddr,
     timeouts: Timeouts,
     conn: Option<Connection>,
+}
+
+impl XorLink {
+    async fn exchange(&mut self, op: &'static str, json: &[u8]) -> Result<Vec<u8>, ExchangeError> {
+        let conn = match self.conn.as_mut() {
+            Some(c) => c,
+            None => {
+                let c = Connection::connect(self.addr, self.timeouts)
+                    .await
+                    .map_err(|error| ExchangeError {
+                        written: false,
+                        error,
+                    })?;
+                self.conn.insert(c)
+            }
+        };
+        let result = conn.exchange(json).await;
+        if result.is_err() {
+            // A connection that failed mid-exchange may hold half a reply; never reuse it.
+            self.conn = None;
+        }
+        tracing::trace!(addr = %self.addr, op, ok = result.is_ok(), "iot exchange");
+        result
+    }
+}
+
+/// A client for one IOT device. One request at a time; the XOR transport reconnects after any
+/// error.
+#[derive(Debug)]
+pub struct IotClient {
+    transport: IotTransport,
     /// Learnt from the last sysinfo: bulbs take reboot and reset in their own namespace.
     system: SystemModule,
 }
 
 impl IotClient {
+    /// A client for the XOR protocol on TCP 9999.
     pub fn new(addr: SocketAddr, timeouts: Timeouts) -> Self {
-        IotClient {
+        IotClient::with_transport(IotTransport::Xor(XorLink {
             addr,
             timeouts,
             conn: None,
+        }))
+    }
+
+    /// A client for an IOT device that speaks KLAP instead of the XOR protocol.
+    pub fn over_klap(klap: KlapClient) -> Self {
+        IotClient::with_transport(IotTransport::Klap(klap))
+    }
+
+    fn with_transport(transport: IotTransport) -> Self {
+        IotClient {
+            transport,
             system: SystemModule::System,
         }
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.transport.addr()
+    }
+
+    /// The protocol this client speaks.
+    pub(super) fn protocol(&self) -> ProtocolKind {
+        match &self.transport {
+            IotTransport::Xor(_) => ProtocolKind::Iot,
+            IotTransport::Klap(c) => match c.version() {
+                Version::V1 => ProtocolKind::IotKlapV1,
+                Version::V2 => ProtocolKind::IotKlapV2,
+            },
+        }
     }
 
     /// Reads `get_sysinfo` alone, the one request every firmware survives. Returns the typed
@@ -84,72 +186,40 @@ impl IotClient {
     }
 
     async fn disruptive(&mut self, op: &'static str, req: &Request) -> Result<Ack, DeviceError> {
-        match self.exchange(op, req).await {
-            Ok(raw) => {
+        match self.transport.command(op, &req.to_bytes()).await? {
+            Sent::Reply(raw) => {
                 messages::method_reply(req, &raw).map_err(|e| reply_error(op, e))?;
                 Ok(Ack::Acknowledged)
             }
-            Err(e) if e.written && is_silence(&e.error) => Ok(Ack::SentNoAck {
-                detail: e.error.to_string(),
-            }),
-            Err(e) => Err(self.transport_error(op, e.error)),
+            Sent::NoReply { detail } => Ok(Ack::SentNoAck { detail }),
         }
     }
 
     async fn call(&mut self, op: &'static str, req: &Request) -> Result<Value, DeviceError> {
-        let raw = self
-            .exchange(op, req)
-            .await
-            .map_err(|e| self.transport_error(op, e.error))?;
+        let raw = self.transport.call(op, &req.to_bytes()).await?;
         messages::method_reply(req, &raw).map_err(|e| reply_error(op, e))
     }
+}
 
-    async fn exchange(
-        &mut self,
-        op: &'static str,
-        req: &Request,
-    ) -> Result<Vec<u8>, ExchangeError> {
-        let conn = match self.conn.as_mut() {
-            Some(c) => c,
-            None => {
-                let c = Connection::connect(self.addr, self.timeouts)
-                    .await
-                    .map_err(|error| ExchangeError {
-                        written: false,
-                        error,
-                    })?;
-                self.conn.insert(c)
-            }
-        };
-        let result = conn.exchange(&req.to_bytes()).await;
-        if result.is_err() {
-            // A connection that failed mid-exchange may hold half a reply; never reuse it.
-            self.conn = None;
+fn transport_error(op: &'static str, e: TransportError) -> DeviceError {
+    match e {
+        TransportError::Connect { addr, source } => DeviceError::Unreachable {
+            addr,
+            detail: source.to_string(),
+        },
+        TransportError::ConnectTimeout { after, .. } | TransportError::Timeout { after } => {
+            DeviceError::Timeout { op, after }
         }
-        tracing::trace!(addr = %self.addr, op, ok = result.is_ok(), "iot exchange");
-        result
-    }
-
-    fn transport_error(&self, op: &'static str, e: TransportError) -> DeviceError {
-        match e {
-            TransportError::Connect { addr, source } => DeviceError::Unreachable {
-                addr,
-                detail: source.to_string(),
-            },
-            TransportError::ConnectTimeout { after, .. } | TransportError::Timeout { after } => {
-                DeviceError::Timeout { op, after }
-            }
-            TransportError::Disconnected { .. } | TransportError::Io(_) => {
-                DeviceError::ConnectionLost {
-                    op,
-                    detail: e.to_string(),
-                }
-            }
-            TransportError::FrameTooLarge { .. } => DeviceError::Malformed {
+        TransportError::Disconnected { .. } | TransportError::Io(_) => {
+            DeviceError::ConnectionLost {
                 op,
                 detail: e.to_string(),
-            },
+            }
         }
+        TransportError::FrameTooLarge { .. } => DeviceError::Malformed {
+            op,
+            detail: e.to_string(),
+        },
     }
 }
 
@@ -163,14 +233,14 @@ fn is_silence(e: &TransportError) -> bool {
     )
 }
 
-pub(super) fn reply_error(op: &'static str, e: ReplyError) -> DeviceError {
+fn reply_error(op: &'static str, e: ReplyError) -> DeviceError {
     match e {
         ReplyError::Device { code, msg } => DeviceError::Device { op, code, msg },
         other => malformed(op, other),
     }
 }
 
-pub(super) fn malformed(op: &'static str, e: ReplyError) -> DeviceError {
+fn malformed(op: &'static str, e: ReplyError) -> DeviceError {
     DeviceError::Malformed {
         op,
         detail: e.to_string(),

@@ -12,7 +12,6 @@ mod client;
 mod error;
 mod info;
 mod iot;
-mod iot_klap;
 mod link;
 mod smart;
 
@@ -22,6 +21,5 @@ pub use error::DeviceError;
 pub(crate) use error::smart_error;
 pub use info::{ChildInfo, DeviceInfo};
 pub use iot::IotClient;
-pub use iot_klap::IotKlapClient;
 pub use link::{Link, ProtocolKind};
 pub use smart::{SmartClient, SmartTransport};

@@ -52,6 +52,17 @@ pub enum Sent {
     NoReply { detail: String },
 }
 
+impl Sent {
+    /// A query's reply. Queries are never reported as sent-without-answer; if one were, it
+    /// lost its connection.
+    pub fn into_reply(self, op: &'static str) -> Result<Vec<u8>, DeviceError> {
+        match self {
+            Sent::Reply(reply) => Ok(reply),
+            Sent::NoReply { detail } => Err(DeviceError::ConnectionLost { op, detail }),
+        }
+    }
+}
+
 /// One HTTP reply: status, the cookies it set, and the body.
 #[derive(Debug)]
 pub struct Reply {
@@ -76,6 +87,21 @@ pub struct HttpError {
     /// The request was handed to a live connection; it may have arrived.
     pub written: bool,
     pub error: DeviceError,
+}
+
+impl HttpError {
+    /// What the failure means for a request of `kind`: a disruptive command written in full
+    /// before the connection dropped or went silent is `Sent::NoReply`, not an error (the
+    /// device most likely acted); anything else is the error.
+    pub fn into_sent(self, kind: Kind) -> Result<Sent, DeviceError> {
+        if kind == Kind::Disruptive && self.written && self.error.is_silence() {
+            Ok(Sent::NoReply {
+                detail: self.error.to_string(),
+            })
+        } else {
+            Err(self.error)
+        }
+    }
 }
 
 /// The connection to one device.

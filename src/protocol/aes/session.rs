@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use super::cipher::{self, LoginParams, LoginVersion, PassthroughCipher};
 use crate::credentials::Credentials;
 use crate::device::DeviceError;
-use crate::protocol::http::{self, HttpConn, HttpError, Reply, Sent};
+use crate::protocol::http::{self, HttpConn, Reply, Sent};
 use crate::protocol::iot::transport::Timeouts;
 use crate::protocol::klap::session::Kind;
 use crate::protocol::smart::{self, SmartErrorKind};
@@ -123,10 +123,7 @@ impl AesClient {
 
     /// [`request`](Self::request) with the operation named in errors.
     pub async fn call(&mut self, op: &'static str, json: &[u8]) -> Result<Vec<u8>, DeviceError> {
-        match self.exchange(op, json, Kind::Query).await? {
-            Sent::Reply(reply) => Ok(reply),
-            Sent::NoReply { detail } => Err(DeviceError::ConnectionLost { op, detail }),
-        }
+        self.exchange(op, json, Kind::Query).await?.into_reply(op)
     }
 
     /// Sends a disruptive command; see [`Sent`].
@@ -165,15 +162,7 @@ impl AesClient {
             let body = cipher::passthrough_body(&session.cipher, json);
             let reply = match self.http.post(op, &path, &headers, body, kind).await {
                 Ok(r) => r,
-                Err(HttpError { written, error }) => {
-                    return if kind == Kind::Disruptive && written && error.is_silence() {
-                        Ok(Sent::NoReply {
-                            detail: error.to_string(),
-                        })
-                    } else {
-                        Err(error)
-                    };
-                }
+                Err(e) => return e.into_sent(kind),
             };
             match passthrough_reply(op, &session.cipher, &reply) {
                 Ok(plain) => return Ok(Sent::Reply(plain)),

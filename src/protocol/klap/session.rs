@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use super::cipher::{self, SEED_LEN, Session, Version};
 use crate::credentials::Credentials;
 use crate::device::DeviceError;
-use crate::protocol::http::{self, HttpConn, HttpError, Sent};
+use crate::protocol::http::{self, HttpConn, Sent};
 use crate::protocol::iot::transport::Timeouts;
 
 /// The TCP port KLAP devices serve HTTP on.
@@ -97,11 +97,7 @@ impl KlapClient {
 
     /// [`request`](Self::request) with the operation named in errors.
     pub async fn call(&mut self, op: &'static str, json: &[u8]) -> Result<Vec<u8>, DeviceError> {
-        match self.exchange(op, json, Kind::Query).await? {
-            Sent::Reply(reply) => Ok(reply),
-            // Queries are never reported as sent-without-answer.
-            Sent::NoReply { detail } => Err(DeviceError::ConnectionLost { op, detail }),
-        }
+        self.exchange(op, json, Kind::Query).await?.into_reply(op)
     }
 
     /// Sends a disruptive command. A connection that drops (or goes silent) after the request
@@ -142,15 +138,7 @@ impl KlapClient {
             let headers = cookie_header(session.cookie.as_deref());
             let reply = match self.http.post(op, &path, &headers, body, kind).await {
                 Ok(reply) => reply,
-                Err(HttpError { written, error }) => {
-                    return if kind == Kind::Disruptive && written && error.is_silence() {
-                        Ok(Sent::NoReply {
-                            detail: error.to_string(),
-                        })
-                    } else {
-                        Err(error)
-                    };
-                }
+                Err(e) => return e.into_sent(kind),
             };
             match reply.status {
                 200 => {

@@ -89,7 +89,7 @@ pub struct ReportArgs {
     /// The audit database.
     #[arg(long, default_value = crate::store::DEFAULT_DB)]
     pub db: PathBuf,
-    /// Where to write the files (default: reports/<run>/).
+    /// Where to write the files (default: reports/RUN_ID/).
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
@@ -131,7 +131,7 @@ pub struct RunArgs {
     /// The audit database.
     #[arg(long, default_value = crate::store::DEFAULT_DB)]
     pub db: PathBuf,
-    /// Reports are written to DIR/<run id>/.
+    /// Reports are written to DIR/RUN_ID/.
     #[arg(long, default_value = crate::report::DEFAULT_DIR)]
     pub reports_dir: PathBuf,
     /// Skip the confirmation a factory reset asks for (for unattended runs).
@@ -184,7 +184,7 @@ pub struct ResumeArgs {
     /// The audit database.
     #[arg(long, default_value = crate::store::DEFAULT_DB)]
     pub db: PathBuf,
-    /// Reports are written to DIR/<run id>/.
+    /// Reports are written to DIR/RUN_ID/.
     #[arg(long, default_value = crate::report::DEFAULT_DIR)]
     pub reports_dir: PathBuf,
     /// Resume even though the inventory file changed since the run began.
@@ -212,7 +212,7 @@ pub struct DemoArgs {
     /// The audit database the demo writes.
     #[arg(long, default_value = "reports/demo.db")]
     pub db: PathBuf,
-    /// Reports are written to DIR/<run id>/.
+    /// Reports are written to DIR/RUN_ID/.
     #[arg(long, default_value = crate::report::DEFAULT_DIR)]
     pub reports_dir: PathBuf,
 }

@@ -1,11 +1,11 @@
 //! Reports of a run, written from what the audit database holds: `devices.csv`, `run.json` and
 //! `summary.md` in `reports/<run>/`.
 //!
-//! - [`csv`](self::csv): one row per device, with spreadsheet formulas neutralised.
-//! - [`json`](self::json): the whole record plus its counts.
-//! - [`markdown`](self::markdown): the summary for people, with device text escaped.
-//! - [`summary`](self::summary): the counts by outcome, reason and site both of them use.
-//! - [`files`](self::files): owner-only directories, atomic owner-only files.
+//! - `csv`: one row per device, with spreadsheet formulas neutralised.
+//! - `json`: the whole record plus its counts.
+//! - `markdown`: the summary for people, with device text escaped.
+//! - `summary`: the counts by outcome, reason and site both of them use.
+//! - `files`: owner-only directories, atomic owner-only files.
 
 mod csv;
 mod files;

@@ -375,21 +375,17 @@ fn a_power_cycle_over_a_hostile_fleet_fails_each_hostile_device_alone_and_reboot
     let out = fleetreset(
         dir.path(),
         &[
-            "run",
-            "fleet.csv",
-            "--action",
-            "power-cycle",
-            "--time-scale",
-            "0.01",
-            "--rate",
-            "50",
-            "--connect-timeout",
-            "1",
-            "--request-timeout",
-            "1",
-            "--db",
-            "audit.db",
-        ],
+            &[
+                "run",
+                "fleet.csv",
+                "--action",
+                "power-cycle",
+                "--db",
+                "audit.db",
+            ],
+            common::REHEARSAL,
+        ]
+        .concat(),
     );
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");

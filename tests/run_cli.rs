@@ -24,18 +24,8 @@ fn fleetreset(dir: &Path, args: &[&str]) -> Output {
 fn run(csv: &str, extra: &[&str]) -> (Output, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("fleet.csv"), csv).unwrap();
-    let mut args = vec![
-        "run",
-        "fleet.csv",
-        "--time-scale",
-        "0.01",
-        "--rate",
-        "50",
-        "--connect-timeout",
-        "1",
-        "--request-timeout",
-        "1",
-    ];
+    let mut args = vec!["run", "fleet.csv"];
+    args.extend_from_slice(common::REHEARSAL);
     args.extend_from_slice(extra);
     (fleetreset(dir.path(), &args), dir)
 }

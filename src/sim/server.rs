@@ -308,24 +308,32 @@ async fn silence(
     }
 }
 
+/// The next datagram that arrives while the device is online (a dark device hears nothing);
+/// `None` once the simulator stops.
+async fn next_datagram(
+    dev: &SimDevice,
+    socket: &UdpSocket,
+    buf: &mut [u8],
+    shutdown: &mut Shutdown,
+) -> Option<(usize, std::net::SocketAddr)> {
+    loop {
+        let received = tokio::select! {
+            r = socket.recv_from(buf) => r,
+            _ = stopped(shutdown) => return None,
+        };
+        match received {
+            Ok(x) if dev.phase() == Phase::Online => return Some(x),
+            Ok(_) => {}
+            Err(e) => tracing::debug!(device = %dev.id, "udp receive failed: {e}"),
+        }
+    }
+}
+
 /// Answers discovery datagrams (and any other unframed IOT request) while online, from the
 /// socket they arrived on, so the reply's source port is the one the client asked.
 pub async fn run_udp(dev: Arc<SimDevice>, socket: UdpSocket, mut shutdown: Shutdown) {
     let mut buf = vec![0u8; 4096];
-    loop {
-        let (n, from) = tokio::select! {
-            r = socket.recv_from(&mut buf) => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::debug!(device = %dev.id, "udp receive failed: {e}");
-                    continue;
-                }
-            },
-            _ = stopped(&mut shutdown) => return,
-        };
-        if dev.phase() != Phase::Online {
-            continue;
-        }
+    while let Some((n, from)) = next_datagram(&dev, &socket, &mut buf, &mut shutdown).await {
         let Ok(request) = serde_json::from_slice::<Value>(&codec::decrypt(&buf[..n])) else {
             continue;
         };
@@ -342,20 +350,7 @@ pub async fn run_udp(dev: Arc<SimDevice>, socket: UdpSocket, mut shutdown: Shutd
 /// socket they arrived on. Garbage is ignored.
 pub async fn run_discovery(dev: Arc<SimDevice>, socket: UdpSocket, mut shutdown: Shutdown) {
     let mut buf = vec![0u8; 4096];
-    loop {
-        let (n, from) = tokio::select! {
-            r = socket.recv_from(&mut buf) => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::debug!(device = %dev.id, "udp receive failed: {e}");
-                    continue;
-                }
-            },
-            _ = stopped(&mut shutdown) => return,
-        };
-        if dev.phase() != Phase::Online {
-            continue;
-        }
+    while let Some((n, from)) = next_datagram(&dev, &socket, &mut buf, &mut shutdown).await {
         let Some(probe) = discovery::parse_probe(&buf[..n]) else {
             continue;
         };

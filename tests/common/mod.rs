@@ -109,3 +109,16 @@ pub fn text(out: &std::process::Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+/// `run` options for a rehearsal against `Simulate` (time scale 0.01): quick timeouts, a brisk
+/// rate.
+pub const REHEARSAL: &[&str] = &[
+    "--time-scale",
+    "0.01",
+    "--rate",
+    "50",
+    "--connect-timeout",
+    "1",
+    "--request-timeout",
+    "1",
+];

@@ -15,6 +15,8 @@
 //! - [`engine`]: planning, the job state machine and the scheduler with its limits.
 //! - [`store`]: the SQLite audit (runs, jobs, events, snapshots) and its single writer.
 //! - [`report`]: `devices.csv`, `run.json` and `summary.md` from the audit.
+//! - [`inert`]: device text made safe to show: one line, control characters escaped.
+//! - [`output`]: messages on stderr that never stop the work when stderr is gone.
 
 pub mod catalog;
 pub mod cli;
@@ -23,8 +25,10 @@ pub mod credentials;
 pub mod device;
 pub mod engine;
 pub mod exit;
+pub mod inert;
 pub mod inventory;
 pub mod model;
+pub mod output;
 pub mod protocol;
 pub mod report;
 pub mod sim;

@@ -4,6 +4,7 @@
 //! works from anywhere) at a time scale of 0.01. The inventory's `demo_expect` column says what
 //! the run must conclude for each device, and the demo checks every outcome against it.
 
+use crate::output::say;
 use std::io::Write;
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::Path;
@@ -69,7 +70,7 @@ pub async fn run(args: &DemoArgs, signals: Signals) -> anyhow::Result<Status> {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating {}", parent.display()))?;
     }
-    eprintln!(
+    say!(
         "demo: {} simulated devices on 127.77.0.0/16 at time scale {TIME_SCALE}; factory-resetting all of them",
         simulator.endpoints().len()
     );

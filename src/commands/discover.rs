@@ -1,6 +1,7 @@
 //! `fleetreset discover --target ADDRESS|CIDR`: find devices and write an inventory, or with
 //! `--update FILE` move the hosts of an existing inventory to where DHCP put each MAC.
 
+use crate::output::say;
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::IpAddr;
@@ -30,16 +31,16 @@ pub async fn run(args: &DiscoverArgs) -> anyhow::Result<Status> {
     let targets = match discovery::targets(&args.target) {
         Ok(t) => t,
         Err(msg) => {
-            eprintln!("fleetreset: --target {msg}");
+            say!("fleetreset: --target {msg}");
             return Ok(Status::BadInput);
         }
     };
     if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout <= 60.0) {
-        eprintln!("fleetreset: --timeout must be above 0 and at most 60 seconds");
+        say!("fleetreset: --timeout must be above 0 and at most 60 seconds");
         return Ok(Status::BadInput);
     }
     let broadcast = targets.len() == 1 && is_broadcast(targets[0]);
-    eprintln!(
+    say!(
         "discovering on {} ({} address{}, {}) for {:.1} s",
         args.target,
         targets.len(),
@@ -51,7 +52,7 @@ pub async fn run(args: &DiscoverArgs) -> anyhow::Result<Status> {
         .await
         .context("sending discovery probes")?;
     let rows: Vec<Row> = found.iter().map(row).collect();
-    eprintln!("found {} device(s)", rows.len());
+    say!("found {} device(s)", rows.len());
     match &args.update {
         Some(path) => update(path, &rows),
         None => {
@@ -60,7 +61,7 @@ pub async fn run(args: &DiscoverArgs) -> anyhow::Result<Status> {
                 Some(path) => {
                     std::fs::write(path, csv)
                         .with_context(|| format!("writing {}", path.display()))?;
-                    eprintln!("wrote {}", path.display());
+                    say!("wrote {}", path.display());
                 }
                 None => std::io::stdout().lock().write_all(&csv)?,
             }
@@ -156,8 +157,8 @@ fn update(path: &Path, rows: &[Row]) -> anyhow::Result<Status> {
     let inv = match inventory::parse(path, &bytes) {
         Ok(inv) => inv,
         Err(errors) => {
-            eprintln!("{errors}");
-            eprintln!(
+            say!("{errors}");
+            say!(
                 "fleetreset: fix {} first (see `fleetreset check`); nothing was changed",
                 path.display()
             );
@@ -188,7 +189,7 @@ fn update(path: &Path, rows: &[Row]) -> anyhow::Result<Status> {
         let idx = usize::try_from(d.line - 1).unwrap_or(usize::MAX);
         let Some(line) = lines.get(idx) else { continue };
         let Some(patched) = replace_field(line, &d.host.to_string(), &new_host) else {
-            eprintln!(
+            say!(
                 "{}:{}: {}: moved to {new_host}, but the row could not be rewritten; edit it by hand",
                 path.display(),
                 d.line,

@@ -11,6 +11,7 @@ pub mod run;
 pub mod runs;
 pub mod simulate;
 
+use crate::output::say;
 use std::path::Path;
 
 use anyhow::Context;
@@ -26,8 +27,8 @@ pub(crate) fn load_inventory(path: &Path) -> anyhow::Result<Option<(Inventory, S
     match inventory::parse(path, &bytes) {
         Ok(inv) => Ok(Some((inv, crate::engine::execute::sha256_hex(&bytes)))),
         Err(errors) => {
-            eprintln!("{errors}");
-            eprintln!(
+            say!("{errors}");
+            say!(
                 "fleetreset: {} has problems; nothing was sent (see `fleetreset check {}`)",
                 path.display(),
                 path.display()

@@ -1,5 +1,6 @@
 //! `fleetreset resume RUN`: continue an interrupted, stopped or crashed run.
 
+use crate::output::say;
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::Duration;
 
@@ -53,7 +54,7 @@ pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> 
         (record.run, pending)
     };
     if pending == 0 {
-        eprintln!(
+        say!(
             "fleetreset: run {} has nothing left to do: every job has its outcome",
             run.id
         );
@@ -66,7 +67,7 @@ pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> 
         return Ok(Status::BadInput);
     };
     if sha256 != run.inventory_sha256 && !args.force {
-        eprintln!(
+        say!(
             "fleetreset: {} changed since run {} began (SHA-256 {} then, {} now); devices or addresses may have moved. \
              Check it, then pass --force to resume anyway. Nothing was sent.",
             path.display(),
@@ -84,7 +85,7 @@ pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> 
         match parse_window(Some(w)) {
             Ok(window) => safety.window = window,
             Err(msg) => {
-                eprintln!("fleetreset: {msg}");
+                say!("fleetreset: {msg}");
                 return Ok(Status::BadInput);
             }
         }
@@ -99,11 +100,11 @@ pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> 
         match super::run::link_options(args.credentials.as_deref(), args.rediscover.as_deref()) {
             Ok(x) => x,
             Err(msg) => {
-                eprintln!("fleetreset: {msg}");
+                say!("fleetreset: {msg}");
                 return Ok(Status::BadInput);
             }
         };
-    eprintln!("resuming run {}: {pending} job(s) left", run.id);
+    say!("resuming run {}: {pending} job(s) left", run.id);
     let mut view = ProgressView::for_stderr();
     let summary = execute::resume(
         ResumeInput {

@@ -19,6 +19,7 @@ use crate::engine::shutdown::Signals;
 use crate::engine::window::Window;
 use crate::exit::Status;
 use crate::model::{Action, Outcome};
+use crate::output::{say, say_prompt};
 use crate::protocol::iot::transport::Timeouts;
 use crate::store::RunStatus;
 
@@ -31,7 +32,7 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
     let (config, safety) = match config(args).and_then(|c| Ok((c, safety(args)?))) {
         Ok(x) => x,
         Err(msg) => {
-            eprintln!("fleetreset: {msg}");
+            say!("fleetreset: {msg}");
             return Ok(Status::BadInput);
         }
     };
@@ -39,7 +40,7 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
         return Ok(Status::BadInput);
     };
     if inventory.devices.is_empty() {
-        eprintln!(
+        say!(
             "fleetreset: {} has no devices; nothing to do",
             args.file.display()
         );
@@ -49,7 +50,7 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
         match link_options(args.credentials.as_deref(), args.rediscover.as_deref()) {
             Ok(x) => x,
             Err(msg) => {
-                eprintln!("fleetreset: {msg}");
+                say!("fleetreset: {msg}");
                 return Ok(Status::BadInput);
             }
         };
@@ -57,9 +58,9 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
     let mut view = ProgressView::for_stderr();
     if let Err(problems) = execute::prepare(&mut jobs, &store, rediscover.as_deref(), &view).await {
         for p in problems {
-            eprintln!("{}:{p}", args.file.display());
+            say!("{}:{p}", args.file.display());
         }
-        eprintln!("fleetreset: fix the rows above; nothing was sent");
+        say!("fleetreset: fix the rows above; nothing was sent");
         return Ok(Status::BadInput);
     }
     if args.dry_run {
@@ -73,14 +74,14 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
             .collect();
         if !unverifiable.is_empty() {
             for d in &unverifiable {
-                eprintln!(
+                say!(
                     "{}:{}: {}: no MAC to verify the device's identity before wiping it",
                     args.file.display(),
                     d.line,
                     d.id
                 );
             }
-            eprintln!(
+            say!(
                 "fleetreset: a factory reset checks every device's MAC first; add the mac column for these {} \
                  device(s), or pass --allow-unverified-identity to wipe whatever answers at their addresses. Nothing was sent.",
                 unverifiable.len()
@@ -120,7 +121,7 @@ pub fn outside_window(window: Option<&Window>) -> Option<Status> {
     if w.remaining_now().is_some() {
         return None;
     }
-    eprintln!(
+    say!(
         "fleetreset: outside the maintenance window {w}; it opens at {}. Nothing was sent.",
         w.next_open_now().format("%Y-%m-%d %H:%M:%S")
     );
@@ -287,13 +288,13 @@ fn parse_rate(s: &str) -> Result<NonZeroU32, String> {
 /// Asks, on a terminal, to type the number of devices to be wiped.
 pub fn confirmed(count: usize) -> anyhow::Result<bool> {
     if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
-        eprintln!(
+        say!(
             "fleetreset: a factory reset of {count} device(s) needs confirmation; run it on a terminal to confirm, \
              or pass --yes for unattended use. Nothing was sent."
         );
         return Ok(false);
     }
-    eprint!(
+    say_prompt!(
         "This erases the settings, Wi-Fi and account binding of {count} device(s); they will leave the network.\n\
          Type {count} to continue: "
     );
@@ -303,7 +304,7 @@ pub fn confirmed(count: usize) -> anyhow::Result<bool> {
     if answer.trim() == count.to_string() {
         Ok(true)
     } else {
-        eprintln!("fleetreset: not confirmed; nothing was sent.");
+        say!("fleetreset: not confirmed; nothing was sent.");
         Ok(false)
     }
 }
@@ -356,7 +357,7 @@ pub fn print_summary(s: &RunSummary, json_out: bool) -> anyhow::Result<()> {
         .map(|(o, n)| format!("{n} {o}"))
         .collect::<Vec<_>>()
         .join(", ");
-    eprintln!(
+    say!(
         "run {} ({}) {}: {list}",
         s.run_id,
         s.record.run.action,
@@ -370,7 +371,7 @@ pub fn print_summary(s: &RunSummary, json_out: bool) -> anyhow::Result<()> {
         .filter(|j| j.outcome != Some(Outcome::Succeeded))
         .collect();
     for j in others.iter().take(SHOWN) {
-        eprintln!(
+        say!(
             "  {} ({}): {}{} - {}",
             j.device_id,
             j.host,
@@ -380,10 +381,10 @@ pub fn print_summary(s: &RunSummary, json_out: bool) -> anyhow::Result<()> {
         );
     }
     if others.len() > SHOWN {
-        eprintln!("  … and {} more in the report", others.len() - SHOWN);
+        say!("  … and {} more in the report", others.len() - SHOWN);
     }
-    eprintln!("reports:  {}", s.report.dir.display());
-    eprintln!("database: {}", s.db_path.display());
+    say!("reports:  {}", s.report.dir.display());
+    say!("database: {}", s.db_path.display());
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! `fleetreset runs`: the runs in the audit database, newest first.
 
+use crate::output::say;
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -22,7 +23,7 @@ pub fn run(args: &RunsArgs) -> anyhow::Result<Status> {
         json.push('\n');
         json
     } else if runs.is_empty() {
-        eprintln!("no runs recorded in {}", args.db.display());
+        say!("no runs recorded in {}", args.db.display());
         String::new()
     } else {
         table(&runs, &Local)

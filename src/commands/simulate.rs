@@ -1,5 +1,6 @@
 //! `fleetreset simulate FILE`: serve the inventory's loopback rows as devices until Ctrl-C.
 
+use crate::output::say;
 use std::future::Future;
 use std::io::Write;
 
@@ -18,8 +19,8 @@ pub async fn run(
     let inv = match inventory::load(&args.file) {
         Ok(inv) => inv,
         Err(LoadError::Invalid(errors)) => {
-            eprintln!("{errors}");
-            eprintln!(
+            say!("{errors}");
+            say!(
                 "fleetreset: the inventory has problems; run `fleetreset check {}`",
                 args.file.display()
             );
@@ -40,9 +41,9 @@ pub async fn run(
         Ok(specs) => specs,
         Err(problems) => {
             for p in &problems {
-                eprintln!("{}:{}: {}", args.file.display(), p.line, p.message);
+                say!("{}:{}: {}", args.file.display(), p.line, p.message);
             }
-            eprintln!(
+            say!(
                 "fleetreset: {} row(s) can't be simulated; nothing was started",
                 problems.len()
             );
@@ -50,7 +51,7 @@ pub async fn run(
         }
     };
     if specs.is_empty() {
-        eprintln!(
+        say!(
             "fleetreset: {} has no devices to simulate",
             args.file.display()
         );
@@ -95,6 +96,6 @@ pub async fn run(
     }
     shutdown.await;
     simulator.shutdown().await;
-    eprintln!("simulator stopped");
+    say!("simulator stopped");
     Ok(Status::Success)
 }

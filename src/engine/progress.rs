@@ -1,6 +1,7 @@
 //! What the person watching a run sees on stderr: a live bar on a terminal, plain lines
 //! otherwise. Only the collector drives it, never the jobs.
 
+use crate::output::say;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -105,7 +106,7 @@ impl ProgressView {
                 b.bar.inc(1);
                 b.refresh();
             }
-            ProgressView::Lines(_) => eprintln!("{line}"),
+            ProgressView::Lines(_) => say!("{line}"),
             ProgressView::Quiet(_) => {}
         }
     }
@@ -125,7 +126,7 @@ impl ProgressView {
     pub fn note(&self, msg: &str) {
         match self {
             ProgressView::Bar(b) => b.bar.println(msg),
-            ProgressView::Lines(_) => eprintln!("{msg}"),
+            ProgressView::Lines(_) => say!("{msg}"),
             ProgressView::Quiet(_) => {}
         }
     }

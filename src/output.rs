@@ -1,0 +1,47 @@
+//! Writing for people on stderr in a way that can never stop the work.
+//!
+//! `say!` panics when stderr is gone: a closed pipe (`fleetreset run … 2>&1 | head -3`),
+//! a terminal that was closed, a full disk behind `2>run.log`. A run that panics there leaves
+//! jobs without outcomes and writes no reports, so every message of ours goes through [`say!`],
+//! which drops a line it can't write and carries on. What a device said must be made
+//! [`inert`](crate::inert::inert) before it is formatted into a line.
+
+use std::fmt;
+use std::io::Write;
+
+/// Writes one line to stderr; a failed write is ignored. Use through [`say!`].
+pub fn say_line(args: fmt::Arguments<'_>) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_fmt(args).and_then(|()| err.write_all(b"\n"));
+}
+
+/// Writes text to stderr without a line end (a prompt); a failed write is ignored.
+pub fn say_partial(args: fmt::Arguments<'_>) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_fmt(args).and_then(|()| err.flush());
+}
+
+/// `say!` that never panics: a line for people on stderr, dropped if stderr is gone.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::output::say_line(format_args!($($arg)*))
+    };
+}
+
+/// `say_prompt!` that never panics, for prompts.
+macro_rules! say_prompt {
+    ($($arg:tt)*) => {
+        $crate::output::say_partial(format_args!($($arg)*))
+    };
+}
+
+pub(crate) use say;
+pub(crate) use say_prompt;
+
+/// Whether colour may be used on stderr: only on a terminal, and never when `NO_COLOR` is set
+/// to anything non-empty (<https://no-color.org>).
+pub fn colour_on_stderr() -> bool {
+    use std::io::IsTerminal;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    !no_color && std::io::stderr().is_terminal()
+}

@@ -1,6 +1,7 @@
 //! Fault injection, per device, from the inventory's `sim_fault` column.
 //!
-//! The column holds `;`-separated faults, e.g. `slow=1500;reset_refused=-3`:
+//! The column holds `;`-separated faults, e.g. `slow=1500;reset_refused=-3`. It is split on
+//! unescaped `;` only, so `err_msg`'s text can hold one as `\;` (see [`unescape`]):
 //!
 //! | fault | effect |
 //! |---|---|
@@ -17,14 +18,19 @@
 //! | `reboot_never_returns` | a reboot is acknowledged and the device never comes back |
 //! | `reset_stays` | a factory reset erases its settings (default alias, unbound, relay off) and restarts it, but it stays on the network |
 //! | `reset_refused[=CODE]` | a factory reset is refused with CODE (default -3, invalid argument, on IOT; -1008, PARAMS_ERROR, on SMART) |
+//! | `leave_after=SECS` | a factory reset is acknowledged (and journaled) at once, but the device serves on unchanged (settings, account, relay, on-time, discovery) for SECS device seconds after the command's delay, then leaves the network for good; contradicts `reset_stays` |
+//! | `reboot_ignored` | a reboot is acknowledged (and journaled) and nothing happens: the device stays online and its on-time runs on; contradicts `reboot_never_returns` |
+//! | `err_msg=TEXT` | the text of the device's refusals: the `err_msg` of every IOT error reply, and a `msg` beside the `error_code` of SMART's `reset_refused` refusal. TEXT takes the escapes `\n`, `\r`, `\t`, `\e` (ESC), `\xHH` (the character U+00HH), `\;` and `\\` |
 //! | `mac=AA:BB:CC:DD:EE:FF` | the device reports this MAC instead of the inventory's |
 //! | `auth_fail` | the device is bound to another account than its `credentials` profile (or, without one, to a stranger's): every login fails |
 //! | `lockout=N` | after N failed logins the device refuses every login until the simulator restarts: AES answers `-40404` with `sec_left`, KLAP answers 403 to handshake 1 |
 //!
 //! HTTP devices (protocol `klap` or `aes`) take `offline`, `slow`, `reboot_never_returns`,
-//! `reset_stays`, `reset_refused`, `mac`, `auth_fail` and `lockout`; the faults that mangle an
-//! XOR frame are refused for them ([`Faults::xor_only`]), and `auth_fail` and `lockout` are
-//! refused for XOR devices, which have no login ([`Faults::login_only`]).
+//! `reboot_ignored`, `reset_stays`, `reset_refused`, `leave_after`, `err_msg`, `mac`,
+//! `auth_fail` and `lockout`; the faults that mangle an XOR frame are refused for them
+//! ([`Faults::xor_only`]), and `auth_fail` and `lockout` are refused for XOR devices, which
+//! have no login ([`Faults::login_only`]). Two pairs contradict and are refused together:
+//! `leave_after` with `reset_stays`, and `reboot_ignored` with `reboot_never_returns`.
 //!
 //! The reply faults act on TCP only; discovery over UDP is answered normally. The device still
 //! acts on every request (a reboot asked of a `garbage` device still happens), the way firmware
@@ -64,6 +70,9 @@ pub const HUGE_PADDING_FIELD: &str = "padding";
 /// The length prefix `oversized` announces: 2 GiB less one byte.
 pub const OVERSIZED_LEN: u32 = 0x7fff_ffff;
 
+/// The escapes `err_msg`'s text takes, for error messages: each is `\` and one of these.
+pub const ESCAPES: &str = r"\n \r \t \e \xHH \; \\";
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Faults {
     pub offline: bool,
@@ -79,6 +88,13 @@ pub struct Faults {
     pub reboot_never_returns: bool,
     pub reset_stays: bool,
     pub reset_refused: Option<Refusal>,
+    /// Device seconds an accepted factory reset lingers, after the command's own delay,
+    /// before the device leaves the network.
+    pub leave_after: Option<u64>,
+    /// A reboot is acknowledged and journaled, and not carried out.
+    pub reboot_ignored: bool,
+    /// The text of the device's refusals, decoded from its escapes.
+    pub err_msg: Option<String>,
     pub mac: Option<MacAddr>,
     pub auth_fail: bool,
     /// Failed logins after which every login is refused.
@@ -124,7 +140,7 @@ impl Faults {
     /// Parses the column; an error names the bad fault.
     pub fn parse(spec: &str) -> Result<Faults, String> {
         let mut f = Faults::default();
-        for item in spec.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        for item in items(spec).map(str::trim).filter(|s| !s.is_empty()) {
             let (name, value) = match item.split_once('=') {
                 Some((n, v)) => (n.trim(), Some(v.trim())),
                 None => (item, None),
@@ -154,6 +170,16 @@ impl Faults {
                         .map_err(|_| format!("reset_refused={code:?}: expected an error code"))?;
                     f.reset_refused = Some(Refusal(Some(code)));
                 }
+                ("leave_after", Some(secs)) => {
+                    let secs: u64 = secs.parse().map_err(|_| {
+                        format!("leave_after={secs:?}: expected whole device seconds, 0 or more")
+                    })?;
+                    f.leave_after = Some(secs);
+                }
+                ("reboot_ignored", None) => f.reboot_ignored = true,
+                ("err_msg", Some(text)) => {
+                    f.err_msg = Some(unescape(text).map_err(|e| format!("err_msg: {e}"))?);
+                }
                 ("auth_fail", None) => f.auth_fail = true,
                 ("lockout", Some(n)) => {
                     let n: u32 = n.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
@@ -167,7 +193,36 @@ impl Faults {
                 _ => return Err(format!("unknown fault {item:?}")),
             }
         }
+        if f.leave_after.is_some() && f.reset_stays {
+            return Err(
+                "leave_after and reset_stays contradict: a reset_stays device never leaves \
+                 the network, a leave_after device leaves it late; give one of them"
+                    .into(),
+            );
+        }
+        if f.reboot_ignored && f.reboot_never_returns {
+            return Err(
+                "reboot_ignored and reboot_never_returns contradict: an ignored reboot \
+                 never goes dark, so it has nothing to return from; give one of them"
+                    .into(),
+            );
+        }
         Ok(f)
+    }
+
+    /// Device seconds from an accepted factory reset to the device leaving the network: the
+    /// command's own `delay`, plus `leave_after` for firmware that acknowledges and lingers.
+    pub fn reset_departure(&self, delay: u64) -> u64 {
+        delay.saturating_add(self.leave_after.unwrap_or(0))
+    }
+
+    /// Puts the `err_msg` text, if the row gives one, in every IOT refusal of `reply`: every
+    /// object, at any depth, whose `err_code` is not 0 and that carries an `err_msg`. Firmware
+    /// words all its refusals from one table, so the fault rewords them all, captured ones too.
+    pub fn reword_iot_refusals(&self, reply: &mut Value) {
+        if let Some(text) = &self.err_msg {
+            reword(reply, text);
+        }
     }
 
     /// A short description for the simulator's listing.
@@ -189,6 +244,7 @@ impl Faults {
             (self.oversized, "oversized"),
             (self.huge_reply, "huge_reply"),
             (self.reboot_never_returns, "reboot_never_returns"),
+            (self.reboot_ignored, "reboot_ignored"),
             (self.reset_stays, "reset_stays"),
         ] {
             if on {
@@ -199,6 +255,12 @@ impl Faults {
             Some(Refusal(Some(code))) => parts.push(format!("reset_refused={code}")),
             Some(Refusal(None)) => parts.push("reset_refused".into()),
             None => {}
+        }
+        if let Some(secs) = self.leave_after {
+            parts.push(format!("leave_after={secs}"));
+        }
+        if let Some(text) = &self.err_msg {
+            parts.push(format!("err_msg={}", escape(text)));
         }
         if let Some(mac) = self.mac {
             parts.push(format!("mac={mac}"));
@@ -295,6 +357,117 @@ fn to_json(v: &Value) -> Vec<u8> {
     serde_json::to_vec(v).expect("a JSON value serialises")
 }
 
+/// The column's items: split on every `;` that no backslash escapes. Escapes stay as written,
+/// for the fault whose value holds them to decode.
+fn items(spec: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(spec);
+    std::iter::from_fn(move || {
+        let s = rest?;
+        let mut escaped = false;
+        for (i, c) in s.char_indices() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                ';' => {
+                    rest = Some(&s[i + 1..]);
+                    return Some(&s[..i]);
+                }
+                _ => {}
+            }
+        }
+        rest = None;
+        Some(s)
+    })
+}
+
+/// Decodes `err_msg`'s text: `\n`, `\r`, `\t`, `\e` (ESC), `\xHH` (one byte, as the character
+/// U+00HH), `\;` and `\\`. Escapes let a `;`-separated, one-line CSV cell carry the hostile
+/// bytes tests need; any other backslash is an error naming it, so a typo is not sent as is.
+pub fn unescape(raw: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let decoded = match chars.next() {
+            Some('n') => '\n',
+            Some('r') => '\r',
+            Some('t') => '\t',
+            Some('e') => ESC,
+            Some(';') => ';',
+            Some('\\') => '\\',
+            Some('x') => {
+                let hex: String = chars.by_ref().take(2).collect();
+                match u8::from_str_radix(&hex, 16) {
+                    Ok(byte) if hex.len() == 2 && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                        char::from(byte)
+                    }
+                    _ => {
+                        return Err(format!(
+                            "escape `\\x{}` needs two hex digits, as in \\x1b",
+                            hex.escape_debug()
+                        ));
+                    }
+                }
+            }
+            Some(other) => {
+                return Err(format!(
+                    "unknown escape `\\{}`; the escapes are {ESCAPES}",
+                    other.escape_debug()
+                ));
+            }
+            None => return Err(r"a lone `\` at the end; write `\\` for a backslash".into()),
+        };
+        out.push(decoded);
+    }
+    Ok(out)
+}
+
+/// ESC, which `\e` stands for.
+const ESC: char = '\u{1b}';
+
+/// `text` written so that [`unescape`] gives it back, and so that the listing it appears in
+/// carries no control character: `\`, `;` and every control character escaped, and a space
+/// (or no-break space) at either end too, since the parser trims a fault's value.
+pub fn escape(text: &str) -> String {
+    let last = text.chars().count().saturating_sub(1);
+    let mut out = String::with_capacity(text.len());
+    for (i, c) in text.chars().enumerate() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            ';' => out.push_str("\\;"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            ESC => out.push_str("\\e"),
+            // Every control character (C0, DEL, C1) is below U+0100, so `\xHH` reaches it.
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            ' ' | '\u{a0}' if i == 0 || i == last => {
+                out.push_str(&format!("\\x{:02x}", u32::from(c)))
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Replaces the `err_msg` of every refusal in `v` (an object with a non-zero `err_code`).
+fn reword(v: &mut Value, text: &str) {
+    match v {
+        Value::Object(obj) => {
+            let refused = obj.get("err_code").is_some_and(|c| c.as_i64() != Some(0));
+            if refused && let Some(msg) = obj.get_mut("err_msg") {
+                *msg = Value::String(text.to_owned());
+            }
+            obj.values_mut().for_each(|child| reword(child, text));
+        }
+        Value::Array(items) => items.iter_mut().for_each(|child| reword(child, text)),
+        _ => {}
+    }
+}
+
 /// The request's modules and methods, each method answered `"ok"` instead of an object:
 /// `{"system":{"get_sysinfo":{}}}` → `{"system":{"get_sysinfo":"ok"}}`. A module whose value
 /// is not an object is answered `"ok"` itself; the strip `context` member is not mirrored.
@@ -343,6 +516,7 @@ mod tests {
         assert!(f.auth_fail);
         assert_eq!(f.lockout, Some(3));
         assert_eq!(f.describe(), spec);
+        assert_eq!(Faults::parse(&f.describe()).unwrap(), f);
         assert_eq!(f.xor_only().len(), 8);
         assert_eq!(f.login_only(), ["auth_fail", "lockout"]);
         assert!(
@@ -350,6 +524,173 @@ mod tests {
                 .unwrap()
                 .xor_only()
                 .is_empty()
+        );
+        // The new faults contradict two of the above, so they describe themselves apart.
+        let spec = r"reboot_ignored;reset_refused;leave_after=40;err_msg=\e[2J\e[H[ 9/9] forged\; succeeded\nnext\\done\x07";
+        let f = Faults::parse(spec).unwrap();
+        assert!(f.reboot_ignored);
+        assert_eq!(f.leave_after, Some(40));
+        assert_eq!(
+            f.err_msg.as_deref(),
+            Some("\u{1b}[2J\u{1b}[H[ 9/9] forged; succeeded\nnext\\done\u{7}")
+        );
+        assert_eq!(f.describe(), spec);
+        assert_eq!(Faults::parse(&f.describe()).unwrap(), f);
+        assert!(f.xor_only().is_empty() && f.login_only().is_empty());
+    }
+
+    #[test]
+    fn err_msg_escapes_decode_to_the_characters_they_name() {
+        assert_eq!(
+            unescape(r"\n\r\t\e\x1b\xff\x41\;\\").unwrap(),
+            "\n\r\t\u{1b}\u{1b}\u{ff}A;\\"
+        );
+        assert_eq!(unescape("é 😀 plain").unwrap(), "é 😀 plain");
+        let f =
+            Faults::parse(r"reset_refused;err_msg=\e[2J\e[H[ 9/9] forged succeeded\nnext").unwrap();
+        assert_eq!(f.reset_refused, Some(Refusal(None)));
+        assert_eq!(
+            f.err_msg.as_deref(),
+            Some("\u{1b}[2J\u{1b}[H[ 9/9] forged succeeded\nnext")
+        );
+        assert_eq!(
+            Faults::parse("err_msg=").unwrap().err_msg.as_deref(),
+            Some("")
+        );
+    }
+
+    #[test]
+    fn the_column_splits_on_unescaped_semicolons_only() {
+        let f = Faults::parse(r"err_msg=a\;b;offline").unwrap();
+        assert_eq!((f.err_msg.as_deref(), f.offline), (Some("a;b"), true));
+        // An escaped backslash does not escape the `;` after it.
+        let f = Faults::parse(r"err_msg=a\\;offline").unwrap();
+        assert_eq!((f.err_msg.as_deref(), f.offline), (Some("a\\"), true));
+        let f = Faults::parse(r"offline;err_msg=x=y\;z").unwrap();
+        assert_eq!((f.err_msg.as_deref(), f.offline), (Some("x=y;z"), true));
+        assert_eq!(
+            Faults::parse(r"err_msg=\;offline").unwrap(),
+            Faults {
+                err_msg: Some(";offline".into()),
+                ..Faults::default()
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_or_malformed_escapes_are_errors_that_name_them() {
+        for (spec, named) in [
+            (r"err_msg=bad \q here", r"unknown escape `\q`"),
+            (r"err_msg=\a", r"unknown escape `\a`"),
+            (r"err_msg=\x1", r"`\x1` needs two hex digits"),
+            (r"err_msg=\xzz", r"`\xzz` needs two hex digits"),
+            (r"err_msg=\x+1", r"`\x+1` needs two hex digits"),
+            (r"err_msg=ends in \", r"a lone `\` at the end"),
+        ] {
+            let e = Faults::parse(spec).unwrap_err();
+            assert!(
+                e.starts_with("err_msg: ") && e.contains(named),
+                "{spec}: {e}"
+            );
+        }
+        assert!(Faults::parse(r"err_msg=\q").unwrap_err().contains(ESCAPES));
+        assert!(
+            Faults::parse("err_msg")
+                .unwrap_err()
+                .contains("unknown fault \"err_msg\"")
+        );
+    }
+
+    #[test]
+    fn describe_escapes_any_text_so_it_parses_back_the_same_and_lists_no_control_character() {
+        let every_byte: String = (0u8..=255).map(char::from).collect();
+        let texts = [
+            every_byte.clone(),
+            format!(" {every_byte} "),
+            " leading and trailing ".to_string(),
+            "\u{a0}no-break\u{a0}".to_string(),
+            "é 😀 \u{2028} ; \\ = ".to_string(),
+            "\\".to_string(),
+            " ".to_string(),
+            String::new(),
+        ];
+        for text in texts {
+            let f = Faults {
+                err_msg: Some(text.clone()),
+                reset_refused: Some(Refusal(Some(-7))),
+                ..Faults::default()
+            };
+            let described = f.describe();
+            assert!(!described.chars().any(char::is_control), "{described:?}");
+            assert_eq!(Faults::parse(&described).unwrap(), f, "{described:?}");
+        }
+    }
+
+    #[test]
+    fn leave_after_takes_whole_device_seconds_added_to_the_resets_own_delay() {
+        assert_eq!(
+            Faults::parse("leave_after=40").unwrap().reset_departure(1),
+            41
+        );
+        assert_eq!(Faults::parse("leave_after=0").unwrap().leave_after, Some(0));
+        assert_eq!(Faults::default().reset_departure(3), 3);
+        let forever = Faults {
+            leave_after: Some(u64::MAX),
+            ..Faults::default()
+        };
+        assert_eq!(forever.reset_departure(1), u64::MAX);
+        for bad in [
+            "leave_after=-1",
+            "leave_after=1.5",
+            "leave_after=soon",
+            "leave_after",
+        ] {
+            assert!(
+                Faults::parse(bad).unwrap_err().contains("leave_after"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn faults_that_contradict_each_other_are_refused_at_parse_time() {
+        for spec in ["leave_after=40;reset_stays", "reset_stays;leave_after=0"] {
+            let e = Faults::parse(spec).unwrap_err();
+            assert!(e.contains("leave_after and reset_stays contradict"), "{e}");
+        }
+        let e = Faults::parse("reboot_never_returns;reboot_ignored").unwrap_err();
+        assert!(
+            e.contains("reboot_ignored and reboot_never_returns contradict"),
+            "{e}"
+        );
+        assert!(Faults::parse("reboot_ignored=1").is_err());
+        assert!(Faults::parse("leave_after=40;reset_refused;reboot_ignored").is_ok());
+    }
+
+    #[test]
+    fn err_msg_rewords_every_iot_refusal_at_any_depth_and_nothing_else() {
+        let reply = json!({
+            "system": {
+                "reset": {"err_code": -3, "err_msg": "reset refused"},
+                "get_sysinfo": {"err_code": 0, "alias": "Lobby"},
+                "odd": {"err_code": 0, "err_msg": "fine"},
+            },
+            "nosuch": {"err_code": -1, "err_msg": "module not support"},
+            "list": [{"err_code": -2, "err_msg": "member not support"}],
+        });
+        let mut plain = reply.clone();
+        Faults::default().reword_iot_refusals(&mut plain);
+        assert_eq!(plain, reply, "without the fault, nothing changes");
+        let mut reworded = reply.clone();
+        faults("err_msg=\\e!").reword_iot_refusals(&mut reworded);
+        assert_eq!(reworded["system"]["reset"]["err_msg"], "\u{1b}!");
+        assert_eq!(reworded["nosuch"]["err_msg"], "\u{1b}!");
+        assert_eq!(reworded["list"][0]["err_msg"], "\u{1b}!");
+        assert_eq!(reworded["system"]["reset"]["err_code"], -3);
+        assert_eq!(reworded["system"]["odd"]["err_msg"], "fine");
+        assert_eq!(
+            reworded["system"]["get_sysinfo"],
+            reply["system"]["get_sysinfo"]
         );
     }
 

@@ -130,7 +130,11 @@ pub struct Endpoint {
     pub model: String,
     pub addr: SocketAddr,
     pub transport: Transport,
+    /// The row's faults, as [`fault::Faults::describe`] writes them.
     pub faults: String,
+    /// The row has the `offline` fault: nothing listens. Read this rather than searching
+    /// `faults`, whose `err_msg` text may say anything.
+    pub offline: bool,
 }
 
 impl Endpoint {
@@ -208,6 +212,7 @@ impl Simulator {
                 addr: spec.addr,
                 transport: spec.transport,
                 faults: spec.faults.describe(),
+                offline,
             });
             let (phase, _) = watch::channel(if offline { Phase::Dark } else { Phase::Online });
             let journal = JournalHandle::new(spec.id.clone(), journal.clone());

@@ -221,11 +221,12 @@ impl SimState {
                 let (reply, effect) = self.handle_json(&request, now);
                 (to_json(&reply), effect)
             }
-            Err(_) => match self.model {
-                Model::Iot(_) => (
-                    to_json(&json!({"err_code": -1, "err_msg": "module not support"})),
-                    None,
-                ),
+            Err(_) => match &self.model {
+                Model::Iot(d) => {
+                    let mut refusal = json!({"err_code": -1, "err_msg": "module not support"});
+                    d.faults().reword_iot_refusals(&mut refusal);
+                    (to_json(&refusal), None)
+                }
                 Model::Smart(_) => (
                     to_json(&json!({"error_code": code::JSON_DECODE_FAIL})),
                     None,

@@ -56,7 +56,7 @@ pub struct SimDevice {
 impl SimDevice {
     /// Device time to real time.
     pub fn scaled(&self, device_time: Duration) -> Duration {
-        device_time.mul_f64(self.scale)
+        scaled(device_time, self.scale)
     }
 
     pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, SimState> {
@@ -109,6 +109,13 @@ impl SimDevice {
             true
         })
     }
+}
+
+/// Device time to real time at `scale` real seconds per device second. Saturates instead of
+/// panicking as `Duration::mul_f64` would: a command's delay and a row's `leave_after` are any
+/// `u64` of device seconds, and a sleep of `Duration::MAX` is simply one that never ends.
+pub fn scaled(device_time: Duration, scale: f64) -> Duration {
+    Duration::try_from_secs_f64(device_time.as_secs_f64() * scale).unwrap_or(Duration::MAX)
 }
 
 /// Shutdown signal shared by every task of the simulator.
@@ -361,5 +368,20 @@ pub async fn run_discovery(dev: Arc<SimDevice>, socket: UdpSocket, mut shutdown:
         if let Err(e) = socket.send_to(&reply, from).await {
             tracing::debug!(device = %dev.id, "discovery reply failed: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_time_scales_to_real_time_and_saturates_instead_of_panicking() {
+        assert_eq!(
+            scaled(Duration::from_secs(40), 0.01),
+            Duration::from_millis(400)
+        );
+        assert_eq!(scaled(Duration::ZERO, 100.0), Duration::ZERO);
+        assert_eq!(scaled(Duration::from_secs(u64::MAX), 100.0), Duration::MAX);
     }
 }

@@ -74,8 +74,23 @@ pub struct SmartState {
 }
 
 /// What one method call gives: a result (`None` for setters, which answer only
-/// `{"error_code":0}`), or a SMART error code.
-type Answer = Result<Option<Value>, i64>;
+/// `{"error_code":0}`), or a refusal.
+type Answer = Result<Option<Value>, Refused>;
+
+/// A refused call: its SMART error code, and the message that goes beside it, if any. Only the
+/// `reset_refused` refusal of an `err_msg` device has one (`{"error_code":…,"msg":…}`, which
+/// python-kasa reads past); every other refusal is the bare code, as the captures show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Refused {
+    code: i64,
+    msg: Option<String>,
+}
+
+impl From<i64> for Refused {
+    fn from(code: i64) -> Refused {
+        Refused { code, msg: None }
+    }
+}
 
 impl SmartState {
     pub fn new(
@@ -213,7 +228,7 @@ impl SmartState {
         now: Instant,
         effect: &mut Option<Effect>,
         child: Option<usize>,
-    ) -> Result<Value, i64> {
+    ) -> Result<Value, Refused> {
         let requests = params
             .get("requests")
             .and_then(Value::as_array)
@@ -278,12 +293,18 @@ impl SmartState {
             "device_reboot" => {
                 let delay = delay_param(params)?;
                 self.journal.record("reboot");
-                *effect = effect.or(Some(Effect::Reboot { delay }));
+                // `reboot_ignored`: acknowledged and journaled, then dropped.
+                if !self.faults.reboot_ignored {
+                    *effect = effect.or(Some(Effect::Reboot { delay }));
+                }
                 Ok(None)
             }
             "device_reset" => {
                 if let Some(refusal) = self.faults.reset_refused {
-                    return Err(refusal.smart_code());
+                    return Err(Refused {
+                        code: refusal.smart_code(),
+                        msg: self.faults.err_msg.clone(),
+                    });
                 }
                 let delay = delay_param(params)?;
                 self.journal.record("reset");
@@ -291,7 +312,9 @@ impl SmartState {
                     self.reset_pending = true;
                     Effect::Reboot { delay }
                 } else {
-                    Effect::Reset { delay }
+                    Effect::Reset {
+                        delay: self.faults.reset_departure(delay),
+                    }
                 };
                 *effect = effect.or(Some(next));
                 Ok(None)
@@ -300,7 +323,7 @@ impl SmartState {
                 let change = InfoChange::parse(params)?;
                 if change.on.is_some() && self.is_strip() {
                     // A strip has no relay of its own; its outlets are switched one by one.
-                    return Err(code::PARAMS_ERROR);
+                    return Err(code::PARAMS_ERROR.into());
                 }
                 if let Some(on) = change.on {
                     self.relay.set(on, now);
@@ -351,7 +374,7 @@ impl SmartState {
             }
             _ => match &self.profile.child {
                 Some(child) => self.captured(child, method),
-                None => Err(code::UNKNOWN_METHOD),
+                None => Err(code::UNKNOWN_METHOD.into()),
             },
         }
     }
@@ -359,9 +382,9 @@ impl SmartState {
     /// The captured answer: a result, or the error code the device gave.
     fn captured(&self, methods: &Value, method: &str) -> Answer {
         match methods.get(method) {
-            Some(Value::Number(n)) => Err(n.as_i64().unwrap_or(code::UNKNOWN_METHOD)),
+            Some(Value::Number(n)) => Err(n.as_i64().unwrap_or(code::UNKNOWN_METHOD).into()),
             Some(result) => Ok(Some(result.clone())),
-            None => Err(code::UNKNOWN_METHOD),
+            None => Err(code::UNKNOWN_METHOD.into()),
         }
     }
 
@@ -468,7 +491,7 @@ fn delay_param(params: &Value) -> Result<u64, i64> {
 }
 
 /// One page of a list, from `start_index`, with the list's total in `sum`.
-fn page(list: Vec<Value>, key: &str, params: &Value) -> Result<Value, i64> {
+fn page(list: Vec<Value>, key: &str, params: &Value) -> Result<Value, Refused> {
     let start = match params.get("start_index") {
         None => 0,
         Some(v) => v
@@ -485,7 +508,11 @@ fn envelope(answer: Answer) -> Value {
     match answer {
         Ok(Some(result)) => json!({"error_code": 0, "result": result}),
         Ok(None) => json!({"error_code": 0}),
-        Err(code) => json!({ "error_code": code }),
+        Err(Refused { code, msg: None }) => json!({ "error_code": code }),
+        Err(Refused {
+            code,
+            msg: Some(msg),
+        }) => json!({ "error_code": code, "msg": msg }),
     }
 }
 
@@ -604,6 +631,90 @@ mod tests {
         let (reply, _) = call(&mut d, json!({"method": "get_child_device_list"}), now);
         let outlets = reply["result"]["child_device_list"].as_array().unwrap();
         assert!(outlets.iter().all(|o| o["device_on"] == false));
+    }
+
+    #[test]
+    fn a_leave_after_device_acknowledges_a_reset_and_serves_on_unchanged_until_it_leaves() {
+        let (mut d, now) = device("P110", Faults::parse("leave_after=40").unwrap());
+        call(
+            &mut d,
+            json!({"method": "set_device_info", "params": {"device_on": true}}),
+            now,
+        );
+        let (reply, effect) = call(&mut d, json!({"method": "device_reset"}), now);
+        assert_eq!(reply, json!({"error_code": 0}));
+        assert_eq!(
+            effect,
+            Some(Effect::Reset { delay: 41 }),
+            "the command's delay, then 40 s more"
+        );
+        let later = now + Duration::from_secs(30);
+        let info = d.device_info(later);
+        assert_eq!(info["nickname"], "TG9iYnk=", "settings kept");
+        assert_eq!(
+            (info["device_on"].clone(), info["on_time"].clone()),
+            (json!(true), json!(30))
+        );
+        assert!(d.is_bound());
+        let (reply, _) = call(&mut d, json!({"method": "get_connect_cloud_state"}), later);
+        assert_eq!(reply["result"], json!({"status": 0}));
+    }
+
+    #[test]
+    fn an_ignored_reboot_is_acknowledged_and_the_on_time_runs_on() {
+        let (mut d, now) = device("P110", Faults::parse("reboot_ignored").unwrap());
+        call(
+            &mut d,
+            json!({"method": "set_device_info", "params": {"device_on": true}}),
+            now,
+        );
+        let (reply, effect) = call(
+            &mut d,
+            json!({"method": "device_reboot", "params": {"delay": 1}}),
+            now,
+        );
+        assert_eq!((reply, effect), (json!({"error_code": 0}), None));
+        assert_eq!(d.device_info(now + Duration::from_secs(90))["on_time"], 90);
+        let (_, effect) = call(&mut d, json!({"method": "device_reset"}), now);
+        assert_eq!(
+            effect,
+            Some(Effect::Reset { delay: 1 }),
+            "resets still happen"
+        );
+    }
+
+    #[test]
+    fn err_msg_goes_beside_the_reset_refusal_code_and_nowhere_else() {
+        let text = "\u{1b}[2J\u{1b}[H[ 9/9] forged succeeded\nnext";
+        let faults =
+            Faults::parse(r"reset_refused;err_msg=\e[2J\e[H[ 9/9] forged succeeded\nnext").unwrap();
+        let (mut d, now) = device("P100", faults);
+        let (reply, effect) = call(&mut d, json!({"method": "device_reset"}), now);
+        assert_eq!(reply, json!({"error_code": -1008, "msg": text}));
+        assert_eq!(effect, None);
+        let (reply, _) = call(
+            &mut d,
+            json!({"method": "multipleRequest", "params": {"requests": [
+                {"method": "get_device_info"}, {"method": "device_reset"}]}}),
+            now,
+        );
+        assert_eq!(
+            reply["result"]["responses"][1],
+            json!({"method": "device_reset", "error_code": -1008, "msg": text})
+        );
+        let (reply, _) = call(&mut d, json!({"method": "frobnicate"}), now);
+        assert_eq!(
+            reply,
+            json!({"error_code": -1002}),
+            "other refusals stay bare"
+        );
+        let (mut plain, now) = device("P100", Faults::parse("reset_refused=-40106").unwrap());
+        let (reply, _) = call(&mut plain, json!({"method": "device_reset"}), now);
+        assert_eq!(
+            reply,
+            json!({"error_code": -40106}),
+            "no text without the fault"
+        );
     }
 
     #[test]

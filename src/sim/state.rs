@@ -18,7 +18,9 @@ use super::relay::Relay;
 pub enum Effect {
     /// Go dark after `delay` seconds (device time), come back after the boot time.
     Reboot { delay: u64 },
-    /// Leave the network after `delay` seconds (device time), for good.
+    /// Leave the network after `delay` seconds (device time), for good. `delay` is the
+    /// command's own delay plus any `leave_after` ([`Faults::reset_departure`]): until then
+    /// the device serves on unchanged.
     Reset { delay: u64 },
 }
 
@@ -226,8 +228,15 @@ impl DeviceState {
     }
 
     /// Answers one decoded request. Every module and method in it gets an answer, mirroring
-    /// the request's structure, the way real firmware does.
+    /// the request's structure, the way real firmware does; every refusal in it carries the
+    /// `err_msg` fault's text when the row gives one.
     pub fn handle(&mut self, request: &Value, now: Instant) -> (Value, Option<Effect>) {
+        let (mut reply, effect) = self.answer_all(request, now);
+        self.faults.reword_iot_refusals(&mut reply);
+        (reply, effect)
+    }
+
+    fn answer_all(&mut self, request: &Value, now: Instant) -> (Value, Option<Effect>) {
         let Some(req) = request.as_object() else {
             return (
                 json!({"err_code": -1, "err_msg": "module not support"}),
@@ -288,6 +297,11 @@ impl DeviceState {
                 "set_relay_state" => return (self.set_relay(params, child_ids, now), None),
                 "reboot" => {
                     return match delay_param(params) {
+                        // Acknowledged and journaled, like any reboot, then dropped.
+                        Ok(_) if self.faults.reboot_ignored => {
+                            self.journal("reboot");
+                            (ok(), None)
+                        }
                         Ok(delay) => {
                             self.journal("reboot");
                             (ok(), Some(Effect::Reboot { delay }))
@@ -307,6 +321,7 @@ impl DeviceState {
                         }
                         Ok(delay) => {
                             self.journal("reset");
+                            let delay = self.faults.reset_departure(delay);
                             (ok(), Some(Effect::Reset { delay }))
                         }
                         Err(e) => (e, None),
@@ -570,6 +585,78 @@ mod tests {
         assert_eq!(sys["relay_state"], 0);
         let (reply, _) = d.handle(&json!({"cnCloud":{"get_info":{}}}), now);
         assert_eq!(reply["cnCloud"]["get_info"]["binded"], 0);
+    }
+
+    #[test]
+    fn a_leave_after_device_acknowledges_a_reset_and_serves_on_unchanged_until_it_leaves() {
+        let (mut d, now) = device("HS103", Faults::parse("leave_after=40").unwrap());
+        d.handle(&json!({"system":{"set_relay_state":{"state":1}}}), now);
+        let (reply, effect) = d.handle(&json!({"system":{"reset":{"delay":1}}}), now);
+        assert_eq!(reply["system"]["reset"], json!({"err_code": 0}));
+        assert_eq!(
+            effect,
+            Some(Effect::Reset { delay: 41 }),
+            "the command's delay, then 40 s more"
+        );
+        let later = now + std::time::Duration::from_secs(30);
+        let sys = d.sysinfo(later);
+        assert_eq!(
+            (sys["alias"].clone(), sys["relay_state"].clone()),
+            (json!("Lobby"), json!(1))
+        );
+        assert!(sys["on_time"].as_u64().unwrap() >= 30, "{}", sys["on_time"]);
+        let (reply, _) = d.handle(&json!({"cnCloud":{"get_info":{}}}), later);
+        assert_eq!(reply["cnCloud"]["get_info"]["binded"], 1, "still bound");
+    }
+
+    #[test]
+    fn an_ignored_reboot_is_acknowledged_and_changes_nothing() {
+        let (mut d, now) = device("HS110", Faults::parse("reboot_ignored").unwrap());
+        d.handle(&json!({"system":{"set_relay_state":{"state":1}}}), now);
+        let (reply, effect) = d.handle(&json!({"system":{"reboot":{"delay":1}}}), now);
+        assert_eq!(reply["system"]["reboot"], json!({"err_code": 0}));
+        assert_eq!(effect, None, "nothing to carry out");
+        let later = now + std::time::Duration::from_secs(90);
+        assert!(d.sysinfo(later)["on_time"].as_u64().unwrap() >= 90);
+        let (reply, effect) = d.handle(&json!({"system":{"reboot":{"delay":"soon"}}}), now);
+        assert_eq!(
+            (reply["system"]["reboot"]["err_code"].clone(), effect),
+            (json!(-3), None),
+            "a bad delay is still refused"
+        );
+        let (_, effect) = d.handle(&json!({"system":{"reset":{}}}), now);
+        assert_eq!(
+            effect,
+            Some(Effect::Reset { delay: 1 }),
+            "resets still happen"
+        );
+    }
+
+    #[test]
+    fn err_msg_is_the_text_of_every_iot_refusal_and_of_nothing_else() {
+        let text = "\u{1b}[2J\u{1b}[H[ 9/9] forged succeeded\nnext";
+        let faults =
+            Faults::parse(r"reset_refused;err_msg=\e[2J\e[H[ 9/9] forged succeeded\nnext").unwrap();
+        let (mut d, now) = device("HS103", faults);
+        let (reply, effect) = d.handle(&json!({"system":{"reset":{"delay":1}}}), now);
+        assert_eq!(
+            reply["system"]["reset"],
+            json!({"err_code": -3, "err_msg": text})
+        );
+        assert_eq!(effect, None);
+        let (reply, _) = d.handle(&json!({"nosuch":{"x":{}}, "system":{"frobnicate":{}}}), now);
+        assert_eq!(reply["nosuch"], json!({"err_code": -1, "err_msg": text}));
+        assert_eq!(
+            reply["system"]["frobnicate"],
+            json!({"err_code": -2, "err_msg": text})
+        );
+        assert_eq!(
+            d.handle(&json!([1]), now).0,
+            json!({"err_code": -1, "err_msg": text})
+        );
+        let (reply, _) = d.handle(&json!({"system":{"get_sysinfo":{}}}), now);
+        assert_eq!(reply["system"]["get_sysinfo"], d.sysinfo(now));
+        assert!(reply["system"]["get_sysinfo"].get("err_msg").is_none());
     }
 
     #[test]

@@ -2,14 +2,18 @@
 
 mod common;
 
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use common::{addr, ip, row};
-use fleetreset::device::{Ack, DeviceError, IotClient};
+use fleetreset::device::{Ack, DeviceClient, DeviceError, IotClient, Link, ProtocolKind};
 use fleetreset::inventory::Device;
 use fleetreset::protocol::iot::codec;
 use fleetreset::protocol::iot::transport::Timeouts;
-use fleetreset::sim::{self, Simulator};
+use fleetreset::sim::server::Phase;
+use fleetreset::sim::{self, Journal, Simulator};
 
 const FILE: u8 = 20;
 /// 60 s of device boot time become 0.6 s.
@@ -23,6 +27,72 @@ async fn start(rows: Vec<Device>) -> Simulator {
     Simulator::start(sim::plan(&rows).unwrap(), SCALE)
         .await
         .unwrap()
+}
+
+/// A simulator that journals every disruptive command its devices accept.
+struct Journaled {
+    sim: Simulator,
+    journal: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Journaled {
+    async fn start(rows: Vec<Device>) -> Journaled {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("journal.log");
+        let sim = Simulator::start_with(
+            sim::plan(&rows).unwrap(),
+            SCALE,
+            Some(Arc::new(Journal::open(&journal).unwrap())),
+        )
+        .await
+        .unwrap();
+        Journaled {
+            sim,
+            journal,
+            _dir: dir,
+        }
+    }
+
+    /// How many journal lines say `<id> <command>`.
+    fn journaled(&self, id: &str, command: &str) -> usize {
+        let text = std::fs::read_to_string(&self.journal).unwrap_or_default();
+        text.lines()
+            .filter(|l| l.split(' ').skip(1).collect::<Vec<_>>() == [id, command])
+            .count()
+    }
+
+    fn boots(&self, addr: SocketAddr) -> u32 {
+        self.sim.device(addr).unwrap().state.lock().unwrap().boots
+    }
+
+    fn phase(&self, addr: SocketAddr) -> Phase {
+        self.sim.device(addr).unwrap().phase()
+    }
+}
+
+/// The project's own client for an XOR device.
+fn device_client(addr: SocketAddr) -> DeviceClient {
+    DeviceClient::new(Link {
+        addr,
+        protocol: ProtocolKind::Iot,
+        credentials: None,
+        timeouts: QUICK,
+    })
+}
+
+/// The sysinfo a UDP discovery datagram gets back, or `None` after a second of silence.
+async fn udp_sysinfo(addr: SocketAddr) -> Option<serde_json::Value> {
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let probe = codec::encrypt(br#"{"system":{"get_sysinfo":{}}}"#);
+    sock.send_to(&probe, addr).await.unwrap();
+    let mut buf = [0u8; 4096];
+    let (n, _) = tokio::time::timeout(Duration::from_secs(1), sock.recv_from(&mut buf))
+        .await
+        .ok()?
+        .unwrap();
+    let reply: serde_json::Value = serde_json::from_slice(&codec::decrypt(&buf[..n])).unwrap();
+    Some(reply["system"]["get_sysinfo"].clone())
 }
 
 /// Polls sysinfo until the device answers or `limit` passes.
@@ -349,6 +419,148 @@ async fn udp_discovery_is_answered_from_the_port_it_was_sent_to() {
             .unwrap()
             .starts_with("KP400")
     );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_leave_after_device_serves_on_unchanged_after_a_reset_then_leaves_for_good() {
+    // 200 device seconds are 2 s here.
+    let lab = Journaled::start(vec![row(
+        "late",
+        ip(FILE, 18, 1),
+        "HS103",
+        Some("leave_after=200"),
+    )])
+    .await;
+    let a = addr(FILE, 18, 1);
+    let mut c = device_client(a);
+    c.set_relay(true, None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = c.info().await.unwrap();
+    assert_eq!(before.bound, Some(true));
+
+    let sent = Instant::now();
+    assert_eq!(c.factory_reset().await.unwrap(), Ack::Acknowledged);
+    assert_eq!(lab.journaled("late", "reset"), 1, "journaled at once");
+    // 50 device seconds on: well past the command's own delay, well before it leaves.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let during = c.info().await.expect("the same connection still serves");
+    assert_eq!(
+        (during.bound, during.relay_on, during.alias.as_str()),
+        (Some(true), Some(true), before.alias.as_str()),
+        "settings, account and relay are kept"
+    );
+    let (was, is) = (before.on_time.unwrap(), during.on_time.unwrap());
+    assert!(
+        is >= was + 40,
+        "the on-time runs on unbroken: {was} then {is}"
+    );
+    assert_eq!(
+        udp_sysinfo(a).await.expect("discovery is answered")["on_time"]
+            .as_u64()
+            .map(|t| t >= is),
+        Some(true)
+    );
+    assert_eq!((lab.phase(a), lab.boots(a)), (Phase::Online, 0));
+
+    let gone_after = loop {
+        if c.info().await.is_err() {
+            break sent.elapsed();
+        }
+        assert!(sent.elapsed() < Duration::from_secs(8), "never left");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        gone_after >= Duration::from_secs(2),
+        "left after {gone_after:?}, before its 200 device seconds"
+    );
+    assert_eq!(lab.phase(a), Phase::Gone);
+    let err = device_client(a).info().await.unwrap_err();
+    assert!(matches!(err, DeviceError::Unreachable { .. }), "{err:?}");
+    assert!(udp_sysinfo(a).await.is_none(), "discovery goes silent");
+    assert_eq!(lab.journaled("late", "reset"), 1, "exactly one reset");
+    lab.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_ignored_reboot_is_acknowledged_and_journaled_and_the_device_never_goes_dark() {
+    let lab = Journaled::start(vec![row(
+        "deaf",
+        ip(FILE, 19, 1),
+        "HS110",
+        Some("reboot_ignored"),
+    )])
+    .await;
+    let a = addr(FILE, 19, 1);
+    let mut c = device_client(a);
+    c.set_relay(true, None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = c.info().await.unwrap();
+    assert_eq!(c.reboot().await.unwrap(), Ack::Acknowledged);
+    assert_eq!(lab.journaled("deaf", "reboot"), 1);
+    // A real reboot is dark from 10 ms to 610 ms here; ask all through that and past it.
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(1) {
+        c.info().await.expect("the device never goes dark");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let after = c.info().await.unwrap();
+    let (was, is) = (before.on_time.unwrap(), after.on_time.unwrap());
+    assert!(
+        is >= was + 80,
+        "the on-time grew, not reset: {was} then {is}"
+    );
+    assert_eq!(after.relay_on, Some(true));
+    assert_eq!((lab.phase(a), lab.boots(a)), (Phase::Online, 0));
+    lab.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn err_msg_is_the_refusals_text_byte_for_byte_escapes_and_all() {
+    let lab = Journaled::start(vec![row(
+        "liar",
+        ip(FILE, 20, 1),
+        "KP125",
+        Some(r"reset_refused;err_msg=\e[2J\e[H[ 9/9] forged succeeded\nnext"),
+    )])
+    .await;
+    let a = addr(FILE, 20, 1);
+    let mut c = device_client(a);
+    match c.factory_reset().await.unwrap_err() {
+        DeviceError::Device { op, code, msg } => {
+            assert_eq!((op, code), ("reset", -3));
+            assert_eq!(
+                msg.as_bytes(),
+                b"\x1b[2J\x1b[H[ 9/9] forged succeeded\nnext",
+                "{msg:?}"
+            );
+        }
+        other => panic!("expected the device's refusal, got {other:?}"),
+    }
+    assert_eq!(lab.journaled("liar", "reset"), 0);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(c.info().await.is_ok(), "a refused reset leaves it serving");
+    lab.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_row_given_anothers_mac_answers_with_it_over_tcp_and_udp_discovery() {
+    const SHARED: &str = "50:C7:BF:00:21:01";
+    let mut first = row("first", ip(FILE, 21, 1), "HS103", None);
+    first.mac = Some(SHARED.parse().unwrap());
+    let mut twin = row(
+        "twin",
+        ip(FILE, 21, 2),
+        "KP303",
+        Some(&format!("mac={SHARED}")),
+    );
+    twin.mac = Some("50:C7:BF:00:21:02".parse().unwrap());
+    let sim = start(vec![first, twin]).await;
+    for a in [addr(FILE, 21, 1), addr(FILE, 21, 2)] {
+        assert_eq!(device_client(a).info().await.unwrap().mac, SHARED, "{a}");
+        let discovered = udp_sysinfo(a).await.expect("discovery is answered");
+        assert_eq!(discovered["mac"], SHARED, "{a}");
+    }
     sim.shutdown().await;
 }
 

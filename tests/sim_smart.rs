@@ -26,8 +26,10 @@ use sha1::{Digest, Sha1};
 use tokio::net::{TcpStream, UdpSocket};
 
 use common::{ip, row};
-use fleetreset::credentials::Store;
+use fleetreset::credentials::{Credentials, Store};
+use fleetreset::device::{Ack, DeviceClient, DeviceError, Link, ProtocolKind};
 use fleetreset::inventory::Device;
+use fleetreset::protocol::iot::transport::Timeouts;
 use fleetreset::protocol::klap::cipher::{Session, Version, auth_hash, client_hash, server_hash};
 use fleetreset::sim::aes::AesCipher;
 use fleetreset::sim::server::Phase;
@@ -130,6 +132,47 @@ impl Lab {
     fn boots(&self, addr: SocketAddr) -> u32 {
         self.sim.device(addr).unwrap().state.lock().unwrap().boots
     }
+
+    fn phase(&self, addr: SocketAddr) -> Phase {
+        self.sim.device(addr).unwrap().phase()
+    }
+}
+
+/// The project's own client for a device on [`PORT`], logging in with the `office` account.
+fn device_client(host: IpAddr, protocol: ProtocolKind) -> DeviceClient {
+    DeviceClient::new(Link {
+        addr: at(host),
+        protocol,
+        credentials: Some(Credentials::new(USER, PASS)),
+        timeouts: Timeouts {
+            connect: Duration::from_millis(500),
+            request: Duration::from_secs(2),
+        },
+    })
+}
+
+/// One device of each HTTP protocol at `127.29.test.1..3`, all with `fault`: SMART over
+/// KLAP v2, SMART over AES, IOT over KLAP v1. Each row's id is its protocol's word.
+fn one_of_each(test: u8, fault: &str) -> Vec<(Device, ProtocolKind)> {
+    [
+        (ProtocolKind::SmartKlap, "P110(UK)", None),
+        (ProtocolKind::SmartAes, "P110(UK)", Some("aes")),
+        (ProtocolKind::IotKlapV1, "HS100(UK)", Some("klap")),
+    ]
+    .into_iter()
+    .zip(1..)
+    .map(|((kind, model, protocol), n)| {
+        let d = http_row(
+            kind.as_str(),
+            ip(FILE, test, n),
+            model,
+            protocol,
+            Some("office"),
+            Some(fault),
+        );
+        (d, kind)
+    })
+    .collect()
 }
 
 fn at(ip: IpAddr) -> SocketAddr {
@@ -937,6 +980,225 @@ async fn offline_slow_mac_and_reboot_never_returns_act_on_http_devices_too() {
     let (dark, back) = goes_dark_and_comes_back(at(never), Duration::from_secs(3)).await;
     assert!(dark && !back, "went dark {dark}, came back {back}");
     assert_eq!(lab.sim.device(at(never)).unwrap().phase(), Phase::Dark);
+    lab.sim.shutdown().await;
+}
+
+// ----- late leavers, ignored reboots, worded refusals, shared MACs ---------------------------
+
+/// One device's life with `leave_after=200` (2 s here): a reset is acknowledged and
+/// journaled, the device serves on unchanged, and leaves only once its 200 device seconds
+/// are up.
+async fn leaves_late(lab: &Lab, id: &str, host: IpAddr, kind: ProtocolKind) {
+    let addr = at(host);
+    let mut c = device_client(host, kind);
+    c.set_relay(true, None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = c.info().await.unwrap();
+    assert_eq!(before.bound, Some(true), "{id}");
+
+    let sent = Instant::now();
+    assert_eq!(c.factory_reset().await.unwrap(), Ack::Acknowledged, "{id}");
+    assert_eq!(lab.journaled(id, "reset"), 1, "{id}: journaled at once");
+    // 50 device seconds on: past the command's delay, well before it leaves.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let during = c.info().await.unwrap();
+    assert_eq!(
+        (during.bound, during.relay_on, during.alias.as_str()),
+        (Some(true), Some(true), before.alias.as_str()),
+        "{id}: settings, account and relay are kept"
+    );
+    let (was, is) = (before.on_time.unwrap(), during.on_time.unwrap());
+    assert!(is >= was + 40, "{id}: on-time {was} then {is}");
+    let (_, found, _) = discover(host, 20002, &probe())
+        .await
+        .unwrap_or_else(|| panic!("{id}: discovery is answered"));
+    assert_eq!(found["result"]["factory_default"], false, "{id}");
+    assert_eq!(
+        (lab.phase(addr), lab.boots(addr)),
+        (Phase::Online, 0),
+        "{id}"
+    );
+
+    let gone_after = loop {
+        if c.info().await.is_err() {
+            break sent.elapsed();
+        }
+        assert!(sent.elapsed() < Duration::from_secs(8), "{id} never left");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        gone_after >= Duration::from_secs(2),
+        "{id} left after {gone_after:?}, before its 200 device seconds"
+    );
+    assert_eq!(lab.phase(addr), Phase::Gone, "{id}");
+    assert!(discover(host, 20002, &probe()).await.is_none(), "{id}");
+    assert_eq!(lab.journaled(id, "reset"), 1, "{id}: exactly one reset");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn leave_after_devices_serve_on_unchanged_after_a_reset_then_leave_over_every_http_protocol()
+{
+    let devices = one_of_each(24, "leave_after=200");
+    let rows: Vec<Device> = devices.iter().map(|(d, _)| d.clone()).collect();
+    let lab = Lab::start(&rows).await;
+    let lives = devices
+        .iter()
+        .map(|(d, kind)| leaves_late(&lab, &d.id, d.host.ip().unwrap(), *kind));
+    futures::future::join_all(lives).await;
+    lab.sim.shutdown().await;
+}
+
+/// One device with `reboot_ignored`: the reboot is acknowledged and journaled, and the device
+/// answers all through the time a real one would be dark, its on-time still growing.
+async fn ignores_reboot(lab: &Lab, id: &str, host: IpAddr, kind: ProtocolKind) {
+    let addr = at(host);
+    let mut c = device_client(host, kind);
+    c.set_relay(true, None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = c.info().await.unwrap();
+    assert_eq!(c.reboot().await.unwrap(), Ack::Acknowledged, "{id}");
+    assert_eq!(lab.journaled(id, "reboot"), 1, "{id}");
+    // A real reboot is dark from about 110 ms to 710 ms here.
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(1) {
+        if let Err(e) = c.info().await {
+            panic!("{id} went quiet: {e}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let after = c.info().await.unwrap();
+    let (was, is) = (before.on_time.unwrap(), after.on_time.unwrap());
+    assert!(
+        is >= was + 80,
+        "{id}: on-time grew, not reset: {was} then {is}"
+    );
+    assert_eq!(
+        (lab.phase(addr), lab.boots(addr)),
+        (Phase::Online, 0),
+        "{id}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ignored_reboot_is_acknowledged_and_journaled_over_every_http_protocol_and_nothing_happens()
+ {
+    let devices = one_of_each(25, "reboot_ignored");
+    let rows: Vec<Device> = devices.iter().map(|(d, _)| d.clone()).collect();
+    let lab = Lab::start(&rows).await;
+    let lives = devices
+        .iter()
+        .map(|(d, kind)| ignores_reboot(&lab, &d.id, d.host.ip().unwrap(), *kind));
+    futures::future::join_all(lives).await;
+    lab.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn err_msg_comes_back_byte_for_byte_beside_the_reset_refusal_over_every_http_protocol() {
+    const WORDED: &[u8] = b"\x1b[2J\x1b[H[ 9/9] forged succeeded\nnext";
+    let devices = one_of_each(
+        26,
+        r"reset_refused;err_msg=\e[2J\e[H[ 9/9] forged succeeded\nnext",
+    );
+    let rows: Vec<Device> = devices.iter().map(|(d, _)| d.clone()).collect();
+    let lab = Lab::start(&rows).await;
+    let [(klap_row, _), (aes_row, _), (iot_row, _)] = &devices[..] else {
+        unreachable!()
+    };
+    let (klap_host, aes_host, iot_host) = (
+        klap_row.host.ip().unwrap(),
+        aes_row.host.ip().unwrap(),
+        iot_row.host.ip().unwrap(),
+    );
+
+    // SMART: the message goes beside the code, where python-kasa reads past it.
+    let mut client = klap(at(klap_host), Version::V2, USER, PASS).await.unwrap();
+    let refusal = client
+        .call(&json!({"method": "device_reset"}))
+        .await
+        .unwrap();
+    assert_eq!(refusal["error_code"], -1008, "{refusal}");
+    assert_eq!(refusal["msg"].as_str().unwrap().as_bytes(), WORDED);
+    let mut client = aes_handshake(at(aes_host)).await;
+    client.login(USER, PASS).await;
+    let (_, refusal) = client.passthrough(&json!({"method": "device_reset"})).await;
+    let refusal = refusal.unwrap();
+    assert_eq!(refusal["error_code"], -1008, "{refusal}");
+    assert_eq!(refusal["msg"].as_str().unwrap().as_bytes(), WORDED);
+    // Our client takes the refusal for what it is, message or not.
+    for (row, kind) in &devices[..2] {
+        let err = device_client(row.host.ip().unwrap(), *kind)
+            .factory_reset()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, DeviceError::Device { code: -1008, .. }),
+            "{}: {err:?}",
+            row.id
+        );
+    }
+    // IOT over KLAP: the message is the refusal's err_msg, as our client reports it.
+    match device_client(iot_host, ProtocolKind::IotKlapV1)
+        .factory_reset()
+        .await
+        .unwrap_err()
+    {
+        DeviceError::Device { op, code, msg } => {
+            assert_eq!((op, code), ("reset", -3));
+            assert_eq!(msg.as_bytes(), WORDED, "{msg:?}");
+        }
+        other => panic!("expected the device's refusal, got {other:?}"),
+    }
+    for (row, _) in &devices {
+        assert_eq!(lab.journaled(&row.id, "reset"), 0, "{}", row.id);
+    }
+    lab.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rows_given_anothers_mac_answer_with_it_in_device_info_and_on_20002_and_20004() {
+    const SHARED: &str = "48:22:54:00:27:01";
+    let (first, twin, old_twin) = (ip(FILE, 27, 1), ip(FILE, 27, 2), ip(FILE, 27, 3));
+    let fault = format!("mac={SHARED}");
+    let mut a = http_row("first", first, "P110(UK)", None, Some("office"), None);
+    a.mac = Some(SHARED.parse().unwrap());
+    let lab = Lab::start(&[
+        a,
+        http_row(
+            "twin",
+            twin,
+            "P100",
+            Some("aes"),
+            Some("office"),
+            Some(&fault),
+        ),
+        http_row(
+            "old-twin",
+            old_twin,
+            "HS100(UK)",
+            Some("klap"),
+            Some("office"),
+            Some(&fault),
+        ),
+    ])
+    .await;
+    for (host, kind) in [
+        (first, ProtocolKind::SmartKlap),
+        (twin, ProtocolKind::SmartAes),
+        (old_twin, ProtocolKind::IotKlapV1),
+    ] {
+        let info = device_client(host, kind).info().await.unwrap();
+        assert_eq!(info.mac.replace('-', ":"), SHARED, "{host}: {}", info.mac);
+        for port in [20002, 20004] {
+            let (_, v, _) = discover(host, port, &probe())
+                .await
+                .unwrap_or_else(|| panic!("{host}:{port} answers"));
+            assert_eq!(
+                v["result"]["mac"],
+                SHARED.replace(':', "-"),
+                "{host}:{port}"
+            );
+        }
+    }
     lab.sim.shutdown().await;
 }
 

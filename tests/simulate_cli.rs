@@ -161,3 +161,87 @@ async fn it_lists_every_device_serves_them_and_stops_cleanly_on_sigterm() {
     std::io::Read::read_to_string(&mut guard.0.stderr.take().unwrap(), &mut stderr).unwrap();
     assert!(stderr.contains("simulator stopped"), "{stderr}");
 }
+
+#[test]
+fn faults_that_contradict_or_escapes_that_mean_nothing_are_refused_naming_the_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, c) = (ip(FILE, 5, 1), ip(FILE, 5, 2), ip(FILE, 5, 3));
+    let out = simulate(
+        &dir,
+        &format!(
+            "id,host,model,sim_fault\n\
+             x,{a},HS100,leave_after=40;reset_stays\n\
+             y,{b},HS103,reboot_never_returns;reboot_ignored\n\
+             z,{c},HS110,reset_refused;err_msg=bad \\q escape\n"
+        ),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "fleet.csv:2: x: sim_fault: leave_after and reset_stays contradict",
+        "fleet.csv:3: y: sim_fault: reboot_ignored and reboot_never_returns contradict",
+        "fleet.csv:4: z: sim_fault: err_msg: unknown escape `\\q`",
+    ] {
+        assert!(err.contains(expected), "{expected:?} not in {err}");
+    }
+    assert!(out.stdout.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hostile_err_msg_is_listed_escaped_and_served_decoded() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = ip(FILE, 6, 1);
+    let fault = r"reset_refused;err_msg=\e[2J\e[H[ 9/9] forged\; succeeded\nnext";
+    let inv = dir.path().join("fleet.csv");
+    std::fs::write(
+        &inv,
+        format!("id,host,model,sim_fault\nliar,{a},HS103,{fault}\n"),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fleetreset"))
+        .args(["simulate", "--time-scale", "0.01"])
+        .arg(&inv)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _guard = common::KillOnDrop(child);
+    let mut listing = Vec::new();
+    for line in BufReader::new(stdout).split(b'\n') {
+        let line = line.unwrap();
+        let done = line.starts_with(b"simulating ");
+        listing.extend(line);
+        listing.push(b'\n');
+        if done {
+            break;
+        }
+    }
+    assert!(
+        !listing.iter().any(|b| b.is_ascii_control() && *b != b'\n'),
+        "the listing carries no control byte: {listing:?}"
+    );
+    let listing = String::from_utf8(listing).unwrap();
+    assert!(
+        listing.contains(&format!("liar  tcp+udp  faults: {fault}")),
+        "{listing}"
+    );
+
+    let quick = Timeouts {
+        connect: Duration::from_millis(500),
+        request: Duration::from_secs(2),
+    };
+    let err = IotClient::new(std::net::SocketAddr::new(a, 9999), quick)
+        .factory_reset()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        fleetreset::device::DeviceError::Device {
+            op: "reset",
+            code: -3,
+            msg: "\u{1b}[2J\u{1b}[H[ 9/9] forged; succeeded\nnext".into()
+        }
+    );
+}

@@ -96,6 +96,74 @@ inv.csv: 10 problems
 }
 
 #[test]
+fn hosts_and_macs_that_cannot_be_one_device_are_refused_with_the_reason_and_exit_2() {
+    let text = "\
+id,host,mac
+any,0.0.0.0,
+any6,::,
+everyone,255.255.255.255,
+mapped,::ffff:255.255.255.255,
+mdns,224.0.0.251,
+all-nodes,ff02::1,
+this-net,0.1.2.3,
+reserved,240.0.0.1,
+net,10.0.0.0,
+bcast,192.168.1.255:9999,
+sim,127.31.7.1,
+nomac,10.0.0.1,00:00:00:00:00:00
+allmac,10.0.0.2,ff-ff-ff-ff-ff-ff
+group,10.0.0.3,01005E0000FB
+ok,10.0.0.4,50:C7:BF:00:00:01
+";
+    let outcome = check_bytes("inv.csv", text.as_bytes());
+    let tail = "in a /24 that is the network address, and a probe to it reaches no device, so \
+                fleetreset refuses it; a device really at such an address in a larger subnet \
+                needs another lease";
+    let bcast_tail = "in a /24 that is the broadcast address, and a probe to it reaches every \
+                      device, so fleetreset refuses it; a device really at such an address in a \
+                      larger subnet needs another lease";
+    let expected = format!(
+        "\
+inv.csv:2: bad host \"0.0.0.0\": the unspecified address; a connection to it reaches this machine, not a device
+inv.csv:3: bad host \"::\": the unspecified address; a connection to it reaches this machine, not a device
+inv.csv:4: bad host \"255.255.255.255\": the limited broadcast address; a probe to it reaches every device on the network
+inv.csv:5: bad host \"::ffff:255.255.255.255\": the limited broadcast address; a probe to it reaches every device on the network
+inv.csv:6: bad host \"224.0.0.251\": a multicast address; it names a group of listeners, not one device
+inv.csv:7: bad host \"ff02::1\": a multicast address; it names a group of listeners, not one device
+inv.csv:8: bad host \"0.1.2.3\": in 0.0.0.0/8 (\"this network\"), which is never a device's address
+inv.csv:9: bad host \"240.0.0.1\": in 240.0.0.0/4, reserved, which is never a device's address
+inv.csv:10: bad host \"10.0.0.0\": the last octet is 0; {tail}
+inv.csv:11: bad host \"192.168.1.255:9999\": the last octet is 255; {bcast_tail}
+inv.csv:13: MAC \"00:00:00:00:00:00\" identifies no device: all zeros is what firmware reports when it has no MAC, so it names no device
+inv.csv:14: MAC \"ff-ff-ff-ff-ff-ff\" identifies no device: the broadcast MAC, which every device receives, so it names no one device
+inv.csv:15: MAC \"01005E0000FB\" identifies no device: a group (multicast) MAC, the low bit of its first octet set, which names a group of receivers, never one device
+inv.csv: 13 problems
+"
+    );
+    assert_eq!(outcome.stderr, expected);
+    assert_eq!(outcome.stdout, "");
+    assert_eq!(outcome.code, Some(2));
+}
+
+#[test]
+fn a_command_that_loads_an_inventory_refuses_a_host_check_refuses() {
+    let dir = TempDir::new().unwrap();
+    fs::write(dir.path().join("inv.csv"), "id,host\nany,0.0.0.0\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_fleetreset"))
+        .args(["plan", "inv.csv", "--action", "power-cycle"])
+        .current_dir(dir.path())
+        .env_remove("FLEETRESET_LOG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("inv.csv:2: bad host \"0.0.0.0\": the unspecified address"),
+        "{stderr}"
+    );
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+}
+
+#[test]
 fn a_missing_required_column_is_reported_at_the_header_line() {
     let outcome = check_bytes("inv.csv", b"id,address\nplug-1,10.0.0.1\n");
     assert_eq!(

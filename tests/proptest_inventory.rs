@@ -1,15 +1,16 @@
 //! Properties of inventory parsing: it never panics, whatever the bytes; it gives back exactly
-//! what well-formed rows hold; and every problem it reports points at a line of the file.
+//! what well-formed rows hold; every problem it reports points at a line of the file; and the
+//! addresses and MACs it refuses as not one device's are exactly the classes it names.
 //!
 //! Failures are reproducible: proptest prints the minimal failing input, and persists the
 //! seed of every failing case in `tests/proptest_inventory.proptest-regressions`, next to this
 //! file, which is replayed first on every later run. Commit that file when it appears.
 
 use std::collections::HashSet;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 
-use fleetreset::inventory::{self, MacAddr};
+use fleetreset::inventory::{self, MacAddr, identity_reasons, unicast_reasons};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
@@ -94,9 +95,9 @@ fn row() -> impl Strategy<Value = Row> {
         // Ids with the characters that need quoting, and a leading `#`, which must not make
         // the row a comment once quoted. No spaces at the ends: fields are trimmed.
         "[A-Za-z0-9_.#é-]([A-Za-z0-9 _.,\"#é-]{0,10}[A-Za-z0-9_.#é-])?",
-        any::<[u8; 4]>(),
+        unicast_ipv4(),
         prop::option::of(1u16..=u16::MAX),
-        prop::option::of(any::<[u8; 6]>()),
+        prop::option::of(identity_mac()),
         0u8..3,
         // Notes may span two lines inside quotes, which moves every later row down a line.
         "[a-z ,\"]{0,8}(\n[a-z]{1,4})?",
@@ -106,15 +107,88 @@ fn row() -> impl Strategy<Value = Row> {
         .prop_map(
             |(id, ip, port, mac, mac_form, notes, quote_all, before)| Row {
                 id,
-                ip: Ipv4Addr::from(ip),
+                ip,
                 port,
-                mac: mac.map(MacAddr),
+                mac,
                 mac_form,
                 notes,
                 quote_all,
                 before,
             },
         )
+}
+
+/// Every IPv4 address a device can have: 1.0.0.0 to 223.255.255.255, last octet 1 to 254.
+fn unicast_ipv4() -> impl Strategy<Value = Ipv4Addr> {
+    (1u8..224, any::<u8>(), any::<u8>(), 1u8..255)
+        .prop_map(|(a, b, c, d)| Ipv4Addr::new(a, b, c, d))
+}
+
+/// Every MAC that can be a device's: the group bit clear, not all zeros.
+fn identity_mac() -> impl Strategy<Value = MacAddr> {
+    any::<[u8; 6]>()
+        .prop_map(|mut m| {
+            m[0] &= !1;
+            MacAddr(m)
+        })
+        .prop_filter("all zeros", |m| m.0 != [0; 6])
+}
+
+/// Octets near the edges of the refused classes as often as anything else, so that a few
+/// hundred cases reach every class.
+fn edgy_octet() -> impl Strategy<Value = u8> {
+    prop_oneof![
+        Just(0u8),
+        Just(1),
+        Just(127),
+        Just(223),
+        Just(224),
+        Just(239),
+        Just(240),
+        Just(254),
+        Just(255),
+        any::<u8>(),
+    ]
+}
+
+fn any_ipv4() -> impl Strategy<Value = Ipv4Addr> {
+    prop_oneof![
+        any::<u32>().prop_map(Ipv4Addr::from),
+        [edgy_octet(), edgy_octet(), edgy_octet(), edgy_octet()].prop_map(Ipv4Addr::from),
+    ]
+}
+
+/// The class of an IPv4 address as the refusal rules define it, written as CIDR masks on the
+/// 32-bit value rather than the way `unicast_problem` tests octets.
+fn class_of(ip: Ipv4Addr) -> Option<&'static str> {
+    let n = u32::from(ip);
+    let within = |net: u32, bits: u32| n & (u32::MAX << (32 - bits)) == net;
+    if n == 0 {
+        Some(unicast_reasons::UNSPECIFIED)
+    } else if within(0, 8) {
+        Some(unicast_reasons::THIS_NETWORK)
+    } else if n == u32::MAX {
+        Some(unicast_reasons::LIMITED_BROADCAST)
+    } else if within(0xE000_0000, 4) {
+        Some(unicast_reasons::MULTICAST)
+    } else if within(0xF000_0000, 4) {
+        Some(unicast_reasons::RESERVED)
+    } else if n & 0xFF == 0 {
+        Some(unicast_reasons::NETWORK_OCTET)
+    } else if n & 0xFF == 0xFF {
+        Some(unicast_reasons::BROADCAST_OCTET)
+    } else {
+        None
+    }
+}
+
+/// The problems of a one-row inventory, as text.
+fn one_row_problems(host: &str, mac: &str) -> Vec<String> {
+    let text = format!("id,host,mac\nplug,\"{host}\",{mac}\n");
+    match inventory::parse(Path::new("inv.csv"), text.as_bytes()) {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors.errors.into_iter().map(|e| e.message).collect(),
+    }
 }
 
 /// Rows whose ids, hosts and MACs are unique: later duplicates are dropped.
@@ -263,5 +337,47 @@ proptest! {
             prop_assert_eq!(d.line, *line, "{}", text);
             prop_assert!(d.extra.is_empty());
         }
+    }
+
+    #[test]
+    fn every_ipv4_address_is_accepted_or_refused_with_the_reason_of_its_class(ip in any_ipv4()) {
+        let problem = inventory::unicast_problem(IpAddr::V4(ip));
+        prop_assert_eq!(problem, class_of(ip), "{}", ip);
+        // The IPv4-mapped IPv6 form is the same address, with the same answer.
+        prop_assert_eq!(inventory::unicast_problem(IpAddr::V6(ip.to_ipv6_mapped())), problem);
+        // And `check` says the same of it in a row, with the reason, or nothing at all.
+        let expected: Vec<String> = problem
+            .map(|reason| format!("bad host \"{ip}\": {reason}"))
+            .into_iter()
+            .collect();
+        prop_assert_eq!(one_row_problems(&ip.to_string(), ""), expected.clone());
+        let mapped: Vec<String> = problem
+            .map(|reason| format!("bad host \"::ffff:{ip}\": {reason}"))
+            .into_iter()
+            .collect();
+        prop_assert_eq!(one_row_problems(&format!("::ffff:{ip}"), ""), mapped);
+    }
+
+    #[test]
+    fn every_mac_is_an_identity_unless_all_zeros_or_a_group_address(
+        octets in prop_oneof![Just([0u8; 6]), Just([0xFF; 6]), any::<[u8; 6]>()],
+    ) {
+        let mac = MacAddr(octets);
+        let expected = if octets == [0; 6] {
+            Some(identity_reasons::ALL_ZEROS)
+        } else if octets == [0xFF; 6] {
+            Some(identity_reasons::BROADCAST)
+        } else if octets[0] % 2 == 1 {
+            Some(identity_reasons::GROUP)
+        } else {
+            None
+        };
+        prop_assert_eq!(mac.identity_problem(), expected, "{}", mac);
+        prop_assert_eq!(mac.is_device_identity(), expected.is_none());
+        let problems: Vec<String> = expected
+            .map(|reason| format!("MAC \"{mac}\" identifies no device: {reason}"))
+            .into_iter()
+            .collect();
+        prop_assert_eq!(one_row_problems("10.0.0.1", &mac.to_string()), problems);
     }
 }

@@ -445,3 +445,102 @@ fn discover_update_moves_a_host_by_mac_and_rediscover_follows_a_moved_device_at_
     assert_eq!(updated, lab.csv, "only the moved host changed");
     assert!(lab.dir.path().join("stale.csv.bak").exists());
 }
+
+/// Aliases a device could report, as the simulator's inventory can hold them: CSV carries an
+/// ESC, a BEL, a NUL, a C1 CSI and a line break inside quotes, but the inventory parser refuses
+/// a CR (as a Windows line ending or a bare CR), so the CR LF case is covered by the unit tests
+/// of `discover` instead. A leading tab is trimmed by the parser, so the tab is inside.
+const HOSTILE_ALIASES: [(&str, &str); 6] = [
+    (
+        "=HYPERLINK(\"http://x\",\"y\")",
+        "'=HYPERLINK(\"http://x\",\"y\")",
+    ),
+    ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+    ("@SUM(1+1)", "'@SUM(1+1)"),
+    (
+        "\u{1b}[2J\u{1b}]0;pwned\u{7} tab\there \u{9b}31m",
+        "\\u{1b}[2J\\u{1b}]0;pwned\\u{7} tab\\there \\u{9b}31m",
+    ),
+    (
+        "forged\n[ 9/9] lamp succeeded\u{0}",
+        "forged\\n[ 9/9] lamp succeeded\\u{0}",
+    ),
+    ("-2+3", "'-2+3"),
+];
+
+#[test]
+fn discover_writes_hostile_aliases_as_inert_neutralised_cells_in_an_inventory_check_accepts() {
+    const TEST: u8 = 7;
+    let mut csv = String::from("id,host,model,mac,alias\n");
+    for (i, (alias, _)) in (1u8..).zip(HOSTILE_ALIASES) {
+        // The fifth shares the fourth's last three octets, so both would get one id.
+        let vendor = if i == 5 { "60:C7:BF" } else { "50:C7:BF" };
+        let suffix = if i == 5 { 4 } else { i };
+        csv.push_str(&format!(
+            "d{i},{},HS110(EU),{vendor}:{TEST:02X}:00:{suffix:02X},\"{}\"\n",
+            ip(FILE, TEST, i),
+            alias.replace('"', "\"\"")
+        ));
+    }
+    let _sim = Simulate::start(&csv);
+    let dir = tempfile::tempdir().unwrap();
+    let fr = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_fleetreset"))
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let target = format!("127.{FILE}.{TEST}.0/29");
+    let out = fr(&[
+        "discover",
+        "--target",
+        &target,
+        "--timeout",
+        "2",
+        "--out",
+        "found.csv",
+    ]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("found 6 device(s)"), "{t}");
+    for stream in [&out.stdout, &out.stderr] {
+        assert!(!stream.contains(&0x1b), "an ESC reached the terminal:\n{t}");
+    }
+
+    let check = fr(&["check", "found.csv"]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check));
+
+    let bytes = std::fs::read(dir.path().join("found.csv")).unwrap();
+    let written = String::from_utf8(bytes).unwrap();
+    // One line per record: no line break, CR or other control character inside a cell.
+    assert_eq!(
+        written.lines().count(),
+        1 + HOSTILE_ALIASES.len(),
+        "{written}"
+    );
+    assert!(
+        !written.chars().any(|c| c.is_control() && c != '\n'),
+        "{written:?}"
+    );
+    let inv = fleetreset::inventory::parse(Path::new("found.csv"), written.as_bytes()).unwrap();
+    let aliases: Vec<&str> = inv
+        .devices
+        .iter()
+        .map(|d| d.extra["alias"].as_str())
+        .collect();
+    let expected: Vec<&str> = HOSTILE_ALIASES.iter().map(|(_, cell)| *cell).collect();
+    assert_eq!(aliases, expected, "{written}");
+    let ids: Vec<&str> = inv.devices.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "hs110-070001",
+            "hs110-070002",
+            "hs110-070003",
+            "hs110-070004",
+            "hs110-070004-2",
+            "hs110-070006",
+        ]
+    );
+}

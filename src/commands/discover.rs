@@ -1,8 +1,16 @@
 //! `fleetreset discover --target ADDRESS|CIDR`: find devices and write an inventory, or with
 //! `--update FILE` move the hosts of an existing inventory to where DHCP put each MAC.
+//!
+//! What a device says about itself is untrusted, and the file written is opened by `check`, by
+//! every command, and in spreadsheets. So each device-reported cell (model, alias, device id)
+//! is cut short, made [`inert`] (one line, control characters escaped) and neutralised as
+//! formula text the way the run reports write it; ids are made of letters, digits and hyphens
+//! only; a device at an address `check` refuses is left out, and a MAC that names no one device
+//! is left off its row. The inventory is then parsed as `check` would parse it before it is
+//! written, so what discover writes is what `check` accepts.
 
 use crate::output::say;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::Path;
@@ -13,12 +21,46 @@ use anyhow::Context;
 use crate::catalog;
 use crate::cli::DiscoverArgs;
 use crate::exit::Status;
-use crate::inventory::{self, MacAddr};
+use crate::inert::inert;
+use crate::inventory::{self, Host, MacAddr};
 use crate::protocol::discovery::{self, Found};
 
-/// What the CSV says about one found device.
+/// Longest device-reported text kept in a cell, in characters before escaping. Real aliases,
+/// models and device ids are tens of characters; a device can send kilobytes, and the
+/// inventory refuses a field over 64 KiB.
+const MAX_DEVICE_TEXT_CHARS: usize = 256;
+/// Longest model part of a generated id, in characters.
+const MAX_ID_STEM_CHARS: usize = 32;
+/// The model part of an id when the model has no letter or digit to give.
+const FALLBACK_ID_STEM: &str = "device";
+/// The HTTP port a row without `:port` means for a KLAP or AES device.
+const DEFAULT_HTTP_PORT: u16 = 80;
+/// The header of the inventory discover writes.
+const HEADER: [&str; 7] = [
+    "id",
+    "host",
+    "model",
+    "mac",
+    "protocol",
+    "alias",
+    "device_id",
+];
+/// First characters that make a spreadsheet evaluate a cell as a formula: the set the run
+/// reports' `devices.csv` neutralises (`report::csv::text_cell`).
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+/// What a spreadsheet shows as text whatever follows.
+const TEXT_MARK: char = '\'';
+/// The name given to the written inventory in the (never expected) message that it would not
+/// pass `check`.
+const RENDERED_NAME: &str = "the discovered inventory";
+
+/// What the CSV says about one found device. Text cells are already made safe
+/// ([`device_cell`]).
+#[derive(Debug)]
 struct Row {
     id: String,
+    /// Where the device answered.
+    ip: IpAddr,
     host: String,
     model: String,
     mac: Option<MacAddr>,
@@ -51,8 +93,11 @@ pub async fn run(args: &DiscoverArgs) -> anyhow::Result<Status> {
     let found = discovery::sweep(&targets, broadcast, Duration::from_secs_f64(args.timeout))
         .await
         .context("sending discovery probes")?;
-    let rows: Vec<Row> = found.iter().map(row).collect();
-    say!("found {} device(s)", rows.len());
+    say!("found {} device(s)", found.len());
+    let (rows, notes) = rows(&found);
+    for note in &notes {
+        say!("fleetreset: {note}");
+    }
     match &args.update {
         Some(path) => update(path, &rows),
         None => {
@@ -61,7 +106,7 @@ pub async fn run(args: &DiscoverArgs) -> anyhow::Result<Status> {
                 Some(path) => {
                     std::fs::write(path, csv)
                         .with_context(|| format!("writing {}", path.display()))?;
-                    say!("wrote {}", path.display());
+                    say!("wrote {} ({} device(s))", path.display(), rows.len());
                 }
                 None => std::io::stdout().lock().write_all(&csv)?,
             }
@@ -77,23 +122,63 @@ fn is_broadcast(ip: IpAddr) -> bool {
     }
 }
 
+/// The rows for what a sweep found, in its order, and a note for each device left out or
+/// written without its MAC.
+///
+/// A device at an address `check` refuses ([`inventory::unicast_problem`]) is left out: no
+/// command could act on it. A MAC that names no device ([`MacAddr::is_device_identity`]), or
+/// that more than one device reported, is left off the row: the device is still there, but that
+/// MAC can't tell it from others, so the row is written as for a device that reported none
+/// (and `run` won't take it as a verified identity). Ids are unique: a second device with the
+/// same model and MAC suffix gets `-2`, and so on.
+fn rows(found: &[Found]) -> (Vec<Row>, Vec<String>) {
+    let mut notes = Vec::new();
+    let mut reporters: HashMap<MacAddr, usize> = HashMap::new();
+    for mac in found.iter().filter_map(|f| f.mac().parse::<MacAddr>().ok()) {
+        *reporters.entry(mac).or_default() += 1;
+    }
+    let mut ids = HashSet::new();
+    let mut rows = Vec::new();
+    for f in found {
+        let mut r = row(f);
+        let name = format!("{} ({})", r.ip, r.model);
+        if let Some(reason) = inventory::unicast_problem(r.ip) {
+            notes.push(format!("left out {name}: its address is {reason}"));
+            continue;
+        }
+        if let Some(mac) = r.mac {
+            if let Some(reason) = mac.identity_problem() {
+                notes.push(format!(
+                    "{name}: written without its MAC {mac}, which is {reason}"
+                ));
+                r.mac = None;
+            } else if reporters[&mac] > 1 {
+                notes.push(format!(
+                    "{name}: written without its MAC {mac}, which {} devices reported",
+                    reporters[&mac]
+                ));
+                r.mac = None;
+            }
+        }
+        r.id = unique_id(&mut ids, id_for(f, r.mac));
+        rows.push(r);
+    }
+    (rows, notes)
+}
+
+/// One row for `f`, with its MAC as reported (or none, when it doesn't parse) and no id yet.
 fn row(f: &Found) -> Row {
     let mac = f.mac().parse::<MacAddr>().ok();
-    let suffix = mac
-        .map(|m| format!("{:02x}{:02x}{:02x}", m.0[3], m.0[4], m.0[5]))
-        .unwrap_or_else(|| f.ip().to_string());
     match f {
         Found::Iot { ip, info, .. } => Row {
-            id: format!(
-                "{}-{suffix}",
-                catalog::base_model(&info.model).to_ascii_lowercase()
-            ),
+            id: String::new(),
+            ip: *ip,
             host: ip.to_string(),
-            model: info.model.clone(),
+            model: device_cell(&info.model),
             mac,
             protocol: "iot",
-            alias: info.alias.clone(),
-            device_id: info.device_id.clone(),
+            alias: device_cell(&info.alias),
+            device_id: device_cell(&info.device_id),
         },
         Found::New { ip, info } => {
             let iot_payload = info.device_type.starts_with("IOT.");
@@ -102,37 +187,90 @@ fn row(f: &Found) -> Row {
                 (_, true) => "iot-klap",
                 _ => "klap",
             };
-            let host = match info.http_port {
-                Some(p) if p != 80 => format!("{ip}:{p}"),
-                _ => ip.to_string(),
+            // Port 0 is no port: the row falls back to the default rather than being refused.
+            let host = Host {
+                name: ip.to_string(),
+                port: info.http_port.filter(|&p| p != DEFAULT_HTTP_PORT && p != 0),
             };
             Row {
-                id: format!(
-                    "{}-{suffix}",
-                    catalog::base_model(&info.device_model).to_ascii_lowercase()
-                ),
-                host,
-                model: info.device_model.clone(),
+                id: String::new(),
+                ip: *ip,
+                host: host.to_string(),
+                model: device_cell(&info.device_model),
                 mac,
                 protocol,
                 alias: String::new(),
-                device_id: info.device_id.clone(),
+                device_id: device_cell(&info.device_id),
             }
         }
     }
 }
 
+/// Device-reported text as a cell: cut to [`MAX_DEVICE_TEXT_CHARS`], made inert (one line,
+/// every control character escaped, so no ESC or line break reaches the file), trimmed as the
+/// inventory reader trims, and given a leading `'` when a spreadsheet would run it as a formula.
+fn device_cell(text: &str) -> String {
+    let cut: String = text.chars().take(MAX_DEVICE_TEXT_CHARS).collect();
+    formula_safe(inert(&cut).trim())
+}
+
+/// `text` with a leading `'` when it starts as a formula would, as the run reports write
+/// device text (`report::csv::text_cell`, which is private to the reports, so the rule is
+/// repeated here with the same characters and the same tests).
+fn formula_safe(text: &str) -> String {
+    match text.chars().next() {
+        Some(c) if FORMULA_STARTS.contains(&c) => format!("{TEXT_MARK}{text}"),
+        _ => text.to_string(),
+    }
+}
+
+/// `MODEL-SUFFIX`: the base model in lower case, reduced to letters, digits and single
+/// hyphens (a device names its own model, and an id is ours), then the last three octets of
+/// the MAC, or the address when there is no MAC to write.
+fn id_for(f: &Found, mac: Option<MacAddr>) -> String {
+    let model = match f {
+        Found::Iot { info, .. } => &info.model,
+        Found::New { info, .. } => &info.device_model,
+    };
+    let mut stem = String::new();
+    for c in catalog::base_model(model).chars() {
+        if stem.len() >= MAX_ID_STEM_CHARS {
+            break;
+        }
+        match c.to_ascii_lowercase() {
+            c if c.is_ascii_alphanumeric() => stem.push(c),
+            _ if !stem.is_empty() && !stem.ends_with('-') => stem.push('-'),
+            _ => {}
+        }
+    }
+    let stem = match stem.trim_end_matches('-') {
+        "" => FALLBACK_ID_STEM,
+        stem => stem,
+    };
+    let suffix = match mac {
+        Some(m) => format!("{:02x}{:02x}{:02x}", m.0[3], m.0[4], m.0[5]),
+        None => f.ip().to_string(),
+    };
+    format!("{stem}-{suffix}")
+}
+
+/// `id`, or `id-2`, `id-3`, … when it is taken; the result is added to `taken`.
+fn unique_id(taken: &mut HashSet<String>, id: String) -> String {
+    let mut candidate = id.clone();
+    let mut n = 1;
+    while taken.contains(&candidate) {
+        n += 1;
+        candidate = format!("{id}-{n}");
+    }
+    taken.insert(candidate.clone());
+    candidate
+}
+
+/// The inventory for `rows`, checked as `check` would check it: an inventory that `check`
+/// refuses is a bug here, reported as an error rather than written.
 fn render(rows: &[Row]) -> anyhow::Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "id",
-        "host",
-        "model",
-        "mac",
-        "protocol",
-        "alias",
-        "device_id",
-    ])?;
+    w.write_record(HEADER)?;
     for r in rows {
         let mac = r.mac.map(|m| m.to_string()).unwrap_or_default();
         w.write_record([
@@ -145,12 +283,19 @@ fn render(rows: &[Row]) -> anyhow::Result<Vec<u8>> {
             &r.device_id,
         ])?;
     }
-    Ok(w.into_inner().map_err(|e| e.into_error())?)
+    let bytes = w.into_inner().map_err(|e| e.into_error())?;
+    if let Err(errors) = inventory::parse(Path::new(RENDERED_NAME), &bytes) {
+        anyhow::bail!("discover built an inventory that check refuses (a bug):\n{errors}");
+    }
+    Ok(bytes)
 }
 
 /// Moves the host of every inventory row whose MAC was found at another address, reporting
 /// each move. The file is rewritten in place, line by line, so comments and formatting stay;
-/// the old file is kept as `FILE.bak`.
+/// the old file is kept as `FILE.bak`. `rows` hold only addresses `check` accepts, and the
+/// rewritten file is parsed before it replaces the old one: when the moves would leave a
+/// problem (two rows at one address, say, because a device took an address a row still
+/// claims), nothing is changed.
 fn update(path: &Path, rows: &[Row]) -> anyhow::Result<Status> {
     let bytes =
         std::fs::read(path).with_context(|| format!("cannot read inventory {}", path.display()))?;
@@ -169,26 +314,32 @@ fn update(path: &Path, rows: &[Row]) -> anyhow::Result<Status> {
     let mut lines: Vec<String> = text.split_inclusive('\n').map(str::to_owned).collect();
     let by_mac: HashMap<MacAddr, &Row> =
         rows.iter().filter_map(|r| r.mac.map(|m| (m, r))).collect();
-    let mut moves = 0;
-    let mut out = std::io::stdout().lock();
+    let mut moves = Vec::new();
     for d in &inv.devices {
         let Some(mac) = d.mac else { continue };
         let Some(found) = by_mac.get(&mac) else {
             continue;
         };
-        let found_ip = found.host.split(':').next().unwrap_or(&found.host);
-        if d.host.ip().map(|ip| ip.to_string()).as_deref() == Some(found_ip)
-            || d.host.name == found_ip
-        {
+        let found_ip = found.ip.to_string();
+        if d.host.ip() == Some(found.ip) || d.host.name == found_ip {
             continue;
         }
-        let new_host = match d.host.port {
-            Some(p) => format!("{found_ip}:{p}"),
-            None => found_ip.to_string(),
+        let new_host = Host {
+            name: found_ip,
+            port: d.host.port,
         };
+        if let Some(reason) = new_host.unicast_problem() {
+            say!(
+                "{}:{}: {}: answered at {new_host}, which is {reason}; not moved",
+                path.display(),
+                d.line,
+                d.id
+            );
+            continue;
+        }
         let idx = usize::try_from(d.line - 1).unwrap_or(usize::MAX);
         let Some(line) = lines.get(idx) else { continue };
-        let Some(patched) = replace_field(line, &d.host.to_string(), &new_host) else {
+        let Some(patched) = replace_field(line, &d.host.to_string(), &new_host.to_string()) else {
             say!(
                 "{}:{}: {}: moved to {new_host}, but the row could not be rewritten; edit it by hand",
                 path.display(),
@@ -198,10 +349,28 @@ fn update(path: &Path, rows: &[Row]) -> anyhow::Result<Status> {
             continue;
         };
         lines[idx] = patched;
-        moves += 1;
-        writeln!(out, "moved {}: {} -> {new_host} (MAC {mac})", d.id, d.host)?;
+        moves.push(format!(
+            "moved {}: {} -> {new_host} (MAC {mac})",
+            d.id, d.host
+        ));
     }
-    let known: Vec<MacAddr> = inv.devices.iter().filter_map(|d| d.mac).collect();
+    let updated = lines.concat();
+    if !moves.is_empty()
+        && let Err(errors) = inventory::parse(path, updated.as_bytes())
+    {
+        say!("{errors}");
+        say!(
+            "fleetreset: moving the hosts found would leave {} with the problems above; \
+             nothing was changed",
+            path.display()
+        );
+        return Ok(Status::BadInput);
+    }
+    let mut out = std::io::stdout().lock();
+    for m in &moves {
+        writeln!(out, "{m}")?;
+    }
+    let known: HashSet<MacAddr> = inv.devices.iter().filter_map(|d| d.mac).collect();
     for r in rows
         .iter()
         .filter(|r| r.mac.is_some_and(|m| !known.contains(&m)))
@@ -214,16 +383,15 @@ fn update(path: &Path, rows: &[Row]) -> anyhow::Result<Status> {
             r.host
         )?;
     }
-    if moves > 0 {
+    if !moves.is_empty() {
         let backup = path.with_extension("csv.bak");
         std::fs::copy(path, &backup)
             .with_context(|| format!("keeping a backup at {}", backup.display()))?;
         let tmp = path.with_extension("csv.tmp");
-        std::fs::write(&tmp, lines.concat())
-            .with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::write(&tmp, updated).with_context(|| format!("writing {}", tmp.display()))?;
         std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
     }
-    writeln!(out, "{moves} host(s) updated in {}", path.display())?;
+    writeln!(out, "{} host(s) updated in {}", moves.len(), path.display())?;
     Ok(Status::Success)
 }
 
@@ -246,7 +414,211 @@ fn replace_field(line: &str, old: &str, new: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+    use crate::protocol::discovery::NewInfo;
+    use crate::protocol::iot::messages::SysInfo;
+
+    fn iot(ip: &str, model: &str, mac: &str, alias: &str) -> Found {
+        let raw = json!({"model": model, "mac": mac, "deviceId": "80AB", "alias": alias});
+        Found::Iot {
+            ip: ip.parse().unwrap(),
+            info: SysInfo::from_reply(&raw).unwrap(),
+            raw,
+        }
+    }
+
+    fn new(ip: &str, model: &str, mac: &str, http_port: Option<u16>) -> Found {
+        Found::New {
+            ip: ip.parse().unwrap(),
+            info: NewInfo {
+                device_type: "SMART.TAPOPLUG".into(),
+                device_model: model.into(),
+                device_id: "=cmd|' /C calc'!A0".into(),
+                ip: ip.into(),
+                mac: mac.into(),
+                encrypt_type: Some("KLAP".into()),
+                http_port,
+                https: false,
+                login_version: Some(2),
+                factory_default: Some(false),
+            },
+        }
+    }
+
+    #[test]
+    fn device_text_becomes_one_inert_line_that_no_spreadsheet_runs() {
+        for (text, cell) in [
+            (
+                "=HYPERLINK(\"http://x\",\"y\")",
+                "'=HYPERLINK(\"http://x\",\"y\")",
+            ),
+            ("+31 20 555", "'+31 20 555"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("-lamp", "'-lamp"),
+            ("  =1+1 ", "'=1+1"),
+            (
+                "\u{1b}[2J\u{1b}]0;pwned\u{7}",
+                "\\u{1b}[2J\\u{1b}]0;pwned\\u{7}",
+            ),
+            ("forged\r\n[ 9/9] succeeded", "forged\\r\\n[ 9/9] succeeded"),
+            ("\tcmd", "\\tcmd"),
+            ("desk\tlamp", "desk\\tlamp"),
+            ("Küche", "Küche"),
+            ("", ""),
+        ] {
+            assert_eq!(device_cell(text), cell, "{text:?}");
+        }
+        let long = device_cell(&"é".repeat(100_000));
+        assert_eq!(long.chars().count(), MAX_DEVICE_TEXT_CHARS);
+    }
+
+    #[test]
+    fn formula_starts_are_the_ones_the_run_reports_neutralise() {
+        // The table of `report::csv`'s own test: the two rules must not drift apart.
+        for (text, cell) in [
+            ("=1+1", "'=1+1"),
+            ("+31 20 555", "'+31 20 555"),
+            ("-lamp", "'-lamp"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tcmd", "'\tcmd"),
+            ("\rcmd", "'\rcmd"),
+            ("lamp=on", "lamp=on"),
+            ("", ""),
+        ] {
+            assert_eq!(formula_safe(text), cell, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn ids_are_letters_digits_and_hyphens_whatever_the_model_says() {
+        let mac = Some(MacAddr([0x50, 0xC7, 0xBF, 0x0A, 0xB1, 0xFE]));
+        for (model, id) in [
+            ("HS110(EU)", "hs110-0ab1fe"),
+            ("=HYPERLINK(\"x\")", "hyperlink-0ab1fe"),
+            ("\u{1b}[2J,HS 100\n", "2j-hs-100-0ab1fe"),
+            ("", "device-0ab1fe"),
+            ("#!", "device-0ab1fe"),
+        ] {
+            assert_eq!(
+                id_for(&iot("10.0.0.5", model, "", ""), mac),
+                id,
+                "{model:?}"
+            );
+        }
+        assert_eq!(
+            id_for(&iot("10.0.0.5", "HS110", "", ""), None),
+            "hs110-10.0.0.5"
+        );
+        let long = id_for(&iot("10.0.0.5", &"K".repeat(5000), "", ""), mac);
+        assert_eq!(long, format!("{}-0ab1fe", "k".repeat(MAX_ID_STEM_CHARS)));
+    }
+
+    #[test]
+    fn a_taken_id_gets_the_next_free_number() {
+        let mut taken = HashSet::new();
+        let ids: Vec<String> = ["a", "a", "a-2", "a"]
+            .into_iter()
+            .map(|id| unique_id(&mut taken, id.to_string()))
+            .collect();
+        assert_eq!(ids, ["a", "a-2", "a-2-2", "a-3"]);
+    }
+
+    #[test]
+    fn refused_addresses_are_left_out_and_macs_that_name_no_one_device_left_off() {
+        let found = [
+            iot("10.0.0.0", "HS110(EU)", "50:C7:BF:00:00:01", "net"),
+            iot("10.0.0.2", "HS110(EU)", "FF:FF:FF:FF:FF:FF", "bcast"),
+            iot("10.0.0.3", "HS110(EU)", "01:00:5E:00:00:FB", "group"),
+            iot("10.0.0.4", "HS110(EU)", "50:C7:BF:00:00:04", "twin a"),
+            iot("10.0.0.5", "HS110(EU)", "50-c7-bf-00-00-04", "twin b"),
+            iot("10.0.0.6", "HS110(EU)", "50:C7:BF:00:00:06", "one"),
+            iot("10.0.0.7", "HS110(EU)", "60:C7:BF:00:00:06", "same suffix"),
+            new("10.0.0.8", "P110(UK)", "48-22-54-00-00-08", Some(0)),
+            iot("10.0.0.255", "HS110(EU)", "50:C7:BF:00:00:FF", "bcast24"),
+        ];
+        let (rows, notes) = rows(&found);
+        let summary: Vec<(&str, &str, Option<String>)> = rows
+            .iter()
+            .map(|r| (r.id.as_str(), r.host.as_str(), r.mac.map(|m| m.to_string())))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("hs110-10.0.0.2", "10.0.0.2", None),
+                ("hs110-10.0.0.3", "10.0.0.3", None),
+                ("hs110-10.0.0.4", "10.0.0.4", None),
+                ("hs110-10.0.0.5", "10.0.0.5", None),
+                ("hs110-000006", "10.0.0.6", Some("50:C7:BF:00:00:06".into())),
+                (
+                    "hs110-000006-2",
+                    "10.0.0.7",
+                    Some("60:C7:BF:00:00:06".into())
+                ),
+                ("p110-000008", "10.0.0.8", Some("48:22:54:00:00:08".into())),
+            ]
+        );
+        let expected = [
+            format!(
+                "left out 10.0.0.0 (HS110(EU)): its address is {}",
+                inventory::unicast_reasons::NETWORK_OCTET
+            ),
+            format!(
+                "10.0.0.2 (HS110(EU)): written without its MAC FF:FF:FF:FF:FF:FF, which is {}",
+                inventory::identity_reasons::BROADCAST
+            ),
+            format!(
+                "10.0.0.3 (HS110(EU)): written without its MAC 01:00:5E:00:00:FB, which is {}",
+                inventory::identity_reasons::GROUP
+            ),
+            "10.0.0.4 (HS110(EU)): written without its MAC 50:C7:BF:00:00:04, which 2 devices \
+             reported"
+                .to_string(),
+            "10.0.0.5 (HS110(EU)): written without its MAC 50:C7:BF:00:00:04, which 2 devices \
+             reported"
+                .to_string(),
+            format!(
+                "left out 10.0.0.255 (HS110(EU)): its address is {}",
+                inventory::unicast_reasons::BROADCAST_OCTET
+            ),
+        ];
+        assert_eq!(notes, expected);
+        // What `check` would say of the file: nothing.
+        let csv = render(&rows).unwrap();
+        let inv = inventory::parse(Path::new("found.csv"), &csv).unwrap();
+        assert_eq!(inv.devices.len(), 7);
+        assert_eq!(
+            inv.devices[6].extra.get("device_id").map(String::as_str),
+            Some("'=cmd|' /C calc'!A0")
+        );
+    }
+
+    #[test]
+    fn an_update_that_would_put_two_rows_at_one_address_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fleet.csv");
+        // `a` moved to .6, where `b`, not found this time, still is in the file.
+        let text = "id,host,mac\na,10.0.0.5,50:C7:BF:00:00:01\nb,10.0.0.6,50:C7:BF:00:00:02\n";
+        std::fs::write(&path, text).unwrap();
+        let (rows, _) = rows(&[iot("10.0.0.6", "HS110(EU)", "50:C7:BF:00:00:01", "a")]);
+        assert_eq!(update(&path, &rows).unwrap(), Status::BadInput);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+        assert!(!path.with_extension("csv.bak").exists());
+    }
+
+    #[test]
+    fn an_update_moves_a_host_and_keeps_its_port() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fleet.csv");
+        std::fs::write(&path, "id,host,mac\na,10.0.0.5:9999,50:C7:BF:00:00:01\n").unwrap();
+        let (rows, _) = rows(&[iot("10.0.0.7", "HS110(EU)", "50:C7:BF:00:00:01", "a")]);
+        assert_eq!(update(&path, &rows).unwrap(), Status::Success);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "id,host,mac\na,10.0.0.7:9999,50:C7:BF:00:00:01\n"
+        );
+    }
 
     #[test]
     fn a_host_field_is_replaced_and_the_rest_of_the_line_kept() {

@@ -1,4 +1,5 @@
-//! `host` column: [`Host`] parsing and display, and what the address is.
+//! `host` column: [`Host`] parsing and display, and what the address is: one device's, or one
+//! that can't be ([`unicast_problem`]).
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -11,6 +12,36 @@ use super::errors::quoted;
 const MAX_NAME_LEN: usize = 253;
 /// Longest single label DNS allows.
 const MAX_LABEL_LEN: usize = 63;
+
+/// Why an address can't be one device's: the texts [`unicast_problem`] gives, one per class.
+pub mod reasons {
+    pub const UNSPECIFIED: &str = "the unspecified address; a connection to it reaches this \
+                                   machine, not a device";
+    pub const THIS_NETWORK: &str =
+        "in 0.0.0.0/8 (\"this network\"), which is never a device's address";
+    pub const LIMITED_BROADCAST: &str =
+        "the limited broadcast address; a probe to it reaches every device on the network";
+    pub const MULTICAST: &str = "a multicast address; it names a group of listeners, not one \
+                                 device";
+    pub const RESERVED: &str = "in 240.0.0.0/4, reserved, which is never a device's address";
+    pub const NETWORK_OCTET: &str = "the last octet is 0; in a /24 that is the network address, \
+                                     and a probe to it reaches no device, so fleetreset refuses \
+                                     it; a device really at such an address in a larger subnet \
+                                     needs another lease";
+    pub const BROADCAST_OCTET: &str = "the last octet is 255; in a /24 that is the broadcast \
+                                       address, and a probe to it reaches every device, so \
+                                       fleetreset refuses it; a device really at such an \
+                                       address in a larger subnet needs another lease";
+}
+
+/// The first octet of IPv4 multicast, 224.0.0.0/4.
+const V4_MULTICAST_FIRST: u8 = 224;
+/// The first octet of the reserved 240.0.0.0/4, which runs to the limited broadcast address.
+const V4_RESERVED_FIRST: u8 = 240;
+/// The last octet of the network address of a /24.
+const NETWORK_LAST_OCTET: u8 = 0;
+/// The last octet of the broadcast address of a /24.
+const BROADCAST_LAST_OCTET: u8 = 255;
 
 /// Why a `host` value is not usable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,6 +69,13 @@ impl Host {
         self.ip().is_some_and(|ip| ip.is_loopback())
     }
 
+    /// Why this host can't be one device, when its name is an IP literal that
+    /// [`unicast_problem`] refuses. A host name gives `None`: what it resolves to is only
+    /// known at connect time, and is checked then with [`unicast_problem`].
+    pub fn unicast_problem(&self) -> Option<&'static str> {
+        self.ip().and_then(unicast_problem)
+    }
+
     pub fn port_or(&self, default: u16) -> u16 {
         self.port.unwrap_or(default)
     }
@@ -60,6 +98,55 @@ impl fmt::Display for Host {
             None => f.write_str(&self.name),
         }
     }
+}
+
+/// Why `ip` can't be the address of one device, or `None` when it can be.
+///
+/// A reset aimed at such an address reaches the wrong machine, no machine, or all of them: a
+/// connect to `0.0.0.0` or `::` reaches this machine (it once reached, and reset, a device
+/// served on 127.0.0.1), a broadcast or multicast probe reaches every listener, and
+/// 0.0.0.0/8 and 240.0.0.0/4 are never assigned. An IPv4 address ending in `.0` or `.255` is
+/// the network or broadcast address of a /24, the usual LAN; a device can hold one in a larger
+/// subnet, but fleetreset can't tell, so it refuses them too. IPv4-mapped IPv6 addresses
+/// (`::ffff:255.255.255.255`) are judged as the IPv4 address they carry. Loopback is allowed:
+/// the simulator serves devices on 127.x.y.z.
+///
+/// Inventory rows are checked with it; it is public so that the addresses a host name resolves
+/// to can be held to the same rules.
+pub fn unicast_problem(ip: IpAddr) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(v4) => v4_problem(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4_problem(v4),
+            None if v6.is_unspecified() => Some(reasons::UNSPECIFIED),
+            None if v6.is_multicast() => Some(reasons::MULTICAST),
+            None => None,
+        },
+    }
+}
+
+fn v4_problem(ip: Ipv4Addr) -> Option<&'static str> {
+    let [first, .., last] = ip.octets();
+    // Most specific first: 0.0.0.0 is in 0.0.0.0/8 and 255.255.255.255 in 240.0.0.0/4, and
+    // both end in an octet the /24 rule refuses.
+    let reason = if ip.is_unspecified() {
+        reasons::UNSPECIFIED
+    } else if first == 0 {
+        reasons::THIS_NETWORK
+    } else if ip.is_broadcast() {
+        reasons::LIMITED_BROADCAST
+    } else if first >= V4_RESERVED_FIRST {
+        reasons::RESERVED
+    } else if first >= V4_MULTICAST_FIRST {
+        reasons::MULTICAST
+    } else if last == NETWORK_LAST_OCTET {
+        reasons::NETWORK_OCTET
+    } else if last == BROADCAST_LAST_OCTET {
+        reasons::BROADCAST_OCTET
+    } else {
+        return None;
+    };
+    Some(reason)
 }
 
 /// Parses `NAME`, `NAME:PORT`, an IPv6 literal, or `[IPv6]:PORT`. NAME is an IPv4 literal or
@@ -308,6 +395,48 @@ mod tests {
         assert!(!host("128.0.0.1", None).is_loopback());
         assert!(!host("::2", None).is_loopback());
         assert!(!host("localhost", None).is_loopback());
+    }
+
+    #[test]
+    fn the_edges_of_each_refused_class_are_where_they_should_be() {
+        let problem = |text: &str| unicast_problem(text.parse().unwrap());
+        for (ip, expected) in [
+            ("0.255.255.254", Some(reasons::THIS_NETWORK)),
+            ("1.0.0.1", None),
+            ("223.255.255.254", None),
+            ("224.0.0.1", Some(reasons::MULTICAST)),
+            ("239.255.255.254", Some(reasons::MULTICAST)),
+            ("240.0.0.1", Some(reasons::RESERVED)),
+            ("255.255.255.254", Some(reasons::RESERVED)),
+            ("255.255.255.255", Some(reasons::LIMITED_BROADCAST)),
+            ("127.0.0.0", Some(reasons::NETWORK_OCTET)),
+            ("127.0.0.1", None),
+            ("127.31.7.254", None),
+            ("10.0.1.255", Some(reasons::BROADCAST_OCTET)),
+            ("10.0.1.1", None),
+            ("::1", None),
+            ("fe80::1", None),
+            ("feff::1", None),
+            ("ff00::", Some(reasons::MULTICAST)),
+            ("::ffff:127.0.0.1", None),
+            ("::ffff:0.1.2.3", Some(reasons::THIS_NETWORK)),
+            ("::ffff:240.0.0.1", Some(reasons::RESERVED)),
+        ] {
+            assert_eq!(problem(ip), expected, "{ip}");
+        }
+    }
+
+    #[test]
+    fn a_host_name_has_no_unicast_problem_until_it_resolves() {
+        assert_eq!(host("plug.lan", Some(9999)).unicast_problem(), None);
+        assert_eq!(
+            host("0.0.0.0", Some(9999)).unicast_problem(),
+            Some(reasons::UNSPECIFIED)
+        );
+        assert_eq!(
+            host("::ffff:255.255.255.255", None).unicast_problem(),
+            Some(reasons::LIMITED_BROADCAST)
+        );
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! `mac` column: [`MacAddr`] parsing and display.
+//! `mac` column: [`MacAddr`] parsing and display, and whether the address can be a device's
+//! identity.
 
 use std::fmt;
 use std::str::FromStr;
@@ -8,6 +9,48 @@ use super::MacAddr;
 /// What a MAC must look like; the text after "malformed MAC ...:" in a row error.
 pub(crate) const EXPECTED_FORMS: &str =
     "expected AA:BB:CC:DD:EE:FF, aa-bb-cc-dd-ee-ff or 12 hex digits";
+
+/// Why a MAC can't be a device's identity: the texts [`MacAddr::identity_problem`] gives.
+pub mod reasons {
+    pub const ALL_ZEROS: &str =
+        "all zeros is what firmware reports when it has no MAC, so it names no device";
+    pub const BROADCAST: &str =
+        "the broadcast MAC, which every device receives, so it names no one device";
+    pub const GROUP: &str = "a group (multicast) MAC, the low bit of its first octet set, which \
+                             names a group of receivers, never one device";
+}
+
+/// The individual/group bit: set in the first octet of a multicast (and the broadcast) MAC.
+const GROUP_BIT: u8 = 0x01;
+
+impl MacAddr {
+    /// The broadcast MAC, `FF:FF:FF:FF:FF:FF`.
+    pub const BROADCAST: MacAddr = MacAddr([0xFF; 6]);
+    /// The all-zero MAC, `00:00:00:00:00:00`.
+    pub const ZERO: MacAddr = MacAddr([0; 6]);
+
+    /// True when the MAC can name one device: not all zeros, and not a group address (the low
+    /// bit of the first octet clear, which also rules out the broadcast MAC). Identity checks
+    /// before a reset compare MACs, so one that many devices share, or that firmware reports
+    /// when it has none, would let the wrong device pass.
+    pub fn is_device_identity(&self) -> bool {
+        self.identity_problem().is_none()
+    }
+
+    /// Why the MAC can't be a device's identity, or `None` when it can be; see
+    /// [`MacAddr::is_device_identity`].
+    pub fn identity_problem(&self) -> Option<&'static str> {
+        if *self == MacAddr::ZERO {
+            Some(reasons::ALL_ZEROS)
+        } else if *self == MacAddr::BROADCAST {
+            Some(reasons::BROADCAST)
+        } else if self.0[0] & GROUP_BIT != 0 {
+            Some(reasons::GROUP)
+        } else {
+            None
+        }
+    }
+}
 
 impl fmt::Display for MacAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -78,6 +121,29 @@ mod tests {
     fn display_is_upper_case_with_colons() {
         assert_eq!(MAC.to_string(), "50:C7:BF:0A:B1:FE");
         assert_eq!(MacAddr([0; 6]).to_string(), "00:00:00:00:00:00");
+    }
+
+    #[test]
+    fn vendor_and_locally_administered_macs_are_device_identities() {
+        for mac in [MAC, MacAddr([0x02, 0, 0, 0, 0, 1]), MacAddr([0xFE; 6])] {
+            assert!(mac.is_device_identity(), "{mac}");
+            assert_eq!(mac.identity_problem(), None, "{mac}");
+        }
+    }
+
+    #[test]
+    fn zero_broadcast_and_group_macs_identify_no_device_and_say_why() {
+        for (text, reason) in [
+            ("00:00:00:00:00:00", reasons::ALL_ZEROS),
+            ("FF:FF:FF:FF:FF:FF", reasons::BROADCAST),
+            ("01:00:5E:00:00:FB", reasons::GROUP),
+            ("33:33:00:00:00:01", reasons::GROUP),
+            ("51:C7:BF:0A:B1:FE", reasons::GROUP),
+        ] {
+            let mac: MacAddr = text.parse().unwrap();
+            assert!(!mac.is_device_identity(), "{text}");
+            assert_eq!(mac.identity_problem(), Some(reason), "{text}");
+        }
     }
 
     #[test]

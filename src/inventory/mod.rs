@@ -3,6 +3,10 @@
 //! Public API (other modules depend on it; keep it stable):
 //! - [`load`] reads a file, [`parse`] validates bytes; both return every problem at once.
 //! - [`Device`] is one validated row; [`Host`] and [`MacAddr`] are its typed fields.
+//! - [`unicast_problem`] (also [`Host::unicast_problem`]) says why an address can't be one
+//!   device's, [`MacAddr::is_device_identity`] whether a MAC can name one device. Rows failing
+//!   either are refused; both are public so that what a host name resolves to, and what a
+//!   device reports, can be held to the same rules.
 //!
 //! # Layout
 //! - `encoding`: byte-level checks before any CSV parsing (BOM, line endings, UTF-8).
@@ -29,7 +33,8 @@ mod validate;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use host::HostError;
+pub use host::{HostError, reasons as unicast_reasons, unicast_problem};
+pub use mac::reasons as identity_reasons;
 pub use power::{MAX_OUTLET, PowerViaError};
 
 /// A validated inventory.
@@ -76,7 +81,8 @@ pub struct PowerVia {
 }
 
 /// A 48-bit MAC address. Parses `AA:BB:CC:DD:EE:FF`, `aa-bb-cc-dd-ee-ff` and `AABBCCDDEEFF`;
-/// displays as upper-case with colons.
+/// displays as upper-case with colons. Any 48 bits parse; whether they can be a device's
+/// identity is [`MacAddr::is_device_identity`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MacAddr(pub [u8; 6]);
 

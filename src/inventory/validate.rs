@@ -139,6 +139,10 @@ impl<'c> Validator<'c> {
                 return self.fail(line, format!("bad host {}: {reason}", quoted(text)));
             }
         };
+        if let Some(reason) = host.unicast_problem() {
+            // Not counted for duplicates: the row is refused whatever else claims the address.
+            return self.fail(line, format!("bad host {}: {reason}", quoted(text)));
+        }
         let key = (host.canonical_name(), host.port_or(DEFAULT_PORT));
         match self.hosts.get(&key) {
             Some(&first) => {
@@ -164,6 +168,13 @@ impl<'c> Validator<'c> {
             );
             return Err(());
         };
+        if let Some(reason) = mac.identity_problem() {
+            self.report(
+                line,
+                format!("MAC {} identifies no device: {reason}", quoted(text)),
+            );
+            return Err(());
+        }
         match self.macs.get(&mac) {
             Some(&first) => {
                 self.report(line, format!("duplicate MAC {mac} (first on line {first})"))
@@ -282,6 +293,85 @@ mod tests {
                 "bad host \"plug_1.lan\": a host name has only letters, digits, hyphens and dots"
             )
         );
+    }
+
+    #[test]
+    fn hosts_that_cannot_be_one_device_are_refused_with_the_reason() {
+        use crate::inventory::host::reasons;
+        for (host, reason) in [
+            ("0.0.0.0", reasons::UNSPECIFIED),
+            ("0.0.0.0:9999", reasons::UNSPECIFIED),
+            ("::", reasons::UNSPECIFIED),
+            ("[::]:80", reasons::UNSPECIFIED),
+            ("0.1.2.3", reasons::THIS_NETWORK),
+            ("255.255.255.255", reasons::LIMITED_BROADCAST),
+            ("::ffff:255.255.255.255", reasons::LIMITED_BROADCAST),
+            ("224.0.0.251", reasons::MULTICAST),
+            ("239.255.255.250", reasons::MULTICAST),
+            ("ff02::1", reasons::MULTICAST),
+            ("240.0.0.1", reasons::RESERVED),
+            ("10.0.0.0", reasons::NETWORK_OCTET),
+            ("192.168.1.255:9999", reasons::BROADCAST_OCTET),
+            ("::ffff:0.0.0.0", reasons::UNSPECIFIED),
+            ("::ffff:224.0.0.1", reasons::MULTICAST),
+            ("::ffff:10.0.0.255", reasons::BROADCAST_OCTET),
+        ] {
+            assert_eq!(
+                row_problems(&format!("plug-1,\"{host}\",,,,,,,\n")),
+                one(2, &format!("bad host \"{host}\": {reason}")),
+                "{host}"
+            );
+        }
+    }
+
+    #[test]
+    fn loopback_and_ordinary_unicast_hosts_are_accepted() {
+        assert_eq!(
+            row_problems(
+                "a,127.0.0.1,,,,,,,\nb,127.31.7.254:9999,,,,,,,\nc,10.1.0.1,,,,,,,\n\
+                 d,::1,,,,,,,\ne,fe80::1,,,,,,,\nf,::ffff:192.168.1.20,,,,,,,\ng,plug.lan,,,,,,,\n"
+            ),
+            []
+        );
+    }
+
+    #[test]
+    fn a_refused_host_is_not_also_reported_as_a_duplicate() {
+        assert_eq!(
+            row_problems("a,0.0.0.0,,,,,,,\nb,0.0.0.0,,,,,,,\n"),
+            vec![
+                (
+                    2,
+                    format!(
+                        "bad host \"0.0.0.0\": {}",
+                        crate::inventory::host::reasons::UNSPECIFIED
+                    )
+                ),
+                (
+                    3,
+                    format!(
+                        "bad host \"0.0.0.0\": {}",
+                        crate::inventory::host::reasons::UNSPECIFIED
+                    )
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn macs_that_identify_no_device_are_refused_with_the_reason() {
+        use crate::inventory::mac::reasons;
+        for (mac, reason) in [
+            ("00:00:00:00:00:00", reasons::ALL_ZEROS),
+            ("ffffffffffff", reasons::BROADCAST),
+            ("01-00-5e-00-00-fb", reasons::GROUP),
+        ] {
+            assert_eq!(
+                row_problems(&format!("plug-1,10.0.0.1,,{mac},,,,,\n")),
+                one(2, &format!("MAC \"{mac}\" identifies no device: {reason}")),
+                "{mac}"
+            );
+        }
     }
 
     #[test]

@@ -6,6 +6,8 @@ use fleetreset::cli::{Cli, Command};
 use fleetreset::commands;
 use fleetreset::engine::shutdown::{self, Signals};
 use fleetreset::exit::Status;
+use fleetreset::inert::inert;
+use tracing_subscriber::field::MakeExt;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -47,7 +49,11 @@ fn main() -> ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
-            let _ = writeln!(std::io::stderr(), "fleetreset: error: {err:#}");
+            // Our messages may span lines on purpose; anything else that could steer a
+            // terminal is shown, not obeyed.
+            let text = format!("{err:#}");
+            let shown: Vec<_> = text.lines().map(inert).collect();
+            let _ = writeln!(std::io::stderr(), "fleetreset: error: {}", shown.join("\n"));
             Status::BadInput.into()
         }
     }
@@ -65,7 +71,19 @@ const RUN_STOPPING: &str = "fleetreset: stopping: no new job will start; jobs in
 
 /// Counts Ctrl-C and SIGTERM for the command: the first asks it to stop starting work, the
 /// second to stop at once. Must be called inside the runtime.
+///
+/// SIGHUP (the terminal was closed, an SSH session dropped) is not a request to stop: a run
+/// whose terminal went away goes on, records every outcome and writes its reports, and what it
+/// would have printed is dropped. Stopping there would leave commands in flight unverified.
 fn listen_for_signals(first_message: Option<&'static str>) -> Signals {
+    #[cfg(unix)]
+    if let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                tracing::info!("the terminal went away (SIGHUP); carrying on");
+            }
+        });
+    }
     let (tx, signals) = shutdown::channel();
     tokio::spawn(async move {
         #[cfg(unix)]
@@ -107,9 +125,24 @@ fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("FLEETRESET_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // Every field of a log line is made inert: a device's text (an alias, an error message)
+    // can't carry escape sequences or line breaks into a terminal or a log file. Colour only on
+    // a terminal, and never with NO_COLOR.
+    let fields = tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
+        let text = format!("{value:?}");
+        let text = inert(&text);
+        if field.name() == "message" {
+            write!(w, "{text}")
+        } else {
+            write!(w, "{field}={text}")
+        }
+    })
+    .delimited(" ");
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(fleetreset::output::colour_on_stderr())
+        .fmt_fields(fields)
         .with_target(false)
         .init();
 }

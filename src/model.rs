@@ -72,6 +72,48 @@ pub enum Reason {
     DependencyFailed,
 }
 
+/// What an event in the audit records. `resume` reads some of them back as evidence (an `ack`
+/// means the command arrived), so their stored words never change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// How the job reaches its device: protocol, port, who chose them.
+    Link,
+    /// The job moved to another state.
+    State,
+    ProbeRetry,
+    ProbeFailed,
+    /// The device at the address is not the one the inventory means; nothing was sent.
+    IdentityMismatch,
+    /// A factory reset refused for want of a MAC to check.
+    IdentityUnverified,
+    /// The device reports another model than the inventory's, of the same family.
+    ModelMismatch,
+    /// The durable intent to send a disruptive command, with the marks `resume` judges by.
+    Intent,
+    /// The device acknowledged the command.
+    Ack,
+    /// The command was written in full, then the connection dropped.
+    SentNoAck,
+    /// The device answered the command unreadably.
+    UnreadableAck,
+    /// The command was refused by the device, or could not be written.
+    CommandFailed,
+    /// The command was held back: the checked connection had ended (see `DeviceError::NotSent`).
+    NotSent,
+    WentAway,
+    CameBack,
+    LeftNetwork,
+    /// `resume` began to judge a job whose command may have arrived.
+    Resolving,
+    /// `resume` found the device not answering.
+    ObservedAway,
+    /// The job's outcome (written by the store with the outcome itself).
+    Outcome,
+    /// `resume` reopened a job skipped by an early stop.
+    Reopened,
+}
+
 macro_rules! words {
     ($ty:ident { $($variant:ident => $word:literal),+ $(,)? }) => {
         impl $ty {
@@ -113,6 +155,28 @@ words!(JobState {
     Verifying => "verifying",
     Done => "done",
 });
+words!(EventKind {
+    Link => "link",
+    State => "state",
+    ProbeRetry => "probe_retry",
+    ProbeFailed => "probe_failed",
+    IdentityMismatch => "identity_mismatch",
+    IdentityUnverified => "identity_unverified",
+    ModelMismatch => "model_mismatch",
+    Intent => "intent",
+    Ack => "ack",
+    SentNoAck => "sent_no_ack",
+    UnreadableAck => "unreadable_ack",
+    CommandFailed => "command_failed",
+    NotSent => "not_sent",
+    WentAway => "went_away",
+    CameBack => "came_back",
+    LeftNetwork => "left_network",
+    Resolving => "resolving",
+    ObservedAway => "observed_away",
+    Outcome => "outcome",
+    Reopened => "reopened",
+});
 words!(Outcome {
     Succeeded => "succeeded",
     Failed => "failed",
@@ -151,6 +215,13 @@ mod tests {
         }
         for s in JobState::ALL {
             assert_eq!(s.as_str().parse::<JobState>().unwrap(), *s);
+        }
+        for k in EventKind::ALL {
+            assert_eq!(k.as_str().parse::<EventKind>().unwrap(), *k);
+            assert_eq!(
+                serde_json::to_string(k).unwrap(),
+                format!("\"{}\"", k.as_str())
+            );
         }
     }
 

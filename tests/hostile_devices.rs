@@ -122,7 +122,7 @@ fn assert_timeout(err: &DeviceError) {
         }
     );
     assert!(err.to_string().contains("timed out after 2s"), "{err}");
-    assert_eq!(err.reason(), "timeout");
+    assert_eq!(err.reason().as_str(), "timeout");
 }
 
 /// The healthy neighbour still answers, the hostile device still accepts connections (it
@@ -192,7 +192,7 @@ async fn garbage_bytes_are_a_malformed_reply_that_says_not_json() {
     let detail = malformed_detail(&err);
     assert!(detail.starts_with("reply is not JSON: "), "{detail}");
     assert!(err.to_string().contains("malformed reply"), "{err}");
-    assert_eq!(err.reason(), "device_error");
+    assert_eq!(err.reason().as_str(), "device_error");
     assert!(!err.is_retryable());
     assert_still_serving(sim, 1).await;
 }
@@ -267,7 +267,7 @@ async fn invalid_json_is_a_malformed_reply_that_says_not_json() {
         detail.starts_with("reply is not JSON: EOF while parsing"),
         "{detail}"
     );
-    assert_eq!(err.reason(), "device_error");
+    assert_eq!(err.reason().as_str(), "device_error");
     assert_still_serving(sim, 5).await;
 }
 

@@ -149,10 +149,13 @@ fn a_million_row_inventory_is_checked_to_its_last_line() {
         writeln!(w, "id,host,mac").unwrap();
         for i in 0..ROWS {
             let [_, a, b, c] = i.to_be_bytes();
-            writeln!(w, "d{i},10.{a}.{b}.{c},02:00:00:{a:02X}:{b:02X}:{c:02X}").unwrap();
+            // Hosts end in 1..=254: `.0` and `.255` are refused as network and broadcast
+            // addresses.
+            let host = format!("10.{}.{}.{}", i / (254 * 256), (i / 254) % 256, i % 254 + 1);
+            writeln!(w, "d{i},{host},02:00:00:{a:02X}:{b:02X}:{c:02X}").unwrap();
         }
         // One problem, on the very last line: the line count must be right that far down.
-        writeln!(w, "d0,10.255.255.255,").unwrap();
+        writeln!(w, "d0,10.200.1.1,").unwrap();
         w.flush().unwrap();
     }
     let started = Instant::now();

@@ -144,7 +144,7 @@ async fn reboot_is_acknowledged_then_the_device_goes_dark_and_returns_with_on_ti
     // ...and new ones are refused while it boots.
     let err = c.sysinfo().await.unwrap_err();
     assert!(matches!(err, DeviceError::Unreachable { .. }), "{err:?}");
-    assert_eq!(err.reason(), "unreachable");
+    assert_eq!(err.reason().as_str(), "unreachable");
 
     assert!(
         wait_until_answers(&mut c, Duration::from_secs(5)).await,
@@ -305,7 +305,7 @@ async fn garbage_replies_are_malformed() {
         .unwrap_err();
     assert!(matches!(err, DeviceError::Malformed { .. }), "{err:?}");
     assert!(err.to_string().contains("not JSON"), "{err}");
-    assert_eq!(err.reason(), "device_error");
+    assert_eq!(err.reason().as_str(), "device_error");
     sim.shutdown().await;
 }
 

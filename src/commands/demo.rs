@@ -14,8 +14,10 @@ use anyhow::Context;
 
 use crate::cli::DemoArgs;
 use crate::engine::config::RunConfig;
-use crate::engine::execute::{self, RunInput, Safety};
+use crate::engine::execute::{self, RunInput};
+use crate::engine::guard::Guard;
 use crate::engine::plan;
+use crate::engine::policy::Safety;
 use crate::engine::progress::ProgressView;
 use crate::engine::schedule::Limits;
 use crate::engine::shutdown::Signals;
@@ -74,6 +76,11 @@ pub async fn run(args: &DemoArgs, signals: Signals) -> anyhow::Result<Status> {
         "demo: {} simulated devices on 127.77.0.0/16 at time scale {TIME_SCALE}; factory-resetting all of them",
         simulator.endpoints().len()
     );
+    let run_id = execute::new_run_id();
+    let mut guard = Guard::lock(&args.db, &format!("demo run {run_id}"))?;
+    let devices: Vec<_> = inventory.devices.iter().collect();
+    guard.claim(&devices, &format!("demo run {run_id}"))?;
+    guard.preflight(&args.reports_dir, devices.len())?;
     let mut view = ProgressView::for_stderr();
     let mut jobs = plan::plan(&inventory.devices, Action::FactoryReset);
     if let Err(problems) = execute::prepare(&mut jobs, &Default::default(), None, &view).await {
@@ -84,6 +91,8 @@ pub async fn run(args: &DemoArgs, signals: Signals) -> anyhow::Result<Status> {
     }
     let result = execute::execute(
         RunInput {
+            run_id,
+            guard,
             inventory: &inventory,
             jobs,
             inventory_sha256: execute::sha256_hex(DEMO_CSV.as_bytes()),

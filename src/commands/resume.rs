@@ -1,25 +1,26 @@
 //! `fleetreset resume RUN`: continue an interrupted, stopped or crashed run.
 
 use crate::output::say;
-use std::num::{NonZeroU32, NonZeroUsize};
-use std::time::Duration;
-
 use anyhow::Context;
 use serde_json::Value;
 
 use crate::cli::ResumeArgs;
 use crate::engine::config::RunConfig;
-use crate::engine::execute::{self, Amount, ResumeInput, Safety};
+use crate::engine::execute::{self, DEFAULT_MAX_AUTH_FAILURES, ResumeInput};
+use crate::engine::guard::Guard;
+use crate::engine::policy::{Amount, Safety};
 use crate::engine::progress::ProgressView;
-use crate::engine::schedule::Limits;
 use crate::engine::shutdown::Signals;
 use crate::exit::Status;
-use crate::model::{Action, Outcome, Reason};
-use crate::protocol::iot::transport::Timeouts;
-use crate::store::{Db, RunRow};
+use crate::inventory::Device;
+use crate::model::Action;
+use crate::store::RunRow;
 
 use super::load_inventory;
-use super::run::{confirmed, outside_window, parse_window, print_summary, status_of};
+use super::run::{
+    Unchecked, checked_config, confirmed, outside_window, parse_window, print_summary_quietly,
+    status_of,
+};
 
 pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> {
     if !args.db.exists() {
@@ -28,32 +29,22 @@ pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> 
             args.db.display()
         );
     }
-    let (run, pending) = {
-        let db = Db::open(&args.db)
-            .with_context(|| format!("opening the audit database {}", args.db.display()))?;
-        let run_id = db
-            .resolve_run_id(&args.run)
-            .with_context(|| args.db.display().to_string())?;
-        let record = db.load_run(&run_id)?;
-        let pending = record
-            .jobs
-            .iter()
-            .filter(|j| {
-                j.outcome.is_none()
-                    || (j.outcome == Some(Outcome::Skipped)
-                        && matches!(
-                            j.reason,
-                            Some(
-                                Reason::Interrupted
-                                    | Reason::WindowClosed
-                                    | Reason::ThresholdReached
-                            )
-                        ))
-            })
-            .count();
-        (record.run, pending)
-    };
-    if pending == 0 {
+    // The lock before anything else: while another run or resume works on this database, what
+    // it holds can't be judged, and two would act on the same devices.
+    let mut guard = Guard::lock(&args.db, &format!("resume {}", args.run))?;
+    let run_id = guard
+        .db
+        .resolve_run_id(&args.run)
+        .with_context(|| args.db.display().to_string())?;
+    let record = guard.db.load_run(&run_id)?;
+    let pending: Vec<&str> = record
+        .jobs
+        .iter()
+        .filter(|j| j.outcome.is_none() || execute::is_resumable_skip(j.outcome, j.reason))
+        .map(|j| j.device_id.as_str())
+        .collect();
+    let run = &record.run;
+    if pending.is_empty() {
         say!(
             "fleetreset: run {} has nothing left to do: every job has its outcome",
             run.id
@@ -77,9 +68,9 @@ pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> 
         );
         return Ok(Status::BadInput);
     }
-    let (config, mut safety) = match stored_settings(&run) {
+    let (config, mut safety) = match stored_settings(run) {
         Ok(x) => x,
-        Err(msg) => anyhow::bail!("run {} has unreadable parameters: {msg}", run.id),
+        Err(msg) => anyhow::bail!("run {} has unusable parameters: {msg}", run.id),
     };
     if let Some(w) = args.window.as_deref() {
         match parse_window(Some(w)) {
@@ -93,9 +84,6 @@ pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> 
     if let Some(status) = outside_window(safety.window.as_ref()) {
         return Ok(status);
     }
-    if config.action == Action::FactoryReset && !args.yes && !confirmed(pending)? {
-        return Ok(Status::BadInput);
-    }
     let (store, rediscover) =
         match super::run::link_options(args.credentials.as_deref(), args.rediscover.as_deref()) {
             Ok(x) => x,
@@ -104,16 +92,32 @@ pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> 
                 return Ok(Status::BadInput);
             }
         };
-    say!("resuming run {}: {pending} job(s) left", run.id);
+    let devices: Vec<&Device> = inventory
+        .devices
+        .iter()
+        .filter(|d| pending.contains(&d.id.as_str()))
+        .collect();
+    guard.claim(
+        &devices,
+        &format!("resume of run {} on {}", run.id, args.db.display()),
+    )?;
+    guard.preflight(&args.reports_dir, record.jobs.len())?;
+    if config.action == Action::FactoryReset && !args.yes && !confirmed(pending.len())? {
+        return Ok(Status::BadInput);
+    }
+    say!("resuming run {}: {} job(s) left", run.id, pending.len());
+    let run_id = run.id.clone();
+    drop(record);
     let mut view = ProgressView::for_stderr();
     let summary = execute::resume(
         ResumeInput {
-            run_id: &run.id,
+            run_id: &run_id,
             credentials: &store,
             rediscover,
             inventory: &inventory,
             config,
             safety,
+            guard,
             db_path: &args.db,
             reports_dir: &args.reports_dir,
         },
@@ -121,42 +125,27 @@ pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> 
         signals,
     )
     .await?;
-    print_summary(&summary, args.json)?;
+    print_summary_quietly(&summary, args.json);
     Ok(status_of(&summary))
 }
 
-/// The run's own limits, as stored when it began. The canary already ran then: a resumed run
+/// The run's own limits, as stored when it began, checked by the same rules as `run`'s
+/// arguments (the file may have been edited). The canary already ran then: a resumed run
 /// doesn't repeat it.
 fn stored_settings(run: &RunRow) -> Result<(RunConfig, Safety), String> {
     let p = &run.parameters;
     let num = |k: &str| p[k].as_f64().ok_or_else(|| format!("{k} missing"));
     let int = |k: &str| p[k].as_u64().ok_or_else(|| format!("{k} missing"));
-    let secs = |k: &str| num(k).map(Duration::from_secs_f64);
-    let rate = u32::try_from(int("rate_per_s")?)
-        .ok()
-        .and_then(NonZeroU32::new)
-        .ok_or("bad rate")?;
-    let burst = u32::try_from(int("burst")?)
-        .ok()
-        .and_then(NonZeroU32::new)
-        .ok_or("bad burst")?;
-    let concurrency = usize::try_from(int("concurrency")?)
-        .ok()
-        .and_then(NonZeroUsize::new)
-        .ok_or("bad concurrency")?;
-    let config = RunConfig {
+    let config = checked_config(Unchecked {
         action: run.action,
-        limits: Limits {
-            rate,
-            burst,
-            concurrency,
-        },
-        timeouts: Timeouts {
-            connect: secs("connect_timeout_s")?,
-            request: secs("request_timeout_s")?,
-        },
+        rate: u32::try_from(int("rate_per_s")?).map_err(|_| "rate_per_s out of range")?,
+        burst: u32::try_from(int("burst")?).map_err(|_| "burst out of range")?,
+        concurrency: usize::try_from(int("concurrency")?)
+            .map_err(|_| "concurrency out of range")?,
+        connect_timeout_s: num("connect_timeout_s")?,
+        request_timeout_s: num("request_timeout_s")?,
         time_scale: num("time_scale")?,
-    };
+    })?;
     let s = &p["safety"];
     let amount = |v: &Value| v.as_str().map(str::parse::<Amount>).transpose();
     let safety = Safety {
@@ -168,7 +157,8 @@ fn stored_settings(run: &RunRow) -> Result<(RunConfig, Safety), String> {
         max_auth_failures: s["max_auth_failures"]
             .as_u64()
             .and_then(|n| usize::try_from(n).ok())
-            .unwrap_or(execute::DEFAULT_MAX_AUTH_FAILURES),
+            .unwrap_or(DEFAULT_MAX_AUTH_FAILURES)
+            .max(1),
     };
     Ok((config, safety))
 }

@@ -8,16 +8,20 @@ use serde_json::json;
 
 use crate::cli::RunArgs;
 use crate::credentials;
-use crate::engine::config::RunConfig;
+use crate::engine::config::{MIN_TIME_SCALE, RunConfig};
 use crate::engine::dry_run;
-use crate::engine::execute::{self, Amount, RunInput, RunSummary, Safety};
-use crate::engine::job::identity_checkable;
+use crate::engine::execute::{self, RunInput, RunSummary};
+use crate::engine::guard::Guard;
+use crate::engine::job::identity_verifiable;
 use crate::engine::plan::{self, PlannedJob};
+use crate::engine::policy::{Amount, Safety};
 use crate::engine::progress::ProgressView;
 use crate::engine::schedule::Limits;
 use crate::engine::shutdown::Signals;
 use crate::engine::window::Window;
 use crate::exit::Status;
+use crate::inert::Inert;
+use crate::inventory::Device;
 use crate::model::{Action, Outcome};
 use crate::output::{say, say_prompt};
 use crate::protocol::iot::transport::Timeouts;
@@ -27,6 +31,11 @@ use super::load_inventory;
 
 /// The longest timeout we accept; beyond it a dead device would hold a job for minutes.
 const MAX_TIMEOUT_SECS: f64 = 120.0;
+
+/// The most jobs in flight we accept. Each holds a connection; beyond a few thousand a run
+/// exceeds common open-file limits and more devices are off the network at once than any
+/// building's access points rejoin gracefully.
+pub const MAX_CONCURRENCY: usize = 4096;
 
 pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
     let (config, safety) = match config(args).and_then(|c| Ok((c, safety(args)?))) {
@@ -54,23 +63,11 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
                 return Ok(Status::BadInput);
             }
         };
-    let mut jobs = plan::plan(&inventory.devices, config.action);
-    let mut view = ProgressView::for_stderr();
-    if let Err(problems) = execute::prepare(&mut jobs, &store, rediscover.as_deref(), &view).await {
-        for p in problems {
-            say!("{}:{p}", args.file.display());
-        }
-        say!("fleetreset: fix the rows above; nothing was sent");
-        return Ok(Status::BadInput);
-    }
-    if args.dry_run {
-        return dry_run(args, &jobs, &config, &mut view, signals).await;
-    }
     if config.action == Action::FactoryReset && !safety.allow_unverified_identity {
         let unverifiable: Vec<_> = inventory
             .devices
             .iter()
-            .filter(|d| !identity_checkable(d))
+            .filter(|d| !identity_verifiable(d))
             .collect();
         if !unverifiable.is_empty() {
             for d in &unverifiable {
@@ -78,31 +75,64 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
                     "{}:{}: {}: no MAC to verify the device's identity before wiping it",
                     args.file.display(),
                     d.line,
-                    d.id
+                    Inert(&d.id)
                 );
             }
             say!(
-                "fleetreset: a factory reset checks every device's MAC first; add the mac column for these {} \
+                "fleetreset: a factory reset checks every device's MAC first (a device_id alone is not enough); add the mac column for these {} \
                  device(s), or pass --allow-unverified-identity to wipe whatever answers at their addresses. Nothing was sent.",
                 unverifiable.len()
             );
             return Ok(Status::BadInput);
         }
     }
+    let mut jobs = plan::plan(&inventory.devices, config.action);
+    let mut view = ProgressView::for_stderr();
+    if args.dry_run {
+        if !prepared(&mut jobs, &store, rediscover.as_deref(), &view, &args.file).await {
+            return Ok(Status::BadInput);
+        }
+        return dry_run(args, &jobs, &config, &mut view, signals).await;
+    }
     if let Some(status) = outside_window(safety.window.as_ref()) {
         return Ok(status);
     }
+    // Everything that could stop the run later stops it here, before the first packet (the
+    // discovery below is one): the database, its lock, the device claims, room to write.
+    let run_id = execute::new_run_id();
+    let mut guard = Guard::lock(&args.db, &format!("run {run_id}"))?;
+    let devices: Vec<&Device> = inventory.devices.iter().collect();
+    guard.claim(&devices, &format!("run {run_id} on {}", args.db.display()))?;
+    guard.preflight(&args.reports_dir, devices.len())?;
+    let unresolved = guard.unresolved_intents(&devices)?;
+    if !unresolved.is_empty() {
+        for u in unresolved.iter().take(10) {
+            say!("  {u}");
+        }
+        say!(
+            "fleetreset: {} device(s) of this inventory have a command from an earlier run that crashed, and no outcome: \
+             it may have arrived. Resume that run first (`fleetreset resume RUN --db {}`), so it is judged and never sent twice. Nothing was sent.",
+            unresolved.len(),
+            args.db.display()
+        );
+        return Ok(Status::BadInput);
+    }
     if config.action == Action::FactoryReset && !args.yes && !confirmed(inventory.devices.len())? {
+        return Ok(Status::BadInput);
+    }
+    if !prepared(&mut jobs, &store, rediscover.as_deref(), &view, &args.file).await {
         return Ok(Status::BadInput);
     }
     let operator = args.operator.clone().unwrap_or_else(operator_from_env);
     let summary = execute::execute(
         RunInput {
+            run_id,
             inventory: &inventory,
             jobs,
             inventory_sha256: sha256,
             config,
             safety,
+            guard,
             db_path: &args.db,
             reports_dir: &args.reports_dir,
             operator,
@@ -111,8 +141,40 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
         signals,
     )
     .await?;
-    print_summary(&summary, args.json)?;
+    print_summary_quietly(&summary, args.json);
     Ok(status_of(&summary))
+}
+
+/// Settles the jobs' links; on problems prints them as `FILE:LINE: …` and says nothing was sent.
+async fn prepared(
+    jobs: &mut [PlannedJob],
+    store: &credentials::Store,
+    rediscover: Option<&[std::net::IpAddr]>,
+    view: &ProgressView,
+    file: &std::path::Path,
+) -> bool {
+    match execute::prepare(jobs, store, rediscover, view).await {
+        Ok(()) => true,
+        Err(problems) => {
+            for p in problems {
+                say!("{}:{p}", file.display());
+            }
+            say!("fleetreset: fix the rows above; nothing was sent");
+            false
+        }
+    }
+}
+
+/// Prints the summary; the run is done and recorded whatever happens to stdout or stderr, so
+/// a closed pipe changes nothing about the exit status.
+pub fn print_summary_quietly(s: &RunSummary, json_out: bool) {
+    if let Err(e) = print_summary(s, json_out)
+        && !e
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    {
+        say!("fleetreset: could not print the summary: {e:#}");
+    }
 }
 
 /// Refuses to start outside the maintenance window (exit 3), saying when it opens.
@@ -239,10 +301,43 @@ pub fn status_of(s: &RunSummary) -> Status {
 
 /// Checks the arguments into a run configuration.
 pub fn config(args: &RunArgs) -> Result<RunConfig, String> {
-    let rate = parse_rate(&args.rate)?;
-    let burst = NonZeroU32::new(args.burst).ok_or("--burst must be at least 1")?;
-    let concurrency =
-        NonZeroUsize::new(args.concurrency).ok_or("--concurrency must be at least 1")?;
+    checked_config(Unchecked {
+        action: args.action,
+        rate: parse_rate(&args.rate)?.get(),
+        burst: args.burst,
+        concurrency: args.concurrency,
+        connect_timeout_s: args.connect_timeout,
+        request_timeout_s: args.request_timeout,
+        time_scale: args.time_scale,
+    })
+}
+
+/// A run's parameters before they are checked: as typed, or as stored with a run that
+/// `resume` reads back (which someone may have edited).
+#[derive(Debug, Clone, Copy)]
+pub struct Unchecked {
+    pub action: Action,
+    pub rate: u32,
+    pub burst: u32,
+    pub concurrency: usize,
+    pub connect_timeout_s: f64,
+    pub request_timeout_s: f64,
+    pub time_scale: f64,
+}
+
+/// The one check of a run's parameters, for `run` and `resume` alike. Every bound is there so
+/// that no outcome comes from arithmetic that overflowed or from waits that mean nothing.
+pub fn checked_config(u: Unchecked) -> Result<RunConfig, String> {
+    let rate = NonZeroU32::new(u.rate).ok_or("--rate must be at least 1 job per second")?;
+    let burst = NonZeroU32::new(u.burst).ok_or("--burst must be at least 1")?;
+    let concurrency = NonZeroUsize::new(u.concurrency)
+        .filter(|c| c.get() <= MAX_CONCURRENCY)
+        .ok_or_else(|| {
+            format!(
+                "--concurrency must be from 1 to {MAX_CONCURRENCY}, got {}",
+                u.concurrency
+            )
+        })?;
     let timeout = |name: &str, secs: f64| {
         if secs.is_finite() && secs > 0.0 && secs <= MAX_TIMEOUT_SECS {
             Ok(Duration::from_secs_f64(secs))
@@ -252,24 +347,24 @@ pub fn config(args: &RunArgs) -> Result<RunConfig, String> {
             ))
         }
     };
-    if !(args.time_scale.is_finite() && args.time_scale > 0.0 && args.time_scale <= 1.0) {
+    if !(u.time_scale.is_finite() && (MIN_TIME_SCALE..=1.0).contains(&u.time_scale)) {
         return Err(format!(
-            "--time-scale must be above 0 and at most 1, got {}",
-            args.time_scale
+            "--time-scale must be from {MIN_TIME_SCALE} to 1, got {} (below {MIN_TIME_SCALE}, timing noise on the host would outweigh the seconds the devices count)",
+            u.time_scale
         ));
     }
     Ok(RunConfig {
-        action: args.action,
+        action: u.action,
         limits: Limits {
             rate,
             burst,
             concurrency,
         },
         timeouts: Timeouts {
-            connect: timeout("connect-timeout", args.connect_timeout)?,
-            request: timeout("request-timeout", args.request_timeout)?,
+            connect: timeout("connect-timeout", u.connect_timeout_s)?,
+            request: timeout("request-timeout", u.request_timeout_s)?,
         },
-        time_scale: args.time_scale,
+        time_scale: u.time_scale,
     })
 }
 

@@ -70,7 +70,7 @@ pub async fn run(
     {
         let mut out = std::io::stdout().lock();
         for e in simulator.endpoints() {
-            let listens = if e.faults.contains("offline") {
+            let listens = if e.offline {
                 "offline, not listening".to_string()
             } else {
                 e.listens()

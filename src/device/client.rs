@@ -82,6 +82,17 @@ impl DeviceClient {
         }
     }
 
+    /// Binds the next disruptive command to the connection or session open now, the one the
+    /// caller has just read the device's identity on: if it has ended by then, the command
+    /// fails with [`DeviceError::NotSent`] and nothing is written. Call it right after the
+    /// identity check.
+    pub fn pin(&mut self) {
+        match self {
+            DeviceClient::Iot(c) => c.pin(),
+            DeviceClient::Smart(c) => c.pin(),
+        }
+    }
+
     /// Asks the device to reboot after [`COMMAND_DELAY_SECS`].
     pub async fn reboot(&mut self) -> Result<Ack, DeviceError> {
         match self {

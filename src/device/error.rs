@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::model::Reason;
 use crate::protocol::smart::{SmartError, SmartErrorKind};
 
 /// Why an operation on a device failed.
@@ -38,17 +39,27 @@ pub enum DeviceError {
     /// The device (or its firmware) does not support what was asked.
     #[error("unsupported: {detail}")]
     Unsupported { detail: String },
+    /// A disruptive command was not sent: the connection or session on which the device's
+    /// identity was checked had ended, and a new one would reach whatever answers at the
+    /// address now, unchecked. Nothing was written.
+    #[error("{op}: not sent: the connection the device's identity was checked on had ended")]
+    NotSent { op: &'static str },
 }
 
 impl DeviceError {
-    /// The outcome reason recorded for a job that ends with this error.
-    pub fn reason(&self) -> &'static str {
+    /// The outcome reason recorded for a job that ends with this error: the one mapping from
+    /// device errors to reasons. A connection dropped mid-reply is the device misbehaving
+    /// (`device_error`), not slowness.
+    pub fn reason(&self) -> Reason {
         match self {
-            DeviceError::Unreachable { .. } => "unreachable",
-            DeviceError::Timeout { .. } | DeviceError::ConnectionLost { .. } => "timeout",
-            DeviceError::Malformed { .. } | DeviceError::Device { .. } => "device_error",
-            DeviceError::Auth { .. } | DeviceError::Blocked { .. } => "auth_failed",
-            DeviceError::Unsupported { .. } => "unsupported",
+            DeviceError::Unreachable { .. } => Reason::Unreachable,
+            DeviceError::Timeout { .. } => Reason::Timeout,
+            DeviceError::ConnectionLost { .. }
+            | DeviceError::Malformed { .. }
+            | DeviceError::Device { .. }
+            | DeviceError::NotSent { .. } => Reason::DeviceError,
+            DeviceError::Auth { .. } | DeviceError::Blocked { .. } => Reason::AuthFailed,
+            DeviceError::Unsupported { .. } => Reason::Unsupported,
         }
     }
 
@@ -98,42 +109,76 @@ mod tests {
     use crate::protocol::smart;
 
     #[test]
-    fn new_variants_have_their_reasons_and_are_not_retried() {
-        let auth = DeviceError::Auth { detail: "x".into() };
-        let blocked = DeviceError::Blocked { detail: "x".into() };
-        let unsupported = DeviceError::Unsupported { detail: "x".into() };
-        assert_eq!(auth.reason(), "auth_failed");
-        assert_eq!(blocked.reason(), "auth_failed");
-        assert_eq!(unsupported.reason(), "unsupported");
-        assert!(!auth.is_retryable() && !blocked.is_retryable() && !unsupported.is_retryable());
+    fn each_error_maps_to_the_outcome_reason_the_audit_records() {
+        let addr = "127.0.0.1:1".parse().unwrap();
+        let s = String::new;
+        let table = [
+            (
+                DeviceError::Unreachable { addr, detail: s() },
+                Reason::Unreachable,
+            ),
+            (
+                DeviceError::Timeout {
+                    op: "x",
+                    after: Duration::from_secs(1),
+                },
+                Reason::Timeout,
+            ),
+            // A connection dropped mid-reply is the device misbehaving, not slowness.
+            (
+                DeviceError::ConnectionLost {
+                    op: "x",
+                    detail: s(),
+                },
+                Reason::DeviceError,
+            ),
+            (
+                DeviceError::Malformed {
+                    op: "x",
+                    detail: s(),
+                },
+                Reason::DeviceError,
+            ),
+            (
+                DeviceError::Device {
+                    op: "x",
+                    code: -3,
+                    msg: s(),
+                },
+                Reason::DeviceError,
+            ),
+            (DeviceError::NotSent { op: "reset" }, Reason::DeviceError),
+            (DeviceError::Auth { detail: s() }, Reason::AuthFailed),
+            (DeviceError::Blocked { detail: s() }, Reason::AuthFailed),
+            (
+                DeviceError::Unsupported { detail: s() },
+                Reason::Unsupported,
+            ),
+            (
+                smart_error("x", smart::classify(-1003)),
+                Reason::DeviceError,
+            ),
+        ];
+        for (e, reason) in table {
+            assert_eq!(e.reason(), reason, "{e}");
+        }
     }
 
     #[test]
-    fn every_reason_is_a_word_of_the_audit() {
-        use crate::model::Reason;
-        let errors = [
-            DeviceError::Unreachable {
-                addr: "127.0.0.1:1".parse().unwrap(),
-                detail: String::new(),
-            },
-            DeviceError::Timeout {
-                op: "x",
-                after: Duration::from_secs(1),
-            },
-            DeviceError::Auth {
-                detail: String::new(),
-            },
-            DeviceError::Blocked {
-                detail: String::new(),
-            },
-            DeviceError::Unsupported {
-                detail: String::new(),
-            },
-            smart_error("x", smart::classify(-1003)),
-        ];
-        for e in errors {
-            assert!(e.reason().parse::<Reason>().is_ok(), "{}", e.reason());
-        }
+    fn only_timeouts_and_lost_connections_are_worth_another_try() {
+        let retryable = |e: DeviceError| e.is_retryable();
+        assert!(retryable(DeviceError::Timeout {
+            op: "x",
+            after: Duration::from_secs(1)
+        }));
+        assert!(retryable(DeviceError::ConnectionLost {
+            op: "x",
+            detail: String::new()
+        }));
+        assert!(!retryable(DeviceError::Auth {
+            detail: String::new()
+        }));
+        assert!(!retryable(DeviceError::NotSent { op: "reset" }));
     }
 
     #[test]

@@ -29,6 +29,13 @@ impl IotTransport {
         }
     }
 
+    fn pin(&mut self) {
+        match self {
+            IotTransport::Xor(x) => x.pinned = true,
+            IotTransport::Klap(c) => c.pin(),
+        }
+    }
+
     /// Sends a read or a setting and returns the device's JSON reply.
     async fn call(&mut self, op: &'static str, json: &[u8]) -> Result<Vec<u8>, DeviceError> {
         match self {
@@ -44,6 +51,9 @@ impl IotTransport {
     /// `Sent::NoReply`, not an error: the device most likely acted.
     async fn command(&mut self, op: &'static str, json: &[u8]) -> Result<Sent, DeviceError> {
         match self {
+            IotTransport::Xor(x) if x.pinned && x.conn.is_none() => {
+                Err(DeviceError::NotSent { op })
+            }
             IotTransport::Xor(x) => match x.exchange(op, json).await {
                 Ok(raw) => Ok(Sent::Reply(raw)),
                 Err(e) if e.written && is_silence(&e.error) => Ok(Sent::NoReply {
@@ -62,6 +72,9 @@ struct XorLink {
     addr: SocketAddr,
     timeouts: Timeouts,
     conn: Option<Connection>,
+    /// Disruptive commands go only on the connection that is open now (see
+    /// [`IotClient::pin`]).
+    pinned: bool,
 }
 
 impl XorLink {
@@ -104,6 +117,7 @@ impl IotClient {
             addr,
             timeouts,
             conn: None,
+            pinned: false,
         }))
     }
 
@@ -121,6 +135,14 @@ impl IotClient {
 
     pub fn addr(&self) -> SocketAddr {
         self.transport.addr()
+    }
+
+    /// From now on a disruptive command goes only on the connection (XOR) or session (KLAP)
+    /// that is open now, the one the caller just read the device's identity on; if that has
+    /// ended, the command fails with [`DeviceError::NotSent`] instead of reaching whatever
+    /// answers at the address on a new one. Reads still reconnect.
+    pub fn pin(&mut self) {
+        self.transport.pin();
     }
 
     /// The protocol this client speaks.

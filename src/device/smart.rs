@@ -47,6 +47,20 @@ impl SmartTransport {
             SmartTransport::Aes(c) => c.reset_session(),
         }
     }
+
+    fn pin(&mut self) {
+        match self {
+            SmartTransport::Klap(c) => c.pin(),
+            SmartTransport::Aes(c) => c.pin(),
+        }
+    }
+
+    fn is_pinned(&self) -> bool {
+        match self {
+            SmartTransport::Klap(c) => c.is_pinned(),
+            SmartTransport::Aes(c) => c.is_pinned(),
+        }
+    }
 }
 
 /// Pages of `get_child_device_list` we read at most. Devices send 10 children a page, and the
@@ -70,6 +84,12 @@ impl SmartClient {
             terminal_uuid: smart::new_terminal_uuid(),
             has_children: None,
         }
+    }
+
+    /// From now on a disruptive command goes only on the session established now, the one the
+    /// caller just read the device's identity on; see [`crate::device::IotClient::pin`].
+    pub fn pin(&mut self) {
+        self.transport.pin();
     }
 
     fn encode(&self, req: &smart::Request) -> Vec<u8> {
@@ -111,6 +131,13 @@ impl SmartClient {
             };
             match smart::parse_response(&raw) {
                 Ok(_) => return Ok(Ack::Acknowledged),
+                // The device refused the session, so it did not act; but a new session would
+                // not be the one the identity was checked on.
+                Err(smart::ResponseError::Device(e))
+                    if e.is_session_expired() && self.transport.is_pinned() =>
+                {
+                    return Err(DeviceError::NotSent { op });
+                }
                 // The device refused the session, so it did not act: safe to send again.
                 Err(smart::ResponseError::Device(e)) if e.is_session_expired() && !renewed => {
                     renewed = true;
@@ -326,7 +353,7 @@ mod tests {
         assert_eq!(c.reboot().await, Ok(Ack::Acknowledged));
         c.set_relay(false, Some("80225E0A01")).await.unwrap();
         let err = c.factory_reset().await.unwrap_err();
-        assert_eq!(err.reason(), "unsupported", "{err}");
+        assert_eq!(err.reason(), crate::model::Reason::Unsupported, "{err}");
         assert_eq!(
             state.lock().unwrap().requests,
             [

@@ -30,6 +30,17 @@ pub const BOOT_BUDGET_FACTOR: u32 = 2;
 /// Attempts at the first probe when it times out; the disruptive command is never retried.
 pub const PROBE_ATTEMPTS: u32 = 2;
 
+/// Device seconds of doubt when `resume` compares a device's on-time with the time since an
+/// intent on the host's boot clock: on-time is reported in whole seconds, and the two readings
+/// are a network round trip apart. A reboot after the intent leaves the on-time at least the
+/// command's delay plus the boot time below the time since, far more than this.
+pub const CLOCK_SLACK_SECS: f64 = 2.0;
+
+/// Smallest `--time-scale`: at 0.005 a 60 s boot takes 0.3 s. Below it, a few milliseconds of
+/// scheduling jitter on a busy host become more device seconds than [`CLOCK_SLACK_SECS`], and
+/// resume's on-time evidence (whole seconds) could no longer be told from noise.
+pub const MIN_TIME_SCALE: f64 = 0.005;
+
 /// Shortest wait a time scale may produce, so a tiny scale can't turn polling into a busy loop.
 const MIN_SCALED_WAIT: Duration = Duration::from_millis(5);
 

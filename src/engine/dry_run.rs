@@ -2,13 +2,12 @@
 //! the inventory means? Reads sysinfo and the cloud binding only; sends nothing disruptive and
 //! records nothing.
 
-use std::net::SocketAddr;
-
 use crate::device::{DeviceClient, Link};
 use crate::inventory::Device;
 
 use super::config::RunConfig;
-use super::job::{identity_checkable, identity_problem, probe};
+use super::job::probe::address;
+use super::job::{Fail, identity_problem, identity_verifiable, probe};
 use super::plan::PlannedJob;
 use super::progress::ProgressView;
 use super::schedule::{Progress, Scheduler};
@@ -32,13 +31,16 @@ pub async fn look(
 ) -> Vec<Look> {
     let devices: Vec<Device> = planned.iter().map(|j| j.device.clone()).collect();
     let jobs: Vec<(usize, PlannedJob)> = planned.iter().cloned().enumerate().collect();
-    let timeouts = config.timeouts;
+    let config = config.clone();
     let mut looks: Vec<Option<Look>> = vec![None; devices.len()];
     view.begin(devices.len());
     Scheduler::new(&config.limits)
         .run(
             jobs,
-            move |j: PlannedJob| async move { look_one(&j, timeouts).await },
+            move |j: PlannedJob| {
+                let config = config.clone();
+                async move { look_one(&j, &config).await }
+            },
             |p| match p {
                 Progress::Started { index } => view.started(&devices[index].id),
                 Progress::Finished { index, result } => {
@@ -65,39 +67,33 @@ pub async fn look(
         .collect()
 }
 
-async fn look_one(j: &PlannedJob, timeouts: crate::protocol::iot::transport::Timeouts) -> Look {
+async fn look_one(j: &PlannedJob, config: &RunConfig) -> Look {
     let d = &j.device;
     let id = d.id.clone();
-    let port = j.link.port;
-    let addr = match d.host.ip() {
-        Some(ip) => SocketAddr::new(ip, port),
-        None => match tokio::net::lookup_host((d.host.name.as_str(), port)).await {
-            Ok(mut a) => match a.next() {
-                Some(a) => a,
-                None => {
-                    return Look {
-                        device_id: id,
-                        problem: Some(format!("{} resolves to no address", d.host.name)),
-                        note: String::new(),
-                    };
-                }
-            },
-            Err(e) => {
-                return Look {
-                    device_id: id,
-                    problem: Some(format!("cannot resolve {}: {e}", d.host.name)),
-                    note: String::new(),
-                };
-            }
-        },
+    if let Some(why) = &j.link.refusal {
+        return Look {
+            device_id: id,
+            problem: Some(format!("identity: {why}")),
+            note: String::new(),
+        };
+    }
+    let addr = match address(d, j.link.port, config).await {
+        Ok(a) => a,
+        Err(Fail(_, why)) => {
+            return Look {
+                device_id: id,
+                problem: Some(why),
+                note: String::new(),
+            };
+        }
     };
     let link = Link {
         addr,
         protocol: j.link.protocol,
         credentials: j.link.credentials.clone(),
-        timeouts,
+        timeouts: config.timeouts,
     };
-    match probe(DeviceClient::new(link)).await {
+    match probe(&mut DeviceClient::new(link)).await {
         Err(e) => Look {
             device_id: id,
             problem: Some(format!("probe failed: {e}")),
@@ -111,7 +107,7 @@ async fn look_one(j: &PlannedJob, timeouts: crate::protocol::iot::transport::Tim
             let problem = identity_problem(d, &p.info, addr)
                 .map(|m| m.replace("; nothing was sent", ""))
                 .map(|m| format!("identity mismatch: {m}"));
-            let note = if identity_checkable(d) {
+            let note = if identity_verifiable(d) {
                 format!("{note}, identity verified")
             } else {
                 format!("{note}, identity not checkable (no MAC)")

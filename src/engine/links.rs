@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::credentials;
 use crate::device::ProtocolKind;
+use crate::inert::Inert;
 use crate::inventory::MacAddr;
 use crate::protocol::discovery::{self, Found};
 
@@ -65,15 +66,22 @@ pub fn attach_credentials(
 
 /// Settles the protocol of every `unresolved` job by discovery, and with `rediscover` moves
 /// jobs whose MAC answered at another address. Returns notes for the person running it.
+///
+/// A move is followed only when exactly one address answered with the row's MAC (and, when
+/// the row gives a `device_id`, that id too). When several addresses answer with one MAC, it
+/// is not known which device the row means: the job is refused before anything is sent to
+/// either, and the refusal names every address.
 pub async fn discover(
     jobs: &mut [PlannedJob],
     rediscover: Option<&[IpAddr]>,
     timeout: Duration,
 ) -> std::io::Result<Vec<String>> {
+    // Only the rows' own unicast addresses: `check` refuses any other.
     let mut targets: Vec<IpAddr> = jobs
         .iter()
         .filter(|j| j.link.source == "unresolved")
         .filter_map(|j| j.device.host.ip())
+        .filter(|ip| crate::inventory::unicast_problem(*ip).is_none())
         .collect();
     if let Some(extra) = rediscover {
         targets.extend_from_slice(extra);
@@ -85,28 +93,37 @@ pub async fn discover(
     }
     let found = discovery::sweep(&targets, false, timeout).await?;
     let by_ip: HashMap<IpAddr, &Found> = found.iter().map(|f| (f.ip(), f)).collect();
-    let by_mac: HashMap<MacAddr, &Found> = found
-        .iter()
-        .filter_map(|f| f.mac().parse::<MacAddr>().ok().map(|m| (m, f)))
-        .collect();
+    let mut by_mac: HashMap<MacAddr, Vec<&Found>> = HashMap::new();
+    for f in &found {
+        if let Ok(mac) = f.mac().parse::<MacAddr>() {
+            by_mac.entry(mac).or_default().push(f);
+        }
+    }
     let mut notes = Vec::new();
     for j in jobs.iter_mut() {
-        let at_host = j.device.host.ip().and_then(|ip| by_ip.get(&ip).copied());
-        let mut answer = at_host;
+        let mut answer = j.device.host.ip().and_then(|ip| by_ip.get(&ip).copied());
         if rediscover.is_some()
             && let Some(mac) = j.device.mac
-            && let Some(f) = by_mac.get(&mac)
-            && Some(f.ip()) != j.device.host.ip()
         {
-            let from = j.device.host.to_string();
-            j.device.host.name = f.ip().to_string();
-            notes.push(format!(
-                "{}: MAC {mac} answered at {}, not {from}; using the new address",
-                j.device.id,
-                f.ip()
-            ));
-            j.link.moved_from = Some(from);
-            answer = Some(f);
+            match follow(j, mac, by_mac.get(&mac).map(Vec::as_slice).unwrap_or(&[])) {
+                Follow::Stay => {}
+                Follow::Move(f) => {
+                    let from = j.device.host.to_string();
+                    j.device.host.name = f.ip().to_string();
+                    notes.push(format!(
+                        "{}: MAC {mac} answered at {}, not {from}; using the new address",
+                        Inert(&j.device.id),
+                        f.ip()
+                    ));
+                    j.link.moved_from = Some(from);
+                    answer = Some(f);
+                }
+                Follow::Refuse(why) => {
+                    notes.push(format!("{}: {why}", Inert(&j.device.id)));
+                    j.link.refusal = Some(why);
+                    continue;
+                }
+            }
         }
         if j.link.source != "unresolved" && j.link.moved_from.is_none() {
             continue;
@@ -122,11 +139,54 @@ pub async fn discover(
             None if j.link.source == "unresolved" => {
                 notes.push(format!(
                     "{}: discovery got no usable answer from {}; trying the legacy protocol (set the protocol column to be sure)",
-                    j.device.id, j.device.host
+                    Inert(&j.device.id),
+                    j.device.host
                 ));
             }
             None => {}
         }
     }
     Ok(notes)
+}
+
+/// What to do with a row whose MAC `answers` came from.
+#[derive(Debug)]
+enum Follow<'a> {
+    /// Not found, or found where the inventory says.
+    Stay,
+    /// Found at exactly one other address, with the row's device id if it gives one.
+    Move(&'a Found),
+    /// Several addresses answer with this MAC (or the one that does has another device id):
+    /// nothing may be sent.
+    Refuse(String),
+}
+
+fn follow<'a>(job: &PlannedJob, mac: MacAddr, answers: &[&'a Found]) -> Follow<'a> {
+    let here = job.device.host.ip();
+    match answers {
+        [] => Follow::Stay,
+        [one] if Some(one.ip()) == here => Follow::Stay,
+        [one] => match job
+            .device
+            .extra
+            .get("device_id")
+            .filter(|id| !id.is_empty())
+        {
+            Some(id) if !id.eq_ignore_ascii_case(one.device_id()) => Follow::Refuse(format!(
+                "MAC {mac} answered at {}, but with device id {:?}, not the inventory's {:?}; nothing will be sent to it",
+                one.ip(),
+                Inert(one.device_id()).to_string(),
+                Inert(id).to_string()
+            )),
+            _ => Follow::Move(one),
+        },
+        many => {
+            let addresses: Vec<String> = many.iter().map(|f| f.ip().to_string()).collect();
+            Follow::Refuse(format!(
+                "MAC {mac} answered discovery at {} addresses ({}): it is not known which is this device, so nothing will be sent to any of them",
+                many.len(),
+                addresses.join(" and ")
+            ))
+        }
+    }
 }

@@ -5,8 +5,11 @@
 //! - [`job`]: one device's life: probe, identity, intent, action, verification, one outcome.
 //! - [`schedule`]: the rate limit and concurrency cap jobs start under.
 //! - [`dry_run`]: `run --dry-run`: reachability and identity, nothing disruptive.
+//! - [`guard`]: what a run holds before its first packet: database, lock, claims, room.
+//! - [`policy`]: thresholds, batches and stop reasons, as pure types.
 //! - [`config`]: the validated parameters of a run and the defaults behind them.
 //! - [`execute`]: a whole run, from plan to reports; `run` and `demo` use it.
+//! - [`host_clock`]: the host's boot clock with its boot id, comparable across processes.
 //! - [`progress`]: the live bar or log lines on stderr.
 //! - [`shutdown`]: signals as an object passed in: the first stops starting, the second aborts.
 //! - [`window`]: maintenance windows: when a run may start and when it must stop.
@@ -14,9 +17,12 @@
 pub mod config;
 pub mod dry_run;
 pub mod execute;
+pub mod guard;
+pub mod host_clock;
 pub mod job;
 pub mod links;
 pub mod plan;
+pub mod policy;
 pub mod progress;
 pub mod schedule;
 pub mod shutdown;

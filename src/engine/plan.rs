@@ -47,6 +47,9 @@ pub struct LinkPlan {
     pub source: &'static str,
     /// The inventory's host, when discovery found the device's MAC elsewhere.
     pub moved_from: Option<String>,
+    /// Why nothing may be sent to this device at all, settled before the run (two addresses
+    /// answered discovery with its MAC). The job ends `identity_mismatch` with these words.
+    pub refusal: Option<String>,
 }
 
 /// The inventory's `protocol` column, read. `auto` (or empty) leaves the choice to the catalog
@@ -86,6 +89,7 @@ fn initial_link(device: &Device, model: &ModelInfo) -> LinkPlan {
         credentials: None,
         source,
         moved_from: None,
+        refusal: None,
     }
 }
 

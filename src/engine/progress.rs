@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::inert::Inert;
 use crate::model::Outcome;
 
 use super::job::JobResult;
@@ -92,7 +93,7 @@ impl ProgressView {
             "[{:>w$}/{}] {} {}{}: {}",
             t.done,
             t.total,
-            r.device_id,
+            Inert(&r.device_id),
             r.outcome,
             r.reason.map(|x| format!(" ({x})")).unwrap_or_default(),
             r.detail,

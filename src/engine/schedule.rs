@@ -4,6 +4,7 @@
 //! The rate limiter reads tokio's clock, so tests under `tokio::time::pause()` prove the limits
 //! deterministically.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 
 /// Jobs started per second by default. python-kasa's authors report trouble when many
 /// connections open and close at once, and a consumer access point has to re-associate every
@@ -97,6 +99,14 @@ pub enum Progress<R> {
     },
 }
 
+/// A job that starts no earlier than `at`; see [`Scheduler::run_with`].
+#[derive(Debug)]
+pub struct Deferred<T> {
+    pub at: Instant,
+    pub index: usize,
+    pub job: T,
+}
+
 /// How a schedule ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ended {
@@ -128,6 +138,28 @@ impl Scheduler {
         &self,
         jobs: Vec<(usize, T)>,
         runner: F,
+        collect: impl FnMut(Progress<R>),
+        stop: impl Future<Output = ()>,
+        abort: impl Future<Output = ()>,
+    ) -> Ended
+    where
+        T: Send + 'static,
+        R: Send + 'static,
+        F: Fn(T) -> Fut,
+        Fut: Future<Output = R> + Send + 'static,
+    {
+        self.run_with(jobs, Vec::new(), runner, collect, stop, abort)
+            .await
+    }
+
+    /// [`run`](Self::run), with `deferred` jobs as well: each starts no earlier than its time,
+    /// under the same limits, and holds no slot while it waits, so the other jobs start
+    /// meanwhile. A deferred job that is due goes before the next job in order.
+    pub async fn run_with<T, R, F, Fut>(
+        &self,
+        jobs: Vec<(usize, T)>,
+        deferred: Vec<Deferred<T>>,
+        runner: F,
         mut collect: impl FnMut(Progress<R>),
         stop: impl Future<Output = ()>,
         abort: impl Future<Output = ()>,
@@ -141,13 +173,19 @@ impl Scheduler {
         let permits = Arc::new(Semaphore::new(self.concurrency));
         let mut running: JoinSet<(usize, R)> = JoinSet::new();
         let mut ids = std::collections::HashMap::new();
-        let total = jobs.len();
+        let total = jobs.len() + deferred.len();
         let mut started = 0;
         tokio::pin!(stop);
         tokio::pin!(abort);
         let mut aborted = false;
+        let mut queue = jobs.into_iter().peekable();
+        let mut deferred: VecDeque<Deferred<T>> = {
+            let mut d = deferred;
+            d.sort_by_key(|d| d.at);
+            d.into()
+        };
 
-        'starting: for (index, job) in jobs {
+        'starting: while queue.peek().is_some() || !deferred.is_empty() {
             // A permit first (reaping finished jobs meanwhile), then the rate: a job's start
             // time is when it may act, not when it began queueing.
             let permit = loop {
@@ -176,6 +214,29 @@ impl Scheduler {
                     _ = until_ready(&self.limiter) => break,
                 }
             }
+            let (index, job) = loop {
+                if deferred.front().is_some_and(|d| d.at <= Instant::now()) {
+                    let d = deferred.pop_front().expect("a front was seen");
+                    break (d.index, d.job);
+                }
+                if let Some(next) = queue.next() {
+                    break next;
+                }
+                // Only deferred jobs are left, none due yet: wait for the first, reaping.
+                let at = deferred
+                    .front()
+                    .expect("the loop runs while one is left")
+                    .at;
+                tokio::select! {
+                    biased;
+                    _ = &mut abort => { aborted = true; break 'starting }
+                    _ = &mut stop => break 'starting,
+                    Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                        finish(done, &mut ids, &mut collect)
+                    }
+                    _ = tokio::time::sleep_until(at) => {}
+                }
+            };
             collect(Progress::Started { index });
             started += 1;
             let work = runner(job);
@@ -424,5 +485,81 @@ mod tests {
         }
         // Ended by the abort at 10 s, not by the hour-long jobs.
         assert_eq!(t0.elapsed(), Duration::from_secs(10));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_deferred_job_holds_no_slot_while_it_waits_and_starts_when_due() {
+        // One slot. Three ordinary jobs of 4 s each and one job deferred to 6 s: the ordinary
+        // ones must not wait for it, and it must not start before its time.
+        let t0 = Instant::now();
+        let starts = Arc::new(Mutex::new(Vec::new()));
+        let s = starts.clone();
+        let deferred = vec![Deferred {
+            at: t0 + Duration::from_secs(6),
+            index: 9,
+            job: 9usize,
+        }];
+        let ended = Scheduler::new(&limits(100, 1, 1))
+            .run_with(
+                (0..3).map(|i| (i, i)).collect(),
+                deferred,
+                move |i: usize| {
+                    let s = s.clone();
+                    async move {
+                        s.lock().unwrap().push((i, t0.elapsed()));
+                        tokio::time::sleep(Duration::from_secs(4)).await;
+                    }
+                },
+                |_| {},
+                std::future::pending(),
+                std::future::pending(),
+            )
+            .await;
+        assert_eq!(
+            ended,
+            Ended {
+                started: 4,
+                not_started: 0
+            }
+        );
+        let starts = starts.lock().unwrap().clone();
+        let secs: Vec<(usize, u64)> = starts.iter().map(|(i, t)| (*i, t.as_secs())).collect();
+        // 0 at 0 s, 1 at 4 s; at 8 s the deferred job (due since 6 s) goes before job 2.
+        assert_eq!(secs, [(0, 0), (1, 4), (9, 8), (2, 12)]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn only_deferred_jobs_start_at_their_times_and_a_stop_leaves_the_rest_unstarted() {
+        let t0 = Instant::now();
+        let starts = Arc::new(Mutex::new(Vec::new()));
+        let s = starts.clone();
+        let deferred = (0..3)
+            .map(|i| Deferred {
+                at: t0 + Duration::from_secs(10 * (i as u64 + 1)),
+                index: i,
+                job: i,
+            })
+            .collect();
+        let ended = Scheduler::new(&limits(100, 1, 10))
+            .run_with(
+                Vec::new(),
+                deferred,
+                move |i: usize| {
+                    let s = s.clone();
+                    async move { s.lock().unwrap().push((i, t0.elapsed().as_secs())) }
+                },
+                |_| {},
+                tokio::time::sleep(Duration::from_secs(25)),
+                std::future::pending(),
+            )
+            .await;
+        assert_eq!(
+            ended,
+            Ended {
+                started: 2,
+                not_started: 1
+            }
+        );
+        assert_eq!(*starts.lock().unwrap(), [(0, 10), (1, 20)]);
     }
 }

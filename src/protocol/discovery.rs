@@ -142,6 +142,14 @@ impl Found {
             Found::New { info, .. } => &info.mac,
         }
     }
+
+    /// The device id the device reports (`deviceId`, `device_id`).
+    pub fn device_id(&self) -> &str {
+        match self {
+            Found::Iot { info, .. } => &info.device_id,
+            Found::New { info, .. } => &info.device_id,
+        }
+    }
 }
 
 /// Probes every target `ROUNDS` times over `timeout` and returns one answer per address,

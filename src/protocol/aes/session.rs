@@ -71,6 +71,8 @@ pub struct AesClient {
     login_version: LoginVersion,
     http: HttpConn,
     session: Option<Established>,
+    /// Disruptive commands go only on the session established now (see [`AesClient::pin`]).
+    pinned: bool,
 }
 
 impl std::fmt::Debug for AesClient {
@@ -109,7 +111,19 @@ impl AesClient {
             login_version,
             http: HttpConn::new(addr, timeouts),
             session: None,
+            pinned: false,
         }
+    }
+
+    /// From now on a disruptive command goes only on the session logged in now, the one the
+    /// caller read the device's identity on; an expired or refused session makes it fail with
+    /// [`DeviceError::NotSent`] instead of logging in again. Reads still log in again.
+    pub fn pin(&mut self) {
+        self.pinned = true;
+    }
+
+    pub fn is_pinned(&self) -> bool {
+        self.pinned
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -143,6 +157,7 @@ impl AesClient {
         kind: Kind,
     ) -> Result<Sent, DeviceError> {
         let mut refused_once = false;
+        let pinned = self.pinned && kind == Kind::Disruptive;
         loop {
             if self
                 .session
@@ -150,6 +165,9 @@ impl AesClient {
                 .is_some_and(|s| Instant::now() >= s.expires)
             {
                 self.session = None;
+            }
+            if self.session.is_none() && pinned {
+                return Err(DeviceError::NotSent { op });
             }
             if self.session.is_none() {
                 self.session = Some(self.log_in().await?);
@@ -168,6 +186,7 @@ impl AesClient {
                 Ok(plain) => return Ok(Sent::Reply(plain)),
                 // The device forgot the session; it did not act on the request, so one
                 // repeat after a new login is safe even for a reset.
+                Err(Retry::SessionEnded(_)) if pinned => return Err(DeviceError::NotSent { op }),
                 Err(Retry::SessionEnded(why)) if !refused_once => {
                     tracing::debug!(addr = %self.addr, op, code = why.code, "aes session ended; logging in again");
                     refused_once = true;

@@ -50,6 +50,8 @@ pub struct KlapClient {
     credentials: Option<Credentials>,
     http: HttpConn,
     session: Option<Established>,
+    /// Disruptive commands go only on the session established now (see [`KlapClient::pin`]).
+    pinned: bool,
 }
 
 impl std::fmt::Debug for KlapClient {
@@ -79,7 +81,21 @@ impl KlapClient {
             credentials,
             http: HttpConn::new(addr, timeouts),
             session: None,
+            pinned: false,
         }
+    }
+
+    /// From now on a disruptive command goes only on the session established now: the one the
+    /// caller read the device's identity on. If that session has expired or the device refuses
+    /// it (403), the command fails with [`DeviceError::NotSent`] instead of handshaking again,
+    /// since a new handshake could reach another device that knows the same account. Reads
+    /// still handshake again.
+    pub fn pin(&mut self) {
+        self.pinned = true;
+    }
+
+    pub fn is_pinned(&self) -> bool {
+        self.pinned
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -118,6 +134,7 @@ impl KlapClient {
         kind: Kind,
     ) -> Result<Sent, DeviceError> {
         let mut refused_once = false;
+        let pinned = self.pinned && kind == Kind::Disruptive;
         loop {
             if self
                 .session
@@ -126,6 +143,9 @@ impl KlapClient {
             {
                 tracing::debug!(addr = %self.addr, "klap session expired; handshaking again");
                 self.session = None;
+            }
+            if self.session.is_none() && pinned {
+                return Err(DeviceError::NotSent { op });
             }
             if self.session.is_none() {
                 self.session = Some(self.handshake().await?);
@@ -159,6 +179,7 @@ impl KlapClient {
                 }
                 // The device no longer knows the session (it expired or the device rebooted).
                 // It did not act on the request, so one repeat after a new handshake is safe.
+                403 if pinned => return Err(DeviceError::NotSent { op }),
                 403 if !refused_once => {
                     tracing::debug!(addr = %self.addr, op, "klap session refused (403); handshaking again");
                     refused_once = true;

@@ -191,7 +191,7 @@ async fn wrong_credentials_are_an_auth_error_and_no_handshake2_is_sent() {
     let (addr, state) = device::spawn(OWNER.0, "the-real-password").await;
     let err = klap(addr, Some(OWNER)).request(b"{}").await.unwrap_err();
     assert!(matches!(err, DeviceError::Auth { .. }), "{err}");
-    assert_eq!(err.reason(), "auth_failed");
+    assert_eq!(err.reason(), crate::model::Reason::AuthFailed);
     assert!(!err.to_string().contains("pw-owner"), "{err}");
     assert_eq!(paths(&state), ["/app/handshake1"]);
 }

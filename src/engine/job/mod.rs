@@ -1,0 +1,223 @@
+//! One device's job: probe, identity check, durable intent, the action, verification, and
+//! exactly one outcome. A job talks to its device through the device client and reports every
+//! state change to the audit writer; it never touches SQLite and never spawns work.
+//!
+//! # Layout
+//! - [`probe`]: the device's address, and reading its state with the host clock's mark.
+//! - [`identity`]: whether the device at the address is the one the inventory means.
+//! - [`command`]: the durable intent and the disruptive command, on the connection the
+//!   identity was checked on.
+//! - [`verify`]: whether the command had its effect (power cycle, factory reset).
+//! - [`evidence`]: what the audit holds about a job whose command may have arrived.
+//! - [`resolve`]: `resume`'s rules for such a job: judge from evidence and a look, never send
+//!   again.
+
+pub mod command;
+pub mod evidence;
+pub mod identity;
+pub mod probe;
+pub mod resolve;
+pub mod verify;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::device::{DeviceClient, Link};
+use crate::inert::inert;
+use crate::model::{EventKind, JobState, Outcome, Reason};
+use crate::store::{Record, SnapshotPhase, StoreError, Writer};
+
+use super::config::RunConfig;
+use super::plan::PlannedJob;
+
+pub use evidence::Evidence;
+pub use identity::{identity_problem, identity_verifiable};
+pub(crate) use probe::{Probe, probe};
+
+/// What every job of a run shares.
+pub struct JobEnv {
+    pub run_id: String,
+    pub writer: Writer,
+    pub config: RunConfig,
+    /// A factory reset may act on a device whose identity can't be checked (no MAC).
+    pub allow_unverified_identity: bool,
+}
+
+/// How a job begins.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mode {
+    /// From the start: probe, identity, intent, action, verification.
+    Fresh,
+    /// After a crash, for a job whose intent was recorded and that has no outcome: the command
+    /// may have arrived. It is judged from this evidence and a look at the device, no earlier
+    /// than `not_before`, and never sent again ([`resolve`]).
+    Resolve {
+        evidence: Box<Evidence>,
+        not_before: tokio::time::Instant,
+    },
+}
+
+/// How a job ended, as the collector and the summary see it. The same is stored durably.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobResult {
+    pub device_id: String,
+    pub outcome: Outcome,
+    pub reason: Option<Reason>,
+    /// One line, with anything a device said made inert.
+    pub detail: String,
+}
+
+/// A job ending without success, with its reason and the words for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fail(pub Reason, pub String);
+
+/// What the device part of a job comes to: success in words, or a failure.
+pub type Verdict = Result<String, Fail>;
+
+/// Runs one job to its outcome. Only a failing audit writer is an error: then nothing more can
+/// be recorded, and the run must stop.
+pub async fn run(env: Arc<JobEnv>, job: PlannedJob, mode: Mode) -> Result<JobResult, StoreError> {
+    let mut ctx = Ctx {
+        env: &env,
+        job: &job,
+        attempts: 0,
+    };
+    ctx.record(Record::Started {
+        run_id: env.run_id.clone(),
+        device_id: job.device.id.clone(),
+        at: chrono::Utc::now(),
+    })
+    .await?;
+    let link = &job.link;
+    ctx.event(
+        EventKind::Link,
+        json!({
+            "protocol": link.protocol.as_str(),
+            "chosen_by": link.source,
+            "port": link.port,
+            "moved_from": link.moved_from,
+            "credentials_profile": job.device.credentials,
+        }),
+    )
+    .await?;
+    let (outcome, reason, detail) = match ctx.work(&mode).await? {
+        Ok(detail) => (Outcome::Succeeded, None, detail),
+        Err(Fail(reason, detail)) => (Outcome::Failed, Some(reason), detail),
+    };
+    // Device text inside the detail (an err_msg, an alias) must not reach a terminal or a
+    // report as control characters.
+    let detail = inert(&detail).into_owned();
+    env.writer
+        .record_durable(Record::Outcome {
+            run_id: env.run_id.clone(),
+            device_id: job.device.id.clone(),
+            at: chrono::Utc::now(),
+            outcome,
+            reason,
+            detail: detail.clone(),
+            attempts: ctx.attempts.max(1),
+        })
+        .await?;
+    Ok(JobResult {
+        device_id: job.device.id.clone(),
+        outcome,
+        reason,
+        detail,
+    })
+}
+
+/// One job's context: its run, its plan, and how many times it talked to its device.
+struct Ctx<'a> {
+    env: &'a JobEnv,
+    job: &'a PlannedJob,
+    attempts: u32,
+}
+
+impl Ctx<'_> {
+    fn config(&self) -> &RunConfig {
+        &self.env.config
+    }
+
+    async fn record(&self, rec: Record) -> Result<(), StoreError> {
+        self.env.writer.record(rec).await
+    }
+
+    fn event_record(&self, state: Option<JobState>, kind: EventKind, detail: Value) -> Record {
+        Record::Event {
+            run_id: self.env.run_id.clone(),
+            device_id: Some(self.job.device.id.clone()),
+            at: chrono::Utc::now(),
+            state,
+            kind: kind.as_str().into(),
+            detail,
+        }
+    }
+
+    async fn event(&self, kind: EventKind, detail: Value) -> Result<(), StoreError> {
+        self.record(self.event_record(None, kind, detail)).await
+    }
+
+    /// The job moved to `state`.
+    async fn state(&self, state: JobState, detail: Value) -> Result<(), StoreError> {
+        self.record(self.event_record(Some(state), EventKind::State, detail))
+            .await
+    }
+
+    async fn snapshot(&self, phase: SnapshotPhase, probe: &Probe) -> Result<(), StoreError> {
+        self.record(Record::Snapshot {
+            run_id: self.env.run_id.clone(),
+            device_id: self.job.device.id.clone(),
+            phase,
+            at: chrono::Utc::now(),
+            data: verify::snapshot_data(&probe.info),
+        })
+        .await
+    }
+
+    fn client(&self, addr: SocketAddr) -> DeviceClient {
+        DeviceClient::new(Link {
+            addr,
+            protocol: self.job.link.protocol,
+            credentials: self.job.link.credentials.clone(),
+            timeouts: self.config().timeouts,
+        })
+    }
+
+    /// The job proper. The outer `Result` is the audit; the inner one the device.
+    async fn work(&mut self, mode: &Mode) -> Result<Verdict, StoreError> {
+        self.state(JobState::Probing, json!({})).await?;
+        if let Some(why) = &self.job.link.refusal {
+            // Settled before the run (two devices answered with this MAC): nothing is sent.
+            self.event(EventKind::IdentityMismatch, json!({ "detail": why }))
+                .await?;
+            return Ok(Err(Fail(Reason::IdentityMismatch, why.clone())));
+        }
+        let addr = match probe::address(&self.job.device, self.job.link.port, self.config()).await {
+            Ok(a) => a,
+            Err(f) => return Ok(Err(f)),
+        };
+        match mode {
+            Mode::Resolve {
+                evidence,
+                not_before,
+            } => self.resolve_intent(addr, evidence, *not_before).await,
+            Mode::Fresh => self.fresh(addr).await,
+        }
+    }
+
+    /// Probe, identity, intent, command, verification.
+    async fn fresh(&mut self, addr: SocketAddr) -> Result<Verdict, StoreError> {
+        let mut client = self.client(addr);
+        let pre = match self.probe_with_retries(&mut client).await? {
+            Ok(p) => p,
+            Err(f) => return Ok(Err(f)),
+        };
+        self.snapshot(SnapshotPhase::Pre, &pre).await?;
+        if let Err(f) = self.check_identity(addr, &pre).await? {
+            return Ok(Err(f));
+        }
+        self.act_and_verify(client, addr, &pre).await
+    }
+}

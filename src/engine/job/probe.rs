@@ -1,0 +1,118 @@
+//! Reading a device's state, and finding its address.
+
+use std::net::SocketAddr;
+
+use serde_json::json;
+
+use crate::device::{DeviceClient, DeviceError, DeviceInfo};
+use crate::inventory::Device;
+use crate::model::{EventKind, Reason};
+use crate::store::StoreError;
+
+use super::super::config::{POLL_INTERVAL, PROBE_ATTEMPTS, RunConfig};
+use super::super::host_clock::HostMark;
+use super::{Ctx, Fail};
+
+/// What the device said when probed, and when, on the host's boot clock.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub info: DeviceInfo,
+    /// Read right after the reply: the device's on-time is a reading of its clock at about
+    /// this moment of ours.
+    pub at: HostMark,
+}
+
+/// Reads the device's own state in its protocol (IOT sysinfo alone first, since some firmware
+/// crashes on unexpected modules; SMART device info), then its cloud binding.
+pub(crate) async fn probe(client: &mut DeviceClient) -> Result<Probe, DeviceError> {
+    let info = client.info().await?;
+    Ok(Probe {
+        info,
+        at: HostMark::now(),
+    })
+}
+
+/// The address the job talks to: the row's IP, or the first address its host name resolves
+/// to. A name that resolves to an address no single device can have is refused, so a probe
+/// never goes to a broadcast or unspecified address.
+pub(crate) async fn address(
+    device: &Device,
+    port: u16,
+    config: &RunConfig,
+) -> Result<SocketAddr, Fail> {
+    let host = &device.host;
+    if let Some(ip) = host.ip() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    let lookup = tokio::time::timeout(
+        config.timeouts.connect,
+        tokio::net::lookup_host((host.name.as_str(), port)),
+    )
+    .await;
+    let addr = match lookup {
+        Ok(Ok(mut addrs)) => addrs.next().ok_or_else(|| {
+            Fail(
+                Reason::Unreachable,
+                format!("{} resolves to no address", host.name),
+            )
+        })?,
+        Ok(Err(e)) => {
+            return Err(Fail(
+                Reason::Unreachable,
+                format!("cannot resolve {}: {e}", host.name),
+            ));
+        }
+        Err(_) => {
+            return Err(Fail(
+                Reason::Timeout,
+                format!("resolving {} timed out", host.name),
+            ));
+        }
+    };
+    match crate::inventory::unicast_problem(addr.ip()) {
+        Some(why) => Err(Fail(
+            Reason::Unreachable,
+            format!(
+                "{} resolves to {}, {why}; nothing was sent",
+                host.name,
+                addr.ip()
+            ),
+        )),
+        None => Ok(addr),
+    }
+}
+
+impl Ctx<'_> {
+    /// The pre-state probe on the job's client. Retries a timeout once.
+    pub(super) async fn probe_with_retries(
+        &mut self,
+        client: &mut DeviceClient,
+    ) -> Result<Result<Probe, Fail>, StoreError> {
+        let mut tries = 0;
+        loop {
+            self.attempts += 1;
+            tries += 1;
+            match probe(client).await {
+                Ok(p) => return Ok(Ok(p)),
+                Err(e) if e.is_retryable() && tries < PROBE_ATTEMPTS => {
+                    self.event(
+                        EventKind::ProbeRetry,
+                        json!({ "attempt": tries, "detail": e.to_string() }),
+                    )
+                    .await?;
+                    tokio::time::sleep(self.config().scaled(POLL_INTERVAL)).await;
+                }
+                Err(e) => {
+                    self.event(EventKind::ProbeFailed, json!({ "detail": e.to_string() }))
+                        .await?;
+                    return Ok(Err(Fail(e.reason(), format!("probe failed: {e}"))));
+                }
+            }
+        }
+    }
+
+    /// One look on a fresh connection; `None` when the device doesn't answer.
+    pub(super) async fn look(&self, addr: SocketAddr) -> Option<Probe> {
+        probe(&mut self.client(addr)).await.ok()
+    }
+}

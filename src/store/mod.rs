@@ -13,7 +13,7 @@
 //! - `writer`: the writer thread, its batches and durable commits.
 //! - `apply`: what each [`Record`] does to the tables.
 //! - `query`: listing runs, resolving run ids, loading a whole run.
-//! - [`lock`]: one process per run, an OS lock on a file next to the database.
+//! - [`lock`]: one active run per database, an OS lock on a file next to the database.
 //! - `columns`, `time`: stored words, timestamps and JSON, read and written one way.
 
 mod apply;

@@ -5,12 +5,14 @@
 //! - [`job`]: one device's life: probe, identity, intent, action, verification, one outcome.
 //! - [`schedule`]: the rate limit and concurrency cap jobs start under.
 //! - [`dry_run`]: `run --dry-run`: reachability and identity, nothing disruptive.
+//! - [`claims`]: machine-wide device claims, so runs from different databases never collide.
 //! - [`config`]: the validated parameters of a run and the defaults behind them.
 //! - [`execute`]: a whole run, from plan to reports; `run` and `demo` use it.
 //! - [`progress`]: the live bar or log lines on stderr.
 //! - [`shutdown`]: signals as an object passed in: the first stops starting, the second aborts.
 //! - [`window`]: maintenance windows: when a run may start and when it must stop.
 
+pub mod claims;
 pub mod config;
 pub mod dry_run;
 pub mod execute;

@@ -254,9 +254,7 @@ fn whose(conn: &Connection) -> rusqlite::Result<Result<(), String>> {
         return Ok(if objects == 0 {
             Ok(())
         } else {
-            Err(format!(
-                "it holds {objects} tables, indexes or other schema objects but no fleetreset schema version"
-            ))
+            Err("it has tables of its own and no fleetreset schema version".to_owned())
         });
     }
     if !(1..=schema::known_version()).contains(&version) {
@@ -485,7 +483,7 @@ mod tests {
         let detail = refused_untouched(&path);
         assert_eq!(
             detail,
-            "it holds 1 tables, indexes or other schema objects but no fleetreset schema version"
+            "it has tables of its own and no fleetreset schema version"
         );
         let conn = Connection::open(&path).unwrap();
         let tables: i64 = conn

@@ -130,7 +130,9 @@ pub(crate) enum Verdict {
 /// Whether the database at `db_path` has committed frames its -wal no longer holds. Reads only;
 /// call it before SQLite opens the database (SQLite resets the -shm when it opens first).
 pub(crate) fn check(db_path: &Path) -> Verdict {
-    let (Some(shm), Some(wal)) = (side_file(db_path, "-shm"), side_file(db_path, "-wal")) else {
+    // SQLite resolves a symlinked database and keeps its side files next to the real file.
+    let real = std::fs::canonicalize(db_path).unwrap_or_else(|_| db_path.to_owned());
+    let (Some(shm), Some(wal)) = (side_file(&real, "-shm"), side_file(&real, "-wal")) else {
         return Verdict::Fine;
     };
     let mut header = read_header(&shm);
@@ -297,6 +299,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(check(&db), Verdict::Fine);
+    }
+
+    #[test]
+    fn a_symlinked_database_is_checked_where_sqlite_keeps_its_side_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        fs::create_dir(&real).unwrap();
+        fs::write(real.join("audit.db"), b"").unwrap();
+        fs::write(real.join("audit.db-shm"), shm(4096, 2, 0)).unwrap();
+        let link = dir.path().join("link.db");
+        std::os::unix::fs::symlink(real.join("audit.db"), &link).unwrap();
+        assert_eq!(check(&link), Verdict::Lost { frames: 2 });
     }
 
     /// The parser against what SQLite really writes: a connection that never checkpoints,

@@ -454,3 +454,123 @@ fn report_on_a_missing_database_exits_2_and_creates_nothing() {
     );
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn report_refuses_a_symlinked_run_directory_and_writes_nothing_through_it() {
+    let dir = two_runs();
+    let elsewhere = TempDir::new().unwrap();
+    fs::create_dir(dir.path().join("reports")).unwrap();
+    let run_dir = dir.path().join("reports").join(NEWER);
+    std::os::unix::fs::symlink(elsewhere.path(), &run_dir).unwrap();
+    let out = fleetreset(dir.path(), &["report", "latest"]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert_eq!(out.stdout, "");
+    assert_eq!(
+        out.stderr,
+        format!(
+            "fleetreset: error: cannot create the report directory reports/{NEWER}: \
+             reports/{NEWER} is a symbolic link; reports are never written through a symlinked \
+             run directory (remove the link, or give the real directory)\n"
+        )
+    );
+    assert_eq!(fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn report_writes_through_a_symlinked_reports_directory() {
+    let dir = two_runs();
+    let mount = TempDir::new().unwrap();
+    std::os::unix::fs::symlink(mount.path(), dir.path().join("reports")).unwrap();
+    let out = fleetreset(dir.path(), &["report", "latest"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let names: Vec<_> = fs::read_dir(mount.path().join(NEWER))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+}
+
+/// Whether `text` holds a character that must not reach a terminal, line ends aside.
+fn controls_in(text: &str) -> Vec<char> {
+    text.chars()
+        .filter(|&c| c != '\n' && fleetreset::inert::needs_escape(c))
+        .collect()
+}
+
+#[test]
+fn report_files_show_hostile_device_text_inert() {
+    const RUN: &str = "20260103T090000-abcd";
+    let hostile = "\u{1b}[2J\u{1b}[Hcleared\r\n[ 9/9] plug-9 succeeded";
+    let dir = TempDir::new().unwrap();
+    let db = Db::open(&dir.path().join("fleetreset.db")).unwrap();
+    drop(record_run(
+        db,
+        new_run(RUN, Action::PowerCycle, "2026-01-03T09:00:00.000Z"),
+        &[new_job("plug-1", 0, Some("site-a"), Method::Remote)],
+        vec![
+            snapshot(
+                RUN,
+                "plug-1",
+                SnapshotPhase::Pre,
+                "2026-01-03T09:00:01.000Z",
+                json!({"sysinfo": {"alias": hostile, "mac": "50:C7:BF:00:00:01"}}),
+            ),
+            ended(
+                RUN,
+                "plug-1",
+                "2026-01-03T09:00:05.000Z",
+                Outcome::Failed,
+                Some(Reason::DeviceError),
+                hostile,
+            ),
+        ],
+        "2026-01-03T09:01:00.000Z",
+    ));
+    let out = fleetreset(dir.path(), &["report", "latest"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let base = dir.path().join("reports").join(RUN);
+
+    let md = fs::read_to_string(base.join("summary.md")).unwrap();
+    assert_eq!(controls_in(&md), [], "{md}");
+    assert!(
+        md.contains(
+            "failed (device_error): \\u{1b}\\[2J\\u{1b}\\[Hcleared\\r\\n\\[ 9/9\\] plug-9 succeeded\n"
+        ),
+        "{md}"
+    );
+
+    let csv = fs::read_to_string(base.join("devices.csv")).unwrap();
+    assert_eq!(controls_in(&csv), [], "{csv}");
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+    let escaped = "\\u{1b}[2J\\u{1b}[Hcleared\\r\\n[ 9/9] plug-9 succeeded";
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let row = reader.records().next().unwrap().unwrap();
+    assert_eq!(&row[10], escaped, "detail");
+    assert_eq!(&row[15], escaped, "pre_alias");
+}
+
+#[test]
+fn runs_on_another_programs_sqlite_file_refuses_it_and_leaves_it_as_it_was() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("places.sqlite");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("CREATE TABLE places (url TEXT); INSERT INTO places VALUES ('x');")
+        .unwrap();
+    let before = fs::read(&path).unwrap();
+    for args in [
+        &["runs", "--db", "places.sqlite"][..],
+        &["report", "latest", "--db", "places.sqlite"][..],
+    ] {
+        let out = fleetreset(dir.path(), args);
+        assert_eq!(out.code, Some(2), "{}", out.stderr);
+        assert_eq!(
+            out.stderr,
+            "fleetreset: error: places.sqlite is not a fleetreset audit database (it has tables \
+             of its own and no fleetreset schema version); nothing was changed in it: give --db \
+             a fleetreset database or a new file\n"
+        );
+    }
+    assert_eq!(fs::read(&path).unwrap(), before);
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+}

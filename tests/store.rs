@@ -626,3 +626,169 @@ fn a_file_that_is_not_sqlite_is_a_clear_error_and_is_left_untouched() {
     assert!(text.contains("not a database"), "{text}");
     assert_eq!(fs::read(&path).unwrap(), garbage);
 }
+
+fn sha256(path: &Path) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(fs::read(path).unwrap()).to_vec()
+}
+
+fn side(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap().to_owned();
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
+/// The database and its `-wal` and `-shm` as they are on disk right now, copied into `to`, as
+/// someone backing up the files of a live or crashed run would.
+fn copy_with_side_files(db: &Path, to: &Path) -> PathBuf {
+    let copy = to.join(db.file_name().unwrap());
+    fs::copy(db, &copy).unwrap();
+    for suffix in ["-wal", "-shm"] {
+        fs::copy(side(db, suffix), side(&copy, suffix)).unwrap();
+    }
+    copy
+}
+
+/// A crash leaves the last commits in the -wal alone. A copy without that -wal would open as an
+/// older database, the run (and its durable intents) silently gone.
+#[test]
+fn a_copy_whose_wal_is_missing_is_refused_and_with_its_wal_it_has_the_run() {
+    let (dir, path) = temp_db();
+    let mut db = Db::open(&path).unwrap();
+    db.create_run(&new_run("r1", t(0)), &jobs(3)).unwrap();
+    // `db` stays open: nothing is checkpointed, as when the process was killed here.
+    let crashed = dir.path().join("crashed");
+    fs::create_dir(&crashed).unwrap();
+    let copy = copy_with_side_files(&path, &crashed);
+    let wal = fs::read(side(&copy, "-wal")).unwrap();
+    assert!(!wal.is_empty(), "the commits should still be in the -wal");
+
+    fs::remove_file(side(&copy, "-wal")).unwrap();
+    let before = (sha256(&copy), sha256(&side(&copy, "-shm")));
+    let err = Db::open(&copy).expect_err("the -wal with the committed run is gone");
+    let StoreError::WalLost {
+        path: shown,
+        frames,
+    } = &err
+    else {
+        panic!("expected WalLost, got {err:?}");
+    };
+    assert_eq!(shown, &copy.display().to_string());
+    assert!(*frames > 0, "{err}");
+    let text = err.to_string();
+    assert!(text.contains("missing or truncated"), "{text}");
+    assert!(
+        text.contains("possibly an intent to reset a device"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("restore {}-wal", copy.display())),
+        "{text}"
+    );
+    // Nothing was changed: no -wal created, the database and the index as they were.
+    assert!(!side(&copy, "-wal").exists());
+    assert_eq!((sha256(&copy), sha256(&side(&copy, "-shm"))), before);
+
+    // A truncated -wal is refused the same way.
+    fs::write(side(&copy, "-wal"), &wal[..wal.len() - 1]).unwrap();
+    assert!(matches!(Db::open(&copy), Err(StoreError::WalLost { .. })));
+
+    // With the -wal restored, SQLite replays it and the run is there.
+    fs::write(side(&copy, "-wal"), &wal).unwrap();
+    let restored = Db::open(&copy).unwrap();
+    let rec = restored.load_run("r1").unwrap();
+    assert_eq!(rec.jobs.len(), 3);
+    drop(db);
+}
+
+#[test]
+fn a_cleanly_closed_database_leaves_no_side_files_and_opens_with_its_runs() {
+    let (_dir, path) = temp_db();
+    let mut db = Db::open(&path).unwrap();
+    db.create_run(&new_run("r1", t(0)), &jobs(2)).unwrap();
+    drop(db);
+    assert!(!side(&path, "-wal").exists());
+    assert!(!side(&path, "-shm").exists());
+    let db = Db::open(&path).unwrap();
+    assert_eq!(db.load_run("r1").unwrap().jobs.len(), 2);
+}
+
+#[test]
+fn a_database_open_elsewhere_with_its_side_files_whole_opens_fine() {
+    let (_dir, path) = temp_db();
+    let mut writer = Db::open(&path).unwrap();
+    writer.create_run(&new_run("r1", t(0)), &jobs(2)).unwrap();
+    assert!(side(&path, "-wal").exists() && side(&path, "-shm").exists());
+    let reader = Db::open(&path).unwrap();
+    assert_eq!(reader.load_run("r1").unwrap().jobs.len(), 2);
+}
+
+#[test]
+fn another_programs_sqlite_file_given_as_the_database_is_refused_and_left_unchanged() {
+    let (dir, path) = temp_db();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("CREATE TABLE bookmarks (url TEXT); INSERT INTO bookmarks VALUES ('x');")
+        .unwrap();
+    let before = sha256(&path);
+    let err = Db::open(&path).expect_err("not a fleetreset database");
+    assert!(matches!(&err, StoreError::NotOurs { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "{} is not a fleetreset audit database (",
+            path.display()
+        )),
+        "{text}"
+    );
+    assert!(text.contains("nothing was changed in it"), "{text}");
+    assert_eq!(sha256(&path), before);
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn the_preflight_refuses_a_database_whose_directory_became_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let locked = dir.path().join("locked");
+    fs::create_dir(&locked).unwrap();
+    let path = locked.join("audit.db");
+    let db = Db::open(&path).unwrap();
+    db.preflight(0).unwrap();
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o500)).unwrap();
+    let result = if can_write_in(&locked) {
+        eprintln!(
+            "skipped: {} is writable despite mode 0500 (running as root?)",
+            locked.display()
+        );
+        None
+    } else {
+        Some(db.preflight(0))
+    };
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o700)).unwrap();
+    if let Some(result) = result {
+        let err = result.expect_err("a read-only directory can't take the run's files");
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("cannot create a file in {}", locked.display())),
+            "{text}"
+        );
+        assert!(text.contains("ermission denied"), "{text}");
+    }
+}
+
+#[test]
+fn the_preflight_refuses_a_need_no_disk_can_meet() {
+    let (dir, path) = temp_db();
+    let db = Db::open(&path).unwrap();
+    let err = db.preflight(u64::MAX / 2).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "the audit database {} cannot take a run's records: no space in {}: ",
+            path.display(),
+            dir.path().display()
+        )),
+        "{text}"
+    );
+    assert!(text.ends_with(" free, about 8 EiB needed"), "{text}");
+}

@@ -7,6 +7,7 @@
 //! - [`dry_run`]: `run --dry-run`: reachability and identity, nothing disruptive.
 //! - [`guard`]: what a run holds before its first packet: database, lock, claims, room.
 //! - [`policy`]: thresholds, batches and stop reasons, as pure types.
+//! - [`claims`]: machine-wide device claims, so runs from different databases never collide.
 //! - [`config`]: the validated parameters of a run and the defaults behind them.
 //! - [`execute`]: a whole run, from plan to reports; `run` and `demo` use it.
 //! - [`host_clock`]: the host's boot clock with its boot id, comparable across processes.
@@ -14,6 +15,7 @@
 //! - [`shutdown`]: signals as an object passed in: the first stops starting, the second aborts.
 //! - [`window`]: maintenance windows: when a run may start and when it must stop.
 
+pub mod claims;
 pub mod config;
 pub mod dry_run;
 pub mod execute;

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::summary::outcome_word;
 use super::timestamp;
+use crate::inert::inert;
 use crate::store::{JobRow, RunRecord, SnapshotPhase, Timestamp};
 
 pub const HEADER: [&str; 22] = [
@@ -144,13 +145,19 @@ fn value_cell(value: Option<&Value>) -> String {
     }
 }
 
-/// Text from a device or the inventory, safe to open in a spreadsheet: Excel, LibreOffice and
-/// Google Sheets evaluate a cell that starts with `=`, `+`, `-` or `@` (and, after trimming, a
-/// tab or CR) as a formula, so such text gets a leading `'`, which they show as text.
+/// Text from a device or the inventory, safe to `cat` and to open in a spreadsheet.
+///
+/// First made inert ([`crate::inert`]): one line, control and reordering characters escaped
+/// (`\u{1b}`, `\r`, `\n`), so an alias holding an escape sequence can't reach the terminal of
+/// whoever looks at the file. Then Excel, LibreOffice and Google Sheets evaluate a cell that
+/// starts with `=`, `+`, `-` or `@` as a formula, so such text gets a leading `'`, which they
+/// show as text. (A leading tab or CR, which some of them trim before looking, is escaped by
+/// the first step.)
 pub fn text_cell(text: &str) -> String {
+    let text = inert(text);
     match text.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
-        _ => text.to_string(),
+        Some('=' | '+' | '-' | '@') => format!("'{text}"),
+        _ => text.into_owned(),
     }
 }
 
@@ -170,8 +177,7 @@ mod tests {
         let expected = "\
 id,site,unit,model,mac,host,action,method,outcome,reason,detail,identity,started,finished,duration_s,pre_alias,pre_firmware,pre_mac,pre_on_time,post_alias,post_on_time,post_seen
 plug-1,site-a,rack 1,HS103(US),50:C7:BF:00:00:01,10.0.0.1,power-cycle,remote,succeeded,,came back after 41 s,verified,2026-11-21T05:47:09.000Z,2026-11-21T05:47:51.250Z,42.250,\"'=HYPERLINK(\"\"x\"\")\",1.0.3 Build 210506 Rel.180637,50:C7:BF:00:00:01,86400,\"'=HYPERLINK(\"\"x\"\")\",12,true
-lamp-2,north|south,,KL130(EU),,10.0.0.2,power-cycle,remote,failed,not_verified,\"did not come back within 90 s
-| retry later\",unverified,2026-11-21T05:47:09.500Z,2026-11-21T05:48:40.000Z,90.500,'-lamp,1.8.8,50C7BF000002,,,,false
+lamp-2,north|south,,KL130(EU),,10.0.0.2,power-cycle,remote,failed,not_verified,did not come back within 90 s\\n| retry later,unverified,2026-11-21T05:47:09.500Z,2026-11-21T05:48:40.000Z,90.500,'-lamp,1.8.8,50C7BF000002,,,,false
 strip-3,,,,,10.0.0.3,power-cycle,upstream,skipped,threshold_reached,failure threshold reached,,,2026-11-21T05:48:40.001Z,,,,,,,,false
 cam-4,site-a,porch,C200,,10.0.0.4,power-cycle,manual,manual_required,,hold the reset button for 5 s,,2026-11-21T05:47:10.000Z,2026-11-21T05:47:10.000Z,0.000,,,,,,,false
 ";
@@ -185,7 +191,10 @@ cam-4,site-a,porch,C200,,10.0.0.4,power-cycle,manual,manual_required,,hold the r
         assert_eq!(reader.headers().unwrap(), HEADER.as_slice());
         let rows: Vec<::csv::StringRecord> = reader.records().map(Result::unwrap).collect();
         assert_eq!(rows.len(), 4);
-        assert_eq!(&rows[1][10], "did not come back within 90 s\n| retry later");
+        assert_eq!(
+            &rows[1][10],
+            "did not come back within 90 s\\n| retry later"
+        );
         assert_eq!(&rows[0][15], "'=HYPERLINK(\"x\")");
         let identity: Vec<&str> = rows.iter().map(|r| &r[11]).collect();
         assert_eq!(identity, ["verified", "unverified", "", ""]);
@@ -198,8 +207,9 @@ cam-4,site-a,porch,C200,,10.0.0.4,power-cycle,manual,manual_required,,hold the r
             ("+31 20 555", "'+31 20 555"),
             ("-lamp", "'-lamp"),
             ("@SUM(A1)", "'@SUM(A1)"),
-            ("\tcmd", "'\tcmd"),
-            ("\rcmd", "'\rcmd"),
+            ("\tcmd", "\\tcmd"),
+            ("\rcmd", "\\rcmd"),
+            ("=\u{1b}[2J", "'=\\u{1b}[2J"),
             ("lamp=on", "lamp=on"),
             ("", ""),
         ] {
@@ -267,5 +277,31 @@ cam-4,site-a,porch,C200,,10.0.0.4,power-cycle,manual,manual_required,,hold the r
         let mut record = fixture::record();
         record.jobs.clear();
         assert_eq!(rendered(&record), format!("{}\n", HEADER.join(",")));
+    }
+
+    #[test]
+    fn device_text_with_escape_sequences_and_line_breaks_reaches_the_csv_inert() {
+        let mut record = fixture::record();
+        let hostile = "\u{1b}[2J\u{1b}[Hforged\r\n[ 9/9] ok";
+        record.jobs[0].detail = Some(hostile.to_string());
+        record.jobs[0].site = Some(hostile.to_string());
+        record.snapshots[0].data["sysinfo"]["alias"] = json!(hostile);
+        record.snapshots[1].data["sysinfo"]["alias"] = json!({ "nested": hostile });
+        let text = rendered(&record);
+        let controls: Vec<char> = text
+            .chars()
+            .filter(|&c| c != '\n' && crate::inert::needs_escape(c))
+            .collect();
+        assert!(controls.is_empty(), "{controls:?} in {text}");
+        // Still one line per job, so the file reads as it did.
+        assert_eq!(text.lines().count(), 1 + record.jobs.len(), "{text}");
+        let escaped = "\\u{1b}[2J\\u{1b}[Hforged\\r\\n[ 9/9] ok";
+        let mut reader = ::csv::Reader::from_reader(text.as_bytes());
+        let row = reader.records().next().unwrap().unwrap();
+        assert_eq!(&row[1], escaped);
+        assert_eq!(&row[10], escaped);
+        assert_eq!(&row[15], escaped);
+        // JSON already escapes controls its own way.
+        assert!(row[19].contains("\\u001b[2J"), "{:?}", &row[19]);
     }
 }

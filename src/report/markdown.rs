@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::summary::{Summary, outcome_word, status_word};
 use super::timestamp;
+use crate::inert::{inert, needs_escape};
 use crate::model::Outcome;
 use crate::store::{JobRow, RunRecord, RunRow};
 
@@ -211,21 +212,26 @@ fn write_attention(out: &mut String, record: &RunRecord) -> fmt::Result {
     Ok(())
 }
 
-/// Device or inventory text made inert in a table cell or a list item. Line breaks and other
-/// control characters become spaces: a newline would end the table row, and an escape
-/// sequence would reach the terminal the summary is printed on. A backslash goes before `|`
-/// (which would end the cell), before `<` `>` `[` `]` `` ` `` `*` (HTML, links, images, code
-/// spans, and the bold around job ids), and before a backslash, so that text can't cancel an
-/// escape.
+/// Device or inventory text made inert in a table cell or a list item.
+///
+/// Line breaks and every other control or text-reordering character are shown as
+/// [`crate::inert`] shows them (`\n`, `\r`, `\u{1b}`): a newline would end the table row, and
+/// an escape sequence would reach the terminal the summary is printed on (`run` prints it, and
+/// people `cat` it). A backslash goes before `|` (which would end the cell), before `<` `>` `[`
+/// `]` `` ` `` `*` (HTML, links, images, code spans, and the bold around job ids), and before a
+/// backslash of the text itself, so that text can't cancel an escape. The backslash of an inert
+/// escape stays single: before a letter, Markdown shows a backslash as it is, so `\n` reads
+/// `\n` both rendered and in a terminal.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
+    let mut utf8 = [0u8; 4];
     for c in text.chars() {
         match c {
             '\\' | '|' | '<' | '>' | '[' | ']' | '`' | '*' => {
                 out.push('\\');
                 out.push(c);
             }
-            c if c.is_control() => out.push(' '),
+            c if needs_escape(c) => out.push_str(&inert(c.encode_utf8(&mut utf8))),
             c => out.push(c),
         }
     }
@@ -272,7 +278,7 @@ mod tests {
 
 ## Not succeeded (3)
 
-- **lamp-2** (north\\|south), 10.0.0.2: failed (not_verified): did not come back within 90 s \\| retry later
+- **lamp-2** (north\\|south), 10.0.0.2: failed (not_verified): did not come back within 90 s\\n\\| retry later
 - **strip-3**, 10.0.0.3: skipped (threshold_reached): failure threshold reached
 - **cam-4** (site-a / porch), 10.0.0.4: manual_required: hold the reset button for 5 s
 
@@ -288,13 +294,14 @@ The inventory gave no MAC for these devices; --allow-unverified-identity let the
     #[test]
     fn table_metacharacters_and_markup_in_device_text_are_escaped() {
         assert_eq!(escape("a|b"), "a\\|b");
-        assert_eq!(escape("line 1\nline 2\r\n"), "line 1 line 2  ");
+        assert_eq!(escape("line 1\nline 2\r\n"), "line 1\\nline 2\\r\\n");
         assert_eq!(escape("a\\|b"), "a\\\\\\|b");
         assert_eq!(
             escape("<img src=x> [x](javascript:1) `code` **b**"),
             "\\<img src=x\\> \\[x\\](javascript:1) \\`code\\` \\*\\*b\\*\\*"
         );
-        assert_eq!(escape("\u{1b}[31mred"), " \\[31mred");
+        assert_eq!(escape("\u{1b}[31mred"), "\\u{1b}\\[31mred");
+        assert_eq!(escape("a\u{202e}b"), "a\\u{202e}b");
         assert_eq!(escape("plug_1 (rack 2)"), "plug_1 (rack 2)");
     }
 
@@ -362,5 +369,35 @@ The inventory gave no MAC for these devices; --allow-unverified-identity let the
         assert_eq!(d(42_250), "42.250 s");
         assert_eq!(d(122_377), "2m 02s");
         assert_eq!(d(3_900_000), "1h 05m 00s");
+    }
+
+    #[test]
+    fn device_text_with_escape_sequences_and_line_breaks_reaches_the_summary_inert() {
+        let mut record = fixture::record();
+        let hostile = "\u{1b}[2J\u{1b}[Hforged\r\n[ 9/9] ok\u{9b}31m";
+        for job in &mut record.jobs {
+            job.detail = Some(hostile.to_string());
+            job.site = Some(hostile.to_string());
+            job.unit = Some(hostile.to_string());
+            job.device_id = format!("{}{hostile}", job.device_id);
+            job.host = hostile.to_string();
+        }
+        record.run.operator = hostile.to_string();
+        record.run.inventory_path = hostile.to_string();
+        record.run.parameters = serde_json::json!({ "note": hostile });
+        let text = render(&record);
+        let controls: Vec<char> = text
+            .chars()
+            .filter(|&c| c != '\n' && needs_escape(c))
+            .collect();
+        assert!(controls.is_empty(), "{controls:?} in {text}");
+        assert!(
+            text.contains(
+                "- Operator: \\u{1b}\\[2J\\u{1b}\\[Hforged\\r\\n\\[ 9/9\\] ok\\u{9b}31m\n"
+            ),
+            "{text}"
+        );
+        // Every line the hostile text went into is still one line of the summary.
+        assert!(!text.lines().any(|l| l.starts_with("[ 9/9]")), "{text}");
     }
 }

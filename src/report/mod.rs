@@ -1,11 +1,12 @@
 //! Reports of a run, written from what the audit database holds: `devices.csv`, `run.json` and
 //! `summary.md` in `reports/<run>/`.
 //!
-//! - `csv`: one row per device, with spreadsheet formulas neutralised.
+//! - `csv`: one row per device, with device text inert and spreadsheet formulas neutralised.
 //! - `json`: the whole record plus its counts.
-//! - `markdown`: the summary for people, with device text escaped.
+//! - `markdown`: the summary for people, with device text inert and its markup escaped.
 //! - `summary`: the counts by outcome, reason and site both of them use.
-//! - `files`: owner-only directories, atomic owner-only files.
+//! - `files`: owner-only directories, atomic owner-only files, never through a symlinked run
+//!   directory; [`preflight`] checks before a run that the report will be writable.
 
 mod csv;
 mod files;
@@ -21,6 +22,7 @@ use anyhow::Context;
 
 use crate::store::{RunRecord, Timestamp};
 
+pub use self::files::preflight;
 pub use self::summary::status_word;
 
 /// Default parent directory of the reports.
@@ -35,7 +37,8 @@ pub struct ReportFiles {
     pub summary_md: PathBuf,
 }
 
-/// Writes the three files into `dir` (created with owner-only permissions).
+/// Writes the three files into `dir` (created with owner-only permissions). A `dir` that is
+/// itself a symbolic link is refused, whatever it points to; its parents may be links.
 pub fn write(dir: &Path, record: &RunRecord) -> anyhow::Result<ReportFiles> {
     let files = ReportFiles {
         dir: dir.to_path_buf(),
@@ -48,7 +51,10 @@ pub fn write(dir: &Path, record: &RunRecord) -> anyhow::Result<ReportFiles> {
     let run = json::render(record).context("cannot write run.json")?;
     let summary = markdown::render(record);
 
-    files::create_private_dir(dir)
+    // Checked before anything is created: a link in place of the run's directory would send
+    // the report wherever it points.
+    files::refuse_symlinked_dir(dir)
+        .and_then(|()| files::create_private_dir(dir))
         .with_context(|| format!("cannot create the report directory {}", dir.display()))?;
     for (path, bytes) in [
         (&files.devices_csv, devices.as_slice()),
@@ -142,6 +148,43 @@ mod tests {
                 "cannot create the report directory {}",
                 file.join("run").display()
             )
+        );
+    }
+
+    #[test]
+    fn a_report_is_not_written_through_a_symlinked_run_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let reports = tmp.path().join("reports");
+        fs::create_dir(&reports).unwrap();
+        let dir = reports.join(fixture::RUN_ID);
+        std::os::unix::fs::symlink(elsewhere.path(), &dir).unwrap();
+        let err = write(&dir, &fixture::record()).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(
+            text.starts_with(&format!(
+                "cannot create the report directory {}: {} is a symbolic link; ",
+                dir.display(),
+                dir.display()
+            )),
+            "{text}"
+        );
+        assert_eq!(fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_report_may_be_written_under_a_symlinked_reports_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mount = tempfile::tempdir().unwrap();
+        let reports = tmp.path().join("reports");
+        std::os::unix::fs::symlink(mount.path(), &reports).unwrap();
+        let files = write(&reports.join(fixture::RUN_ID), &fixture::record()).unwrap();
+        assert!(files.summary_md.is_file());
+        assert_eq!(
+            fs::read_dir(mount.path().join(fixture::RUN_ID))
+                .unwrap()
+                .count(),
+            3
         );
     }
 }

@@ -1,9 +1,16 @@
-//! One process per run: an advisory lock on a file next to the database.
+//! One active run per database: an advisory lock on a file next to the database.
 //!
-//! Two processes working on the same run (two `fleetreset resume RUN` at once) would both
-//! reset the run's remaining devices. [`acquire`] takes an exclusive OS lock on
-//! `<db file name>.<run id>.lock` in the database's directory and holds it for the life of the
-//! [`RunLock`].
+//! A run's inventory and its database go together: two runs (or a run and a `resume`, or two
+//! `resume`s) over the same database would each reset every device they list, so the second
+//! would power-cycle or factory-reset devices the first is already working on. The rule is
+//! therefore one active run (or resume) per database, whichever run it is: [`acquire_db`] takes
+//! an exclusive OS lock on `<db file name>.lock` in the database's directory and holds it for
+//! the life of the [`DbLock`]. Reading (`runs`, `report`) takes no lock.
+//!
+//! [`acquire`] is the older, narrower rule (one process per run, on
+//! `<db file name>.<run id>.lock`); it stays until every caller has moved to [`acquire_db`].
+//! Runs over the same devices from *different* databases are kept apart by the machine-wide
+//! device claims of `engine::claims`, not here.
 //!
 //! The lock is [`File::try_lock`], which is `flock(2)` on Linux and `LockFileEx` on Windows:
 //! - It belongs to the open file, not to the file's existence, so it ends when the holder
@@ -33,8 +40,14 @@ const UNNAMED_HOLDER: &str = "another process (its lock file does not name it ye
 /// The exclusive right to work on one run. Released when dropped or when the process ends.
 #[derive(Debug)]
 pub struct RunLock {
-    file: File,
-    path: PathBuf,
+    held: Held,
+}
+
+/// The exclusive right to run (or resume) anything on one database. Released when dropped or
+/// when the process ends.
+#[derive(Debug)]
+pub struct DbLock {
+    held: Held,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +59,17 @@ pub enum LockError {
     Held {
         run_id: String,
         /// The holder's line from the lock file (`pid 1234 on host lab-1 since 2026-…Z`).
+        holder: String,
+        path: PathBuf,
+    },
+    #[error(
+        "database {} is in use by {holder} (lock file {}); a second run or resume on the same database would act on the same devices: wait for it to finish or stop it first",
+        db.display(),
+        path.display()
+    )]
+    DbHeld {
+        db: PathBuf,
+        /// The holder's line (`pid 1234 on host lab-1 since 2026-…Z: run 2026…-3f2a`).
         holder: String,
         path: PathBuf,
     },
@@ -62,11 +86,25 @@ pub enum LockError {
 impl RunLock {
     /// The lock file, for messages.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.held.path
     }
 }
 
-impl Drop for RunLock {
+impl DbLock {
+    /// The lock file, for messages.
+    pub fn path(&self) -> &Path {
+        &self.held.path
+    }
+}
+
+/// A lock file we hold, with our holder line in it.
+#[derive(Debug)]
+struct Held {
+    file: File,
+    path: PathBuf,
+}
+
+impl Drop for Held {
     fn drop(&mut self) {
         // Empty the file while we still hold the lock, so a process that finds the next holder
         // busy before it writes its line doesn't name us.
@@ -81,8 +119,39 @@ impl Drop for RunLock {
 /// Locks run `run_id` of the database at `db_path`, or says who holds it.
 pub fn acquire(db_path: &Path, run_id: &str) -> Result<RunLock, LockError> {
     let path = lock_path(db_path, run_id)?;
+    let line = holder_line(std::process::id(), &hostname(), &Utc::now());
+    match lock_file(&path, &line)? {
+        Ok(held) => Ok(RunLock { held }),
+        Err(holder) => Err(LockError::Held {
+            run_id: run_id.to_owned(),
+            holder,
+            path,
+        }),
+    }
+}
+
+/// Locks the database at `db_path` for one run or resume, or says who holds it. `purpose`
+/// ends the holder line (`run 20261121T054708Z-3f2a`, `resume 20261121T054708Z-3f2a`) so the
+/// refusal tells the next operator what is going on; it is made one inert line first.
+pub fn acquire_db(db_path: &Path, purpose: &str) -> Result<DbLock, LockError> {
+    let path = db_lock_path(db_path)?;
+    let holder = holder_line(std::process::id(), &hostname(), &Utc::now());
+    let line = format!("{}: {}\n", holder.trim_end(), crate::inert::inert(purpose));
+    match lock_file(&path, &line)? {
+        Ok(held) => Ok(DbLock { held }),
+        Err(holder) => Err(LockError::DbHeld {
+            db: db_path.to_owned(),
+            holder,
+            path,
+        }),
+    }
+}
+
+/// Opens (creating) and locks `path`, then writes `line` into it. `Ok(Err(holder))` when
+/// another open file holds the lock, with the holder's line.
+fn lock_file(path: &Path, line: &str) -> Result<Result<Held, String>, LockError> {
     let io_err = |source| LockError::Io {
-        path: path.clone(),
+        path: path.to_owned(),
         source,
     };
 
@@ -95,26 +164,27 @@ pub fn acquire(db_path: &Path, run_id: &str) -> Result<RunLock, LockError> {
         // Only fleetreset's user needs it, as for the database.
         options.mode(0o600);
     }
-    let mut file = options.open(&path).map_err(io_err)?;
+    let mut file = options.open(path).map_err(io_err)?;
 
     match file.try_lock() {
         Ok(()) => {}
-        Err(TryLockError::WouldBlock) => {
-            return Err(LockError::Held {
-                run_id: run_id.to_owned(),
-                holder: read_holder(&file),
-                path,
-            });
-        }
+        Err(TryLockError::WouldBlock) => return Ok(Err(read_holder(&file))),
         Err(TryLockError::Error(source)) => return Err(io_err(source)),
     }
 
     // Nothing was read, so writing starts at offset 0.
-    let line = holder_line(std::process::id(), &hostname(), &Utc::now());
     file.set_len(0).map_err(io_err)?;
     file.write_all(line.as_bytes()).map_err(io_err)?;
     file.sync_all().map_err(io_err)?;
-    Ok(RunLock { file, path })
+    Ok(Ok(Held {
+        file,
+        path: path.to_owned(),
+    }))
+}
+
+/// `<db file name>.lock` in the database's directory.
+fn db_lock_path(db_path: &Path) -> Result<PathBuf, LockError> {
+    with_suffix(db_path, ".lock")
 }
 
 /// `<db file name>.<run_id>.lock` in the database's directory.
@@ -128,6 +198,11 @@ fn lock_path(db_path: &Path, run_id: &str) -> Result<PathBuf, LockError> {
             run_id: run_id.to_owned(),
         });
     }
+    with_suffix(db_path, &format!(".{run_id}.lock"))
+}
+
+/// The database's file name with `suffix` appended, in the database's directory.
+fn with_suffix(db_path: &Path, suffix: &str) -> Result<PathBuf, LockError> {
     let Some(name) = db_path.file_name() else {
         return Err(LockError::Io {
             path: db_path.to_owned(),
@@ -138,7 +213,7 @@ fn lock_path(db_path: &Path, run_id: &str) -> Result<PathBuf, LockError> {
         });
     };
     let mut lock_name = name.to_owned();
-    lock_name.push(format!(".{run_id}.lock"));
+    lock_name.push(suffix);
     Ok(db_path.with_file_name(lock_name))
 }
 
@@ -382,6 +457,142 @@ mod tests {
         child.0.kill().unwrap();
         child.0.wait().unwrap();
         let lock = acquire(&db_in(&dir), RUN).unwrap();
+        let line = fs::read_to_string(lock.path()).unwrap();
+        assert!(
+            line.starts_with(&format!("pid {} ", std::process::id())),
+            "{line:?}"
+        );
+    }
+
+    const PURPOSE: &str = "run 20261121T054708Z-3f2a";
+
+    #[test]
+    fn the_database_lock_sits_next_to_the_database_and_names_its_holder_and_purpose() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = acquire_db(&db_in(&dir), PURPOSE).unwrap();
+        let expected = dir.path().join("fleetreset.db.lock");
+        assert_eq!(lock.path(), expected);
+        let line = fs::read_to_string(&expected).unwrap();
+        let prefix = format!("pid {} on host {} since ", std::process::id(), hostname());
+        assert!(line.starts_with(&prefix), "{line:?}");
+        assert!(line.ends_with(&format!("Z: {PURPOSE}\n")), "{line:?}");
+    }
+
+    #[test]
+    fn a_second_run_or_resume_on_the_same_database_is_refused_whatever_its_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = acquire_db(&db_in(&dir), PURPOSE).unwrap();
+        let err = acquire_db(&db_in(&dir), "resume 20260101T000000Z-aaaa").unwrap_err();
+        let LockError::DbHeld { db, holder, path } = &err else {
+            panic!("expected DbHeld, got {err:?}");
+        };
+        assert_eq!(db, &db_in(&dir));
+        assert_eq!(path, first.path());
+        assert!(
+            holder.starts_with(&format!("pid {} on host ", std::process::id())),
+            "{holder:?}"
+        );
+        assert!(holder.ends_with(&format!(": {PURPOSE}")), "{holder:?}");
+        // The refused attempt left the holder's line alone.
+        let line = fs::read_to_string(first.path()).unwrap();
+        assert_eq!(line.trim_end(), holder);
+    }
+
+    #[test]
+    fn the_database_lock_and_a_run_lock_are_different_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let db_lock = acquire_db(&db_in(&dir), PURPOSE).unwrap();
+        let run_lock = acquire(&db_in(&dir), RUN).unwrap();
+        assert_ne!(db_lock.path(), run_lock.path());
+    }
+
+    #[test]
+    fn a_dropped_database_lock_can_be_taken_again_and_leaves_no_holder_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = acquire_db(&db_in(&dir), PURPOSE).unwrap().path().to_owned();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "");
+        acquire_db(&db_in(&dir), PURPOSE).unwrap();
+    }
+
+    #[test]
+    fn a_purpose_with_line_breaks_stays_on_the_holder_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = acquire_db(&db_in(&dir), "run x\npid 1 on host forged").unwrap();
+        let text = fs::read_to_string(lock.path()).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text:?}");
+        assert!(
+            text.ends_with(": run x\\npid 1 on host forged\n"),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn the_database_held_message_names_the_database_the_holder_the_file_and_the_danger() {
+        let err = LockError::DbHeld {
+            db: PathBuf::from("/x/fleetreset.db"),
+            holder: format!("pid 1234 on host lab-1 since 2026-11-21T05:47:08Z: {PURPOSE}"),
+            path: PathBuf::from("/x/fleetreset.db.lock"),
+        };
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "database /x/fleetreset.db is in use by pid 1234 on host lab-1 since \
+                 2026-11-21T05:47:08Z: {PURPOSE} (lock file /x/fleetreset.db.lock); a second run \
+                 or resume on the same database would act on the same devices: wait for it to \
+                 finish or stop it first"
+            )
+        );
+    }
+
+    #[test]
+    fn a_database_path_without_a_file_name_is_an_io_error() {
+        let err = acquire_db(Path::new("/"), PURPOSE).unwrap_err();
+        assert!(
+            matches!(&err, LockError::Io { source, .. }
+            if source.kind() == io::ErrorKind::InvalidInput),
+            "{err:?}"
+        );
+    }
+
+    /// As the per-run test above, for the database lock.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_database_lock_held_by_another_process_is_refused_and_released_when_it_is_killed() {
+        if Command::new("flock").arg("--version").output().is_err() {
+            eprintln!("skipped: no flock(1) to hold a lock from another process");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fleetreset.db.lock");
+        let script = r#"exec 9>>"$1" && flock -n 9 &&
+            echo "pid $$ on host sh-test since 2026-11-21T05:47:08Z: run other" >&9 &&
+            echo locked && exec sleep 60"#;
+        let mut child = Reap(
+            Command::new("sh")
+                .args(["-c", script, "sh"])
+                .arg(&path)
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let mut said = String::new();
+        let stdout = child.0.stdout.take().unwrap();
+        BufReader::new(stdout).read_line(&mut said).unwrap();
+        assert_eq!(said, "locked\n");
+
+        let err = acquire_db(&db_in(&dir), PURPOSE).unwrap_err();
+        let expected = format!(
+            "pid {} on host sh-test since 2026-11-21T05:47:08Z: run other",
+            child.0.id()
+        );
+        assert!(
+            matches!(&err, LockError::DbHeld { holder, .. } if *holder == expected),
+            "{err:?}"
+        );
+
+        child.0.kill().unwrap();
+        child.0.wait().unwrap();
+        let lock = acquire_db(&db_in(&dir), PURPOSE).unwrap();
         let line = fs::read_to_string(lock.path()).unwrap();
         assert!(
             line.starts_with(&format!("pid {} ", std::process::id())),

@@ -9,11 +9,15 @@
 //!
 //! # Layout
 //! - `schema`: the migrations (`PRAGMA user_version`); the tables are documented there.
-//! - `db`: opening (permissions, pragmas, migrating), creating and finishing a run.
+//! - `db`: opening (refusing a file that isn't ours, permissions, pragmas, migrating), the
+//!   preflight check, creating and finishing a run.
 //! - `writer`: the writer thread, its batches and durable commits.
 //! - `apply`: what each [`Record`] does to the tables.
 //! - `query`: listing runs, resolving run ids, loading a whole run.
-//! - [`lock`]: one process per run, an OS lock on a file next to the database.
+//! - [`lock`]: one active run per database, an OS lock on a file next to the database.
+//! - `wal`: refusing a database whose write-ahead log lost committed records.
+//! - `space`: the preflight probes (a file can be created, enough bytes are free), shared with
+//!   the reports.
 //! - `columns`, `time`: stored words, timestamps and JSON, read and written one way.
 
 mod apply;
@@ -22,7 +26,9 @@ mod db;
 pub mod lock;
 mod query;
 mod schema;
+pub(crate) mod space;
 mod time;
+mod wal;
 mod writer;
 
 use std::path::PathBuf;
@@ -56,6 +62,22 @@ pub enum StoreError {
         found: i64,
         known: i64,
     },
+    /// `--db` names a SQLite file that is not a fleetreset audit database. Refused before
+    /// anything was written to it.
+    #[error(
+        "{path} is not a fleetreset audit database ({detail}); nothing was changed in it: give --db a fleetreset database or a new file"
+    )]
+    NotOurs { path: String, detail: String },
+    /// The `-shm` says committed frames wait in a `-wal` that is missing or truncated: opening
+    /// would silently drop the newest records. Refused before SQLite touched any file.
+    #[error(
+        "database {path}: its write-ahead log {path}-wal holds {frames} committed frames not yet in the database file but is missing or truncated, so recent records (possibly an intent to reset a device) would be lost; restore {path}-wal from where the database was copied. Nothing was changed"
+    )]
+    WalLost { path: String, frames: u32 },
+    /// [`Db::preflight`] found the database unable to take a run's records. `why` names the
+    /// directory and the reason (`no space in DIR: 12 KiB free, about 3 MiB needed`).
+    #[error("the audit database {path} cannot take a run's records: {why}")]
+    NotReady { path: String, why: std::io::Error },
     #[error("no run {0:?} in the database")]
     NoSuchRun(String),
     #[error("{0:?} matches several runs; give more of the id")]

@@ -128,8 +128,28 @@ END;
 ALTER TABLE jobs ADD COLUMN identity_verified INTEGER CHECK (identity_verified IN (0, 1));
 "#;
 
+/// `PRAGMA application_id` of a fleetreset audit database: "FLRS" in ASCII, so `file(1)` and
+/// `sqlite3 .dbinfo` show whose file it is, and so that [`super::db`] can tell our database from
+/// an unrelated SQLite file before it adds tables to it. Never change it: databases in the field
+/// carry it.
+pub(crate) const APPLICATION_ID: i32 = 0x464C_5253;
+
+/// Version 3: the file says it is a fleetreset audit database ([`APPLICATION_ID`]). The pragma
+/// writes the database header through the pager, so it commits or rolls back with the version
+/// bump like any other migration.
+const V3: &str = r#"
+PRAGMA application_id = 1179406931; -- 0x464C5253, "FLRS"
+"#;
+
 /// Every migration, oldest first; index N-1 holds migration N. Append only.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
+
+/// The tables every fleetreset schema version has, from V1 on.
+pub(crate) const OUR_TABLES: [&str; 4] = ["runs", "jobs", "events", "snapshots"];
+
+pub(crate) fn application_id(conn: &Connection) -> rusqlite::Result<i32> {
+    conn.pragma_query_value(None, "application_id", |row| row.get(0))
+}
 
 /// The schema version this build writes.
 pub(crate) fn known_version() -> i64 {
@@ -196,8 +216,45 @@ mod tests {
     #[test]
     fn a_fresh_database_is_at_the_latest_version() {
         let conn = migrated();
+        assert_eq!(user_version(&conn).unwrap(), 3);
+        assert_eq!(known_version(), 3);
+    }
+
+    #[test]
+    fn version_3_marks_the_file_with_the_fleetreset_application_id() {
+        let conn = migrated();
+        assert_eq!(application_id(&conn).unwrap(), APPLICATION_ID);
+        assert_eq!(APPLICATION_ID.to_be_bytes(), *b"FLRS");
+    }
+
+    #[test]
+    fn the_application_id_commits_with_its_migration_and_survives_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+            migrate(&mut conn, &[V1, V2]).unwrap().unwrap();
+            assert_eq!(application_id(&conn).unwrap(), 0);
+            migrate(&mut conn, MIGRATIONS).unwrap().unwrap();
+        }
+        let conn = Connection::open(&path).unwrap();
+        assert_eq!(application_id(&conn).unwrap(), APPLICATION_ID);
+        assert_eq!(user_version(&conn).unwrap(), 3);
+        // In the file header itself (offset 68, big-endian), not only in a WAL frame.
+        drop(conn);
+        let header = std::fs::read(&path).unwrap();
+        assert_eq!(&header[68..72], b"FLRS");
+    }
+
+    #[test]
+    fn a_failed_version_3_leaves_no_application_id_behind() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn, &[V1, V2]).unwrap().unwrap();
+        let v3_then_broken = format!("{V3} INSERT INTO no_such_table VALUES (1);");
+        assert!(migrate(&mut conn, &[V1, V2, &v3_then_broken]).is_err());
+        assert_eq!(application_id(&conn).unwrap(), 0);
         assert_eq!(user_version(&conn).unwrap(), 2);
-        assert_eq!(known_version(), 2);
     }
 
     #[test]
@@ -205,7 +262,7 @@ mod tests {
         let mut conn = migrated();
         with_one_event(&conn);
         migrate(&mut conn, MIGRATIONS).unwrap().unwrap();
-        assert_eq!(user_version(&conn).unwrap(), 2);
+        assert_eq!(user_version(&conn).unwrap(), 3);
         let events: i64 = conn
             .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
             .unwrap();
@@ -225,8 +282,8 @@ mod tests {
     fn a_failing_migration_leaves_the_previous_version_whole() {
         let mut conn = migrated();
         let broken = "CREATE TABLE half_done (x); INSERT INTO no_such_table VALUES (1);";
-        assert!(migrate(&mut conn, &[V1, V2, broken]).is_err());
-        assert_eq!(user_version(&conn).unwrap(), 2);
+        assert!(migrate(&mut conn, &[V1, V2, V3, broken]).is_err());
+        assert_eq!(user_version(&conn).unwrap(), 3);
         let tables: i64 = conn
             .query_row(
                 "SELECT COUNT(*) FROM sqlite_master WHERE name = 'half_done'",

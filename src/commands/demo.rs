@@ -80,7 +80,7 @@ pub async fn run(args: &DemoArgs, signals: Signals) -> anyhow::Result<Status> {
     let mut guard = Guard::lock(&args.db, &format!("demo run {run_id}"))?;
     let devices: Vec<_> = inventory.devices.iter().collect();
     guard.claim(&devices, &format!("demo run {run_id}"))?;
-    guard.preflight(&args.reports_dir, devices.len())?;
+    guard.preflight(&args.reports_dir.join(&run_id), devices.len())?;
     let mut view = ProgressView::for_stderr();
     let mut jobs = plan::plan(&inventory.devices, Action::FactoryReset);
     if let Err(problems) = execute::prepare(&mut jobs, &Default::default(), None, &view).await {

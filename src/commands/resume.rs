@@ -101,7 +101,7 @@ pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> 
         &devices,
         &format!("resume of run {} on {}", run.id, args.db.display()),
     )?;
-    guard.preflight(&args.reports_dir, record.jobs.len())?;
+    guard.preflight(&args.reports_dir.join(&run_id), record.jobs.len())?;
     if config.action == Action::FactoryReset && !args.yes && !confirmed(pending.len())? {
         return Ok(Status::BadInput);
     }

@@ -103,7 +103,7 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
     let mut guard = Guard::lock(&args.db, &format!("run {run_id}"))?;
     let devices: Vec<&Device> = inventory.devices.iter().collect();
     guard.claim(&devices, &format!("run {run_id} on {}", args.db.display()))?;
-    guard.preflight(&args.reports_dir, devices.len())?;
+    guard.preflight(&args.reports_dir.join(&run_id), devices.len())?;
     let unresolved = guard.unresolved_intents(&devices)?;
     if !unresolved.is_empty() {
         for u in unresolved.iter().take(10) {

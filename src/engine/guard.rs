@@ -1,27 +1,30 @@
 //! What a run or resume must hold before its first packet leaves, so that every problem that
 //! would stop it later stops it now, with exit 2 and nothing sent:
 //!
-//! - the audit database, open and ours (a file that isn't a fleetreset database, or one whose
-//!   write-ahead log lost committed records, is refused by [`Db::open`]);
 //! - the database's lock: **one active run or resume per database**, since two runs over the
 //!   same database would both act on its devices ([`crate::store::lock`]);
+//! - the audit database, open and ours (a file that isn't a fleetreset database, or one whose
+//!   write-ahead log lost committed records, is refused by [`Db::open`]);
 //! - a claim on every device it may act on, machine-wide, so that a run on another database
 //!   over the same devices can't act on them at the same time ([`super::claims`]);
-//! - room for what it will write: the database's directory and the reports directory
+//! - room for what it will write: the database's directory and the run's report directory
 //!   writable, with space for the records and reports of every job.
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
 use crate::inert::Inert;
 use crate::inventory::Device;
 use crate::model::EventKind;
-use crate::store::lock::{self, RunLock};
+use crate::store::lock::{self, DbLock};
 use crate::store::{Db, RunStatus};
 
-/// What the records of one job take, about: a dozen events and two snapshots of a few KiB.
+use super::claims::{self, Claim};
+
+/// What the records of one job take, about: a dozen events and two snapshots of a few KiB,
+/// in the database and again in the reports.
 pub const BYTES_PER_JOB: u64 = 16 * 1024;
 
 /// Room the database and the reports need before the first job, whatever the fleet's size.
@@ -38,33 +41,62 @@ pub struct Guard {
 /// the database. Released when dropped.
 #[derive(Debug)]
 pub struct Hold {
-    _lock: RunLock,
+    _lock: DbLock,
+    _claim: Option<Claim>,
+    /// The report directory the preflight created, removed again if the run never wrote into
+    /// it (it was refused after the preflight, or failed before its reports).
+    created_reports: Option<PathBuf>,
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.created_reports {
+            // Removes only an empty directory.
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
 }
 
 impl Guard {
-    /// Opens the database at `db_path` and takes its lock, for `purpose` (`run …`, `resume …`),
-    /// which the lock file names for anyone refused.
+    /// Takes the lock of the database at `db_path` for `purpose` (`run …`, `resume …`), which
+    /// the lock file names for anyone refused, then opens the database.
     pub fn lock(db_path: &Path, purpose: &str) -> anyhow::Result<Guard> {
-        // The lock first: the checks of the database's state below mean something only while
-        // no other fleetreset is writing to it.
-        let lock = lock::acquire(db_path, "database")
-            .with_context(|| format!("{purpose}: the audit database {}", db_path.display()))?;
-        let _ = purpose;
+        // The lock first: the checks of the database's state in `Db::open` mean something
+        // only while no other fleetreset is writing to it.
+        let lock = lock::acquire_db(db_path, purpose)?;
         let db = Db::open(db_path)
             .with_context(|| format!("opening the audit database {}", db_path.display()))?;
         Ok(Guard {
             db,
-            hold: Hold { _lock: lock },
+            hold: Hold {
+                _lock: lock,
+                _claim: None,
+                created_reports: None,
+            },
         })
     }
 
-    /// The database, for the writer, and what must stay held until the run ends.
-    pub fn into_parts(self) -> (Db, Hold) {
-        (self.db, self.hold)
+    /// Claims `devices` for this run, machine-wide, by MAC and by host: a run on another
+    /// database that holds any of them is refused, and so are we while it runs.
+    pub fn claim(&mut self, devices: &[&Device], holder: &str) -> anyhow::Result<()> {
+        let keys = claim_keys(devices);
+        let claim = claims::claim(&claims::default_dir(), holder, &keys)?;
+        self.hold._claim = Some(claim);
+        Ok(())
     }
 
-    /// Claims `devices` for this run, machine-wide.
-    pub fn claim(&mut self, _devices: &[&Device], _holder: &str) -> anyhow::Result<()> {
+    /// Checks there is room for `jobs` jobs' records in the database and for the reports in
+    /// `reports_dir` (the run's own directory, created here if missing).
+    pub fn preflight(&mut self, reports_dir: &Path, jobs: usize) -> anyhow::Result<()> {
+        let need = BYTES_FLOOR + BYTES_PER_JOB.saturating_mul(jobs as u64);
+        self.db.preflight(need)?;
+        let existed = reports_dir.exists();
+        crate::report::preflight(reports_dir, need).with_context(|| {
+            format!("the reports can't be written to {}", reports_dir.display())
+        })?;
+        if !existed {
+            self.hold.created_reports = Some(reports_dir.to_path_buf());
+        }
         Ok(())
     }
 
@@ -104,8 +136,65 @@ impl Guard {
         Ok(found)
     }
 
-    /// Checks there is room for `jobs` jobs' records and reports.
-    pub fn preflight(&self, _reports_dir: &Path, _jobs: usize) -> anyhow::Result<()> {
-        Ok(())
+    /// The database, for the writer, and what must stay held until the run ends.
+    pub fn into_parts(self) -> (Db, Hold) {
+        (self.db, self.hold)
+    }
+}
+
+/// The claim keys of `devices`: each device's MAC and its host (the address without a port,
+/// in canonical form), so that two inventories naming one device either way collide.
+pub fn claim_keys(devices: &[&Device]) -> Vec<String> {
+    let mut keys: Vec<String> = devices
+        .iter()
+        .flat_map(|d| {
+            let mac = d.mac.map(|m| format!("mac {m}"));
+            let host = format!("host {}", d.host.canonical_name());
+            mac.into_iter().chain(std::iter::once(host))
+        })
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::Host;
+
+    fn device(host: &str, port: Option<u16>, mac: Option<&str>) -> Device {
+        Device {
+            line: 2,
+            id: "d".into(),
+            host: Host {
+                name: host.into(),
+                port,
+            },
+            model: None,
+            mac: mac.map(|m| m.parse().unwrap()),
+            site: None,
+            unit: None,
+            power_via: None,
+            credentials: None,
+            notes: None,
+            extra: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_device_is_claimed_by_its_mac_and_by_its_address_whatever_the_port_or_spelling() {
+        let a = device("127.0.0.1", Some(9999), Some("50-c7-bf-00-00-01"));
+        let b = device("Lab-Plug.local", None, None);
+        assert_eq!(
+            claim_keys(&[&a, &b]),
+            [
+                "host 127.0.0.1",
+                "host lab-plug.local",
+                "mac 50:C7:BF:00:00:01"
+            ]
+        );
+        let same = device("127.0.0.1", None, None);
+        assert_eq!(claim_keys(&[&a, &same]).len(), 2);
     }
 }

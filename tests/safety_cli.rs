@@ -542,7 +542,7 @@ fn two_processes_cannot_work_on_the_same_run() {
     let out = fleetreset(dir.path(), &["resume", "latest"]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
-    assert!(t.contains("is being worked on by pid"), "{t}");
+    assert!(t.contains("is in use by pid"), "{t}");
     signal(&child, "-INT");
     child.0.wait().unwrap();
 }

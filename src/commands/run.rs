@@ -97,6 +97,9 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
     if let Some(status) = outside_window(safety.window.as_ref()) {
         return Ok(status);
     }
+    if config.action == Action::FactoryReset && !args.yes && !confirmed(inventory.devices.len())? {
+        return Ok(Status::BadInput);
+    }
     // Everything that could stop the run later stops it here, before the first packet (the
     // discovery below is one): the database, its lock, the device claims, room to write.
     let run_id = execute::new_run_id();
@@ -115,9 +118,6 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
             unresolved.len(),
             args.db.display()
         );
-        return Ok(Status::BadInput);
-    }
-    if config.action == Action::FactoryReset && !args.yes && !confirmed(inventory.devices.len())? {
         return Ok(Status::BadInput);
     }
     if !prepared(&mut jobs, &store, rediscover.as_deref(), &view, &args.file).await {

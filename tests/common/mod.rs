@@ -4,10 +4,13 @@
 //! third octet, so tests running in parallel never share an address:
 //! iot_client 127.20, simulate_cli 127.21, kasa_interop 127.22, run_cli 127.23, fleet_1000
 //! 127.24, hostile_devices 127.25, hostile_files 127.26, safety_cli 127.27, crash_resume 127.28,
-//! sim_smart 127.29, kasa_interop_smart 127.30.
+//! sim_smart 127.29, kasa_interop_smart 127.30, tapo_cli 127.31, one_active_run 127.32,
+//! resume_rules 127.33, output_cli 127.34, identity_cli 127.35, property_resume 127.36.
 #![allow(dead_code)]
 
+pub mod faketime;
 pub mod kasa;
+pub mod truth;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -98,6 +101,13 @@ impl Simulate {
         std::thread::spawn(move || for _ in lines {});
         Simulate { _child: guard, dir }
     }
+}
+
+/// `fleetreset` (the binary under test) to run in `dir`.
+pub fn fleetreset_in(dir: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fleetreset"));
+    cmd.current_dir(dir);
+    cmd
 }
 
 /// A command's exit status, stdout and stderr, for assertion messages.

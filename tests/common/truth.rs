@@ -1,0 +1,126 @@
+//! What the devices got against what the audit says. Our own audit is not evidence that our
+//! own audit is right: these checks read the simulator's journal (every disruptive command each
+//! device accepted, written by the simulator process) beside the database.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use fleetreset::model::{Outcome, Reason};
+use fleetreset::store::{Db, RunRecord};
+
+/// Disruptive commands per device id, from a simulator journal (`TIME ID COMMAND` lines).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Journal {
+    pub reboots: HashMap<String, usize>,
+    pub resets: HashMap<String, usize>,
+    pub text: String,
+}
+
+impl Journal {
+    pub fn read(path: &Path) -> Journal {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let mut j = Journal {
+            text: text.clone(),
+            ..Journal::default()
+        };
+        for line in text.lines() {
+            let mut parts = line.split_whitespace().skip(1);
+            match (parts.next(), parts.next()) {
+                (Some(id), Some("reboot")) => *j.reboots.entry(id.to_string()).or_default() += 1,
+                (Some(id), Some("reset")) => *j.resets.entry(id.to_string()).or_default() += 1,
+                _ => {}
+            }
+        }
+        j
+    }
+
+    /// Every disruptive command a device received, of either kind.
+    pub fn commands(&self, id: &str) -> usize {
+        self.reboots.get(id).copied().unwrap_or(0) + self.resets.get(id).copied().unwrap_or(0)
+    }
+}
+
+/// The latest run of the database at `db`.
+pub fn latest_run(db: &Path) -> RunRecord {
+    let db = Db::open(db).unwrap();
+    db.load_run(&db.resolve_run_id("latest").unwrap()).unwrap()
+}
+
+/// The invariants every disruptive test holds the run to, against the journal:
+/// - no device received more than one disruptive command;
+/// - every job has at most one outcome (exactly one when `complete`), and one `outcome` event
+///   per outcome;
+/// - no job `succeeded` unless its device's journal shows the command.
+///
+/// `context` goes into every failure message.
+pub fn assert_truthful(record: &RunRecord, journal: &Journal, complete: bool, context: &str) {
+    for id in journal.reboots.keys().chain(journal.resets.keys()) {
+        let n = journal.commands(id);
+        assert!(
+            n <= 1,
+            "{context}: {id} received {n} disruptive commands\n{}",
+            journal.text
+        );
+    }
+    let mut outcome_events: HashMap<&str, usize> = HashMap::new();
+    for e in record.events.iter().filter(|e| e.kind == "outcome") {
+        *outcome_events
+            .entry(e.device_id.as_deref().unwrap_or(""))
+            .or_default() += 1;
+    }
+    for j in &record.jobs {
+        let events = outcome_events
+            .get(j.device_id.as_str())
+            .copied()
+            .unwrap_or(0);
+        match j.outcome {
+            Some(_) => assert_eq!(
+                events, 1,
+                "{context}: {} has {events} outcome events",
+                j.device_id
+            ),
+            None => {
+                assert_eq!(
+                    events, 0,
+                    "{context}: {} has an outcome event but no outcome",
+                    j.device_id
+                );
+                assert!(!complete, "{context}: {} has no outcome", j.device_id);
+            }
+        }
+        if j.outcome == Some(Outcome::Succeeded) {
+            assert_eq!(
+                journal.commands(&j.device_id),
+                1,
+                "{context}: {} is recorded as succeeded ({:?}) but its journal shows no command\n{}",
+                j.device_id,
+                j.detail,
+                journal.text
+            );
+        }
+    }
+}
+
+/// The outcome and reason of one job.
+pub fn outcome_of(record: &RunRecord, id: &str) -> (Option<Outcome>, Option<Reason>, String) {
+    let j = record
+        .jobs
+        .iter()
+        .find(|j| j.device_id == id)
+        .unwrap_or_else(|| panic!("no job {id}"));
+    (j.outcome, j.reason, j.detail.clone().unwrap_or_default())
+}
+
+/// Events of `kind` in the database at `db`, read without disturbing a writer.
+pub fn count_events(db: &Path, kind: &str) -> usize {
+    let Ok(conn) =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
+        return 0;
+    };
+    conn.query_row("SELECT COUNT(*) FROM events WHERE kind = ?1", [kind], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map(|n| n as usize)
+    .unwrap_or(0)
+}

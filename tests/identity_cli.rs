@@ -1,0 +1,225 @@
+//! The device a command goes to is the device the inventory means (issue 8, items 4, 8 and 9):
+//! a MAC answering at two addresses is ambiguous and nothing is sent to either; a device of
+//! another family is refused; a factory reset needs a MAC; absurd options are refused before
+//! anything is sent. Each test reads the simulator's journal.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Output;
+
+use common::truth::{Journal, assert_truthful, latest_run, outcome_of};
+use common::{Simulate, fleetreset_in, ip, text};
+use fleetreset::model::{Outcome, Reason};
+
+const FILE: u8 = 35;
+
+struct Bench {
+    dir: tempfile::TempDir,
+    journal: PathBuf,
+    _sim: Simulate,
+}
+
+/// Serves `sim_csv` (which may hold devices the inventory doesn't list) and writes `inventory`.
+fn bench(sim_csv: &str, inventory: &str) -> Bench {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.log");
+    let sim = Simulate::start_with(sim_csv, &["--journal", journal.to_str().unwrap()]);
+    std::fs::write(dir.path().join("fleet.csv"), inventory).unwrap();
+    Bench {
+        dir,
+        journal,
+        _sim: sim,
+    }
+}
+
+impl Bench {
+    fn run(&self, action: &str, extra: &[&str]) -> Output {
+        fleetreset_in(self.dir.path())
+            .args(["run", "fleet.csv", "--action", action, "--yes"])
+            .args(common::REHEARSAL)
+            .args(extra)
+            .output()
+            .unwrap()
+    }
+}
+
+#[test]
+fn a_mac_answering_at_two_addresses_is_ambiguous_and_nothing_is_sent_to_either() {
+    let (a, b, c, d, e) = (
+        ip(FILE, 1, 1),
+        ip(FILE, 1, 2),
+        ip(FILE, 1, 3),
+        ip(FILE, 1, 4),
+        ip(FILE, 1, 5),
+    );
+    // unit-1 is where the inventory says, but a second device answers with its MAC too.
+    // unit-2 moved away, and two devices answer with its MAC elsewhere.
+    let sim = format!(
+        "id,host,model,mac,sim_fault\n\
+         unit-1,{a},HS110(EU),50:C7:BF:23:01:01,\n\
+         twin-1,{b},HS110(EU),50:C7:BF:23:01:02,mac=50:C7:BF:23:01:01\n\
+         unit-2,{c},HS110(EU),50:C7:BF:23:01:03,offline\n\
+         twin-2a,{d},HS110(EU),50:C7:BF:23:01:04,mac=50:C7:BF:23:01:03\n\
+         twin-2b,{e},HS110(EU),50:C7:BF:23:01:05,mac=50:C7:BF:23:01:03\n"
+    );
+    let inventory = format!(
+        "id,host,model,mac\nunit-1,{a},HS110(EU),50:C7:BF:23:01:01\nunit-2,{c},HS110(EU),50:C7:BF:23:01:03\n"
+    );
+    let bench = bench(&sim, &inventory);
+    let target = format!("{}/29", ip(FILE, 1, 0));
+    let out = bench.run("factory-reset", &["--rediscover", &target]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+
+    let journal = Journal::read(&bench.journal);
+    assert!(
+        journal.text.is_empty(),
+        "something was sent:\n{}",
+        journal.text
+    );
+    let record = latest_run(&bench.dir.path().join("fleetreset.db"));
+    assert_truthful(&record, &journal, true, "ambiguous MACs");
+    for (id, one, two) in [("unit-1", a, b), ("unit-2", d, e)] {
+        let (outcome, reason, detail) = outcome_of(&record, id);
+        assert_eq!(
+            (outcome, reason),
+            (Some(Outcome::Failed), Some(Reason::IdentityMismatch)),
+            "{id}: {detail}"
+        );
+        assert!(
+            detail.contains(&format!("({one} and {two})")),
+            "{id} must name both addresses: {detail}"
+        );
+        assert!(detail.contains("nothing will be sent"), "{detail}");
+    }
+}
+
+#[test]
+fn a_move_is_followed_only_to_the_one_address_that_answers_with_the_mac() {
+    let (a, b) = (ip(FILE, 2, 1), ip(FILE, 2, 2));
+    let sim = format!(
+        "id,host,model,mac,sim_fault\nold,{a},HS110(EU),50:C7:BF:23:02:09,offline\n\
+         moved,{b},HS110(EU),50:C7:BF:23:02:01,\n"
+    );
+    let inventory = format!("id,host,model,mac\nmoved,{a},HS110(EU),50:C7:BF:23:02:01\n");
+    let bench = bench(&sim, &inventory);
+    let target = format!("{}/29", ip(FILE, 2, 0));
+    let out = bench.run("power-cycle", &["--rediscover", &target]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains(&format!("answered at {b}, not {a}")), "{t}");
+    let journal = Journal::read(&bench.journal);
+    assert_eq!(journal.reboots.get("moved"), Some(&1), "{}", journal.text);
+    let record = latest_run(&bench.dir.path().join("fleetreset.db"));
+    assert_truthful(&record, &journal, true, "one move");
+}
+
+#[test]
+fn a_device_of_another_family_than_the_inventory_says_is_refused_and_another_model_is_noted() {
+    let (a, b) = (ip(FILE, 3, 1), ip(FILE, 3, 2));
+    let sim = format!(
+        "id,host,model,mac\nbulb,{a},HS110(EU),50:C7:BF:23:03:01\nplug,{b},HS110(EU),50:C7:BF:23:03:02\n"
+    );
+    // The inventory has a bulb where a plug answers, and an HS103 where an HS110 answers.
+    let inventory = format!(
+        "id,host,model,mac\nbulb,{a},KL130(EU),50:C7:BF:23:03:01\nplug,{b},HS103(EU),50:C7:BF:23:03:02\n"
+    );
+    let bench = bench(&sim, &inventory);
+    let out = bench.run("power-cycle", &[]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    let journal = Journal::read(&bench.journal);
+    assert_eq!(journal.commands("bulb"), 0, "{}", journal.text);
+    assert_eq!(journal.reboots.get("plug"), Some(&1), "{}", journal.text);
+    let record = latest_run(&bench.dir.path().join("fleetreset.db"));
+    assert_truthful(&record, &journal, true, "model checks");
+    let (outcome, reason, detail) = outcome_of(&record, "bulb");
+    assert_eq!(
+        (outcome, reason),
+        (Some(Outcome::Failed), Some(Reason::IdentityMismatch)),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("Bulb") && detail.contains("Plug"),
+        "{detail}"
+    );
+    assert_eq!(outcome_of(&record, "plug").0, Some(Outcome::Succeeded));
+    let noted = record
+        .events
+        .iter()
+        .find(|e| e.kind == "model_mismatch")
+        .expect("the other model is recorded");
+    assert_eq!(noted.device_id.as_deref(), Some("plug"));
+    assert_eq!(noted.detail["reported_model"], "HS110(EU)");
+    assert!(
+        t.contains("another model than the inventory"),
+        "warned: {t}"
+    );
+}
+
+#[test]
+fn a_factory_reset_of_a_row_with_only_a_device_id_is_refused_as_file_line() {
+    let a = ip(FILE, 4, 1);
+    let sim = format!("id,host,model\nplug,{a},HS110(EU)\n");
+    let inventory = format!("id,host,model,device_id\nplug,{a},HS110(EU),8006ABCDEF\n");
+    let bench = bench(&sim, &inventory);
+    let out = bench.run("factory-reset", &[]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("fleet.csv:2: plug: no MAC"), "{t}");
+    assert!(t.contains("a device_id alone is not enough"), "{t}");
+    assert!(Journal::read(&bench.journal).text.is_empty());
+    assert!(!bench.dir.path().join("fleetreset.db").exists());
+}
+
+#[test]
+fn absurd_option_values_are_refused_before_anything_is_sent() {
+    let a = ip(FILE, 5, 1);
+    let sim = format!("id,host,model,mac\nplug,{a},HS110(EU),50:C7:BF:23:05:01\n");
+    let bench = bench(&sim, &sim);
+    for (args, says) in [
+        (
+            vec!["--time-scale", "1e-300"],
+            "--time-scale must be from 0.005 to 1",
+        ),
+        (
+            vec!["--time-scale", "NaN"],
+            "--time-scale must be from 0.005 to 1",
+        ),
+        (
+            vec!["--time-scale", "0.001"],
+            "--time-scale must be from 0.005 to 1",
+        ),
+        (
+            vec!["--concurrency", "0"],
+            "--concurrency must be from 1 to 4096",
+        ),
+        (
+            vec!["--concurrency", "99999999999"],
+            "--concurrency must be from 1 to 4096",
+        ),
+        (
+            vec!["--connect-timeout", "1e308"],
+            "--connect-timeout must be above 0",
+        ),
+        (
+            vec!["--request-timeout=-1"],
+            "--request-timeout must be above 0",
+        ),
+        (vec!["--burst", "0"], "--burst must be at least 1"),
+        (vec!["--rate", "0"], "--rate must be"),
+    ] {
+        // Without REHEARSAL, whose --time-scale would come first and be overridden.
+        let out = fleetreset_in(bench.dir.path())
+            .args(["run", "fleet.csv", "--action", "power-cycle"])
+            .args(&args)
+            .output()
+            .unwrap();
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {t}");
+        assert!(t.contains(says), "{args:?}: {t}");
+    }
+    assert!(Journal::read(&bench.journal).text.is_empty());
+    assert!(!bench.dir.path().join("fleetreset.db").exists());
+}

@@ -1,0 +1,260 @@
+//! `resume`'s rules against the simulator (issue 8, items 2, 3 and 10): a command that may have
+//! arrived is never sent again; resume waits at least as long as the run would have before it
+//! judges; no decision compares wall clocks of two processes; without an acknowledgement,
+//! "gone" is not proof of a reset. Every test reads the simulator's journal.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::faketime;
+use common::truth::{Journal, assert_truthful, count_events, latest_run, outcome_of};
+use common::{KillOnDrop, Simulate, fleetreset_in, ip, text};
+use fleetreset::model::{Outcome, Reason};
+
+const FILE: u8 = 33;
+
+fn fleet(test: u8, n: u8, fault: &str) -> String {
+    let mut csv = String::from("id,host,model,mac,sim_fault\n");
+    for i in 1..=n {
+        csv.push_str(&format!(
+            "p{i:02},{},HS110(EU),50:C7:BF:21:{test:02X}:{i:02X},{fault}\n",
+            ip(FILE, test, i)
+        ));
+    }
+    csv
+}
+
+struct Bench {
+    dir: tempfile::TempDir,
+    journal: PathBuf,
+    _sim: Simulate,
+}
+
+fn bench(csv: &str) -> Bench {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.log");
+    let sim = Simulate::start_with(csv, &["--journal", journal.to_str().unwrap()]);
+    std::fs::write(dir.path().join("fleet.csv"), csv).unwrap();
+    Bench {
+        dir,
+        journal,
+        _sim: sim,
+    }
+}
+
+impl Bench {
+    fn db(&self) -> PathBuf {
+        self.dir.path().join("fleetreset.db")
+    }
+
+    fn run(&self, action: &str, extra: &[&str]) -> Command {
+        let mut cmd = fleetreset_in(self.dir.path());
+        cmd.args(["run", "fleet.csv", "--action", action, "--yes"])
+            .args(["--time-scale", "0.01"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        cmd
+    }
+
+    fn resume(&self) -> std::process::Output {
+        fleetreset_in(self.dir.path())
+            .args(["resume", "latest", "--yes"])
+            .output()
+            .unwrap()
+    }
+}
+
+/// SIGKILLs `child` once `ready` says so (or it exits first).
+fn kill_when(child: &mut KillOnDrop, db: &Path, ready: impl Fn(&Path) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ready(db) {
+        if child.0.try_wait().unwrap().is_some() {
+            panic!("the run ended before the kill point");
+        }
+        assert!(Instant::now() < deadline, "the kill point never came");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let _ = child.0.kill();
+    let _ = child.0.wait();
+}
+
+#[test]
+fn a_factory_reset_acknowledged_before_a_crash_is_never_sent_again_when_the_device_leaves_late() {
+    // Devices that acknowledge a reset and leave the network 40 s later, up for 40 s before
+    // the run; the run is killed while they are still there, then resumed at once.
+    let b = bench(&fleet(1, 6, "leave_after=40"));
+    std::thread::sleep(Duration::from_millis(400));
+    let mut run = KillOnDrop(b.run("factory-reset", &["--rate", "40"]).spawn().unwrap());
+    kill_when(&mut run, &b.db(), |db| {
+        count_events(db, "ack") >= 3 && count_events(db, "left_network") == 0
+    });
+    let acked_before = count_events(&b.db(), "ack");
+
+    let out = b.resume();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(
+        !t.contains("sent again;") && !t.contains("never arrived"),
+        "{t}"
+    );
+    let record = latest_run(&b.db());
+    let journal = Journal::read(&b.journal);
+    assert_truthful(&record, &journal, true, "late leavers");
+    for j in &record.jobs {
+        assert_eq!(
+            journal.resets.get(&j.device_id),
+            Some(&1),
+            "{}\n{t}",
+            j.device_id
+        );
+        assert_eq!(j.outcome, Some(Outcome::Succeeded), "{j:?}");
+    }
+    let judged = record
+        .events
+        .iter()
+        .filter(|e| e.kind == "resolving")
+        .count();
+    assert!(
+        judged >= acked_before.min(3),
+        "{judged} jobs judged, {acked_before} acknowledged before the kill"
+    );
+}
+
+#[test]
+fn a_reset_without_a_recorded_acknowledgement_and_a_device_gone_at_resume_is_not_verified() {
+    // The device holds every reply back 3 s: the kill comes after the reset was sent (and
+    // acted on) but before its acknowledgement could be recorded.
+    let b = bench(&fleet(2, 1, "slow=3000"));
+    let mut run = KillOnDrop(
+        b.run(
+            "factory-reset",
+            &["--connect-timeout", "5", "--request-timeout", "5"],
+        )
+        .spawn()
+        .unwrap(),
+    );
+    let journal_path = b.journal.clone();
+    kill_when(&mut run, &b.db(), move |db| {
+        count_events(db, "intent") == 1 && Journal::read(&journal_path).commands("p01") == 1
+    });
+    assert_eq!(count_events(&b.db(), "ack"), 0, "the kill came too late");
+
+    let out = b.resume();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    let record = latest_run(&b.db());
+    let journal = Journal::read(&b.journal);
+    assert_truthful(&record, &journal, true, "no ack, gone");
+    let (outcome, reason, detail) = outcome_of(&record, "p01");
+    assert_eq!(
+        (outcome, reason),
+        (Some(Outcome::Failed), Some(Reason::NotVerified)),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("no acknowledgement was recorded"),
+        "{detail}"
+    );
+    assert!(detail.contains("not sent again"), "{detail}");
+    assert_eq!(journal.resets.get("p01"), Some(&1));
+}
+
+/// Kills a power-cycle run (under a wall clock `offset` seconds off) once `n` reboots were
+/// acknowledged, then resumes with the true clock.
+fn power_cycle_across_a_clock_step(b: &Bench, offset: i64, n: usize) -> std::process::Output {
+    let mut cmd = b.run(
+        "power-cycle",
+        &[
+            "--rate",
+            "40",
+            "--connect-timeout",
+            "1",
+            "--request-timeout",
+            "1",
+        ],
+    );
+    faketime::wall_clock_offset(&mut cmd, offset);
+    let mut run = KillOnDrop(cmd.spawn().unwrap());
+    kill_when(&mut run, &b.db(), |db| count_events(db, "ack") >= n);
+    b.resume()
+}
+
+#[test]
+fn a_wall_clock_two_hours_ahead_during_the_run_gives_no_device_a_second_reboot() {
+    let b = bench(&fleet(3, 6, ""));
+    let out = power_cycle_across_a_clock_step(&b, 2 * 3600, 3);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    let record = latest_run(&b.db());
+    let journal = Journal::read(&b.journal);
+    assert_truthful(&record, &journal, true, "clock ahead");
+    for j in &record.jobs {
+        assert_eq!(
+            journal.reboots.get(&j.device_id),
+            Some(&1),
+            "{}",
+            j.device_id
+        );
+        assert_eq!(j.outcome, Some(Outcome::Succeeded), "{j:?}");
+    }
+    // The run's timestamps are two hours ahead of the resume's: proof the clock really was off.
+    let intent = record.events.iter().find(|e| e.kind == "intent").unwrap();
+    let resolving = record
+        .events
+        .iter()
+        .find(|e| e.kind == "resolving")
+        .unwrap();
+    assert!(
+        intent.at - resolving.at > chrono::Duration::minutes(100),
+        "{} vs {}",
+        intent.at,
+        resolving.at
+    );
+}
+
+#[test]
+fn a_wall_clock_two_hours_behind_does_not_make_an_ignored_reboot_a_success() {
+    // Devices that acknowledge a reboot and ignore it: their on-time never restarts.
+    let b = bench(&fleet(4, 4, "reboot_ignored"));
+    let out = power_cycle_across_a_clock_step(&b, -2 * 3600, 1);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    let record = latest_run(&b.db());
+    let journal = Journal::read(&b.journal);
+    assert_truthful(&record, &journal, true, "clock behind");
+    for j in &record.jobs {
+        assert_eq!(
+            journal.reboots.get(&j.device_id),
+            Some(&1),
+            "{}",
+            j.device_id
+        );
+        assert_eq!(
+            (j.outcome, j.reason),
+            (Some(Outcome::Failed), Some(Reason::NotVerified)),
+            "{j:?}"
+        );
+    }
+    let judged: Vec<_> = record
+        .jobs
+        .iter()
+        .filter(|j| {
+            record
+                .events
+                .iter()
+                .any(|e| e.kind == "resolving" && e.device_id.as_deref() == Some(&j.device_id))
+        })
+        .collect();
+    assert!(!judged.is_empty(), "no job was left for resume to judge");
+    for j in judged {
+        let detail = j.detail.as_deref().unwrap_or("");
+        assert!(
+            detail.contains("acknowledged the reboot but did not restart"),
+            "{detail}"
+        );
+    }
+}

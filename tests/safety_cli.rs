@@ -532,17 +532,18 @@ fn resume_of_a_stopped_run_with_a_changed_inventory_needs_force() {
 }
 
 #[test]
-fn two_processes_cannot_work_on_the_same_run() {
+fn two_processes_cannot_work_on_the_same_database() {
     let csv = fleet(12, 6, &[]);
     let _sim = Simulate::start(&csv);
     let dir = workdir(&csv);
-    // A slow run holds its lock; a resume of it meanwhile is refused, naming the holder.
+    // A slow run holds the database's lock; a resume of it meanwhile is refused, naming the
+    // holder.
     let mut child = spawn_run(dir.path(), &run_args("power-cycle", &["--rate", "1"]));
     wait_for_events(dir.path(), "intent", 1);
     let out = fleetreset(dir.path(), &["resume", "latest"]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
-    assert!(t.contains("is being worked on by pid"), "{t}");
+    assert!(t.contains("is in use by pid"), "{t}");
     signal(&child, "-INT");
     child.0.wait().unwrap();
 }

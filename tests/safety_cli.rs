@@ -532,11 +532,12 @@ fn resume_of_a_stopped_run_with_a_changed_inventory_needs_force() {
 }
 
 #[test]
-fn two_processes_cannot_work_on_the_same_run() {
+fn two_processes_cannot_work_on_the_same_database() {
     let csv = fleet(12, 6, &[]);
     let _sim = Simulate::start(&csv);
     let dir = workdir(&csv);
-    // A slow run holds its lock; a resume of it meanwhile is refused, naming the holder.
+    // A slow run holds the database's lock; a resume of it meanwhile is refused, naming the
+    // holder.
     let mut child = spawn_run(dir.path(), &run_args("power-cycle", &["--rate", "1"]));
     wait_for_events(dir.path(), "intent", 1);
     let out = fleetreset(dir.path(), &["resume", "latest"]);

@@ -5,10 +5,10 @@
 //! would power-cycle or factory-reset devices the first is already working on. The rule is
 //! therefore one active run (or resume) per database, whichever run it is: [`acquire_db`] takes
 //! an exclusive OS lock on `<db file name>.lock` in the database's directory and holds it for
-//! the life of the [`DbLock`]. Reading (`runs`, `report`) takes no lock.
+//! the life of the [`DbLock`]. The lock file's one line names the holder (pid, host, start time
+//! and what it is doing), so a refused process can say who is in the way. Reading (`runs`,
+//! `report`) takes no lock.
 //!
-//! [`acquire`] is the older, narrower rule (one process per run, on
-//! `<db file name>.<run id>.lock`); it stays until every caller has moved to [`acquire_db`].
 //! Runs over the same devices from *different* databases are kept apart by the machine-wide
 //! device claims of `engine::claims`, not here.
 //!
@@ -30,38 +30,23 @@ use std::path::{Path, PathBuf};
 
 use chrono::{SecondsFormat, Utc};
 
-/// How much of a lock file we read for the holder's line; ours are under 100 bytes.
+/// How much of a lock file we read for the holder's line; ours are about 100 bytes.
 const MAX_HOLDER_BYTES: u64 = 1024;
 
 /// Said when the lock is held but its file names nobody: the holder has locked and not yet
 /// written its line, or the file was emptied by hand.
 const UNNAMED_HOLDER: &str = "another process (its lock file does not name it yet)";
 
-/// The exclusive right to work on one run. Released when dropped or when the process ends.
-#[derive(Debug)]
-pub struct RunLock {
-    held: Held,
-}
-
-/// The exclusive right to run (or resume) anything on one database. Released when dropped or
-/// when the process ends.
+/// The exclusive right to run (or resume) anything on one database, with our holder line in
+/// its lock file. Released when dropped or when the process ends.
 #[derive(Debug)]
 pub struct DbLock {
-    held: Held,
+    file: File,
+    path: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error(
-        "run {run_id} is being worked on by {holder} (lock file {}); wait for it to finish or stop it first",
-        path.display()
-    )]
-    Held {
-        run_id: String,
-        /// The holder's line from the lock file (`pid 1234 on host lab-1 since 2026-…Z`).
-        holder: String,
-        path: PathBuf,
-    },
     #[error(
         "database {} is in use by {holder} (lock file {}); a second run or resume on the same database would act on the same devices: wait for it to finish or stop it first",
         db.display(),
@@ -73,8 +58,6 @@ pub enum LockError {
         holder: String,
         path: PathBuf,
     },
-    #[error("{run_id:?} is not a run id: use only letters, digits, '-' and '_'")]
-    BadRunId { run_id: String },
     #[error("cannot lock {}", path.display())]
     Io {
         path: PathBuf,
@@ -83,28 +66,14 @@ pub enum LockError {
     },
 }
 
-impl RunLock {
-    /// The lock file, for messages.
-    pub fn path(&self) -> &Path {
-        &self.held.path
-    }
-}
-
 impl DbLock {
     /// The lock file, for messages.
     pub fn path(&self) -> &Path {
-        &self.held.path
+        &self.path
     }
 }
 
-/// A lock file we hold, with our holder line in it.
-#[derive(Debug)]
-struct Held {
-    file: File,
-    path: PathBuf,
-}
-
-impl Drop for Held {
+impl Drop for DbLock {
     fn drop(&mut self) {
         // Empty the file while we still hold the lock, so a process that finds the next holder
         // busy before it writes its line doesn't name us.
@@ -116,42 +85,13 @@ impl Drop for Held {
     }
 }
 
-/// Locks run `run_id` of the database at `db_path`, or says who holds it.
-pub fn acquire(db_path: &Path, run_id: &str) -> Result<RunLock, LockError> {
-    let path = lock_path(db_path, run_id)?;
-    let line = holder_line(std::process::id(), &hostname(), &Utc::now());
-    match lock_file(&path, &line)? {
-        Ok(held) => Ok(RunLock { held }),
-        Err(holder) => Err(LockError::Held {
-            run_id: run_id.to_owned(),
-            holder,
-            path,
-        }),
-    }
-}
-
 /// Locks the database at `db_path` for one run or resume, or says who holds it. `purpose`
 /// ends the holder line (`run 20261121T054708Z-3f2a`, `resume 20261121T054708Z-3f2a`) so the
 /// refusal tells the next operator what is going on; it is made one inert line first.
 pub fn acquire_db(db_path: &Path, purpose: &str) -> Result<DbLock, LockError> {
     let path = db_lock_path(db_path)?;
-    let holder = holder_line(std::process::id(), &hostname(), &Utc::now());
-    let line = format!("{}: {}\n", holder.trim_end(), crate::inert::inert(purpose));
-    match lock_file(&path, &line)? {
-        Ok(held) => Ok(DbLock { held }),
-        Err(holder) => Err(LockError::DbHeld {
-            db: db_path.to_owned(),
-            holder,
-            path,
-        }),
-    }
-}
-
-/// Opens (creating) and locks `path`, then writes `line` into it. `Ok(Err(holder))` when
-/// another open file holds the lock, with the holder's line.
-fn lock_file(path: &Path, line: &str) -> Result<Result<Held, String>, LockError> {
     let io_err = |source| LockError::Io {
-        path: path.to_owned(),
+        path: path.clone(),
         source,
     };
 
@@ -164,45 +104,30 @@ fn lock_file(path: &Path, line: &str) -> Result<Result<Held, String>, LockError>
         // Only fleetreset's user needs it, as for the database.
         options.mode(0o600);
     }
-    let mut file = options.open(path).map_err(io_err)?;
+    let mut file = options.open(&path).map_err(io_err)?;
 
     match file.try_lock() {
         Ok(()) => {}
-        Err(TryLockError::WouldBlock) => return Ok(Err(read_holder(&file))),
+        Err(TryLockError::WouldBlock) => {
+            return Err(LockError::DbHeld {
+                db: db_path.to_owned(),
+                holder: read_holder(&file),
+                path,
+            });
+        }
         Err(TryLockError::Error(source)) => return Err(io_err(source)),
     }
 
+    let line = holder_line(std::process::id(), &hostname(), &Utc::now(), purpose);
     // Nothing was read, so writing starts at offset 0.
     file.set_len(0).map_err(io_err)?;
     file.write_all(line.as_bytes()).map_err(io_err)?;
     file.sync_all().map_err(io_err)?;
-    Ok(Ok(Held {
-        file,
-        path: path.to_owned(),
-    }))
+    Ok(DbLock { file, path })
 }
 
 /// `<db file name>.lock` in the database's directory.
 fn db_lock_path(db_path: &Path) -> Result<PathBuf, LockError> {
-    with_suffix(db_path, ".lock")
-}
-
-/// `<db file name>.<run_id>.lock` in the database's directory.
-fn lock_path(db_path: &Path, run_id: &str) -> Result<PathBuf, LockError> {
-    let plain = !run_id.is_empty()
-        && run_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !plain {
-        return Err(LockError::BadRunId {
-            run_id: run_id.to_owned(),
-        });
-    }
-    with_suffix(db_path, &format!(".{run_id}.lock"))
-}
-
-/// The database's file name with `suffix` appended, in the database's directory.
-fn with_suffix(db_path: &Path, suffix: &str) -> Result<PathBuf, LockError> {
     let Some(name) = db_path.file_name() else {
         return Err(LockError::Io {
             path: db_path.to_owned(),
@@ -213,18 +138,20 @@ fn with_suffix(db_path: &Path, suffix: &str) -> Result<PathBuf, LockError> {
         });
     };
     let mut lock_name = name.to_owned();
-    lock_name.push(suffix);
+    lock_name.push(".lock");
     Ok(db_path.with_file_name(lock_name))
 }
 
-/// `pid 1234 on host lab-1 since 2026-11-21T05:47:08Z`, newline-terminated.
-fn holder_line(pid: u32, host: &str, since: &chrono::DateTime<Utc>) -> String {
+/// `pid 1234 on host lab-1 since 2026-11-21T05:47:08Z: run 20261121T054708Z-3f2a`,
+/// newline-terminated, with `purpose` made inert so the line stays one line.
+fn holder_line(pid: u32, host: &str, since: &chrono::DateTime<Utc>, purpose: &str) -> String {
     let since = since.to_rfc3339_opts(SecondsFormat::Secs, true);
-    format!("pid {pid} on host {host} since {since}\n")
+    let purpose = crate::inert::inert(purpose);
+    format!("pid {pid} on host {host} since {since}: {purpose}\n")
 }
 
-/// The first line of a held lock file. A lock file we can't read still means the run is busy,
-/// so read errors give the unnamed holder rather than an error.
+/// The first line of a held lock file. A lock file we can't read still means the database is
+/// busy, so read errors give the unnamed holder rather than an error.
 fn read_holder(file: &File) -> String {
     let mut bytes = Vec::new();
     if file.take(MAX_HOLDER_BYTES).read_to_end(&mut bytes).is_err() {
@@ -263,27 +190,26 @@ mod tests {
 
     use super::*;
 
-    const RUN: &str = "20261121-054708-3f2a";
+    const PURPOSE: &str = "run 20261121T054708Z-3f2a";
 
     fn db_in(dir: &tempfile::TempDir) -> PathBuf {
         dir.path().join("fleetreset.db")
     }
 
     #[test]
-    fn the_lock_file_sits_next_to_the_database_and_names_its_holder() {
+    fn the_lock_file_sits_next_to_the_database_and_names_its_holder_and_purpose() {
         let dir = tempfile::tempdir().unwrap();
-        let lock = acquire(&db_in(&dir), RUN).unwrap();
-        let expected = dir.path().join(format!("fleetreset.db.{RUN}.lock"));
+        let lock = acquire_db(&db_in(&dir), PURPOSE).unwrap();
+        let expected = dir.path().join("fleetreset.db.lock");
         assert_eq!(lock.path(), expected);
 
         let line = fs::read_to_string(&expected).unwrap();
         let prefix = format!("pid {} on host {} since ", std::process::id(), hostname());
-        assert!(line.starts_with(&prefix), "{line:?}");
+        let suffix = format!(": {PURPOSE}\n");
         let since = line
             .strip_prefix(&prefix)
-            .unwrap()
-            .strip_suffix('\n')
-            .unwrap();
+            .and_then(|rest| rest.strip_suffix(&suffix))
+            .unwrap_or_else(|| panic!("{line:?}"));
         assert!(
             chrono::DateTime::parse_from_rfc3339(since).is_ok(),
             "{since:?}"
@@ -292,11 +218,11 @@ mod tests {
     }
 
     #[test]
-    fn the_holder_line_is_pid_host_and_utc_time_to_the_second() {
+    fn the_holder_line_is_pid_host_utc_time_to_the_second_and_purpose() {
         let since = Utc.with_ymd_and_hms(2026, 11, 21, 5, 47, 8).unwrap();
         assert_eq!(
-            holder_line(1234, "lab-1", &since),
-            "pid 1234 on host lab-1 since 2026-11-21T05:47:08Z\n"
+            holder_line(1234, "lab-1", &since, PURPOSE),
+            "pid 1234 on host lab-1 since 2026-11-21T05:47:08Z: run 20261121T054708Z-3f2a\n"
         );
     }
 
@@ -306,63 +232,53 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
 
         let dir = tempfile::tempdir().unwrap();
-        let lock = acquire(&db_in(&dir), RUN).unwrap();
+        let lock = acquire_db(&db_in(&dir), PURPOSE).unwrap();
         let mode = fs::metadata(lock.path()).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 
     #[test]
-    fn a_second_lock_on_the_same_run_in_the_same_process_is_refused_and_names_this_pid() {
+    fn a_second_run_or_resume_in_the_same_process_is_refused_whatever_its_run_and_names_this_pid() {
         let dir = tempfile::tempdir().unwrap();
-        let first = acquire(&db_in(&dir), RUN).unwrap();
-        let err = acquire(&db_in(&dir), RUN).unwrap_err();
-        let LockError::Held {
-            run_id,
-            holder,
-            path,
-        } = &err
-        else {
-            panic!("expected Held, got {err:?}");
+        let first = acquire_db(&db_in(&dir), PURPOSE).unwrap();
+        let err = acquire_db(&db_in(&dir), "resume 20260101T000000Z-aaaa").unwrap_err();
+        let LockError::DbHeld { db, holder, path } = &err else {
+            panic!("expected DbHeld, got {err:?}");
         };
-        assert_eq!(run_id, RUN);
+        assert_eq!(db, &db_in(&dir));
         assert_eq!(path, first.path());
-        let pid = format!("pid {} on host ", std::process::id());
-        assert!(holder.starts_with(&pid), "{holder:?}");
+        assert!(
+            holder.starts_with(&format!("pid {} on host ", std::process::id())),
+            "{holder:?}"
+        );
+        assert!(holder.ends_with(&format!(": {PURPOSE}")), "{holder:?}");
         // The refused attempt must not have emptied or rewritten the holder's file.
         let line = fs::read_to_string(first.path()).unwrap();
         assert_eq!(line.trim_end(), holder);
     }
 
     #[test]
-    fn another_run_of_the_same_database_is_not_blocked() {
-        let dir = tempfile::tempdir().unwrap();
-        let _first = acquire(&db_in(&dir), RUN).unwrap();
-        acquire(&db_in(&dir), "20261121-054708-9b1c").unwrap();
-    }
-
-    #[test]
     fn a_dropped_lock_can_be_taken_again_and_leaves_no_holder_behind() {
         let dir = tempfile::tempdir().unwrap();
-        let path = acquire(&db_in(&dir), RUN).unwrap().path().to_owned();
+        let path = acquire_db(&db_in(&dir), PURPOSE).unwrap().path().to_owned();
         assert_eq!(fs::read_to_string(&path).unwrap(), "");
-        let again = acquire(&db_in(&dir), RUN).unwrap();
-        assert!(!fs::read_to_string(again.path()).unwrap().is_empty());
+        let again = acquire_db(&db_in(&dir), "resume 20261121T054708Z-3f2a").unwrap();
+        let line = fs::read_to_string(again.path()).unwrap();
+        assert!(
+            line.ends_with(": resume 20261121T054708Z-3f2a\n"),
+            "{line:?}"
+        );
     }
 
     #[test]
-    fn the_held_message_says_who_where_and_what_to_do() {
-        let err = LockError::Held {
-            run_id: RUN.into(),
-            holder: "pid 1234 on host lab-1 since 2026-11-21T05:47:08Z".into(),
-            path: PathBuf::from(format!("/x/fleetreset.db.{RUN}.lock")),
-        };
-        assert_eq!(
-            err.to_string(),
-            format!(
-                "run {RUN} is being worked on by pid 1234 on host lab-1 since \
-                 2026-11-21T05:47:08Z (lock file /x/fleetreset.db.{RUN}.lock); wait for it to \
-                 finish or stop it first"
-            )
+    fn a_purpose_with_line_breaks_stays_on_the_holder_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = acquire_db(&db_in(&dir), "run x\npid 1 on host forged").unwrap();
+        let text = fs::read_to_string(lock.path()).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text:?}");
+        assert!(
+            text.ends_with(": run x\\npid 1 on host forged\n"),
+            "{text:?}"
         );
     }
 
@@ -371,39 +287,65 @@ mod tests {
         assert_eq!(holder_from(b""), UNNAMED_HOLDER);
         assert_eq!(holder_from(b"\n\n"), UNNAMED_HOLDER);
         assert_eq!(
-            holder_from(b"pid 7 on host a since x\nmore"),
-            "pid 7 on host a since x"
+            holder_from(b"pid 7 on host a since x: run y\nmore"),
+            "pid 7 on host a since x: run y"
         );
         assert_eq!(holder_from(b"pid \xff\n"), "pid \u{fffd}");
+
+        // A held lock whose file names nobody is still refused, as held by someone unnamed.
+        let dir = tempfile::tempdir().unwrap();
+        let first = acquire_db(&db_in(&dir), PURPOSE).unwrap();
+        fs::write(first.path(), "").unwrap();
+        let err = acquire_db(&db_in(&dir), PURPOSE).unwrap_err();
+        assert!(
+            matches!(&err, LockError::DbHeld { holder, .. } if holder == UNNAMED_HOLDER),
+            "{err:?}"
+        );
     }
 
     #[test]
-    fn a_run_id_that_is_not_a_plain_name_is_refused_before_touching_the_disk() {
-        let dir = tempfile::tempdir().unwrap();
-        for bad in ["", "../etc", "a/b", "a b", "run.1", "rün", "x\n"] {
-            let err = acquire(&db_in(&dir), bad).unwrap_err();
-            assert!(
-                matches!(&err, LockError::BadRunId { run_id } if run_id == bad),
-                "{err:?}"
-            );
-        }
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    fn the_held_message_names_the_database_the_holder_the_file_and_the_danger() {
+        let err = LockError::DbHeld {
+            db: PathBuf::from("/x/fleetreset.db"),
+            holder: format!("pid 1234 on host lab-1 since 2026-11-21T05:47:08Z: {PURPOSE}"),
+            path: PathBuf::from("/x/fleetreset.db.lock"),
+        };
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "database /x/fleetreset.db is in use by pid 1234 on host lab-1 since \
+                 2026-11-21T05:47:08Z: {PURPOSE} (lock file /x/fleetreset.db.lock); a second run \
+                 or resume on the same database would act on the same devices: wait for it to \
+                 finish or stop it first"
+            )
+        );
     }
 
     #[test]
     fn an_io_error_names_the_lock_file() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("missing").join("fleetreset.db");
-        let err = acquire(&db, RUN).unwrap_err();
+        let err = acquire_db(&db, PURPOSE).unwrap_err();
         let LockError::Io { path, source } = &err else {
             panic!("expected Io, got {err:?}");
         };
-        assert_eq!(
-            path,
-            &db.with_file_name(format!("fleetreset.db.{RUN}.lock"))
-        );
+        assert_eq!(path, &db.with_file_name("fleetreset.db.lock"));
         assert_eq!(source.kind(), io::ErrorKind::NotFound);
-        assert!(err.to_string().starts_with("cannot lock "), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("cannot lock {}", path.display())),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_database_path_without_a_file_name_is_an_io_error() {
+        let err = acquire_db(Path::new("/"), PURPOSE).unwrap_err();
+        assert!(
+            matches!(&err, LockError::Io { source, .. }
+            if source.kind() == io::ErrorKind::InvalidInput),
+            "{err:?}"
+        );
     }
 
     /// Kills the child if a test fails before it does.
@@ -422,142 +364,6 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn a_lock_held_by_another_process_is_refused_and_released_when_it_is_killed() {
-        if Command::new("flock").arg("--version").output().is_err() {
-            eprintln!("skipped: no flock(1) to hold a lock from another process");
-            return;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let path = db_in(&dir).with_file_name(format!("fleetreset.db.{RUN}.lock"));
-        let script = r#"exec 9>>"$1" && flock -n 9 &&
-            echo "pid $$ on host sh-test since 2026-11-21T05:47:08Z" >&9 &&
-            echo locked && exec sleep 60"#;
-        let mut child = Reap(
-            Command::new("sh")
-                .args(["-c", script, "sh"])
-                .arg(&path)
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap(),
-        );
-        let mut said = String::new();
-        let stdout = child.0.stdout.take().unwrap();
-        BufReader::new(stdout).read_line(&mut said).unwrap();
-        assert_eq!(said, "locked\n");
-
-        let err = acquire(&db_in(&dir), RUN).unwrap_err();
-        let expected = format!(
-            "pid {} on host sh-test since 2026-11-21T05:47:08Z",
-            child.0.id()
-        );
-        assert!(
-            matches!(&err, LockError::Held { holder, .. } if *holder == expected),
-            "{err:?}"
-        );
-
-        child.0.kill().unwrap();
-        child.0.wait().unwrap();
-        let lock = acquire(&db_in(&dir), RUN).unwrap();
-        let line = fs::read_to_string(lock.path()).unwrap();
-        assert!(
-            line.starts_with(&format!("pid {} ", std::process::id())),
-            "{line:?}"
-        );
-    }
-
-    const PURPOSE: &str = "run 20261121T054708Z-3f2a";
-
-    #[test]
-    fn the_database_lock_sits_next_to_the_database_and_names_its_holder_and_purpose() {
-        let dir = tempfile::tempdir().unwrap();
-        let lock = acquire_db(&db_in(&dir), PURPOSE).unwrap();
-        let expected = dir.path().join("fleetreset.db.lock");
-        assert_eq!(lock.path(), expected);
-        let line = fs::read_to_string(&expected).unwrap();
-        let prefix = format!("pid {} on host {} since ", std::process::id(), hostname());
-        assert!(line.starts_with(&prefix), "{line:?}");
-        assert!(line.ends_with(&format!("Z: {PURPOSE}\n")), "{line:?}");
-    }
-
-    #[test]
-    fn a_second_run_or_resume_on_the_same_database_is_refused_whatever_its_run() {
-        let dir = tempfile::tempdir().unwrap();
-        let first = acquire_db(&db_in(&dir), PURPOSE).unwrap();
-        let err = acquire_db(&db_in(&dir), "resume 20260101T000000Z-aaaa").unwrap_err();
-        let LockError::DbHeld { db, holder, path } = &err else {
-            panic!("expected DbHeld, got {err:?}");
-        };
-        assert_eq!(db, &db_in(&dir));
-        assert_eq!(path, first.path());
-        assert!(
-            holder.starts_with(&format!("pid {} on host ", std::process::id())),
-            "{holder:?}"
-        );
-        assert!(holder.ends_with(&format!(": {PURPOSE}")), "{holder:?}");
-        // The refused attempt left the holder's line alone.
-        let line = fs::read_to_string(first.path()).unwrap();
-        assert_eq!(line.trim_end(), holder);
-    }
-
-    #[test]
-    fn the_database_lock_and_a_run_lock_are_different_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let db_lock = acquire_db(&db_in(&dir), PURPOSE).unwrap();
-        let run_lock = acquire(&db_in(&dir), RUN).unwrap();
-        assert_ne!(db_lock.path(), run_lock.path());
-    }
-
-    #[test]
-    fn a_dropped_database_lock_can_be_taken_again_and_leaves_no_holder_behind() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = acquire_db(&db_in(&dir), PURPOSE).unwrap().path().to_owned();
-        assert_eq!(fs::read_to_string(&path).unwrap(), "");
-        acquire_db(&db_in(&dir), PURPOSE).unwrap();
-    }
-
-    #[test]
-    fn a_purpose_with_line_breaks_stays_on_the_holder_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let lock = acquire_db(&db_in(&dir), "run x\npid 1 on host forged").unwrap();
-        let text = fs::read_to_string(lock.path()).unwrap();
-        assert_eq!(text.lines().count(), 1, "{text:?}");
-        assert!(
-            text.ends_with(": run x\\npid 1 on host forged\n"),
-            "{text:?}"
-        );
-    }
-
-    #[test]
-    fn the_database_held_message_names_the_database_the_holder_the_file_and_the_danger() {
-        let err = LockError::DbHeld {
-            db: PathBuf::from("/x/fleetreset.db"),
-            holder: format!("pid 1234 on host lab-1 since 2026-11-21T05:47:08Z: {PURPOSE}"),
-            path: PathBuf::from("/x/fleetreset.db.lock"),
-        };
-        assert_eq!(
-            err.to_string(),
-            format!(
-                "database /x/fleetreset.db is in use by pid 1234 on host lab-1 since \
-                 2026-11-21T05:47:08Z: {PURPOSE} (lock file /x/fleetreset.db.lock); a second run \
-                 or resume on the same database would act on the same devices: wait for it to \
-                 finish or stop it first"
-            )
-        );
-    }
-
-    #[test]
-    fn a_database_path_without_a_file_name_is_an_io_error() {
-        let err = acquire_db(Path::new("/"), PURPOSE).unwrap_err();
-        assert!(
-            matches!(&err, LockError::Io { source, .. }
-            if source.kind() == io::ErrorKind::InvalidInput),
-            "{err:?}"
-        );
-    }
-
-    /// As the per-run test above, for the database lock.
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn a_database_lock_held_by_another_process_is_refused_and_released_when_it_is_killed() {
         if Command::new("flock").arg("--version").output().is_err() {
             eprintln!("skipped: no flock(1) to hold a lock from another process");
             return;

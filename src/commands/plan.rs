@@ -5,6 +5,7 @@ use std::io::Write;
 use crate::cli::PlanArgs;
 use crate::engine::plan;
 use crate::exit::Status;
+use crate::inert::Inert;
 
 use super::load_inventory;
 
@@ -25,13 +26,15 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<Status> {
         writeln!(
             out,
             "{} ({}, {}) at {}: {} by {} method, about {} s (at most {} s)",
-            d.id,
-            d.model.as_deref().unwrap_or("model unknown"),
-            [d.site.as_deref(), d.unit.as_deref()]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(" / "),
+            Inert(&d.id),
+            Inert(d.model.as_deref().unwrap_or("model unknown")),
+            Inert(
+                &[d.site.as_deref(), d.unit.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" / ")
+            ),
             d.host,
             args.action,
             j.method,

@@ -73,11 +73,7 @@ fn a_mac_answering_at_two_addresses_is_ambiguous_and_nothing_is_sent_to_either()
     assert_eq!(out.status.code(), Some(1), "{t}");
 
     let journal = Journal::read(&bench.journal);
-    assert!(
-        journal.text.is_empty(),
-        "something was sent:\n{}",
-        journal.text
-    );
+    assert!(journal.no_commands(), "something was sent:\n{}", journal.text);
     let record = latest_run(&bench.dir.path().join("fleetreset.db"));
     assert_truthful(&record, &journal, true, "ambiguous MACs");
     for (id, one, two) in [("unit-1", a, b), ("unit-2", d, e)] {
@@ -222,4 +218,41 @@ fn absurd_option_values_are_refused_before_anything_is_sent() {
     }
     assert!(Journal::read(&bench.journal).text.is_empty());
     assert!(!bench.dir.path().join("fleetreset.db").exists());
+}
+
+#[test]
+fn discovery_probes_go_only_to_the_rows_own_addresses_and_nothing_goes_out_before_the_outputs_are_checked()
+ {
+    // HS100s speak XOR or KLAP by hardware: only discovery can tell, so each row is probed.
+    // A bystander on the same /29 must hear nothing.
+    let (a, b, c) = (ip(FILE, 6, 1), ip(FILE, 6, 2), ip(FILE, 6, 3));
+    let sim = format!(
+        "id,host,model,mac\nhs-a,{a},HS100(UK),50:C7:BF:23:06:01\nhs-b,{b},HS100(UK),50:C7:BF:23:06:02\n\
+         bystander,{c},HS100(UK),50:C7:BF:23:06:03\n"
+    );
+    let inventory = format!(
+        "id,host,model,mac\nhs-a,{a},HS100(UK),50:C7:BF:23:06:01\nhs-b,{b},HS100(UK),50:C7:BF:23:06:02\n"
+    );
+    let bench = bench(&sim, &inventory);
+
+    // An unusable reports directory is found before the first packet, discovery included.
+    std::fs::write(bench.dir.path().join("not-a-dir"), b"").unwrap();
+    let out = bench.run("power-cycle", &["--reports-dir", "not-a-dir/reports"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("not-a-dir/reports"), "{t}");
+    assert!(
+        Journal::read(&bench.journal).text.is_empty(),
+        "packets went out before the outputs were checked"
+    );
+
+    let out = bench.run("power-cycle", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let journal = Journal::read(&bench.journal);
+    assert!(journal.discoveries.get("hs-a").is_some_and(|n| *n >= 1), "{}", journal.text);
+    assert!(journal.discoveries.get("hs-b").is_some_and(|n| *n >= 1), "{}", journal.text);
+    assert_eq!(journal.discoveries.get("bystander"), None, "{}", journal.text);
+    assert_eq!(journal.commands("bystander"), 0);
+    let record = latest_run(&bench.dir.path().join("fleetreset.db"));
+    assert_truthful(&record, &journal, true, "probes");
 }

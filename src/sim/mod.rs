@@ -63,8 +63,9 @@ pub use plan::{DeviceSpec, Dialect, PROTOCOL_COLUMN, RowProblem, plan, plan_with
 /// Largest time scale accepted: slower than real time is allowed, within reason.
 pub const MAX_TIME_SCALE: f64 = 100.0;
 
-/// A file of every disruptive command the simulated devices received, one line each:
-/// `<RFC 3339 time> <device id> <reboot|reset>`. Lets a rehearsal (or a test) prove what each
+/// A file of what the simulated devices received, one line each:
+/// `<RFC 3339 time> <device id> <reboot|reset|login_failed|discovery>`: every disruptive
+/// command, failed login and discovery probe. Lets a rehearsal (or a test) prove what each
 /// device was actually sent, independently of what the runner recorded.
 #[derive(Debug)]
 pub struct Journal {
@@ -253,6 +254,7 @@ impl Simulator {
                 )),
                 phase,
                 connections: Arc::new(Semaphore::new(server::MAX_CONNECTIONS_PER_DEVICE)),
+                journal: journal.clone(),
             });
             devices.push(Arc::clone(&dev));
             if offline {

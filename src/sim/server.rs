@@ -14,6 +14,7 @@ use tokio::sync::{Semaphore, watch};
 use crate::protocol::iot::codec;
 use crate::protocol::iot::transport::read_frame;
 
+use super::JournalHandle;
 use super::discovery;
 use super::fault::{self, Then};
 use super::model::{SimState, Transport};
@@ -51,6 +52,8 @@ pub struct SimDevice {
     pub phase: watch::Sender<Phase>,
     /// Permits for [`MAX_CONNECTIONS_PER_DEVICE`].
     pub connections: Arc<Semaphore>,
+    /// Where the discovery probes it hears are written (its state writes the commands).
+    pub journal: JournalHandle,
 }
 
 impl SimDevice {
@@ -344,6 +347,7 @@ pub async fn run_udp(dev: Arc<SimDevice>, socket: UdpSocket, mut shutdown: Shutd
         let Ok(request) = serde_json::from_slice::<Value>(&codec::decrypt(&buf[..n])) else {
             continue;
         };
+        dev.journal.record("discovery");
         let (reply, effect) = dev.lock().handle_json(&request, Instant::now());
         let body = serde_json::to_vec(&reply).expect("a JSON value serialises");
         let sent = socket.send_to(&codec::encrypt(&body), from).await.is_ok();
@@ -361,6 +365,7 @@ pub async fn run_discovery(dev: Arc<SimDevice>, socket: UdpSocket, mut shutdown:
         let Some(probe) = discovery::parse_probe(&buf[..n]) else {
             continue;
         };
+        dev.journal.record("discovery");
         let Some(result) = dev.lock().discovery_result(Instant::now()) else {
             continue;
         };

@@ -194,6 +194,19 @@ pub(crate) fn migrate(
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_readme_shows_every_migration_exactly_as_it_is_applied() {
+        let readme = include_str!("../../README.md");
+        for (n, migration) in MIGRATIONS.iter().enumerate() {
+            let block = format!("```sql\n{}\n```", migration.trim_matches('\n'));
+            assert!(
+                readme.contains(&block),
+                "README.md's audit database section lacks migration {} as the code has it",
+                n + 1
+            );
+        }
+    }
+
     fn migrated() -> Connection {
         let mut conn = Connection::open_in_memory().unwrap();
         conn.pragma_update(None, "foreign_keys", "ON").unwrap();

@@ -8,11 +8,13 @@ use std::path::Path;
 use fleetreset::model::{Outcome, Reason};
 use fleetreset::store::{Db, RunRecord};
 
-/// Disruptive commands per device id, from a simulator journal (`TIME ID COMMAND` lines).
+/// Disruptive commands and discovery probes per device id, from a simulator journal
+/// (`TIME ID WHAT` lines).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Journal {
     pub reboots: HashMap<String, usize>,
     pub resets: HashMap<String, usize>,
+    pub discoveries: HashMap<String, usize>,
     pub text: String,
 }
 
@@ -28,10 +30,18 @@ impl Journal {
             match (parts.next(), parts.next()) {
                 (Some(id), Some("reboot")) => *j.reboots.entry(id.to_string()).or_default() += 1,
                 (Some(id), Some("reset")) => *j.resets.entry(id.to_string()).or_default() += 1,
+                (Some(id), Some("discovery")) => {
+                    *j.discoveries.entry(id.to_string()).or_default() += 1
+                }
                 _ => {}
             }
         }
         j
+    }
+
+    /// Whether no device received any disruptive command.
+    pub fn no_commands(&self) -> bool {
+        self.reboots.is_empty() && self.resets.is_empty()
     }
 
     /// Every disruptive command a device received, of either kind.

@@ -73,7 +73,11 @@ fn a_mac_answering_at_two_addresses_is_ambiguous_and_nothing_is_sent_to_either()
     assert_eq!(out.status.code(), Some(1), "{t}");
 
     let journal = Journal::read(&bench.journal);
-    assert!(journal.no_commands(), "something was sent:\n{}", journal.text);
+    assert!(
+        journal.no_commands(),
+        "something was sent:\n{}",
+        journal.text
+    );
     let record = latest_run(&bench.dir.path().join("fleetreset.db"));
     assert_truthful(&record, &journal, true, "ambiguous MACs");
     for (id, one, two) in [("unit-1", a, b), ("unit-2", d, e)] {
@@ -249,9 +253,22 @@ fn discovery_probes_go_only_to_the_rows_own_addresses_and_nothing_goes_out_befor
     let out = bench.run("power-cycle", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let journal = Journal::read(&bench.journal);
-    assert!(journal.discoveries.get("hs-a").is_some_and(|n| *n >= 1), "{}", journal.text);
-    assert!(journal.discoveries.get("hs-b").is_some_and(|n| *n >= 1), "{}", journal.text);
-    assert_eq!(journal.discoveries.get("bystander"), None, "{}", journal.text);
+    assert!(
+        journal.discoveries.get("hs-a").is_some_and(|n| *n >= 1),
+        "{}",
+        journal.text
+    );
+    assert!(
+        journal.discoveries.get("hs-b").is_some_and(|n| *n >= 1),
+        "{}",
+        journal.text
+    );
+    assert_eq!(
+        journal.discoveries.get("bystander"),
+        None,
+        "{}",
+        journal.text
+    );
     assert_eq!(journal.commands("bystander"), 0);
     let record = latest_run(&bench.dir.path().join("fleetreset.db"));
     assert_truthful(&record, &journal, true, "probes");

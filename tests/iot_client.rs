@@ -582,3 +582,39 @@ async fn rows_off_loopback_are_refused_before_anything_listens() {
     );
     assert_eq!(problems[1].line, 8);
 }
+
+#[tokio::test]
+async fn a_pinned_command_never_goes_on_a_new_connection_when_the_checked_one_has_ended() {
+    let lab = Journaled::start(vec![row("pinned", ip(FILE, 22, 1), "HS110", None)]).await;
+    let a = addr(FILE, 22, 1);
+    // The identity is read on this client's connection.
+    let mut checked = device_client(a);
+    checked.info().await.unwrap();
+    // Meanwhile the device reboots: it drops every connection while it is dark.
+    let boots = lab.boots(a);
+    assert_eq!(device_client(a).reboot().await.unwrap(), Ack::Acknowledged);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while lab.boots(a) == boots || lab.phase(a) != Phase::Online {
+        assert!(Instant::now() < deadline, "the device did not come back");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    checked.pin();
+    let err = checked.factory_reset().await.unwrap_err();
+    assert!(
+        matches!(err, DeviceError::NotSent { op: "reset" }),
+        "{err:?}"
+    );
+    assert_eq!(
+        lab.journaled("pinned", "reset"),
+        0,
+        "the reset reached the device"
+    );
+
+    // Read and pinned on a live connection, the same command goes through, once.
+    let mut fresh = device_client(a);
+    fresh.info().await.unwrap();
+    fresh.pin();
+    assert_eq!(fresh.factory_reset().await.unwrap(), Ack::Acknowledged);
+    assert_eq!(lab.journaled("pinned", "reset"), 1);
+    lab.sim.shutdown().await;
+}

@@ -1497,3 +1497,40 @@ fn simulate_lists_each_devices_protocol_and_port_and_never_prints_the_password()
         assert!(!text.contains("hunter2"), "{text}");
     }
 }
+
+/// After a reboot the device's sessions are gone: a command pinned to the session its
+/// identity was read on is not sent, rather than handshaking anew with whatever answers.
+async fn refuses_a_new_session(lab: &Lab, id: &str, host: IpAddr, kind: ProtocolKind) {
+    let addr = at(host);
+    let mut checked = device_client(host, kind);
+    checked.info().await.unwrap();
+    let boots = lab.boots(addr);
+    assert_eq!(
+        device_client(host, kind).reboot().await.unwrap(),
+        Ack::Acknowledged,
+        "{id}"
+    );
+    wait_online(lab, addr, boots + 1).await;
+    checked.pin();
+    let err = checked.factory_reset().await.unwrap_err();
+    assert!(matches!(err, DeviceError::NotSent { .. }), "{id}: {err:?}");
+    assert_eq!(
+        lab.journaled(id, "reset"),
+        0,
+        "{id}: the reset reached the device"
+    );
+    // A query still logs in again on the same client; the device is there and unchanged.
+    assert!(checked.info().await.is_ok(), "{id}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pinned_command_is_not_sent_on_a_new_session_over_every_http_protocol() {
+    let devices = one_of_each(28, "");
+    let rows: Vec<Device> = devices.iter().map(|(d, _)| d.clone()).collect();
+    let lab = Lab::start(&rows).await;
+    let checks = devices
+        .iter()
+        .map(|(d, kind)| refuses_a_new_session(&lab, &d.id, d.host.ip().unwrap(), *kind));
+    futures::future::join_all(checks).await;
+    lab.sim.shutdown().await;
+}

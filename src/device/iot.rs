@@ -51,7 +51,12 @@ impl IotTransport {
     /// `Sent::NoReply`, not an error: the device most likely acted.
     async fn command(&mut self, op: &'static str, json: &[u8]) -> Result<Sent, DeviceError> {
         match self {
-            IotTransport::Xor(x) if x.pinned && x.conn.is_none() => {
+            // The checked connection is gone (or the device hung up on it): a new one would
+            // reach whatever answers now, unchecked.
+            IotTransport::Xor(x)
+                if x.pinned && x.conn.as_ref().is_none_or(Connection::peer_closed) =>
+            {
+                x.conn = None;
                 Err(DeviceError::NotSent { op })
             }
             IotTransport::Xor(x) => match x.exchange(op, json).await {

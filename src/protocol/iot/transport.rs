@@ -97,6 +97,16 @@ impl Connection {
         })
     }
 
+    /// Whether the device has closed this connection (or sent bytes nobody asked for, which
+    /// leaves it unusable too). Reads nothing that matters and never waits.
+    pub fn peer_closed(&self) -> bool {
+        let mut byte = [0u8; 1];
+        match self.stream.try_read(&mut byte) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
+            _ => true,
+        }
+    }
+
     /// Sends one request and reads its reply, all within the request timeout.
     pub async fn exchange(&mut self, payload: &[u8]) -> Result<Vec<u8>, ExchangeError> {
         let frame = codec::encode_frame(payload);

@@ -101,10 +101,10 @@ impl Connection {
     /// leaves it unusable too). Reads nothing that matters and never waits.
     pub fn peer_closed(&self) -> bool {
         let mut byte = [0u8; 1];
-        match self.stream.try_read(&mut byte) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
-            _ => true,
-        }
+        !matches!(
+            self.stream.try_read(&mut byte),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock
+        )
     }
 
     /// Sends one request and reads its reply, all within the request timeout.

@@ -5,43 +5,22 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Output;
 
-use common::truth::{Journal, assert_truthful, latest_run, outcome_of};
-use common::{Simulate, fleetreset_in, ip, text};
+use common::bench::{Bench, run_args};
+use common::truth::{assert_truthful, latest_run, outcome_of};
+use common::{ip, text};
 use fleetreset::model::{Outcome, Reason};
 
 const FILE: u8 = 35;
 
-struct Bench {
-    dir: tempfile::TempDir,
-    journal: PathBuf,
-    _sim: Simulate,
-}
-
 /// Serves `sim_csv` (which may hold devices the inventory doesn't list) and writes `inventory`.
 fn bench(sim_csv: &str, inventory: &str) -> Bench {
-    let dir = tempfile::tempdir().unwrap();
-    let journal = dir.path().join("journal.log");
-    let sim = Simulate::start_with(sim_csv, &["--journal", journal.to_str().unwrap()]);
-    std::fs::write(dir.path().join("fleet.csv"), inventory).unwrap();
-    Bench {
-        dir,
-        journal,
-        _sim: sim,
-    }
+    Bench::start(sim_csv, inventory)
 }
 
-impl Bench {
-    fn run(&self, action: &str, extra: &[&str]) -> Output {
-        fleetreset_in(self.dir.path())
-            .args(["run", "fleet.csv", "--action", action, "--yes"])
-            .args(common::REHEARSAL)
-            .args(extra)
-            .output()
-            .unwrap()
-    }
+fn run(b: &Bench, action: &str, extra: &[&str]) -> Output {
+    b.output(&run_args(action, extra))
 }
 
 #[test]
@@ -68,17 +47,17 @@ fn a_mac_answering_at_two_addresses_is_ambiguous_and_nothing_is_sent_to_either()
     );
     let bench = bench(&sim, &inventory);
     let target = format!("{}/29", ip(FILE, 1, 0));
-    let out = bench.run("factory-reset", &["--rediscover", &target]);
+    let out = run(&bench, "factory-reset", &["--rediscover", &target]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
 
-    let journal = Journal::read(&bench.journal);
+    let journal = bench.journal();
     assert!(
         journal.no_commands(),
         "something was sent:\n{}",
         journal.text
     );
-    let record = latest_run(&bench.dir.path().join("fleetreset.db"));
+    let record = latest_run(&bench.db());
     assert_truthful(&record, &journal, true, "ambiguous MACs");
     for (id, one, two) in [("unit-1", a, b), ("unit-2", d, e)] {
         let (outcome, reason, detail) = outcome_of(&record, id);
@@ -105,13 +84,13 @@ fn a_move_is_followed_only_to_the_one_address_that_answers_with_the_mac() {
     let inventory = format!("id,host,model,mac\nmoved,{a},HS110(EU),50:C7:BF:23:02:01\n");
     let bench = bench(&sim, &inventory);
     let target = format!("{}/29", ip(FILE, 2, 0));
-    let out = bench.run("power-cycle", &["--rediscover", &target]);
+    let out = run(&bench, "power-cycle", &["--rediscover", &target]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
     assert!(t.contains(&format!("answered at {b}, not {a}")), "{t}");
-    let journal = Journal::read(&bench.journal);
+    let journal = bench.journal();
     assert_eq!(journal.reboots.get("moved"), Some(&1), "{}", journal.text);
-    let record = latest_run(&bench.dir.path().join("fleetreset.db"));
+    let record = latest_run(&bench.db());
     assert_truthful(&record, &journal, true, "one move");
 }
 
@@ -126,13 +105,13 @@ fn a_device_of_another_family_than_the_inventory_says_is_refused_and_another_mod
         "id,host,model,mac\nbulb,{a},KL130(EU),50:C7:BF:23:03:01\nplug,{b},HS103(EU),50:C7:BF:23:03:02\n"
     );
     let bench = bench(&sim, &inventory);
-    let out = bench.run("power-cycle", &[]);
+    let out = run(&bench, "power-cycle", &[]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
-    let journal = Journal::read(&bench.journal);
+    let journal = bench.journal();
     assert_eq!(journal.commands("bulb"), 0, "{}", journal.text);
     assert_eq!(journal.reboots.get("plug"), Some(&1), "{}", journal.text);
-    let record = latest_run(&bench.dir.path().join("fleetreset.db"));
+    let record = latest_run(&bench.db());
     assert_truthful(&record, &journal, true, "model checks");
     let (outcome, reason, detail) = outcome_of(&record, "bulb");
     assert_eq!(
@@ -164,13 +143,13 @@ fn a_factory_reset_of_a_row_with_only_a_device_id_is_refused_as_file_line() {
     let sim = format!("id,host,model\nplug,{a},HS110(EU)\n");
     let inventory = format!("id,host,model,device_id\nplug,{a},HS110(EU),8006ABCDEF\n");
     let bench = bench(&sim, &inventory);
-    let out = bench.run("factory-reset", &[]);
+    let out = run(&bench, "factory-reset", &[]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
     assert!(t.contains("fleet.csv:2: plug: no MAC"), "{t}");
     assert!(t.contains("a device_id alone is not enough"), "{t}");
-    assert!(Journal::read(&bench.journal).text.is_empty());
-    assert!(!bench.dir.path().join("fleetreset.db").exists());
+    assert!(bench.journal().text.is_empty());
+    assert!(!bench.db().exists());
 }
 
 #[test]
@@ -210,9 +189,9 @@ fn absurd_option_values_are_refused_before_anything_is_sent() {
         (vec!["--burst", "0"], "--burst must be at least 1"),
         (vec!["--rate", "0"], "--rate must be"),
     ] {
-        // Without REHEARSAL, whose --time-scale would come first and be overridden.
-        let out = fleetreset_in(bench.dir.path())
-            .args(["run", "fleet.csv", "--action", "power-cycle"])
+        // Only the option under test: nothing else may be what is refused.
+        let out = bench
+            .cmd(&["run", "fleet.csv", "--action", "power-cycle"])
             .args(&args)
             .output()
             .unwrap();
@@ -220,8 +199,8 @@ fn absurd_option_values_are_refused_before_anything_is_sent() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {t}");
         assert!(t.contains(says), "{args:?}: {t}");
     }
-    assert!(Journal::read(&bench.journal).text.is_empty());
-    assert!(!bench.dir.path().join("fleetreset.db").exists());
+    assert!(bench.journal().text.is_empty());
+    assert!(!bench.db().exists());
 }
 
 #[test]
@@ -240,19 +219,23 @@ fn discovery_probes_go_only_to_the_rows_own_addresses_and_nothing_goes_out_befor
     let bench = bench(&sim, &inventory);
 
     // An unusable reports directory is found before the first packet, discovery included.
-    std::fs::write(bench.dir.path().join("not-a-dir"), b"").unwrap();
-    let out = bench.run("power-cycle", &["--reports-dir", "not-a-dir/reports"]);
+    std::fs::write(bench.path("not-a-dir"), b"").unwrap();
+    let out = run(
+        &bench,
+        "power-cycle",
+        &["--reports-dir", "not-a-dir/reports"],
+    );
     let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
     assert!(t.contains("not-a-dir/reports"), "{t}");
     assert!(
-        Journal::read(&bench.journal).text.is_empty(),
+        bench.journal().text.is_empty(),
         "packets went out before the outputs were checked"
     );
 
-    let out = bench.run("power-cycle", &[]);
+    let out = run(&bench, "power-cycle", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let journal = Journal::read(&bench.journal);
+    let journal = bench.journal();
     assert!(
         journal.discoveries.get("hs-a").is_some_and(|n| *n >= 1),
         "{}",
@@ -270,6 +253,6 @@ fn discovery_probes_go_only_to_the_rows_own_addresses_and_nothing_goes_out_befor
         journal.text
     );
     assert_eq!(journal.commands("bystander"), 0);
-    let record = latest_run(&bench.dir.path().join("fleetreset.db"));
+    let record = latest_run(&bench.db());
     assert_truthful(&record, &journal, true, "probes");
 }

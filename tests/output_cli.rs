@@ -6,108 +6,52 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-use common::truth::{Journal, assert_truthful, count_events, latest_run};
-use common::{KillOnDrop, Simulate, fleetreset_in, ip, text};
+use common::bench::{Bench, exit_code, run_args, wait_for_events};
+use common::truth::{assert_truthful, latest_run};
+use common::{KillOnDrop, ip, text};
 use fleetreset::model::Outcome;
 
 const FILE: u8 = 34;
 
-const QUICK: &[&str] = &[
-    "--time-scale",
-    "0.01",
-    "--connect-timeout",
-    "1",
-    "--request-timeout",
-    "1",
-];
-
-fn fleet(test: u8, n: u8) -> String {
-    let mut csv = String::from("id,host,model,mac,sim_fault\n");
-    for i in 1..=n {
-        csv.push_str(&format!(
-            "p{i:02},{},HS110(EU),50:C7:BF:22:{test:02X}:{i:02X},\n",
-            ip(FILE, test, i)
-        ));
-    }
-    csv
+fn bench(test: u8, n: u8) -> Bench {
+    let csv = common::plugs(FILE, test, n, "");
+    Bench::start(&csv, &csv)
 }
 
-struct Bench {
-    dir: tempfile::TempDir,
-    journal: PathBuf,
-    _sim: Simulate,
+/// `run … --action power-cycle` at rehearsal speed, `rate` jobs a second.
+fn run(b: &Bench, rate: &str, extra: &[&str]) -> Command {
+    let mut args = run_args("power-cycle", &["--rate", rate]);
+    args.extend_from_slice(extra);
+    b.cmd(&args)
 }
 
-fn bench(csv: &str) -> Bench {
-    let dir = tempfile::tempdir().unwrap();
-    let journal = dir.path().join("journal.log");
-    let sim = Simulate::start_with(csv, &["--journal", journal.to_str().unwrap()]);
-    std::fs::write(dir.path().join("fleet.csv"), csv).unwrap();
-    Bench {
-        dir,
-        journal,
-        _sim: sim,
-    }
-}
-
-impl Bench {
-    /// `run … --action power-cycle` at rehearsal speed, `rate` jobs a second.
-    fn run(&self, rate: &str, extra: &[&str]) -> Command {
-        let mut cmd = fleetreset_in(self.dir.path());
-        cmd.args([
-            "run",
-            "fleet.csv",
-            "--action",
-            "power-cycle",
-            "--rate",
-            rate,
-        ])
-        .args(QUICK)
-        .args(extra);
-        cmd
-    }
-
-    /// The run completed: one outcome each, reports on disk, and the journal agrees.
-    fn assert_complete(&self, context: &str) {
-        let record = latest_run(&self.dir.path().join("fleetreset.db"));
-        let journal = Journal::read(&self.journal);
-        assert_truthful(&record, &journal, true, context);
-        assert!(
-            record
-                .jobs
-                .iter()
-                .all(|j| j.outcome == Some(Outcome::Succeeded)),
-            "{context}: {:?}",
-            record.jobs
-        );
-        let reports = self.dir.path().join("reports").join(&record.run.id);
-        for f in ["devices.csv", "run.json", "summary.md"] {
-            assert!(reports.join(f).exists(), "{context}: no {f}");
-        }
-    }
-}
-
-fn wait_exit(child: &mut KillOnDrop, within: Duration) -> Option<i32> {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(s) = child.0.try_wait().unwrap() {
-            return s.code();
-        }
-        assert!(Instant::now() < deadline, "the run did not finish");
-        std::thread::sleep(Duration::from_millis(20));
+/// The run completed: one outcome each, reports on disk, and the journal agrees.
+fn assert_complete(b: &Bench, context: &str) {
+    let record = latest_run(&b.db());
+    assert_truthful(&record, &b.journal(), true, context);
+    assert!(
+        record
+            .jobs
+            .iter()
+            .all(|j| j.outcome == Some(Outcome::Succeeded)),
+        "{context}: {:?}",
+        record.jobs
+    );
+    let reports = b.path("reports").join(&record.run.id);
+    for f in ["devices.csv", "run.json", "summary.md"] {
+        assert!(reports.join(f).exists(), "{context}: no {f}");
     }
 }
 
 #[test]
 fn a_run_whose_stderr_is_a_closed_pipe_finishes_and_records_every_outcome() {
     // `fleetreset run … 2>&1 | head -1`: the reader takes one line and goes away.
-    let b = bench(&fleet(1, 8));
+    let b = bench(1, 8);
     let mut child = KillOnDrop(
-        b.run("20", &[])
+        run(&b, "20", &[])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -119,23 +63,23 @@ fn a_run_whose_stderr_is_a_closed_pipe_finishes_and_records_every_outcome() {
         .unwrap();
     assert!(!first.is_empty());
     // The read end is closed here; every later message of the run meets a broken pipe.
-    assert_eq!(wait_exit(&mut child, Duration::from_secs(60)), Some(0));
-    b.assert_complete("stderr closed");
+    assert_eq!(exit_code(&mut child), Some(0));
+    assert_complete(&b, "stderr closed");
 }
 
 #[test]
 fn a_run_whose_stdout_is_a_closed_pipe_keeps_its_exit_status_and_its_records() {
-    let b = bench(&fleet(2, 3));
+    let b = bench(2, 3);
     let mut child = KillOnDrop(
-        b.run("50", &["--json"])
+        run(&b, "50", &["--json"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap(),
     );
     drop(child.0.stdout.take());
-    assert_eq!(wait_exit(&mut child, Duration::from_secs(60)), Some(0));
-    b.assert_complete("stdout closed");
+    assert_eq!(exit_code(&mut child), Some(0));
+    assert_complete(&b, "stdout closed");
 }
 
 #[test]
@@ -166,27 +110,16 @@ fn plan_json_into_a_closed_pipe_exits_quietly() {
 
 #[test]
 fn a_run_whose_terminal_hangs_up_carries_on_to_its_reports() {
-    let b = bench(&fleet(3, 6));
-    let mut child = KillOnDrop(
-        b.run("5", &[])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let db = b.dir.path().join("fleetreset.db");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while count_events(&db, "intent") < 1 {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let b = bench(3, 6);
+    let mut child = Bench::spawn(&mut run(&b, "5", &[]));
+    wait_for_events(&b.db(), "intent", 1);
     let hup = Command::new("kill")
         .args(["-HUP", &child.0.id().to_string()])
         .status()
         .unwrap();
     assert!(hup.success());
-    assert_eq!(wait_exit(&mut child, Duration::from_secs(60)), Some(0));
-    b.assert_complete("SIGHUP");
+    assert_eq!(exit_code(&mut child), Some(0));
+    assert_complete(&b, "SIGHUP");
 }
 
 /// A device whose refusal carries escape sequences that would clear the screen and forge a
@@ -207,19 +140,10 @@ fn a_hostile_error_message_is_shown_inert_on_one_line_in_progress_logs_and_repor
     let a = ip(FILE, 4, 1);
     let csv =
         format!("id,host,model,mac,sim_fault\np01,{a},HS110(EU),50:C7:BF:22:04:01,{HOSTILE}\n");
-    let b = bench(&csv);
-    let out = fleetreset_in(b.dir.path())
-        .args([
-            "-vvv",
-            "run",
-            "fleet.csv",
-            "--action",
-            "factory-reset",
-            "--yes",
-        ])
-        .args(common::REHEARSAL)
-        .output()
-        .unwrap();
+    let b = Bench::start(&csv, &csv);
+    let mut args = vec!["-vvv"];
+    args.extend(run_args("factory-reset", &[]));
+    let out = b.output(&args);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -237,8 +161,8 @@ fn a_hostile_error_message_is_shown_inert_on_one_line_in_progress_logs_and_repor
     // check above covers them).
     assert!(stderr.contains("TRACE"), "-vvv logs: {stderr}");
 
-    let record = latest_run(&b.dir.path().join("fleetreset.db"));
-    let dir = b.dir.path().join("reports").join(&record.run.id);
+    let record = latest_run(&b.db());
+    let dir = b.path("reports").join(&record.run.id);
     // The escapes are shown as text: plainly in the CSV, markdown-escaped in the summary.
     for (f, shown) in [
         ("summary.md", r"\\u{1b}\[2J"),
@@ -288,9 +212,9 @@ fn log_lines_are_coloured_only_on_a_terminal_and_never_with_no_color() {
     // A warning: the device reports another model than the inventory's.
     let a = ip(FILE, 5, 1);
     let sim = format!("id,host,model,mac\np01,{a},HS110(EU),50:C7:BF:22:05:01\n");
-    let b = bench(&sim);
+    let b = Bench::start(&sim, &sim);
     std::fs::write(
-        b.dir.path().join("fleet.csv"),
+        b.path("fleet.csv"),
         format!("id,host,model,mac\np01,{a},HS103(EU),50:C7:BF:22:05:01\n"),
     )
     .unwrap();
@@ -312,7 +236,7 @@ fn log_lines_are_coloured_only_on_a_terminal_and_never_with_no_color() {
     // The progress bar still moves the cursor; only colour (SGR) codes are out.
     assert!(!has_colour(warning), "NO_COLOR: {warning:?}");
 
-    let piped = b.run("50", &[]).output().unwrap();
+    let piped = run(&b, "50", &[]).output().unwrap();
     let stderr = String::from_utf8_lossy(&piped.stderr);
     assert!(
         stderr.contains("another model than the inventory"),

@@ -11,16 +11,17 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use common::KillOnDrop;
+use common::bench::{Bench, run_args};
 use common::faketime;
-use common::truth::{Journal, assert_truthful, latest_run};
-use common::{KillOnDrop, Simulate, fleetreset_in};
+use common::truth::{assert_truthful, latest_run};
 
 const FILE: u8 = 36;
 
@@ -137,44 +138,21 @@ fn check_case(c: &Case) {
         csv.push_str(r);
         csv.push('\n');
     }
-    let dir = tempfile::tempdir().unwrap();
-    let locks = tempfile::tempdir().unwrap();
-    let journal_path: PathBuf = dir.path().join("journal.log");
-    let sim = Simulate::start_with(&csv, &["--journal", journal_path.to_str().unwrap()]);
-    std::fs::write(dir.path().join("fleet.csv"), &csv).unwrap();
-    let db = dir.path().join("fleetreset.db");
+    let bench = Bench::start(&csv, &csv);
+    let db = bench.db();
     let with = |args: &[&str], offset: i64| {
-        let mut cmd = fleetreset_in(dir.path());
-        cmd.args(args).env("FLEETRESET_LOCK_DIR", locks.path());
+        let mut cmd = bench.cmd(args);
         if offset != 0 {
             faketime::wall_clock_offset(&mut cmd, offset);
         }
         cmd
     };
-
-    let run = with(
-        &[
-            "run",
-            "fleet.csv",
-            "--action",
-            c.action,
-            "--yes",
-            "--rate",
-            "50",
-            "--time-scale",
-            "0.01",
-            "--connect-timeout",
-            "1",
-            "--request-timeout",
-            "1",
-        ],
-        c.offsets[0],
-    );
+    let run = with(&run_args(c.action, &[]), c.offsets[0]);
     run_or_kill(run, &db, c.kill_run);
     if !db.exists() {
         // Killed before the run was recorded: nothing can have been sent.
         assert!(
-            Journal::read(&journal_path).text.is_empty(),
+            bench.journal().text.is_empty(),
             "{context}: commands without a run"
         );
         eprintln!("seed {}: killed before the run was recorded", c.seed);
@@ -197,7 +175,7 @@ fn check_case(c: &Case) {
         "{context}: the final resume failed: {said}"
     );
     let record = latest_run(&db);
-    let journal = Journal::read(&journal_path);
+    let journal = bench.journal();
     assert_truthful(&record, &journal, true, &format!("{context}\n{said}"));
     let judged = record
         .events
@@ -212,7 +190,6 @@ fn check_case(c: &Case) {
         judged,
         journal.reboots.len() + journal.resets.len()
     );
-    drop(sim);
 }
 
 fn seeds(test: u8) -> Vec<u64> {

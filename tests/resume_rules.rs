@@ -5,81 +5,27 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
+use std::time::Duration;
 
+use common::bench::{Bench, kill_when, run_args};
 use common::faketime;
+use common::text;
 use common::truth::{Journal, assert_truthful, count_events, latest_run, outcome_of};
-use common::{KillOnDrop, Simulate, fleetreset_in, ip, text};
 use fleetreset::model::{Outcome, Reason};
 
 const FILE: u8 = 33;
 
 fn fleet(test: u8, n: u8, fault: &str) -> String {
-    let mut csv = String::from("id,host,model,mac,sim_fault\n");
-    for i in 1..=n {
-        csv.push_str(&format!(
-            "p{i:02},{},HS110(EU),50:C7:BF:21:{test:02X}:{i:02X},{fault}\n",
-            ip(FILE, test, i)
-        ));
-    }
-    csv
-}
-
-struct Bench {
-    dir: tempfile::TempDir,
-    journal: PathBuf,
-    _sim: Simulate,
+    common::plugs(FILE, test, n, fault)
 }
 
 fn bench(csv: &str) -> Bench {
-    let dir = tempfile::tempdir().unwrap();
-    let journal = dir.path().join("journal.log");
-    let sim = Simulate::start_with(csv, &["--journal", journal.to_str().unwrap()]);
-    std::fs::write(dir.path().join("fleet.csv"), csv).unwrap();
-    Bench {
-        dir,
-        journal,
-        _sim: sim,
-    }
+    Bench::start(csv, csv)
 }
 
-impl Bench {
-    fn db(&self) -> PathBuf {
-        self.dir.path().join("fleetreset.db")
-    }
-
-    fn run(&self, action: &str, extra: &[&str]) -> Command {
-        let mut cmd = fleetreset_in(self.dir.path());
-        cmd.args(["run", "fleet.csv", "--action", action, "--yes"])
-            .args(["--time-scale", "0.01"])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        cmd
-    }
-
-    fn resume(&self) -> std::process::Output {
-        fleetreset_in(self.dir.path())
-            .args(["resume", "latest", "--yes"])
-            .output()
-            .unwrap()
-    }
-}
-
-/// SIGKILLs `child` once `ready` says so (or it exits first).
-fn kill_when(child: &mut KillOnDrop, db: &Path, ready: impl Fn(&Path) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !ready(db) {
-        if child.0.try_wait().unwrap().is_some() {
-            panic!("the run ended before the kill point");
-        }
-        assert!(Instant::now() < deadline, "the kill point never came");
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    let _ = child.0.kill();
-    let _ = child.0.wait();
+fn resume(b: &Bench) -> Output {
+    b.output(&["resume", "latest", "--yes"])
 }
 
 #[test]
@@ -88,13 +34,14 @@ fn a_factory_reset_acknowledged_before_a_crash_is_never_sent_again_when_the_devi
     // the run; the run is killed while they are still there, then resumed at once.
     let b = bench(&fleet(1, 6, "leave_after=40"));
     std::thread::sleep(Duration::from_millis(400));
-    let mut run = KillOnDrop(b.run("factory-reset", &["--rate", "40"]).spawn().unwrap());
-    kill_when(&mut run, &b.db(), |db| {
-        count_events(db, "ack") >= 3 && count_events(db, "left_network") == 0
+    let mut run = Bench::spawn(&mut b.cmd(&run_args("factory-reset", &["--rate", "40"])));
+    let db = b.db();
+    kill_when(&mut run, || {
+        count_events(&db, "ack") >= 3 && count_events(&db, "left_network") == 0
     });
     let acked_before = count_events(&b.db(), "ack");
 
-    let out = b.resume();
+    let out = resume(&b);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
     assert!(
@@ -102,7 +49,7 @@ fn a_factory_reset_acknowledged_before_a_crash_is_never_sent_again_when_the_devi
         "{t}"
     );
     let record = latest_run(&b.db());
-    let journal = Journal::read(&b.journal);
+    let journal = b.journal();
     assert_truthful(&record, &journal, true, "late leavers");
     for j in &record.jobs {
         assert_eq!(
@@ -129,25 +76,21 @@ fn a_reset_without_a_recorded_acknowledgement_and_a_device_gone_at_resume_is_not
     // The device holds every reply back 3 s: the kill comes after the reset was sent (and
     // acted on) but before its acknowledgement could be recorded.
     let b = bench(&fleet(2, 1, "slow=3000"));
-    let mut run = KillOnDrop(
-        b.run(
-            "factory-reset",
-            &["--connect-timeout", "5", "--request-timeout", "5"],
-        )
-        .spawn()
-        .unwrap(),
-    );
-    let journal_path = b.journal.clone();
-    kill_when(&mut run, &b.db(), move |db| {
-        count_events(db, "intent") == 1 && Journal::read(&journal_path).commands("p01") == 1
+    let mut run = Bench::spawn(&mut b.cmd(&run_args(
+        "factory-reset",
+        &["--connect-timeout", "5", "--request-timeout", "5"],
+    )));
+    let db = b.db();
+    kill_when(&mut run, || {
+        count_events(&db, "intent") == 1 && Journal::read(b.journal_path()).commands("p01") == 1
     });
     assert_eq!(count_events(&b.db(), "ack"), 0, "the kill came too late");
 
-    let out = b.resume();
+    let out = resume(&b);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
     let record = latest_run(&b.db());
-    let journal = Journal::read(&b.journal);
+    let journal = b.journal();
     assert_truthful(&record, &journal, true, "no ack, gone");
     let (outcome, reason, detail) = outcome_of(&record, "p01");
     assert_eq!(
@@ -165,22 +108,13 @@ fn a_reset_without_a_recorded_acknowledgement_and_a_device_gone_at_resume_is_not
 
 /// Kills a power-cycle run (under a wall clock `offset` seconds off) once `n` reboots were
 /// acknowledged, then resumes with the true clock.
-fn power_cycle_across_a_clock_step(b: &Bench, offset: i64, n: usize) -> std::process::Output {
-    let mut cmd = b.run(
-        "power-cycle",
-        &[
-            "--rate",
-            "40",
-            "--connect-timeout",
-            "1",
-            "--request-timeout",
-            "1",
-        ],
-    );
+fn power_cycle_across_a_clock_step(b: &Bench, offset: i64, n: usize) -> Output {
+    let mut cmd = b.cmd(&run_args("power-cycle", &["--rate", "40"]));
     faketime::wall_clock_offset(&mut cmd, offset);
-    let mut run = KillOnDrop(cmd.spawn().unwrap());
-    kill_when(&mut run, &b.db(), |db| count_events(db, "ack") >= n);
-    b.resume()
+    let mut run = Bench::spawn(&mut cmd);
+    let db = b.db();
+    kill_when(&mut run, || count_events(&db, "ack") >= n);
+    resume(b)
 }
 
 #[test]
@@ -190,7 +124,7 @@ fn a_wall_clock_two_hours_ahead_during_the_run_gives_no_device_a_second_reboot()
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
     let record = latest_run(&b.db());
-    let journal = Journal::read(&b.journal);
+    let journal = b.journal();
     assert_truthful(&record, &journal, true, "clock ahead");
     for j in &record.jobs {
         assert_eq!(
@@ -224,7 +158,7 @@ fn a_wall_clock_two_hours_behind_does_not_make_an_ignored_reboot_a_success() {
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
     let record = latest_run(&b.db());
-    let journal = Journal::read(&b.journal);
+    let journal = b.journal();
     assert_truthful(&record, &journal, true, "clock behind");
     for j in &record.jobs {
         assert_eq!(

@@ -165,20 +165,12 @@ mod tests {
 
     fn device(host: &str, port: Option<u16>, mac: Option<&str>) -> Device {
         Device {
-            line: 2,
-            id: "d".into(),
             host: Host {
                 name: host.into(),
                 port,
             },
-            model: None,
             mac: mac.map(|m| m.parse().unwrap()),
-            site: None,
-            unit: None,
-            power_via: None,
-            credentials: None,
-            notes: None,
-            extra: Default::default(),
+            ..Device::bare("d", host)
         }
     }
 

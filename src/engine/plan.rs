@@ -223,25 +223,12 @@ impl PlannedJob {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::Host;
-    use std::collections::BTreeMap;
 
     fn device(model: Option<&str>, mac: Option<&str>) -> Device {
         Device {
-            line: 2,
-            id: "d1".into(),
-            host: Host {
-                name: "10.0.0.5".into(),
-                port: None,
-            },
             model: model.map(str::to_owned),
             mac: mac.map(|m| m.parse().unwrap()),
-            site: None,
-            unit: None,
-            power_via: None,
-            credentials: None,
-            notes: None,
-            extra: BTreeMap::new(),
+            ..Device::bare("d1", "10.0.0.5")
         }
     }
 

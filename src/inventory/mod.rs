@@ -63,6 +63,29 @@ pub struct Device {
     pub extra: BTreeMap<String, String>,
 }
 
+impl Device {
+    /// A row with only an id and a host (an IP or name, no port), on line 2: for building
+    /// rows in code, mostly in tests, with `..Device::bare(…)` for the rest.
+    pub fn bare(id: &str, host: &str) -> Device {
+        Device {
+            line: 2,
+            id: id.to_owned(),
+            host: Host {
+                name: host.to_owned(),
+                port: None,
+            },
+            model: None,
+            mac: None,
+            site: None,
+            unit: None,
+            power_via: None,
+            credentials: None,
+            notes: None,
+            extra: BTreeMap::new(),
+        }
+    }
+}
+
 /// `host` column: an IP address or host name, with an optional port.
 ///
 /// `name` holds an IPv6 address without its brackets (`::1`, not `[::1]`).

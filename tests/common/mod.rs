@@ -8,14 +8,16 @@
 //! resume_rules 127.33, output_cli 127.34, identity_cli 127.35, property_resume 127.36.
 #![allow(dead_code)]
 
+pub mod bench;
 pub mod faketime;
 pub mod kasa;
 pub mod truth;
+pub mod venv;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use fleetreset::inventory::{Device, Host};
+use fleetreset::inventory::Device;
 
 pub fn ip(file: u8, test: u8, n: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, file, test, n))
@@ -32,21 +34,23 @@ pub fn row(id: &str, ip: IpAddr, model: &str, fault: Option<&str>) -> Device {
         extra.insert("sim_fault".to_string(), f.to_string());
     }
     Device {
-        line: 2,
-        id: id.to_string(),
-        host: Host {
-            name: ip.to_string(),
-            port: None,
-        },
         model: Some(model.to_string()),
-        mac: None,
-        site: None,
-        unit: None,
-        power_via: None,
-        credentials: None,
-        notes: None,
         extra,
+        ..Device::bare(id, &ip.to_string())
     }
+}
+
+/// `n` HS110 plugs with MACs at `127.file.test.1..=n` (ids `p01`, `p02`, …), each with the
+/// simulator fault `fault`. HS110s have their relay on, so their on-time tells a reboot.
+pub fn plugs(file: u8, test: u8, n: u8, fault: &str) -> String {
+    let mut csv = String::from("id,host,model,mac,sim_fault\n");
+    for i in 1..=n {
+        csv.push_str(&format!(
+            "p{i:02},{},HS110(EU),50:C7:BF:{file:02X}:{test:02X}:{i:02X},{fault}\n",
+            ip(file, test, i)
+        ));
+    }
+    csv
 }
 
 /// A child process killed and reaped when the test ends, pass or fail.

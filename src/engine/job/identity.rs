@@ -156,7 +156,6 @@ impl Ctx<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::Host;
 
     fn row(model: Option<&str>, mac: Option<&str>, device_id: Option<&str>) -> Device {
         let mut extra = std::collections::BTreeMap::new();
@@ -164,20 +163,10 @@ mod tests {
             extra.insert("device_id".to_string(), id.to_string());
         }
         Device {
-            line: 2,
-            id: "d".into(),
-            host: Host {
-                name: "127.0.0.1".into(),
-                port: None,
-            },
             model: model.map(str::to_owned),
             mac: mac.map(|m| m.parse().unwrap()),
-            site: None,
-            unit: None,
-            power_via: None,
-            credentials: None,
-            notes: None,
             extra,
+            ..Device::bare("d", "127.0.0.1")
         }
     }
 

@@ -169,7 +169,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub credentials: Option<PathBuf>,
     /// Stop starting jobs once this many devices refused the credentials.
-    #[arg(long, default_value_t = crate::engine::execute::DEFAULT_MAX_AUTH_FAILURES)]
+    #[arg(long, default_value_t = crate::engine::policy::DEFAULT_MAX_AUTH_FAILURES)]
     pub max_auth_failures: usize,
     /// Look for devices by MAC with discovery on this address or CIDR, and use the address
     /// where each answers (DHCP moves devices between runs).

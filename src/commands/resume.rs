@@ -6,10 +6,10 @@ use serde_json::Value;
 
 use crate::cli::ResumeArgs;
 use crate::engine::config::RunConfig;
-use crate::engine::execute::{self, DEFAULT_MAX_AUTH_FAILURES, ResumeInput};
 use crate::engine::guard::Guard;
-use crate::engine::policy::{Amount, Safety};
+use crate::engine::policy::{Amount, DEFAULT_MAX_AUTH_FAILURES, Safety};
 use crate::engine::progress::ProgressView;
+use crate::engine::resume::{self, ResumeInput, is_resumable_skip};
 use crate::engine::shutdown::Signals;
 use crate::exit::Status;
 use crate::inventory::Device;
@@ -17,10 +17,8 @@ use crate::model::Action;
 use crate::store::RunRow;
 
 use super::load_inventory;
-use super::run::{
-    Unchecked, checked_config, confirmed, outside_window, parse_window, print_summary_quietly,
-    status_of,
-};
+use super::options::{Unchecked, checked_config, parse_window};
+use super::run::{confirmed, outside_window, print_summary_quietly, status_of};
 
 pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> {
     if !args.db.exists() {
@@ -40,7 +38,7 @@ pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> 
     let pending: Vec<&str> = record
         .jobs
         .iter()
-        .filter(|j| j.outcome.is_none() || execute::is_resumable_skip(j.outcome, j.reason))
+        .filter(|j| j.outcome.is_none() || is_resumable_skip(j.outcome, j.reason))
         .map(|j| j.device_id.as_str())
         .collect();
     let run = &record.run;
@@ -109,7 +107,7 @@ pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> 
     let run_id = run.id.clone();
     drop(record);
     let mut view = ProgressView::for_stderr();
-    let summary = execute::resume(
+    let summary = resume::resume(
         ResumeInput {
             run_id: &run_id,
             credentials: &store,

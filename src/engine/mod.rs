@@ -12,6 +12,7 @@
 //! - [`execute`]: a whole run, from plan to reports; `run` and `demo` use it.
 //! - [`host_clock`]: the host's boot clock with its boot id, comparable across processes.
 //! - [`progress`]: the live bar or log lines on stderr.
+//! - [`resume`]: a stopped or crashed run's remaining work, rebuilt from its audit.
 //! - [`shutdown`]: signals as an object passed in: the first stops starting, the second aborts.
 //! - [`window`]: maintenance windows: when a run may start and when it must stop.
 
@@ -26,6 +27,7 @@ pub mod links;
 pub mod plan;
 pub mod policy;
 pub mod progress;
+pub mod resume;
 pub mod schedule;
 pub mod shutdown;
 pub mod window;

@@ -142,4 +142,108 @@ mod tests {
             assert!(parse_rate(bad).is_err(), "{bad}");
         }
     }
+
+    fn unchecked() -> Unchecked {
+        Unchecked {
+            action: Action::PowerCycle,
+            rate: 5,
+            burst: 1,
+            concurrency: 32,
+            connect_timeout_s: 5.0,
+            request_timeout_s: 5.0,
+            time_scale: 1.0,
+        }
+    }
+
+    #[test]
+    fn the_bounds_are_inclusive_and_what_lies_outside_them_is_refused_by_name() {
+        for ok in [
+            Unchecked {
+                time_scale: MIN_TIME_SCALE,
+                ..unchecked()
+            },
+            Unchecked {
+                time_scale: 1.0,
+                ..unchecked()
+            },
+            Unchecked {
+                concurrency: MAX_CONCURRENCY,
+                ..unchecked()
+            },
+            Unchecked {
+                connect_timeout_s: MAX_TIMEOUT_SECS,
+                ..unchecked()
+            },
+        ] {
+            assert!(checked_config(ok).is_ok(), "{ok:?}");
+        }
+        for (bad, named) in [
+            (
+                Unchecked {
+                    time_scale: 1e-300,
+                    ..unchecked()
+                },
+                "--time-scale",
+            ),
+            (
+                Unchecked {
+                    time_scale: f64::NAN,
+                    ..unchecked()
+                },
+                "--time-scale",
+            ),
+            (
+                Unchecked {
+                    time_scale: 1.5,
+                    ..unchecked()
+                },
+                "--time-scale",
+            ),
+            (
+                Unchecked {
+                    concurrency: 0,
+                    ..unchecked()
+                },
+                "--concurrency",
+            ),
+            (
+                Unchecked {
+                    concurrency: MAX_CONCURRENCY + 1,
+                    ..unchecked()
+                },
+                "--concurrency",
+            ),
+            (
+                Unchecked {
+                    rate: 0,
+                    ..unchecked()
+                },
+                "--rate",
+            ),
+            (
+                Unchecked {
+                    burst: 0,
+                    ..unchecked()
+                },
+                "--burst",
+            ),
+            (
+                Unchecked {
+                    connect_timeout_s: f64::INFINITY,
+                    ..unchecked()
+                },
+                "--connect-timeout",
+            ),
+            (
+                Unchecked {
+                    request_timeout_s: 0.0,
+                    ..unchecked()
+                },
+                "--request-timeout",
+            ),
+        ] {
+            let err = checked_config(bad).unwrap_err();
+            assert!(err.starts_with(named), "{bad:?}: {err}");
+        }
+    }
 }

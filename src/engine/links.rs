@@ -190,3 +190,78 @@ fn follow<'a>(job: &PlannedJob, mac: MacAddr, answers: &[&'a Found]) -> Follow<'
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::inventory::Device;
+    use crate::model::Action;
+    use crate::protocol::iot::messages::SysInfo;
+
+    fn found(ip: &str, mac: &str, device_id: &str) -> Found {
+        let raw = json!({"model": "HS110(EU)", "alias": "a", "mac": mac, "deviceId": device_id,
+                         "type": "IOT.SMARTPLUGSWITCH"});
+        Found::Iot {
+            ip: ip.parse().unwrap(),
+            info: SysInfo::from_reply(&raw).unwrap(),
+            raw,
+        }
+    }
+
+    fn job(host: &str, device_id: Option<&str>) -> PlannedJob {
+        let mut d = Device {
+            mac: Some(MAC.parse().unwrap()),
+            ..Device::bare("unit", host)
+        };
+        if let Some(id) = device_id {
+            d.extra.insert("device_id".into(), id.into());
+        }
+        crate::engine::plan::plan(&[d], Action::FactoryReset).remove(0)
+    }
+
+    const MAC: &str = "50:C7:BF:00:00:01";
+
+    #[test]
+    fn a_mac_found_where_the_inventory_says_or_nowhere_stays() {
+        let mac = MAC.parse().unwrap();
+        assert!(matches!(
+            follow(&job("10.0.0.5", None), mac, &[]),
+            Follow::Stay
+        ));
+        let here = found("10.0.0.5", MAC, "D1");
+        assert!(matches!(
+            follow(&job("10.0.0.5", None), mac, &[&here]),
+            Follow::Stay
+        ));
+    }
+
+    #[test]
+    fn a_mac_found_at_one_other_address_is_followed_if_the_device_id_agrees() {
+        let mac = MAC.parse().unwrap();
+        let there = found("10.0.0.9", MAC, "D1");
+        assert!(
+            matches!(follow(&job("10.0.0.5", None), mac, &[&there]), Follow::Move(f) if f.ip().to_string() == "10.0.0.9")
+        );
+        assert!(matches!(
+            follow(&job("10.0.0.5", Some("d1")), mac, &[&there]),
+            Follow::Move(_)
+        ));
+        let Follow::Refuse(why) = follow(&job("10.0.0.5", Some("D2")), mac, &[&there]) else {
+            panic!("another device id must not be followed");
+        };
+        assert!(why.contains("device id"), "{why}");
+    }
+
+    #[test]
+    fn a_mac_found_at_two_addresses_is_refused_naming_both_even_if_one_is_the_inventory_s() {
+        let mac = MAC.parse().unwrap();
+        let (a, b) = (found("10.0.0.5", MAC, "D1"), found("10.0.0.9", MAC, "D1"));
+        let Follow::Refuse(why) = follow(&job("10.0.0.5", None), mac, &[&a, &b]) else {
+            panic!("two answers must be refused");
+        };
+        assert!(why.contains("(10.0.0.5 and 10.0.0.9)"), "{why}");
+        assert!(why.contains("nothing will be sent"), "{why}");
+    }
+}

@@ -192,3 +192,30 @@ fn a_wall_clock_two_hours_behind_does_not_make_an_ignored_reboot_a_success() {
         );
     }
 }
+
+#[test]
+fn a_crashed_run_whose_write_ahead_log_was_deleted_is_refused_rather_than_resumed_without_its_intents()
+ {
+    let csv = fleet(5, 4, "reset_stays");
+    let b = bench(&csv);
+    let mut run = Bench::spawn(&mut b.cmd(&run_args("factory-reset", &["--rate", "20"])));
+    let db = b.db();
+    kill_when(&mut run, || count_events(&db, "ack") >= 1);
+    let sent = b.journal().resets.len();
+    // Copying the database without its -wal (or deleting it) loses the newest records, the
+    // intents among them.
+    let wal = b.path("fleetreset.db-wal");
+    assert!(wal.exists(), "a crash leaves the write-ahead log behind");
+    std::fs::remove_file(&wal).unwrap();
+
+    let out = resume(&b);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("write-ahead log"), "{t}");
+    assert!(t.contains("Nothing was changed"), "{t}");
+    assert_eq!(
+        b.journal().resets.len(),
+        sent,
+        "the refused resume sent something"
+    );
+}

@@ -202,6 +202,11 @@ pub struct ResumeArgs {
     /// Look for moved devices by MAC on this address or CIDR.
     #[arg(long, value_name = "ADDRESS|CIDR")]
     pub rediscover: Option<String>,
+    /// Stop once this many devices of the run, counting those before the interruption, have
+    /// refused the credentials (default: the run's own limit; needed to go on at all once the
+    /// run reached it).
+    #[arg(long, value_name = "N")]
+    pub max_auth_failures: Option<usize>,
     /// Print the run's summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,

@@ -106,10 +106,15 @@ fn listen_for_signals(first_message: Option<&'static str>) -> Signals {
                 _ = sigterm => {}
             }
             tx.signal();
-            match (tx.count(), first_message) {
-                (1, Some(msg)) => eprintln!("{msg}"),
-                (1, None) => {}
-                _ => eprintln!("fleetreset: stopping now"),
+            // Never `eprintln!` here: with stderr a closed pipe it would panic this task, and
+            // with it every later Ctrl-C.
+            let said = match (tx.count(), first_message) {
+                (1, Some(msg)) => Some(msg),
+                (1, None) => None,
+                _ => Some("fleetreset: stopping now"),
+            };
+            if let Some(msg) = said {
+                let _ = writeln!(std::io::stderr(), "{msg}");
             }
         }
     });

@@ -38,6 +38,19 @@ macro_rules! say_prompt {
 pub(crate) use say;
 pub(crate) use say_prompt;
 
+/// The status a command decided on, whatever became of printing it: a reader that went away
+/// (`fleetreset check bad.csv | head -1`, `… | true`) changes nothing about what the command
+/// found. Any other output error is an error.
+pub fn despite_closed_pipe(
+    status: crate::exit::Status,
+    printed: std::io::Result<()>,
+) -> anyhow::Result<crate::exit::Status> {
+    match printed {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(status),
+    }
+}
+
 /// Whether colour may be used on stderr: only on a terminal, and never when `NO_COLOR` is set
 /// to anything non-empty (<https://no-color.org>).
 pub fn colour_on_stderr() -> bool {

@@ -180,11 +180,11 @@ fn absurd_option_values_are_refused_before_anything_is_sent() {
         ),
         (
             vec!["--connect-timeout", "1e308"],
-            "--connect-timeout must be above 0",
+            "--connect-timeout must be from 0.01",
         ),
         (
             vec!["--request-timeout=-1"],
-            "--request-timeout must be above 0",
+            "--request-timeout must be from 0.01",
         ),
         (vec!["--burst", "0"], "--burst must be at least 1"),
         (vec!["--rate", "0"], "--rate must be"),

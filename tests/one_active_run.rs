@@ -129,3 +129,122 @@ fn a_new_run_is_refused_while_a_crashed_run_has_commands_without_outcomes() {
     let record = latest_run(&b.path("audit.db"));
     assert_truthful(&record, &b.journal(), true, "crash, refused run, resume");
 }
+
+fn signal(child: &common::KillOnDrop, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &child.0.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {sig}");
+}
+
+#[test]
+fn a_new_run_is_refused_while_a_run_stopped_at_once_by_two_signals_left_commands_open() {
+    // Devices that ignore the reboot keep their job verifying; two signals drop it in flight
+    // with its intent recorded and no outcome.
+    let csv = fleet(4, 2, "reboot_ignored");
+    let b = Bench::start(&csv, &csv);
+    let mut first = Bench::spawn(&mut b.cmd(&run_args("power-cycle", &["--rate", "1"])));
+    wait_for_events(&b.db(), "intent", 1);
+    signal(&first, "-INT");
+    signal(&first, "-INT");
+    assert_eq!(exit_code(&mut first), Some(3));
+    let open = latest_run(&b.db())
+        .jobs
+        .iter()
+        .filter(|j| j.outcome.is_none())
+        .count();
+    assert!(open >= 1, "the second signal left no job open");
+
+    let out = b.output(&run_args("power-cycle", &[]));
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("Resume that run first"), "{t}");
+    for id in ["p01", "p02"] {
+        assert!(b.journal().commands(id) <= 1, "{}", b.journal().text);
+    }
+}
+
+#[test]
+fn resume_of_one_run_is_refused_while_another_run_of_the_database_left_a_command_open_on_its_devices()
+ {
+    // Run A stops before its second device; run B, over that device alone, is killed after
+    // its command. Resuming A would run that device afresh: a second command.
+    let csv = fleet(5, 2, "");
+    let b = Bench::start(&csv, &csv);
+    let mut a = Bench::spawn(&mut b.cmd(&run_args("power-cycle", &["--rate", "1"])));
+    wait_for_events(&b.db(), "intent", 1);
+    signal(&a, "-INT");
+    assert_eq!(exit_code(&mut a), Some(3));
+    let run_a = latest_run(&b.db()).run.id;
+
+    let second_only: String = csv
+        .lines()
+        .filter(|l| !l.starts_with("p01"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(b.path("p02.csv"), &second_only).unwrap();
+    let mut args = run_args("power-cycle", &[]);
+    args[1] = "p02.csv";
+    let mut run_b = Bench::spawn(&mut b.cmd(&args));
+    let db = b.db();
+    common::bench::kill_when(&mut run_b, || {
+        common::truth::count_events(&db, "intent") >= 2 && b.journal().commands("p02") == 1
+    });
+
+    let out = b.output(&["resume", &run_a, "--yes"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("Resume that run first"), "{t}");
+    assert_eq!(b.journal().commands("p02"), 1, "{}", b.journal().text);
+}
+
+#[test]
+fn an_open_command_is_found_whatever_way_the_address_is_written() {
+    // No MACs: the address is all there is to match, and `10.0.0.1`, `10.0.0.1:9999` and
+    // `::ffff:10.0.0.1` are one device.
+    let ip = common::ip(FILE, 6, 1);
+    let csv = format!("id,host,model\nplug,{ip},HS110(EU)\n");
+    let b = Bench::start(&csv, &csv);
+    let mut first = Bench::spawn(&mut b.cmd(&run_args("power-cycle", &[])));
+    let db = b.db();
+    common::bench::kill_when(&mut first, || common::truth::count_events(&db, "ack") >= 1);
+    for spelled in [format!("{ip}:9999"), format!("::ffff:{ip}")] {
+        std::fs::write(
+            b.path("other.csv"),
+            format!("id,host,model\nsame,{spelled},HS110(EU)\n"),
+        )
+        .unwrap();
+        let mut args = run_args("power-cycle", &[]);
+        args[1] = "other.csv";
+        let out = b.output(&args);
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{spelled}: {t}");
+        assert!(t.contains("Resume that run first"), "{spelled}: {t}");
+    }
+    assert_eq!(b.journal().commands("plug"), 1, "{}", b.journal().text);
+}
+
+#[test]
+fn a_device_is_claimed_whatever_way_its_address_is_written() {
+    let ip = common::ip(FILE, 7, 1);
+    let csv = format!("id,host,model\nplug,{ip},HS110(EU)\n");
+    let b = Bench::start(&csv, &csv);
+    let mut first =
+        Bench::spawn(&mut b.cmd(&run_args("power-cycle", &["--db", "a.db", "--rate", "1"])));
+    wait_for_events(&b.path("a.db"), "intent", 1);
+    std::fs::write(
+        b.path("other.csv"),
+        format!("id,host,model\nsame,::ffff:{ip},HS110(EU)\n"),
+    )
+    .unwrap();
+    let mut args = run_args("power-cycle", &["--db", "b.db"]);
+    args[1] = "other.csv";
+    let out = b.output(&args);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("claimed by another run"), "{t}");
+    assert_eq!(exit_code(&mut first), Some(0));
+    assert_eq!(b.journal().commands("plug"), 1, "{}", b.journal().text);
+}

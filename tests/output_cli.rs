@@ -247,3 +247,86 @@ fn log_lines_are_coloured_only_on_a_terminal_and_never_with_no_color() {
         "a pipe gets no colour: {stderr:?}"
     );
 }
+
+fn signal(child: &KillOnDrop, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &child.0.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {sig}");
+}
+
+#[test]
+fn ctrl_c_twice_still_stops_a_run_whose_stderr_is_a_closed_pipe() {
+    // Devices that ignore the reboot keep their jobs verifying for the whole away budget.
+    let csv = common::plugs(FILE, 6, 3, "reboot_ignored");
+    let b = Bench::start(&csv, &csv);
+    let mut child = KillOnDrop(
+        run(&b, "50", &[])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    drop(child.0.stderr.take());
+    wait_for_events(&b.db(), "intent", 3);
+    signal(&child, "-INT");
+    signal(&child, "-INT");
+    assert_eq!(exit_code(&mut child), Some(3), "the second signal was lost");
+    let record = latest_run(&b.db());
+    assert_eq!(record.run.status, fleetreset::store::RunStatus::Interrupted);
+    assert!(
+        record.jobs.iter().any(|j| j.outcome.is_none()),
+        "the jobs in flight finished: the second signal did not stop them"
+    );
+}
+
+#[test]
+fn a_signal_after_the_last_job_started_still_ends_the_run_interrupted() {
+    let b = bench(7, 2);
+    let mut child = Bench::spawn(&mut run(&b, "50", &[]));
+    wait_for_events(&b.db(), "intent", 2);
+    signal(&child, "-TERM");
+    assert_eq!(exit_code(&mut child), Some(3));
+    let record = latest_run(&b.db());
+    assert_eq!(record.run.status, fleetreset::store::RunStatus::Interrupted);
+    // The jobs in flight were let finish.
+    assert!(
+        record.jobs.iter().all(|j| j.outcome.is_some()),
+        "{:?}",
+        record.jobs
+    );
+}
+
+#[test]
+fn a_closed_pipe_does_not_change_what_check_or_a_dry_run_exit_with() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.csv"), "id,host\na,255.255.255.255\n").unwrap();
+    // As `fleetreset check bad.csv 2>&1 | true`: nobody reads what it prints.
+    assert_eq!(
+        fleetreset_closed(dir.path(), &["check", "bad.csv"]),
+        Some(2)
+    );
+
+    let a = ip(FILE, 8, 1);
+    let csv =
+        format!("id,host,model,mac,sim_fault\ngone,{a},HS110(EU),50:C7:BF:22:08:01,offline\n");
+    let b = Bench::start(&csv, &csv);
+    let args = run_args("power-cycle", &["--dry-run"]);
+    assert_eq!(fleetreset_closed(b.dir.path(), &args), Some(1));
+}
+
+/// Runs fleetreset with stdout and stderr pipes whose read ends are closed before it writes.
+fn fleetreset_closed(dir: &Path, args: &[&str]) -> Option<i32> {
+    let mut child = common::fleetreset_in(dir)
+        .args(args)
+        .env("FLEETRESET_LOCK_DIR", dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    child.wait().unwrap().code()
+}

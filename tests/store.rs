@@ -516,7 +516,8 @@ fn run_ids_resolve_from_latest_a_full_id_or_a_unique_prefix() {
         db.resolve_run_id("latest"),
         Err(StoreError::NoSuchRun(q)) if q == "latest"
     ));
-    // The newest run sorts first neither by id nor by insertion.
+    // The newest run is the one recorded last, whatever the wall clocks that wrote its
+    // `started_at` said (a run started under a clock hours ahead must not stay "latest").
     db.create_run(&new_run("20261121-054708-3f2a", t(1000)), &jobs(1))
         .unwrap();
     db.create_run(&new_run("20260101-000000-aaaa", t(5000)), &[])
@@ -527,7 +528,7 @@ fn run_ids_resolve_from_latest_a_full_id_or_a_unique_prefix() {
         .unwrap();
 
     let resolve = |q: &str| db.resolve_run_id(q);
-    assert_eq!(resolve("latest").unwrap(), "20260101-000000-aaaa");
+    assert_eq!(resolve("latest").unwrap(), "20261121-054708-3f9");
     assert_eq!(
         resolve("20261121-054708-3f2a").unwrap(),
         "20261121-054708-3f2a"
@@ -561,10 +562,11 @@ fn run_ids_resolve_from_latest_a_full_id_or_a_unique_prefix() {
         .collect();
     assert_eq!(
         listed,
+        // Newest recorded first.
         [
-            ("20260101-000000-aaaa".to_string(), 0, RunStatus::Running),
             ("20261121-054708-3f9".to_string(), 0, RunStatus::Running),
             ("20261121-054708-3f9c".to_string(), 2, RunStatus::Running),
+            ("20260101-000000-aaaa".to_string(), 0, RunStatus::Running),
             ("20261121-054708-3f2a".to_string(), 1, RunStatus::Running),
         ]
     );

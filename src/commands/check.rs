@@ -6,6 +6,7 @@ use std::io::{self, BufWriter, Write};
 use crate::cli::CheckArgs;
 use crate::exit::Status;
 use crate::inventory::{self, Inventory, InventoryErrors, LoadError};
+use crate::output::despite_closed_pipe;
 
 /// Prints the summary of a clean inventory on stdout, or its problems on stderr. A file that
 /// can't be read is an error, naming the file.
@@ -13,26 +14,23 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<Status> {
     let result = inventory::load(&args.file);
     // Buffered: stderr is unbuffered, and a broken file can have a problem on every line.
     let mut stderr = BufWriter::new(io::stderr().lock());
-    let status = report(result, &mut io::stdout().lock(), &mut stderr)?;
-    stderr.flush()?;
-    Ok(status)
+    let (status, printed) = report(result, &mut io::stdout().lock(), &mut stderr)?;
+    despite_closed_pipe(status, printed.and_then(|()| stderr.flush()))
 }
 
+/// The status, and how printing it went.
 fn report(
     result: Result<Inventory, LoadError>,
     stdout: &mut impl Write,
     stderr: &mut impl Write,
-) -> anyhow::Result<Status> {
+) -> anyhow::Result<(Status, io::Result<()>)> {
     match result {
-        Ok(inventory) => {
-            writeln!(stdout, "{}", summary(&inventory))?;
-            Ok(Status::Success)
-        }
-        Err(LoadError::Invalid(errors)) => {
-            writeln!(stderr, "{errors}")?;
-            writeln!(stderr, "{}", problem_count(&errors))?;
-            Ok(Status::BadInput)
-        }
+        Ok(inventory) => Ok((Status::Success, writeln!(stdout, "{}", summary(&inventory)))),
+        Err(LoadError::Invalid(errors)) => Ok((
+            Status::BadInput,
+            writeln!(stderr, "{errors}")
+                .and_then(|()| writeln!(stderr, "{}", problem_count(&errors))),
+        )),
         Err(err @ LoadError::Io { .. }) => Err(err.into()),
     }
 }
@@ -76,7 +74,8 @@ mod tests {
         let result =
             inventory::parse(Path::new("inv/x.csv"), text.as_bytes()).map_err(LoadError::Invalid);
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let status = report(result, &mut out, &mut err).unwrap();
+        let (status, printed) = report(result, &mut out, &mut err).unwrap();
+        printed.unwrap();
         (
             status,
             String::from_utf8(out).unwrap(),

@@ -4,7 +4,7 @@
 //! works from anywhere) at a time scale of 0.01. The inventory's `demo_expect` column says what
 //! the run must conclude for each device, and the demo checks every outcome against it.
 
-use crate::output::say;
+use crate::output::{despite_closed_pipe, say};
 use std::io::Write;
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::Path;
@@ -109,8 +109,6 @@ pub async fn run(args: &DemoArgs, signals: Signals) -> anyhow::Result<Status> {
     simulator.shutdown().await;
     let summary = result?;
 
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{}", report::summary_markdown(&summary.record))?;
     let mut surprises = Vec::new();
     for (device, job) in inventory.devices.iter().zip(&summary.record.jobs) {
         let expected = device
@@ -127,36 +125,42 @@ pub async fn run(args: &DemoArgs, signals: Signals) -> anyhow::Result<Status> {
             surprises.push(format!("{}: expected {expected}, got {got}", device.id));
         }
     }
-    if surprises.is_empty() {
-        writeln!(
-            out,
-            "Every device ended as the demo expects, each injected fault with its own reason."
-        )?;
-    } else {
-        writeln!(out, "Unexpected outcomes:")?;
-        for s in &surprises {
-            writeln!(out, "- {s}")?;
-        }
-    }
-    writeln!(out)?;
-    writeln!(out, "Reports:  {}", summary.report.dir.display())?;
-    writeln!(out, "  {}", summary.report.devices_csv.display())?;
-    writeln!(out, "  {}", summary.report.run_json.display())?;
-    writeln!(out, "  {}", summary.report.summary_md.display())?;
-    writeln!(
-        out,
-        "Database: {} (run {})",
-        summary.db_path.display(),
-        summary.run_id
-    )?;
-    writeln!(
-        out,
-        "Try: fleetreset runs --db {}",
-        summary.db_path.display()
-    )?;
-    Ok(if surprises.is_empty() {
+    let status = if surprises.is_empty() {
         Status::Success
     } else {
         Status::DeviceFailures
-    })
+    };
+    let print = || -> std::io::Result<()> {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", report::summary_markdown(&summary.record))?;
+        if surprises.is_empty() {
+            writeln!(
+                out,
+                "Every device ended as the demo expects, each injected fault with its own reason."
+            )?;
+        } else {
+            writeln!(out, "Unexpected outcomes:")?;
+            for s in &surprises {
+                writeln!(out, "- {s}")?;
+            }
+        }
+        writeln!(out)?;
+        writeln!(out, "Reports:  {}", summary.report.dir.display())?;
+        writeln!(out, "  {}", summary.report.devices_csv.display())?;
+        writeln!(out, "  {}", summary.report.run_json.display())?;
+        writeln!(out, "  {}", summary.report.summary_md.display())?;
+        writeln!(
+            out,
+            "Database: {} (run {})",
+            summary.db_path.display(),
+            summary.run_id
+        )?;
+        writeln!(
+            out,
+            "Try: fleetreset runs --db {}",
+            summary.db_path.display()
+        )?;
+        Ok(())
+    };
+    despite_closed_pipe(status, print())
 }

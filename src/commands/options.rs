@@ -15,6 +15,10 @@ use crate::protocol::iot::transport::Timeouts;
 /// The longest timeout we accept; beyond it a dead device would hold a job for minutes.
 const MAX_TIMEOUT_SECS: f64 = 120.0;
 
+/// The shortest timeout we accept: 10 ms, a loopback round trip with room to spare. Less
+/// (`1e-300` rounds to nothing) would time out every exchange before it began.
+const MIN_TIMEOUT_SECS: f64 = 0.01;
+
 /// The most jobs in flight we accept. Each holds a connection; beyond a few thousand a run
 /// exceeds common open-file limits and more devices are off the network at once than any
 /// building's access points rejoin gracefully.
@@ -60,11 +64,11 @@ pub fn checked_config(u: Unchecked) -> Result<RunConfig, String> {
             )
         })?;
     let timeout = |name: &str, secs: f64| {
-        if secs.is_finite() && secs > 0.0 && secs <= MAX_TIMEOUT_SECS {
+        if secs.is_finite() && (MIN_TIMEOUT_SECS..=MAX_TIMEOUT_SECS).contains(&secs) {
             Ok(Duration::from_secs_f64(secs))
         } else {
             Err(format!(
-                "--{name} must be above 0 and at most {MAX_TIMEOUT_SECS} seconds, got {secs}"
+                "--{name} must be from {MIN_TIMEOUT_SECS} to {MAX_TIMEOUT_SECS} seconds, got {secs}"
             ))
         }
     };
@@ -240,6 +244,13 @@ mod tests {
                     ..unchecked()
                 },
                 "--request-timeout",
+            ),
+            (
+                Unchecked {
+                    connect_timeout_s: 1e-300,
+                    ..unchecked()
+                },
+                "--connect-timeout",
             ),
         ] {
             let err = checked_config(bad).unwrap_err();

@@ -18,7 +18,9 @@ use crate::store::RunRow;
 
 use super::load_inventory;
 use super::options::{Unchecked, checked_config, parse_window};
-use super::run::{confirmed, outside_window, print_summary_quietly, status_of};
+use super::run::{
+    confirmed, free_of_unresolved, outside_window, print_summary_quietly, status_of, status_of_jobs,
+};
 
 pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> {
     if !args.db.exists() {
@@ -47,7 +49,8 @@ pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> 
             "fleetreset: run {} has nothing left to do: every job has its outcome",
             run.id
         );
-        return Ok(Status::Success);
+        // What the run came to, as when it ended: 0 only if every device succeeded.
+        return Ok(status_of_jobs(&record.jobs));
     }
     let path = std::path::PathBuf::from(&run.inventory_path);
     let Some((inventory, sha256)) =
@@ -70,6 +73,21 @@ pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> 
         Ok(x) => x,
         Err(msg) => anyhow::bail!("run {} has unusable parameters: {msg}", run.id),
     };
+    // Refusals before the interruption count: a resume must not give a wrong password a
+    // fresh allowance of devices to lock out.
+    let (refused, refused_pending) = resume::auth_failures(&record);
+    if let Some(n) = args.max_auth_failures {
+        safety.max_auth_failures = n.max(1);
+    } else if refused + refused_pending >= safety.max_auth_failures {
+        say!(
+            "fleetreset: {} device(s) of run {} already refused the credentials, which is the run's --max-auth-failures ({}). \
+             Check the credentials profiles, then resume with --max-auth-failures N (a higher N) to go on. Nothing was sent.",
+            refused + refused_pending,
+            run.id,
+            safety.max_auth_failures
+        );
+        return Ok(Status::BadInput);
+    }
     if let Some(w) = args.window.as_deref() {
         match parse_window(Some(w)) {
             Ok(window) => safety.window = window,
@@ -100,10 +118,14 @@ pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> 
         &format!("resume of run {} on {}", run.id, args.db.display()),
     )?;
     guard.preflight(&args.reports_dir.join(&run_id), record.jobs.len())?;
+    // Another run of this database may have left commands to these devices unjudged; this
+    // run's own are judged below.
+    if !free_of_unresolved(&guard, &devices, Some(&run.id), &args.db)? {
+        return Ok(Status::BadInput);
+    }
     if config.action == Action::FactoryReset && !args.yes && !confirmed(pending.len())? {
         return Ok(Status::BadInput);
     }
-    say!("resuming run {}: {} job(s) left", run.id, pending.len());
     let run_id = run.id.clone();
     drop(record);
     let mut view = ProgressView::for_stderr();

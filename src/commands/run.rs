@@ -19,7 +19,7 @@ use crate::exit::Status;
 use crate::inert::Inert;
 use crate::inventory::Device;
 use crate::model::{Action, Outcome};
-use crate::output::{say, say_prompt};
+use crate::output::{despite_closed_pipe, say, say_prompt};
 use crate::store::RunStatus;
 
 use super::load_inventory;
@@ -95,17 +95,7 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
     let devices: Vec<&Device> = inventory.devices.iter().collect();
     guard.claim(&devices, &format!("run {run_id} on {}", args.db.display()))?;
     guard.preflight(&args.reports_dir.join(&run_id), devices.len())?;
-    let unresolved = guard.unresolved_intents(&devices)?;
-    if !unresolved.is_empty() {
-        for u in unresolved.iter().take(10) {
-            say!("  {u}");
-        }
-        say!(
-            "fleetreset: {} device(s) of this inventory have a command from an earlier run that crashed, and no outcome: \
-             it may have arrived. Resume that run first (`fleetreset resume RUN --db {}`), so it is judged and never sent twice. Nothing was sent.",
-            unresolved.len(),
-            args.db.display()
-        );
+    if !free_of_unresolved(&guard, &devices, None, &args.db)? {
         return Ok(Status::BadInput);
     }
     if !prepared(&mut jobs, &store, rediscover.as_deref(), &view, &args.file).await {
@@ -131,6 +121,35 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
     .await?;
     print_summary_quietly(&summary, args.json);
     Ok(status_of(&summary))
+}
+
+/// Whether `devices` are free of commands another run of this database sent without recording
+/// their outcome (a crash, or a second signal). When not, prints which and how to go on, and
+/// says so: nothing may be sent to them until `resume` of that run has judged them.
+pub fn free_of_unresolved(
+    guard: &Guard,
+    devices: &[&Device],
+    except: Option<&str>,
+    db: &std::path::Path,
+) -> anyhow::Result<bool> {
+    let unresolved = guard.unresolved_intents(devices, except)?;
+    if unresolved.is_empty() {
+        return Ok(true);
+    }
+    const SHOWN: usize = 10;
+    for u in unresolved.iter().take(SHOWN) {
+        say!("  {u}");
+    }
+    if unresolved.len() > SHOWN {
+        say!("  … and {} more", unresolved.len() - SHOWN);
+    }
+    say!(
+        "fleetreset: {} device(s) have a command from another run of this database that ended without recording its outcome: \
+         it may have arrived. Resume that run first (`fleetreset resume RUN --db {}`), so it is judged and never sent twice. Nothing was sent.",
+        unresolved.len(),
+        db.display()
+    );
+    Ok(false)
 }
 
 /// Settles the jobs' links; on problems prints them as `FILE:LINE: …` and says nothing was sent.
@@ -187,35 +206,38 @@ async fn dry_run(
     signals: Signals,
 ) -> anyhow::Result<Status> {
     let looks = dry_run::look(jobs, config, view, signals).await;
-    let mut out = std::io::stdout().lock();
-    let mut problems = 0;
-    for (j, l) in jobs.iter().zip(&looks) {
-        match &l.problem {
-            None => writeln!(
-                out,
-                "ok    {}: {}; would {} by {} method",
-                l.device_id, l.note, args.action, j.method
-            )?,
-            Some(p) => {
-                problems += 1;
-                writeln!(out, "FAIL  {}: {p}", l.device_id)?;
-            }
-        }
-        for w in &j.warnings {
-            writeln!(out, "      warning: {w}")?;
-        }
-    }
-    writeln!(
-        out,
-        "dry run: {} device(s), {} ready, {problems} with problems; nothing disruptive was sent and nothing was recorded",
-        looks.len(),
-        looks.len() - problems
-    )?;
-    Ok(if problems == 0 {
+    let problems = looks.iter().filter(|l| l.problem.is_some()).count();
+    let status = if problems == 0 {
         Status::Success
     } else {
         Status::DeviceFailures
-    })
+    };
+    let print = || -> std::io::Result<()> {
+        let mut out = std::io::stdout().lock();
+        for (j, l) in jobs.iter().zip(&looks) {
+            let id = Inert(&l.device_id);
+            match &l.problem {
+                None => writeln!(
+                    out,
+                    "ok    {id}: {}; would {} by {} method",
+                    Inert(&l.note),
+                    args.action,
+                    j.method
+                )?,
+                Some(p) => writeln!(out, "FAIL  {id}: {}", Inert(p))?,
+            }
+            for w in &j.warnings {
+                writeln!(out, "      warning: {}", Inert(w))?;
+            }
+        }
+        writeln!(
+            out,
+            "dry run: {} device(s), {} ready, {problems} with problems; nothing disruptive was sent and nothing was recorded",
+            looks.len(),
+            looks.len() - problems
+        )
+    };
+    despite_closed_pipe(status, print())
 }
 
 /// The options that settle how devices are reached: the credentials store and the
@@ -247,12 +269,14 @@ pub fn load_credentials(
 pub fn status_of(s: &RunSummary) -> Status {
     if matches!(s.status, RunStatus::Interrupted | RunStatus::Stopped) {
         Status::Stopped
-    } else if s
-        .record
-        .jobs
-        .iter()
-        .all(|j| j.outcome == Some(Outcome::Succeeded))
-    {
+    } else {
+        status_of_jobs(&s.record.jobs)
+    }
+}
+
+/// 0 when every job succeeded, 1 otherwise.
+pub fn status_of_jobs(jobs: &[crate::store::JobRow]) -> Status {
+    if jobs.iter().all(|j| j.outcome == Some(Outcome::Succeeded)) {
         Status::Success
     } else {
         Status::DeviceFailures
@@ -346,12 +370,15 @@ pub fn print_summary(s: &RunSummary, json_out: bool) -> anyhow::Result<()> {
         .collect();
     for j in others.iter().take(SHOWN) {
         say!(
-            "  {} ({}): {}{} - {}",
-            j.device_id,
-            j.host,
+            "  {} ({}): {}{}{}",
+            Inert(&j.device_id),
+            Inert(&j.host),
             j.outcome.map(|o| o.as_str()).unwrap_or("no outcome"),
             j.reason.map(|r| format!(" ({r})")).unwrap_or_default(),
-            j.detail.as_deref().unwrap_or("")
+            j.detail
+                .as_deref()
+                .map(|d| format!(" - {}", Inert(d)))
+                .unwrap_or_default()
         );
     }
     if others.len() > SHOWN {

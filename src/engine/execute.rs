@@ -119,6 +119,7 @@ pub async fn execute(
         reports_dir,
         view,
         signals,
+        prior_auth_failures: 0,
     })
     .await
 }
@@ -167,6 +168,9 @@ pub(super) struct Drive<'a> {
     pub(super) reports_dir: &'a Path,
     pub(super) view: &'a mut ProgressView,
     pub(super) signals: Signals,
+    /// Devices of this run that refused the credentials before (a resumed run's), counted
+    /// towards `--max-auth-failures`.
+    pub(super) prior_auth_failures: usize,
 }
 
 /// One batch as the scheduler takes it: the jobs in order, and deferred ones (resume's
@@ -188,6 +192,7 @@ pub(super) async fn drive(d: Drive<'_>) -> anyhow::Result<RunSummary> {
         reports_dir,
         view,
         signals,
+        prior_auth_failures,
     } = d;
     let (db, _hold) = guard.into_parts();
     let (writer, writer_task) = Writer::spawn(db, WRITER_CAPACITY);
@@ -196,6 +201,7 @@ pub(super) async fn drive(d: Drive<'_>) -> anyhow::Result<RunSummary> {
         writer: writer.clone(),
         config: config.clone(),
         allow_unverified_identity: safety.allow_unverified_identity,
+        addresses: Default::default(),
     });
     let total = work.len();
     let ids: Vec<String> = work.iter().map(|(j, _)| j.device.id.clone()).collect();
@@ -207,6 +213,12 @@ pub(super) async fn drive(d: Drive<'_>) -> anyhow::Result<RunSummary> {
         match &mode {
             Mode::Resolve { not_before, .. } => deferred.push(Deferred {
                 at: *not_before,
+                index,
+                job: (job, mode),
+            }),
+            // Settled from the records at once, in no batch.
+            Mode::Refused(_) => deferred.push(Deferred {
+                at: tokio::time::Instant::now(),
                 index,
                 job: (job, mode),
             }),
@@ -241,7 +253,7 @@ pub(super) async fn drive(d: Drive<'_>) -> anyhow::Result<RunSummary> {
     let mut audit_error: Option<StoreError> = None;
     let audit_failed = Notify::new();
     let mut stop: Option<StopReason> = None;
-    let mut failures = Failures::default();
+    let mut failures = Failures::with_auth_failures(prior_auth_failures);
     let scheduler = Scheduler::new(&config.limits);
     let grace = config.scaled(SHUTDOWN_GRACE);
 
@@ -342,6 +354,12 @@ pub(super) async fn drive(d: Drive<'_>) -> anyhow::Result<RunSummary> {
         stop = fired.take().or(threshold_why.map(StopReason::Threshold));
     }
     view.end();
+    // A signal that came once every job had started stopped nothing, but the run was still
+    // asked to stop: it ends `interrupted` (exit 3), as the person or the service manager
+    // that sent it expects.
+    if stop.is_none() && signals.received() > 0 {
+        stop = Some(StopReason::Signal);
+    }
 
     // Jobs never started get their one outcome: a skip that `resume` can reopen. A job with a
     // recorded intent is not one of them: its command may have arrived, so it stays open for

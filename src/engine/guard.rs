@@ -16,10 +16,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::inert::Inert;
-use crate::inventory::Device;
+use crate::inventory::{Device, Host};
 use crate::model::EventKind;
+use crate::store::Db;
 use crate::store::lock::{self, DbLock};
-use crate::store::{Db, RunStatus};
 
 use super::claims::{self, Claim};
 
@@ -100,19 +100,26 @@ impl Guard {
         Ok(())
     }
 
-    /// The devices among `devices` that an earlier run of this database may have sent a command
-    /// and has no outcome for: that run crashed (it is still `running`, yet nobody holds the
-    /// lock we hold now) after recording the intent. A new run must not act on them before
-    /// `resume` has judged them. Matched by MAC or by host; each entry says which run.
-    pub fn unresolved_intents(&self, devices: &[&Device]) -> anyhow::Result<Vec<String>> {
+    /// The devices among `devices` that another run of this database may have sent a command
+    /// and has no outcome for: that run crashed, or was stopped at once by a second signal,
+    /// after recording the intent (whatever its status says: nobody else holds the lock we
+    /// hold now, so none is still working). Nothing may act on them before `resume` of that
+    /// run has judged them. Matched by MAC or by address (in canonical form, without a port);
+    /// `except` is the run being resumed, whose own open jobs are its business. Each entry
+    /// says which run.
+    pub fn unresolved_intents(
+        &self,
+        devices: &[&Device],
+        except: Option<&str>,
+    ) -> anyhow::Result<Vec<String>> {
         let macs: HashSet<String> = devices
             .iter()
             .filter_map(|d| d.mac.map(|m| m.to_string()))
             .collect();
-        let hosts: HashSet<String> = devices.iter().map(|d| d.host.to_string()).collect();
+        let hosts: HashSet<String> = devices.iter().map(|d| d.host.canonical_name()).collect();
         let mut found = Vec::new();
         let runs = self.db.list_runs().context("listing the runs")?;
-        for run in runs.iter().filter(|r| r.status == RunStatus::Running) {
+        for run in runs.iter().filter(|r| Some(r.id.as_str()) != except) {
             let record = self.db.load_run(&run.id).context("reading a crashed run")?;
             let with_intent: HashSet<&str> = record
                 .events
@@ -121,8 +128,13 @@ impl Guard {
                 .filter_map(|e| e.device_id.as_deref())
                 .collect();
             for j in record.jobs.iter().filter(|j| j.outcome.is_none()) {
+                let host = j
+                    .host
+                    .parse::<Host>()
+                    .map(|h| h.canonical_name())
+                    .unwrap_or_else(|_| j.host.clone());
                 let same =
-                    j.mac.as_ref().is_some_and(|m| macs.contains(m)) || hosts.contains(&j.host);
+                    j.mac.as_ref().is_some_and(|m| macs.contains(m)) || hosts.contains(&host);
                 if same && with_intent.contains(j.device_id.as_str()) {
                     found.push(format!(
                         "{} ({}) in run {}",
@@ -161,7 +173,6 @@ pub fn claim_keys(devices: &[&Device]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::Host;
 
     fn device(host: &str, port: Option<u16>, mac: Option<&str>) -> Device {
         Device {

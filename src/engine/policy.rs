@@ -164,6 +164,15 @@ pub struct Failures {
 }
 
 impl Failures {
+    /// A count that starts from `auth` devices that already refused the credentials (in the
+    /// part of a run before its resume).
+    pub fn with_auth_failures(auth: usize) -> Failures {
+        Failures {
+            auth,
+            ..Failures::default()
+        }
+    }
+
     /// A new batch begins: its share of failures starts from zero.
     pub fn start_batch(&mut self, len: usize, canary: bool) {
         self.in_batch = 0;
@@ -327,6 +336,21 @@ mod tests {
         let why = f.failed(&s, "c", Some(Reason::AuthFailed)).unwrap();
         assert!(
             why.starts_with("2 devices refused the credentials"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn refusals_before_a_resume_count_towards_the_auth_limit() {
+        let s = Safety {
+            max_auth_failures: 3,
+            ..Safety::default()
+        };
+        let mut f = Failures::with_auth_failures(2);
+        f.start_batch(10, false);
+        let why = f.failed(&s, "a", Some(Reason::AuthFailed)).unwrap();
+        assert!(
+            why.starts_with("3 devices refused the credentials"),
             "{why}"
         );
     }

@@ -15,7 +15,7 @@ use super::config::RunConfig;
 use super::execute::{Drive, RunSummary, drive, prepare};
 use super::guard::Guard;
 use super::host_clock::HostMark;
-use super::job::{Evidence, Mode};
+use super::job::{Evidence, Mode, refused_login};
 use super::plan::{self, PlannedJob};
 use super::policy::Safety;
 use super::progress::ProgressView;
@@ -73,6 +73,12 @@ pub async fn resume(
             missing.join(", ")
         );
     }
+    let left = before
+        .jobs
+        .iter()
+        .filter(|j| j.outcome.is_none() || is_resumable_skip(j.outcome, j.reason))
+        .count();
+    view.note(&format!("resuming run {run_id}: {left} job(s) left"));
     guard
         .db
         .reopen_run(run_id, chrono::Utc::now())
@@ -89,12 +95,16 @@ pub async fn resume(
             .events
             .iter()
             .filter(|e| e.device_id.as_deref() == Some(j.device_id.as_str()));
-        let mode = match Evidence::from_events(config.action, events) {
+        let events: Vec<_> = events.collect();
+        let mode = match Evidence::from_events(config.action, events.iter().copied()) {
             Some(evidence) => Mode::Resolve {
                 not_before: start + evidence.wait_before_judging(&now, &config),
                 evidence: Box::new(evidence),
             },
-            None => Mode::Fresh,
+            None => match refused_login(events.iter().copied()) {
+                Some(f) => Mode::Refused(f),
+                None => Mode::Fresh,
+            },
         };
         work.push((planned, mode));
     }
@@ -112,8 +122,35 @@ pub async fn resume(
         reports_dir,
         view,
         signals,
+        // The refusals still to be recorded are counted as their jobs end.
+        prior_auth_failures: auth_failures(&before).0,
     })
     .await
+}
+
+/// Devices of the run that refused the credentials: those with an `auth_failed` outcome, and
+/// those whose refusal was recorded before the outcome could be.
+pub fn auth_failures(record: &crate::store::RunRecord) -> (usize, usize) {
+    let recorded = record
+        .jobs
+        .iter()
+        .filter(|j| j.outcome == Some(Outcome::Failed) && j.reason == Some(Reason::AuthFailed))
+        .count();
+    let pending = record
+        .jobs
+        .iter()
+        .filter(|j| j.outcome.is_none())
+        .filter(|j| {
+            refused_login(
+                record
+                    .events
+                    .iter()
+                    .filter(|e| e.device_id.as_deref() == Some(j.device_id.as_str())),
+            )
+            .is_some()
+        })
+        .count();
+    (recorded, pending)
 }
 
 /// A skip that `resume` clears and runs: the job never started because the run stopped early.

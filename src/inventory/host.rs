@@ -82,9 +82,10 @@ impl Host {
 
     /// The name as two rows naming the same machine would share: an IP in its canonical form
     /// (`0:0::1` and `::1` are one address), a host name in lower case (DNS ignores case).
-    pub(crate) fn canonical_name(&self) -> String {
+    pub fn canonical_name(&self) -> String {
         match self.ip() {
-            Some(ip) => ip.to_string(),
+            // `::ffff:10.0.0.1` is 10.0.0.1.
+            Some(ip) => ip.to_canonical().to_string(),
             None => self.name.to_ascii_lowercase(),
         }
     }
@@ -232,6 +233,22 @@ fn check_name(name: &str) -> Result<(), HostError> {
             Ok(_) => Ok(()),
             Err(_) => Err(bad("not a valid IPv4 address")),
         };
+    }
+    // `0x7f000001` or `0x7f.1`: the C resolver reads these as IPv4 addresses, so one device
+    // could be named by spellings no duplicate check would match.
+    let numeric = |label: &str| {
+        let hex = label
+            .strip_prefix("0x")
+            .or_else(|| label.strip_prefix("0X"));
+        match hex {
+            Some(digits) => digits.bytes().all(|b| b.is_ascii_hexdigit()),
+            None => !label.is_empty() && label.bytes().all(|b| b.is_ascii_digit()),
+        }
+    };
+    if name.split('.').all(numeric) {
+        return Err(bad(
+            "an IPv4 address in hexadecimal or shortened form; write it as four decimal numbers, a.b.c.d",
+        ));
     }
     if !name
         .bytes()
@@ -470,5 +487,26 @@ mod tests {
         assert_eq!(host("Plug.LAN", None).canonical_name(), "plug.lan");
         assert_eq!(host("0:0:0:0:0:0:0:1", None).canonical_name(), "::1");
         assert_eq!(host("10.0.0.1", None).canonical_name(), "10.0.0.1");
+        assert_eq!(host("::ffff:10.0.0.1", None).canonical_name(), "10.0.0.1");
+    }
+
+    #[test]
+    fn numbers_the_c_resolver_reads_as_an_ipv4_address_are_refused_as_names() {
+        for spelled in [
+            "0x7f2c0201",
+            "0X7F.1",
+            "0x7f.0x2c.0x02.0x01",
+            "2130706433",
+            "127.1",
+        ] {
+            let err = spelled.parse::<Host>().unwrap_err();
+            assert!(
+                err.to_string().contains("a.b.c.d") || err.to_string().contains("IPv4"),
+                "{spelled}: {err}"
+            );
+        }
+        for name in ["plug-0x7f.lan", "0xdead-beef", "1password.example", "x0x7f"] {
+            assert!(name.parse::<Host>().is_ok(), "{name}");
+        }
     }
 }

@@ -16,7 +16,9 @@ const RUN_SELECT: &str = "
     FROM runs r LEFT JOIN jobs j ON j.run_id = r.id";
 
 /// Newest first; the id breaks ties between runs started in the same millisecond.
-const NEWEST_FIRST: &str = "ORDER BY r.started_at DESC, r.id DESC";
+/// Newest first by when each run was recorded in this database (its rowid), not by its
+/// `started_at`: that is the wall clock of whichever process wrote it, which can be hours off.
+const NEWEST_FIRST: &str = "ORDER BY r.rowid DESC";
 
 /// What `resolve_run_id` takes to mean the newest run.
 const LATEST: &str = "latest";

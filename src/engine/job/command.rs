@@ -185,7 +185,7 @@ impl Ctx<'_> {
         self.state(JobState::Verifying, json!({})).await?;
         let verdict = match action {
             Action::PowerCycle => self.verify_power_cycle(addr, pre, sent_at).await?,
-            Action::FactoryReset => self.verify_factory_reset(addr, sent_at).await?,
+            Action::FactoryReset => self.verify_factory_reset(addr, pre, sent_at).await?,
         };
         Ok(verdict.map(|detail| format!("{ack_note}; {detail}")))
     }

@@ -167,6 +167,25 @@ impl Evidence {
     }
 }
 
+/// A job whose device refused the credentials before the interruption, as its durable
+/// `probe_failed` event says: it is not tried again (each try is one more failed login towards
+/// the device's lockout) and ends with that failure.
+pub fn refused_login<'a>(events: impl IntoIterator<Item = &'a EventRow>) -> Option<Fail> {
+    events
+        .into_iter()
+        .filter(|e| e.kind == EventKind::ProbeFailed.as_str())
+        .find(|e| e.detail["reason"].as_str() == Some(Reason::AuthFailed.as_str()))
+        .map(|e| {
+            Fail(
+                Reason::AuthFailed,
+                format!(
+                    "{} (recorded before the interruption); not tried again, since each try is another failed login towards the device's lockout",
+                    e.detail["detail"].as_str().unwrap_or("the device refused the credentials")
+                ),
+            )
+        })
+}
+
 /// The failure a `command_failed` event recorded. Older fleetreset versions stored only the
 /// detail; their refusals read as device errors.
 fn refusal(detail: &Value) -> Fail {
@@ -291,6 +310,29 @@ mod tests {
             ev.wait_before_judging(&mark(10_001), &config()),
             Duration::ZERO
         );
+    }
+
+    #[test]
+    fn a_recorded_login_refusal_settles_a_job_without_another_try() {
+        let refused = [
+            event(1, "state", json!({})),
+            event(
+                2,
+                "probe_failed",
+                json!({"reason": "auth_failed", "detail": "probe failed: authentication failed: x"}),
+            ),
+        ];
+        let Some(Fail(reason, detail)) = refused_login(&refused) else {
+            panic!("a recorded refusal must settle the job");
+        };
+        assert_eq!(reason, Reason::AuthFailed);
+        assert!(detail.contains("not tried again"), "{detail}");
+        let timeout = [event(
+            1,
+            "probe_failed",
+            json!({"reason": "timeout", "detail": "probe failed: timed out"}),
+        )];
+        assert_eq!(refused_login(&timeout), None);
     }
 
     #[test]

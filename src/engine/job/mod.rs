@@ -25,14 +25,14 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::device::{DeviceClient, Link};
-use crate::inert::inert;
+use crate::inert::{Inert, inert};
 use crate::model::{EventKind, JobState, Outcome, Reason};
 use crate::store::{Record, SnapshotPhase, StoreError, Writer};
 
 use super::config::RunConfig;
 use super::plan::PlannedJob;
 
-pub use evidence::Evidence;
+pub use evidence::{Evidence, refused_login};
 pub use identity::{identity_problem, identity_verifiable};
 pub(crate) use probe::{Probe, probe};
 
@@ -43,6 +43,34 @@ pub struct JobEnv {
     pub config: RunConfig,
     /// A factory reset may act on a device whose identity can't be checked (no MAC).
     pub allow_unverified_identity: bool,
+    /// Which job of this run reached which address first.
+    pub addresses: Addresses,
+}
+
+/// The addresses the jobs of one run reach, each taken by the first job that resolves to it.
+/// Two rows spelled differently (a host name and its IP, two names of one device) would
+/// otherwise send one device two commands in one run.
+#[derive(Debug, Default)]
+pub struct Addresses(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, String>>);
+
+impl Addresses {
+    /// Takes `ip` for `device`; the id of the job that has it already, if another has.
+    pub fn take(&self, ip: std::net::IpAddr, device: &str) -> Option<String> {
+        let mut taken = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match taken.entry(ip.to_canonical()) {
+            std::collections::hash_map::Entry::Occupied(e) if e.get() != device => {
+                Some(e.get().clone())
+            }
+            std::collections::hash_map::Entry::Occupied(_) => None,
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(device.to_owned());
+                None
+            }
+        }
+    }
 }
 
 /// How a job begins.
@@ -57,6 +85,10 @@ pub enum Mode {
         evidence: Box<Evidence>,
         not_before: tokio::time::Instant,
     },
+    /// After a crash, for a job whose device had already refused the credentials (recorded,
+    /// durably, before the outcome could be): it ends with that failure and is not tried again,
+    /// since each try is another failed login the device counts towards its lockout.
+    Refused(Fail),
 }
 
 /// How a job ended, as the collector and the summary see it. The same is stored durably.
@@ -187,6 +219,9 @@ impl Ctx<'_> {
 
     /// The job proper. The outer `Result` is the audit; the inner one the device.
     async fn work(&mut self, mode: &Mode) -> Result<Verdict, StoreError> {
+        if let Mode::Refused(f) = mode {
+            return Ok(Err(f.clone()));
+        }
         self.state(JobState::Probing, json!({})).await?;
         if let Some(why) = &self.job.link.refusal {
             // Settled before the run (two devices answered with this MAC): nothing is sent.
@@ -198,12 +233,22 @@ impl Ctx<'_> {
             Ok(a) => a,
             Err(f) => return Ok(Err(f)),
         };
+        if let Some(other) = self.env.addresses.take(addr.ip(), &self.job.device.id) {
+            let why = format!(
+                "{addr} is also the address of {} in this run: one device must not get two commands; nothing was sent to it for this row",
+                Inert(&other)
+            );
+            self.event(EventKind::IdentityMismatch, json!({ "detail": why }))
+                .await?;
+            return Ok(Err(Fail(Reason::IdentityMismatch, why)));
+        }
         match mode {
             Mode::Resolve {
                 evidence,
                 not_before,
             } => self.resolve_intent(addr, evidence, *not_before).await,
             Mode::Fresh => self.fresh(addr).await,
+            Mode::Refused(f) => Ok(Err(f.clone())),
         }
     }
 

@@ -103,9 +103,20 @@ impl Ctx<'_> {
                     tokio::time::sleep(self.config().scaled(POLL_INTERVAL)).await;
                 }
                 Err(e) => {
-                    self.event(EventKind::ProbeFailed, json!({ "detail": e.to_string() }))
-                        .await?;
-                    return Ok(Err(Fail(e.reason(), format!("probe failed: {e}"))));
+                    let reason = e.reason();
+                    let event = self.event_record(
+                        None,
+                        EventKind::ProbeFailed,
+                        json!({ "reason": reason, "detail": e.to_string() }),
+                    );
+                    if reason == Reason::AuthFailed {
+                        // Durable: after a crash, `resume` must know this device already
+                        // counted one failed login of ours, and not try it again.
+                        self.env.writer.record_durable(event).await?;
+                    } else {
+                        self.record(event).await?;
+                    }
+                    return Ok(Err(Fail(reason, format!("probe failed: {e}"))));
                 }
             }
         }

@@ -115,7 +115,28 @@ fn restart(ev: &Evidence, info: &DeviceInfo, since: Since) -> Restart {
 }
 
 /// Judges a job from its evidence and what a look found. Pure.
+///
+/// What the device shows is never enough on its own: a success needs the run to have recorded
+/// that the command arrived (an acknowledgement, or the command written in full). Without it,
+/// an on-time that restarted or a device that went away and came back may have been a power
+/// cut, or someone switching the relay, so the job is `not_verified` with what was seen.
 pub fn judge(ev: &Evidence, obs: Observation<'_>, since: Since) -> Judgement {
+    match judge_device(ev, obs, since) {
+        Judgement::Done(Ok(seen)) if !ev.arrival.arrived() && ev.settled().is_none() => {
+            let seen = seen.trim_end_matches("; not sent again");
+            Judgement::Done(Err(Fail(
+                Reason::NotVerified,
+                format!(
+                    "{seen}, but no acknowledgement of the command was recorded before the interruption, so that may not have been its doing; not sent again"
+                ),
+            )))
+        }
+        other => other,
+    }
+}
+
+/// What the device shows, judged as if the command had arrived.
+fn judge_device(ev: &Evidence, obs: Observation<'_>, since: Since) -> Judgement {
     if let Some(v) = ev.settled() {
         return Judgement::Done(v);
     }

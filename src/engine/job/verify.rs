@@ -169,6 +169,7 @@ impl Ctx<'_> {
     pub(super) async fn verify_factory_reset(
         &self,
         addr: SocketAddr,
+        pre: &Probe,
         sent_at: Instant,
     ) -> Result<Verdict, StoreError> {
         let cfg = self.config();
@@ -194,21 +195,36 @@ impl Ctx<'_> {
                         continue;
                     }
                     self.snapshot(SnapshotPhase::Post, &p).await?;
-                    let unbound = p.info.bound == Some(false);
-                    return Ok(if unbound {
-                        Ok("still on the network, but reports factory defaults (not bound to an account)".into())
-                    } else {
-                        Err(Fail(
-                            Reason::NotVerified,
-                            format!(
-                                "still on the network and still bound to an account {} s after the reset",
-                                LEAVE_BUDGET.as_secs()
-                            ),
-                        ))
-                    });
+                    return Ok(still_there(&pre.info, &p.info));
                 }
             }
         }
+    }
+}
+
+/// The verdict on a factory-reset device still answering after the leave budget: it was bound
+/// to an account before and is not now, or nothing shows the reset. Unbound alone proves
+/// nothing for a device that was never bound.
+fn still_there(pre: &DeviceInfo, now: &DeviceInfo) -> Verdict {
+    match (pre.bound, now.bound) {
+        (Some(true), Some(false)) => Ok(
+            "still on the network, but reports factory defaults (no longer bound to an account)"
+                .into(),
+        ),
+        (Some(true), _) => Err(Fail(
+            Reason::NotVerified,
+            format!(
+                "still on the network and still bound to an account {} s after the reset",
+                LEAVE_BUDGET.as_secs()
+            ),
+        )),
+        _ => Err(Fail(
+            Reason::NotVerified,
+            format!(
+                "still on the network {} s after the reset, and it was not bound to an account before either, so nothing shows it was reset",
+                LEAVE_BUDGET.as_secs()
+            ),
+        )),
     }
 }
 
@@ -292,6 +308,27 @@ mod tests {
         assert!(alias.unwrap().starts_with("its alias changed"));
         let relay = pre.changed_in(&Settings::of(&info("Lobby", Some(false))));
         assert!(relay.unwrap().starts_with("its relay changed"));
+    }
+
+    #[test]
+    fn a_reset_device_still_there_succeeded_only_if_it_was_bound_and_is_not_now() {
+        let bound = |b: Option<bool>| DeviceInfo {
+            bound: b,
+            ..info("a", Some(true))
+        };
+        assert!(still_there(&bound(Some(true)), &bound(Some(false))).is_ok());
+        for (before, after) in [
+            (Some(true), Some(true)),
+            (Some(true), None),
+            (Some(false), Some(false)),
+            (None, Some(false)),
+        ] {
+            let v = still_there(&bound(before), &bound(after));
+            assert!(
+                matches!(&v, Err(Fail(Reason::NotVerified, _))),
+                "{before:?} -> {after:?}: {v:?}"
+            );
+        }
     }
 
     #[test]

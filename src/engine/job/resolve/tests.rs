@@ -76,7 +76,7 @@ fn not_verified(j: Judgement) -> String {
 
 #[test]
 fn a_reboot_whose_on_time_restarted_after_the_intent_succeeded() {
-    let ev = evidence(Action::PowerCycle, Arrival::Unknown, Some(1000));
+    let ev = evidence(Action::PowerCycle, Arrival::Acknowledged, Some(1000));
     let v = verdict(judge(
         &ev,
         Observation::Present(&device(5, true)),
@@ -259,5 +259,44 @@ fn a_recorded_refusal_stands_whatever_the_device_shows() {
     assert_eq!(
         judge(&ev, Observation::Away, since_70()),
         Judgement::Done(Err(refused))
+    );
+}
+
+#[test]
+fn without_a_recorded_acknowledgement_what_the_device_shows_is_not_claimed_as_success() {
+    // The relay's on-time restarts when someone switches it, not only at a reboot; a device
+    // that was away and came back may have lost power. Neither proves the command arrived.
+    let ev = evidence(Action::PowerCycle, Arrival::Unknown, Some(1000));
+    for obs in [
+        Observation::Present(&device(5, true)),
+        Observation::Returned(&device(2, true)),
+    ] {
+        let why = not_verified(judge(&ev, obs, since_70()));
+        assert!(
+            why.contains("no acknowledgement of the command was recorded"),
+            "{why}"
+        );
+        assert!(why.ends_with("not sent again"), "{why}");
+    }
+    let reset = evidence(Action::FactoryReset, Arrival::Unknown, Some(1000));
+    let why = not_verified(judge(
+        &reset,
+        Observation::Present(&device(3, false)),
+        since_70(),
+    ));
+    assert!(why.contains("factory defaults"), "{why}");
+    assert!(
+        why.contains("no acknowledgement of the command was recorded"),
+        "{why}"
+    );
+    // With the acknowledgement recorded, the same sightings are successes.
+    let acked = evidence(Action::PowerCycle, Arrival::SentNoAck, Some(1000));
+    assert!(
+        verdict(judge(
+            &acked,
+            Observation::Returned(&device(2, true)),
+            since_70()
+        ))
+        .is_ok()
     );
 }

@@ -8,9 +8,10 @@
 //!
 //! Escaped are the C0 controls (U+0000–U+001F), DEL and the C1 controls (U+0080–U+009F, which
 //! some terminals read as escape sequences too), and the Unicode format characters that reorder
-//! or hide text (bidirectional overrides and isolates, zero-width characters, the line and
-//! paragraph separators). Everything else, including non-ASCII letters, passes unchanged, so an
-//! alias like `Küche` stays readable.
+//! or hide text (bidirectional marks, overrides and isolates, zero-width and other invisible
+//! characters, the line and paragraph separators). Everything else, including non-ASCII letters
+//! and the variation selectors emoji need, passes unchanged, so an alias like `Küche` or
+//! an emoji stays readable.
 
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
@@ -45,11 +46,19 @@ pub fn needs_escape(c: char) -> bool {
 }
 
 /// Characters that are not controls but change what a reader sees: bidirectional embeddings,
-/// overrides and isolates (the "Trojan Source" characters), zero-width spaces and joiners, the
-/// word joiner, the BOM, and the Unicode line and paragraph separators.
+/// overrides and isolates (the "Trojan Source" characters) and the marks that steer them (the
+/// left-to-right, right-to-left and Arabic letter marks), zero-width spaces and joiners, the
+/// word joiner, the BOM, the Unicode line and paragraph separators, and characters that show
+/// as nothing: the soft hyphen (visible only where a line breaks) and the Mongolian vowel
+/// separator (a zero-width space in older Unicode, still rendered as nothing). The variation
+/// selectors (U+FE00–U+FE0F) are invisible too but stay: emoji need them, and on their own they
+/// change how a character looks, not which one it is.
 fn is_format_trick(c: char) -> bool {
     matches!(c,
-        '\u{200B}'..='\u{200F}'
+        '\u{00AD}'
+        | '\u{061C}'
+        | '\u{180E}'
+        | '\u{200B}'..='\u{200F}'
         | '\u{2028}'..='\u{202E}'
         | '\u{2060}'..='\u{2064}'
         | '\u{2066}'..='\u{2069}'
@@ -81,6 +90,8 @@ mod tests {
             "Küche · 2. OG",
             "50:C7:BF:00:00:01",
             "a\\nb",
+            // Variation selectors stay: emoji need them.
+            "\u{2764}\u{fe0f} \u{263a}\u{fe0e} x\u{fe00}",
         ] {
             assert!(matches!(inert(s), Cow::Borrowed(b) if b == s), "{s:?}");
         }
@@ -105,6 +116,11 @@ mod tests {
         assert_eq!(
             inert("\u{200b}\u{2028}\u{2066}\u{feff}"),
             "\\u{200b}\\u{2028}\\u{2066}\\u{feff}"
+        );
+        // Each shows as nothing: `ad\u{ad}min` reads as `admin` but is not equal to it.
+        assert_eq!(
+            inert("ad\u{ad}min\u{61c}x\u{180e}y"),
+            "ad\\u{ad}min\\u{61c}x\\u{180e}y"
         );
     }
 

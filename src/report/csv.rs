@@ -125,10 +125,16 @@ fn field<'a>(
         .find_map(|k| sys.get(*k).filter(|v| !v.is_null()))
 }
 
-/// Seconds with millisecond precision: `42.250`.
+/// Seconds with millisecond precision: `42.250`. Empty when the job has no start or end, and
+/// when it would be negative: the start and the end are wall-clock times, taken by different
+/// processes when a run was resumed, and a host clock set back in between puts the end before
+/// the start. No job takes negative time, and an empty cell reads as "not known" to a
+/// spreadsheet where a number would be summed.
 fn duration_s(started: Option<Timestamp>, finished: Option<Timestamp>) -> String {
     match (started, finished) {
-        (Some(s), Some(f)) => format!("{:.3}", (f - s).num_milliseconds() as f64 / 1000.0),
+        (Some(s), Some(f)) if f >= s => {
+            format!("{:.3}", (f - s).num_milliseconds() as f64 / 1000.0)
+        }
         _ => String::new(),
     }
 }
@@ -270,6 +276,22 @@ cam-4,site-a,porch,C200,,10.0.0.4,power-cycle,manual,manual_required,,hold the r
                 .unwrap()
                 .contains(",50:C7:BF:00:00:01,86400,")
         );
+    }
+
+    #[test]
+    fn a_job_that_ended_before_it_started_by_the_clock_has_an_empty_duration() {
+        let mut record = fixture::record();
+        // Started under a clock two hours ahead, resumed and finished under the true one.
+        record.jobs[0].started_at = Some(fixture::at("2026-11-21T07:47:09.000Z"));
+        record.jobs[0].finished_at = Some(fixture::at("2026-11-21T05:47:11.411Z"));
+        let bytes = render(&record).unwrap();
+        let mut reader = ::csv::Reader::from_reader(bytes.as_slice());
+        let row = reader.records().next().unwrap().unwrap();
+        assert_eq!(&row[0], "plug-1");
+        assert_eq!(&row[14], "", "{row:?}");
+        // The times themselves are still there, as the database holds them.
+        assert_eq!(&row[12], "2026-11-21T07:47:09.000Z");
+        assert_eq!(&row[13], "2026-11-21T05:47:11.411Z");
     }
 
     #[test]

@@ -1,8 +1,19 @@
 //! `run.json`: everything the audit holds about the run, plus its counts, for scripts.
+//!
+//! Device text (an `err_msg`, an alias) is untrusted, and people `cat` this file too. JSON
+//! itself requires only the C0 controls to be escaped, which is all serde_json does, so a C1
+//! control (U+009B is a one-byte CSI some terminals obey) or a bidirectional override would
+//! reach the terminal raw. [`InertStrings`] writes every character [`crate::inert`] escapes as
+//! a JSON `\uXXXX` escape instead: the file parses back to the same strings, but holds none of
+//! those characters itself.
+
+use std::io;
 
 use serde::Serialize;
+use serde_json::ser::{Formatter, PrettyFormatter};
 
 use super::summary::Summary;
+use crate::inert::needs_escape;
 use crate::store::RunRecord;
 
 /// `{"run": …, "jobs": […], "snapshots": […], "events": […], "summary": {…}}`.
@@ -13,14 +24,103 @@ struct RunJson<'a> {
     summary: Summary,
 }
 
-/// Pretty-printed, ending with a newline.
+/// Pretty-printed, ending with a newline, with no raw control or reordering character.
 pub fn render(record: &RunRecord) -> serde_json::Result<String> {
-    let mut text = serde_json::to_string_pretty(&RunJson {
+    let mut bytes = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut bytes, InertStrings::default());
+    RunJson {
         record,
         summary: Summary::of(record),
-    })?;
-    text.push('\n');
-    Ok(text)
+    }
+    .serialize(&mut ser)?;
+    bytes.push(b'\n');
+    // The serializer writes only UTF-8, and the escapes are ASCII.
+    Ok(String::from_utf8(bytes).expect("serde_json writes UTF-8"))
+}
+
+/// serde_json's pretty layout, with every character [`needs_escape`] is true for written as a
+/// `\uXXXX` escape. serde_json escapes the C0 controls, `"` and `\\` itself (through
+/// [`Formatter::write_char_escape`]) and hands everything else over as fragments, keys
+/// included, so the fragments are where DEL, the C1 controls and the format characters are.
+#[derive(Default)]
+struct InertStrings(PrettyFormatter<'static>);
+
+impl InertStrings {
+    /// `\u009b`; a character above U+FFFF as its UTF-16 surrogate pair, as JSON spells those
+    /// (none of the characters escaped today is one, but the escape must stay valid JSON).
+    fn write_escaped<W: ?Sized + io::Write>(writer: &mut W, c: char) -> io::Result<()> {
+        let mut units = [0u16; 2];
+        for unit in c.encode_utf16(&mut units) {
+            write!(writer, "\\u{unit:04x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Formatter for InertStrings {
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let mut rest = fragment;
+        while let Some((at, c)) = rest.char_indices().find(|&(_, c)| needs_escape(c)) {
+            writer.write_all(&rest.as_bytes()[..at])?;
+            Self::write_escaped(writer, c)?;
+            rest = &rest[at + c.len_utf8()..];
+        }
+        writer.write_all(rest.as_bytes())
+    }
+
+    // The layout, as serde_json's pretty printer does it.
+
+    fn begin_array<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.0.begin_array(writer)
+    }
+
+    fn end_array<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.0.end_array(writer)
+    }
+
+    fn begin_array_value<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        self.0.begin_array_value(writer, first)
+    }
+
+    fn end_array_value<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.0.end_array_value(writer)
+    }
+
+    fn begin_object<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.0.begin_object(writer)
+    }
+
+    fn end_object<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.0.end_object(writer)
+    }
+
+    fn begin_object_key<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        self.0.begin_object_key(writer, first)
+    }
+
+    fn end_object_key<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.0.end_object_key(writer)
+    }
+
+    fn begin_object_value<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.0.begin_object_value(writer)
+    }
+
+    fn end_object_value<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.0.end_object_value(writer)
+    }
 }
 
 #[cfg(test)]
@@ -89,6 +189,51 @@ mod tests {
         assert_eq!(sites["site-a"]["manual_required"], 1);
         assert_eq!(sites["north|south"]["failed"], 1);
         assert_eq!(sites[""]["skipped"], 1);
+    }
+
+    #[test]
+    fn c1_controls_and_reordering_characters_in_device_text_are_escaped_and_read_back_the_same() {
+        let mut record = fixture::record();
+        let hostile = "err\u{9b}31m \u{202e}gnp.exe\u{2028}next\u{1b}[2J\u{7f}\u{ad}";
+        record.jobs[1].detail = Some(hostile.to_string());
+        record.snapshots[0].data["sysinfo"]["alias"] = json!(hostile);
+        // A key is a string too.
+        record.snapshots[0].data["sysinfo"][hostile] = json!(1);
+        let text = render(&record).unwrap();
+        let raw: Vec<char> = text
+            .chars()
+            .filter(|&c| c != '\n' && needs_escape(c))
+            .collect();
+        assert!(raw.is_empty(), "{raw:?} in {text}");
+        assert!(
+            text.contains("err\\u009b31m \\u202egnp.exe\\u2028next\\u001b[2J\\u007f\\u00ad"),
+            "{text}"
+        );
+        let value: Value = serde_json::from_slice(text.as_bytes()).unwrap();
+        assert_eq!(value["jobs"][1]["detail"], hostile);
+        assert_eq!(value["snapshots"][0]["data"]["sysinfo"]["alias"], hostile);
+        assert_eq!(value["snapshots"][0]["data"]["sysinfo"][hostile], 1);
+        // Clean text is written as serde_json writes it.
+        let clean = fixture::record();
+        assert_eq!(
+            render(&clean).unwrap(),
+            serde_json::to_string_pretty(&RunJson {
+                record: &clean,
+                summary: Summary::of(&clean),
+            })
+            .unwrap()
+                + "\n"
+        );
+    }
+
+    #[test]
+    fn a_character_above_u_ffff_would_be_escaped_as_its_surrogate_pair() {
+        let mut out = Vec::new();
+        InertStrings::write_escaped(&mut out, '\u{1d11e}').unwrap();
+        assert_eq!(out, b"\\ud834\\udd1e");
+        let back: String =
+            serde_json::from_slice(&[b"\"", out.as_slice(), b"\""].concat()).unwrap();
+        assert_eq!(back, "\u{1d11e}");
     }
 
     #[test]

@@ -110,9 +110,19 @@ fn settings(parameters: &Value) -> Option<String> {
     Some(pairs.join(", "))
 }
 
-/// `42.250 s` under a minute, `2m 02s`, `1h 05m 00s`.
+/// Said for a duration that came out negative. The start and the end are wall-clock times
+/// taken by different processes when a run was resumed, so a host clock set back in between
+/// (it ran two hours ahead when the run started, and was corrected before the resume) puts the
+/// end before the start. No run takes negative time, and no figure we could print would be the
+/// true one.
+pub const UNKNOWN_DURATION: &str = "unknown (the host clock changed between processes)";
+
+/// `42.250 s` under a minute, `2m 02s`, `1h 05m 00s`; [`UNKNOWN_DURATION`] when negative.
 fn duration(d: chrono::TimeDelta) -> String {
     let ms = d.num_milliseconds();
+    if ms < 0 {
+        return UNKNOWN_DURATION.to_string();
+    }
     if ms < 60_000 {
         return format!("{:.3} s", ms as f64 / 1000.0);
     }
@@ -369,6 +379,23 @@ The inventory gave no MAC for these devices; --allow-unverified-identity let the
         assert_eq!(d(42_250), "42.250 s");
         assert_eq!(d(122_377), "2m 02s");
         assert_eq!(d(3_900_000), "1h 05m 00s");
+        assert_eq!(d(0), "0.000 s");
+    }
+
+    #[test]
+    fn a_run_that_ended_before_it_started_by_the_clock_has_an_unknown_duration() {
+        let mut record = fixture::record();
+        // Started under a clock two hours ahead, resumed and finished under the true one.
+        record.run.started_at = fixture::at("2026-11-21T07:47:08.123Z");
+        record.run.finished_at = Some(fixture::at("2026-11-21T05:47:10.534Z"));
+        let text = render(&record);
+        assert!(
+            text.contains(
+                "- Finished: 2026-11-21T05:47:10.534Z\n- Duration: unknown (the host clock changed between processes)\n"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("-7197"), "{text}");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::catalog::{self, Family};
 use crate::credentials::{Credentials, Store};
+use crate::device::ProtocolKind;
 use crate::inventory::{Device, MacAddr};
 
 use super::fault::{self, Faults};
@@ -26,25 +27,36 @@ pub struct RowProblem {
     pub message: String,
 }
 
-/// What a row's `protocol` column asks for.
+/// What a row's `protocol` column asks for: every word `run` accepts
+/// (`engine::plan::protocol_column`), so an inventory rehearsed here runs as it was rehearsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Asked {
-    Iot,
+    /// `klap`: IOT JSON over KLAP v1 or SMART JSON over KLAP v2, whichever the model speaks.
     Klap,
-    Aes,
+    /// One protocol: `iot` (or `xor`), `aes`, `iot-klap`, or one of the exact forms.
+    Exact(ProtocolKind),
 }
 
 impl Asked {
-    fn parse(cell: Option<&String>) -> Result<Option<Asked>, String> {
-        match cell.map(|c| c.trim().to_ascii_lowercase()).as_deref() {
-            None | Some("") => Ok(None),
-            Some("iot") | Some("xor") => Ok(Some(Asked::Iot)),
-            Some("klap") => Ok(Some(Asked::Klap)),
-            Some("aes") => Ok(Some(Asked::Aes)),
-            Some(other) => Err(format!(
-                "{PROTOCOL_COLUMN}: unknown protocol {other:?}; expected iot, klap or aes"
-            )),
-        }
+    /// The asked protocol and the word the row wrote, for messages; `None` for `auto` or an
+    /// empty cell, which leave it to the model.
+    fn parse(cell: Option<&String>) -> Result<Option<(Asked, String)>, String> {
+        let word = cell
+            .map(|c| c.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        let asked = match word.as_str() {
+            "" | "auto" => return Ok(None),
+            "iot" | "xor" => Asked::Exact(ProtocolKind::Iot),
+            "aes" => Asked::Exact(ProtocolKind::SmartAes),
+            "iot-klap" => Asked::Exact(ProtocolKind::IotKlapV1),
+            "klap" => Asked::Klap,
+            exact => Asked::Exact(
+                exact
+                    .parse::<ProtocolKind>()
+                    .map_err(|e| format!("{PROTOCOL_COLUMN}: {e}"))?,
+            ),
+        };
+        Ok(Some((asked, word)))
     }
 }
 
@@ -208,35 +220,52 @@ fn spec_for(d: &Device, credentials: &Store) -> Result<DeviceSpec, String> {
     })
 }
 
-/// Picks the transport and the captured answers for a model and what its row asked for.
-fn dialect_for(model: &str, asked: Option<Asked>) -> Result<(Transport, Dialect), String> {
-    let iot = Profile::for_model(model);
+/// Picks the transport and the captured answers for a model and what its row asked for
+/// (with the word it wrote, for messages).
+fn dialect_for(
+    model: &str,
+    asked: Option<(Asked, String)>,
+) -> Result<(Transport, Dialect), String> {
+    let iot = Profile::for_model(model).is_some();
     let smart = SmartProfile::for_model(model);
+    if !iot && smart.is_none() {
+        return Err(format!(
+            "no simulator profile for model {model:?}; known: {}; SMART: {}",
+            Profile::known_models().collect::<Vec<_>>().join(", "),
+            SmartProfile::known_models().collect::<Vec<_>>().join(", ")
+        ));
+    }
     let iot_dialect = |klap: bool| {
         let profile = if klap {
             Profile::for_model_over_klap(model)
         } else {
             Profile::for_model(model)
         }
-        .expect("checked by the caller");
+        .expect("checked above");
         let family = catalog::lookup(profile.base_model).family;
         Dialect::Iot { profile, family }
     };
-    match (asked, iot.is_some(), smart) {
-        (None | Some(Asked::Iot), true, _) => Ok((Transport::Xor, iot_dialect(false))),
-        (Some(Asked::Klap), true, None) => Ok((Transport::KlapV1, iot_dialect(true))),
-        (None | Some(Asked::Klap), _, Some(p)) => Ok((Transport::KlapV2, Dialect::Smart(p))),
-        (Some(Asked::Aes), _, Some(p)) => Ok((Transport::Aes, Dialect::Smart(p))),
-        (Some(Asked::Iot), false, Some(_)) => Err(format!(
-            "{model} is a SMART (Tapo) model: it speaks klap or aes, not iot"
+    let (protocol, word) = match asked {
+        // A model with both captures (the EP25) is served as its IOT hardware unless asked.
+        None if iot => (ProtocolKind::Iot, None),
+        None => (ProtocolKind::SmartKlap, None),
+        // As `run` reads `klap`: SMART where the model has a SMART capture, IOT otherwise.
+        Some((Asked::Klap, word)) if smart.is_some() => (ProtocolKind::SmartKlap, Some(word)),
+        Some((Asked::Klap, word)) => (ProtocolKind::IotKlapV1, Some(word)),
+        Some((Asked::Exact(p), word)) => (p, Some(word)),
+    };
+    let word = word.unwrap_or_else(|| protocol.as_str().to_string());
+    match (protocol, smart) {
+        (ProtocolKind::Iot, _) if iot => Ok((Transport::Xor, iot_dialect(false))),
+        (ProtocolKind::IotKlapV1, _) if iot => Ok((Transport::KlapV1, iot_dialect(true))),
+        (ProtocolKind::IotKlapV2, _) if iot => Ok((Transport::KlapV2, iot_dialect(true))),
+        (ProtocolKind::Iot | ProtocolKind::IotKlapV1 | ProtocolKind::IotKlapV2, _) => Err(format!(
+            "{model} is a SMART (Tapo) model: it speaks klap or aes (smart-klap, smart-aes), not {word}"
         )),
-        (Some(Asked::Aes), true, None) => Err(format!(
-            "{model} is a legacy Kasa (IOT) model: aes carries SMART JSON only; use iot or klap"
-        )),
-        (_, false, None) => Err(format!(
-            "no simulator profile for model {model:?}; known: {}; SMART: {}",
-            Profile::known_models().collect::<Vec<_>>().join(", "),
-            SmartProfile::known_models().collect::<Vec<_>>().join(", ")
+        (ProtocolKind::SmartKlap, Some(p)) => Ok((Transport::KlapV2, Dialect::Smart(p))),
+        (ProtocolKind::SmartAes, Some(p)) => Ok((Transport::Aes, Dialect::Smart(p))),
+        (ProtocolKind::SmartKlap | ProtocolKind::SmartAes, None) => Err(format!(
+            "{model} is a legacy Kasa (IOT) model: {word} carries SMART JSON only; use iot or klap (iot-klap-v1, iot-klap-v2)"
         )),
     }
 }
@@ -282,4 +311,154 @@ fn hex_id(seed: u64, len: usize) -> String {
     }
     out.truncate(len);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The words `run` reads in the `protocol` column: `auto`, the short ones, and every exact
+    /// form, in a few spellings.
+    const WORDS: &[&str] = &[
+        "",
+        "auto",
+        "iot",
+        "xor",
+        "klap",
+        "aes",
+        "iot-klap",
+        "iot-klap-v1",
+        "iot-klap-v2",
+        "smart-klap",
+        "smart-aes",
+        " Smart-KLAP ",
+    ];
+
+    /// Models with an IOT capture, a SMART one, both (EP25) and a KLAP hardware one (HS100).
+    const MODELS: &[&str] = &[
+        "HS110(EU)",
+        "HS100(UK)",
+        "KL130",
+        "EP25(US)",
+        "P110(UK)",
+        "P300",
+    ];
+
+    fn row(model: &str, word: &str) -> Device {
+        let mut d = Device {
+            model: Some(model.to_string()),
+            ..Device::bare("d1", "127.0.0.1")
+        };
+        d.extra.insert(PROTOCOL_COLUMN.into(), word.into());
+        d
+    }
+
+    /// The protocol the simulator serves the row in, as `run` names it, or why not.
+    fn served(model: &str, word: &str) -> Result<ProtocolKind, String> {
+        let spec = plan(&[row(model, word)])
+            .map_err(|problems| problems[0].message.clone())?
+            .remove(0);
+        Ok(match (spec.transport, &spec.dialect) {
+            (Transport::Xor, Dialect::Iot { .. }) => ProtocolKind::Iot,
+            (Transport::KlapV1, Dialect::Iot { .. }) => ProtocolKind::IotKlapV1,
+            (Transport::KlapV2, Dialect::Iot { .. }) => ProtocolKind::IotKlapV2,
+            (Transport::KlapV2, Dialect::Smart(_)) => ProtocolKind::SmartKlap,
+            (Transport::Aes, Dialect::Smart(_)) => ProtocolKind::SmartAes,
+            other => panic!("{model} {word:?}: served as {other:?}"),
+        })
+    }
+
+    #[test]
+    fn the_exact_protocol_forms_are_served_as_written() {
+        for (model, word, protocol, port) in [
+            ("HS110(EU)", "iot", ProtocolKind::Iot, 9999),
+            ("HS110(EU)", "iot-klap-v1", ProtocolKind::IotKlapV1, 80),
+            ("HS110(EU)", "iot-klap-v2", ProtocolKind::IotKlapV2, 80),
+            ("HS100(UK)", "iot-klap-v2", ProtocolKind::IotKlapV2, 80),
+            ("EP25(US)", "iot", ProtocolKind::Iot, 9999),
+            ("EP25(US)", "iot-klap-v1", ProtocolKind::IotKlapV1, 80),
+            ("EP25(US)", "smart-klap", ProtocolKind::SmartKlap, 80),
+            ("EP25(US)", "smart-aes", ProtocolKind::SmartAes, 80),
+            ("P110(UK)", "smart-klap", ProtocolKind::SmartKlap, 80),
+            ("P110(UK)", "SMART-AES", ProtocolKind::SmartAes, 80),
+        ] {
+            assert_eq!(served(model, word), Ok(protocol), "{model} {word:?}");
+            let spec = &plan(&[row(model, word)]).unwrap()[0];
+            assert_eq!(spec.addr.port(), port, "{model} {word:?}");
+        }
+        // IOT over KLAP, v1 or v2, is the KLAP hardware revision's capture.
+        for word in ["iot-klap-v1", "iot-klap-v2"] {
+            let spec = &plan(&[row("HS100(UK)", word)]).unwrap()[0];
+            let Dialect::Iot { profile, .. } = &spec.dialect else {
+                panic!("{word}: {:?}", spec.dialect);
+            };
+            assert_eq!(profile.sysinfo()["hw_ver"], "4.1", "{word}");
+        }
+    }
+
+    #[test]
+    fn every_protocol_word_run_accepts_is_served_as_run_reads_it_or_refused_with_what_the_model_speaks()
+     {
+        for model in MODELS {
+            for word in WORDS {
+                let d = row(model, word);
+                let run = crate::engine::plan::protocol_column(&d, &catalog::lookup(model))
+                    .unwrap_or_else(|e| panic!("run refuses {word:?}: {e}"));
+                match (served(model, word), run) {
+                    (Ok(sim), Some(run)) => assert_eq!(sim, run, "{model} {word:?}"),
+                    // `auto`: the model's own protocol, which discovery finds.
+                    (Ok(_), None) => {}
+                    (Err(message), _) => assert!(
+                        message.contains("is a SMART (Tapo) model: it speaks klap or aes")
+                            || message.contains("carries SMART JSON only; use iot or klap"),
+                        "{model} {word:?}: {message}"
+                    ),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_protocol_the_model_cannot_speak_is_refused_naming_what_it_can() {
+        for (model, word, message) in [
+            (
+                "P110(UK)",
+                "iot-klap-v2",
+                "d1: P110(UK) is a SMART (Tapo) model: it speaks klap or aes (smart-klap, smart-aes), not iot-klap-v2",
+            ),
+            (
+                "P110(UK)",
+                "iot",
+                "d1: P110(UK) is a SMART (Tapo) model: it speaks klap or aes (smart-klap, smart-aes), not iot",
+            ),
+            (
+                "HS110(EU)",
+                "smart-klap",
+                "d1: HS110(EU) is a legacy Kasa (IOT) model: smart-klap carries SMART JSON only; use iot or klap (iot-klap-v1, iot-klap-v2)",
+            ),
+            (
+                "HS110(EU)",
+                "aes",
+                "d1: HS110(EU) is a legacy Kasa (IOT) model: aes carries SMART JSON only; use iot or klap (iot-klap-v1, iot-klap-v2)",
+            ),
+            (
+                "HS110(EU)",
+                "telnet",
+                "d1: protocol: unknown protocol \"telnet\": expected auto, iot, klap, aes, or one of iot, iot-klap-v1, iot-klap-v2, smart-klap, smart-aes",
+            ),
+        ] {
+            assert_eq!(served(model, word), Err(message.to_string()));
+        }
+    }
+
+    #[test]
+    fn without_a_protocol_a_model_is_served_in_its_own() {
+        for word in ["", "auto", "AUTO"] {
+            assert_eq!(served("HS110(EU)", word), Ok(ProtocolKind::Iot));
+            assert_eq!(served("EP25(US)", word), Ok(ProtocolKind::Iot));
+            assert_eq!(served("P110(UK)", word), Ok(ProtocolKind::SmartKlap));
+        }
+        assert_eq!(served("HS100(UK)", "klap"), Ok(ProtocolKind::IotKlapV1));
+        assert_eq!(served("EP25(US)", "klap"), Ok(ProtocolKind::SmartKlap));
+    }
 }

@@ -12,6 +12,14 @@
 //! Runs over the same devices from *different* databases are kept apart by the machine-wide
 //! device claims of `engine::claims`, not here.
 //!
+//! One database is one lock however it is named: `--db x.db`, `--db ./x.db`, `--db dir/../x.db`
+//! and a symbolic link to `x.db` all lock the same file, `<real name>.lock` beside the real
+//! database ([`fs::canonicalize`], which follows every link). A database not created yet is
+//! named by its directory's real path and the name it will have. Hard links to a database are
+//! not supported: nothing in a path tells two hard links apart from two databases, and SQLite
+//! itself keys the database's `-wal` and `-shm` files by path, so two links would not share
+//! a write-ahead log either.
+//!
 //! The lock is [`File::try_lock`], which is `flock(2)` on Linux and `LockFileEx` on Windows:
 //! - It belongs to the open file, not to the file's existence, so it ends when the holder
 //!   closes the file or dies, SIGKILL and crashes included. A lock file left behind is not a
@@ -126,11 +134,62 @@ pub fn acquire_db(db_path: &Path, purpose: &str) -> Result<DbLock, LockError> {
     Ok(DbLock { file, path })
 }
 
-/// `<db file name>.lock` in the database's directory.
+/// `<db file name>.lock` beside the real database ([`real_path`]). Errors name the lock file
+/// as the path given would have it, which is the one the operator can find.
 fn db_lock_path(db_path: &Path) -> Result<PathBuf, LockError> {
-    let Some(name) = db_path.file_name() else {
+    let given = lock_beside(db_path)?;
+    let real = real_path(db_path, 0).map_err(|source| LockError::Io {
+        path: given,
+        source,
+    })?;
+    lock_beside(&real)
+}
+
+/// How many dangling symbolic links [`real_path`] follows in a row before giving up: Linux's
+/// own limit for one path (`MAXSYMLINKS`), so a chain the kernel would refuse is refused here
+/// too rather than followed forever.
+const MAX_DANGLING_LINKS: u32 = 40;
+
+/// Where the database at `path` is or will be, in canonical form: the file's canonical path
+/// when it exists; else, for a link to nothing, where the link points (SQLite creates the
+/// database there, through the link); else the canonical path of its directory joined with
+/// its name. `path` ends in a file name ([`lock_beside`] checked).
+fn real_path(path: &Path, links: u32) -> io::Result<PathBuf> {
+    match fs::canonicalize(path) {
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+        done => return done,
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    if let Ok(target) = fs::read_link(path) {
+        if links >= MAX_DANGLING_LINKS {
+            return Err(io::Error::other(format!(
+                "more than {MAX_DANGLING_LINKS} symbolic links in a row lead nowhere"
+            )));
+        }
+        // A relative target is relative to the link's directory; `join` keeps an absolute one.
+        let target = dir.join(target);
+        if target.file_name().is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the database is a symbolic link to a path that does not end in a file name",
+            ));
+        }
+        return real_path(&target, links + 1);
+    }
+    let name = path
+        .file_name()
+        .expect("the caller checked for a file name");
+    Ok(fs::canonicalize(dir)?.join(name))
+}
+
+/// `<file name>.lock` in the same directory as `path`.
+fn lock_beside(path: &Path) -> Result<PathBuf, LockError> {
+    let Some(name) = path.file_name() else {
         return Err(LockError::Io {
-            path: db_path.to_owned(),
+            path: path.to_owned(),
             source: io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "the database path does not end in a file name",
@@ -139,7 +198,7 @@ fn db_lock_path(db_path: &Path) -> Result<PathBuf, LockError> {
     };
     let mut lock_name = name.to_owned();
     lock_name.push(".lock");
-    Ok(db_path.with_file_name(lock_name))
+    Ok(path.with_file_name(lock_name))
 }
 
 /// `pid 1234 on host lab-1 since 2026-11-21T05:47:08Z: run 20261121T054708Z-3f2a`,
@@ -200,7 +259,9 @@ mod tests {
     fn the_lock_file_sits_next_to_the_database_and_names_its_holder_and_purpose() {
         let dir = tempfile::tempdir().unwrap();
         let lock = acquire_db(&db_in(&dir), PURPOSE).unwrap();
-        let expected = dir.path().join("fleetreset.db.lock");
+        let expected = fs::canonicalize(dir.path())
+            .unwrap()
+            .join("fleetreset.db.lock");
         assert_eq!(lock.path(), expected);
 
         let line = fs::read_to_string(&expected).unwrap();
@@ -215,6 +276,92 @@ mod tests {
             "{since:?}"
         );
         assert!(since.ends_with('Z'), "{since:?}");
+    }
+
+    /// The second of two acquires of one database, named two ways, while the first holds it:
+    /// refused, naming the first's lock file.
+    fn assert_same_lock(first: &Path, second: &Path) {
+        let held = acquire_db(first, PURPOSE).unwrap();
+        let err = acquire_db(second, PURPOSE).unwrap_err();
+        assert!(
+            matches!(&err, LockError::DbHeld { path, .. } if path == held.path()),
+            "{} then {}: {err:?}",
+            first.display(),
+            second.display()
+        );
+        drop(held);
+        // And the other way round.
+        let held = acquire_db(second, PURPOSE).unwrap();
+        assert!(
+            matches!(acquire_db(first, PURPOSE), Err(LockError::DbHeld { .. })),
+            "{} then {}",
+            second.display(),
+            first.display()
+        );
+        drop(held);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_to_the_database_takes_the_databases_own_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = fs::canonicalize(dir.path()).unwrap().join("x.db");
+        fs::write(&real, "").unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let link = elsewhere.path().join("link.db");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        assert_same_lock(&real, &link);
+        let lock = acquire_db(&link, PURPOSE).unwrap();
+        assert_eq!(lock.path(), real.with_file_name("x.db.lock"));
+        assert!(!elsewhere.path().join("link.db.lock").exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_to_a_database_not_created_yet_takes_the_lock_of_where_it_will_be() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = fs::canonicalize(dir.path()).unwrap().join("x.db");
+        let link = dir.path().join("link.db");
+        // Relative, as `ln -s x.db link.db` makes it.
+        std::os::unix::fs::symlink("x.db", &link).unwrap();
+        let held = acquire_db(&link, PURPOSE).unwrap();
+        assert_eq!(held.path(), real.with_file_name("x.db.lock"));
+        // SQLite creates the database through the link; the lock stays the same.
+        fs::write(&link, "").unwrap();
+        assert!(real.is_file());
+        assert!(matches!(
+            acquire_db(&real, PURPOSE),
+            Err(LockError::DbHeld { .. })
+        ));
+    }
+
+    #[test]
+    fn a_database_path_with_dot_or_dot_dot_takes_the_same_lock_whether_or_not_the_database_exists()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        let plain = dir.path().join("x.db");
+        let dotted = dir.path().join(".").join("x.db");
+        let up = dir.path().join("sub").join("..").join("x.db");
+        assert_same_lock(&plain, &dotted);
+        assert_same_lock(&up, &plain);
+        fs::write(&plain, "").unwrap();
+        assert_same_lock(&plain, &dotted);
+        assert_same_lock(&up, &plain);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_loop_of_symlinks_is_an_io_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.db"), dir.path().join("b.db"));
+        std::os::unix::fs::symlink(&b, &a).unwrap();
+        std::os::unix::fs::symlink(&a, &b).unwrap();
+        let err = acquire_db(&a, PURPOSE).unwrap_err();
+        assert!(
+            matches!(&err, LockError::Io { path, .. } if *path == dir.path().join("a.db.lock")),
+            "{err:?}"
+        );
     }
 
     #[test]

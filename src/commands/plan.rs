@@ -17,8 +17,7 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<Status> {
     let mut out = std::io::stdout().lock();
     if args.json {
         let views: Vec<_> = jobs.iter().map(|j| j.view()).collect();
-        serde_json::to_writer_pretty(&mut out, &views)?;
-        writeln!(out)?;
+        out.write_all(crate::report::json_inert(&views)?.as_bytes())?;
         return Ok(Status::Success);
     }
     for j in &jobs {

@@ -346,8 +346,7 @@ pub fn print_summary(s: &RunSummary, json_out: bool) -> anyhow::Result<()> {
             },
         });
         let mut out = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut out, &doc)?;
-        writeln!(out)?;
+        out.write_all(crate::report::json_inert(&doc)?.as_bytes())?;
         return Ok(());
     }
     let list = counts

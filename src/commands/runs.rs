@@ -19,9 +19,7 @@ pub fn run(args: &RunsArgs) -> anyhow::Result<Status> {
         .list_runs()
         .with_context(|| format!("cannot list the runs in {}", args.db.display()))?;
     let text = if args.json {
-        let mut json = serde_json::to_string_pretty(&runs)?;
-        json.push('\n');
-        json
+        crate::report::json_inert(&runs)?
     } else if runs.is_empty() {
         say!("no runs recorded in {}", args.db.display());
         String::new()

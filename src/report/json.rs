@@ -26,13 +26,18 @@ struct RunJson<'a> {
 
 /// Pretty-printed, ending with a newline, with no raw control or reordering character.
 pub fn render(record: &RunRecord) -> serde_json::Result<String> {
-    let mut bytes = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(&mut bytes, InertStrings::default());
-    RunJson {
+    to_string_inert(&RunJson {
         record,
         summary: Summary::of(record),
-    }
-    .serialize(&mut ser)?;
+    })
+}
+
+/// Any value as pretty JSON ending with a newline, every string inert as in `run.json`: what
+/// the commands print with `--json`.
+pub fn to_string_inert(value: &impl Serialize) -> serde_json::Result<String> {
+    let mut bytes = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut bytes, InertStrings::default());
+    value.serialize(&mut ser)?;
     bytes.push(b'\n');
     // The serializer writes only UTF-8, and the escapes are ASCII.
     Ok(String::from_utf8(bytes).expect("serde_json writes UTF-8"))

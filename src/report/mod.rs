@@ -23,6 +23,7 @@ use anyhow::Context;
 use crate::store::{RunRecord, Timestamp};
 
 pub use self::files::preflight;
+pub use self::json::to_string_inert as json_inert;
 pub use self::summary::status_word;
 
 /// Default parent directory of the reports.

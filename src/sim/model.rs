@@ -27,7 +27,8 @@ pub enum Transport {
     Xor,
     /// IOT JSON over KLAP v1 on HTTP, like the HS100 hardware 4.1; discovery on UDP 20002.
     KlapV1,
-    /// SMART JSON over KLAP v2 on HTTP; discovery on UDP 20002 and 20004.
+    /// KLAP v2 on HTTP, carrying SMART JSON (Tapo, current Kasa) or, for a row whose protocol
+    /// is `iot-klap-v2`, IOT JSON; discovery on UDP 20002 and 20004.
     KlapV2,
     /// SMART JSON over AES `securePassthrough` on HTTP; discovery on UDP 20002 and 20004.
     Aes,

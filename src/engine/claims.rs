@@ -10,16 +10,34 @@
 //!
 //! How, with O(1) file descriptors per run however many devices it has:
 //! - Each live claim is a file `claim-<pid>-<random>` that its holder keeps `flock`ed for the
-//!   claim's whole life: the holder line, then one key per line. A holder that dies, SIGKILL
-//!   included, loses the lock with its process, so a claim file nobody holds locked is stale.
+//!   claim's whole life: the holder line, the origin line (`origin <run id> <database>`: which
+//!   run of which database it is, the database's canonical path last since it may contain
+//!   spaces), then one key per line. A holder that dies, SIGKILL included, loses the lock with
+//!   its process, so a claim file nobody holds locked is stale.
 //! - `registry.lock` is locked while one process checks and registers, so two claimants can't
 //!   both check, find nothing, and both register. The wait for it is bounded
 //!   ([`REGISTRY_WAIT`]), so a stuck claimant becomes an error rather than a hang.
-//! - To claim: under the registry lock, try to lock every claim file. One we can lock belongs
-//!   to a dead holder: delete it. One we can't is live: read its keys and compare. No overlap:
-//!   write ours (owner-only), lock it, let the registry go.
+//! - To claim: under the registry lock, try to lock every claim file. One we can't is live:
+//!   read its keys and compare. One we can lock belongs to a dead holder, judged below. No
+//!   overlap with any live claim, no stale claim in the way: write ours (owner-only), lock it,
+//!   let the registry go.
 //! - A live claim file that can't be read or makes no sense counts as overlapping (the safe
 //!   side), with a message naming it.
+//!
+//! A stale claim is not simply forgotten: its holder may have died after recording the intent
+//! of a command and sending it, and before recording its outcome. Deleting its claim would let
+//! a run on another database send the same device a second reboot or reset while only
+//! `fleetreset resume` on the dead run's database may judge that command. So a stale claim is
+//! - deleted if its run recorded in our own database: our caller handles that database's open
+//!   commands (a run refuses while there are any, a resume judges them);
+//! - else asked about ([`Settled`], the caller reading the other database): deleted if that
+//!   run left no command without an outcome; if it did, or that can't be told, the claim
+//!   stays, and refuses us ([`ClaimError::Crashed`], [`ClaimError::CrashedUnknown`]) if it
+//!   shares a key with ours (one that shares none stays for a later run that overlaps it);
+//! - refused if it shares a key with ours and says no run and database to ask about (an older
+//!   fleetreset wrote it, or it is damaged): [`ClaimError::StaleUnknownOrigin`];
+//! - deleted if it can't be ours at all (not text, no holder line): a fleetreset that dies while
+//!   registering leaves such a file, and it had sent nothing under that claim yet.
 //!
 //! The directory is trusted only if it is a real directory owned by this user and not writable
 //! by group or others: anyone who could write there could delete live claims, or plant ones that
@@ -37,7 +55,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsE
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::inert::inert;
+use crate::inert::{Inert, inert};
 
 /// Environment variable naming the claims directory, for tests and for machines where the
 /// defaults don't suit (a shared service account's runtime directory).
@@ -70,6 +88,30 @@ const FILE_MODE: u32 = 0o600;
 
 /// Said for a claim whose caller gave an empty holder.
 const UNNAMED_HOLDER: &str = "an unnamed fleetreset";
+
+/// How the origin line starts.
+const ORIGIN_PREFIX: &str = "origin ";
+
+/// The origin line of a claim whose run id or database path can't be written so that it reads
+/// back the same: read back as an unknown origin, so no other run id or path is ever asked
+/// about (or mistaken for ours) in its place.
+const ORIGIN_UNKNOWN: &str = "origin -";
+
+/// Which run of which database a claim belongs to.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    pub run_id: &'a str,
+    pub db: &'a Path,
+}
+
+/// What the caller says about a stale claim's run: its database shows no command without an
+/// outcome (safe to forget), it does (the run must be resumed first), or it can't tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settled {
+    Yes,
+    No,
+    Unknown(String),
+}
 
 /// The right to act on some devices, registered machine-wide. Dropping it (or the process
 /// ending) gives them back.
@@ -115,6 +157,65 @@ pub enum ClaimError {
     )]
     Unreadable { path: PathBuf, why: String },
     #[error(
+        "{total} device(s) of this run were claimed by run {} on {} ({}), which ended without recording the outcome of commands it may have sent; resume it first (fleetreset resume {} --db {}) so they are judged and never sent twice (its claim file is {})",
+        Inert(run_id),
+        Inert(&db.to_string_lossy()),
+        list(overlapping, *total),
+        shell_word(run_id),
+        shell_word(&db.to_string_lossy()),
+        path.display()
+    )]
+    Crashed {
+        /// The dead run, as its claim file names it.
+        run_id: String,
+        /// Its database, as its claim file names it.
+        db: PathBuf,
+        /// The first few keys both claims hold (`SHOWN_OVERLAPS` of them at most).
+        overlapping: Vec<String>,
+        /// How many keys both claims hold.
+        total: usize,
+        /// Its claim file, left in place.
+        path: PathBuf,
+    },
+    #[error(
+        "{total} device(s) of this run were claimed by run {} on {} ({}), which ended without releasing its claim, and its database can't be read ({why}) to tell whether it left commands without an outcome; resume it if you can (fleetreset resume {} --db {}), or, if that database is gone for good, delete {}",
+        Inert(run_id),
+        Inert(&db.to_string_lossy()),
+        list(overlapping, *total),
+        shell_word(run_id),
+        shell_word(&db.to_string_lossy()),
+        path.display()
+    )]
+    CrashedUnknown {
+        run_id: String,
+        db: PathBuf,
+        overlapping: Vec<String>,
+        total: usize,
+        path: PathBuf,
+        /// Why the caller could not tell (`Settled::Unknown`); boxed to keep every `Result`
+        /// of this module small.
+        why: Box<str>,
+    },
+    #[error(
+        "{total} device(s) of this run were claimed by {holder} ({}), which ended without releasing its claim, and its claim file {} does not say which run and database it belongs to (an older fleetreset wrote it, or it is damaged), so it is treated as still claiming them: resume that run if you know which it was; if its run is known to be finished, delete {}",
+        list(overlapping, *total),
+        path.display(),
+        path.display()
+    )]
+    StaleUnknownOrigin {
+        /// The dead claim's holder line.
+        holder: String,
+        overlapping: Vec<String>,
+        total: usize,
+        path: PathBuf,
+    },
+    #[error(
+        "the device claim {} was left by a fleetreset that ended without releasing it and cannot be read ({why}); it is treated as claiming these devices: if its run is known to be finished, delete {}",
+        path.display(),
+        path.display()
+    )]
+    StaleUnreadable { path: PathBuf, why: String },
+    #[error(
         "refusing the device claims directory {}: {why}; it must be a directory of yours that only you can write (or set {LOCK_DIR_ENV} to one)",
         dir.display()
     )]
@@ -131,6 +232,16 @@ pub enum ClaimError {
         #[source]
         source: io::Error,
     },
+}
+
+/// `s` as one word for a POSIX shell, for commands a message suggests: as it is if it is made
+/// of characters no shell treats specially, else single-quoted. Inert either way.
+fn shell_word(s: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:@%+=,".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        return s.to_owned();
+    }
+    format!("'{}'", inert(s).replace('\'', r"'\''"))
 }
 
 /// `mac A, host B and 3 more`.
@@ -176,21 +287,38 @@ fn current_uid() -> u32 {
 }
 
 /// Claims `keys` in `dir` for `holder` (a one-line description of the run, shown to whoever is
-/// refused), or says which live claim overlaps. `dir` is created (0700) if missing.
-pub fn claim(dir: &Path, holder: &str, keys: &[String]) -> Result<Claim, ClaimError> {
-    claim_waiting(dir, holder, keys, REGISTRY_WAIT)
+/// refused), a claim of run `origin.run_id` recording in the database `origin.db`, or says
+/// which claim stands in the way. `dir` is created (0700) if missing.
+///
+/// `settled(run_id, db)` is asked about each stale claim of a run of another database (one
+/// whose holder died without giving it back), overlapping ours or not: `Yes` deletes it; `No`
+/// and `Unknown` keep it, and refuse us if it shares a key with ours. It is never asked about
+/// live claims, nor about stale claims of our own database, which are deleted.
+pub fn claim(
+    dir: &Path,
+    holder: &str,
+    origin: &Origin<'_>,
+    keys: &[String],
+    settled: &mut dyn FnMut(&str, &Path) -> Settled,
+) -> Result<Claim, ClaimError> {
+    claim_waiting(dir, holder, origin, keys, settled, REGISTRY_WAIT)
 }
 
 fn claim_waiting(
     dir: &Path,
     holder: &str,
+    origin: &Origin<'_>,
     keys: &[String],
+    settled: &mut dyn FnMut(&str, &Path) -> Settled,
     wait: Duration,
 ) -> Result<Claim, ClaimError> {
     prepare_dir(dir)?;
     let registry = Registry::lock(&dir.join(REGISTRY), wait)?;
     // Keys are stored inert (one line each), so they are compared that way too.
-    let ours: HashSet<Cow<'_, str>> = keys.iter().map(|k| inert(k)).collect();
+    let ours = Ours {
+        keys: keys.iter().map(|k| inert(k)).collect(),
+        db: resolved(origin.db),
+    };
     let io_err = |source| ClaimError::Io {
         path: dir.to_owned(),
         source,
@@ -202,10 +330,10 @@ fn claim_waiting(
             .as_encoded_bytes()
             .starts_with(CLAIM_PREFIX.as_bytes())
         {
-            check_against(&entry.path(), &ours)?;
+            check_against(&entry.path(), &ours, settled)?;
         }
     }
-    let claim = register(dir, holder, keys)?;
+    let claim = register(dir, holder, origin, keys)?;
     drop(registry);
     Ok(claim)
 }
@@ -320,9 +448,62 @@ impl Drop for Registry {
     }
 }
 
-/// One claim file against our keys: deleted if its holder is dead, `Busy` if it is live and
-/// shares a key, `Unreadable` if it is live and can't be read.
-fn check_against(path: &Path, ours: &HashSet<Cow<'_, str>>) -> Result<(), ClaimError> {
+/// What a claimant checks other claims against.
+struct Ours<'k> {
+    /// Our keys, inert.
+    keys: HashSet<Cow<'k, str>>,
+    /// Our database, [`resolved`].
+    db: PathBuf,
+}
+
+/// `path` as it is best compared with another spelling of the same file: canonical if it can
+/// be (it exists), else made absolute, else as given.
+fn resolved(path: &Path) -> PathBuf {
+    fs::canonicalize(path)
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_owned())
+}
+
+/// A claim file's lines, as read.
+struct Parsed<'t> {
+    holder: &'t str,
+    /// `(run id, database)`, `None` if there is no origin line or it makes no sense.
+    origin: Option<(&'t str, &'t str)>,
+    keys: std::str::Lines<'t>,
+}
+
+/// Splits a claim file into its holder line, its origin (the second line, if it is one) and its
+/// keys. Claim files of older fleetresets have no origin line: their second line is a key.
+fn parse(text: &str) -> Result<Parsed<'_>, String> {
+    let mut lines = text.lines();
+    let holder = match lines.next().map(str::trim) {
+        Some(line) if !line.is_empty() => line,
+        _ => return Err("it names no holder".to_owned()),
+    };
+    let mut origin = None;
+    let mut rest = lines.clone();
+    if let Some(line) = rest.next().and_then(|l| l.strip_prefix(ORIGIN_PREFIX)) {
+        lines = rest;
+        // Not trimmed: a database path may end with a space.
+        origin = line
+            .split_once(' ')
+            .filter(|(run_id, db)| !run_id.is_empty() && !db.is_empty());
+    }
+    Ok(Parsed {
+        holder,
+        origin,
+        keys: lines,
+    })
+}
+
+/// One claim file against ours. A live one: `Busy` if it shares a key with ours,
+/// `Unreadable` if it can't be read. A stale one is judged as the module says, `settled`
+/// asked about it if it is another database's.
+fn check_against(
+    path: &Path,
+    ours: &Ours<'_>,
+    settled: &mut dyn FnMut(&str, &Path) -> Settled,
+) -> Result<(), ClaimError> {
     let unreadable = |why: String| ClaimError::Unreadable {
         path: path.to_owned(),
         why,
@@ -337,56 +518,146 @@ fn check_against(path: &Path, ours: &HashSet<Cow<'_, str>>) -> Result<(), ClaimE
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(err) => return Err(unreadable(format!("cannot open it: {err}"))),
     };
-    match file.try_lock() {
-        Ok(()) => {
-            // Nobody holds it: its holder died. Deleted while we hold the lock; a failure to
-            // delete only leaves a stale file for the next claimant.
-            let _ = fs::remove_file(path);
-            return Ok(());
-        }
-        Err(TryLockError::WouldBlock) => {}
+    // Nobody holds a stale one: its holder died. We hold it from here on, so whatever we do
+    // with it is done while we hold the lock.
+    let stale = match file.try_lock() {
+        Ok(()) => true,
+        Err(TryLockError::WouldBlock) => false,
         Err(TryLockError::Error(err)) => return Err(unreadable(format!("cannot lock it: {err}"))),
-    }
+    };
+    let stale_unreadable = |why: String| ClaimError::StaleUnreadable {
+        path: path.to_owned(),
+        why,
+    };
     let mut bytes = Vec::new();
-    (&mut file)
+    if let Err(err) = (&mut file)
         .take(MAX_CLAIM_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(|err| unreadable(format!("cannot read it: {err}")))?;
-    if bytes.len() as u64 > MAX_CLAIM_BYTES {
-        return Err(unreadable(format!(
-            "it is larger than {} MiB",
-            MAX_CLAIM_BYTES >> 20
-        )));
+    {
+        let why = format!("cannot read it: {err}");
+        return Err(if stale {
+            stale_unreadable(why)
+        } else {
+            unreadable(why)
+        });
     }
-    let text =
-        String::from_utf8(bytes).map_err(|_| unreadable("it is not UTF-8 text".to_owned()))?;
-    let mut lines = text.lines();
-    let holder = match lines.next().map(str::trim) {
-        Some(line) if !line.is_empty() => line.to_owned(),
-        _ => return Err(unreadable("it names no holder".to_owned())),
+    if bytes.len() as u64 > MAX_CLAIM_BYTES {
+        // A claim of ours with millions of keys would be this big: can't be told from one.
+        let why = format!("it is larger than {} MiB", MAX_CLAIM_BYTES >> 20);
+        return Err(if stale {
+            stale_unreadable(why)
+        } else {
+            unreadable(why)
+        });
+    }
+    // Our claim files are UTF-8 and name a holder once registered, so a stale one that is not
+    // text or names none was left by a fleetreset that died while registering, before it could
+    // act on its devices, or is not ours at all: deleted (a failure to delete only leaves it
+    // for the next claimant).
+    let forget = || {
+        let _ = fs::remove_file(path);
+    };
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(_) if stale => {
+            forget();
+            return Ok(());
+        }
+        Err(_) => return Err(unreadable("it is not UTF-8 text".to_owned())),
+    };
+    let parsed = match parse(&text) {
+        Ok(parsed) => parsed,
+        Err(_) if stale => {
+            forget();
+            return Ok(());
+        }
+        Err(why) => return Err(unreadable(why)),
     };
     let mut overlapping = Vec::new();
     let mut total = 0;
-    for key in lines {
-        if ours.contains(key) {
+    for key in parsed.keys {
+        if ours.keys.contains(key) {
             total += 1;
             if overlapping.len() < SHOWN_OVERLAPS {
                 overlapping.push(key.to_owned());
             }
         }
     }
-    if total > 0 {
-        return Err(ClaimError::Busy {
-            holder,
+    let holder = parsed.holder.to_owned();
+    if !stale {
+        if total > 0 {
+            return Err(ClaimError::Busy {
+                holder,
+                overlapping,
+                total,
+            });
+        }
+        return Ok(());
+    }
+    let Some((run_id, db)) = parsed.origin else {
+        if total > 0 {
+            return Err(ClaimError::StaleUnknownOrigin {
+                holder,
+                overlapping,
+                total,
+                path: path.to_owned(),
+            });
+        }
+        // Left for a claimant it overlaps, who can't judge it either and is refused.
+        return Ok(());
+    };
+    let db = Path::new(db);
+    if resolved(db) == ours.db {
+        forget();
+        return Ok(());
+    }
+    match settled(run_id, db) {
+        Settled::Yes => {
+            forget();
+            Ok(())
+        }
+        // Kept, so that a later run over its devices is stopped by it too.
+        _ if total == 0 => Ok(()),
+        Settled::No => Err(ClaimError::Crashed {
+            run_id: run_id.to_owned(),
+            db: db.to_owned(),
             overlapping,
             total,
-        });
+            path: path.to_owned(),
+        }),
+        Settled::Unknown(why) => Err(ClaimError::CrashedUnknown {
+            run_id: run_id.to_owned(),
+            db: db.to_owned(),
+            overlapping,
+            total,
+            path: path.to_owned(),
+            why: why.into(),
+        }),
     }
-    Ok(())
 }
 
-/// Writes and locks our claim file: the holder line, then each key once, all inert.
-fn register(dir: &Path, holder: &str, keys: &[String]) -> Result<Claim, ClaimError> {
+/// The origin line for `origin`: its run id and its database's [`resolved`] path, if both can
+/// be written on one line so that they read back the same (the run id without spaces, neither
+/// with anything [`inert`] would escape); else [`ORIGIN_UNKNOWN`].
+fn origin_line(origin: &Origin<'_>) -> String {
+    let db = resolved(origin.db);
+    let faithful = |s: &str| !s.is_empty() && matches!(inert(s), Cow::Borrowed(_));
+    match db.to_str() {
+        Some(db) if faithful(origin.run_id) && !origin.run_id.contains(' ') && faithful(db) => {
+            format!("{ORIGIN_PREFIX}{} {db}", origin.run_id)
+        }
+        _ => ORIGIN_UNKNOWN.to_owned(),
+    }
+}
+
+/// Writes and locks our claim file: the holder line, the origin line, then each key once, all
+/// inert.
+fn register(
+    dir: &Path,
+    holder: &str,
+    origin: &Origin<'_>,
+    keys: &[String],
+) -> Result<Claim, ClaimError> {
     let name = format!(
         "{CLAIM_PREFIX}{}-{:016x}",
         std::process::id(),
@@ -423,6 +694,7 @@ fn register(dir: &Path, holder: &str, keys: &[String]) -> Result<Claim, ClaimErr
     };
     let mut out = BufWriter::new(&claim.file);
     writeln!(out, "{holder}").map_err(io_err)?;
+    writeln!(out, "{}", origin_line(origin)).map_err(io_err)?;
     let mut seen = HashSet::with_capacity(keys.len());
     for key in keys {
         let key = inert(key);

@@ -256,3 +256,49 @@ fn discovery_probes_go_only_to_the_rows_own_addresses_and_nothing_goes_out_befor
     let record = latest_run(&bench.db());
     assert_truthful(&record, &journal, true, "probes");
 }
+
+#[test]
+fn one_device_spelled_three_ways_is_refused_by_check_before_any_run() {
+    let a = ip(FILE, 7, 1);
+    let inventory =
+        format!("id,host,model\na,{a},HS110(EU)\nb,::ffff:{a},HS110(EU)\nc,0x7f230701,HS110(EU)\n");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("fleet.csv"), inventory).unwrap();
+    let out = common::fleetreset_in(dir.path())
+        .args(["check", "fleet.csv"])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("fleet.csv:3: duplicate host"), "{t}");
+    assert!(t.contains("fleet.csv:4: bad host"), "{t}");
+    assert!(t.contains("a.b.c.d"), "{t}");
+}
+
+#[test]
+fn two_rows_that_reach_one_address_in_a_run_give_it_one_command() {
+    // A host name and the address it resolves to: nothing in the inventory tells them apart.
+    // `localhost` is the one name every host resolves, to 127.0.0.1 (the IPv4 address is the
+    // one a job takes); port 19999 is used by no other test.
+    let sim = "id,host,model\nplug,127.0.0.1:19999,HS110(EU)\n".to_string();
+    let inventory =
+        "id,host,model\nby-ip,127.0.0.1:19999,HS110(EU)\nby-name,localhost:19999,HS110(EU)\n";
+    let bench = bench(&sim, inventory);
+    let out = run(&bench, "power-cycle", &["--concurrency", "1"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert_eq!(
+        bench.journal().commands("plug"),
+        1,
+        "{}",
+        bench.journal().text
+    );
+    let record = latest_run(&bench.db());
+    let (outcome, reason, detail) = outcome_of(&record, "by-name");
+    assert_eq!(
+        (outcome, reason),
+        (Some(Outcome::Failed), Some(Reason::IdentityMismatch)),
+        "{detail}"
+    );
+    assert!(detail.contains("also the address of by-ip"), "{detail}");
+}

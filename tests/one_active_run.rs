@@ -248,3 +248,36 @@ fn a_device_is_claimed_whatever_way_its_address_is_written() {
     assert_eq!(exit_code(&mut first), Some(0));
     assert_eq!(b.journal().commands("plug"), 1, "{}", b.journal().text);
 }
+
+#[test]
+fn a_run_on_another_database_is_refused_while_a_crashed_run_has_commands_open_on_the_same_devices()
+{
+    let csv = fleet(8, 2, "");
+    let b = Bench::start(&csv, &csv);
+    let mut first = Bench::spawn(&mut b.cmd(&run_args("power-cycle", &["--db", "a.db"])));
+    let a_db = b.path("a.db");
+    common::bench::kill_when(&mut first, || {
+        common::truth::count_events(&a_db, "ack") >= 1
+    });
+    let sent = b.journal().reboots.len();
+
+    // The claim outlives the crash: a run on b.db must not act before a.db's run is judged.
+    let out = b.output(&run_args("power-cycle", &["--db", "b.db"]));
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("resume it first"), "{t}");
+    assert!(t.contains("a.db"), "{t}");
+    assert_eq!(b.journal().reboots.len(), sent, "{}", b.journal().text);
+
+    // Resumed on its own database, the crashed run is judged; after that b.db may run.
+    let out = b.output(&["resume", "latest", "--db", "a.db", "--yes"]);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out));
+    assert_truthful(
+        &latest_run(&a_db),
+        &b.journal(),
+        true,
+        "a.db after its resume",
+    );
+    let out = b.output(&run_args("power-cycle", &["--db", "b.db"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}

@@ -330,3 +330,20 @@ fn fleetreset_closed(dir: &Path, args: &[&str]) -> Option<i32> {
     drop(child.stderr.take());
     child.wait().unwrap().code()
 }
+
+#[test]
+fn the_end_of_run_summary_shows_inventory_text_inert() {
+    // An inventory id with an escape sequence and a line break (a cell pasted from anywhere).
+    let a = ip(FILE, 9, 1);
+    let sim = format!("id,host,model,mac,sim_fault\nx,{a},HS110(EU),50:C7:BF:22:09:01,offline\n");
+    let b = Bench::start(
+        &sim,
+        &format!("id,host,model,mac\n\"\u{1b}[2Jx\u{1b}[31m\",{a},HS110(EU),50:C7:BF:22:09:01\n"),
+    );
+    let out = b.output(&run_args("power-cycle", &[]));
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+    assert!(stderr.contains(r"\u{1b}[2Jx"), "{stderr}");
+}

@@ -219,3 +219,29 @@ fn a_crashed_run_whose_write_ahead_log_was_deleted_is_refused_rather_than_resume
         "the refused resume sent something"
     );
 }
+
+#[test]
+fn a_factory_reset_of_a_device_never_bound_is_not_verified_by_it_being_unbound() {
+    // A Tapo plug with no account (unbound from the start) that acknowledges the reset and
+    // stays on: being unbound afterwards proves nothing.
+    let a = common::ip(FILE, 6, 1);
+    let csv = format!(
+        "id,host,model,mac,protocol,sim_fault\nlonely,{a}:8080,P110(UK),48:22:54:21:06:01,klap,leave_after=100000\n"
+    );
+    let b = bench(&csv);
+    let out = b.output(&run_args("factory-reset", &[]));
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    let record = latest_run(&b.db());
+    let (outcome, reason, detail) = outcome_of(&record, "lonely");
+    assert_eq!(
+        (outcome, reason),
+        (Some(Outcome::Failed), Some(Reason::NotVerified)),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("not bound to an account before either"),
+        "{detail}"
+    );
+    assert_truthful(&record, &b.journal(), true, "never bound");
+}

@@ -601,3 +601,20 @@ fn on_a_terminal_a_factory_reset_waits_for_the_device_count_to_be_typed() {
         "{t}"
     );
 }
+
+#[test]
+fn resuming_a_finished_run_with_failures_exits_as_the_run_did() {
+    let csv = fleet(14, 1, &[("gone", "offline")]);
+    let _sim = Simulate::start(&csv);
+    let dir = workdir(&csv);
+    let out = fleetreset(dir.path(), &run_args("power-cycle", &[]));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let out = fleetreset(dir.path(), &["resume", "latest"]);
+    let t = text(&out);
+    assert!(t.contains("nothing left to do"), "{t}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "0 would say every device succeeded: {t}"
+    );
+}

@@ -263,6 +263,38 @@ fn a_wrong_password_stops_the_run_after_max_auth_failures_and_no_device_sees_two
         }
     }
     assert!(!t.contains("not-the-password"));
+
+    // The refusals count across a resume: a wrong password gets no fresh allowance.
+    let resume = |extra: &[&str]| {
+        let creds = creds_file(lab.dir.path(), "run-credentials.toml", "not-the-password");
+        Command::new(env!("CARGO_BIN_EXE_fleetreset"))
+            .current_dir(lab.dir.path())
+            .args(["resume", "latest", "--credentials", creds.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = resume(&[]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("already refused the credentials"), "{t}");
+    let tried = |lab: &Lab| {
+        (1..=6)
+            .map(|i| lab.journal_count(&format!("p{i}"), "login_failed"))
+            .sum::<usize>()
+    };
+    assert_eq!(tried(&lab), 2, "the refused resume tried a login");
+    // Allowed one more, it tries exactly one more device, and stops.
+    let out = resume(&["--max-auth-failures", "3"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{t}");
+    assert_eq!(tried(&lab), 3, "{t}");
+    for i in 1..=6 {
+        assert!(
+            lab.journal_count(&format!("p{i}"), "login_failed") <= 1,
+            "p{i}"
+        );
+    }
 }
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {

@@ -79,7 +79,7 @@ pub async fn run(args: &DemoArgs, signals: Signals) -> anyhow::Result<Status> {
     let run_id = execute::new_run_id();
     let mut guard = Guard::lock(&args.db, &format!("demo run {run_id}"))?;
     let devices: Vec<_> = inventory.devices.iter().collect();
-    guard.claim(&devices, &format!("demo run {run_id}"))?;
+    guard.claim(&devices, &run_id, &format!("demo run {run_id}"))?;
     guard.preflight(&args.reports_dir.join(&run_id), devices.len())?;
     let mut view = ProgressView::for_stderr();
     let mut jobs = plan::plan(&inventory.devices, Action::FactoryReset);

@@ -115,6 +115,7 @@ pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> 
         .collect();
     guard.claim(
         &devices,
+        &run.id,
         &format!("resume of run {} on {}", run.id, args.db.display()),
     )?;
     guard.preflight(&args.reports_dir.join(&run_id), record.jobs.len())?;

@@ -93,7 +93,11 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
     let run_id = execute::new_run_id();
     let mut guard = Guard::lock(&args.db, &format!("run {run_id}"))?;
     let devices: Vec<&Device> = inventory.devices.iter().collect();
-    guard.claim(&devices, &format!("run {run_id} on {}", args.db.display()))?;
+    guard.claim(
+        &devices,
+        &run_id,
+        &format!("run {run_id} on {}", args.db.display()),
+    )?;
     guard.preflight(&args.reports_dir.join(&run_id), devices.len())?;
     if !free_of_unresolved(&guard, &devices, None, &args.db)? {
         return Ok(Status::BadInput);

@@ -21,7 +21,7 @@ use crate::model::EventKind;
 use crate::store::Db;
 use crate::store::lock::{self, DbLock};
 
-use super::claims::{self, Claim};
+use super::claims::{self, Claim, Origin, Settled};
 
 /// What the records of one job take, about: a dozen events and two snapshots of a few KiB,
 /// in the database and again in the reports.
@@ -34,6 +34,8 @@ pub const BYTES_FLOOR: u64 = 1024 * 1024;
 #[derive(Debug)]
 pub struct Guard {
     pub db: Db,
+    /// The database's path as given, for the claims' origin.
+    db_path: PathBuf,
     hold: Hold,
 }
 
@@ -68,6 +70,7 @@ impl Guard {
             .with_context(|| format!("opening the audit database {}", db_path.display()))?;
         Ok(Guard {
             db,
+            db_path: db_path.to_path_buf(),
             hold: Hold {
                 _lock: lock,
                 _claim: None,
@@ -76,11 +79,17 @@ impl Guard {
         })
     }
 
-    /// Claims `devices` for this run, machine-wide, by MAC and by host: a run on another
-    /// database that holds any of them is refused, and so are we while it runs.
-    pub fn claim(&mut self, devices: &[&Device], holder: &str) -> anyhow::Result<()> {
+    /// Claims `devices` for run `run_id` of this database, machine-wide, by MAC and by
+    /// address: a run on another database that holds any of them is refused, and so are we
+    /// while it runs, or after it crashed with commands whose outcome it never recorded
+    /// (until it is resumed).
+    pub fn claim(&mut self, devices: &[&Device], run_id: &str, holder: &str) -> anyhow::Result<()> {
         let keys = claim_keys(devices);
-        let claim = claims::claim(&claims::default_dir(), holder, &keys)?;
+        let origin = Origin {
+            run_id,
+            db: &self.db_path,
+        };
+        let claim = claims::claim(&claims::default_dir(), holder, &origin, &keys, &mut settled)?;
         self.hold._claim = Some(claim);
         Ok(())
     }
@@ -152,6 +161,31 @@ impl Guard {
     pub fn into_parts(self) -> (Db, Hold) {
         (self.db, self.hold)
     }
+}
+
+/// Whether run `run_id` of the database at `db` (which ended without releasing its claim) left
+/// commands without an outcome: read without changing the file. A database that can't be read,
+/// or has no such run, can't tell.
+fn settled(run_id: &str, db: &Path) -> Settled {
+    let db = match Db::open_to_read(db) {
+        Ok(db) => db,
+        Err(e) => return Settled::Unknown(format!("{e:#}")),
+    };
+    let record = match db.load_run(run_id) {
+        Ok(r) => r,
+        Err(e) => return Settled::Unknown(e.to_string()),
+    };
+    let with_intent: HashSet<&str> = record
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::Intent.as_str())
+        .filter_map(|e| e.device_id.as_deref())
+        .collect();
+    let open = record
+        .jobs
+        .iter()
+        .any(|j| j.outcome.is_none() && with_intent.contains(j.device_id.as_str()));
+    if open { Settled::No } else { Settled::Yes }
 }
 
 /// The claim keys of `devices`: each device's MAC and its host (the address without a port,

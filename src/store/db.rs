@@ -80,6 +80,47 @@ impl Db {
         })
     }
 
+    /// Opens an existing database to read it, changing nothing: no file is created, no
+    /// migration runs, nothing is checkpointed. For looking at another run's database (whether
+    /// a crashed run on it left commands without an outcome). Refused like [`Db::open`] when
+    /// it isn't ours or lost its write-ahead log.
+    pub fn open_to_read(path: &Path) -> Result<Db, StoreError> {
+        let shown = path.display().to_string();
+        if let wal::Verdict::Lost { frames } = wal::check(path) {
+            return Err(StoreError::WalLost {
+                path: shown,
+                frames,
+            });
+        }
+        let open_err = |source| StoreError::Open {
+            path: shown.clone(),
+            source,
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+            .map_err(open_err)?;
+        if let Err(detail) = whose(&conn).map_err(open_err)? {
+            return Err(StoreError::NotOurs {
+                path: shown,
+                detail,
+            });
+        }
+        let found = schema::user_version(&conn).map_err(open_err)?;
+        if found > schema::known_version() {
+            return Err(StoreError::TooNew {
+                path: shown,
+                found,
+                known: schema::known_version(),
+            });
+        }
+        Ok(Db {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
     /// Checks, before a run sends anything to any device, that the database can take the run's
     /// records: the connection is not read-only, the database's directory accepts a new file
     /// (SQLite creates `-wal` and `-shm` there, and a probe `.<db name>.probe.<pid>` is created,

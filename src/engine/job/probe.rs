@@ -50,12 +50,21 @@ pub(crate) async fn address(
     )
     .await;
     let addr = match lookup {
-        Ok(Ok(mut addrs)) => addrs.next().ok_or_else(|| {
-            Fail(
-                Reason::Unreachable,
-                format!("{} resolves to no address", host.name),
-            )
-        })?,
+        // Kasa and Tapo devices speak IPv4: of several addresses, the first IPv4 one.
+        Ok(Ok(addrs)) => {
+            let addrs: Vec<SocketAddr> = addrs.collect();
+            addrs
+                .iter()
+                .find(|a| a.is_ipv4())
+                .or(addrs.first())
+                .copied()
+                .ok_or_else(|| {
+                    Fail(
+                        Reason::Unreachable,
+                        format!("{} resolves to no address", host.name),
+                    )
+                })?
+        }
         Ok(Err(e)) => {
             return Err(Fail(
                 Reason::Unreachable,

@@ -18,8 +18,8 @@ use anyhow::Context;
 use crate::inert::Inert;
 use crate::inventory::{Device, Host};
 use crate::model::EventKind;
-use crate::store::Db;
 use crate::store::lock::{self, DbLock};
+use crate::store::{Db, JobRow, RunRecord};
 
 use super::claims::{self, Claim, Origin, Settled};
 
@@ -130,13 +130,7 @@ impl Guard {
         let runs = self.db.list_runs().context("listing the runs")?;
         for run in runs.iter().filter(|r| Some(r.id.as_str()) != except) {
             let record = self.db.load_run(&run.id).context("reading a crashed run")?;
-            let with_intent: HashSet<&str> = record
-                .events
-                .iter()
-                .filter(|e| e.kind == EventKind::Intent.as_str())
-                .filter_map(|e| e.device_id.as_deref())
-                .collect();
-            for j in record.jobs.iter().filter(|j| j.outcome.is_none()) {
+            for j in open_commands(&record) {
                 let host = j
                     .host
                     .parse::<Host>()
@@ -144,7 +138,7 @@ impl Guard {
                     .unwrap_or_else(|_| j.host.clone());
                 let same =
                     j.mac.as_ref().is_some_and(|m| macs.contains(m)) || hosts.contains(&host);
-                if same && with_intent.contains(j.device_id.as_str()) {
+                if same {
                     found.push(format!(
                         "{} ({}) in run {}",
                         Inert(&j.device_id),
@@ -175,17 +169,27 @@ fn settled(run_id: &str, db: &Path) -> Settled {
         Ok(r) => r,
         Err(e) => return Settled::Unknown(e.to_string()),
     };
+    if open_commands(&record).is_empty() {
+        Settled::Yes
+    } else {
+        Settled::No
+    }
+}
+
+/// The jobs of `record` whose intent was recorded and that have no outcome: their command may
+/// have arrived, and only `resume` of that run may judge them.
+fn open_commands(record: &RunRecord) -> Vec<&JobRow> {
     let with_intent: HashSet<&str> = record
         .events
         .iter()
         .filter(|e| e.kind == EventKind::Intent.as_str())
         .filter_map(|e| e.device_id.as_deref())
         .collect();
-    let open = record
+    record
         .jobs
         .iter()
-        .any(|j| j.outcome.is_none() && with_intent.contains(j.device_id.as_str()));
-    if open { Settled::No } else { Settled::Yes }
+        .filter(|j| j.outcome.is_none() && with_intent.contains(j.device_id.as_str()))
+        .collect()
 }
 
 /// The claim keys of `devices`: each device's MAC and its host (the address without a port,

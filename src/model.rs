@@ -81,6 +81,9 @@ pub enum EventKind {
     Link,
     /// The job moved to another state.
     State,
+    /// A login with a credentials profile is about to be tried on a device that counts failed
+    /// logins (AES); written durably first, so that a crash mid-login is known to `resume`.
+    LoginAttempt,
     ProbeRetry,
     ProbeFailed,
     /// The device at the address is not the one the inventory means; nothing was sent.
@@ -158,6 +161,7 @@ words!(JobState {
 words!(EventKind {
     Link => "link",
     State => "state",
+    LoginAttempt => "login_attempt",
     ProbeRetry => "probe_retry",
     ProbeFailed => "probe_failed",
     IdentityMismatch => "identity_mismatch",

@@ -281,3 +281,77 @@ fn a_run_on_another_database_is_refused_while_a_crashed_run_has_commands_open_on
     let out = b.output(&run_args("power-cycle", &["--db", "b.db"]));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+#[test]
+fn a_device_named_by_a_host_name_in_one_run_and_by_its_address_in_another_is_one_device() {
+    // `localhost` is the name every host resolves (to 127.0.0.1); port 19998 is used by no
+    // other test.
+    let csv = "id,host,model,sim_fault\nplug,127.0.0.1:19998,HS110(EU),reboot_ignored\n";
+    let b = Bench::start(csv, csv);
+    let mut first = Bench::spawn(&mut b.cmd(&run_args("power-cycle", &["--db", "a.db"])));
+    wait_for_events(&b.path("a.db"), "intent", 1);
+    std::fs::write(
+        b.path("named.csv"),
+        "id,host,model\nsame,localhost:19998,HS110(EU)\n",
+    )
+    .unwrap();
+    let mut args = run_args("power-cycle", &["--db", "b.db"]);
+    args[1] = "named.csv";
+    let out = b.output(&args);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("claimed by"), "{t}");
+    let _ = exit_code(&mut first);
+    assert_eq!(b.journal().commands("plug"), 1, "{}", b.journal().text);
+}
+
+#[test]
+fn a_crashed_run_s_claim_survives_later_runs_on_its_own_database_until_it_is_resumed() {
+    // The crashed run on a.db covers p01; a later, successful run on a.db covers p02 only.
+    // Neither may erase the marker that keeps runs on other databases off p01.
+    let csv = fleet(9, 2, "");
+    let b = Bench::start(&csv, &csv);
+    let only = |id: &str, file: &str| {
+        let rows: String = csv
+            .lines()
+            .filter(|l| l.starts_with("id,") || l.starts_with(id))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(b.path(file), rows).unwrap();
+    };
+    only("p01", "p01.csv");
+    only("p02", "p02.csv");
+    let with = |file: &'static str, db: &'static str| {
+        let mut args = run_args("power-cycle", &["--db", db]);
+        args[1] = file;
+        args
+    };
+    let mut crashed = Bench::spawn(&mut b.cmd(&with("p01.csv", "a.db")));
+    let a_db = b.path("a.db");
+    common::bench::kill_when(&mut crashed, || {
+        common::truth::count_events(&a_db, "ack") >= 1
+    });
+    let out = b.output(&with("p02.csv", "a.db"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = b.output(&with("p01.csv", "b.db"));
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("resume it first"), "{t}");
+    assert_eq!(b.journal().commands("p01"), 1, "{}", b.journal().text);
+}
+
+#[test]
+fn a_run_stopped_at_once_by_two_signals_keeps_its_devices_from_runs_on_other_databases() {
+    let csv = fleet(10, 1, "reboot_ignored");
+    let b = Bench::start(&csv, &csv);
+    let mut first = Bench::spawn(&mut b.cmd(&run_args("power-cycle", &["--db", "a.db"])));
+    wait_for_events(&b.path("a.db"), "intent", 1);
+    signal(&first, "-INT");
+    signal(&first, "-INT");
+    assert_eq!(exit_code(&mut first), Some(3));
+    let out = b.output(&run_args("power-cycle", &["--db", "b.db"]));
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("resume it first"), "{t}");
+    assert_eq!(b.journal().commands("p01"), 1, "{}", b.journal().text);
+}

@@ -245,3 +245,160 @@ fn a_factory_reset_of_a_device_never_bound_is_not_verified_by_it_being_unbound()
     );
     assert_truthful(&record, &b.journal(), true, "never bound");
 }
+
+#[test]
+fn one_command_per_address_holds_across_a_resume() {
+    // `by-name` reaches the same device as `by-ip`; by-ip is sent its reboot, the run stops
+    // before by-name starts, and the resume must not send by-name one. Port 19997 is used by
+    // no other test.
+    let sim = "id,host,model\nplug,127.0.0.1:19997,HS110(EU)\n";
+    let inventory =
+        "id,host,model\nby-ip,127.0.0.1:19997,HS110(EU)\nby-name,localhost:19997,HS110(EU)\n";
+    let b = Bench::start(sim, inventory);
+    let mut run = Bench::spawn(&mut b.cmd(&run_args("power-cycle", &["--rate", "1"])));
+    let db = b.db();
+    common::bench::wait_for_events(&db, "ack", 1);
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &run.0.id().to_string()])
+        .status();
+    assert_eq!(common::bench::exit_code(&mut run), Some(3));
+    let out = resume(&b);
+    let t = text(&out);
+    assert_eq!(b.journal().commands("plug"), 1, "{t}\n{}", b.journal().text);
+    let (outcome, reason, detail) = outcome_of(&latest_run(&db), "by-name");
+    assert_eq!(
+        (outcome, reason),
+        (Some(Outcome::Failed), Some(Reason::IdentityMismatch)),
+        "{detail}"
+    );
+}
+
+#[test]
+fn resume_judges_a_moved_device_where_the_command_went_not_at_the_inventory_s_old_address() {
+    // The plug moved from .1 to .2; the run follows it with --rediscover, is killed after the
+    // ack, and the device (leaving late) is still there, bound, when the resume judges.
+    let (old, new) = (common::ip(FILE, 7, 1), common::ip(FILE, 7, 2));
+    let sim = format!(
+        "id,host,model,mac,sim_fault\nghost,{old},HS110(EU),50:C7:BF:21:07:09,offline\nplug,{new},HS110(EU),50:C7:BF:21:07:01,leave_after=400\n"
+    );
+    let inventory = format!("id,host,model,mac\nplug,{old},HS110(EU),50:C7:BF:21:07:01\n");
+    let b = Bench::start(&sim, &inventory);
+    let target = format!("{}/29", common::ip(FILE, 7, 0));
+    let mut run = Bench::spawn(&mut b.cmd(&run_args("factory-reset", &["--rediscover", &target])));
+    let db = b.db();
+    kill_when(&mut run, || count_events(&db, "ack") >= 1);
+    let out = resume(&b);
+    let t = text(&out);
+    let (outcome, reason, detail) = outcome_of(&latest_run(&db), "plug");
+    assert_eq!(
+        (outcome, reason),
+        (Some(Outcome::Failed), Some(Reason::NotVerified)),
+        "{detail}\n{t}"
+    );
+    assert!(
+        detail.contains("still on the network and bound"),
+        "{detail}"
+    );
+    assert_eq!(b.journal().resets.get("plug"), Some(&1));
+}
+
+#[test]
+fn a_resume_refused_for_its_credentials_leaves_the_run_as_it_was() {
+    let a = common::ip(FILE, 8, 1);
+    let rows = format!(
+        "id,host,model,mac,credentials,protocol\nt1,{a}:8080,P110(UK),48:22:54:21:08:01,office,klap\nt2,{}:8080,P110(UK),48:22:54:21:08:02,office,klap\n",
+        common::ip(FILE, 8, 2)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let creds = dir.path().join("sim.toml");
+    std::fs::write(
+        &creds,
+        "[profiles.office]\nusername = \"o@example.com\"\npassword = \"pw\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&creds, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let b = Bench::start_with(&rows, &rows, &["--credentials", creds.to_str().unwrap()]);
+    let mut cmd = b.cmd(&run_args("power-cycle", &["--rate", "1"]));
+    cmd.env("FLEETRESET_CRED_OFFICE_USERNAME", "o@example.com")
+        .env("FLEETRESET_CRED_OFFICE_PASSWORD", "pw");
+    let mut run = Bench::spawn(&mut cmd);
+    let db = b.db();
+    common::bench::wait_for_events(&db, "ack", 1);
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &run.0.id().to_string()])
+        .status();
+    assert_eq!(common::bench::exit_code(&mut run), Some(3));
+    let before = latest_run(&db);
+
+    // Without the profile in the environment, the resume can't reach the devices.
+    std::fs::write(b.path("empty.toml"), "").unwrap();
+    std::fs::set_permissions(
+        b.path("empty.toml"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let out = b.output(&["resume", "latest", "--yes", "--credentials", "empty.toml"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("fleet.csv:3"),
+        "the problem names the file and line: {t}"
+    );
+    assert!(!t.contains("resuming run"), "{t}");
+    let after = latest_run(&db);
+    assert_eq!(after.run.status, before.run.status);
+    assert_eq!(
+        after.events.len(),
+        before.events.len(),
+        "the refused resume wrote events"
+    );
+}
+
+#[test]
+fn a_login_under_way_when_the_run_is_killed_is_not_tried_again() {
+    // An AES plug bound to another account: every login fails, and its answer comes 300 ms
+    // late, so the kill lands after the device counted the failure and before we recorded it.
+    let a = common::ip(FILE, 9, 1);
+    let rows = format!(
+        "id,host,model,mac,credentials,protocol,sim_fault\nak,{a}:8080,P100(US),48:22:54:21:09:01,office,aes,auth_fail;slow=300\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let creds = dir.path().join("c.toml");
+    std::fs::write(
+        &creds,
+        "[profiles.office]\nusername = \"o@example.com\"\npassword = \"pw\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&creds, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let b = Bench::start_with(&rows, &rows, &["--credentials", creds.to_str().unwrap()]);
+    let creds_arg = creds.to_str().unwrap();
+    let mut run = Bench::spawn(&mut b.cmd(&run_args(
+        "power-cycle",
+        &[
+            "--credentials",
+            creds_arg,
+            "--request-timeout",
+            "3",
+            "--connect-timeout",
+            "3",
+        ],
+    )));
+    let failed = || {
+        b.journal()
+            .text
+            .lines()
+            .filter(|l| l.ends_with("ak login_failed"))
+            .count()
+    };
+    kill_when(&mut run, || failed() >= 1);
+    let out = b.output(&["resume", "latest", "--yes", "--credentials", creds_arg]);
+    let t = text(&out);
+    assert_eq!(
+        failed(),
+        1,
+        "a second failed login: {t}\n{}",
+        b.journal().text
+    );
+    let (outcome, _, detail) = outcome_of(&latest_run(&b.db()), "ak");
+    assert_eq!(outcome, Some(Outcome::Failed), "{detail}\n{t}");
+}

@@ -68,13 +68,22 @@ pub fn checked_config(u: Unchecked) -> Result<RunConfig, String> {
             Ok(Duration::from_secs_f64(secs))
         } else {
             Err(format!(
-                "--{name} must be from {MIN_TIMEOUT_SECS} to {MAX_TIMEOUT_SECS} seconds, got {secs}"
+                "--{name} must be from {MIN_TIMEOUT_SECS} to {MAX_TIMEOUT_SECS} seconds, got {secs:?}"
             ))
         }
     };
     if !(u.time_scale.is_finite() && (MIN_TIME_SCALE..=1.0).contains(&u.time_scale)) {
+        let why = if u.time_scale < MIN_TIME_SCALE {
+            format!(
+                " (below {MIN_TIME_SCALE}, timing noise on the host would outweigh the seconds the devices count)"
+            )
+        } else if u.time_scale > 1.0 {
+            " (a rehearsal only ever speeds devices up)".to_string()
+        } else {
+            String::new()
+        };
         return Err(format!(
-            "--time-scale must be from {MIN_TIME_SCALE} to 1, got {} (below {MIN_TIME_SCALE}, timing noise on the host would outweigh the seconds the devices count)",
+            "--time-scale must be from {MIN_TIME_SCALE} to 1, got {:?}{why}",
             u.time_scale
         ));
     }

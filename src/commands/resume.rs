@@ -18,9 +18,7 @@ use crate::store::RunRow;
 
 use super::load_inventory;
 use super::options::{Unchecked, checked_config, parse_window};
-use super::run::{
-    confirmed, free_of_unresolved, outside_window, print_summary_quietly, status_of, status_of_jobs,
-};
+use super::run::{confirmed, outside_window, print_summary_quietly, status_of, status_of_jobs};
 
 pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> {
     if !args.db.exists() {
@@ -121,9 +119,7 @@ pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> 
     guard.preflight(&args.reports_dir.join(&run_id), record.jobs.len())?;
     // Another run of this database may have left commands to these devices unjudged; this
     // run's own are judged below.
-    if !free_of_unresolved(&guard, &devices, Some(&run.id), &args.db)? {
-        return Ok(Status::BadInput);
-    }
+    guard.refuse_unresolved(&devices, Some(&run.id))?;
     if config.action == Action::FactoryReset && !args.yes && !confirmed(pending.len())? {
         return Ok(Status::BadInput);
     }

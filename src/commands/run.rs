@@ -99,11 +99,24 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
         &format!("run {run_id} on {}", args.db.display()),
     )?;
     guard.preflight(&args.reports_dir.join(&run_id), devices.len())?;
-    if !free_of_unresolved(&guard, &devices, None, &args.db)? {
-        return Ok(Status::BadInput);
-    }
+    guard.refuse_unresolved(&devices, None)?;
     if !prepared(&mut jobs, &store, rediscover.as_deref(), &view, &args.file).await {
         return Ok(Status::BadInput);
+    }
+    // Devices discovery found elsewhere are claimed (and checked for open commands) at their
+    // new addresses too, before any command.
+    let moved: Vec<&Device> = jobs
+        .iter()
+        .filter(|j| j.link.moved_from.is_some())
+        .map(|j| &j.device)
+        .collect();
+    if !moved.is_empty() {
+        guard.claim(
+            &moved,
+            &run_id,
+            &format!("run {run_id} on {}", args.db.display()),
+        )?;
+        guard.refuse_unresolved(&moved, None)?;
     }
     let operator = args.operator.clone().unwrap_or_else(operator_from_env);
     let summary = execute::execute(
@@ -125,35 +138,6 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
     .await?;
     print_summary_quietly(&summary, args.json);
     Ok(status_of(&summary))
-}
-
-/// Whether `devices` are free of commands another run of this database sent without recording
-/// their outcome (a crash, or a second signal). When not, prints which and how to go on, and
-/// says so: nothing may be sent to them until `resume` of that run has judged them.
-pub fn free_of_unresolved(
-    guard: &Guard,
-    devices: &[&Device],
-    except: Option<&str>,
-    db: &std::path::Path,
-) -> anyhow::Result<bool> {
-    let unresolved = guard.unresolved_intents(devices, except)?;
-    if unresolved.is_empty() {
-        return Ok(true);
-    }
-    const SHOWN: usize = 10;
-    for u in unresolved.iter().take(SHOWN) {
-        say!("  {u}");
-    }
-    if unresolved.len() > SHOWN {
-        say!("  … and {} more", unresolved.len() - SHOWN);
-    }
-    say!(
-        "fleetreset: {} device(s) have a command from another run of this database that ended without recording its outcome: \
-         it may have arrived. Resume that run first (`fleetreset resume RUN --db {}`), so it is judged and never sent twice. Nothing was sent.",
-        unresolved.len(),
-        db.display()
-    );
-    Ok(false)
 }
 
 /// Settles the jobs' links; on problems prints them as `FILE:LINE: …` and says nothing was sent.

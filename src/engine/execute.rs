@@ -19,7 +19,7 @@ use crate::store::{
 
 use super::config::RunConfig;
 use super::guard::Guard;
-use super::job::{self, JobEnv, JobResult, Mode};
+use super::job::{self, Addresses, JobEnv, JobResult, Mode};
 use super::links;
 use super::plan::{self, PlannedJob};
 use super::policy::{Failures, Safety, StopReason, batches};
@@ -120,6 +120,7 @@ pub async fn execute(
         view,
         signals,
         prior_auth_failures: 0,
+        addresses: Addresses::default(),
     })
     .await
 }
@@ -171,6 +172,8 @@ pub(super) struct Drive<'a> {
     /// Devices of this run that refused the credentials before (a resumed run's), counted
     /// towards `--max-auth-failures`.
     pub(super) prior_auth_failures: usize,
+    /// The addresses already taken by jobs of this run (a resumed run's commands).
+    pub(super) addresses: Addresses,
 }
 
 /// One batch as the scheduler takes it: the jobs in order, and deferred ones (resume's
@@ -193,15 +196,16 @@ pub(super) async fn drive(d: Drive<'_>) -> anyhow::Result<RunSummary> {
         view,
         signals,
         prior_auth_failures,
+        addresses,
     } = d;
-    let (db, _hold) = guard.into_parts();
+    let (db, mut hold) = guard.into_parts();
     let (writer, writer_task) = Writer::spawn(db, WRITER_CAPACITY);
     let env = Arc::new(JobEnv {
         run_id: run_id.clone(),
         writer: writer.clone(),
         config: config.clone(),
         allow_unverified_identity: safety.allow_unverified_identity,
-        addresses: Default::default(),
+        addresses,
     });
     let total = work.len();
     let ids: Vec<String> = work.iter().map(|(j, _)| j.device.id.clone()).collect();
@@ -404,6 +408,9 @@ pub(super) async fn drive(d: Drive<'_>) -> anyhow::Result<RunSummary> {
             "the audit database {} failed during run {run_id}; no new job was started after that",
             db_path.display()
         )));
+    }
+    if !aborted.is_empty() || left_open > 0 {
+        hold.keep_claims();
     }
     let status = match (&stop, aborted.is_empty() && left_open == 0) {
         (Some(StopReason::Signal), _) | (_, false) => RunStatus::Interrupted,

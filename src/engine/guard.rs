@@ -11,6 +11,7 @@
 //!   writable, with space for the records and reports of every job.
 
 use std::collections::HashSet;
+use std::net::ToSocketAddrs;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -44,10 +45,20 @@ pub struct Guard {
 #[derive(Debug)]
 pub struct Hold {
     _lock: DbLock,
-    _claim: Option<Claim>,
+    claims: Vec<Claim>,
     /// The report directory the preflight created, removed again if the run never wrote into
     /// it (it was refused after the preflight, or failed before its reports).
     created_reports: Option<PathBuf>,
+}
+
+impl Hold {
+    /// The run ends with commands whose outcome it never recorded (a second signal dropped
+    /// jobs in flight, or judgements were still waiting): its claims stay on disk when it
+    /// releases them, so that no run on another database acts on those devices before this
+    /// run is resumed.
+    pub fn keep_claims(&mut self) {
+        self.claims.iter_mut().for_each(Claim::keep_on_release);
+    }
 }
 
 impl Drop for Hold {
@@ -73,7 +84,7 @@ impl Guard {
             db_path: db_path.to_path_buf(),
             hold: Hold {
                 _lock: lock,
-                _claim: None,
+                claims: Vec::new(),
                 created_reports: None,
             },
         })
@@ -90,7 +101,7 @@ impl Guard {
             db: &self.db_path,
         };
         let claim = claims::claim(&claims::default_dir(), holder, &origin, &keys, &mut settled)?;
-        self.hold._claim = Some(claim);
+        self.hold.claims.push(claim);
         Ok(())
     }
 
@@ -125,19 +136,18 @@ impl Guard {
             .iter()
             .filter_map(|d| d.mac.map(|m| m.to_string()))
             .collect();
-        let hosts: HashSet<String> = devices.iter().map(|d| d.host.canonical_name()).collect();
+        let hosts: HashSet<String> = devices.iter().flat_map(|d| address_keys(&d.host)).collect();
         let mut found = Vec::new();
         let runs = self.db.list_runs().context("listing the runs")?;
         for run in runs.iter().filter(|r| Some(r.id.as_str()) != except) {
             let record = self.db.load_run(&run.id).context("reading a crashed run")?;
             for j in open_commands(&record) {
-                let host = j
-                    .host
-                    .parse::<Host>()
-                    .map(|h| h.canonical_name())
-                    .unwrap_or_else(|_| j.host.clone());
-                let same =
-                    j.mac.as_ref().is_some_and(|m| macs.contains(m)) || hosts.contains(&host);
+                let theirs = match j.host.parse::<Host>() {
+                    Ok(h) => address_keys(&h),
+                    Err(_) => vec![j.host.clone()],
+                };
+                let same = j.mac.as_ref().is_some_and(|m| macs.contains(m))
+                    || theirs.iter().any(|a| hosts.contains(a));
                 if same {
                     found.push(format!(
                         "{} ({}) in run {}",
@@ -151,10 +161,60 @@ impl Guard {
         Ok(found)
     }
 
+    /// An error when any of `devices` has a command from another run of this database that
+    /// ended without recording its outcome ([`Guard::unresolved_intents`]): nothing may be sent
+    /// to them until `resume` of that run has judged them. The error lists them and says how
+    /// to go on.
+    pub fn refuse_unresolved(
+        &self,
+        devices: &[&Device],
+        except: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let unresolved = self.unresolved_intents(devices, except)?;
+        if unresolved.is_empty() {
+            return Ok(());
+        }
+        const SHOWN: usize = 10;
+        let mut list: Vec<String> = unresolved
+            .iter()
+            .take(SHOWN)
+            .map(|u| format!("  {u}"))
+            .collect();
+        if unresolved.len() > SHOWN {
+            list.push(format!("  … and {} more", unresolved.len() - SHOWN));
+        }
+        anyhow::bail!(
+            "{} device(s) have a command from another run of this database that ended without recording its outcome: \
+             it may have arrived. Resume that run first (`fleetreset resume RUN --db {}`), so it is judged and never sent twice. Nothing was sent.\n{}",
+            unresolved.len(),
+            self.db_path.display(),
+            list.join("\n")
+        )
+    }
+
     /// The database, for the writer, and what must stay held until the run ends.
     pub fn into_parts(self) -> (Db, Hold) {
         (self.db, self.hold)
     }
+}
+
+/// What a host is known by, without its port: an IP in canonical form (`::ffff:10.0.0.1` is
+/// 10.0.0.1); a host name in lower case without a trailing dot, and every address it resolves
+/// to now, so that `plug.lan` and its IP are one device. A name that doesn't resolve is known
+/// by its name alone.
+pub fn address_keys(host: &Host) -> Vec<String> {
+    if host.ip().is_some() {
+        return vec![host.canonical_name()];
+    }
+    let name = host.canonical_name().trim_end_matches('.').to_owned();
+    let mut keys: Vec<String> = (name.as_str(), host.port_or(9999))
+        .to_socket_addrs()
+        .map(|addrs| addrs.map(|a| a.ip().to_canonical().to_string()).collect())
+        .unwrap_or_default();
+    keys.push(name);
+    keys.sort_unstable();
+    keys.dedup();
+    keys
 }
 
 /// Whether run `run_id` of the database at `db` (which ended without releasing its claim) left
@@ -192,15 +252,17 @@ fn open_commands(record: &RunRecord) -> Vec<&JobRow> {
         .collect()
 }
 
-/// The claim keys of `devices`: each device's MAC and its host (the address without a port,
-/// in canonical form), so that two inventories naming one device either way collide.
+/// The claim keys of `devices`: each device's MAC and its addresses ([`address_keys`]), so
+/// that two inventories naming one device either way collide.
 pub fn claim_keys(devices: &[&Device]) -> Vec<String> {
     let mut keys: Vec<String> = devices
         .iter()
         .flat_map(|d| {
             let mac = d.mac.map(|m| format!("mac {m}"));
-            let host = format!("host {}", d.host.canonical_name());
-            mac.into_iter().chain(std::iter::once(host))
+            let hosts = address_keys(&d.host)
+                .into_iter()
+                .map(|a| format!("host {a}"));
+            mac.into_iter().chain(hosts)
         })
         .collect();
     keys.sort_unstable();
@@ -226,16 +288,31 @@ mod tests {
     #[test]
     fn a_device_is_claimed_by_its_mac_and_by_its_address_whatever_the_port_or_spelling() {
         let a = device("127.0.0.1", Some(9999), Some("50-c7-bf-00-00-01"));
-        let b = device("Lab-Plug.local", None, None);
+        let b = device("Lab-Plug.invalid.", None, None);
         assert_eq!(
             claim_keys(&[&a, &b]),
             [
                 "host 127.0.0.1",
-                "host lab-plug.local",
+                "host lab-plug.invalid",
                 "mac 50:C7:BF:00:00:01"
             ]
         );
         let same = device("127.0.0.1", None, None);
         assert_eq!(claim_keys(&[&a, &same]).len(), 2);
+    }
+
+    #[test]
+    fn a_host_name_is_known_by_the_addresses_it_resolves_to_as_well() {
+        let keys = address_keys(&Host {
+            name: "LOCALHOST".into(),
+            port: Some(9999),
+        });
+        assert!(keys.contains(&"localhost".to_string()), "{keys:?}");
+        assert!(keys.contains(&"127.0.0.1".to_string()), "{keys:?}");
+        let mapped = address_keys(&Host {
+            name: "::ffff:127.0.0.1".into(),
+            port: None,
+        });
+        assert_eq!(mapped, ["127.0.0.1"]);
     }
 }

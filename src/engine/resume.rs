@@ -8,14 +8,15 @@ use std::path::Path;
 use anyhow::Context;
 use tokio::time::Instant;
 
-use crate::inventory::{Device, Inventory};
+use crate::inventory::{Device, Host, Inventory};
 use crate::model::{Outcome, Reason};
+use crate::store::{EventRow, JobRow, RunRecord};
 
 use super::config::RunConfig;
 use super::execute::{Drive, RunSummary, drive, prepare};
 use super::guard::Guard;
 use super::host_clock::HostMark;
-use super::job::{Evidence, Mode, refused_login};
+use super::job::{Addresses, Evidence, Mode, login_unsettled, refused_login};
 use super::plan::{self, PlannedJob};
 use super::policy::Safety;
 use super::progress::ProgressView;
@@ -73,49 +74,91 @@ pub async fn resume(
             missing.join(", ")
         );
     }
-    let left = before
-        .jobs
-        .iter()
-        .filter(|j| j.outcome.is_none() || is_resumable_skip(j.outcome, j.reason))
-        .count();
-    view.note(&format!("resuming run {run_id}: {left} job(s) left"));
-    guard
-        .db
-        .reopen_run(run_id, chrono::Utc::now())
-        .context("reopening the run")?;
-    let record = guard.db.load_run(run_id).context("reading the run")?;
+    // Everything that can refuse comes before the run is reopened: a refused resume leaves
+    // the run as it was.
     let now = HostMark::now();
     let start = Instant::now();
+    let open = |j: &&JobRow| j.outcome.is_none() || is_resumable_skip(j.outcome, j.reason);
     let mut work: Vec<(PlannedJob, Mode)> = Vec::new();
-    for j in record.jobs.iter().filter(|j| j.outcome.is_none()) {
+    for j in before.jobs.iter().filter(open) {
         let device = by_id[j.device_id.as_str()];
         let mut planned = plan::plan(std::slice::from_ref(device), config.action).remove(0);
         planned.seq = j.seq;
-        let events = record
-            .events
-            .iter()
-            .filter(|e| e.device_id.as_deref() == Some(j.device_id.as_str()));
-        let events: Vec<_> = events.collect();
+        let events: Vec<&EventRow> = events_of(&before, &j.device_id).collect();
         let mode = match Evidence::from_events(config.action, events.iter().copied()) {
-            Some(evidence) => Mode::Resolve {
-                not_before: start + evidence.wait_before_judging(&now, &config),
-                evidence: Box::new(evidence),
-            },
-            None => match refused_login(events.iter().copied()) {
-                Some(f) => Mode::Refused(f),
-                None => Mode::Fresh,
-            },
+            Some(evidence) => {
+                // Judged where the command went (the run may have followed a move there).
+                if let Some(addr) = evidence.sent_to() {
+                    planned.device.host = Host {
+                        name: addr.ip().to_string(),
+                        port: Some(addr.port()),
+                    };
+                    planned.link.port = addr.port();
+                }
+                Mode::Resolve {
+                    not_before: start + evidence.wait_before_judging(&now, &config),
+                    evidence: Box::new(evidence),
+                }
+            }
+            None => {
+                let probed = before.snapshots.iter().any(|s| {
+                    s.device_id == j.device_id && s.phase == crate::store::SnapshotPhase::Pre
+                });
+                match refused_login(events.iter().copied())
+                    .or_else(|| login_unsettled(events.iter().copied(), probed))
+                {
+                    Some(f) => Mode::Refused(f),
+                    None => Mode::Fresh,
+                }
+            }
         };
         work.push((planned, mode));
     }
     let (mut jobs, modes): (Vec<PlannedJob>, Vec<Mode>) = work.into_iter().unzip();
     prepare(&mut jobs, credentials, rediscover.as_deref(), &*view)
         .await
-        .map_err(|problems| anyhow::anyhow!("{}", problems.join("\n")))?;
+        .map_err(|problems| {
+            let file = inventory.path.display();
+            let lines: Vec<String> = problems.iter().map(|p| format!("{file}:{p}")).collect();
+            anyhow::anyhow!(
+                "{}\nnothing was sent, and the run is as it was",
+                lines.join("\n")
+            )
+        })?;
+    // Devices discovery found elsewhere are claimed, and checked, at their new addresses too.
+    let moved: Vec<&Device> = jobs
+        .iter()
+        .filter(|j| j.link.moved_from.is_some())
+        .map(|j| &j.device)
+        .collect();
+    if !moved.is_empty() {
+        let holder = format!("resume of run {run_id} on {}", db_path.display());
+        guard.claim(&moved, run_id, &holder)?;
+        guard.refuse_unresolved(&moved, Some(run_id))?;
+    }
+    // Addresses the run already sent a command to stay taken: a second row reaching one of
+    // them gets nothing in the resume either.
+    let addresses = Addresses::default();
+    for j in &before.jobs {
+        let sent_to = Evidence::from_events(config.action, events_of(&before, &j.device_id))
+            .and_then(|e| e.sent_to());
+        if let Some(addr) = sent_to {
+            addresses.take(addr.ip(), &j.device_id);
+        }
+    }
+    view.note(&format!(
+        "resuming run {run_id}: {} job(s) left",
+        jobs.len()
+    ));
+    guard
+        .db
+        .reopen_run(run_id, chrono::Utc::now())
+        .context("reopening the run")?;
     drive(Drive {
         run_id: run_id.to_string(),
         guard,
         work: jobs.into_iter().zip(modes).collect(),
+        addresses,
         config,
         safety,
         db_path,
@@ -128,9 +171,17 @@ pub async fn resume(
     .await
 }
 
+/// One job's events, in write order.
+fn events_of<'a>(record: &'a RunRecord, device_id: &'a str) -> impl Iterator<Item = &'a EventRow> {
+    record
+        .events
+        .iter()
+        .filter(move |e| e.device_id.as_deref() == Some(device_id))
+}
+
 /// Devices of the run that refused the credentials: those with an `auth_failed` outcome, and
 /// those whose refusal was recorded before the outcome could be.
-pub fn auth_failures(record: &crate::store::RunRecord) -> (usize, usize) {
+pub fn auth_failures(record: &RunRecord) -> (usize, usize) {
     let recorded = record
         .jobs
         .iter()

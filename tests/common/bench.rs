@@ -20,10 +20,17 @@ impl Bench {
     /// Serves `sim_csv` and writes `inventory` (often the same rows, but the simulator may
     /// serve devices the inventory doesn't list) as `fleet.csv`.
     pub fn start(sim_csv: &str, inventory: &str) -> Bench {
+        Bench::start_with(sim_csv, inventory, &[])
+    }
+
+    /// [`Bench::start`] with more `simulate` arguments (a `--credentials` file).
+    pub fn start_with(sim_csv: &str, inventory: &str, sim_args: &[&str]) -> Bench {
         let dir = tempfile::tempdir().unwrap();
         let locks = tempfile::tempdir().unwrap();
         let journal = dir.path().join("journal.log");
-        let sim = Simulate::start_with(sim_csv, &["--journal", journal.to_str().unwrap()]);
+        let mut args = vec!["--journal", journal.to_str().unwrap()];
+        args.extend_from_slice(sim_args);
+        let sim = Simulate::start_with(sim_csv, &args);
         std::fs::write(dir.path().join("fleet.csv"), inventory).unwrap();
         Bench {
             dir,

@@ -29,6 +29,10 @@ pub struct IntentDetail {
     pub command: String,
     /// The delay the command asks for, in device seconds.
     pub delay_s: u32,
+    /// Where the command goes (`10.0.0.7:9999`): the address resume looks at, and which no
+    /// other row of the run may be sent a command at. Absent from older records.
+    #[serde(default)]
+    pub addr: Option<String>,
     /// Real seconds per device second in this run.
     pub time_scale: f64,
     /// The host's boot clock as the intent was committed.
@@ -96,6 +100,7 @@ impl Ctx<'_> {
         let intent = IntentDetail {
             command: command.into(),
             delay_s: COMMAND_DELAY_SECS,
+            addr: Some(addr.to_string()),
             time_scale: self.config().time_scale,
             host: HostMark::now(),
             pre: PreState::of(pre),
@@ -291,6 +296,7 @@ mod tests {
         let intent = IntentDetail {
             command: "reboot".into(),
             delay_s: 1,
+            addr: Some("10.0.0.7:9999".into()),
             time_scale: 0.01,
             host: mark.clone(),
             pre: PreState {

@@ -140,6 +140,11 @@ impl Evidence {
         }
     }
 
+    /// Where the command went, as the intent recorded it.
+    pub fn sent_to(&self) -> Option<std::net::SocketAddr> {
+        self.intent.as_ref()?.addr.as_deref()?.parse().ok()
+    }
+
     /// Device seconds since the intent and since the probe, as of `now`.
     pub fn since(&self, now: &HostMark, config: &RunConfig) -> Since {
         let device = |from: &HostMark| from.until(now).map(|d| config.device_secs(d));
@@ -184,6 +189,24 @@ pub fn refused_login<'a>(events: impl IntoIterator<Item = &'a EventRow>) -> Opti
                 ),
             )
         })
+}
+
+/// A job interrupted during a login whose result was never recorded: a `login_attempt` and no
+/// pre-state snapshot (written once the login and the probe went through). If the password was
+/// wrong the device has counted one failure already, so it is not tried again.
+pub fn login_unsettled<'a>(
+    events: impl IntoIterator<Item = &'a EventRow>,
+    probed: bool,
+) -> Option<Fail> {
+    let attempted = events
+        .into_iter()
+        .any(|e| e.kind == EventKind::LoginAttempt.as_str());
+    (attempted && !probed).then(|| {
+        Fail(
+            Reason::NotVerified,
+            "a login with the credentials profile was under way when the run was interrupted, and its result was not recorded; not tried again, since a second failed login would count towards the device's lockout. Run it again once the credentials are known to be right".into(),
+        )
+    })
 }
 
 /// The failure a `command_failed` event recorded. Older fleetreset versions stored only the
@@ -231,6 +254,7 @@ mod tests {
         serde_json::to_value(IntentDetail {
             command: "reboot".into(),
             delay_s: 1,
+            addr: Some("10.0.0.7:9999".into()),
             time_scale: 1.0,
             host: mark(ms),
             pre: PreState {
@@ -333,6 +357,28 @@ mod tests {
             json!({"reason": "timeout", "detail": "probe failed: timed out"}),
         )];
         assert_eq!(refused_login(&timeout), None);
+    }
+
+    #[test]
+    fn a_login_under_way_at_the_interruption_is_not_tried_again_unless_it_went_through() {
+        let events = [
+            event(1, "login_attempt", json!({})),
+            event(2, "state", json!({})),
+        ];
+        let Some(Fail(reason, detail)) = login_unsettled(&events, false) else {
+            panic!("a login of unknown result must not be repeated");
+        };
+        assert_eq!(reason, Reason::NotVerified);
+        assert!(detail.contains("not tried again"), "{detail}");
+        assert_eq!(
+            login_unsettled(&events, true),
+            None,
+            "the probe's snapshot shows it went through"
+        );
+        assert_eq!(
+            login_unsettled(&[event(1, "state", json!({}))], false),
+            None
+        );
     }
 
     #[test]

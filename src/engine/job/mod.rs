@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::device::{DeviceClient, Link};
+use crate::device::{DeviceClient, Link, ProtocolKind};
 use crate::inert::{Inert, inert};
 use crate::model::{EventKind, JobState, Outcome, Reason};
 use crate::store::{Record, SnapshotPhase, StoreError, Writer};
@@ -32,7 +32,8 @@ use crate::store::{Record, SnapshotPhase, StoreError, Writer};
 use super::config::RunConfig;
 use super::plan::PlannedJob;
 
-pub use evidence::{Evidence, refused_login};
+pub use evidence::{Evidence, login_unsettled, refused_login};
+
 pub use identity::{identity_problem, identity_verifiable};
 pub(crate) use probe::{Probe, probe};
 
@@ -254,6 +255,12 @@ impl Ctx<'_> {
 
     /// Probe, identity, intent, command, verification.
     async fn fresh(&mut self, addr: SocketAddr) -> Result<Verdict, StoreError> {
+        if self.job.link.protocol == ProtocolKind::SmartAes && self.job.link.credentials.is_some() {
+            // AES firmware counts failed logins towards a lockout: if this process dies before
+            // it records how the login went, `resume` must not try a second one blindly.
+            let attempt = self.event_record(None, EventKind::LoginAttempt, json!({}));
+            self.env.writer.record_durable(attempt).await?;
+        }
         let mut client = self.client(addr);
         let pre = match self.probe_with_retries(&mut client).await? {
             Ok(p) => p,

@@ -199,6 +199,9 @@ fn judge_device(ev: &Evidence, obs: Observation<'_>, since: Since) -> Judgement 
                 ));
             }
             let why = match (&ev.arrival, restart(ev, info, since)) {
+                (_, _) if !was_bound => {
+                    "it is still on the network, and it was not bound to an account before either, so being unbound proves nothing".to_string()
+                }
                 (Arrival::Acknowledged, _) => {
                     "it acknowledged the reset but is still on the network and bound".to_string()
                 }

@@ -16,6 +16,7 @@ fn evidence(action: Action, arrival: Arrival, pre_on_time: Option<u64>) -> Evide
         intent: Some(IntentDetail {
             command: "x".into(),
             delay_s: 1,
+            addr: None,
             time_scale: 1.0,
             host: mark(100_000),
             pre: PreState {

@@ -8,6 +8,16 @@
 //! a directory shared by every fleetreset of this user on this machine ([`default_dir`]), and a
 //! claim that overlaps a live one is refused ([`ClaimError::Busy`]).
 //!
+//! The default directory is in the user's state directory (`~/.local/state/fleetreset/claims`),
+//! not in the runtime directory (`$XDG_RUNTIME_DIR`), for two reasons. Every way one user runs
+//! fleetreset must find the same directory: an SSH session has a runtime directory, but cron
+//! jobs and systemd services usually don't, and would each have looked in a directory of their
+//! own, never seeing each other's claims; all of them have a `$HOME` (a system service has
+//! one when it names its `User=`). And a crashed run's claim must outlive a reboot of the
+//! host, since that run's commands are still without an outcome after it, where a runtime
+//! directory is a tmpfs emptied at every boot (and at logout). It is per user: another user's
+//! `$HOME` is another directory.
+//!
 //! How, with O(1) file descriptors per run however many devices it has:
 //! - Each live claim is a file `claim-<pid>-<random>` that its holder keeps `flock`ed for the
 //!   claim's whole life: the holder line, the origin line (`origin <run id> <database>`: which
@@ -28,23 +38,36 @@
 //! of a command and sending it, and before recording its outcome. Deleting its claim would let
 //! a run on another database send the same device a second reboot or reset while only
 //! `fleetreset resume` on the dead run's database may judge that command. So a stale claim is
-//! - deleted if its run recorded in our own database: our caller handles that database's open
-//!   commands (a run refuses while there are any, a resume judges them);
-//! - else asked about ([`Settled`], the caller reading the other database): deleted if that
-//!   run left no command without an outcome; if it did, or that can't be told, the claim
-//!   stays, and refuses us ([`ClaimError::Crashed`], [`ClaimError::CrashedUnknown`]) if it
-//!   shares a key with ours (one that shares none stays for a later run that overlaps it);
-//! - refused if it shares a key with ours and says no run and database to ask about (an older
-//!   fleetreset wrote it, or it is damaged): [`ClaimError::StaleUnknownOrigin`];
+//! - if it names its run and database, asked about ([`Settled`], the caller reading that
+//!   database, our own included) and deleted only if that run left no command without an
+//!   outcome. If it did, or that can't be told, the claim stays, and
+//!   - if it is of our own database, stays silently: it never refuses us, since our caller
+//!     handles that database's open commands itself (a run refuses while there are any, a
+//!     resume judges them). It is not deleted for being ours, though: a claimant of our
+//!     database that is then refused, or that claims other devices, would erase the mark that
+//!     stops runs on other databases from acting on the crashed run's devices;
+//!   - if it is of another database, refuses us ([`ClaimError::Crashed`],
+//!     [`ClaimError::CrashedUnknown`]) if it shares a key with ours (one that shares none
+//!     stays for a later run that overlaps it);
+//! - if it names none (an older fleetreset wrote it, or it is damaged), refused if it shares a
+//!   key with ours, since there is no run and database to ask about:
+//!   [`ClaimError::StaleUnknownOrigin`];
 //! - deleted if it can't be ours at all (not text, no holder line): a fleetreset that dies while
 //!   registering leaves such a file, and it had sent nothing under that claim yet.
+//!
+//! A run that ends with commands whose outcome it never recorded (stopped at once by a second
+//! signal, or a resume interrupted while judgements were still waiting) is in the same state as
+//! a crashed one, so it keeps its claim on disk ([`Claim::keep_on_release`]): unlocked, the file
+//! is stale to the next claimant and judged as above.
 //!
 //! The directory is trusted only if it is a real directory owned by this user and not writable
 //! by group or others: anyone who could write there could delete live claims, or plant ones that
 //! block every run. Claims are advisory (only fleetreset looks) and per machine: runs on two
 //! machines over the same devices are not seen, nor runs of other users, who have other
 //! directories unless `FLEETRESET_LOCK_DIR` points them at a shared one (which must then be
-//! owned by the user running).
+//! owned by the user running). A home directory shared by several machines (NFS) shares the
+//! default directory too: claims then rely on `flock` working across them, so point
+//! `FLEETRESET_LOCK_DIR` at a local directory there if it doesn't.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -58,7 +81,8 @@ use std::time::{Duration, Instant};
 use crate::inert::{Inert, inert};
 
 /// Environment variable naming the claims directory, for tests and for machines where the
-/// defaults don't suit (a shared service account's runtime directory).
+/// default doesn't suit (runs as several users sharing one directory, a home directory shared
+/// between machines).
 pub const LOCK_DIR_ENV: &str = "FLEETRESET_LOCK_DIR";
 
 /// The file locked while claims are checked and registered. Never deleted, as the lock files of
@@ -114,11 +138,13 @@ pub enum Settled {
 }
 
 /// The right to act on some devices, registered machine-wide. Dropping it (or the process
-/// ending) gives them back.
+/// ending) gives them back, unless it is to be kept ([`Claim::keep_on_release`]).
 #[derive(Debug)]
 pub struct Claim {
     file: File,
     path: PathBuf,
+    /// Whether dropping it leaves its file in place.
+    keep: bool,
 }
 
 impl Claim {
@@ -126,13 +152,24 @@ impl Claim {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Makes dropping the claim unlock its file without deleting it, for a run that ends with
+    /// commands whose outcome it never recorded: the next claimant finds the file stale and
+    /// judges it as a crashed run's (asking whether the run has settled since), so that no run
+    /// on another database acts on those devices before this one is resumed.
+    pub fn keep_on_release(&mut self) {
+        self.keep = true;
+    }
 }
 
 impl Drop for Claim {
     fn drop(&mut self) {
         // Deleted while still locked, so no claimant ever finds our file unlocked and mistakes a
         // live claim for a stale one; then unlocked for every copy of the fd (see store::lock).
-        let _ = fs::remove_file(&self.path);
+        // A kept one is meant to be found unlocked: stale, as a crashed run's.
+        if !self.keep {
+            let _ = fs::remove_file(&self.path);
+        }
         let _ = self.file.unlock();
     }
 }
@@ -140,7 +177,7 @@ impl Drop for Claim {
 #[derive(Debug, thiserror::Error)]
 pub enum ClaimError {
     #[error(
-        "{total} device(s) of this run are claimed by another run, {holder} ({}); the other run must finish first",
+        "{total} of this run's device keys (MACs and addresses) are claimed by another run, {holder} ({}); the other run must finish first",
         list(overlapping, *total)
     )]
     Busy {
@@ -157,7 +194,7 @@ pub enum ClaimError {
     )]
     Unreadable { path: PathBuf, why: String },
     #[error(
-        "{total} device(s) of this run were claimed by run {} on {} ({}), which ended without recording the outcome of commands it may have sent; resume it first (fleetreset resume {} --db {}) so they are judged and never sent twice (its claim file is {})",
+        "{total} of this run's device keys (MACs and addresses) are claimed by run {} on {} ({}), which ended without recording the outcome of commands it may have sent; resume it first (fleetreset resume {} --db {}) so they are judged and never sent twice (its claim file is {})",
         Inert(run_id),
         Inert(&db.to_string_lossy()),
         list(overlapping, *total),
@@ -178,7 +215,7 @@ pub enum ClaimError {
         path: PathBuf,
     },
     #[error(
-        "{total} device(s) of this run were claimed by run {} on {} ({}), which ended without releasing its claim, and its database can't be read ({why}) to tell whether it left commands without an outcome; resume it if you can (fleetreset resume {} --db {}), or, if that database is gone for good, delete {}",
+        "{total} of this run's device keys (MACs and addresses) are claimed by run {} on {} ({}), which ended without releasing its claim, and its database can't be read ({why}) to tell whether it left commands without an outcome; resume it if you can (fleetreset resume {} --db {}), or, if that database is gone for good, delete {}",
         Inert(run_id),
         Inert(&db.to_string_lossy()),
         list(overlapping, *total),
@@ -197,7 +234,7 @@ pub enum ClaimError {
         why: Box<str>,
     },
     #[error(
-        "{total} device(s) of this run were claimed by {holder} ({}), which ended without releasing its claim, and its claim file {} does not say which run and database it belongs to (an older fleetreset wrote it, or it is damaged), so it is treated as still claiming them: resume that run if you know which it was; if its run is known to be finished, delete {}",
+        "{total} of this run's device keys (MACs and addresses) are claimed by {holder} ({}), which ended without releasing its claim, and its claim file {} does not say which run and database it belongs to (an older fleetreset wrote it, or it is damaged), so it is treated as still claiming them: resume that run if you know which it was; if its run is known to be finished, delete {}",
         list(overlapping, *total),
         path.display(),
         path.display()
@@ -253,30 +290,44 @@ fn list(shown: &[String], total: usize) -> String {
     text
 }
 
-/// Where claims live: `$FLEETRESET_LOCK_DIR` if set and not empty, else
-/// `$XDG_RUNTIME_DIR/fleetreset` (per user, on tmpfs, emptied at logout), else
-/// `<temp dir>/fleetreset-<uid>`.
+/// Where claims live: `$FLEETRESET_LOCK_DIR` if set and not empty; else
+/// `$XDG_STATE_HOME/fleetreset/claims` if that is set to an absolute path; else
+/// `$HOME/.local/state/fleetreset/claims` if that is; else `<temp dir>/fleetreset-<uid>`.
+///
+/// Per user, and the same for an SSH session, a cron job and a systemd service of that user
+/// (all three have a home directory; only the first usually has `$XDG_RUNTIME_DIR`), and on
+/// disk, so that a crashed run's claim survives a reboot of the host (see the module doc).
 pub fn default_dir() -> PathBuf {
     dir_from(
         std::env::var_os(LOCK_DIR_ENV),
-        std::env::var_os("XDG_RUNTIME_DIR"),
+        std::env::var_os("XDG_STATE_HOME"),
+        std::env::var_os("HOME"),
         &std::env::temp_dir(),
         current_uid(),
     )
 }
 
+/// [`default_dir`] from the values of `FLEETRESET_LOCK_DIR`, `XDG_STATE_HOME` and `HOME`, the
+/// temp dir and the uid. A relative `XDG_STATE_HOME` or `HOME` is ignored (the XDG base
+/// directory spec says so for the first): it would name another directory in every working
+/// directory.
 fn dir_from(
     lock_dir: Option<OsString>,
-    runtime_dir: Option<OsString>,
+    state_home: Option<OsString>,
+    home: Option<OsString>,
     temp: &Path,
     uid: u32,
 ) -> PathBuf {
     let set = |v: Option<OsString>| v.filter(|v| !v.is_empty()).map(PathBuf::from);
+    let absolute = |v: Option<OsString>| set(v).filter(|p| p.is_absolute());
     if let Some(dir) = set(lock_dir) {
         return dir;
     }
-    if let Some(dir) = set(runtime_dir) {
-        return dir.join("fleetreset");
+    if let Some(dir) = absolute(state_home) {
+        return dir.join("fleetreset/claims");
+    }
+    if let Some(dir) = absolute(home) {
+        return dir.join(".local/state/fleetreset/claims");
     }
     temp.join(format!("fleetreset-{uid}"))
 }
@@ -290,10 +341,11 @@ fn current_uid() -> u32 {
 /// refused), a claim of run `origin.run_id` recording in the database `origin.db`, or says
 /// which claim stands in the way. `dir` is created (0700) if missing.
 ///
-/// `settled(run_id, db)` is asked about each stale claim of a run of another database (one
-/// whose holder died without giving it back), overlapping ours or not: `Yes` deletes it; `No`
-/// and `Unknown` keep it, and refuse us if it shares a key with ours. It is never asked about
-/// live claims, nor about stale claims of our own database, which are deleted.
+/// `settled(run_id, db)` is asked about each stale claim with an origin (one whose holder died,
+/// or kept it, without giving it back), overlapping ours or not, of our own database too:
+/// `Yes` deletes it; `No` and `Unknown` keep it, and refuse us if it shares a key with ours and
+/// is of another database (one of ours never refuses us: our caller checks our database's
+/// unresolved commands itself). It is never asked about live claims.
 pub fn claim(
     dir: &Path,
     holder: &str,
@@ -498,7 +550,7 @@ fn parse(text: &str) -> Result<Parsed<'_>, String> {
 
 /// One claim file against ours. A live one: `Busy` if it shares a key with ours,
 /// `Unreadable` if it can't be read. A stale one is judged as the module says, `settled`
-/// asked about it if it is another database's.
+/// asked about it if it names its run and database.
 fn check_against(
     path: &Path,
     ours: &Ours<'_>,
@@ -607,17 +659,15 @@ fn check_against(
         return Ok(());
     };
     let db = Path::new(db);
-    if resolved(db) == ours.db {
-        forget();
-        return Ok(());
-    }
+    let our_db = resolved(db) == ours.db;
     match settled(run_id, db) {
         Settled::Yes => {
             forget();
             Ok(())
         }
-        // Kept, so that a later run over its devices is stopped by it too.
-        _ if total == 0 => Ok(()),
+        // Kept, so that a later run over its devices is stopped by it too. One of our own
+        // database never stops us: our caller judges that database's open commands.
+        _ if our_db || total == 0 => Ok(()),
         Settled::No => Err(ClaimError::Crashed {
             run_id: run_id.to_owned(),
             db: db.to_owned(),
@@ -680,6 +730,7 @@ fn register(
     let claim = Claim {
         file,
         path: path.clone(),
+        keep: false,
     };
     claim.file.try_lock().map_err(|err| match err {
         TryLockError::WouldBlock => io_err(io::Error::new(

@@ -139,8 +139,8 @@ fn an_overlapping_claim_is_refused_naming_the_holder_and_the_shared_keys() {
     assert_eq!(
         err.to_string(),
         format!(
-            "2 device(s) of this run are claimed by another run, {holder} (mac \
-             50:C7:BF:00:00:01, host 10.0.0.2); the other run must finish first"
+            "2 of this run's device keys (MACs and addresses) are claimed by another run, \
+             {holder} (mac 50:C7:BF:00:00:01, host 10.0.0.2); the other run must finish first"
         )
     );
     assert_eq!(
@@ -223,31 +223,41 @@ fn held_by_another_process(path: &Path, origin: &str) -> Option<Reap> {
     Some(child)
 }
 
-/// The holder is another process of our database, then SIGKILLed: its claim must stop
-/// counting and its file must go, without its run being asked about (`claim_ours` fails the
-/// test if it is).
+/// The holder is another process of our database, then SIGKILLed: its claim stops counting
+/// against us, but its file goes only once its run is known to have settled.
 #[cfg(target_os = "linux")]
 #[test]
-fn a_claim_of_our_own_database_held_by_a_killed_process_is_stale_and_removed() {
+fn a_claim_of_our_own_database_held_by_a_killed_process_is_stale_and_removed_once_its_run_is_settled()
+ {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("claim-999999-00000000000000aa");
-    let origin = format!("origin 20261121T000000Z-0c0c {OUR_DB}");
+    let dead_run = "20261121T000000Z-0c0c";
+    let origin = format!("origin {dead_run} {OUR_DB}");
     let Some(mut child) = held_by_another_process(&path, &origin) else {
         return;
     };
-
+    let db = Path::new(OUR_DB);
     let shared = keys(&["mac 50:C7:BF:00:00:01"]);
-    let err = claim_ours(dir.path(), "run b", &shared).unwrap_err();
+    let (result, asked) = claim_answering(dir.path(), db, &shared, Settled::Yes);
     let expected = format!("pid {} on host sh-test: run other", child.0.id());
     assert!(
-        matches!(&err, ClaimError::Busy { holder, total: 1, .. } if *holder == expected),
-        "{err:?}"
+        matches!(&result, Err(ClaimError::Busy { holder, total: 1, .. }) if *holder == expected),
+        "{result:?}"
     );
+    assert_eq!(asked, [], "a live claim was asked about");
 
     child.0.kill().unwrap();
     child.0.wait().unwrap();
-    let mine = claim_ours(dir.path(), "run b", &shared).unwrap();
-    assert!(!path.exists(), "the stale claim file is still there");
+    let dead = vec![(dead_run.to_owned(), db.to_owned())];
+    let (result, asked) = claim_answering(dir.path(), db, &shared, Settled::No);
+    drop(result.unwrap());
+    assert_eq!(asked, dead);
+    assert!(path.exists(), "the unsettled claim file was deleted");
+
+    let (result, asked) = claim_answering(dir.path(), db, &shared, Settled::Yes);
+    let mine = result.unwrap();
+    assert_eq!(asked, dead);
+    assert!(!path.exists(), "the settled claim file is still there");
     assert_eq!(
         claim_files(dir.path()),
         [mine.path().file_name().unwrap().to_str().unwrap()]
@@ -291,8 +301,8 @@ fn a_stale_overlapping_claim_of_another_database_whose_run_is_unsettled_is_refus
     assert_eq!(
         err.to_string(),
         format!(
-            "1 device(s) of this run were claimed by run {THEIR_RUN} on {THEIR_DB} (mac \
-             50:C7:BF:00:00:01), which ended without recording the outcome of commands it may \
+            "1 of this run's device keys (MACs and addresses) are claimed by run {THEIR_RUN} on \
+             {THEIR_DB} (mac 50:C7:BF:00:00:01), which ended without recording the outcome of commands it may \
              have sent; resume it first (fleetreset resume {THEIR_RUN} --db '{THEIR_DB}') so \
              they are judged and never sent twice (its claim file is {})",
             path.display()
@@ -354,8 +364,8 @@ fn a_stale_overlapping_claim_whose_database_cannot_be_read_is_refused_as_crashed
     assert_eq!(
         err.to_string(),
         format!(
-            "2 device(s) of this run were claimed by run {THEIR_RUN} on {THEIR_DB} (mac 1, mac \
-             2), which ended without releasing its claim, and its database can't be read \
+            "2 of this run's device keys (MACs and addresses) are claimed by run {THEIR_RUN} on \
+             {THEIR_DB} (mac 1, mac 2), which ended without releasing its claim, and its database can't be read \
              ({why}) to tell whether it left commands without an outcome; resume it if you can \
              (fleetreset resume {THEIR_RUN} --db '{THEIR_DB}'), or, if that database is gone \
              for good, delete {}",
@@ -372,9 +382,11 @@ fn a_stale_overlapping_claim_whose_database_cannot_be_read_is_refused_as_crashed
 }
 
 /// Our database named three ways in the stale claims: as we name it, through a symbolic link
-/// and with a detour; all three are ours, deleted, and never asked about.
+/// and with a detour. All three are ours: whatever is said of their runs, they don't refuse us
+/// though they share a key with us, and they stay until their runs are said to be settled.
 #[test]
-fn a_stale_claim_of_our_own_database_is_deleted_without_asking_whether_its_run_settled() {
+fn a_stale_claim_of_our_own_database_never_refuses_us_and_is_deleted_only_once_its_run_is_settled()
+{
     let dir = tempfile::tempdir().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("ours.db");
@@ -384,6 +396,7 @@ fn a_stale_claim_of_our_own_database_is_deleted_without_asking_whether_its_run_s
     std::os::unix::fs::symlink(&db, &link).unwrap();
     let detour = tmp.path().join("sub/../ours.db");
     let mut stale = Vec::new();
+    let mut runs = Vec::new();
     for (n, spelling) in [&db, &link, &detour].into_iter().enumerate() {
         let text = format!(
             "run {n}\norigin crashed-{n} {}\nmac 1\nmac 2\n",
@@ -394,17 +407,113 @@ fn a_stale_claim_of_our_own_database_is_deleted_without_asking_whether_its_run_s
             &format!("claim-{n}-ours"),
             text.as_bytes(),
         ));
+        runs.push((format!("crashed-{n}"), spelling.clone()));
     }
-    let (result, asked) = claim_answering(dir.path(), &db, &keys(&["mac 2"]), Settled::No);
-    result.unwrap();
-    assert_eq!(
-        asked,
-        [],
-        "a stale claim of our own database was asked about"
+    for answer in [
+        Settled::No,
+        Settled::Unknown("gone".to_owned()),
+        Settled::Yes,
+    ] {
+        let (result, mut asked) =
+            claim_answering(dir.path(), &db, &keys(&["mac 2"]), answer.clone());
+        drop(result.unwrap());
+        asked.sort();
+        assert_eq!(asked, runs, "{answer:?}");
+        for path in &stale {
+            assert_eq!(
+                path.exists(),
+                answer != Settled::Yes,
+                "{answer:?}: {}",
+                path.display()
+            );
+        }
+    }
+}
+
+/// The hostile tester's case: a run of our database crashed with a command it has no outcome
+/// for. A later claimant of our database, over other devices or over the same ones (and then
+/// refused by its caller, which finds the crashed run's open command), goes through and lets go
+/// again; the crashed run's claim must still stop a run on another database.
+#[test]
+fn a_stale_claim_of_our_own_database_outlives_our_claimants_and_still_stops_another_database() {
+    for ours_keys in [["mac 2"], ["mac 1"]] {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("run crashed\norigin crashed-run {OUR_DB}\nmac 1\n");
+        let path = leave_stale(dir.path(), "claim-1-crashed", text.as_bytes());
+        let (result, asked) = claim_answering(
+            dir.path(),
+            Path::new(OUR_DB),
+            &keys(&ours_keys),
+            Settled::No,
+        );
+        drop(result.unwrap());
+        assert_eq!(
+            asked,
+            [("crashed-run".to_owned(), PathBuf::from(OUR_DB))],
+            "{ours_keys:?}"
+        );
+        assert!(
+            path.exists(),
+            "{ours_keys:?}: the crashed run's claim was deleted"
+        );
+
+        let (result, _) = claim_answering(
+            dir.path(),
+            Path::new(THEIR_DB),
+            &keys(&["mac 1"]),
+            Settled::No,
+        );
+        assert!(
+            matches!(&result, Err(ClaimError::Crashed { run_id, path: p, .. }) if run_id == "crashed-run" && *p == path),
+            "{ours_keys:?}: {result:?}"
+        );
+    }
+}
+
+/// A run that ends with commands whose outcome it never recorded keeps its claim: unlocked, as
+/// a crashed run's, and judged as one by the next claimant.
+#[test]
+fn a_kept_claim_stays_on_disk_unlocked_and_is_judged_as_a_crashed_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let theirs = Origin {
+        run_id: THEIR_RUN,
+        db: Path::new(THEIR_DB),
+    };
+    let shared = keys(&["mac 1", "host 10.0.0.1"]);
+    let mut kept = claim(dir.path(), "run a", &theirs, &shared, &mut |_, _| {
+        Settled::Yes
+    })
+    .unwrap();
+    kept.keep_on_release();
+    let path = kept.path().to_owned();
+    drop(kept);
+    assert!(path.exists(), "the kept claim file was deleted");
+    let file = File::open(&path).unwrap();
+    file.try_lock()
+        .expect("the kept claim file is still locked");
+    drop(file);
+
+    let (result, asked) = claim_answering(dir.path(), Path::new(OUR_DB), &shared, Settled::No);
+    let err = result.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            ClaimError::Crashed { run_id, db, total: 2, path: p, .. }
+                if run_id == THEIR_RUN && db == Path::new(THEIR_DB) && *p == path
+        ),
+        "{err:?}"
     );
-    for path in stale {
-        assert!(!path.exists(), "{} is still there", path.display());
-    }
+    assert_eq!(asked, theirs_asked());
+    assert!(path.exists(), "the unsettled kept claim file was deleted");
+
+    let (result, asked) = claim_answering(dir.path(), Path::new(OUR_DB), &shared, Settled::Yes);
+    let mine = result.unwrap();
+    assert_eq!(asked, theirs_asked());
+    assert!(!path.exists(), "the settled kept claim file is still there");
+    assert_eq!(
+        claim_files(dir.path()),
+        [mine.path().file_name().unwrap().to_str().unwrap()]
+    );
 }
 
 /// Unsettled (or unknown), it shares no device with us: we go ahead, and it stays, to stop a
@@ -511,6 +620,13 @@ fn a_stale_claim_file_without_an_origin_line_that_overlaps_is_refused_and_kept()
             "{contents:?}: {err:?}"
         );
         let text = err.to_string();
+        assert!(
+            text.starts_with(&format!(
+                "{shared} of this run's device keys (MACs and addresses) are claimed by run old \
+                 (mac "
+            )),
+            "{text}"
+        );
         assert!(
             text.contains(&format!(
                 "its claim file {} does not say which run and database it belongs to",
@@ -854,21 +970,51 @@ fn a_registry_held_too_long_is_an_error_not_a_hang() {
     claim_ours(dir.path(), "run a", &keys(&["host 1"])).unwrap();
 }
 
+/// The state directories only if absolute: a relative one would name another directory in
+/// every working directory.
 #[test]
-fn the_default_directory_is_the_env_then_the_runtime_dir_then_a_per_user_temp_dir() {
+fn the_default_directory_is_the_env_then_the_state_dir_then_the_home_dirs_then_a_per_user_temp_dir()
+{
     let tmp = Path::new("/tmp");
     let some = |s: &str| Some(OsString::from(s));
-    assert_eq!(
-        dir_from(some("/x/claims"), some("/run/user/7"), tmp, 7),
-        Path::new("/x/claims")
-    );
-    assert_eq!(
-        dir_from(some(""), some("/run/user/7"), tmp, 7),
-        Path::new("/run/user/7/fleetreset")
-    );
-    assert_eq!(
-        dir_from(None, some(""), tmp, 7),
-        Path::new("/tmp/fleetreset-7")
-    );
-    assert_eq!(dir_from(None, None, tmp, 7), Path::new("/tmp/fleetreset-7"));
+    let cases = [
+        // (FLEETRESET_LOCK_DIR, XDG_STATE_HOME, HOME, expected)
+        (some("/x/claims"), some("/s"), some("/home/u"), "/x/claims"),
+        (
+            some(""),
+            some("/s"),
+            some("/home/u"),
+            "/s/fleetreset/claims",
+        ),
+        (None, some("/s"), None, "/s/fleetreset/claims"),
+        (
+            None,
+            some(""),
+            some("/home/u"),
+            "/home/u/.local/state/fleetreset/claims",
+        ),
+        (
+            None,
+            some("state"),
+            some("/home/u"),
+            "/home/u/.local/state/fleetreset/claims",
+        ),
+        (
+            None,
+            None,
+            some("/home/u"),
+            "/home/u/.local/state/fleetreset/claims",
+        ),
+        (None, None, some(""), "/tmp/fleetreset-7"),
+        (None, some("state"), some("home/u"), "/tmp/fleetreset-7"),
+        (None, None, None, "/tmp/fleetreset-7"),
+    ];
+    for (lock_dir, state_home, home, expected) in cases {
+        let case = format!("{lock_dir:?} {state_home:?} {home:?}");
+        assert_eq!(
+            dir_from(lock_dir, state_home, home, tmp, 7),
+            Path::new(expected),
+            "{case}"
+        );
+    }
 }

@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{KillOnDrop, Simulate, ip, text};
@@ -60,7 +60,7 @@ fn crash_and_resume(test: u8, kill_after_events: usize) -> usize {
         "1",
     ];
     let mut run = KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_fleetreset"))
+        common::fleetreset()
             .current_dir(dir.path())
             .args([
                 "run",
@@ -88,7 +88,7 @@ fn crash_and_resume(test: u8, kill_after_events: usize) -> usize {
     let _ = run.0.wait();
 
     // Resume until the run is complete (a resume is itself never interrupted here).
-    let out = Command::new(env!("CARGO_BIN_EXE_fleetreset"))
+    let out = common::fleetreset()
         .current_dir(dir.path())
         .args(["resume", "latest", "--yes"])
         .output()

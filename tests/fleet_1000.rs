@@ -4,7 +4,6 @@
 mod common;
 
 use std::collections::HashMap;
-use std::process::Command;
 
 use common::Simulate;
 use fleetreset::model::Outcome;
@@ -41,7 +40,7 @@ fn a_thousand_device_factory_reset_gives_every_job_exactly_one_outcome_at_the_ra
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("fleet.csv"), &csv).unwrap();
     let rate = RATE.to_string();
-    let out = Command::new(env!("CARGO_BIN_EXE_fleetreset"))
+    let out = common::fleetreset()
         .current_dir(dir.path())
         .args([
             "run",

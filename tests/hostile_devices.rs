@@ -9,7 +9,7 @@ mod common;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
 
@@ -349,7 +349,7 @@ const HOSTILE_FLEET: [(&str, &str, Reason, &str); 7] = [
 ];
 
 fn fleetreset(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fleetreset"))
+    common::fleetreset()
         .current_dir(dir)
         .args(args)
         .env_remove("FLEETRESET_LOG")

@@ -29,7 +29,7 @@ const PATIENT: Timeouts = Timeouts {
 };
 
 fn fleetreset_cmd(dir: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fleetreset"));
+    let mut cmd = common::fleetreset();
     cmd.current_dir(dir).args(args).env_remove("FLEETRESET_LOG");
     cmd
 }
@@ -368,6 +368,7 @@ fn a_database_in_a_read_only_directory_stops_the_run_before_anything_is_sent() {
             .arg("--user")
             .arg(env!("CARGO_BIN_EXE_fleetreset"))
             .args(run_args("ro/audit.db"))
+            .env("FLEETRESET_LOCK_DIR", common::claims_dir())
             .env_remove("FLEETRESET_LOG");
         ("ro/audit.db", cmd.output().unwrap())
     } else {
@@ -468,6 +469,7 @@ fn run_on_a_full_disk(f: &Fleet, room_kib: u32) -> Option<Output> {
         .arg(room_kib.to_string())
         .arg(env!("CARGO_BIN_EXE_fleetreset"))
         .args(run_args("disk/audit.db"))
+        .env("FLEETRESET_LOCK_DIR", common::claims_dir())
         .env_remove("FLEETRESET_LOG")
         .output()
         .unwrap();

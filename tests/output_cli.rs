@@ -196,7 +196,8 @@ fn on_a_terminal(dir: &Path, args: &str, env: &[(&str, &str)]) -> Option<String>
     }
     let cmd = format!("{} {args}", env!("CARGO_BIN_EXE_fleetreset"));
     let mut c = Command::new("script");
-    c.args(["-qec", &cmd, "/dev/null"])
+    c.env("FLEETRESET_LOCK_DIR", common::claims_dir())
+        .args(["-qec", &cmd, "/dev/null"])
         .current_dir(dir)
         .stdin(Stdio::null())
         .env_remove("NO_COLOR");

@@ -3,7 +3,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::{Simulate, ip, text};
 use fleetreset::model::{Outcome, Reason};
@@ -12,7 +12,7 @@ use fleetreset::store::Db;
 const FILE: u8 = 23;
 
 fn fleetreset(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fleetreset"))
+    common::fleetreset()
         .current_dir(dir)
         .args(args)
         .output()

@@ -15,7 +15,7 @@ use fleetreset::store::{Db, RunRecord, RunStatus};
 const FILE: u8 = 27;
 
 fn fleetreset(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fleetreset"))
+    common::fleetreset()
         .current_dir(dir)
         .args(args)
         .output()
@@ -356,7 +356,7 @@ fn when_the_window_closes_the_rest_is_skipped_and_resumable() {
 /// Starts `fleetreset run` in the background, with stderr captured.
 fn spawn_run(dir: &Path, args: &[&str]) -> KillOnDrop {
     KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_fleetreset"))
+        common::fleetreset()
             .current_dir(dir)
             .args(args)
             .stdout(Stdio::null())
@@ -558,6 +558,7 @@ fn on_a_terminal(dir: &Path, args: &str, input: &str) -> Option<Output> {
     }
     let cmd = format!("{} {args}", env!("CARGO_BIN_EXE_fleetreset"));
     let mut child = Command::new("script")
+        .env("FLEETRESET_LOCK_DIR", common::claims_dir())
         .args(["-qec", &cmd, "/dev/null"])
         .current_dir(dir)
         .stdin(Stdio::piped())

@@ -9,7 +9,7 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -1502,7 +1502,7 @@ fn simulate_lists_each_devices_protocol_and_port_and_never_prints_the_password()
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fleetreset"))
+    let mut child = common::fleetreset()
         .args(["-vv", "simulate", "--time-scale", "0.01", "--credentials"])
         .arg(&creds)
         .arg(&inv)

@@ -15,7 +15,7 @@ const FILE: u8 = 21;
 fn simulate(dir: &tempfile::TempDir, csv: &str, extra: &[&str]) -> Output {
     let inv = dir.path().join("fleet.csv");
     std::fs::write(&inv, csv).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_fleetreset"))
+    common::fleetreset()
         .current_dir(dir.path())
         .arg("simulate")
         .arg("fleet.csv")
@@ -82,7 +82,7 @@ fn a_time_scale_of_zero_is_bad_usage() {
 
 #[test]
 fn a_missing_inventory_is_named_in_the_error() {
-    let out = Command::new(env!("CARGO_BIN_EXE_fleetreset"))
+    let out = common::fleetreset()
         .args(["simulate", "/nonexistent/fleet.csv"])
         .output()
         .unwrap();
@@ -102,7 +102,7 @@ async fn it_lists_every_device_serves_them_and_stops_cleanly_on_sigterm() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fleetreset"))
+    let mut child = common::fleetreset()
         .args(["simulate", "--time-scale", "0.01"])
         .arg(&inv)
         .stdout(Stdio::piped())
@@ -199,7 +199,7 @@ async fn a_hostile_err_msg_is_listed_escaped_and_served_decoded() {
         format!("id,host,model,sim_fault\nliar,{a},HS103,{fault}\n"),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fleetreset"))
+    let mut child = common::fleetreset()
         .args(["simulate", "--time-scale", "0.01"])
         .arg(&inv)
         .stdout(Stdio::piped())

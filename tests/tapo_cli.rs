@@ -7,7 +7,7 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::{Simulate, ip, text};
 use fleetreset::model::{Outcome, Reason};
@@ -62,7 +62,7 @@ fn lab(rows: &str) -> Lab {
 impl Lab {
     fn run(&self, password: &str, extra: &[&str]) -> Output {
         let creds = creds_file(self.dir.path(), "run-credentials.toml", password);
-        Command::new(env!("CARGO_BIN_EXE_fleetreset"))
+        common::fleetreset()
             .current_dir(self.dir.path())
             .args(["run", "fleet.csv", "--credentials", creds.to_str().unwrap()])
             .args([
@@ -267,7 +267,7 @@ fn a_wrong_password_stops_the_run_after_max_auth_failures_and_no_device_sees_two
     // The refusals count across a resume: a wrong password gets no fresh allowance.
     let resume = |extra: &[&str]| {
         let creds = creds_file(lab.dir.path(), "run-credentials.toml", "not-the-password");
-        Command::new(env!("CARGO_BIN_EXE_fleetreset"))
+        common::fleetreset()
             .current_dir(lab.dir.path())
             .args(["resume", "latest", "--credentials", creds.to_str().unwrap()])
             .args(extra)
@@ -326,7 +326,7 @@ fn the_password_appears_in_no_output_stream_and_no_file_of_a_run() {
         &["-vvv", "--action", "factory-reset", "--dry-run"],
     ));
     let fr = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_fleetreset"))
+        common::fleetreset()
             .current_dir(lab.dir.path())
             .args(args)
             .output()
@@ -376,7 +376,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[test]
 fn discover_over_a_loopback_cidr_finds_both_generations_and_writes_a_valid_inventory() {
     let lab = lab(&mixed(5));
-    let out = Command::new(env!("CARGO_BIN_EXE_fleetreset"))
+    let out = common::fleetreset()
         .current_dir(lab.dir.path())
         .args([
             "discover",
@@ -413,7 +413,7 @@ fn discover_over_a_loopback_cidr_finds_both_generations_and_writes_a_valid_inven
             && line("48:22:54:05:00:03").contains(",klap,")
     );
     assert!(line("48:22:54:05:00:04").contains(",aes,"), "{found}");
-    let check = Command::new(env!("CARGO_BIN_EXE_fleetreset"))
+    let check = common::fleetreset()
         .current_dir(lab.dir.path())
         .args(["check", "found.csv"])
         .output()
@@ -454,7 +454,7 @@ fn discover_update_moves_a_host_by_mac_and_rediscover_follows_a_moved_device_at_
     assert_eq!(lab.journal_count("tapo", "reboot"), 1);
 
     // Offline: the inventory itself is updated, with the move reported.
-    let out = Command::new(env!("CARGO_BIN_EXE_fleetreset"))
+    let out = common::fleetreset()
         .current_dir(lab.dir.path())
         .args([
             "discover",
@@ -517,7 +517,7 @@ fn discover_writes_hostile_aliases_as_inert_neutralised_cells_in_an_inventory_ch
     let _sim = Simulate::start(&csv);
     let dir = tempfile::tempdir().unwrap();
     let fr = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_fleetreset"))
+        common::fleetreset()
             .current_dir(dir.path())
             .args(args)
             .output()

@@ -301,10 +301,39 @@ pub fn default_dir() -> PathBuf {
     dir_from(
         std::env::var_os(LOCK_DIR_ENV),
         std::env::var_os("XDG_STATE_HOME"),
-        std::env::var_os("HOME"),
+        // A system service without `User=` may have no HOME: the account's own home then.
+        std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .or_else(passwd_home),
         &std::env::temp_dir(),
         current_uid(),
     )
+}
+
+/// This user's home directory from the password database.
+fn passwd_home() -> Option<OsString> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: an all-zero passwd is a valid value for getpwuid_r to overwrite.
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call, `buf` outlives the use of `pwd`'s strings,
+    // and the length passed is the buffer's.
+    let rc = unsafe {
+        libc::getpwuid_r(
+            current_uid(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut found,
+        )
+    };
+    if rc != 0 || found.is_null() || pwd.pw_dir.is_null() {
+        return None;
+    }
+    // SAFETY: getpwuid_r set pw_dir to a NUL-terminated string inside `buf`.
+    let dir = unsafe { std::ffi::CStr::from_ptr(pwd.pw_dir) };
+    Some(std::ffi::OsStr::from_bytes(dir.to_bytes()).to_owned())
 }
 
 /// [`default_dir`] from the values of `FLEETRESET_LOCK_DIR`, `XDG_STATE_HOME` and `HOME`, the

@@ -46,6 +46,8 @@ pub struct Guard {
 pub struct Hold {
     _lock: DbLock,
     claims: Vec<Claim>,
+    /// Every key `claims` hold.
+    claimed: HashSet<String>,
     /// The report directory the preflight created, removed again if the run never wrote into
     /// it (it was refused after the preflight, or failed before its reports).
     created_reports: Option<PathBuf>,
@@ -85,6 +87,7 @@ impl Guard {
             hold: Hold {
                 _lock: lock,
                 claims: Vec::new(),
+                claimed: HashSet::new(),
                 created_reports: None,
             },
         })
@@ -95,13 +98,22 @@ impl Guard {
     /// while it runs, or after it crashed with commands whose outcome it never recorded
     /// (until it is resumed).
     pub fn claim(&mut self, devices: &[&Device], run_id: &str, holder: &str) -> anyhow::Result<()> {
-        let keys = claim_keys(devices);
+        // A second claim (devices discovery moved) adds only what the first lacks: our own
+        // live claim would otherwise refuse us.
+        let keys: Vec<String> = claim_keys(devices)
+            .into_iter()
+            .filter(|k| !self.hold.claimed.contains(k))
+            .collect();
+        if keys.is_empty() {
+            return Ok(());
+        }
         let origin = Origin {
             run_id,
             db: &self.db_path,
         };
         let claim = claims::claim(&claims::default_dir(), holder, &origin, &keys, &mut settled)?;
         self.hold.claims.push(claim);
+        self.hold.claimed.extend(keys);
         Ok(())
     }
 

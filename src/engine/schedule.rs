@@ -14,7 +14,7 @@ use governor::clock::Clock;
 use governor::middleware::NoOpMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -171,7 +171,10 @@ impl Scheduler {
         Fut: Future<Output = R> + Send + 'static,
     {
         let permits = Arc::new(Semaphore::new(self.concurrency));
-        let mut running: JoinSet<(usize, R)> = JoinSet::new();
+        // A finished job's permit comes back with its result and is released only once the
+        // collector has seen the result: a failure that stops the run is seen before the job
+        // that would take its slot can start.
+        let mut running: JoinSet<(usize, R, OwnedSemaphorePermit)> = JoinSet::new();
         let mut ids = std::collections::HashMap::new();
         let total = jobs.len() + deferred.len();
         let mut started = 0;
@@ -242,8 +245,7 @@ impl Scheduler {
             let work = runner(job);
             let handle = running.spawn(async move {
                 let result = work.await;
-                drop(permit);
-                (index, result)
+                (index, result, permit)
             });
             ids.insert(handle.id(), index);
         }
@@ -268,14 +270,15 @@ impl Scheduler {
 }
 
 fn finish<R>(
-    done: Result<(tokio::task::Id, (usize, R)), tokio::task::JoinError>,
+    done: Result<(tokio::task::Id, (usize, R, OwnedSemaphorePermit)), tokio::task::JoinError>,
     ids: &mut std::collections::HashMap<tokio::task::Id, usize>,
     collect: &mut impl FnMut(Progress<R>),
 ) {
     match done {
-        Ok((id, (index, result))) => {
+        Ok((id, (index, result, permit))) => {
             ids.remove(&id);
-            collect(Progress::Finished { index, result })
+            collect(Progress::Finished { index, result });
+            drop(permit);
         }
         // A job that panicked is a bug; surface it instead of recording a made-up outcome.
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),

@@ -107,9 +107,33 @@ impl Simulate {
     }
 }
 
+/// `fleetreset` (the binary under test), with a device-claims directory of this test process's
+/// own: claims left by the runs a test kills must not outlive the test run and refuse the runs
+/// of a later one (the default directory is in the user's home).
+pub fn fleetreset() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fleetreset"));
+    cmd.env("FLEETRESET_LOCK_DIR", claims_dir());
+    cmd
+}
+
+/// `target/tmp/claims/<pid>`, made on first use.
+pub fn claims_dir() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join("claims")
+            .join(std::process::id().to_string());
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        dir
+    })
+}
+
 /// `fleetreset` (the binary under test) to run in `dir`.
 pub fn fleetreset_in(dir: &std::path::Path) -> std::process::Command {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fleetreset"));
+    let mut cmd = fleetreset();
     cmd.current_dir(dir);
     cmd
 }

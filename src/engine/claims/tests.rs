@@ -1018,3 +1018,9 @@ fn the_default_directory_is_the_env_then_the_state_dir_then_the_home_dirs_then_a
         );
     }
 }
+
+#[test]
+fn the_password_database_knows_this_user_s_home() {
+    let home = passwd_home().expect("every account has a home directory entry");
+    assert!(std::path::Path::new(&home).is_absolute(), "{home:?}");
+}

@@ -272,3 +272,37 @@ async fn only_deferred_jobs_start_at_their_times_and_a_stop_leaves_the_rest_unst
     );
     assert_eq!(*starts.lock().unwrap(), [(0, 10), (1, 20)]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_that_stops_the_run_is_seen_before_its_slot_goes_to_the_next_job() {
+    // One slot, no rate to wait for: the only thing between job 0's end and job 1's start is
+    // the collector seeing job 0's result, which asks to stop. On two threads, a slot freed
+    // before its result is seen would go to job 1 now and then; many rounds make that show.
+    for round in 0..500 {
+        let stop = tokio::sync::Notify::new();
+        let ended = Scheduler::new(&limits(1_000_000, 1_000_000, 1))
+            .run(
+                (0..3).map(|i| (i, i)).collect::<Vec<(usize, usize)>>(),
+                |i| async move {
+                    tokio::task::yield_now().await;
+                    i
+                },
+                |p| {
+                    if let Progress::Finished { .. } = p {
+                        stop.notify_one();
+                    }
+                },
+                stop.notified(),
+                std::future::pending(),
+            )
+            .await;
+        assert_eq!(
+            ended,
+            Ended {
+                started: 1,
+                not_started: 2
+            },
+            "round {round}"
+        );
+    }
+}

@@ -355,3 +355,34 @@ fn a_run_stopped_at_once_by_two_signals_keeps_its_devices_from_runs_on_other_dat
     assert!(t.contains("resume it first"), "{t}");
     assert_eq!(b.journal().commands("p01"), 1, "{}", b.journal().text);
 }
+
+#[test]
+fn a_device_found_at_a_new_address_is_claimed_there_too() {
+    // The inventory says .1; discovery finds the MAC at .2. A run on another database naming
+    // .2 without a MAC must see the claim.
+    let (old, new) = (common::ip(FILE, 11, 1), common::ip(FILE, 11, 2));
+    let sim = format!(
+        "id,host,model,mac,sim_fault\nghost,{old},HS110(EU),50:C7:BF:20:0B:09,offline\nplug,{new},HS110(EU),50:C7:BF:20:0B:01,reboot_ignored\n"
+    );
+    let inventory = format!("id,host,model,mac\nplug,{old},HS110(EU),50:C7:BF:20:0B:01\n");
+    let b = Bench::start(&sim, &inventory);
+    let target = format!("{}/29", common::ip(FILE, 11, 0));
+    let mut first = Bench::spawn(&mut b.cmd(&run_args(
+        "power-cycle",
+        &["--db", "a.db", "--rediscover", &target],
+    )));
+    wait_for_events(&b.path("a.db"), "intent", 1);
+    std::fs::write(
+        b.path("new.csv"),
+        format!("id,host,model\nsame,{new},HS110(EU)\n"),
+    )
+    .unwrap();
+    let mut args = run_args("power-cycle", &["--db", "b.db"]);
+    args[1] = "new.csv";
+    let out = b.output(&args);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("claimed by"), "{t}");
+    let _ = exit_code(&mut first);
+    assert_eq!(b.journal().commands("plug"), 1, "{}", b.journal().text);
+}

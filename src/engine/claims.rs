@@ -71,14 +71,13 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::ffi::OsString;
-use std::fs::{self, DirBuilder, File, OpenOptions, Permissions, TryLockError};
+use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, BufWriter, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::inert::{Inert, inert};
+use crate::inert::inert;
 
 /// Environment variable naming the claims directory, for tests and for machines where the
 /// default doesn't suit (runs as several users sharing one directory, a home directory shared
@@ -174,198 +173,6 @@ impl Drop for Claim {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ClaimError {
-    #[error(
-        "{total} of this run's device keys (MACs and addresses) are claimed by another run, {holder} ({}); the other run must finish first",
-        list(overlapping, *total)
-    )]
-    Busy {
-        /// The other claim's holder line.
-        holder: String,
-        /// The first few keys both claims hold (`SHOWN_OVERLAPS` of them at most).
-        overlapping: Vec<String>,
-        /// How many keys both claims hold.
-        total: usize,
-    },
-    #[error(
-        "the device claim {} is held by a running process but cannot be read ({why}); it is treated as claiming these devices: wait for that process to finish",
-        path.display()
-    )]
-    Unreadable { path: PathBuf, why: String },
-    #[error(
-        "{total} of this run's device keys (MACs and addresses) are claimed by run {} on {} ({}), which ended without recording the outcome of commands it may have sent; resume it first (fleetreset resume {} --db {}) so they are judged and never sent twice (its claim file is {})",
-        Inert(run_id),
-        Inert(&db.to_string_lossy()),
-        list(overlapping, *total),
-        shell_word(run_id),
-        shell_word(&db.to_string_lossy()),
-        path.display()
-    )]
-    Crashed {
-        /// The dead run, as its claim file names it.
-        run_id: String,
-        /// Its database, as its claim file names it.
-        db: PathBuf,
-        /// The first few keys both claims hold (`SHOWN_OVERLAPS` of them at most).
-        overlapping: Vec<String>,
-        /// How many keys both claims hold.
-        total: usize,
-        /// Its claim file, left in place.
-        path: PathBuf,
-    },
-    #[error(
-        "{total} of this run's device keys (MACs and addresses) are claimed by run {} on {} ({}), which ended without releasing its claim, and its database can't be read ({why}) to tell whether it left commands without an outcome; resume it if you can (fleetreset resume {} --db {}), or, if that database is gone for good, delete {}",
-        Inert(run_id),
-        Inert(&db.to_string_lossy()),
-        list(overlapping, *total),
-        shell_word(run_id),
-        shell_word(&db.to_string_lossy()),
-        path.display()
-    )]
-    CrashedUnknown {
-        run_id: String,
-        db: PathBuf,
-        overlapping: Vec<String>,
-        total: usize,
-        path: PathBuf,
-        /// Why the caller could not tell (`Settled::Unknown`); boxed to keep every `Result`
-        /// of this module small.
-        why: Box<str>,
-    },
-    #[error(
-        "{total} of this run's device keys (MACs and addresses) are claimed by {holder} ({}), which ended without releasing its claim, and its claim file {} does not say which run and database it belongs to (an older fleetreset wrote it, or it is damaged), so it is treated as still claiming them: resume that run if you know which it was; if its run is known to be finished, delete {}",
-        list(overlapping, *total),
-        path.display(),
-        path.display()
-    )]
-    StaleUnknownOrigin {
-        /// The dead claim's holder line.
-        holder: String,
-        overlapping: Vec<String>,
-        total: usize,
-        path: PathBuf,
-    },
-    #[error(
-        "the device claim {} was left by a fleetreset that ended without releasing it and cannot be read ({why}); it is treated as claiming these devices: if its run is known to be finished, delete {}",
-        path.display(),
-        path.display()
-    )]
-    StaleUnreadable { path: PathBuf, why: String },
-    #[error(
-        "refusing the device claims directory {}: {why}; it must be a directory of yours that only you can write (or set {LOCK_DIR_ENV} to one)",
-        dir.display()
-    )]
-    UnsafeDir { dir: PathBuf, why: String },
-    #[error(
-        "the device claims registry {} stayed locked for {} s: another fleetreset is claiming devices, or is stuck doing so; try again",
-        path.display(),
-        waited.as_secs()
-    )]
-    RegistryTimeout { path: PathBuf, waited: Duration },
-    #[error("cannot claim devices in {}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-}
-
-/// `s` as one word for a POSIX shell, for commands a message suggests: as it is if it is made
-/// of characters no shell treats specially, else single-quoted. Inert either way.
-fn shell_word(s: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:@%+=,".contains(c);
-    if !s.is_empty() && s.chars().all(plain) {
-        return s.to_owned();
-    }
-    format!("'{}'", inert(s).replace('\'', r"'\''"))
-}
-
-/// `mac A, host B and 3 more`.
-fn list(shown: &[String], total: usize) -> String {
-    let mut text = shown.join(", ");
-    if total > shown.len() {
-        text.push_str(&format!(" and {} more", total - shown.len()));
-    }
-    text
-}
-
-/// Where claims live: `$FLEETRESET_LOCK_DIR` if set and not empty; else
-/// `$XDG_STATE_HOME/fleetreset/claims` if that is set to an absolute path; else
-/// `$HOME/.local/state/fleetreset/claims` if that is; else `<temp dir>/fleetreset-<uid>`.
-///
-/// Per user, and the same for an SSH session, a cron job and a systemd service of that user
-/// (all three have a home directory; only the first usually has `$XDG_RUNTIME_DIR`), and on
-/// disk, so that a crashed run's claim survives a reboot of the host (see the module doc).
-pub fn default_dir() -> PathBuf {
-    dir_from(
-        std::env::var_os(LOCK_DIR_ENV),
-        std::env::var_os("XDG_STATE_HOME"),
-        // A system service without `User=` may have no HOME: the account's own home then.
-        std::env::var_os("HOME")
-            .filter(|h| !h.is_empty())
-            .or_else(passwd_home),
-        &std::env::temp_dir(),
-        current_uid(),
-    )
-}
-
-/// This user's home directory from the password database.
-fn passwd_home() -> Option<OsString> {
-    use std::os::unix::ffi::OsStrExt;
-    let mut buf = vec![0 as libc::c_char; 16 * 1024];
-    // SAFETY: an all-zero passwd is a valid value for getpwuid_r to overwrite.
-    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut found: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: every pointer is valid for the call, `buf` outlives the use of `pwd`'s strings,
-    // and the length passed is the buffer's.
-    let rc = unsafe {
-        libc::getpwuid_r(
-            current_uid(),
-            &mut pwd,
-            buf.as_mut_ptr(),
-            buf.len(),
-            &mut found,
-        )
-    };
-    if rc != 0 || found.is_null() || pwd.pw_dir.is_null() {
-        return None;
-    }
-    // SAFETY: getpwuid_r set pw_dir to a NUL-terminated string inside `buf`.
-    let dir = unsafe { std::ffi::CStr::from_ptr(pwd.pw_dir) };
-    Some(std::ffi::OsStr::from_bytes(dir.to_bytes()).to_owned())
-}
-
-/// [`default_dir`] from the values of `FLEETRESET_LOCK_DIR`, `XDG_STATE_HOME` and `HOME`, the
-/// temp dir and the uid. A relative `XDG_STATE_HOME` or `HOME` is ignored (the XDG base
-/// directory spec says so for the first): it would name another directory in every working
-/// directory.
-fn dir_from(
-    lock_dir: Option<OsString>,
-    state_home: Option<OsString>,
-    home: Option<OsString>,
-    temp: &Path,
-    uid: u32,
-) -> PathBuf {
-    let set = |v: Option<OsString>| v.filter(|v| !v.is_empty()).map(PathBuf::from);
-    let absolute = |v: Option<OsString>| set(v).filter(|p| p.is_absolute());
-    if let Some(dir) = set(lock_dir) {
-        return dir;
-    }
-    if let Some(dir) = absolute(state_home) {
-        return dir.join("fleetreset/claims");
-    }
-    if let Some(dir) = absolute(home) {
-        return dir.join(".local/state/fleetreset/claims");
-    }
-    temp.join(format!("fleetreset-{uid}"))
-}
-
-fn current_uid() -> u32 {
-    // SAFETY: getuid has no preconditions and cannot fail.
-    unsafe { libc::getuid() }
-}
-
 /// Claims `keys` in `dir` for `holder` (a one-line description of the run, shown to whoever is
 /// refused), a claim of run `origin.run_id` recording in the database `origin.db`, or says
 /// which claim stands in the way. `dir` is created (0700) if missing.
@@ -417,116 +224,6 @@ fn claim_waiting(
     let claim = register(dir, holder, origin, keys)?;
     drop(registry);
     Ok(claim)
-}
-
-/// Creates `dir` (and missing parents) owner-only if it is missing, then refuses it unless it is
-/// safe to trust.
-fn prepare_dir(dir: &Path) -> Result<(), ClaimError> {
-    let io_err = |source| ClaimError::Io {
-        path: dir.to_owned(),
-        source,
-    };
-    let create = || DirBuilder::new().mode(DIR_MODE).create(dir);
-    let created = match create() {
-        Ok(()) => true,
-        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => false,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => {
-            if let Some(parent) = dir.parent() {
-                DirBuilder::new()
-                    .recursive(true)
-                    .mode(DIR_MODE)
-                    .create(parent)
-                    .map_err(io_err)?;
-            }
-            match create() {
-                Ok(()) => true,
-                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => false,
-                Err(err) => return Err(io_err(err)),
-            }
-        }
-        Err(err) => return Err(io_err(err)),
-    };
-    if created {
-        // The mode above went through the umask; this one does not.
-        fs::set_permissions(dir, Permissions::from_mode(DIR_MODE)).map_err(io_err)?;
-    }
-    let meta = fs::symlink_metadata(dir).map_err(io_err)?;
-    judge_dir(
-        meta.file_type().is_symlink(),
-        meta.is_dir(),
-        meta.uid(),
-        meta.mode(),
-        current_uid(),
-    )
-    .map_err(|why| ClaimError::UnsafeDir {
-        dir: dir.to_owned(),
-        why,
-    })
-}
-
-/// Why a directory with this type, owner and mode can't hold claims for user `me`.
-fn judge_dir(symlink: bool, is_dir: bool, owner: u32, mode: u32, me: u32) -> Result<(), String> {
-    if symlink {
-        return Err("it is a symbolic link".to_owned());
-    }
-    if !is_dir {
-        return Err("it is not a directory".to_owned());
-    }
-    if owner != me {
-        return Err(format!("it is owned by uid {owner}, not by you (uid {me})"));
-    }
-    if mode & 0o022 != 0 {
-        return Err(format!(
-            "it is writable by its group or by others (mode {:04o})",
-            mode & 0o7777
-        ));
-    }
-    Ok(())
-}
-
-/// The registry lock, released when dropped.
-struct Registry {
-    file: File,
-}
-
-impl Registry {
-    fn lock(path: &Path, wait: Duration) -> Result<Registry, ClaimError> {
-        let io_err = |source| ClaimError::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(FILE_MODE)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(path)
-            .map_err(io_err)?;
-        let started = Instant::now();
-        loop {
-            match file.try_lock() {
-                Ok(()) => return Ok(Registry { file }),
-                Err(TryLockError::WouldBlock) if started.elapsed() < wait => {
-                    std::thread::sleep(REGISTRY_POLL);
-                }
-                Err(TryLockError::WouldBlock) => {
-                    return Err(ClaimError::RegistryTimeout {
-                        path: path.to_owned(),
-                        waited: wait,
-                    });
-                }
-                Err(TryLockError::Error(source)) => return Err(io_err(source)),
-            }
-        }
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.file.unlock();
-    }
 }
 
 /// What a claimant checks other claims against.
@@ -786,6 +483,19 @@ fn register(
     drop(out);
     Ok(claim)
 }
+
+mod dir;
+mod error;
+mod registry;
+
+pub use dir::default_dir;
+use dir::prepare_dir;
+#[cfg(test)]
+use dir::{current_uid, dir_from, judge_dir, passwd_home};
+pub use error::ClaimError;
+#[cfg(test)]
+use error::shell_word;
+use registry::Registry;
 
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,10 @@
+use std::ffi::OsString;
+use std::fs::Permissions;
 use std::io::{BufRead, BufReader};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::process::{Child, Command, Stdio};
+use std::time::Instant;
 
 use super::*;
 

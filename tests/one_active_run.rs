@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::bench::{Bench, exit_code, run_args, wait_for_events};
+use common::bench::{Bench, exit_code, run_args, run_args_on, wait_for_events};
 use common::text;
 use common::truth::{assert_truthful, latest_run};
 use fleetreset::model::Outcome;
@@ -185,8 +185,7 @@ fn resume_of_one_run_is_refused_while_another_run_of_the_database_left_a_command
         .map(|l| format!("{l}\n"))
         .collect();
     std::fs::write(b.path("p02.csv"), &second_only).unwrap();
-    let mut args = run_args("power-cycle", &[]);
-    args[1] = "p02.csv";
+    let args = run_args_on("p02.csv", "power-cycle", &[]);
     let mut run_b = Bench::spawn(&mut b.cmd(&args));
     let db = b.db();
     common::bench::kill_when(&mut run_b, || {
@@ -216,8 +215,7 @@ fn an_open_command_is_found_whatever_way_the_address_is_written() {
             format!("id,host,model\nsame,{spelled},HS110(EU)\n"),
         )
         .unwrap();
-        let mut args = run_args("power-cycle", &[]);
-        args[1] = "other.csv";
+        let args = run_args_on("other.csv", "power-cycle", &[]);
         let out = b.output(&args);
         let t = text(&out);
         assert_eq!(out.status.code(), Some(2), "{spelled}: {t}");
@@ -239,8 +237,7 @@ fn a_device_is_claimed_whatever_way_its_address_is_written() {
         format!("id,host,model\nsame,::ffff:{ip},HS110(EU)\n"),
     )
     .unwrap();
-    let mut args = run_args("power-cycle", &["--db", "b.db"]);
-    args[1] = "other.csv";
+    let args = run_args_on("other.csv", "power-cycle", &["--db", "b.db"]);
     let out = b.output(&args);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
@@ -295,8 +292,7 @@ fn a_device_named_by_a_host_name_in_one_run_and_by_its_address_in_another_is_one
         "id,host,model\nsame,localhost:19998,HS110(EU)\n",
     )
     .unwrap();
-    let mut args = run_args("power-cycle", &["--db", "b.db"]);
-    args[1] = "named.csv";
+    let args = run_args_on("named.csv", "power-cycle", &["--db", "b.db"]);
     let out = b.output(&args);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
@@ -321,11 +317,8 @@ fn a_crashed_run_s_claim_survives_later_runs_on_its_own_database_until_it_is_res
     };
     only("p01", "p01.csv");
     only("p02", "p02.csv");
-    let with = |file: &'static str, db: &'static str| {
-        let mut args = run_args("power-cycle", &["--db", db]);
-        args[1] = file;
-        args
-    };
+    let with =
+        |file: &'static str, db: &'static str| run_args_on(file, "power-cycle", &["--db", db]);
     let mut crashed = Bench::spawn(&mut b.cmd(&with("p01.csv", "a.db")));
     let a_db = b.path("a.db");
     common::bench::kill_when(&mut crashed, || {
@@ -377,8 +370,7 @@ fn a_device_found_at_a_new_address_is_claimed_there_too() {
         format!("id,host,model\nsame,{new},HS110(EU)\n"),
     )
     .unwrap();
-    let mut args = run_args("power-cycle", &["--db", "b.db"]);
-    args[1] = "new.csv";
+    let args = run_args_on("new.csv", "power-cycle", &["--db", "b.db"]);
     let out = b.output(&args);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");

@@ -123,7 +123,12 @@ pub fn exit_code(child: &mut KillOnDrop) -> Option<i32> {
 /// `run fleet.csv --action ACTION --yes` at rehearsal speed, then `extra`. Each of time scale
 /// 0.01, 1 s timeouts and 50 jobs a second holds unless `extra` gives its flag.
 pub fn run_args<'a>(action: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec!["run", "fleet.csv", "--action", action, "--yes"];
+    run_args_on("fleet.csv", action, extra)
+}
+
+/// [`run_args`] on another inventory file of the bench.
+pub fn run_args_on<'a>(file: &'a str, action: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["run", file, "--action", action, "--yes"];
     for (flag, value) in [
         ("--time-scale", "0.01"),
         ("--connect-timeout", "1"),

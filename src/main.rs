@@ -46,7 +46,7 @@ fn main() -> ExitCode {
         Ok(status) => status.into(),
         Err(err) => {
             // A closed stdout (e.g. piped into `head`) is not an error worth a message.
-            if is_broken_pipe(&err) {
+            if fleetreset::output::is_closed_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
             // Our messages may span lines on purpose; anything else that could steer a
@@ -150,21 +150,4 @@ fn init_tracing(verbose: u8) {
         .fmt_fields(fields)
         .with_target(false)
         .init();
-}
-
-/// Whether the error is a closed stdout, however it was wrapped: plain, or inside the JSON
-/// or CSV writer that met it.
-fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    use std::io::ErrorKind::BrokenPipe;
-    err.chain().any(|cause| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == BrokenPipe)
-            || cause
-                .downcast_ref::<serde_json::Error>()
-                .is_some_and(|e| e.io_error_kind() == Some(BrokenPipe))
-            || cause.downcast_ref::<csv::Error>().is_some_and(
-                |e| matches!(e.kind(), csv::ErrorKind::Io(io) if io.kind() == BrokenPipe),
-            )
-    })
 }

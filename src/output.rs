@@ -51,6 +51,23 @@ pub fn despite_closed_pipe(
     }
 }
 
+/// Whether the error is a closed stdout, however it was wrapped: plain, or inside the JSON
+/// or CSV writer that met it.
+pub fn is_closed_pipe(err: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == BrokenPipe)
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .is_some_and(|e| e.io_error_kind() == Some(BrokenPipe))
+            || cause.downcast_ref::<csv::Error>().is_some_and(
+                |e| matches!(e.kind(), csv::ErrorKind::Io(io) if io.kind() == BrokenPipe),
+            )
+    })
+}
+
 /// Whether colour may be used on stderr: only on a terminal, and never when `NO_COLOR` is set
 /// to anything non-empty (<https://no-color.org>).
 pub fn colour_on_stderr() -> bool {

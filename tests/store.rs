@@ -794,3 +794,41 @@ fn the_preflight_refuses_a_need_no_disk_can_meet() {
     );
     assert!(text.ends_with(" free, about 8 EiB needed"), "{text}");
 }
+
+#[tokio::test]
+async fn open_commands_are_the_jobs_with_an_intent_and_no_outcome_in_any_run_or_one() {
+    let (_dir, path) = temp_db();
+    let mut db = Db::open(&path).unwrap();
+    db.create_run(&new_run("r1", t(0)), &jobs(3)).unwrap();
+    db.create_run(&new_run("r2", t(1)), &jobs(1)).unwrap();
+    let (writer, task) = Writer::spawn(db, 8);
+    let (d0, d1, d2) = (device(0), device(1), device(2));
+    // d0: intent, no outcome (open). d1: intent and outcome. d2: no intent. r2's d0: open.
+    for rec in [
+        event("r1", &d0, t(10), None, "intent"),
+        event("r1", &d1, t(11), None, "intent"),
+        outcome("r1", &d1, t(12), Outcome::Succeeded, None),
+        event("r1", &d2, t(13), None, "state"),
+        event("r2", &d0, t(14), None, "intent"),
+    ] {
+        writer.record_durable(rec).await.unwrap();
+    }
+    drop(writer);
+    let db = task.finish().await.unwrap();
+    let open = |run: Option<&str>| -> Vec<(String, String)> {
+        db.open_commands(run)
+            .unwrap()
+            .into_iter()
+            .map(|o| (o.run_id, o.device_id))
+            .collect()
+    };
+    assert_eq!(
+        open(None),
+        [
+            ("r1".to_string(), d0.clone()),
+            ("r2".to_string(), d0.clone())
+        ]
+    );
+    assert_eq!(open(Some("r2")), [("r2".to_string(), d0.clone())]);
+    assert_eq!(open(Some("r9")), []);
+}

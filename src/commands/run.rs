@@ -163,13 +163,10 @@ async fn prepared(
 /// Prints the summary; the run is done and recorded whatever happens to stdout or stderr, so
 /// a closed pipe changes nothing about the exit status.
 pub fn print_summary_quietly(s: &RunSummary, json_out: bool) {
-    if let Err(e) = print_summary(s, json_out) {
-        let closed_pipe = e
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe);
-        if !closed_pipe {
-            say!("fleetreset: could not print the summary: {e:#}");
-        }
+    if let Err(e) = print_summary(s, json_out)
+        && !crate::output::is_closed_pipe(&e)
+    {
+        say!("fleetreset: could not print the summary: {e:#}");
     }
 }
 

@@ -18,9 +18,8 @@ use anyhow::Context;
 
 use crate::inert::Inert;
 use crate::inventory::{Device, Host};
-use crate::model::EventKind;
+use crate::store::Db;
 use crate::store::lock::{self, DbLock};
-use crate::store::{Db, JobRow, RunRecord};
 
 use super::claims::{self, Claim, Origin, Settled};
 
@@ -149,27 +148,30 @@ impl Guard {
             .filter_map(|d| d.mac.map(|m| m.to_string()))
             .collect();
         let hosts: HashSet<String> = devices.iter().flat_map(|d| address_keys(&d.host)).collect();
-        let mut found = Vec::new();
-        let runs = self.db.list_runs().context("listing the runs")?;
-        for run in runs.iter().filter(|r| Some(r.id.as_str()) != except) {
-            let record = self.db.load_run(&run.id).context("reading a crashed run")?;
-            for j in open_commands(&record) {
+        let open = self
+            .db
+            .open_commands(None)
+            .context("looking for commands other runs left open")?;
+        let found = open
+            .iter()
+            .filter(|j| Some(j.run_id.as_str()) != except)
+            .filter(|j| {
                 let theirs = match j.host.parse::<Host>() {
                     Ok(h) => address_keys(&h),
                     Err(_) => vec![j.host.clone()],
                 };
-                let same = j.mac.as_ref().is_some_and(|m| macs.contains(m))
-                    || theirs.iter().any(|a| hosts.contains(a));
-                if same {
-                    found.push(format!(
-                        "{} ({}) in run {}",
-                        Inert(&j.device_id),
-                        Inert(&j.host),
-                        run.id
-                    ));
-                }
-            }
-        }
+                j.mac.as_ref().is_some_and(|m| macs.contains(m))
+                    || theirs.iter().any(|a| hosts.contains(a))
+            })
+            .map(|j| {
+                format!(
+                    "{} ({}) in run {}",
+                    Inert(&j.device_id),
+                    Inert(&j.host),
+                    j.run_id
+                )
+            })
+            .collect();
         Ok(found)
     }
 
@@ -237,31 +239,16 @@ fn settled(run_id: &str, db: &Path) -> Settled {
         Ok(db) => db,
         Err(e) => return Settled::Unknown(format!("{e:#}")),
     };
-    let record = match db.load_run(run_id) {
-        Ok(r) => r,
-        Err(e) => return Settled::Unknown(e.to_string()),
-    };
-    if open_commands(&record).is_empty() {
-        Settled::Yes
-    } else {
-        Settled::No
+    // A database that doesn't hold the run can't say it has nothing open.
+    match db.resolve_run_id(run_id) {
+        Ok(id) if id == run_id => {}
+        _ => return Settled::Unknown(format!("it holds no run {run_id}")),
     }
-}
-
-/// The jobs of `record` whose intent was recorded and that have no outcome: their command may
-/// have arrived, and only `resume` of that run may judge them.
-fn open_commands(record: &RunRecord) -> Vec<&JobRow> {
-    let with_intent: HashSet<&str> = record
-        .events
-        .iter()
-        .filter(|e| e.kind == EventKind::Intent.as_str())
-        .filter_map(|e| e.device_id.as_deref())
-        .collect();
-    record
-        .jobs
-        .iter()
-        .filter(|j| j.outcome.is_none() && with_intent.contains(j.device_id.as_str()))
-        .collect()
+    match db.open_commands(Some(run_id)) {
+        Ok(open) if open.is_empty() => Settled::Yes,
+        Ok(_) => Settled::No,
+        Err(e) => Settled::Unknown(e.to_string()),
+    }
 }
 
 /// The claim keys of `devices`: each device's MAC and its addresses ([`address_keys`]), so

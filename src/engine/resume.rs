@@ -2,7 +2,7 @@
 //! started run now; jobs whose command may have arrived are judged from their evidence, no
 //! sooner than the run itself would have, and never sent again ([`super::job::resolve`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use anyhow::Context;
@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use crate::inventory::{Device, Host, Inventory};
 use crate::model::{Outcome, Reason};
-use crate::store::{EventRow, JobRow, RunRecord};
+use crate::store::{EventRow, JobRow, RunRecord, SnapshotPhase};
 
 use super::config::RunConfig;
 use super::execute::{Drive, RunSummary, drive, prepare};
@@ -78,13 +78,14 @@ pub async fn resume(
     // the run as it was.
     let now = HostMark::now();
     let start = Instant::now();
+    let by_job = ByJob::of(&before);
     let open = |j: &&JobRow| j.outcome.is_none() || is_resumable_skip(j.outcome, j.reason);
     let mut work: Vec<(PlannedJob, Mode)> = Vec::new();
     for j in before.jobs.iter().filter(open) {
         let device = by_id[j.device_id.as_str()];
         let mut planned = plan::plan(std::slice::from_ref(device), config.action).remove(0);
         planned.seq = j.seq;
-        let events: Vec<&EventRow> = events_of(&before, &j.device_id).collect();
+        let events = by_job.events(&j.device_id);
         let mode = match Evidence::from_events(config.action, events.iter().copied()) {
             Some(evidence) => {
                 // Judged where the command went (the run may have followed a move there).
@@ -101,9 +102,7 @@ pub async fn resume(
                 }
             }
             None => {
-                let probed = before.snapshots.iter().any(|s| {
-                    s.device_id == j.device_id && s.phase == crate::store::SnapshotPhase::Pre
-                });
+                let probed = by_job.probed.contains(j.device_id.as_str());
                 match refused_login(events.iter().copied())
                     .or_else(|| login_unsettled(events.iter().copied(), probed))
                 {
@@ -140,8 +139,9 @@ pub async fn resume(
     // them gets nothing in the resume either.
     let addresses = Addresses::default();
     for j in &before.jobs {
-        let sent_to = Evidence::from_events(config.action, events_of(&before, &j.device_id))
-            .and_then(|e| e.sent_to());
+        let sent_to =
+            Evidence::from_events(config.action, by_job.events(&j.device_id).iter().copied())
+                .and_then(|e| e.sent_to());
         if let Some(addr) = sent_to {
             addresses.take(addr.ip(), &j.device_id);
         }
@@ -171,12 +171,35 @@ pub async fn resume(
     .await
 }
 
-/// One job's events, in write order.
-fn events_of<'a>(record: &'a RunRecord, device_id: &'a str) -> impl Iterator<Item = &'a EventRow> {
-    record
-        .events
-        .iter()
-        .filter(move |e| e.device_id.as_deref() == Some(device_id))
+/// A run's records grouped by job, once: a resume of a large run must not scan every event of
+/// the run for every job.
+struct ByJob<'a> {
+    events: HashMap<&'a str, Vec<&'a EventRow>>,
+    /// Jobs with a pre-state snapshot: their device was logged in to and read.
+    probed: HashSet<&'a str>,
+}
+
+impl<'a> ByJob<'a> {
+    fn of(record: &'a RunRecord) -> ByJob<'a> {
+        let mut events: HashMap<&str, Vec<&EventRow>> = HashMap::new();
+        for e in &record.events {
+            if let Some(id) = e.device_id.as_deref() {
+                events.entry(id).or_default().push(e);
+            }
+        }
+        let probed = record
+            .snapshots
+            .iter()
+            .filter(|s| s.phase == SnapshotPhase::Pre)
+            .map(|s| s.device_id.as_str())
+            .collect();
+        ByJob { events, probed }
+    }
+
+    /// One job's events, in write order.
+    fn events(&self, device_id: &str) -> &[&'a EventRow] {
+        self.events.get(device_id).map(Vec::as_slice).unwrap_or(&[])
+    }
 }
 
 /// Devices of the run that refused the credentials: those with an `auth_failed` outcome, and
@@ -187,19 +210,12 @@ pub fn auth_failures(record: &RunRecord) -> (usize, usize) {
         .iter()
         .filter(|j| j.outcome == Some(Outcome::Failed) && j.reason == Some(Reason::AuthFailed))
         .count();
+    let by_job = ByJob::of(record);
     let pending = record
         .jobs
         .iter()
         .filter(|j| j.outcome.is_none())
-        .filter(|j| {
-            refused_login(
-                record
-                    .events
-                    .iter()
-                    .filter(|e| e.device_id.as_deref() == Some(j.device_id.as_str())),
-            )
-            .is_some()
-        })
+        .filter(|j| refused_login(by_job.events(&j.device_id).iter().copied()).is_some())
         .count();
     (recorded, pending)
 }

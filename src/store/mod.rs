@@ -215,6 +215,16 @@ pub struct RunRow {
     pub other: u32,
 }
 
+/// A job whose command may have arrived and that has no outcome ([`Db::open_commands`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenCommand {
+    pub run_id: String,
+    pub device_id: String,
+    /// The address as the run recorded it.
+    pub host: String,
+    pub mac: Option<String>,
+}
+
 /// A job as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct JobRow {

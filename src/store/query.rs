@@ -3,7 +3,7 @@
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::columns::{json, opt_timestamp, opt_word, timestamp, word};
-use super::{Db, EventRow, JobRow, RunRecord, RunRow, SnapshotRow, StoreError};
+use super::{Db, EventRow, JobRow, OpenCommand, RunRecord, RunRow, SnapshotRow, StoreError};
 
 /// A run with its job counts; callers add `WHERE`, then `GROUP BY r.id`.
 const RUN_SELECT: &str = "
@@ -65,6 +65,30 @@ impl Db {
             Err(matches) if matches.is_empty() => Err(no_such_run()),
             Err(_) => Err(StoreError::AmbiguousRun(query.to_string())),
         }
+    }
+
+    /// Jobs whose intent to send a command was recorded and that have no outcome: their
+    /// command may have arrived, and only `resume` of their run may judge them. Of run `run_id`
+    /// only, or of every run. A query rather than whole runs read back: it runs before every
+    /// `run` and `resume`, over however much history the database holds.
+    pub fn open_commands(&self, run_id: Option<&str>) -> Result<Vec<OpenCommand>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT j.run_id, j.device_id, j.host, j.mac FROM jobs j
+             WHERE j.outcome IS NULL AND (?1 IS NULL OR j.run_id = ?1)
+               AND EXISTS (SELECT 1 FROM events e
+                           WHERE e.run_id = j.run_id AND e.device_id = j.device_id
+                             AND e.kind = 'intent')
+             ORDER BY j.run_id, j.seq",
+        )?;
+        let rows = stmt.query_map(params![run_id], |r| {
+            Ok(OpenCommand {
+                run_id: r.get(0)?,
+                device_id: r.get(1)?,
+                host: r.get(2)?,
+                mac: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Everything stored about one run: jobs in inventory order, snapshots in job order (pre

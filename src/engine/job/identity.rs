@@ -199,7 +199,7 @@ mod tests {
         );
         let wrong = identity_problem(&d, &info("HS110(EU)", "50:C7:BF:00:00:02", "x"), addr());
         assert!(wrong.unwrap().contains("nothing was sent"));
-        // A MAC that identifies nothing never matches the inventory's.
+        // A device reporting a MAC that identifies nothing is not the inventory's device.
         let zero = identity_problem(&d, &info("HS110(EU)", "00:00:00:00:00:00", "x"), addr());
         assert!(zero.is_some());
     }

@@ -226,22 +226,19 @@ impl Ctx<'_> {
         self.state(JobState::Probing, json!({})).await?;
         if let Some(why) = &self.job.link.refusal {
             // Settled before the run (two devices answered with this MAC): nothing is sent.
-            self.event(EventKind::IdentityMismatch, json!({ "detail": why }))
-                .await?;
-            return Ok(Err(Fail(Reason::IdentityMismatch, why.clone())));
+            return self.not_this_device(why.clone()).await;
         }
         let addr = match probe::address(&self.job.device, self.job.link.port, self.config()).await {
             Ok(a) => a,
             Err(f) => return Ok(Err(f)),
         };
         if let Some(other) = self.env.addresses.take(addr.ip(), &self.job.device.id) {
-            let why = format!(
-                "{addr} is also the address of {} in this run: one device must not get two commands; nothing was sent to it for this row",
-                Inert(&other)
-            );
-            self.event(EventKind::IdentityMismatch, json!({ "detail": why }))
-                .await?;
-            return Ok(Err(Fail(Reason::IdentityMismatch, why)));
+            return self
+                .not_this_device(format!(
+                    "{addr} is also the address of {} in this run: one device must not get two commands; nothing was sent to it for this row",
+                    Inert(&other)
+                ))
+                .await;
         }
         match mode {
             Mode::Resolve {
@@ -249,8 +246,15 @@ impl Ctx<'_> {
                 not_before,
             } => self.resolve_intent(addr, evidence, *not_before).await,
             Mode::Fresh => self.fresh(addr).await,
-            Mode::Refused(f) => Ok(Err(f.clone())),
+            Mode::Refused(_) => unreachable!("settled above, before any traffic"),
         }
+    }
+
+    /// The job ends `identity_mismatch` before anything is sent, with `why` recorded.
+    async fn not_this_device(&self, why: String) -> Result<Verdict, StoreError> {
+        self.event(EventKind::IdentityMismatch, json!({ "detail": why }))
+            .await?;
+        Ok(Err(Fail(Reason::IdentityMismatch, why)))
     }
 
     /// Probe, identity, intent, command, verification.

@@ -335,9 +335,16 @@ fn a_crashed_run_s_claim_survives_later_runs_on_its_own_database_until_it_is_res
 
 #[test]
 fn a_run_stopped_at_once_by_two_signals_keeps_its_devices_from_runs_on_other_databases() {
+    // The command must still be in flight when the second signal lands: at a tenth of device
+    // time the plug's ignored reboot keeps its job waiting 3 s, not the 0.3 s of the usual
+    // rehearsal speed that a loaded machine can outlast between the intent and the signals
+    // (the run then ends with no open command, and a second run may rightly cycle it again).
     let csv = fleet(10, 1, "reboot_ignored");
-    let b = Bench::start(&csv, &csv);
-    let mut first = Bench::spawn(&mut b.cmd(&run_args("power-cycle", &["--db", "a.db"])));
+    let b = Bench::start_with(&csv, &csv, &["--time-scale", "0.1"]);
+    let mut first = Bench::spawn(&mut b.cmd(&run_args(
+        "power-cycle",
+        &["--db", "a.db", "--time-scale", "0.1"],
+    )));
     wait_for_events(&b.path("a.db"), "intent", 1);
     signal(&first, "-INT");
     signal(&first, "-INT");

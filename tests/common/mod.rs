@@ -82,8 +82,15 @@ impl Simulate {
         let dir = tempfile::tempdir().unwrap();
         let inv = dir.path().join("fleet.csv");
         std::fs::write(&inv, csv).unwrap();
+        // Rehearsal speed unless the test asks for another.
+        let scale: &[&str] = if extra.contains(&"--time-scale") {
+            &[]
+        } else {
+            &["--time-scale", "0.01"]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_fleetreset"))
-            .args(["simulate", "--time-scale", "0.01"])
+            .arg("simulate")
+            .args(scale)
             .args(extra)
             .arg(&inv)
             .stdout(Stdio::piped())

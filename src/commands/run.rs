@@ -10,7 +10,6 @@ use crate::engine::config::RunConfig;
 use crate::engine::dry_run;
 use crate::engine::execute::{self, RunInput, RunSummary};
 use crate::engine::guard::Guard;
-use crate::engine::job::identity_verifiable;
 use crate::engine::plan::{self, PlannedJob};
 use crate::engine::progress::ProgressView;
 use crate::engine::shutdown::Signals;
@@ -51,28 +50,8 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
                 return Ok(Status::BadInput);
             }
         };
-    if config.action == Action::FactoryReset && !safety.allow_unverified_identity {
-        let unverifiable: Vec<_> = inventory
-            .devices
-            .iter()
-            .filter(|d| !identity_verifiable(d))
-            .collect();
-        if !unverifiable.is_empty() {
-            for d in &unverifiable {
-                say!(
-                    "{}:{}: {}: no MAC to verify the device's identity before wiping it",
-                    args.file.display(),
-                    d.line,
-                    Inert(&d.id)
-                );
-            }
-            say!(
-                "fleetreset: a factory reset checks every device's MAC first (a device_id alone is not enough); add the mac column for these {} \
-                 device(s), or pass --allow-unverified-identity to wipe whatever answers at their addresses. Nothing was sent.",
-                unverifiable.len()
-            );
-            return Ok(Status::BadInput);
-        }
+    if super::check::refused_rows(&inventory, config.action, safety.allow_unverified_identity) {
+        return Ok(Status::BadInput);
     }
     let mut jobs = plan::plan(&inventory.devices, config.action);
     let mut view = ProgressView::for_stderr();

@@ -21,7 +21,7 @@ use super::config::RunConfig;
 use super::guard::Guard;
 use super::job::{self, Addresses, JobEnv, JobResult, Mode};
 use super::links;
-use super::plan::{self, PlannedJob};
+use super::plan::PlannedJob;
 use super::policy::{Failures, Safety, StopReason, batches};
 use super::progress::ProgressView;
 use super::schedule::{Deferred, Progress, Scheduler};
@@ -133,17 +133,6 @@ pub async fn prepare(
     rediscover: Option<&[std::net::IpAddr]>,
     view: &ProgressView,
 ) -> Result<(), Vec<String>> {
-    let bad_protocols: Vec<String> = jobs
-        .iter()
-        .filter_map(|j| {
-            plan::protocol_column(&j.device, &j.model)
-                .err()
-                .map(|e| format!("{}: {}: protocol column: {e}", j.device.line, j.device.id))
-        })
-        .collect();
-    if !bad_protocols.is_empty() {
-        return Err(bad_protocols);
-    }
     links::attach_credentials(jobs, store).map_err(|p| {
         p.into_iter()
             .map(|(line, msg)| format!("{line}: {msg}"))

@@ -166,12 +166,7 @@ fn follow<'a>(job: &PlannedJob, mac: MacAddr, answers: &[&'a Found]) -> Follow<'
     match answers {
         [] => Follow::Stay,
         [one] if Some(one.ip()) == here => Follow::Stay,
-        [one] => match job
-            .device
-            .extra
-            .get("device_id")
-            .filter(|id| !id.is_empty())
-        {
+        [one] => match job.device.device_id.as_deref() {
             Some(id) if !id.eq_ignore_ascii_case(one.device_id()) => Follow::Refuse(format!(
                 "MAC {mac} answered at {}, but with device id {:?}, not the inventory's {:?}; nothing will be sent to it",
                 one.ip(),
@@ -215,9 +210,7 @@ mod tests {
             mac: Some(MAC.parse().unwrap()),
             ..Device::bare("unit", host)
         };
-        if let Some(id) = device_id {
-            d.extra.insert("device_id".into(), id.into());
-        }
+        d.device_id = device_id.map(str::to_owned);
         crate::engine::plan::plan(&[d], Action::FactoryReset).remove(0)
     }
 

@@ -56,7 +56,16 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
     let mut jobs = plan::plan(&inventory.devices, config.action);
     let mut view = ProgressView::for_stderr();
     if args.dry_run {
-        if !prepared(&mut jobs, &store, rediscover.as_deref(), &view, &args.file).await {
+        if !prepared(
+            &mut jobs,
+            &store,
+            rediscover.as_deref(),
+            &view,
+            &args.file,
+            &config,
+        )
+        .await
+        {
             return Ok(Status::BadInput);
         }
         return dry_run(args, &jobs, &config, &mut view, signals).await;
@@ -79,7 +88,16 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
     )?;
     guard.preflight(&args.reports_dir.join(&run_id), devices.len())?;
     guard.refuse_unresolved(&devices, None)?;
-    if !prepared(&mut jobs, &store, rediscover.as_deref(), &view, &args.file).await {
+    if !prepared(
+        &mut jobs,
+        &store,
+        rediscover.as_deref(),
+        &view,
+        &args.file,
+        &config,
+    )
+    .await
+    {
         return Ok(Status::BadInput);
     }
     // Devices discovery found elsewhere are claimed (and checked for open commands) at their
@@ -126,8 +144,9 @@ async fn prepared(
     rediscover: Option<&[std::net::IpAddr]>,
     view: &ProgressView,
     file: &std::path::Path,
+    config: &RunConfig,
 ) -> bool {
-    match execute::prepare(jobs, store, rediscover, view).await {
+    match execute::prepare(jobs, store, rediscover, view, config).await {
         Ok(()) => true,
         Err(problems) => {
             for p in problems {

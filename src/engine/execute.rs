@@ -126,12 +126,15 @@ pub async fn execute(
 }
 
 /// Settles every job's link: its credentials profile, then (for protocols only discovery can
-/// tell, or with `rediscover`) a discovery sweep. Problems come back as `LINE: id: message`.
+/// tell, or with `rediscover`) a discovery sweep, then checks that a rehearsal's simulator
+/// runs at the run's time scale ([`links::rehearsal_check`]). Problems come back as
+/// `LINE: id: message`; nothing disruptive has been sent either way.
 pub async fn prepare(
     jobs: &mut [PlannedJob],
     store: &crate::credentials::Store,
     rediscover: Option<&[std::net::IpAddr]>,
     view: &ProgressView,
+    config: &RunConfig,
 ) -> Result<(), Vec<String>> {
     links::attach_credentials(jobs, store).map_err(|p| {
         p.into_iter()
@@ -144,7 +147,9 @@ pub async fn prepare(
             "discovery failed ({e}); using the inventory and catalog as they are"
         )),
     }
-    Ok(())
+    links::rehearsal_check(jobs, config)
+        .await
+        .map_err(|p| vec![p])
 }
 
 pub(super) struct Drive<'a> {

@@ -48,6 +48,13 @@ pub enum Command {
 pub struct CheckArgs {
     /// The inventory CSV file.
     pub file: PathBuf,
+    /// Also refuse what a run of this action would refuse (a factory reset of rows without a
+    /// MAC).
+    #[arg(long, value_enum)]
+    pub action: Option<Action>,
+    /// With `--action factory-reset`: accept rows without a MAC, as `run` does with this flag.
+    #[arg(long)]
+    pub allow_unverified_identity: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -104,6 +111,10 @@ pub struct PlanArgs {
     /// Print the plan as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Plan a factory reset of rows without a MAC, as `run --allow-unverified-identity` would
+    /// run it; without it, `plan` refuses those rows as `run` does.
+    #[arg(long)]
+    pub allow_unverified_identity: bool,
 }
 
 #[derive(Debug, clap::Args)]

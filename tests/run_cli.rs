@@ -74,7 +74,15 @@ fn plan_lists_steps_and_warnings_and_sends_nothing() {
 
     let out = fleetreset(
         dir.path(),
-        &["plan", "fleet.csv", "--action", "factory-reset", "--json"],
+        &[
+            "plan",
+            "fleet.csv",
+            "--action",
+            "factory-reset",
+            "--json",
+            // Row b has no MAC: without the flag, plan refuses it as run would.
+            "--allow-unverified-identity",
+        ],
     );
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(plan[0]["id"], "a");

@@ -76,7 +76,7 @@ fn http_row(
     let mut d = row(id, ip, model, fault);
     d.host.port = Some(PORT);
     if let Some(p) = protocol {
-        d.extra.insert("protocol".into(), p.into());
+        d.protocol = p.parse().unwrap();
     }
     d.credentials = credentials.map(str::to_string);
     d
@@ -1322,10 +1322,6 @@ fn rows_that_cannot_be_served_over_http_are_refused_with_the_reason() {
             "aes carries SMART JSON only",
         ),
         (
-            http_row("c", ip(FILE, 20, 3), "P110", Some("zigbee"), None, None),
-            "unknown protocol \"zigbee\"",
-        ),
-        (
             http_row("d", ip(FILE, 20, 4), "P110", None, None, Some("garbage")),
             "garbage can't apply to a KLAP or AES device",
         ),
@@ -1374,7 +1370,7 @@ fn models_pick_their_protocol_and_port_by_default() {
         .collect();
     assert_eq!(got, [("klap v2", 80), ("tcp+udp", 9999), ("tcp+udp", 9999)]);
     let mut ep25 = row("d", ip(FILE, 21, 4), "EP25", None);
-    ep25.extra.insert("protocol".into(), "klap".into());
+    ep25.protocol = fleetreset::inventory::ProtocolChoice::Klap;
     let spec = &sim::plan(&[ep25]).unwrap()[0];
     assert_eq!(
         spec.transport.describe(),

@@ -1,21 +1,59 @@
-//! `fleetreset check FILE`: validate an inventory and list every problem as `FILE:LINE: message`.
+//! `fleetreset check FILE [--action A]`: validate an inventory and list every problem as
+//! `FILE:LINE: message`. It is the one validator: `plan` and `run` refuse what it refuses, with
+//! the same lines ([`refused_rows`] for what an action adds).
 
 use std::collections::HashSet;
 use std::io::{self, BufWriter, Write};
 
 use crate::cli::CheckArgs;
 use crate::exit::Status;
-use crate::inventory::{self, Inventory, InventoryErrors, LoadError};
-use crate::output::despite_closed_pipe;
+use crate::inventory::{self, Inventory, InventoryErrors, LoadError, rules};
+use crate::model::Action;
+use crate::output::{despite_closed_pipe, say};
 
 /// Prints the summary of a clean inventory on stdout, or its problems on stderr. A file that
 /// can't be read is an error, naming the file.
 pub fn run(args: &CheckArgs) -> anyhow::Result<Status> {
-    let result = inventory::load(&args.file);
+    let result = inventory::load(&args.file).and_then(|inv| match args.action {
+        Some(action) => for_action(inv, action, args.allow_unverified_identity),
+        None => Ok(inv),
+    });
     // Buffered: stderr is unbuffered, and a broken file can have a problem on every line.
     let mut stderr = BufWriter::new(io::stderr().lock());
     let (status, printed) = report(result, &mut io::stdout().lock(), &mut stderr)?;
     despite_closed_pipe(status, printed.and_then(|()| stderr.flush()))
+}
+
+/// The inventory, or what `action` refuses of it as [`LoadError::Invalid`].
+fn for_action(
+    inventory: Inventory,
+    action: Action,
+    allow_unverified: bool,
+) -> Result<Inventory, LoadError> {
+    let refused = rules::refusals(&inventory, action, allow_unverified);
+    if refused.is_empty() {
+        Ok(inventory)
+    } else {
+        Err(LoadError::Invalid(rules::errors(&inventory, refused)))
+    }
+}
+
+/// For `plan` and `run`: prints what `action` refuses of `inventory`, the lines `check
+/// --action` prints, and what to do; `true` when it refuses anything (the command exits 2).
+pub(crate) fn refused_rows(inventory: &Inventory, action: Action, allow_unverified: bool) -> bool {
+    let refused = rules::refusals(inventory, action, allow_unverified);
+    if refused.is_empty() {
+        return false;
+    }
+    let count = refused.len();
+    say!("{}", rules::errors(inventory, refused));
+    say!(
+        "fleetreset: a factory reset checks every device's MAC first (a device_id alone is not \
+         enough); add the mac column for these {count} device(s), or pass \
+         --allow-unverified-identity to wipe whatever answers at their addresses. Nothing was \
+         sent."
+    );
+    true
 }
 
 /// The status, and how printing it went.
@@ -119,6 +157,22 @@ mod tests {
             check("id,host\n,10.0.0.1\n").2,
             "inv/x.csv:2: empty id\ninv/x.csv: 1 problem\n"
         );
+    }
+
+    #[test]
+    fn an_action_adds_its_refusals_in_the_same_form() {
+        let text = "id,host,mac\na,10.0.0.1,50:C7:BF:00:00:01\nb,10.0.0.2,\n";
+        let inv = inventory::parse(Path::new("inv/x.csv"), text.as_bytes()).unwrap();
+        let result = for_action(inv.clone(), Action::FactoryReset, false);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let (status, _) = report(result, &mut out, &mut err).unwrap();
+        assert_eq!(status, Status::BadInput);
+        assert_eq!(
+            String::from_utf8(err).unwrap(),
+            format!("inv/x.csv:3: b: {}\ninv/x.csv: 1 problem\n", rules::NO_MAC)
+        );
+        assert!(for_action(inv.clone(), Action::FactoryReset, true).is_ok());
+        assert!(for_action(inv, Action::PowerCycle, false).is_ok());
     }
 
     #[test]

@@ -83,7 +83,9 @@ pub async fn run(args: &DemoArgs, signals: Signals) -> anyhow::Result<Status> {
     guard.preflight(&args.reports_dir.join(&run_id), devices.len())?;
     let mut view = ProgressView::for_stderr();
     let mut jobs = plan::plan(&inventory.devices, Action::FactoryReset);
-    if let Err(problems) = execute::prepare(&mut jobs, &Default::default(), None, &view).await {
+    if let Err(problems) =
+        execute::prepare(&mut jobs, &Default::default(), None, &view, &demo_config()).await
+    {
         anyhow::bail!(
             "the demo fleet could not be prepared: {}",
             problems.join("; ")

@@ -13,6 +13,9 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<Status> {
     let Some((inv, _)) = load_inventory(&args.file)? else {
         return Ok(Status::BadInput);
     };
+    if super::check::refused_rows(&inv, args.action, args.allow_unverified_identity) {
+        return Ok(Status::BadInput);
+    }
     let jobs = plan::plan(&inv.devices, args.action);
     let mut out = std::io::stdout().lock();
     if args.json {

@@ -10,7 +10,6 @@ use crate::engine::config::RunConfig;
 use crate::engine::dry_run;
 use crate::engine::execute::{self, RunInput, RunSummary};
 use crate::engine::guard::Guard;
-use crate::engine::job::identity_verifiable;
 use crate::engine::plan::{self, PlannedJob};
 use crate::engine::progress::ProgressView;
 use crate::engine::shutdown::Signals;
@@ -51,33 +50,22 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
                 return Ok(Status::BadInput);
             }
         };
-    if config.action == Action::FactoryReset && !safety.allow_unverified_identity {
-        let unverifiable: Vec<_> = inventory
-            .devices
-            .iter()
-            .filter(|d| !identity_verifiable(d))
-            .collect();
-        if !unverifiable.is_empty() {
-            for d in &unverifiable {
-                say!(
-                    "{}:{}: {}: no MAC to verify the device's identity before wiping it",
-                    args.file.display(),
-                    d.line,
-                    Inert(&d.id)
-                );
-            }
-            say!(
-                "fleetreset: a factory reset checks every device's MAC first (a device_id alone is not enough); add the mac column for these {} \
-                 device(s), or pass --allow-unverified-identity to wipe whatever answers at their addresses. Nothing was sent.",
-                unverifiable.len()
-            );
-            return Ok(Status::BadInput);
-        }
+    if super::check::refused_rows(&inventory, config.action, safety.allow_unverified_identity) {
+        return Ok(Status::BadInput);
     }
     let mut jobs = plan::plan(&inventory.devices, config.action);
     let mut view = ProgressView::for_stderr();
     if args.dry_run {
-        if !prepared(&mut jobs, &store, rediscover.as_deref(), &view, &args.file).await {
+        if !prepared(
+            &mut jobs,
+            &store,
+            rediscover.as_deref(),
+            &view,
+            &args.file,
+            &config,
+        )
+        .await
+        {
             return Ok(Status::BadInput);
         }
         return dry_run(args, &jobs, &config, &mut view, signals).await;
@@ -100,7 +88,16 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
     )?;
     guard.preflight(&args.reports_dir.join(&run_id), devices.len())?;
     guard.refuse_unresolved(&devices, None)?;
-    if !prepared(&mut jobs, &store, rediscover.as_deref(), &view, &args.file).await {
+    if !prepared(
+        &mut jobs,
+        &store,
+        rediscover.as_deref(),
+        &view,
+        &args.file,
+        &config,
+    )
+    .await
+    {
         return Ok(Status::BadInput);
     }
     // Devices discovery found elsewhere are claimed (and checked for open commands) at their
@@ -147,8 +144,9 @@ async fn prepared(
     rediscover: Option<&[std::net::IpAddr]>,
     view: &ProgressView,
     file: &std::path::Path,
+    config: &RunConfig,
 ) -> bool {
-    match execute::prepare(jobs, store, rediscover, view).await {
+    match execute::prepare(jobs, store, rediscover, view, config).await {
         Ok(()) => true,
         Err(problems) => {
             for p in problems {

@@ -4,7 +4,13 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::DeviceError;
+use crate::inventory::MacAddr;
 use crate::protocol::iot::messages::{CloudInfo, SysInfo};
+
+/// The field `fleetreset simulate` adds to IOT sysinfo, SMART device info and discovery
+/// replies: the simulator's `--time-scale`. Real firmware never sends it, so a device that
+/// does is a simulator, and a run at another time scale would misjudge every wait.
+pub const SIM_TIME_SCALE_FIELD: &str = "fleetreset_sim_time_scale";
 
 /// What a device says about itself, whatever its protocol.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -12,7 +18,8 @@ pub struct DeviceInfo {
     pub model: String,
     /// The name the owner gave it, decoded (SMART sends it as base64).
     pub alias: String,
-    /// As the device wrote it: `AA:BB:…` (IOT), `AA-BB-…` (SMART) or bare hex (bulbs).
+    /// Upper case with colons whatever the device wrote (`AA-BB-…` on SMART firmware, bare hex
+    /// on bulbs); as written only when it is no MAC at all ([`MacAddr::normalise`]).
     pub mac: String,
     pub device_id: String,
     /// The family word the device reports: `IOT.SMARTPLUGSWITCH`, `SMART.TAPOPLUG`, …
@@ -51,7 +58,7 @@ impl DeviceInfo {
         DeviceInfo {
             model: info.model.clone(),
             alias: info.alias.clone(),
-            mac: info.mac.clone(),
+            mac: MacAddr::normalise(&info.mac),
             device_id: info.device_id.clone(),
             kind: info.kind.clone(),
             relay_on: info
@@ -74,6 +81,21 @@ impl DeviceInfo {
             cloud_raw,
         }
     }
+}
+
+impl DeviceInfo {
+    /// The simulator's time scale, when the device is `fleetreset simulate` (see
+    /// [`SIM_TIME_SCALE_FIELD`]); `None` for real firmware.
+    pub fn sim_time_scale(&self) -> Option<f64> {
+        sim_time_scale(&self.raw)
+    }
+}
+
+/// [`SIM_TIME_SCALE_FIELD`] of a sysinfo, device info or discovery result object.
+pub fn sim_time_scale(raw: &Value) -> Option<f64> {
+    raw.get(SIM_TIME_SCALE_FIELD)
+        .and_then(Value::as_f64)
+        .filter(|x| x.is_finite() && *x > 0.0)
 }
 
 /// The cloud binding is extra information: without it (no such module, or no answer) `bound`
@@ -105,6 +127,29 @@ mod tests {
         assert_eq!(d.children[0].on, Some(true));
         assert_eq!(d.children[1].id, "8006AB01");
         assert_eq!(d.raw, raw);
+        assert_eq!(d.sim_time_scale(), None);
         assert_eq!(DeviceInfo::from_iot(&info, raw, None).bound, None);
+    }
+
+    #[test]
+    fn a_bulb_s_bare_hex_mic_mac_is_shown_upper_case_with_colons() {
+        let raw = serde_json::json!({"model": "KL130(US)", "mic_mac": "1c3bf3000001",
+                                     "deviceId": "CD"});
+        let info = SysInfo::from_reply(&raw).unwrap();
+        assert_eq!(
+            DeviceInfo::from_iot(&info, raw, None).mac,
+            "1C:3B:F3:00:00:01"
+        );
+    }
+
+    #[test]
+    fn the_simulator_s_time_scale_is_read_and_nonsense_is_not() {
+        let with =
+            |v: serde_json::Value| sim_time_scale(&serde_json::json!({SIM_TIME_SCALE_FIELD: v}));
+        assert_eq!(with(serde_json::json!(0.01)), Some(0.01));
+        assert_eq!(with(serde_json::json!(1)), Some(1.0));
+        assert_eq!(with(serde_json::json!("0.01")), None);
+        assert_eq!(with(serde_json::json!(0)), None);
+        assert_eq!(sim_time_scale(&serde_json::json!({})), None);
     }
 }

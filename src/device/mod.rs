@@ -19,7 +19,7 @@ pub use ack::{Ack, COMMAND_DELAY_SECS};
 pub use client::DeviceClient;
 pub use error::DeviceError;
 pub(crate) use error::smart_error;
-pub use info::{ChildInfo, DeviceInfo};
+pub use info::{ChildInfo, DeviceInfo, SIM_TIME_SCALE_FIELD, sim_time_scale};
 pub use iot::IotClient;
 pub use link::{Link, ProtocolKind};
 pub use smart::{SmartClient, SmartTransport};

@@ -167,7 +167,7 @@ impl SmartClient {
         Ok(DeviceInfo {
             model: dev.model,
             alias: smart::decode_text(&dev.nickname),
-            mac: dev.mac,
+            mac: crate::inventory::MacAddr::normalise(&dev.mac),
             device_id: dev.device_id,
             kind: dev.kind,
             relay_on: dev.device_on,
@@ -343,7 +343,7 @@ mod tests {
         let info = c.info().await.unwrap();
         assert_eq!(info.alias, "Rack 🔌");
         assert_eq!(info.kind, "SMART.TAPOPLUG");
-        assert_eq!(info.mac, "48-22-54-00-00-00");
+        assert_eq!(info.mac, "48:22:54:00:00:00");
         assert_eq!(info.bound, Some(true));
         assert_eq!(info.relay_on, None);
         let ids: Vec<_> = info.children.iter().map(|c| c.id.as_str()).collect();

@@ -21,7 +21,7 @@ use super::config::RunConfig;
 use super::guard::Guard;
 use super::job::{self, Addresses, JobEnv, JobResult, Mode};
 use super::links;
-use super::plan::{self, PlannedJob};
+use super::plan::PlannedJob;
 use super::policy::{Failures, Safety, StopReason, batches};
 use super::progress::ProgressView;
 use super::schedule::{Deferred, Progress, Scheduler};
@@ -126,24 +126,16 @@ pub async fn execute(
 }
 
 /// Settles every job's link: its credentials profile, then (for protocols only discovery can
-/// tell, or with `rediscover`) a discovery sweep. Problems come back as `LINE: id: message`.
+/// tell, or with `rediscover`) a discovery sweep, then checks that a rehearsal's simulator
+/// runs at the run's time scale ([`links::rehearsal_check`]). Problems come back as
+/// `LINE: id: message`; nothing disruptive has been sent either way.
 pub async fn prepare(
     jobs: &mut [PlannedJob],
     store: &crate::credentials::Store,
     rediscover: Option<&[std::net::IpAddr]>,
     view: &ProgressView,
+    config: &RunConfig,
 ) -> Result<(), Vec<String>> {
-    let bad_protocols: Vec<String> = jobs
-        .iter()
-        .filter_map(|j| {
-            plan::protocol_column(&j.device, &j.model)
-                .err()
-                .map(|e| format!("{}: {}: protocol column: {e}", j.device.line, j.device.id))
-        })
-        .collect();
-    if !bad_protocols.is_empty() {
-        return Err(bad_protocols);
-    }
     links::attach_credentials(jobs, store).map_err(|p| {
         p.into_iter()
             .map(|(line, msg)| format!("{line}: {msg}"))
@@ -155,7 +147,9 @@ pub async fn prepare(
             "discovery failed ({e}); using the inventory and catalog as they are"
         )),
     }
-    Ok(())
+    links::rehearsal_check(jobs, config)
+        .await
+        .map_err(|p| vec![p])
 }
 
 pub(super) struct Drive<'a> {

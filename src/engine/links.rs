@@ -7,12 +7,18 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::credentials;
-use crate::device::ProtocolKind;
+use crate::device::{DeviceClient, Link, ProtocolKind};
 use crate::inert::Inert;
 use crate::inventory::MacAddr;
 use crate::protocol::discovery::{self, Found};
 
+use super::config::RunConfig;
+use super::job::probe::time_scale_problem;
 use super::plan::PlannedJob;
+
+/// How many loopback devices the rehearsal check asks before the run. One answer decides (a
+/// simulator has one time scale); a second covers a first device simulated offline.
+const REHEARSAL_LOOKS: usize = 2;
 
 /// How long discovery listens for the devices whose protocol only it can tell. Devices answer
 /// in milliseconds; three rounds over two seconds ride out a lost datagram.
@@ -39,6 +45,41 @@ pub fn protocol_of(found: &Found) -> Option<(ProtocolKind, Option<u16>)> {
             Some((kind, info.http_port))
         }
     }
+}
+
+/// Before a run's first command: whether the inventory is being rehearsed against
+/// `fleetreset simulate` at another time scale than the run's, which would misjudge every
+/// wait. Asks up to [`REHEARSAL_LOOKS`] loopback rows that speak the legacy protocol, which
+/// has no login (a look must never cost a device a failed login); other rows are held to the
+/// same rule by their own probe, before anything is sent to them. Real devices, which never
+/// report a time scale, and fleets off loopback, where no simulator runs, pass untouched.
+/// A refusal is `LINE: id: message`.
+pub async fn rehearsal_check(jobs: &[PlannedJob], config: &RunConfig) -> Result<(), String> {
+    let candidates = jobs
+        .iter()
+        .filter(|j| j.link.protocol == ProtocolKind::Iot && j.link.refusal.is_none())
+        .filter_map(|j| Some((j, j.device.host.ip().filter(IpAddr::is_loopback)?)))
+        .take(REHEARSAL_LOOKS);
+    for (job, ip) in candidates {
+        let mut client = DeviceClient::new(Link {
+            addr: std::net::SocketAddr::new(ip, job.link.port),
+            protocol: ProtocolKind::Iot,
+            credentials: None,
+            timeouts: config.timeouts,
+        });
+        let Ok(info) = client.info().await else {
+            continue;
+        };
+        return match time_scale_problem(&info, ip, config.time_scale) {
+            Some(why) => Err(format!(
+                "{}: {}: {why}",
+                job.device.line,
+                Inert(&job.device.id)
+            )),
+            None => Ok(()),
+        };
+    }
+    Ok(())
 }
 
 /// Fills every job's credentials from its profile. Lists every row whose profile is missing,
@@ -166,12 +207,7 @@ fn follow<'a>(job: &PlannedJob, mac: MacAddr, answers: &[&'a Found]) -> Follow<'
     match answers {
         [] => Follow::Stay,
         [one] if Some(one.ip()) == here => Follow::Stay,
-        [one] => match job
-            .device
-            .extra
-            .get("device_id")
-            .filter(|id| !id.is_empty())
-        {
+        [one] => match job.device.device_id.as_deref() {
             Some(id) if !id.eq_ignore_ascii_case(one.device_id()) => Follow::Refuse(format!(
                 "MAC {mac} answered at {}, but with device id {:?}, not the inventory's {:?}; nothing will be sent to it",
                 one.ip(),
@@ -215,9 +251,7 @@ mod tests {
             mac: Some(MAC.parse().unwrap()),
             ..Device::bare("unit", host)
         };
-        if let Some(id) = device_id {
-            d.extra.insert("device_id".into(), id.into());
-        }
+        d.device_id = device_id.map(str::to_owned);
         crate::engine::plan::plan(&[d], Action::FactoryReset).remove(0)
     }
 

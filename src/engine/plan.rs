@@ -8,7 +8,7 @@ use crate::catalog::{self, Family, ModelInfo, Protocol};
 use crate::credentials::Credentials;
 use crate::device::COMMAND_DELAY_SECS;
 use crate::device::ProtocolKind;
-use crate::inventory::Device;
+use crate::inventory::{Device, ProtocolChoice};
 use crate::model::{Action, Method};
 
 use super::config::{BOOT_BUDGET_FACTOR, LEAVE_BUDGET};
@@ -52,34 +52,26 @@ pub struct LinkPlan {
     pub refusal: Option<String>,
 }
 
-/// The inventory's `protocol` column, read. `auto` (or empty) leaves the choice to the catalog
-/// or discovery.
-pub fn protocol_column(device: &Device, model: &ModelInfo) -> Result<Option<ProtocolKind>, String> {
-    let word = device
-        .extra
-        .get("protocol")
-        .map(|s| s.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    Ok(match word.as_str() {
-        "" | "auto" => None,
-        "iot" | "xor" => Some(ProtocolKind::Iot),
-        "aes" => Some(ProtocolKind::SmartAes),
-        "iot-klap" => Some(ProtocolKind::IotKlapV1),
+/// The protocol the inventory's `protocol` column asks for this model. `auto` leaves the
+/// choice to the catalog or discovery. The column was validated when the inventory was read.
+pub fn protocol_column(device: &Device, model: &ModelInfo) -> Option<ProtocolKind> {
+    match device.protocol {
+        ProtocolChoice::Auto => None,
         // Plain `klap`: IOT JSON (KLAP v1) for legacy models and the HS100, whose KLAP
         // hardware still speaks IOT; SMART JSON (KLAP v2) for everything else, EP25 hardware
         // 2.6 included. The simulator serves the same.
-        "klap" => Some(match model.protocol {
+        ProtocolChoice::Klap => Some(match model.protocol {
             Protocol::Iot => ProtocolKind::IotKlapV1,
             Protocol::Mixed if model.model == "HS100" => ProtocolKind::IotKlapV1,
             _ => ProtocolKind::SmartKlap,
         }),
-        other => Some(other.parse::<ProtocolKind>()?),
-    })
+        ProtocolChoice::Exact(kind) => Some(kind),
+    }
 }
 
 fn initial_link(device: &Device, model: &ModelInfo) -> LinkPlan {
     let (protocol, source) = match protocol_column(device, model) {
-        Ok(Some(p)) => (p, "inventory"),
+        Some(p) => (p, "inventory"),
         _ if model.protocol == Protocol::Iot => (ProtocolKind::Iot, "catalog"),
         _ => (ProtocolKind::Iot, "unresolved"),
     };
@@ -123,9 +115,6 @@ fn plan_one(seq: u32, device: &Device, action: Action) -> PlannedJob {
     }
     if device.mac.is_none() {
         warnings.push("no MAC: the device's identity can't be checked before acting".into());
-    }
-    if let Err(e) = protocol_column(device, &model) {
-        warnings.push(e);
     }
     if matches!(model.family, Family::Camera | Family::Doorbell) {
         warnings.push("cameras and doorbells need the Tapo protocols, not supported yet".into());
@@ -273,9 +262,9 @@ mod tests {
     fn the_protocol_column_picks_the_payload_klap_carries_by_model() {
         let with = |model: &str, protocol: &str| {
             let mut d = device(Some(model), None);
-            d.extra.insert("protocol".into(), protocol.into());
+            d.protocol = protocol.parse().unwrap();
             let info = catalog::lookup(model);
-            protocol_column(&d, &info).unwrap()
+            protocol_column(&d, &info)
         };
         assert_eq!(with("HS100(UK)", "klap"), Some(ProtocolKind::IotKlapV1));
         assert_eq!(with("HS110(EU)", "klap"), Some(ProtocolKind::IotKlapV1));
@@ -284,9 +273,6 @@ mod tests {
         assert_eq!(with("P100(US)", "aes"), Some(ProtocolKind::SmartAes));
         assert_eq!(with("HS110(EU)", "auto"), None);
         assert_eq!(with("HS110(EU)", "smart-aes"), Some(ProtocolKind::SmartAes));
-        let mut d = device(Some("HS110"), None);
-        d.extra.insert("protocol".into(), "telnet".into());
-        assert!(protocol_column(&d, &catalog::lookup("HS110")).is_err());
     }
 
     #[test]

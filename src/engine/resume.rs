@@ -114,16 +114,22 @@ pub async fn resume(
         work.push((planned, mode));
     }
     let (mut jobs, modes): (Vec<PlannedJob>, Vec<Mode>) = work.into_iter().unzip();
-    prepare(&mut jobs, credentials, rediscover.as_deref(), &*view)
-        .await
-        .map_err(|problems| {
-            let file = inventory.path.display();
-            let lines: Vec<String> = problems.iter().map(|p| format!("{file}:{p}")).collect();
-            anyhow::anyhow!(
-                "{}\nnothing was sent, and the run is as it was",
-                lines.join("\n")
-            )
-        })?;
+    prepare(
+        &mut jobs,
+        credentials,
+        rediscover.as_deref(),
+        &*view,
+        &config,
+    )
+    .await
+    .map_err(|problems| {
+        let file = inventory.path.display();
+        let lines: Vec<String> = problems.iter().map(|p| format!("{file}:{p}")).collect();
+        anyhow::anyhow!(
+            "{}\nnothing was sent, and the run is as it was",
+            lines.join("\n")
+        )
+    })?;
     // Devices discovery found elsewhere are claimed, and checked, at their new addresses too.
     let moved: Vec<&Device> = jobs
         .iter()

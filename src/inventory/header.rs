@@ -17,11 +17,13 @@ pub(super) enum Column {
     Unit,
     PowerVia,
     Credentials,
+    Protocol,
+    DeviceId,
     Notes,
 }
 
 impl Column {
-    const ALL: [Column; 9] = [
+    const ALL: [Column; 11] = [
         Column::Id,
         Column::Host,
         Column::Model,
@@ -30,6 +32,8 @@ impl Column {
         Column::Unit,
         Column::PowerVia,
         Column::Credentials,
+        Column::Protocol,
+        Column::DeviceId,
         Column::Notes,
     ];
 
@@ -44,6 +48,8 @@ impl Column {
             Column::Unit => "unit",
             Column::PowerVia => "power_via",
             Column::Credentials => "credentials",
+            Column::Protocol => "protocol",
+            Column::DeviceId => "device_id",
             Column::Notes => "notes",
         }
     }

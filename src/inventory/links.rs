@@ -1,10 +1,12 @@
-//! `power_via` between rows: each must name another row, and following them must not lead in
-//! a circle (no device can be power-cycled through a plug that it powers itself).
+//! `power_via` between rows: each must name another row that can switch power (a strip with
+//! that outlet, when the catalog knows the row's model), and following them must not lead in a
+//! circle (no device can be power-cycled through a plug that it powers itself).
 
 use std::collections::HashMap;
 
 use super::errors::quoted;
 use super::{PowerVia, RowError};
+use crate::catalog::{self, Family};
 
 /// How many ids a loop message lists before it cuts the list short.
 const LOOP_IDS_SHOWN: usize = 8;
@@ -20,8 +22,13 @@ pub(super) struct Link {
     pub text: String,
 }
 
-/// Problems with `links` (in line order), given the line of the first row with each id.
-pub(super) fn check(links: &[Link], ids: &HashMap<String, u64>) -> Vec<RowError> {
+/// Problems with `links` (in line order), given the line of the first row with each id and
+/// the model of each valid row's id.
+pub(super) fn check(
+    links: &[Link],
+    ids: &HashMap<String, u64>,
+    models: &HashMap<&str, Option<&str>>,
+) -> Vec<RowError> {
     let mut errors = Vec::new();
     for link in links {
         let message = if link.via.id == link.from {
@@ -32,6 +39,13 @@ pub(super) fn check(links: &[Link], ids: &HashMap<String, u64>) -> Vec<RowError>
                 quoted(&link.text),
                 quoted(&link.via.id)
             )
+        } else if let Some(why) = models
+            .get(link.via.id.as_str())
+            .copied()
+            .flatten()
+            .and_then(|model| switch_problem(&link.via, model))
+        {
+            format!("power_via {} names {why}", quoted(&link.text))
         } else {
             continue;
         };
@@ -42,6 +56,44 @@ pub(super) fn check(links: &[Link], ids: &HashMap<String, u64>) -> Vec<RowError>
     }
     errors.extend(loops(links));
     errors
+}
+
+/// Why the row `via` names, of `model`, can't switch the power `via` asks for; `None` when it
+/// can, or when the catalog doesn't know the model (then nothing is known against it).
+fn switch_problem(via: &PowerVia, model: &str) -> Option<String> {
+    let info = catalog::lookup(model);
+    let target = format!("{}, a {}", quoted(&via.id), quoted(model));
+    match (info.family, via.outlet) {
+        (Family::Unknown, _) => None,
+        (Family::Strip, Some(n)) if n > u16::from(info.outlets) => Some(format!(
+            "outlet {n} of {target}, which has {} outlets",
+            info.outlets
+        )),
+        (Family::Strip, _) => None,
+        (Family::Plug, Some(n)) => Some(format!(
+            "outlet {n} of {target}, a plug with one outlet: write {} without #{n}",
+            quoted(&via.id)
+        )),
+        (Family::Plug, None) => None,
+        (family, _) => Some(format!(
+            "{target} ({}), which has no outlet to power another device",
+            family_word(family)
+        )),
+    }
+}
+
+fn family_word(family: Family) -> &'static str {
+    match family {
+        Family::Plug => "a plug",
+        Family::Strip => "a power strip",
+        Family::WallSwitch => "a wall switch",
+        Family::Dimmer => "a dimmer",
+        Family::Bulb => "a bulb",
+        Family::LightStrip => "a light strip",
+        Family::Camera => "a camera",
+        Family::Doorbell => "a doorbell",
+        Family::Unknown => "a model the catalog doesn't know",
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -117,6 +169,63 @@ mod tests {
             text.push_str(&format!("{id},10.0.0.{},{via}\n", i + 1));
         }
         problems(text.as_bytes())
+    }
+
+    /// Rows of (id, model, power_via).
+    fn modelled_problems(rows: &[(&str, &str, &str)]) -> Vec<(u64, String)> {
+        let mut text = String::from("id,host,model,power_via\n");
+        for (i, (id, model, via)) in rows.iter().enumerate() {
+            text.push_str(&format!("{id},10.0.0.{},{model},{via}\n", i + 1));
+        }
+        problems(text.as_bytes())
+    }
+
+    #[test]
+    fn an_outlet_the_strip_does_not_have_is_reported_with_its_outlet_count() {
+        assert_eq!(
+            modelled_problems(&[("strip", "KP303(UK)", ""), ("lamp", "KL130", "strip#7")]),
+            [(
+                3,
+                "power_via \"strip#7\" names outlet 7 of \"strip\", a \"KP303(UK)\", which \
+                 has 3 outlets"
+                    .to_string()
+            )]
+        );
+        assert_eq!(
+            modelled_problems(&[("strip", "KP303(UK)", ""), ("lamp", "KL130", "strip#3")]),
+            []
+        );
+    }
+
+    #[test]
+    fn power_via_a_device_without_an_outlet_is_reported_and_an_unknown_model_is_not() {
+        assert_eq!(
+            modelled_problems(&[("bulb", "KL130", ""), ("lamp", "", "bulb")]),
+            [(
+                3,
+                "power_via \"bulb\" names \"bulb\", a \"KL130\" (a bulb), which has no outlet \
+                 to power another device"
+                    .to_string()
+            )]
+        );
+        assert_eq!(
+            modelled_problems(&[("plug", "HS110(EU)", ""), ("lamp", "", "plug#2")]),
+            [(
+                3,
+                "power_via \"plug#2\" names outlet 2 of \"plug\", a \"HS110(EU)\", a plug \
+                 with one outlet: write \"plug\" without #2"
+                    .to_string()
+            )]
+        );
+        assert_eq!(
+            modelled_problems(&[
+                ("plug", "HS110(EU)", ""),
+                ("x", "ZZ9000", ""),
+                ("lamp", "", "plug"),
+                ("fan", "", "x#9")
+            ]),
+            []
+        );
     }
 
     #[test]

@@ -52,6 +52,18 @@ impl MacAddr {
     }
 }
 
+impl MacAddr {
+    /// A MAC as a device wrote it (`50-c7-bf-…` on SMART firmware, bare hex in a bulb's
+    /// `mic_mac`, colons elsewhere) in the one form every output uses, upper case with colons.
+    /// Text that is no MAC stays as written, so a message can still show what the device sent
+    /// (inert, like everything a device says).
+    pub fn normalise(text: &str) -> String {
+        text.parse::<MacAddr>()
+            .map(|mac| mac.to_string())
+            .unwrap_or_else(|_| text.to_string())
+    }
+}
+
 impl fmt::Display for MacAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let [a, b, c, d, e, g] = self.0;
@@ -144,6 +156,15 @@ mod tests {
             assert!(!mac.is_device_identity(), "{text}");
             assert_eq!(mac.identity_problem(), Some(reason), "{text}");
         }
+    }
+
+    #[test]
+    fn device_written_macs_normalise_to_upper_case_with_colons_and_other_text_stays() {
+        for text in ["50-c7-bf-0a-b1-fe", "50c7bf0ab1fe", "50:c7:BF:0a:b1:FE"] {
+            assert_eq!(MacAddr::normalise(text), "50:C7:BF:0A:B1:FE", "{text}");
+        }
+        assert_eq!(MacAddr::normalise("not a mac"), "not a mac");
+        assert_eq!(MacAddr::normalise(""), "");
     }
 
     #[test]

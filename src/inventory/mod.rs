@@ -15,9 +15,12 @@
 //! - `header`: the header row → column positions.
 //! - `validate`: one record → [`Device`], plus duplicate ids, hosts and MACs.
 //! - `links`: `power_via` references between rows.
-//! - `host`, `mac`, `power`: the typed fields and their parsers.
+//! - `host`, `mac`, `power`, `protocol`, `device_id`: the typed fields and their parsers.
+//! - `rules`: what an action refuses of an inventory that is valid on its own (a factory reset
+//!   of rows without a MAC), for `check --action`, `plan` and `run` alike.
 //! - `errors`: how problems are printed.
 
+mod device_id;
 mod encoding;
 mod errors;
 mod header;
@@ -26,16 +29,20 @@ mod links;
 mod mac;
 mod parse;
 mod power;
+mod protocol;
 mod quoting;
 mod reader;
+pub mod rules;
 mod validate;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub use device_id::{MAX_DEVICE_ID_DIGITS, device_id_problem};
 pub use host::{HostError, reasons as unicast_reasons, unicast_problem};
 pub use mac::reasons as identity_reasons;
 pub use power::{MAX_OUTLET, PowerViaError};
+pub use protocol::{ProtocolChoice, ProtocolChoiceError};
 
 /// A validated inventory.
 #[derive(Debug, Clone)]
@@ -57,6 +64,10 @@ pub struct Device {
     pub unit: Option<String>,
     pub power_via: Option<PowerVia>,
     pub credentials: Option<String>,
+    /// `protocol` column; [`ProtocolChoice::Auto`] when absent or empty.
+    pub protocol: ProtocolChoice,
+    /// `device_id` column: hex digits, as the device reports its id.
+    pub device_id: Option<String>,
     pub notes: Option<String>,
     /// Columns the inventory has beyond the known ones, by header name (lower-cased), kept so
     /// that nothing the user wrote is lost. The simulator reads `sim_fault` from here.
@@ -80,6 +91,8 @@ impl Device {
             unit: None,
             power_via: None,
             credentials: None,
+            protocol: ProtocolChoice::Auto,
+            device_id: None,
             notes: None,
             extra: BTreeMap::new(),
         }

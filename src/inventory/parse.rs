@@ -101,6 +101,8 @@ mod tests {
                     outlet: Some(2)
                 }),
                 credentials: None,
+                protocol: crate::inventory::ProtocolChoice::Auto,
+                device_id: None,
                 notes: Some("two\nlines".into()),
                 extra: [("sim_fault".to_string(), "offline".to_string())].into(),
             }
@@ -108,9 +110,14 @@ mod tests {
     }
 
     #[test]
-    fn an_inventory_with_a_header_and_no_rows_is_clean_and_empty() {
-        let inventory = parse(Path::new("x.csv"), b"id,host\n").unwrap();
-        assert!(inventory.devices.is_empty());
+    fn an_inventory_with_a_header_and_no_rows_has_no_devices() {
+        assert_eq!(
+            problems(b"# fleet\nid,host\n# nothing yet\n"),
+            [(
+                2,
+                "no devices: the file has a header and no rows; add one row per device".to_string()
+            )]
+        );
     }
 
     #[test]

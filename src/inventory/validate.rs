@@ -9,7 +9,7 @@ use super::host::HostError;
 use super::links::{self, Link};
 use super::mac::EXPECTED_FORMS;
 use super::reader::Record;
-use super::{Device, Host, MacAddr, PowerVia, RowError};
+use super::{Device, Host, MacAddr, PowerVia, ProtocolChoice, RowError, device_id_problem};
 use crate::protocol::iot::DEFAULT_PORT;
 
 /// Checks rows one by one against the header's columns and the rows before them.
@@ -24,6 +24,8 @@ pub(super) struct Validator<'c> {
     /// before a reset meaningless.
     macs: HashMap<MacAddr, u64>,
     links: Vec<Link>,
+    /// Records seen, readable or not: a file of a header alone has no devices to act on.
+    rows: usize,
     devices: Vec<Device>,
     errors: Vec<RowError>,
 }
@@ -36,6 +38,7 @@ impl<'c> Validator<'c> {
             hosts: HashMap::new(),
             macs: HashMap::new(),
             links: Vec::new(),
+            rows: 0,
             devices: Vec::new(),
             errors: Vec::new(),
         }
@@ -43,10 +46,12 @@ impl<'c> Validator<'c> {
 
     /// A record that could not be read; kept so that problems stay in one list.
     pub(super) fn unreadable(&mut self, error: RowError) {
+        self.rows += 1;
         self.errors.push(error);
     }
 
     pub(super) fn row(&mut self, record: &Record) {
+        self.rows += 1;
         let columns = self.columns;
         let line = record.line;
         let fields = record.fields.as_slice();
@@ -68,7 +73,11 @@ impl<'c> Validator<'c> {
         let host = self.host(line, columns.get(Column::Host, fields));
         let mac = self.mac(line, columns.get(Column::Mac, fields));
         let power_via = self.power_via(line, id, columns.get(Column::PowerVia, fields));
-        let (Some(id), Some(host), Ok(mac), Ok(power_via)) = (id, host, mac, power_via) else {
+        let protocol = self.protocol(line, columns.get(Column::Protocol, fields));
+        let device_id = self.device_id(line, columns.get(Column::DeviceId, fields));
+        let (Some(id), Some(host), Ok(mac), Ok(power_via), Some(protocol), Ok(device_id)) =
+            (id, host, mac, power_via, protocol, device_id)
+        else {
             return;
         };
         if self.errors.len() > errors_before {
@@ -85,6 +94,8 @@ impl<'c> Validator<'c> {
             unit: text(Column::Unit),
             power_via,
             credentials: text(Column::Credentials),
+            protocol,
+            device_id,
             notes: text(Column::Notes),
             extra: columns
                 .extra
@@ -97,7 +108,19 @@ impl<'c> Validator<'c> {
 
     /// The valid devices and every problem, once all rows are in.
     pub(super) fn finish(mut self) -> (Vec<Device>, Vec<RowError>) {
-        self.errors.extend(links::check(&self.links, &self.ids));
+        if self.rows == 0 {
+            let line = self.columns.line;
+            self.report(
+                line,
+                "no devices: the file has a header and no rows; add one row per device".into(),
+            );
+        }
+        let mut models: HashMap<&str, Option<&str>> = HashMap::new();
+        for d in &self.devices {
+            models.entry(&d.id).or_insert(d.model.as_deref());
+        }
+        let problems = links::check(&self.links, &self.ids, &models);
+        self.errors.extend(problems);
         (self.devices, self.errors)
     }
 
@@ -207,6 +230,28 @@ impl<'c> Validator<'c> {
             }
             Err(err) => {
                 self.report(line, format!("bad power_via {}: {err}", quoted(text)));
+                Err(())
+            }
+        }
+    }
+
+    fn protocol(&mut self, line: u64, text: Option<&str>) -> Option<ProtocolChoice> {
+        let Some(text) = text else {
+            return Some(ProtocolChoice::Auto);
+        };
+        match text.parse::<ProtocolChoice>() {
+            Ok(choice) => Some(choice),
+            Err(err) => self.fail(line, format!("unknown protocol {}: {err}", quoted(text))),
+        }
+    }
+
+    /// `Err` when the device id is given but can't be one.
+    fn device_id(&mut self, line: u64, text: Option<&str>) -> Result<Option<String>, ()> {
+        let Some(text) = text else { return Ok(None) };
+        match device_id_problem(text) {
+            None => Ok(Some(text.to_string())),
+            Some(reason) => {
+                self.report(line, format!("bad device_id {}: {reason}", quoted(text)));
                 Err(())
             }
         }

@@ -10,6 +10,7 @@ use rand::RngCore;
 use rsa::rand_core::CryptoRngCore;
 use serde_json::{Value, json};
 
+use crate::device::SIM_TIME_SCALE_FIELD;
 use crate::protocol::klap::cipher::{self, SEED_LEN, Version};
 
 use super::account::{Account, Login};
@@ -477,6 +478,7 @@ impl SimState {
             "mgt_encrypt_schm": scheme,
             "factory_default": !bound,
             "owner": if bound { self.account.owner_hash() } else { String::new() },
+            SIM_TIME_SCALE_FIELD: self.scale,
         });
         if let (Some(r), Some(extra)) = (result.as_object_mut(), extra.as_object()) {
             r.extend(extra.clone());

@@ -146,7 +146,7 @@ fn spec_for(d: &Device, credentials: &Store) -> Result<DeviceSpec, String> {
         .model
         .clone()
         .unwrap_or_else(|| profile::DEFAULT_MODEL.to_string());
-    let asked = Asked::parse(d.extra.get(PROTOCOL_COLUMN))?;
+    let asked = Asked::parse(Some(&d.protocol.to_string()))?;
     let (transport, dialect) = dialect_for(&model, asked)?;
     let faults = match d.extra.get(fault::COLUMN) {
         Some(spec) => Faults::parse(spec).map_err(|e| format!("{}: {e}", fault::COLUMN))?,
@@ -349,7 +349,9 @@ mod tests {
             model: Some(model.to_string()),
             ..Device::bare("d1", "127.0.0.1")
         };
-        d.extra.insert(PROTOCOL_COLUMN.into(), word.into());
+        d.protocol = word
+            .parse()
+            .unwrap_or_else(|e| panic!("run refuses {word:?}: {e}"));
         d
     }
 
@@ -402,8 +404,7 @@ mod tests {
         for model in MODELS {
             for word in WORDS {
                 let d = row(model, word);
-                let run = crate::engine::plan::protocol_column(&d, &catalog::lookup(model))
-                    .unwrap_or_else(|e| panic!("run refuses {word:?}: {e}"));
+                let run = crate::engine::plan::protocol_column(&d, &catalog::lookup(model));
                 match (served(model, word), run) {
                     (Ok(sim), Some(run)) => assert_eq!(sim, run, "{model} {word:?}"),
                     // `auto`: the model's own protocol, which discovery finds.
@@ -439,12 +440,7 @@ mod tests {
             (
                 "HS110(EU)",
                 "aes",
-                "d1: HS110(EU) is a legacy Kasa (IOT) model: aes carries SMART JSON only; use iot or klap (iot-klap-v1, iot-klap-v2)",
-            ),
-            (
-                "HS110(EU)",
-                "telnet",
-                "d1: protocol: unknown protocol \"telnet\": expected auto, iot, klap, aes, or one of iot, iot-klap-v1, iot-klap-v2, smart-klap, smart-aes",
+                "d1: HS110(EU) is a legacy Kasa (IOT) model: smart-aes carries SMART JSON only; use iot or klap (iot-klap-v1, iot-klap-v2)",
             ),
         ] {
             assert_eq!(served(model, word), Err(message.to_string()));

@@ -11,6 +11,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Map, Value, json};
 
 use crate::catalog::Family;
+use crate::device::SIM_TIME_SCALE_FIELD;
 use crate::inventory::MacAddr;
 
 use super::JournalHandle;
@@ -406,6 +407,7 @@ impl SmartState {
         obj.insert("ip".into(), json!(self.ip.to_string()));
         obj.insert("nickname".into(), json!(B64.encode(&self.identity.alias)));
         obj.insert("ssid".into(), json!(B64.encode(SSID)));
+        obj.insert(SIM_TIME_SCALE_FIELD.into(), json!(self.scale));
         if !self.is_strip() {
             obj.insert("device_on".into(), json!(self.relay.on));
             obj.insert("on_time".into(), json!(self.relay.on_time(now, self.scale)));

@@ -6,6 +6,7 @@ use std::time::Instant;
 use serde_json::{Map, Value, json};
 
 use crate::catalog::Family;
+use crate::device::SIM_TIME_SCALE_FIELD;
 use crate::inventory::MacAddr;
 
 use super::JournalHandle;
@@ -200,6 +201,7 @@ impl DeviceState {
         obj.insert("deviceId".into(), json!(self.identity.device_id));
         obj.insert("hwId".into(), json!(self.identity.hw_id));
         obj.insert("err_code".into(), json!(0));
+        obj.insert(SIM_TIME_SCALE_FIELD.into(), json!(self.scale));
         if self.is_bulb() {
             if let Some(ls) = obj.get_mut("light_state").and_then(Value::as_object_mut) {
                 ls.insert("on_off".into(), json!(u8::from(self.relay.on)));

@@ -15,21 +15,11 @@ use crate::store::{Record, StoreError};
 
 use super::{Ctx, Fail, Probe};
 
+pub use crate::inventory::rules::identity_verifiable;
+
 /// The optional `device_id` column: the id the device itself reports (`deviceId`).
 fn expected_device_id(device: &Device) -> Option<&str> {
-    device
-        .extra
-        .get("device_id")
-        .map(String::as_str)
-        .filter(|s| !s.is_empty())
-}
-
-/// Whether a factory reset may act on this row without `--allow-unverified-identity`: the row
-/// gives a MAC. A `device_id` alone is not enough: it can only be learnt from the device
-/// itself (by `discover`), so it proves the device is the one that answered then, which may
-/// already have been the wrong one; a MAC can be checked against the label and the router.
-pub fn identity_verifiable(device: &Device) -> bool {
-    device.mac.is_some()
+    device.device_id.as_deref()
 }
 
 /// Whether the device at `addr` is not the one the inventory row means, and how.
@@ -158,14 +148,10 @@ mod tests {
     use super::*;
 
     fn row(model: Option<&str>, mac: Option<&str>, device_id: Option<&str>) -> Device {
-        let mut extra = std::collections::BTreeMap::new();
-        if let Some(id) = device_id {
-            extra.insert("device_id".to_string(), id.to_string());
-        }
         Device {
             model: model.map(str::to_owned),
             mac: mac.map(|m| m.parse().unwrap()),
-            extra,
+            device_id: device_id.map(str::to_owned),
             ..Device::bare("d", "127.0.0.1")
         }
     }

@@ -1,6 +1,6 @@
 //! Reading a device's state, and finding its address.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use serde_json::json;
 
@@ -30,6 +30,24 @@ pub(crate) async fn probe(client: &mut DeviceClient) -> Result<Probe, DeviceErro
         info,
         at: HostMark::now(),
     })
+}
+
+/// Why a run at `run_scale` must not act on a device that reports a simulator's time scale
+/// ([`DeviceInfo::sim_time_scale`]) other than the run's: every wait of the run, scaled for
+/// other devices, would misjudge these (a run at 1 against `simulate --time-scale 0.01` sees
+/// reboots that end before it looks; the other way round, devices that "fail" after minutes).
+/// `None` for real firmware, which never reports one.
+pub fn time_scale_problem(info: &DeviceInfo, ip: IpAddr, run_scale: f64) -> Option<String> {
+    let sim = info.sim_time_scale()?;
+    // Both come from decimal text the user typed; any real difference is far above this.
+    if (sim - run_scale).abs() <= 1e-9 * sim.max(run_scale) {
+        return None;
+    }
+    Some(format!(
+        "the simulator at {ip} runs at --time-scale {sim}; this run uses {run_scale}; pass \
+         --time-scale {sim} (or restart the simulator with --time-scale {run_scale}); nothing \
+         was sent"
+    ))
 }
 
 /// The address the job talks to: the row's IP, or the first address its host name resolves
@@ -102,7 +120,19 @@ impl Ctx<'_> {
             self.attempts += 1;
             tries += 1;
             match probe(client).await {
-                Ok(p) => return Ok(Ok(p)),
+                Ok(p) => {
+                    let run_scale = self.config().time_scale;
+                    let ip = client.addr().ip();
+                    if let Some(why) = time_scale_problem(&p.info, ip, run_scale) {
+                        self.event(
+                            EventKind::ProbeFailed,
+                            json!({ "reason": Reason::Unsupported, "detail": why }),
+                        )
+                        .await?;
+                        return Ok(Err(Fail(Reason::Unsupported, why)));
+                    }
+                    return Ok(Ok(p));
+                }
                 Err(e) if e.is_retryable() && tries < PROBE_ATTEMPTS => {
                     self.event(
                         EventKind::ProbeRetry,
@@ -132,7 +162,52 @@ impl Ctx<'_> {
     }
 
     /// One look on a fresh connection; `None` when the device doesn't answer.
+    ///
+    /// Only ever after the job's own probe, which refused a simulator at another time scale.
     pub(super) async fn look(&self, addr: SocketAddr) -> Option<Probe> {
         probe(&mut self.client(addr)).await.ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn info(raw: serde_json::Value) -> DeviceInfo {
+        DeviceInfo {
+            model: "HS110(EU)".into(),
+            alias: "a".into(),
+            mac: "50:C7:BF:00:00:01".into(),
+            device_id: "80AB".into(),
+            kind: "IOT.SMARTPLUGSWITCH".into(),
+            relay_on: Some(true),
+            on_time: Some(5),
+            children: vec![],
+            bound: None,
+            raw,
+            cloud_raw: None,
+        }
+    }
+
+    #[test]
+    fn a_simulator_at_another_time_scale_is_refused_with_the_fix() {
+        let ip: IpAddr = "127.0.0.5".parse().unwrap();
+        let sim = info(json!({"fleetreset_sim_time_scale": 0.01}));
+        assert_eq!(
+            time_scale_problem(&sim, ip, 1.0).unwrap(),
+            "the simulator at 127.0.0.5 runs at --time-scale 0.01; this run uses 1; pass \
+             --time-scale 0.01 (or restart the simulator with --time-scale 1); nothing was sent"
+        );
+        assert_eq!(time_scale_problem(&sim, ip, 0.01), None);
+    }
+
+    #[test]
+    fn real_firmware_without_the_field_is_never_refused() {
+        let ip: IpAddr = "10.0.0.5".parse().unwrap();
+        for scale in [1.0, 0.01] {
+            assert_eq!(time_scale_problem(&info(json!({})), ip, scale), None);
+        }
     }
 }

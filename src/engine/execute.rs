@@ -14,7 +14,8 @@ use crate::inventory::Inventory;
 use crate::model::Outcome;
 use crate::report::{self, ReportFiles};
 use crate::store::{
-    NewJob, NewRun, Record, RunRecord, RunStatus, StoreError, WRITER_CAPACITY, Writer,
+    Finished, Interrupted, NewJob, NewRun, Record, RunEnd, RunRecord, RunStatus, StoreError,
+    Stopped, WRITER_CAPACITY, Writer,
 };
 
 use super::config::RunConfig;
@@ -369,6 +370,7 @@ pub(super) async fn drive(d: Drive<'_>) -> anyhow::Result<RunSummary> {
     // recorded intent is not one of them: its command may have arrived, so it stays open for
     // `resume` to judge, never marked as skipped.
     let mut left_open = 0;
+    let mut skipped_count = 0;
     if let (Some(why), None) = (&stop, &audit_error) {
         for i in (0..total).filter(|i| !started[*i]) {
             if judged[i] {
@@ -395,6 +397,7 @@ pub(super) async fn drive(d: Drive<'_>) -> anyhow::Result<RunSummary> {
                 break;
             }
             results.push(skipped);
+            skipped_count += 1;
         }
     }
     drop(env);
@@ -412,12 +415,14 @@ pub(super) async fn drive(d: Drive<'_>) -> anyhow::Result<RunSummary> {
     if !aborted.is_empty() || left_open > 0 {
         hold.keep_claims();
     }
-    let status = match (&stop, aborted.is_empty() && left_open == 0) {
-        (Some(StopReason::Signal), _) | (_, false) => RunStatus::Interrupted,
-        (Some(_), true) => RunStatus::Stopped,
-        (None, true) => RunStatus::Finished,
-    };
-    db.finish_run(&run_id, status, chrono::Utc::now())
+    let end = run_end(
+        stop.as_ref(),
+        &signals,
+        count(aborted.len() + left_open),
+        count(skipped_count),
+    );
+    let status = end.status();
+    db.end_run(&run_id, chrono::Utc::now(), end)
         .context("closing the run")?;
     let record = db.load_run(&run_id).context("reading the run back")?;
     let dir = reports_dir.join(&run_id);
@@ -432,6 +437,41 @@ pub(super) async fn drive(d: Drive<'_>) -> anyhow::Result<RunSummary> {
         report,
         db_path: db_path.to_path_buf(),
     })
+}
+
+/// How the run ended, for the audit: what stopped it (which signal, when; which threshold or
+/// window), how many jobs were left for `resume` to judge and how many never started.
+fn run_end(stop: Option<&StopReason>, signals: &Signals, left_open: u32, skipped: u32) -> RunEnd {
+    let interrupted = || {
+        let first = signals.first();
+        RunEnd::Interrupted(Interrupted {
+            signal: first.map(|(name, _)| name.to_string()),
+            signal_at: first.map(|(_, at)| at),
+            signals: signals.received(),
+            left_open,
+            skipped,
+        })
+    };
+    match stop {
+        Some(why @ (StopReason::Threshold(text) | StopReason::WindowClosed(text))) => {
+            RunEnd::Stopped(Stopped {
+                reason: why.skip_reason(),
+                why: text.clone(),
+                left_open,
+                skipped,
+            })
+        }
+        Some(StopReason::Signal) => interrupted(),
+        // Only a signal stops jobs in flight; should one be left open all the same, the run is
+        // not finished.
+        None if left_open > 0 => interrupted(),
+        None => RunEnd::Finished(Finished {}),
+    }
+}
+
+/// A count of jobs for the audit; no inventory comes near `u32::MAX` rows.
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 async fn sleep_or_never(d: Option<Duration>) {

@@ -1,5 +1,9 @@
 //! `devices.csv`: one row per job in inventory order, with what the pre and post snapshots
-//! showed of the device.
+//! showed of the device, and the evidence of the action's effect: the cloud binding before and
+//! after (a factory reset unbinds) and whether the device was seen leaving the network.
+//!
+//! Times are local with their offset ([`Zone`]); `duration_real_s` is real time, whatever the
+//! run's time scale.
 //!
 //! Whatever a device or the inventory says is untrusted, and this file is meant to be opened in
 //! a spreadsheet: text cells that a spreadsheet would evaluate as a formula are neutralised
@@ -7,12 +11,17 @@
 
 use serde_json::Value;
 
+use std::collections::{HashMap, HashSet};
+
+use super::evidence;
+use super::local_time::Zone;
 use super::summary::outcome_word;
-use super::timestamp;
 use crate::inert::inert;
+use crate::inventory::MacAddr;
+use crate::model::EventKind;
 use crate::store::{JobRow, RunRecord, SnapshotPhase, Timestamp};
 
-pub const HEADER: [&str; 22] = [
+pub const HEADER: [&str; 25] = [
     "id",
     "site",
     "unit",
@@ -27,7 +36,7 @@ pub const HEADER: [&str; 22] = [
     "identity",
     "started",
     "finished",
-    "duration_s",
+    "duration_real_s",
     "pre_alias",
     "pre_firmware",
     "pre_mac",
@@ -35,22 +44,68 @@ pub const HEADER: [&str; 22] = [
     "post_alias",
     "post_on_time",
     "post_seen",
+    "cloud_bound_before",
+    "cloud_bound_after",
+    "left_network",
 ];
 
-pub fn render(record: &RunRecord) -> Result<Vec<u8>, ::csv::Error> {
+pub fn render(record: &RunRecord, zone: Zone) -> Result<Vec<u8>, ::csv::Error> {
     let mut out = ::csv::Writer::from_writer(Vec::new());
     out.write_record(HEADER)?;
     let mut jobs: Vec<&JobRow> = record.jobs.iter().collect();
     jobs.sort_by_key(|job| job.seq);
+    let seen = Seen::of(record);
     for job in jobs {
-        out.write_record(row(record, job))?;
+        out.write_record(row(record, &seen, job, zone))?;
     }
     out.into_inner().map_err(|err| err.into_error().into())
 }
 
-fn row(record: &RunRecord, job: &JobRow) -> [String; HEADER.len()] {
+/// What the run's events show per job, gathered once: a run of thousands of jobs must not scan
+/// every event for every row.
+struct Seen<'a> {
+    left_network: HashSet<&'a str>,
+    /// Whether each job's device was bound, from its first intent's pre-state.
+    bound_at_intent: HashMap<&'a str, Option<bool>>,
+}
+
+impl<'a> Seen<'a> {
+    fn of(record: &'a RunRecord) -> Seen<'a> {
+        let mut bound_at_intent = HashMap::new();
+        for e in record
+            .events
+            .iter()
+            .filter(|e| e.kind == EventKind::Intent.as_str())
+        {
+            if let Some(id) = e.device_id.as_deref() {
+                bound_at_intent
+                    .entry(id)
+                    .or_insert_with(|| evidence::bound_in_intent(&e.detail));
+            }
+        }
+        Seen {
+            left_network: evidence::left_network(record),
+            bound_at_intent,
+        }
+    }
+}
+
+fn row(record: &RunRecord, seen: &Seen<'_>, job: &JobRow, zone: Zone) -> [String; HEADER.len()] {
     let pre = snapshot(record, &job.device_id, SnapshotPhase::Pre);
     let post = snapshot(record, &job.device_id, SnapshotPhase::Post);
+    let bound_before = evidence::bound_in(pre).or_else(|| {
+        seen.bound_at_intent
+            .get(job.device_id.as_str())
+            .copied()
+            .flatten()
+    });
+    let left = seen.left_network.contains(job.device_id.as_str());
+    // Seen leaving, or answering after the action; else nothing shows either way.
+    let left_network = if left {
+        Some(true)
+    } else {
+        post.map(|_| false)
+    };
     let opt_text = |s: &Option<String>| text_cell(s.as_deref().unwrap_or(""));
     [
         text_cell(&job.device_id),
@@ -66,17 +121,32 @@ fn row(record: &RunRecord, job: &JobRow) -> [String; HEADER.len()] {
         job.reason.map_or("", |r| r.as_str()).to_string(),
         opt_text(&job.detail),
         identity_word(job.identity_verified).to_string(),
-        job.started_at.as_ref().map(timestamp).unwrap_or_default(),
-        job.finished_at.as_ref().map(timestamp).unwrap_or_default(),
+        job.started_at.map(|t| zone.show(&t)).unwrap_or_default(),
+        job.finished_at.map(|t| zone.show(&t)).unwrap_or_default(),
         duration_s(job.started_at, job.finished_at),
         value_cell(field(pre, "alias", &["alias"])),
         value_cell(field(pre, "firmware", &["sw_ver", "fw_ver"])),
-        value_cell(field(pre, "mac", &["mac", "mic_mac"])),
+        mac_cell(field(pre, "mac", &["mac", "mic_mac"])),
         value_cell(field(pre, "on_time", &["on_time"])),
         value_cell(field(post, "alias", &["alias"])),
         value_cell(field(post, "on_time", &["on_time"])),
         post.is_some().to_string(),
+        evidence::word(bound_before).to_string(),
+        evidence::word(evidence::bound_in(post)).to_string(),
+        evidence::word(left_network).to_string(),
     ]
+}
+
+/// A MAC a device reported, in the inventory's one form (`50:C7:BF:00:00:02`) when it reads as
+/// one (SMART devices say `50-C7-…`, some IOT ones `50C7BF…`); as neutralised text otherwise.
+fn mac_cell(value: Option<&Value>) -> String {
+    match value {
+        Some(Value::String(s)) => match s.parse::<MacAddr>() {
+            Ok(mac) => mac.to_string(),
+            Err(_) => text_cell(s),
+        },
+        other => value_cell(other),
+    }
 }
 
 /// `verified` (the device reported the inventory's MAC), `unverified` (acted on without a MAC
@@ -175,24 +245,24 @@ mod tests {
     use crate::report::fixture;
 
     fn rendered(record: &RunRecord) -> String {
-        String::from_utf8(render(record).unwrap()).unwrap()
+        String::from_utf8(render(record, fixture::ZONE).unwrap()).unwrap()
     }
 
     #[test]
     fn there_is_a_header_and_one_row_per_job_in_inventory_order() {
         let expected = "\
-id,site,unit,model,mac,host,action,method,outcome,reason,detail,identity,started,finished,duration_s,pre_alias,pre_firmware,pre_mac,pre_on_time,post_alias,post_on_time,post_seen
-plug-1,site-a,rack 1,HS103(US),50:C7:BF:00:00:01,10.0.0.1,power-cycle,remote,succeeded,,came back after 41 s,verified,2026-11-21T05:47:09.000Z,2026-11-21T05:47:51.250Z,42.250,\"'=HYPERLINK(\"\"x\"\")\",1.0.3 Build 210506 Rel.180637,50:C7:BF:00:00:01,86400,\"'=HYPERLINK(\"\"x\"\")\",12,true
-lamp-2,north|south,,KL130(EU),,10.0.0.2,power-cycle,remote,failed,not_verified,did not come back within 90 s\\n| retry later,unverified,2026-11-21T05:47:09.500Z,2026-11-21T05:48:40.000Z,90.500,'-lamp,1.8.8,50C7BF000002,,,,false
-strip-3,,,,,10.0.0.3,power-cycle,upstream,skipped,threshold_reached,failure threshold reached,,,2026-11-21T05:48:40.001Z,,,,,,,,false
-cam-4,site-a,porch,C200,,10.0.0.4,power-cycle,manual,manual_required,,hold the reset button for 5 s,,2026-11-21T05:47:10.000Z,2026-11-21T05:47:10.000Z,0.000,,,,,,,false
+id,site,unit,model,mac,host,action,method,outcome,reason,detail,identity,started,finished,duration_real_s,pre_alias,pre_firmware,pre_mac,pre_on_time,post_alias,post_on_time,post_seen,cloud_bound_before,cloud_bound_after,left_network
+plug-1,site-a,rack 1,HS103(US),50:C7:BF:00:00:01,10.0.0.1,power-cycle,remote,succeeded,,came back after 41 s,verified,2026-11-21 06:47:09.000 +01:00,2026-11-21 06:47:51.250 +01:00,42.250,\"'=HYPERLINK(\"\"x\"\")\",1.0.3 Build 210506 Rel.180637,50:C7:BF:00:00:01,86400,\"'=HYPERLINK(\"\"x\"\")\",12,true,true,unknown,false
+lamp-2,north|south,,KL130(EU),,10.0.0.2,power-cycle,remote,failed,not_verified,did not come back within 90 s\\n| retry later,unverified,2026-11-21 06:47:09.500 +01:00,2026-11-21 06:48:40.000 +01:00,90.500,'-lamp,1.8.8,50:C7:BF:00:00:02,,,,false,unknown,unknown,unknown
+strip-3,,,,,10.0.0.3,power-cycle,upstream,skipped,threshold_reached,failure threshold reached,,,2026-11-21 06:48:40.001 +01:00,,,,,,,,false,unknown,unknown,unknown
+cam-4,site-a,porch,C200,,10.0.0.4,power-cycle,manual,manual_required,,hold the reset button for 5 s,,2026-11-21 06:47:10.000 +01:00,2026-11-21 06:47:10.000 +01:00,0.000,,,,,,,false,unknown,unknown,unknown
 ";
         assert_eq!(rendered(&fixture::record()), expected);
     }
 
     #[test]
     fn the_rows_read_back_with_the_header_as_their_keys() {
-        let bytes = render(&fixture::record()).unwrap();
+        let bytes = render(&fixture::record(), fixture::ZONE).unwrap();
         let mut reader = ::csv::Reader::from_reader(bytes.as_slice());
         assert_eq!(reader.headers().unwrap(), HEADER.as_slice());
         let rows: Vec<::csv::StringRecord> = reader.records().map(Result::unwrap).collect();
@@ -262,7 +332,7 @@ cam-4,site-a,porch,C200,,10.0.0.4,power-cycle,manual,manual_required,,hold the r
         let text = rendered(&record);
         let row = text.lines().nth(1).unwrap();
         assert!(row.contains(",first look,1.0.3 Build"), "{row}");
-        assert!(row.ends_with(",20,true"), "{row}");
+        assert!(row.ends_with(",20,true,true,unknown,false"), "{row}");
     }
 
     #[test]
@@ -284,14 +354,14 @@ cam-4,site-a,porch,C200,,10.0.0.4,power-cycle,manual,manual_required,,hold the r
         // Started under a clock two hours ahead, resumed and finished under the true one.
         record.jobs[0].started_at = Some(fixture::at("2026-11-21T07:47:09.000Z"));
         record.jobs[0].finished_at = Some(fixture::at("2026-11-21T05:47:11.411Z"));
-        let bytes = render(&record).unwrap();
+        let bytes = render(&record, fixture::ZONE).unwrap();
         let mut reader = ::csv::Reader::from_reader(bytes.as_slice());
         let row = reader.records().next().unwrap().unwrap();
         assert_eq!(&row[0], "plug-1");
         assert_eq!(&row[14], "", "{row:?}");
-        // The times themselves are still there, as the database holds them.
-        assert_eq!(&row[12], "2026-11-21T07:47:09.000Z");
-        assert_eq!(&row[13], "2026-11-21T05:47:11.411Z");
+        // The times themselves are still there, each as the database holds it.
+        assert_eq!(&row[12], "2026-11-21 08:47:09.000 +01:00");
+        assert_eq!(&row[13], "2026-11-21 06:47:11.411 +01:00");
     }
 
     #[test]
@@ -325,5 +395,52 @@ cam-4,site-a,porch,C200,,10.0.0.4,power-cycle,manual,manual_required,,hold the r
         assert_eq!(&row[15], escaped);
         // JSON already escapes controls its own way.
         assert!(row[19].contains("\\u001b[2J"), "{:?}", &row[19]);
+    }
+
+    #[test]
+    fn a_factory_reset_shows_the_binding_before_and_after_and_whether_the_device_left() {
+        let mut record = fixture::record();
+        record.run.action = crate::model::Action::FactoryReset;
+        // plug-1 left the network: its binding after is unknown, it had no post snapshot.
+        record.snapshots.retain(|s| s.phase == SnapshotPhase::Pre);
+        record.events.push(crate::store::EventRow {
+            id: 10,
+            device_id: Some("plug-1".into()),
+            at: fixture::at("2026-11-21T05:47:20.000Z"),
+            state: None,
+            kind: "left_network".into(),
+            detail: json!({"after_s": 2.3}),
+        });
+        // lamp-2 stayed and reports factory defaults: bound before (its intent says), not now.
+        record.events.push(crate::store::EventRow {
+            id: 11,
+            device_id: Some("lamp-2".into()),
+            at: fixture::at("2026-11-21T05:47:09.700Z"),
+            state: Some(crate::model::JobState::IntentRecorded),
+            kind: "intent".into(),
+            detail: json!({"pre": {"bound": true}}),
+        });
+        record.snapshots[1].data["cloud"] = json!(null);
+        let mut post = record.snapshots[1].clone();
+        post.phase = SnapshotPhase::Post;
+        post.data = json!({"summary": {"bound": false}, "sysinfo": {"alias": ""}});
+        record.snapshots.push(post);
+        let bytes = render(&record, fixture::ZONE).unwrap();
+        let mut reader = ::csv::Reader::from_reader(bytes.as_slice());
+        let rows: Vec<::csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        let evidence = |r: &::csv::StringRecord| (r[22].to_string(), r[23].to_string(), r[24].to_string());
+        let t = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+        assert_eq!(evidence(&rows[0]), t("true", "unknown", "true"));
+        assert_eq!(evidence(&rows[1]), t("true", "false", "false"));
+        assert_eq!(evidence(&rows[2]), t("unknown", "unknown", "unknown"));
+        assert_eq!(&HEADER[22..], ["cloud_bound_before", "cloud_bound_after", "left_network"]);
+    }
+
+    #[test]
+    fn a_mac_the_device_reports_is_shown_in_the_inventory_form_and_anything_else_as_text() {
+        assert_eq!(mac_cell(Some(&json!("50C7BF000002"))), "50:C7:BF:00:00:02");
+        assert_eq!(mac_cell(Some(&json!("50-c7-bf-00-00-02"))), "50:C7:BF:00:00:02");
+        assert_eq!(mac_cell(Some(&json!("=not a mac"))), "'=not a mac");
+        assert_eq!(mac_cell(None), "");
     }
 }

@@ -15,6 +15,7 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 
 use super::schema::{self, TooNew};
+use super::run_events::{self, Resumed, RunEvent, Started};
 use super::{Db, NewJob, NewRun, RunStatus, StoreError, Timestamp, space, time, wal};
 
 /// How long a statement waits on another process's lock (a `report` reading while a run
@@ -169,6 +170,14 @@ impl Db {
                     RunStatus::Running.as_str(),
                 ],
             )?;
+            let started = RunEvent::Started(Started {
+                operator: run.operator.clone(),
+                inventory_path: run.inventory_path.clone(),
+                inventory_sha256: run.inventory_sha256.clone(),
+                tool_version: run.tool_version.clone(),
+                parameters: run.parameters.clone(),
+            });
+            run_events::insert(&tx, &run.id, &run.started_at, &started)?;
             {
                 let mut insert = tx.prepare(
                     "INSERT INTO jobs (run_id, device_id, seq, host, model, mac, site, unit,
@@ -218,8 +227,14 @@ impl Db {
     /// Opens a stopped run for `fleetreset resume`, in one durable transaction: the run is
     /// `running` again, and every job skipped because the run stopped early (interrupted,
     /// window closed, threshold reached) loses its skip so it can run. Each reopened job gets a
-    /// `reopened` event holding the skip it had. Returns the reopened jobs' device ids.
-    pub fn reopen_run(&mut self, run_id: &str, at: Timestamp) -> Result<Vec<String>, StoreError> {
+    /// `reopened` event holding the skip it had, after the run's `run_resumed` event (who
+    /// resumed it, and whether the inventory had changed). Returns the reopened jobs' device ids.
+    pub fn reopen_run(
+        &mut self,
+        run_id: &str,
+        at: Timestamp,
+        resumed: &Resumed,
+    ) -> Result<Vec<String>, StoreError> {
         durably(&mut self.conn, |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let changed = tx.execute(
@@ -229,6 +244,7 @@ impl Db {
             if changed == 0 {
                 return Err(StoreError::NoSuchRun(run_id.to_string()));
             }
+            run_events::insert(&tx, run_id, &at, &RunEvent::Resumed(resumed.clone()))?;
             let skipped: Vec<(String, String, Option<String>)> = tx
                 .prepare(
                     "SELECT device_id, reason, detail FROM jobs

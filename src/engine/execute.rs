@@ -14,8 +14,8 @@ use crate::inventory::Inventory;
 use crate::model::Outcome;
 use crate::report::{self, ReportFiles};
 use crate::store::{
-    Finished, Interrupted, NewJob, NewRun, Record, RunEnd, RunRecord, RunStatus, StoreError,
-    Stopped, WRITER_CAPACITY, Writer,
+    Finished, Interrupted, NewJob, NewRun, Record, RunEnd, RunRecord, RunStatus, Stopped,
+    StoreError, WRITER_CAPACITY, Writer,
 };
 
 use super::config::RunConfig;

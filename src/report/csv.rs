@@ -428,18 +428,25 @@ cam-4,site-a,porch,C200,,10.0.0.4,power-cycle,manual,manual_required,,hold the r
         let bytes = render(&record, fixture::ZONE).unwrap();
         let mut reader = ::csv::Reader::from_reader(bytes.as_slice());
         let rows: Vec<::csv::StringRecord> = reader.records().map(Result::unwrap).collect();
-        let evidence = |r: &::csv::StringRecord| (r[22].to_string(), r[23].to_string(), r[24].to_string());
+        let evidence =
+            |r: &::csv::StringRecord| (r[22].to_string(), r[23].to_string(), r[24].to_string());
         let t = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
         assert_eq!(evidence(&rows[0]), t("true", "unknown", "true"));
         assert_eq!(evidence(&rows[1]), t("true", "false", "false"));
         assert_eq!(evidence(&rows[2]), t("unknown", "unknown", "unknown"));
-        assert_eq!(&HEADER[22..], ["cloud_bound_before", "cloud_bound_after", "left_network"]);
+        assert_eq!(
+            &HEADER[22..],
+            ["cloud_bound_before", "cloud_bound_after", "left_network"]
+        );
     }
 
     #[test]
     fn a_mac_the_device_reports_is_shown_in_the_inventory_form_and_anything_else_as_text() {
         assert_eq!(mac_cell(Some(&json!("50C7BF000002"))), "50:C7:BF:00:00:02");
-        assert_eq!(mac_cell(Some(&json!("50-c7-bf-00-00-02"))), "50:C7:BF:00:00:02");
+        assert_eq!(
+            mac_cell(Some(&json!("50-c7-bf-00-00-02"))),
+            "50:C7:BF:00:00:02"
+        );
         assert_eq!(mac_cell(Some(&json!("=not a mac"))), "'=not a mac");
         assert_eq!(mac_cell(None), "");
     }

@@ -71,13 +71,21 @@ mod tests {
 
     #[test]
     fn binding_is_read_from_the_summary_then_the_legacy_cloud_answer() {
-        assert_eq!(bound_in(Some(&json!({"summary": {"bound": true}}))), Some(true));
         assert_eq!(
-            bound_in(Some(&json!({"summary": {"bound": false}, "cloud": {"binded": 1}}))),
+            bound_in(Some(&json!({"summary": {"bound": true}}))),
+            Some(true)
+        );
+        assert_eq!(
+            bound_in(Some(
+                &json!({"summary": {"bound": false}, "cloud": {"binded": 1}})
+            )),
             Some(false)
         );
         assert_eq!(bound_in(Some(&json!({"cloud": {"binded": 1}}))), Some(true));
-        assert_eq!(bound_in(Some(&json!({"cloud": {"binded": 0}}))), Some(false));
+        assert_eq!(
+            bound_in(Some(&json!({"cloud": {"binded": 0}}))),
+            Some(false)
+        );
         assert_eq!(bound_in(Some(&json!({"cloud": null}))), None);
         assert_eq!(bound_in(None), None);
         assert_eq!(word(None), "unknown");
@@ -85,7 +93,10 @@ mod tests {
 
     #[test]
     fn the_intent_holds_the_binding_before_the_command() {
-        assert_eq!(bound_in_intent(&json!({"pre": {"bound": true}})), Some(true));
+        assert_eq!(
+            bound_in_intent(&json!({"pre": {"bound": true}})),
+            Some(true)
+        );
         assert_eq!(bound_in_intent(&json!({"pre": {"bound": null}})), None);
         assert_eq!(bound_in_intent(&json!({})), None);
     }

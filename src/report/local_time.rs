@@ -52,7 +52,11 @@ mod tests {
     fn the_local_zone_shows_an_offset_too() {
         let shown = Zone::Local.show(&at("2026-11-21T05:47:08.123Z"));
         // `2026-11-21 HH:MM:SS.mmm +HH:MM`, whatever the host's zone.
-        assert_eq!(shown.len(), "2026-11-21 05:47:08.123 +00:00".len(), "{shown}");
+        assert_eq!(
+            shown.len(),
+            "2026-11-21 05:47:08.123 +00:00".len(),
+            "{shown}"
+        );
         assert!(matches!(&shown[24..25], "+" | "-"), "{shown}");
     }
 }

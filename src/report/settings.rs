@@ -57,9 +57,9 @@ pub fn line(action: Action, parameters: &Value) -> Option<String> {
     if let Some(v) = get("time_scale") {
         parts.push(time_scale(v));
     }
-    let waits = device_waits(map);
+    let waits = device_waits(action, map);
     if !waits.is_empty() {
-        parts.push(format!("waits in device time: {}", waits.join(", ")));
+        parts.push(format!("device-time waits ({})", waits.join("; ")));
     }
     if let Some(safety) = get("safety") {
         match safety.as_object() {
@@ -87,21 +87,24 @@ fn time_scale(v: &Value) -> String {
     }
 }
 
-/// The budgets a job waits in, all device time (scaled by the time scale).
-fn device_waits(map: &Map<String, Value>) -> Vec<String> {
+/// The budgets a job of this action waits in, all device time (scaled by the time scale).
+fn device_waits(action: Action, map: &Map<String, Value>) -> Vec<String> {
     let mut waits = Vec::new();
     let get = |k: &str| map.get(k).filter(|v| !v.is_null());
-    if let Some(v) = get("away_budget_s") {
-        waits.push(format!("{} s to go away after a reboot", number(v)));
-    }
-    if let Some(v) = get("boot_budget_factor") {
-        waits.push(format!("{}× the boot time to come back", number(v)));
-    }
-    if let Some(v) = get("leave_budget_s") {
-        waits.push(format!(
-            "{} s to leave the network after a factory reset",
-            number(v)
-        ));
+    match action {
+        Action::PowerCycle => {
+            if let Some(v) = get("away_budget_s") {
+                waits.push(format!("{} s to go away", number(v)));
+            }
+            if let Some(v) = get("boot_budget_factor") {
+                waits.push(format!("{}× its boot time to come back", number(v)));
+            }
+        }
+        Action::FactoryReset => {
+            if let Some(v) = get("leave_budget_s") {
+                waits.push(format!("{} s to leave the network", number(v)));
+            }
+        }
     }
     if let Some(v) = get("poll_interval_s") {
         waits.push(format!("a look every {} s", number(v)));
@@ -209,8 +212,7 @@ mod tests {
             line(Action::FactoryReset, &p).unwrap(),
             "rate 20/s, burst 1, concurrency 8, connect timeout 1 s, request timeout 1 s, \
              time scale 0.01 (1 device second took 10 ms of real time), \
-             waits in device time: 30 s to go away after a reboot, 2× the boot time to come back, \
-             60 s to leave the network after a factory reset, a look every 1 s, \
+             device-time waits (60 s to leave the network; a look every 1 s), \
              no canary, one batch, no failure limit, no window, stop after 3 refused logins, \
              devices without a MAC refused"
         );
@@ -233,10 +235,16 @@ mod tests {
     }
 
     #[test]
-    fn a_power_cycle_says_nothing_of_the_flag_it_does_not_use() {
+    fn a_power_cycle_says_nothing_of_the_flag_it_does_not_use_and_names_its_own_waits() {
         let p = stored(json!({"allow_unverified_identity": true, "canary": 0}));
         let text = line(Action::PowerCycle, &p).unwrap();
         assert!(!text.contains("MAC"), "{text}");
+        assert!(
+            text.contains(
+                "device-time waits (30 s to go away; 2× its boot time to come back; a look every 1 s)"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

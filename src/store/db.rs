@@ -14,8 +14,8 @@ use std::time::Duration;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 
-use super::schema::{self, TooNew};
 use super::run_events::{self, Resumed, RunEvent, Started};
+use super::schema::{self, TooNew};
 use super::{Db, NewJob, NewRun, RunStatus, StoreError, Timestamp, space, time, wal};
 
 /// How long a statement waits on another process's lock (a `report` reading while a run

@@ -268,7 +268,9 @@ mod tests {
                 "parameters": {"rate_per_s": 5}
             })
         );
-        assert!(matches!(RunEvent::of_row(row), Some(RunEvent::Started(s)) if s.operator == "alice"));
+        assert!(
+            matches!(RunEvent::of_row(row), Some(RunEvent::Started(s)) if s.operator == "alice")
+        );
     }
 
     #[test]
@@ -315,10 +317,7 @@ mod tests {
         };
         assert_eq!(stopped(0).status(), RunStatus::Stopped);
         assert_eq!(stopped(1).status(), RunStatus::Interrupted);
-        assert_eq!(
-            RunEnd::Finished(Finished {}).status(),
-            RunStatus::Finished
-        );
+        assert_eq!(RunEnd::Finished(Finished {}).status(), RunStatus::Finished);
     }
 
     #[test]
@@ -331,7 +330,10 @@ mod tests {
             kind: kind.to_string(),
             detail,
         };
-        assert_eq!(RunEvent::of_row(&row(Some("d"), "run_finished", json!({}))), None);
+        assert_eq!(
+            RunEvent::of_row(&row(Some("d"), "run_finished", json!({}))),
+            None
+        );
         assert_eq!(RunEvent::of_row(&row(None, "run_paused", json!({}))), None);
         assert_eq!(
             RunEvent::of_row(&row(None, "run_stopped", json!({"why": 3}))),

@@ -181,9 +181,7 @@ fn device_text_with_escape_sequences_and_line_breaks_reaches_the_summary_inert()
         .collect();
     assert!(controls.is_empty(), "{controls:?} in {text}");
     assert!(
-        text.contains(
-            "- Started by: \\u{1b}\\[2J\\u{1b}\\[Hforged\\r\\n\\[ 9/9\\] ok\\u{9b}31m\n"
-        ),
+        text.contains("- Started by: \\u{1b}\\[2J\\u{1b}\\[Hforged\\r\\n\\[ 9/9\\] ok\\u{9b}31m\n"),
         "{text}"
     );
     // Every line the hostile text went into is still one line of the summary.
@@ -194,7 +192,8 @@ fn device_text_with_escape_sequences_and_line_breaks_reaches_the_summary_inert()
 fn interrupted_and_resumed() -> RunRecord {
     let mut record = fixture::record();
     record.run.status = RunStatus::Finished;
-    record.run.parameters = serde_json::json!({"rate_per_s": 2, "concurrency": 4, "time_scale": 0.01});
+    record.run.parameters =
+        serde_json::json!({"rate_per_s": 2, "concurrency": 4, "time_scale": 0.01});
     record.events.truncate(2);
     let run_event = |id, at: &str, kind: &str, detail| crate::store::EventRow {
         id,
@@ -331,7 +330,13 @@ fn operator_names_in_run_events_reach_the_timeline_inert() {
     let mut record = interrupted_and_resumed();
     record.events[3].detail["operator"] = "eve\u{1b}[2J|x".into();
     let text = render(&record, fixture::ZONE);
-    assert!(text.contains("resumed by eve\\u{1b}\\[2J\\|x after"), "{text}");
-    assert!(text.contains("- Resumed by: eve\\u{1b}\\[2J\\|x\n"), "{text}");
+    assert!(
+        text.contains("resumed by eve\\u{1b}\\[2J\\|x after"),
+        "{text}"
+    );
+    assert!(
+        text.contains("- Resumed by: eve\\u{1b}\\[2J\\|x\n"),
+        "{text}"
+    );
     assert!(!text.contains('\u{1b}'), "{text}");
 }

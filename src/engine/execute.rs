@@ -14,8 +14,7 @@ use crate::inventory::Inventory;
 use crate::model::Outcome;
 use crate::report::{self, ReportFiles};
 use crate::store::{
-    Finished, Interrupted, NewJob, NewRun, Record, RunEnd, RunRecord, RunStatus, Stopped,
-    StoreError, WRITER_CAPACITY, Writer,
+    NewJob, NewRun, Record, RunRecord, RunStatus, StoreError, WRITER_CAPACITY, Writer,
 };
 
 use super::config::RunConfig;
@@ -25,6 +24,7 @@ use super::links;
 use super::plan::{self, PlannedJob};
 use super::policy::{Failures, Safety, StopReason, batches};
 use super::progress::ProgressView;
+use super::run_end::{count, run_end};
 use super::schedule::{Deferred, Progress, Scheduler};
 use super::shutdown::Signals;
 
@@ -437,41 +437,6 @@ pub(super) async fn drive(d: Drive<'_>) -> anyhow::Result<RunSummary> {
         report,
         db_path: db_path.to_path_buf(),
     })
-}
-
-/// How the run ended, for the audit: what stopped it (which signal, when; which threshold or
-/// window), how many jobs were left for `resume` to judge and how many never started.
-fn run_end(stop: Option<&StopReason>, signals: &Signals, left_open: u32, skipped: u32) -> RunEnd {
-    let interrupted = || {
-        let first = signals.first();
-        RunEnd::Interrupted(Interrupted {
-            signal: first.map(|(name, _)| name.to_string()),
-            signal_at: first.map(|(_, at)| at),
-            signals: signals.received(),
-            left_open,
-            skipped,
-        })
-    };
-    match stop {
-        Some(why @ (StopReason::Threshold(text) | StopReason::WindowClosed(text))) => {
-            RunEnd::Stopped(Stopped {
-                reason: why.skip_reason(),
-                why: text.clone(),
-                left_open,
-                skipped,
-            })
-        }
-        Some(StopReason::Signal) => interrupted(),
-        // Only a signal stops jobs in flight; should one be left open all the same, the run is
-        // not finished.
-        None if left_open > 0 => interrupted(),
-        None => RunEnd::Finished(Finished {}),
-    }
-}
-
-/// A count of jobs for the audit; no inventory comes near `u32::MAX` rows.
-fn count(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 async fn sleep_or_never(d: Option<Duration>) {

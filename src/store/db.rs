@@ -1,5 +1,6 @@
-//! Opening the database, and the two writes a command makes itself: creating a run and
-//! finishing it. Everything in between goes through the writer.
+//! Opening the database, and the writes a command makes itself: creating a run (with its
+//! `run_started` event), finishing it, reopening it for `resume` (with its `run_resumed`
+//! event). Everything in between goes through the writer; how a run ends is in `run_events`.
 //!
 //! Opening refuses, before changing anything, two files it must not touch: a database whose
 //! write-ahead log lost committed records ([`super::wal`]), and a SQLite file that is not ours
@@ -203,7 +204,9 @@ impl Db {
         })
     }
 
-    /// Marks the run finished with `status`, durably.
+    /// Marks the run finished with `status`, durably, with no event saying how it ended: for
+    /// tools and tests that build a run by hand. The engine ends its runs with
+    /// [`Db::end_run`], which also records the run-level event.
     pub fn finish_run(
         &mut self,
         run_id: &str,

@@ -136,10 +136,15 @@ fn a_run_interrupted_by_ctrl_c_and_resumed_by_another_operator_on_an_edited_inve
         args.extend_from_slice(extra);
         bench.cmd(&args).env("TZ", TZ).output().unwrap()
     };
+    let journal_before = bench.journal();
     let refused = resume(&[]);
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
     assert_eq!(count_events(&bench.db(), "run_resumed"), 0);
-    let journal_before = bench.journal();
+    assert_eq!(
+        bench.journal(),
+        journal_before,
+        "the refused resume sent something"
+    );
 
     let out = resume(&["--force"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));

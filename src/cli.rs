@@ -218,6 +218,9 @@ pub struct ResumeArgs {
     /// run reached it).
     #[arg(long, value_name = "N")]
     pub max_auth_failures: Option<usize>,
+    /// Who is resuming it, for the audit (default: $USER).
+    #[arg(long)]
+    pub operator: Option<String>,
     /// Print the run's summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,

@@ -101,11 +101,11 @@ fn listen_for_signals(first_message: Option<&'static str>) -> Signals {
             };
             #[cfg(not(unix))]
             let sigterm = std::future::pending::<()>();
-            tokio::select! {
-                r = tokio::signal::ctrl_c() => if r.is_err() { std::future::pending::<()>().await },
-                _ = sigterm => {}
-            }
-            tx.signal();
+            let name = tokio::select! {
+                r = tokio::signal::ctrl_c() => if r.is_err() { std::future::pending::<&str>().await } else { "SIGINT" },
+                _ = sigterm => "SIGTERM",
+            };
+            tx.signal_named(name);
             // Never `eprintln!` here: with stderr a closed pipe it would panic this task, and
             // with it every later Ctrl-C.
             let said = match (tx.count(), first_message) {

@@ -117,6 +117,23 @@ pub enum EventKind {
     Reopened,
 }
 
+/// What a run-level event records: the life of the run itself rather than of one job. They
+/// are rows of `events` with no `device_id`, in the same append-only table and write order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunEventKind {
+    /// The run was recorded: who started it, with which settings, on which inventory.
+    RunStarted,
+    /// A signal stopped it; which one, and what was left in flight.
+    RunInterrupted,
+    /// A failure threshold or the maintenance window stopped it.
+    RunStopped,
+    /// `fleetreset resume` took it up again: who, and whether the inventory had changed.
+    RunResumed,
+    /// Every job it started has its outcome.
+    RunFinished,
+}
+
 macro_rules! words {
     ($ty:ident { $($variant:ident => $word:literal),+ $(,)? }) => {
         impl $ty {
@@ -181,6 +198,13 @@ words!(EventKind {
     Outcome => "outcome",
     Reopened => "reopened",
 });
+words!(RunEventKind {
+    RunStarted => "run_started",
+    RunInterrupted => "run_interrupted",
+    RunStopped => "run_stopped",
+    RunResumed => "run_resumed",
+    RunFinished => "run_finished",
+});
 words!(Outcome {
     Succeeded => "succeeded",
     Failed => "failed",
@@ -227,6 +251,13 @@ mod tests {
                 format!("\"{}\"", k.as_str())
             );
         }
+        for k in RunEventKind::ALL {
+            assert_eq!(k.as_str().parse::<RunEventKind>().unwrap(), *k);
+            assert_eq!(
+                serde_json::to_string(k).unwrap(),
+                format!("\"{}\"", k.as_str())
+            );
+        }
     }
 
     #[test]
@@ -243,6 +274,13 @@ mod tests {
             serde_json::to_string(&JobState::IntentRecorded).unwrap(),
             "\"intent_recorded\""
         );
+    }
+
+    #[test]
+    fn run_event_words_never_collide_with_job_event_words() {
+        for k in RunEventKind::ALL {
+            assert!(k.as_str().parse::<EventKind>().is_err(), "{k}");
+        }
     }
 
     #[test]

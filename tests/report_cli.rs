@@ -19,6 +19,9 @@ const OLDER: &str = "20260101T090000-3f2a";
 /// The newer run: a factory reset of three devices, one of each of succeeded, failed, skipped.
 const NEWER: &str = "20260102T090000-9c1d";
 
+/// India's zone, UTC+05:30 all year.
+const REPORT_TZ: &str = "IST-5:30";
+
 struct Ran {
     code: Option<i32>,
     stdout: String,
@@ -30,6 +33,9 @@ fn fleetreset(dir: &Path, args: &[&str]) -> Ran {
         .args(args)
         .current_dir(dir)
         .env_remove("FLEETRESET_LOG")
+        // Reports show local time with its offset: a zone east of UTC by a half hour shows the
+        // conversion, and a POSIX rule needs no tz database on the host.
+        .env("TZ", REPORT_TZ)
         .output()
         .unwrap();
     Ran {
@@ -352,8 +358,8 @@ fn report_latest_writes_the_three_files_of_the_newest_run_under_reports() {
     assert_eq!(
         csv[1],
         "plug-1,site-a,,HS103(US),,10.0.0.1,factory-reset,remote,succeeded,,left the network,,\
-         2026-01-02T09:00:01.000Z,2026-01-02T09:00:31.250Z,30.250,\"'=HYPERLINK(\"\"x\"\")\",\
-         1.0.3 Build 210506 Rel.180637,50:C7:BF:00:00:01,86400,,,false"
+         2026-01-02 14:30:01.000 +05:30,2026-01-02 14:30:31.250 +05:30,30.250,\"'=HYPERLINK(\"\"x\"\")\",\
+         1.0.3 Build 210506 Rel.180637,50:C7:BF:00:00:01,86400,,,false,true,unknown,unknown"
     );
     assert!(csv[2].starts_with("lamp-2,north|south,"), "{}", csv[2]);
     assert!(
@@ -379,7 +385,14 @@ fn report_latest_writes_the_three_files_of_the_newest_run_under_reports() {
         "{md}"
     );
     assert!(md.contains("- Status: finished\n"), "{md}");
-    assert!(md.contains("| north\\|south | 1 | 0 | 1 | 0 |\n"), "{md}");
+    assert!(
+        md.contains("| north\\|south | 1 | 0 | 1 | 0 | 0 | 0 | 0 |\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- Started: 2026-01-02 14:30:00.000 +05:30\n"),
+        "{md}"
+    );
     assert!(
         md.contains("- **lamp-2** (north\\|south), 10.0.0.2: failed (unreachable): no answer on 10.0.0.2:9999\n"),
         "{md}"

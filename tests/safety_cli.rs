@@ -106,7 +106,7 @@ fn a_factory_reset_of_rows_without_a_mac_is_refused_unless_explicitly_allowed() 
     )
     .unwrap();
     assert!(
-        report.contains("## Acted on without an identity check (1)"),
+        report.contains("## Without an identity check (1)"),
         "{report}"
     );
     let csv_report = std::fs::read_to_string(

@@ -178,17 +178,6 @@ async fn a_run_written_by_many_concurrent_jobs_loads_back_complete_and_in_order(
 
     // A small queue, so senders also wait on backpressure.
     let (writer, task) = Writer::spawn(db, 16);
-    writer
-        .record(Record::Event {
-            run_id: run.to_string(),
-            device_id: None,
-            at: t(-500),
-            state: None,
-            kind: "run_started".to_string(),
-            detail: json!({"jobs": JOBS}),
-        })
-        .await
-        .unwrap();
     let handles: Vec<_> = (0..JOBS)
         .rev()
         .map(|n| tokio::spawn(run_one_job(writer.clone(), run.to_string(), n)))
@@ -254,8 +243,11 @@ async fn a_run_written_by_many_concurrent_jobs_loads_back_complete_and_in_order(
     // Events in write order: ids increase, each job's events in the order it sent them.
     assert_eq!(rec.events.len(), 1 + JOBS * JOB_EVENT_KINDS.len());
     assert!(rec.events.windows(2).all(|w| w[0].id < w[1].id));
+    // The run's own start, written with the run itself, comes first.
     assert_eq!(rec.events[0].kind, "run_started");
     assert_eq!(rec.events[0].device_id, None);
+    assert_eq!(rec.events[0].at, t(-1000));
+    assert_eq!(rec.events[0].detail["parameters"], rec.run.parameters);
     for n in 0..JOBS {
         let dev = device(n);
         let mine: Vec<_> = rec
@@ -379,7 +371,7 @@ async fn a_refused_record_does_not_lose_the_records_batched_with_it() {
 
     let rec = task.finish().await.unwrap().load_run("r1").unwrap();
     let kinds: Vec<_> = rec.events.iter().map(|e| e.kind.as_str()).collect();
-    let mut expected = vec!["outcome", "first"];
+    let mut expected = vec!["run_started", "outcome", "first"];
     expected.extend(["before"; 10]);
     expected.extend(["after"; 10]);
     assert_eq!(kinds, expected);
@@ -446,7 +438,8 @@ async fn finish_waits_for_every_writer_clone_and_drains_the_queue() {
     let db = task.finish().await.unwrap();
     job.await.unwrap();
     let rec = db.load_run("r1").unwrap();
-    assert_eq!(rec.events.len(), 20);
+    let late = rec.events.iter().filter(|e| e.kind == "late").count();
+    assert_eq!(late, 20);
 }
 
 #[tokio::test]

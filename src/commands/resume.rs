@@ -137,6 +137,12 @@ pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> 
             guard,
             db_path: &args.db,
             reports_dir: &args.reports_dir,
+            operator: args
+                .operator
+                .clone()
+                .unwrap_or_else(super::run::operator_from_env),
+            inventory_sha256: sha256,
+            force: args.force,
         },
         &mut view,
         signals,

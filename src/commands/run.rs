@@ -290,7 +290,7 @@ pub fn confirmed(count: usize) -> anyhow::Result<bool> {
     }
 }
 
-fn operator_from_env() -> String {
+pub(super) fn operator_from_env() -> String {
     ["USER", "LOGNAME", "USERNAME"]
         .iter()
         .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))

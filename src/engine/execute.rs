@@ -24,6 +24,7 @@ use super::links;
 use super::plan::PlannedJob;
 use super::policy::{Failures, Safety, StopReason, batches};
 use super::progress::ProgressView;
+use super::run_end::{count, run_end};
 use super::schedule::{Deferred, Progress, Scheduler};
 use super::shutdown::Signals;
 
@@ -363,6 +364,7 @@ pub(super) async fn drive(d: Drive<'_>) -> anyhow::Result<RunSummary> {
     // recorded intent is not one of them: its command may have arrived, so it stays open for
     // `resume` to judge, never marked as skipped.
     let mut left_open = 0;
+    let mut skipped_count = 0;
     if let (Some(why), None) = (&stop, &audit_error) {
         for i in (0..total).filter(|i| !started[*i]) {
             if judged[i] {
@@ -389,6 +391,7 @@ pub(super) async fn drive(d: Drive<'_>) -> anyhow::Result<RunSummary> {
                 break;
             }
             results.push(skipped);
+            skipped_count += 1;
         }
     }
     drop(env);
@@ -406,12 +409,14 @@ pub(super) async fn drive(d: Drive<'_>) -> anyhow::Result<RunSummary> {
     if !aborted.is_empty() || left_open > 0 {
         hold.keep_claims();
     }
-    let status = match (&stop, aborted.is_empty() && left_open == 0) {
-        (Some(StopReason::Signal), _) | (_, false) => RunStatus::Interrupted,
-        (Some(_), true) => RunStatus::Stopped,
-        (None, true) => RunStatus::Finished,
-    };
-    db.finish_run(&run_id, status, chrono::Utc::now())
+    let end = run_end(
+        stop.as_ref(),
+        &signals,
+        count(aborted.len() + left_open),
+        count(skipped_count),
+    );
+    let status = end.status();
+    db.end_run(&run_id, chrono::Utc::now(), end)
         .context("closing the run")?;
     let record = db.load_run(&run_id).context("reading the run back")?;
     let dir = reports_dir.join(&run_id);

@@ -13,6 +13,7 @@
 //! - [`host_clock`]: the host's boot clock with its boot id, comparable across processes.
 //! - [`progress`]: the live bar or log lines on stderr.
 //! - [`resume`]: a stopped or crashed run's remaining work, rebuilt from its audit.
+//! - `run_end`: how a run ended, for its run-level event in the audit.
 //! - [`shutdown`]: signals as an object passed in: the first stops starting, the second aborts.
 //! - [`window`]: maintenance windows: when a run may start and when it must stop.
 
@@ -28,6 +29,7 @@ pub mod plan;
 pub mod policy;
 pub mod progress;
 pub mod resume;
+mod run_end;
 pub mod schedule;
 pub mod shutdown;
 pub mod window;

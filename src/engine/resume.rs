@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use crate::inventory::{Device, Host, Inventory};
 use crate::model::{Outcome, Reason};
-use crate::store::{EventRow, JobRow, RunRecord, SnapshotPhase};
+use crate::store::{EventRow, JobRow, Resumed, RunRecord, SnapshotPhase};
 
 use super::config::RunConfig;
 use super::execute::{Drive, RunSummary, drive, prepare};
@@ -33,6 +33,12 @@ pub struct ResumeInput<'a> {
     pub guard: Guard,
     pub db_path: &'a Path,
     pub reports_dir: &'a Path,
+    /// Who resumes it, for the audit's `run_resumed` event.
+    pub operator: String,
+    /// SHA-256 of the inventory file's bytes now, hex; the event keeps it beside the run's.
+    pub inventory_sha256: String,
+    /// Whether `--force` was given.
+    pub force: bool,
 }
 
 /// Continues a stopped or crashed run. Jobs never started run now. Jobs with a recorded intent
@@ -54,6 +60,9 @@ pub async fn resume(
         mut guard,
         db_path,
         reports_dir,
+        operator,
+        inventory_sha256,
+        force,
     } = input;
     let before = guard.db.load_run(run_id).context("reading the run")?;
     let by_id: HashMap<&str, &Device> = inventory
@@ -156,9 +165,18 @@ pub async fn resume(
         "resuming run {run_id}: {} job(s) left",
         jobs.len()
     ));
+    let resumed = Resumed {
+        operator,
+        previous_status: before.run.status,
+        inventory_sha256_then: before.run.inventory_sha256.clone(),
+        inventory_sha256_now: inventory_sha256,
+        force,
+        window: safety.window.as_ref().map(ToString::to_string),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
     guard
         .db
-        .reopen_run(run_id, chrono::Utc::now())
+        .reopen_run(run_id, chrono::Utc::now(), &resumed)
         .context("reopening the run")?;
     drive(Drive {
         run_id: run_id.to_string(),

@@ -3,30 +3,53 @@
 //! The first signal stops new jobs from starting and gives the jobs in flight a grace period;
 //! the second ends them at once, leaving their recorded intents for `fleetreset resume`.
 
+use std::sync::{Arc, OnceLock};
+
 use tokio::sync::watch;
+
+use crate::store::Timestamp;
+
+/// The first signal: its name (`SIGINT`) and when it arrived, for the audit.
+type First = Arc<OnceLock<(&'static str, Timestamp)>>;
 
 /// Counts the signals received so far.
 #[derive(Debug, Clone)]
 pub struct Signals {
     rx: watch::Receiver<u32>,
+    first: First,
 }
 
 /// The sending side, kept by whoever listens for signals.
 #[derive(Debug)]
 pub struct SignalSender {
     tx: watch::Sender<u32>,
+    first: First,
 }
 
 /// A pair: the sender for the listener, the receiver for the run.
 pub fn channel() -> (SignalSender, Signals) {
     let (tx, rx) = watch::channel(0);
-    (SignalSender { tx }, Signals { rx })
+    let first = First::default();
+    (
+        SignalSender {
+            tx,
+            first: Arc::clone(&first),
+        },
+        Signals { rx, first },
+    )
 }
 
 impl SignalSender {
     /// Records one more signal.
     pub fn signal(&self) {
         self.tx.send_modify(|n| *n += 1);
+    }
+
+    /// Records one more signal, named (`SIGINT`, `SIGTERM`) for the audit.
+    pub fn signal_named(&self, name: &'static str) {
+        // Only the first is kept: it is the one that stopped the run.
+        let _ = self.first.set((name, chrono::Utc::now()));
+        self.signal();
     }
 
     /// How many signals so far.
@@ -41,7 +64,15 @@ impl Signals {
         let (tx, rx) = watch::channel(0);
         // Leaking one tiny sender keeps the channel open for the life of the process.
         std::mem::forget(tx);
-        Signals { rx }
+        Signals {
+            rx,
+            first: First::default(),
+        }
+    }
+
+    /// The first signal's name and when it came, if it was named ([`SignalSender::signal_named`]).
+    pub fn first(&self) -> Option<(&'static str, Timestamp)> {
+        self.first.get().copied()
     }
 
     /// Resolves once at least `n` signals have arrived (at once if they already have). If the
@@ -79,6 +110,16 @@ mod tests {
         signals.at_least(2).await;
         assert_eq!(signals.received(), 2);
         assert_eq!(tx.count(), 2);
+        assert_eq!(signals.first(), None);
+    }
+
+    #[tokio::test]
+    async fn the_first_named_signal_is_the_one_remembered() {
+        let (tx, signals) = channel();
+        tx.signal_named("SIGTERM");
+        tx.signal_named("SIGINT");
+        assert_eq!(signals.received(), 2);
+        assert_eq!(signals.first().map(|(name, _)| name), Some("SIGTERM"));
     }
 
     #[tokio::test(start_paused = true)]

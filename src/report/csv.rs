@@ -1,5 +1,9 @@
 //! `devices.csv`: one row per job in inventory order, with what the pre and post snapshots
-//! showed of the device.
+//! showed of the device, and the evidence of the action's effect: the cloud binding before and
+//! after (a factory reset unbinds) and whether the device was seen leaving the network.
+//!
+//! Times are local with their offset ([`Zone`]); `duration_real_s` is real time, whatever the
+//! run's time scale.
 //!
 //! Whatever a device or the inventory says is untrusted, and this file is meant to be opened in
 //! a spreadsheet: text cells that a spreadsheet would evaluate as a formula are neutralised
@@ -7,12 +11,17 @@
 
 use serde_json::Value;
 
+use std::collections::{HashMap, HashSet};
+
+use super::evidence;
+use super::local_time::Zone;
 use super::summary::outcome_word;
-use super::timestamp;
 use crate::inert::inert;
+use crate::inventory::MacAddr;
+use crate::model::EventKind;
 use crate::store::{JobRow, RunRecord, SnapshotPhase, Timestamp};
 
-pub const HEADER: [&str; 22] = [
+pub const HEADER: [&str; 25] = [
     "id",
     "site",
     "unit",
@@ -27,7 +36,7 @@ pub const HEADER: [&str; 22] = [
     "identity",
     "started",
     "finished",
-    "duration_s",
+    "duration_real_s",
     "pre_alias",
     "pre_firmware",
     "pre_mac",
@@ -35,22 +44,68 @@ pub const HEADER: [&str; 22] = [
     "post_alias",
     "post_on_time",
     "post_seen",
+    "cloud_bound_before",
+    "cloud_bound_after",
+    "left_network",
 ];
 
-pub fn render(record: &RunRecord) -> Result<Vec<u8>, ::csv::Error> {
+pub fn render(record: &RunRecord, zone: Zone) -> Result<Vec<u8>, ::csv::Error> {
     let mut out = ::csv::Writer::from_writer(Vec::new());
     out.write_record(HEADER)?;
     let mut jobs: Vec<&JobRow> = record.jobs.iter().collect();
     jobs.sort_by_key(|job| job.seq);
+    let seen = Seen::of(record);
     for job in jobs {
-        out.write_record(row(record, job))?;
+        out.write_record(row(record, &seen, job, zone))?;
     }
     out.into_inner().map_err(|err| err.into_error().into())
 }
 
-fn row(record: &RunRecord, job: &JobRow) -> [String; HEADER.len()] {
+/// What the run's events show per job, gathered once: a run of thousands of jobs must not scan
+/// every event for every row.
+struct Seen<'a> {
+    left_network: HashSet<&'a str>,
+    /// Whether each job's device was bound, from its first intent's pre-state.
+    bound_at_intent: HashMap<&'a str, Option<bool>>,
+}
+
+impl<'a> Seen<'a> {
+    fn of(record: &'a RunRecord) -> Seen<'a> {
+        let mut bound_at_intent = HashMap::new();
+        for e in record
+            .events
+            .iter()
+            .filter(|e| e.kind == EventKind::Intent.as_str())
+        {
+            if let Some(id) = e.device_id.as_deref() {
+                bound_at_intent
+                    .entry(id)
+                    .or_insert_with(|| evidence::bound_in_intent(&e.detail));
+            }
+        }
+        Seen {
+            left_network: evidence::left_network(record),
+            bound_at_intent,
+        }
+    }
+}
+
+fn row(record: &RunRecord, seen: &Seen<'_>, job: &JobRow, zone: Zone) -> [String; HEADER.len()] {
     let pre = snapshot(record, &job.device_id, SnapshotPhase::Pre);
     let post = snapshot(record, &job.device_id, SnapshotPhase::Post);
+    let bound_before = evidence::bound_in(pre).or_else(|| {
+        seen.bound_at_intent
+            .get(job.device_id.as_str())
+            .copied()
+            .flatten()
+    });
+    let left = seen.left_network.contains(job.device_id.as_str());
+    // Seen leaving, or answering after the action; else nothing shows either way.
+    let left_network = if left {
+        Some(true)
+    } else {
+        post.map(|_| false)
+    };
     let opt_text = |s: &Option<String>| text_cell(s.as_deref().unwrap_or(""));
     [
         text_cell(&job.device_id),
@@ -66,17 +121,32 @@ fn row(record: &RunRecord, job: &JobRow) -> [String; HEADER.len()] {
         job.reason.map_or("", |r| r.as_str()).to_string(),
         opt_text(&job.detail),
         identity_word(job.identity_verified).to_string(),
-        job.started_at.as_ref().map(timestamp).unwrap_or_default(),
-        job.finished_at.as_ref().map(timestamp).unwrap_or_default(),
+        job.started_at.map(|t| zone.show(&t)).unwrap_or_default(),
+        job.finished_at.map(|t| zone.show(&t)).unwrap_or_default(),
         duration_s(job.started_at, job.finished_at),
         value_cell(field(pre, "alias", &["alias"])),
         value_cell(field(pre, "firmware", &["sw_ver", "fw_ver"])),
-        value_cell(field(pre, "mac", &["mac", "mic_mac"])),
+        mac_cell(field(pre, "mac", &["mac", "mic_mac"])),
         value_cell(field(pre, "on_time", &["on_time"])),
         value_cell(field(post, "alias", &["alias"])),
         value_cell(field(post, "on_time", &["on_time"])),
         post.is_some().to_string(),
+        evidence::word(bound_before).to_string(),
+        evidence::word(evidence::bound_in(post)).to_string(),
+        evidence::word(left_network).to_string(),
     ]
+}
+
+/// A MAC a device reported, in the inventory's one form (`50:C7:BF:00:00:02`) when it reads as
+/// one (SMART devices say `50-C7-…`, some IOT ones `50C7BF…`); as neutralised text otherwise.
+fn mac_cell(value: Option<&Value>) -> String {
+    match value {
+        Some(Value::String(s)) => match s.parse::<MacAddr>() {
+            Ok(mac) => mac.to_string(),
+            Err(_) => text_cell(s),
+        },
+        other => value_cell(other),
+    }
 }
 
 /// `verified` (the device reported the inventory's MAC), `unverified` (acted on without a MAC
@@ -168,162 +238,4 @@ pub fn text_cell(text: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-    use crate::report::fixture;
-
-    fn rendered(record: &RunRecord) -> String {
-        String::from_utf8(render(record).unwrap()).unwrap()
-    }
-
-    #[test]
-    fn there_is_a_header_and_one_row_per_job_in_inventory_order() {
-        let expected = "\
-id,site,unit,model,mac,host,action,method,outcome,reason,detail,identity,started,finished,duration_s,pre_alias,pre_firmware,pre_mac,pre_on_time,post_alias,post_on_time,post_seen
-plug-1,site-a,rack 1,HS103(US),50:C7:BF:00:00:01,10.0.0.1,power-cycle,remote,succeeded,,came back after 41 s,verified,2026-11-21T05:47:09.000Z,2026-11-21T05:47:51.250Z,42.250,\"'=HYPERLINK(\"\"x\"\")\",1.0.3 Build 210506 Rel.180637,50:C7:BF:00:00:01,86400,\"'=HYPERLINK(\"\"x\"\")\",12,true
-lamp-2,north|south,,KL130(EU),,10.0.0.2,power-cycle,remote,failed,not_verified,did not come back within 90 s\\n| retry later,unverified,2026-11-21T05:47:09.500Z,2026-11-21T05:48:40.000Z,90.500,'-lamp,1.8.8,50C7BF000002,,,,false
-strip-3,,,,,10.0.0.3,power-cycle,upstream,skipped,threshold_reached,failure threshold reached,,,2026-11-21T05:48:40.001Z,,,,,,,,false
-cam-4,site-a,porch,C200,,10.0.0.4,power-cycle,manual,manual_required,,hold the reset button for 5 s,,2026-11-21T05:47:10.000Z,2026-11-21T05:47:10.000Z,0.000,,,,,,,false
-";
-        assert_eq!(rendered(&fixture::record()), expected);
-    }
-
-    #[test]
-    fn the_rows_read_back_with_the_header_as_their_keys() {
-        let bytes = render(&fixture::record()).unwrap();
-        let mut reader = ::csv::Reader::from_reader(bytes.as_slice());
-        assert_eq!(reader.headers().unwrap(), HEADER.as_slice());
-        let rows: Vec<::csv::StringRecord> = reader.records().map(Result::unwrap).collect();
-        assert_eq!(rows.len(), 4);
-        assert_eq!(
-            &rows[1][10],
-            "did not come back within 90 s\\n| retry later"
-        );
-        assert_eq!(&rows[0][15], "'=HYPERLINK(\"x\")");
-        let identity: Vec<&str> = rows.iter().map(|r| &r[11]).collect();
-        assert_eq!(identity, ["verified", "unverified", "", ""]);
-    }
-
-    #[test]
-    fn text_that_a_spreadsheet_would_evaluate_gets_a_leading_quote() {
-        for (text, cell) in [
-            ("=1+1", "'=1+1"),
-            ("+31 20 555", "'+31 20 555"),
-            ("-lamp", "'-lamp"),
-            ("@SUM(A1)", "'@SUM(A1)"),
-            ("\tcmd", "\\tcmd"),
-            ("\rcmd", "\\rcmd"),
-            ("=\u{1b}[2J", "'=\\u{1b}[2J"),
-            ("lamp=on", "lamp=on"),
-            ("", ""),
-        ] {
-            assert_eq!(text_cell(text), cell, "{text:?}");
-        }
-    }
-
-    #[test]
-    fn device_numbers_stay_numbers_and_device_strings_are_neutralised() {
-        assert_eq!(value_cell(Some(&json!(-3))), "-3");
-        assert_eq!(value_cell(Some(&json!(12.5))), "12.5");
-        assert_eq!(value_cell(Some(&json!("-3"))), "'-3");
-        assert_eq!(value_cell(Some(&json!(true))), "true");
-        assert_eq!(value_cell(Some(&json!(null))), "");
-        assert_eq!(value_cell(None), "");
-        assert_eq!(value_cell(Some(&json!({"a": 1}))), "{\"a\":1}");
-    }
-
-    #[test]
-    fn inventory_text_is_neutralised_too() {
-        let mut record = fixture::record();
-        record.jobs[0].device_id = "=cmd|' /C calc'!A0".to_string();
-        record.jobs[0].site = Some("@site".to_string());
-        record.jobs[0].detail = Some("-1 attempts left".to_string());
-        let text = rendered(&record);
-        let row = text.lines().nth(1).unwrap();
-        assert!(
-            row.starts_with("'=cmd|' /C calc'!A0,'@site,rack 1,"),
-            "{row}"
-        );
-        assert!(row.contains(",succeeded,,'-1 attempts left,"), "{row}");
-    }
-
-    #[test]
-    fn pre_values_come_from_the_first_pre_snapshot_and_post_values_from_the_last_post_one() {
-        let mut record = fixture::record();
-        let mut earlier = record.snapshots[0].clone();
-        earlier.taken_at = fixture::at("2026-11-21T05:47:09.050Z");
-        earlier.data["sysinfo"]["alias"] = json!("first look");
-        let mut later = record.snapshots[1].clone();
-        later.taken_at = fixture::at("2026-11-21T05:47:59.000Z");
-        later.data["sysinfo"]["on_time"] = json!(20);
-        record.snapshots.extend([earlier, later]);
-        let text = rendered(&record);
-        let row = text.lines().nth(1).unwrap();
-        assert!(row.contains(",first look,1.0.3 Build"), "{row}");
-        assert!(row.ends_with(",20,true"), "{row}");
-    }
-
-    #[test]
-    fn a_device_that_reports_mac_and_mic_mac_is_listed_with_mac() {
-        let mut record = fixture::record();
-        record.snapshots[0].data["sysinfo"]["mic_mac"] = json!("FFFFFFFFFFFF");
-        let text = rendered(&record);
-        assert!(
-            text.lines()
-                .nth(1)
-                .unwrap()
-                .contains(",50:C7:BF:00:00:01,86400,")
-        );
-    }
-
-    #[test]
-    fn a_job_that_ended_before_it_started_by_the_clock_has_an_empty_duration() {
-        let mut record = fixture::record();
-        // Started under a clock two hours ahead, resumed and finished under the true one.
-        record.jobs[0].started_at = Some(fixture::at("2026-11-21T07:47:09.000Z"));
-        record.jobs[0].finished_at = Some(fixture::at("2026-11-21T05:47:11.411Z"));
-        let bytes = render(&record).unwrap();
-        let mut reader = ::csv::Reader::from_reader(bytes.as_slice());
-        let row = reader.records().next().unwrap().unwrap();
-        assert_eq!(&row[0], "plug-1");
-        assert_eq!(&row[14], "", "{row:?}");
-        // The times themselves are still there, as the database holds them.
-        assert_eq!(&row[12], "2026-11-21T07:47:09.000Z");
-        assert_eq!(&row[13], "2026-11-21T05:47:11.411Z");
-    }
-
-    #[test]
-    fn a_run_without_jobs_is_just_the_header() {
-        let mut record = fixture::record();
-        record.jobs.clear();
-        assert_eq!(rendered(&record), format!("{}\n", HEADER.join(",")));
-    }
-
-    #[test]
-    fn device_text_with_escape_sequences_and_line_breaks_reaches_the_csv_inert() {
-        let mut record = fixture::record();
-        let hostile = "\u{1b}[2J\u{1b}[Hforged\r\n[ 9/9] ok";
-        record.jobs[0].detail = Some(hostile.to_string());
-        record.jobs[0].site = Some(hostile.to_string());
-        record.snapshots[0].data["sysinfo"]["alias"] = json!(hostile);
-        record.snapshots[1].data["sysinfo"]["alias"] = json!({ "nested": hostile });
-        let text = rendered(&record);
-        let controls: Vec<char> = text
-            .chars()
-            .filter(|&c| c != '\n' && crate::inert::needs_escape(c))
-            .collect();
-        assert!(controls.is_empty(), "{controls:?} in {text}");
-        // Still one line per job, so the file reads as it did.
-        assert_eq!(text.lines().count(), 1 + record.jobs.len(), "{text}");
-        let escaped = "\\u{1b}[2J\\u{1b}[Hforged\\r\\n[ 9/9] ok";
-        let mut reader = ::csv::Reader::from_reader(text.as_bytes());
-        let row = reader.records().next().unwrap().unwrap();
-        assert_eq!(&row[1], escaped);
-        assert_eq!(&row[10], escaped);
-        assert_eq!(&row[15], escaped);
-        // JSON already escapes controls its own way.
-        assert!(row[19].contains("\\u001b[2J"), "{:?}", &row[19]);
-    }
-}
+mod tests;

@@ -2,7 +2,7 @@
 //! snapshots, a failure with a reason and a multi-line detail, a manual job and a skip; a device
 //! alias that is a spreadsheet formula and a site with a Markdown table pipe in it.
 
-use chrono::DateTime;
+use chrono::{DateTime, FixedOffset};
 use serde_json::json;
 
 use crate::model::{Action, JobState, Method, Outcome, Reason};
@@ -11,6 +11,14 @@ use crate::store::{
 };
 
 pub const RUN_ID: &str = "20261121T054708-a1b2";
+
+/// The zone the writers' goldens are shown in: one hour east of UTC, so a test shows the
+/// conversion and not the host's zone.
+pub const ZONE: crate::report::local_time::Zone =
+    crate::report::local_time::Zone::Fixed(match FixedOffset::east_opt(3600) {
+        Some(offset) => offset,
+        None => panic!("one hour is a valid offset"),
+    });
 
 pub fn at(text: &str) -> Timestamp {
     DateTime::parse_from_rfc3339(text).unwrap().to_utc()
@@ -160,7 +168,13 @@ pub fn record() -> RunRecord {
                 at: at("2026-11-21T05:47:08.123Z"),
                 state: None,
                 kind: "run_started".to_string(),
-                detail: json!({}),
+                detail: json!({
+                    "operator": "alice",
+                    "inventory_path": "inventories/lab.csv",
+                    "inventory_sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                    "tool_version": "0.1.0",
+                    "parameters": {"rate_per_s": 2, "concurrency": 4}
+                }),
             },
             EventRow {
                 id: 2,
@@ -169,6 +183,19 @@ pub fn record() -> RunRecord {
                 state: Some(JobState::Probing),
                 kind: "state".to_string(),
                 detail: json!({}),
+            },
+            EventRow {
+                id: 3,
+                device_id: None,
+                at: at("2026-11-21T05:49:10.500Z"),
+                state: None,
+                kind: "run_stopped".to_string(),
+                detail: json!({
+                    "reason": "threshold_reached",
+                    "why": "failure threshold reached",
+                    "left_open": 0,
+                    "skipped": 1
+                }),
             },
         ],
     }

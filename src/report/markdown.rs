@@ -1,29 +1,33 @@
-//! `summary.md`: the run for people. Its parameters, counts by outcome and by site, and every job
-//! that did not simply succeed, with the reason. `run` and `demo` print it at the end too, so it
+//! `summary.md`: the run for people. Its parameters, its timeline (started, interrupted,
+//! resumed, finished), counts by outcome and by site, and every job that did not simply
+//! succeed, with the reason. Every sentence is drawn from what the audit recorded of this run. `run` and `demo` print it at the end too, so it
 //! has to read well as plain text in a terminal as well as rendered.
 
 use std::fmt::{self, Write};
 
 use serde_json::Value;
 
+use super::local_time::Zone;
 use super::summary::{Summary, outcome_word, status_word};
-use super::timestamp;
+use super::{settings, timeline};
 use crate::inert::{inert, needs_escape};
-use crate::model::Outcome;
-use crate::store::{JobRow, RunRecord, RunRow};
+use crate::model::{Action, Outcome};
+use crate::store::{JobRow, RunRecord, RunRow, RunStatus};
 
-pub fn render(record: &RunRecord) -> String {
+pub fn render(record: &RunRecord, zone: Zone) -> String {
     let mut out = String::new();
-    write_summary(&mut out, record).expect("writing to a String never fails");
+    write_summary(&mut out, record, zone).expect("writing to a String never fails");
     out
 }
 
-fn write_summary(out: &mut String, record: &RunRecord) -> fmt::Result {
+fn write_summary(out: &mut String, record: &RunRecord, zone: Zone) -> fmt::Result {
     let run = &record.run;
     let summary = Summary::of(record);
     writeln!(out, "# Run {}: {}", escape(&run.id), run.action)?;
     writeln!(out)?;
-    write_parameters(out, run)?;
+    write_parameters(out, record, zone)?;
+    writeln!(out)?;
+    write_timeline(out, record, zone)?;
     writeln!(out)?;
     write_outcomes(out, &summary)?;
     if !summary.sites.is_empty() {
@@ -35,8 +39,25 @@ fn write_summary(out: &mut String, record: &RunRecord) -> fmt::Result {
     write_unverified(out, record)
 }
 
-/// Devices acted on without an identity check: the auditor's list of what might have been the
-/// wrong device.
+/// The run's own events, one line each, or a sentence saying there are none to show.
+fn write_timeline(out: &mut String, record: &RunRecord, zone: Zone) -> fmt::Result {
+    writeln!(out, "## Timeline")?;
+    writeln!(out)?;
+    let lines = timeline::lines(record, zone);
+    if lines.is_empty() {
+        return writeln!(
+            out,
+            "The audit holds no events of the run itself (it was recorded by an older fleetreset)."
+        );
+    }
+    for line in lines {
+        writeln!(out, "- {line}")?;
+    }
+    Ok(())
+}
+
+/// Devices the run went ahead with without an identity check: the auditor's list of what might
+/// have been the wrong device. It says why only what the run's settings show.
 fn write_unverified(out: &mut String, record: &RunRecord) -> fmt::Result {
     let jobs: Vec<&JobRow> = record
         .jobs
@@ -47,16 +68,21 @@ fn write_unverified(out: &mut String, record: &RunRecord) -> fmt::Result {
         return Ok(());
     }
     writeln!(out)?;
-    writeln!(
-        out,
-        "## Acted on without an identity check ({})",
-        jobs.len()
-    )?;
+    writeln!(out, "## Without an identity check ({})", jobs.len())?;
     writeln!(out)?;
-    writeln!(
-        out,
-        "The inventory gave no MAC for these devices; --allow-unverified-identity let the run act on whatever answered at their addresses."
-    )?;
+    let flag = record.run.parameters["safety"]["allow_unverified_identity"].as_bool() == Some(true);
+    let why = match (record.run.action, flag) {
+        (Action::FactoryReset, true) => {
+            "The inventory gave no MAC for these devices; --allow-unverified-identity let the run go ahead with whatever answered at their addresses."
+        }
+        (Action::PowerCycle, _) => {
+            "The inventory gave no MAC for these devices, so the run could not check that the device answering at each address was the one meant; a power cycle goes ahead without that check."
+        }
+        (Action::FactoryReset, false) => {
+            "The inventory gave no MAC for these devices, so the run could not check that the device answering at each address was the one meant."
+        }
+    };
+    writeln!(out, "{why}")?;
     writeln!(out)?;
     for job in jobs {
         writeln!(
@@ -70,44 +96,69 @@ fn write_unverified(out: &mut String, record: &RunRecord) -> fmt::Result {
     Ok(())
 }
 
-fn write_parameters(out: &mut String, run: &RunRow) -> fmt::Result {
+fn write_parameters(out: &mut String, record: &RunRecord, zone: Zone) -> fmt::Result {
+    let run: &RunRow = &record.run;
     writeln!(
         out,
         "- Inventory: {} (sha256 {})",
         escape(&run.inventory_path),
         escape(&run.inventory_sha256)
     )?;
-    writeln!(out, "- Operator: {}", escape(&run.operator))?;
+    writeln!(out, "- Started by: {}", escape(&run.operator))?;
+    let resumed_by = timeline::resumed_by(record);
+    if !resumed_by.is_empty() {
+        let names: Vec<String> = resumed_by.iter().map(|n| escape(n)).collect();
+        writeln!(out, "- Resumed by: {}", names.join(", "))?;
+    }
     writeln!(out, "- fleetreset version: {}", escape(&run.tool_version))?;
-    if let Some(settings) = settings(&run.parameters) {
+    if let Some(settings) = settings::line(run.action, &run.parameters) {
         writeln!(out, "- Settings: {settings}")?;
     }
-    writeln!(out, "- Started: {}", timestamp(&run.started_at))?;
+    writeln!(out, "- Started: {}", zone.show(&run.started_at))?;
     match run.finished_at {
         Some(end) => {
-            writeln!(out, "- Finished: {}", timestamp(&end))?;
-            writeln!(out, "- Duration: {}", duration(end - run.started_at))?;
+            writeln!(out, "- Ended: {}", zone.show(&end))?;
+            let pauses = if resumed_by.is_empty() {
+                ""
+            } else {
+                ", from the start to the last end, including the time it lay stopped before each resume"
+            };
+            match duration(end - run.started_at) {
+                Some(d) => writeln!(out, "- Duration: {d} (real time{pauses})")?,
+                None => writeln!(out, "- Duration: {UNKNOWN_DURATION}")?,
+            }
         }
-        None => writeln!(out, "- Finished: not yet")?,
+        None => writeln!(out, "- Ended: not recorded")?,
     }
-    writeln!(out, "- Status: {}", status_word(run.status))
+    writeln!(out, "- Status: {}", status_text(run.status))?;
+    writeln!(out, "- Times: {}", times_note(&run.parameters))
 }
 
-/// The run's validated parameters as `key value, …` in key order, or `None` when there are
-/// none.
-fn settings(parameters: &Value) -> Option<String> {
-    let map = parameters.as_object().filter(|m| !m.is_empty())?;
-    let pairs: Vec<String> = map
-        .iter()
-        .map(|(key, value)| {
-            let value = match value {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            format!("{} {}", escape(key), escape(&value))
-        })
-        .collect();
-    Some(pairs.join(", "))
+/// The status, with what `running` may mean when read back later.
+fn status_text(status: RunStatus) -> String {
+    match status {
+        RunStatus::Running => format!(
+            "{} (as last recorded: the run is still going, or its process ended without closing it)",
+            status_word(status)
+        ),
+        other => status_word(other).to_string(),
+    }
+}
+
+/// The time convention of this summary, said once: local times carry their offset; the run's
+/// duration and network timeouts are real time; how long a device took to go away, come back
+/// or leave the network is device time, which a rehearsal's time scale shrinks.
+fn times_note(parameters: &Value) -> String {
+    let base = "local, with their offset from UTC. The duration and network timeouts are real time; \
+                how long a device took to go away, come back or leave the network is device time";
+    match parameters["time_scale"].as_f64() {
+        Some(scale) if scale > 0.0 && scale != 1.0 => format!(
+            "{base} (at time scale {scale}, 1 device second took {} ms of real time)",
+            (scale * 1e9).round() / 1e6
+        ),
+        Some(_) => format!("{base}, the same as real time in this run"),
+        None => base.to_string(),
+    }
 }
 
 /// Said for a duration that came out negative. The start and the end are wall-clock times
@@ -117,22 +168,23 @@ fn settings(parameters: &Value) -> Option<String> {
 /// true one.
 pub const UNKNOWN_DURATION: &str = "unknown (the host clock changed between processes)";
 
-/// `42.250 s` under a minute, `2m 02s`, `1h 05m 00s`; [`UNKNOWN_DURATION`] when negative.
-fn duration(d: chrono::TimeDelta) -> String {
+/// `42.250 s` under a minute, `2m 02s`, `1h 05m 00s`; `None` when negative
+/// ([`UNKNOWN_DURATION`]).
+fn duration(d: chrono::TimeDelta) -> Option<String> {
     let ms = d.num_milliseconds();
     if ms < 0 {
-        return UNKNOWN_DURATION.to_string();
+        return None;
     }
     if ms < 60_000 {
-        return format!("{:.3} s", ms as f64 / 1000.0);
+        return Some(format!("{:.3} s", ms as f64 / 1000.0));
     }
     let s = ms / 1000;
     let (h, m, s) = (s / 3600, s / 60 % 60, s % 60);
-    if h > 0 {
+    Some(if h > 0 {
         format!("{h}h {m:02}m {s:02}s")
     } else {
         format!("{m}m {s:02}s")
-    }
+    })
 }
 
 /// Every outcome, zeros included (a `failed | 0` row is news too); unfinished jobs only when
@@ -150,15 +202,10 @@ fn write_outcomes(out: &mut String, summary: &Summary) -> fmt::Result {
     writeln!(out, "| total | {} |", summary.outcomes.total())
 }
 
-/// Site × outcome, with a column only for the outcomes that occur in the run, so the table
-/// stays narrow enough for a terminal.
+/// Site × outcome, with the same columns in the same order for every run (every outcome, then
+/// unfinished), so that one run's table can be read, or pasted, beside another's.
 fn write_sites(out: &mut String, summary: &Summary) -> fmt::Result {
-    let columns: Vec<Option<Outcome>> = summary
-        .outcomes
-        .iter()
-        .filter(|(_, n)| *n > 0)
-        .map(|(o, _)| o)
-        .collect();
+    let columns: Vec<Option<Outcome>> = summary.outcomes.iter().map(|(o, _)| o).collect();
     writeln!(out, "## By site")?;
     writeln!(out)?;
     write!(out, "| site | jobs |")?;
@@ -249,182 +296,4 @@ pub fn escape(text: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::report::fixture;
-
-    #[test]
-    fn the_summary_has_parameters_counts_sites_and_the_jobs_to_look_at() {
-        let expected = "\
-# Run 20261121T054708-a1b2: power-cycle
-
-- Inventory: inventories/lab.csv (sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08)
-- Operator: alice
-- fleetreset version: 0.1.0
-- Settings: concurrency 4, rate_per_s 2
-- Started: 2026-11-21T05:47:08.123Z
-- Finished: 2026-11-21T05:49:10.500Z
-- Duration: 2m 02s
-- Status: stopped
-
-## Outcomes
-
-| outcome | jobs |
-|:--|--:|
-| succeeded | 1 |
-| failed | 1 |
-| manual_required | 1 |
-| manual_confirmed | 0 |
-| skipped | 1 |
-| total | 4 |
-
-## By site
-
-| site | jobs | succeeded | failed | manual_required | skipped |
-|:--|--:|--:|--:|--:|--:|
-| north\\|south | 1 | 0 | 1 | 0 | 0 |
-| site-a | 2 | 1 | 0 | 1 | 0 |
-| (no site) | 1 | 0 | 0 | 0 | 1 |
-
-## Not succeeded (3)
-
-- **lamp-2** (north\\|south), 10.0.0.2: failed (not_verified): did not come back within 90 s\\n\\| retry later
-- **strip-3**, 10.0.0.3: skipped (threshold_reached): failure threshold reached
-- **cam-4** (site-a / porch), 10.0.0.4: manual_required: hold the reset button for 5 s
-
-## Acted on without an identity check (1)
-
-The inventory gave no MAC for these devices; --allow-unverified-identity let the run act on whatever answered at their addresses.
-
-- **lamp-2**, 10.0.0.2: failed
-";
-        assert_eq!(render(&fixture::record()), expected);
-    }
-
-    #[test]
-    fn table_metacharacters_and_markup_in_device_text_are_escaped() {
-        assert_eq!(escape("a|b"), "a\\|b");
-        assert_eq!(escape("line 1\nline 2\r\n"), "line 1\\nline 2\\r\\n");
-        assert_eq!(escape("a\\|b"), "a\\\\\\|b");
-        assert_eq!(
-            escape("<img src=x> [x](javascript:1) `code` **b**"),
-            "\\<img src=x\\> \\[x\\](javascript:1) \\`code\\` \\*\\*b\\*\\*"
-        );
-        assert_eq!(escape("\u{1b}[31mred"), "\\u{1b}\\[31mred");
-        assert_eq!(escape("a\u{202e}b"), "a\\u{202e}b");
-        assert_eq!(escape("plug_1 (rack 2)"), "plug_1 (rack 2)");
-    }
-
-    #[test]
-    fn every_table_row_keeps_its_columns_whatever_the_site_is_called() {
-        let mut record = fixture::record();
-        record.jobs[0].site = Some("a|b\n| c | d |".to_string());
-        let text = render(&record);
-        let by_site = text.split("## By site").nth(1).unwrap();
-        let rows: Vec<&str> = by_site
-            .lines()
-            .skip_while(|l| !l.starts_with('|'))
-            .take_while(|l| l.starts_with('|'))
-            .collect();
-        assert_eq!(rows.len(), 2 + 4);
-        for row in rows {
-            let cells = row.replace("\\|", "").matches('|').count();
-            assert_eq!(cells, 7, "{row}");
-        }
-    }
-
-    #[test]
-    fn an_unfinished_run_says_so_and_lists_its_unfinished_jobs() {
-        let mut record = fixture::record();
-        record.run.finished_at = None;
-        record.run.status = crate::store::RunStatus::Running;
-        record.jobs[0].outcome = None;
-        record.jobs[0].state = crate::model::JobState::Verifying;
-        record.jobs[0].detail = None;
-        let text = render(&record);
-        assert!(
-            text.contains("- Finished: not yet\n- Status: running\n"),
-            "{text}"
-        );
-        assert!(!text.contains("- Duration:"), "{text}");
-        assert!(text.contains("| unfinished | 1 |\n| total | 4 |"), "{text}");
-        assert!(
-            text.contains("## Not succeeded (4)\n\n- **plug-1** (site-a / rack 1), 10.0.0.1: unfinished (state verifying)\n"),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn a_run_where_everything_succeeded_says_so() {
-        let mut record = fixture::record();
-        for job in &mut record.jobs {
-            job.outcome = Some(Outcome::Succeeded);
-            job.reason = None;
-            job.identity_verified = Some(true);
-        }
-        let text = render(&record);
-        assert!(
-            text.ends_with("## Not succeeded (0)\n\nEvery job succeeded.\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("| site | jobs | succeeded |\n|:--|--:|--:|\n"),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn durations_read_as_seconds_minutes_or_hours() {
-        let d = |ms| duration(chrono::TimeDelta::milliseconds(ms));
-        assert_eq!(d(42_250), "42.250 s");
-        assert_eq!(d(122_377), "2m 02s");
-        assert_eq!(d(3_900_000), "1h 05m 00s");
-        assert_eq!(d(0), "0.000 s");
-    }
-
-    #[test]
-    fn a_run_that_ended_before_it_started_by_the_clock_has_an_unknown_duration() {
-        let mut record = fixture::record();
-        // Started under a clock two hours ahead, resumed and finished under the true one.
-        record.run.started_at = fixture::at("2026-11-21T07:47:08.123Z");
-        record.run.finished_at = Some(fixture::at("2026-11-21T05:47:10.534Z"));
-        let text = render(&record);
-        assert!(
-            text.contains(
-                "- Finished: 2026-11-21T05:47:10.534Z\n- Duration: unknown (the host clock changed between processes)\n"
-            ),
-            "{text}"
-        );
-        assert!(!text.contains("-7197"), "{text}");
-    }
-
-    #[test]
-    fn device_text_with_escape_sequences_and_line_breaks_reaches_the_summary_inert() {
-        let mut record = fixture::record();
-        let hostile = "\u{1b}[2J\u{1b}[Hforged\r\n[ 9/9] ok\u{9b}31m";
-        for job in &mut record.jobs {
-            job.detail = Some(hostile.to_string());
-            job.site = Some(hostile.to_string());
-            job.unit = Some(hostile.to_string());
-            job.device_id = format!("{}{hostile}", job.device_id);
-            job.host = hostile.to_string();
-        }
-        record.run.operator = hostile.to_string();
-        record.run.inventory_path = hostile.to_string();
-        record.run.parameters = serde_json::json!({ "note": hostile });
-        let text = render(&record);
-        let controls: Vec<char> = text
-            .chars()
-            .filter(|&c| c != '\n' && needs_escape(c))
-            .collect();
-        assert!(controls.is_empty(), "{controls:?} in {text}");
-        assert!(
-            text.contains(
-                "- Operator: \\u{1b}\\[2J\\u{1b}\\[Hforged\\r\\n\\[ 9/9\\] ok\\u{9b}31m\n"
-            ),
-            "{text}"
-        );
-        // Every line the hostile text went into is still one line of the summary.
-        assert!(!text.lines().any(|l| l.starts_with("[ 9/9]")), "{text}");
-    }
-}
+mod tests;

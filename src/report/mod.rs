@@ -2,25 +2,35 @@
 //! `summary.md` in `reports/<run>/`.
 //!
 //! - `csv`: one row per device, with device text inert and spreadsheet formulas neutralised.
+//! - `evidence`: the cloud binding before and after, and whether the device left the network.
 //! - `json`: the whole record plus its counts.
+//! - `local_time`: the one way reports show a time (local, with its offset).
 //! - `markdown`: the summary for people, with device text inert and its markup escaped.
+//! - `settings`: the run's stored parameters in words.
 //! - `summary`: the counts by outcome, reason and site both of them use.
+//! - `timeline`: the run's own events (started, interrupted, resumed, …), one line each.
 //! - `files`: owner-only directories, atomic owner-only files, never through a symlinked run
 //!   directory; [`preflight`] checks before a run that the report will be writable.
 
 mod csv;
+mod evidence;
 mod files;
 #[cfg(test)]
 mod fixture;
 mod json;
+mod local_time;
 mod markdown;
+mod settings;
 mod summary;
+mod timeline;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::store::{RunRecord, Timestamp};
+use crate::store::RunRecord;
+
+use self::local_time::Zone;
 
 pub use self::files::preflight;
 pub use self::json::to_string_inert as json_inert;
@@ -41,6 +51,11 @@ pub struct ReportFiles {
 /// Writes the three files into `dir` (created with owner-only permissions). A `dir` that is
 /// itself a symbolic link is refused, whatever it points to; its parents may be links.
 pub fn write(dir: &Path, record: &RunRecord) -> anyhow::Result<ReportFiles> {
+    write_in(dir, record, Zone::Local)
+}
+
+/// [`write`], with times shown in `zone`.
+fn write_in(dir: &Path, record: &RunRecord, zone: Zone) -> anyhow::Result<ReportFiles> {
     let files = ReportFiles {
         dir: dir.to_path_buf(),
         devices_csv: dir.join("devices.csv"),
@@ -48,9 +63,9 @@ pub fn write(dir: &Path, record: &RunRecord) -> anyhow::Result<ReportFiles> {
         summary_md: dir.join("summary.md"),
     };
     // Rendered before anything touches the disk, so a failure leaves no partial report.
-    let devices = csv::render(record).context("cannot write devices.csv")?;
+    let devices = csv::render(record, zone).context("cannot write devices.csv")?;
     let run = json::render(record).context("cannot write run.json")?;
-    let summary = markdown::render(record);
+    let summary = markdown::render(record, zone);
 
     // Checked before anything is created: a link in place of the run's directory would send
     // the report wherever it points.
@@ -71,12 +86,7 @@ pub fn write(dir: &Path, record: &RunRecord) -> anyhow::Result<ReportFiles> {
 
 /// The summary as Markdown, also printed by `run` and `demo` at the end.
 pub fn summary_markdown(record: &RunRecord) -> String {
-    markdown::render(record)
-}
-
-/// Times in reports: UTC, RFC 3339 with milliseconds, as the database holds them.
-fn timestamp(at: &Timestamp) -> String {
-    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    markdown::render(record, Zone::Local)
 }
 
 #[cfg(test)]
@@ -95,7 +105,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("reports").join(fixture::RUN_ID);
         let record = fixture::record();
-        let files = write(&dir, &record).unwrap();
+        let files = write_in(&dir, &record, fixture::ZONE).unwrap();
         assert_eq!(
             files,
             ReportFiles {
@@ -112,7 +122,7 @@ mod tests {
         }
         assert_eq!(
             fs::read(&files.devices_csv).unwrap(),
-            csv::render(&record).unwrap()
+            csv::render(&record, fixture::ZONE).unwrap()
         );
         assert_eq!(
             fs::read_to_string(&files.run_json).unwrap(),
@@ -120,7 +130,7 @@ mod tests {
         );
         assert_eq!(
             fs::read_to_string(&files.summary_md).unwrap(),
-            summary_markdown(&record)
+            markdown::render(&record, fixture::ZONE)
         );
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 3);
     }
@@ -133,7 +143,7 @@ mod tests {
         record.run.operator = "bob".to_string();
         let files = write(tmp.path(), &record).unwrap();
         let summary = fs::read_to_string(&files.summary_md).unwrap();
-        assert!(summary.contains("- Operator: bob\n"), "{summary}");
+        assert!(summary.contains("- Started by: bob\n"), "{summary}");
         assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 3);
     }
 

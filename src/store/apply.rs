@@ -136,7 +136,7 @@ pub(crate) fn apply(conn: &Connection, rec: &Record) -> Result<(), StoreError> {
     }
 }
 
-fn insert_event(
+pub(super) fn insert_event(
     conn: &Connection,
     run_id: &str,
     device_id: Option<&str>,

@@ -1,5 +1,6 @@
-//! Opening the database, and the two writes a command makes itself: creating a run and
-//! finishing it. Everything in between goes through the writer.
+//! Opening the database, and the writes a command makes itself: creating a run (with its
+//! `run_started` event), finishing it, reopening it for `resume` (with its `run_resumed`
+//! event). Everything in between goes through the writer; how a run ends is in `run_events`.
 //!
 //! Opening refuses, before changing anything, two files it must not touch: a database whose
 //! write-ahead log lost committed records ([`super::wal`]), and a SQLite file that is not ours
@@ -14,6 +15,7 @@ use std::time::Duration;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 
+use super::run_events::{self, Resumed, RunEvent, Started};
 use super::schema::{self, TooNew};
 use super::{Db, NewJob, NewRun, RunStatus, StoreError, Timestamp, space, time, wal};
 
@@ -169,6 +171,14 @@ impl Db {
                     RunStatus::Running.as_str(),
                 ],
             )?;
+            let started = RunEvent::Started(Started {
+                operator: run.operator.clone(),
+                inventory_path: run.inventory_path.clone(),
+                inventory_sha256: run.inventory_sha256.clone(),
+                tool_version: run.tool_version.clone(),
+                parameters: run.parameters.clone(),
+            });
+            run_events::insert(&tx, &run.id, &run.started_at, &started)?;
             {
                 let mut insert = tx.prepare(
                     "INSERT INTO jobs (run_id, device_id, seq, host, model, mac, site, unit,
@@ -194,7 +204,9 @@ impl Db {
         })
     }
 
-    /// Marks the run finished with `status`, durably.
+    /// Marks the run finished with `status`, durably, with no event saying how it ended: for
+    /// tools and tests that build a run by hand. The engine ends its runs with
+    /// [`Db::end_run`], which also records the run-level event.
     pub fn finish_run(
         &mut self,
         run_id: &str,
@@ -218,8 +230,14 @@ impl Db {
     /// Opens a stopped run for `fleetreset resume`, in one durable transaction: the run is
     /// `running` again, and every job skipped because the run stopped early (interrupted,
     /// window closed, threshold reached) loses its skip so it can run. Each reopened job gets a
-    /// `reopened` event holding the skip it had. Returns the reopened jobs' device ids.
-    pub fn reopen_run(&mut self, run_id: &str, at: Timestamp) -> Result<Vec<String>, StoreError> {
+    /// `reopened` event holding the skip it had, after the run's `run_resumed` event (who
+    /// resumed it, and whether the inventory had changed). Returns the reopened jobs' device ids.
+    pub fn reopen_run(
+        &mut self,
+        run_id: &str,
+        at: Timestamp,
+        resumed: &Resumed,
+    ) -> Result<Vec<String>, StoreError> {
         durably(&mut self.conn, |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let changed = tx.execute(
@@ -229,6 +247,7 @@ impl Db {
             if changed == 0 {
                 return Err(StoreError::NoSuchRun(run_id.to_string()));
             }
+            run_events::insert(&tx, run_id, &at, &RunEvent::Resumed(resumed.clone()))?;
             let skipped: Vec<(String, String, Option<String>)> = tx
                 .prepare(
                     "SELECT device_id, reason, detail FROM jobs

@@ -14,6 +14,8 @@
 //! - `writer`: the writer thread, its batches and durable commits.
 //! - `apply`: what each [`Record`] does to the tables.
 //! - `query`: listing runs, resolving run ids, loading a whole run.
+//! - `run_events`: the events of the whole run (started, interrupted, stopped, resumed,
+//!   finished), typed, written with the change to `runs` they describe.
 //! - [`lock`]: one active run per database, an OS lock on a file next to the database.
 //! - `wal`: refusing a database whose write-ahead log lost committed records.
 //! - `space`: the preflight probes (a file can be created, enough bytes are free), shared with
@@ -25,6 +27,7 @@ mod columns;
 mod db;
 pub mod lock;
 mod query;
+mod run_events;
 mod schema;
 pub(crate) mod space;
 mod time;
@@ -34,11 +37,13 @@ mod writer;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::model::{Action, JobState, Method, Outcome, Reason};
+
+pub use self::run_events::{Finished, Interrupted, Resumed, RunEnd, RunEvent, Started, Stopped};
 
 /// Times are UTC, stored as RFC 3339 text with milliseconds (`2026-11-21T05:47:08.123Z`).
 pub type Timestamp = DateTime<Utc>;
@@ -102,7 +107,7 @@ pub enum StoreError {
 }
 
 /// A run's status in `runs.status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Running,

@@ -242,6 +242,8 @@ mod tests {
         drop(writer);
         let rec = task.finish().await.unwrap().load_run("r1").unwrap();
         assert_eq!(rec.jobs[0].attempts, 1);
-        assert!(rec.events.is_empty());
+        // Only the run's own start, written with the run: the failed event left nothing.
+        let kinds: Vec<&str> = rec.events.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, ["run_started"]);
     }
 }

@@ -33,13 +33,15 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
             return Ok(Status::BadInput);
         }
     };
-    let Some((inventory, sha256)) = load_inventory(&args.file)? else {
+    let Some((inventory, sha256)) =
+        load_inventory(&args.inventory.file, &args.inventory.read.options())?
+    else {
         return Ok(Status::BadInput);
     };
     if inventory.devices.is_empty() {
         say!(
             "fleetreset: {} has no devices; nothing to do",
-            args.file.display()
+            inventory.location()
         );
         return Ok(Status::BadInput);
     }
@@ -61,7 +63,7 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
             for d in &unverifiable {
                 say!(
                     "{}:{}: {}: no MAC to verify the device's identity before wiping it",
-                    args.file.display(),
+                    inventory.location(),
                     d.line,
                     Inert(&d.id)
                 );
@@ -77,7 +79,7 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
     let mut jobs = plan::plan(&inventory.devices, config.action);
     let mut view = ProgressView::for_stderr();
     if args.dry_run {
-        if !prepared(&mut jobs, &store, rediscover.as_deref(), &view, &args.file).await {
+        if !prepared(&mut jobs, &store, rediscover.as_deref(), &view, &inventory).await {
             return Ok(Status::BadInput);
         }
         return dry_run(args, &jobs, &config, &mut view, signals).await;
@@ -100,7 +102,7 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
     )?;
     guard.preflight(&args.reports_dir.join(&run_id), devices.len())?;
     guard.refuse_unresolved(&devices, None)?;
-    if !prepared(&mut jobs, &store, rediscover.as_deref(), &view, &args.file).await {
+    if !prepared(&mut jobs, &store, rediscover.as_deref(), &view, &inventory).await {
         return Ok(Status::BadInput);
     }
     // Devices discovery found elsewhere are claimed (and checked for open commands) at their
@@ -146,13 +148,13 @@ async fn prepared(
     store: &credentials::Store,
     rediscover: Option<&[std::net::IpAddr]>,
     view: &ProgressView,
-    file: &std::path::Path,
+    inventory: &crate::inventory::Inventory,
 ) -> bool {
     match execute::prepare(jobs, store, rediscover, view).await {
         Ok(()) => true,
         Err(problems) => {
             for p in problems {
-                say!("{}:{p}", file.display());
+                say!("{}:{p}", inventory.location());
             }
             say!("fleetreset: fix the rows above; nothing was sent");
             false

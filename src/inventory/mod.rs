@@ -242,6 +242,28 @@ pub fn load_with(path: &Path, options: &ReadOptions) -> Result<Inventory, LoadEr
     parse_with(path, &bytes, options)
 }
 
+/// The rows of a workbook's sheet (`sheet`, or the first) as text, header first, each with its
+/// sheet row number; comment rows, empty rows and rows with problems are left out. For writing
+/// a workbook inventory out as CSV (`discover --update`); validate it first with
+/// [`parse_with`].
+pub fn sheet_rows(
+    path: &Path,
+    bytes: &[u8],
+    sheet: Option<&str>,
+) -> Result<Vec<(u64, Vec<String>)>, LoadError> {
+    let read =
+        workbook::read(bytes, Format::of(path), sheet).map_err(|source| LoadError::Workbook {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(read
+        .records
+        .into_iter()
+        .flatten()
+        .map(|r| (r.line, r.fields))
+        .collect())
+}
+
 /// Validates CSV inventory bytes with the default options, whatever `path` is called; `path`
 /// is only used in messages.
 pub fn parse(path: &Path, bytes: &[u8]) -> Result<Inventory, InventoryErrors> {

@@ -206,9 +206,9 @@ fn crlf_line_endings_read_like_lf_with_the_same_line_numbers() {
 fn a_bare_cr_is_still_reported_once() {
     let outcome = check_bytes("inv.csv", b"id,host\rplug-1,10.0.0.1\r");
     assert!(
-        outcome.stderr.starts_with(
-            "inv.csv:1: 1 line with a carriage return (CR) not followed by a newline"
-        ),
+        outcome
+            .stderr
+            .starts_with("inv.csv:1: 1 line with a carriage return (CR) not followed by a newline"),
         "{}",
         outcome.stderr
     );

@@ -211,11 +211,17 @@ fn stderr(out: &Output) -> String {
 /// `fleetreset simulate` of the inventory at `path`, journaling to `journal`; returns once
 /// every device listens.
 fn simulate(path: &Path, journal: &Path) -> KillOnDrop {
+    simulate_with(path, journal, &[])
+}
+
+/// `simulate` with `extra` arguments (`--sheet NAME`).
+fn simulate_with(path: &Path, journal: &Path, extra: &[&str]) -> KillOnDrop {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
     let mut child = common::fleetreset()
         .args(["simulate", "--time-scale", "0.01", "--journal"])
         .arg(journal)
+        .args(extra)
         .arg(path)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -635,4 +641,69 @@ fn discover_update_of_a_workbook_writes_csv_to_out_and_never_the_workbook() {
     assert_eq!(check.status.code(), Some(0), "{}", text(&check));
     // Discovery sends nothing disruptive.
     assert!(Journal::read(&dir.path().join("journal.log")).no_commands());
+}
+
+#[test]
+fn resume_reads_the_sheet_the_run_read() {
+    const TEST: u8 = 12;
+    let dir = tempfile::tempdir().unwrap();
+    // The fleet is the second sheet; the first is another list, which must not be run.
+    let host = |n| ip(FILE, TEST, n).to_string();
+    let spec = json!({"sheets": [
+        {"name": "Other", "rows": [["id", "host", "model"], ["x", host(9), "HS110(EU)"]]},
+        {"name": "Fleet", "rows": [
+            ["id", "host", "model", "mac", "sim_fault"],
+            ["canary", host(1), "HS103(US)", "50:C7:BF:25:0C:01", "offline"],
+            ["p2", host(2), "HS110(EU)", "50:C7:BF:25:0C:02"],
+            ["p3", host(3), "HS110(EU)", "50:C7:BF:25:0C:03"],
+        ]},
+    ]});
+    let book = dir.path().join("fleet.xlsx");
+    make_workbook(&spec, &book);
+    let journal_path = dir.path().join("journal.log");
+    let _sim = simulate_with(&book, &journal_path, &["--sheet", "Fleet"]);
+
+    let mut args = vec![
+        "run",
+        "fleet.xlsx",
+        "--sheet",
+        "Fleet",
+        "--action",
+        "power-cycle",
+        "--canary",
+        "1",
+    ];
+    args.extend_from_slice(common::REHEARSAL);
+    let out = fleetreset(dir.path(), &args);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "the canary stops the run: {}",
+        text(&out)
+    );
+    assert!(Journal::read(&journal_path).no_commands());
+
+    let out = fleetreset(dir.path(), &["resume", "latest"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "the canary still failed: {t}");
+    let journal = Journal::read(&journal_path);
+    let record = latest_run(&dir.path().join("fleetreset.db"));
+    // (`assert_truthful` counts one outcome event per job; a skip reopened by resume has two.)
+    assert!(journal.resets.is_empty(), "{}", journal.text);
+    assert_eq!(journal.reboots.get("p2"), Some(&1), "{}", journal.text);
+    assert_eq!(journal.reboots.get("p3"), Some(&1), "{}", journal.text);
+    assert_eq!(journal.reboots.len(), 2, "{}", journal.text);
+    let outcomes: Vec<(&str, Option<Outcome>)> = record
+        .jobs
+        .iter()
+        .map(|j| (j.device_id.as_str(), j.outcome))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("canary", Some(Outcome::Failed)),
+            ("p2", Some(Outcome::Succeeded)),
+            ("p3", Some(Outcome::Succeeded)),
+        ]
+    );
 }

@@ -127,7 +127,11 @@ fn lines(count: u64) -> String {
 mod tests {
     use super::*;
 
-    fn found(bytes: &[u8], encoding: Encoding) -> (String, Vec<(u64, String)>, Vec<(u64, String)>) {
+    /// (line, message) pairs.
+    type Found = Vec<(u64, String)>;
+
+    /// The decoded text, the errors and the warnings.
+    fn found(bytes: &[u8], encoding: Encoding) -> (String, Found, Found) {
         let decoded = decode(bytes, encoding);
         let pairs = |v: Vec<RowError>| v.into_iter().map(|e| (e.line, e.message)).collect();
         (

@@ -189,14 +189,14 @@ mod tests {
 
     use super::*;
 
+    /// A record as (line, fields), or a problem as (line, message).
+    type Item = Result<(u64, Vec<String>), (u64, String)>;
+
     fn s(text: &str) -> Data {
         Data::String(text.to_string())
     }
 
-    fn read_rows(
-        rows: &[(Vec<Data>, u64)],
-        first_column: usize,
-    ) -> Vec<Result<(u64, Vec<String>), (u64, String)>> {
+    fn read_rows(rows: &[(Vec<Data>, u64)], first_column: usize) -> Vec<Item> {
         records(rows.iter().map(|(c, l)| (c.as_slice(), *l)), first_column)
             .into_iter()
             .map(|r| {

@@ -13,7 +13,7 @@ use super::RowError;
 use super::cell::{self, column_name};
 use super::errors::quoted;
 use super::options::Format;
-use super::reader::Record;
+use super::reader::{MAX_FIELD_BYTES, Record};
 
 /// One sheet's rows, read.
 pub(super) struct Sheet {
@@ -152,6 +152,13 @@ fn row(
     let mut fields = Vec::with_capacity(width);
     for (i, c) in cells.iter().take(width).enumerate() {
         match cell::text(c) {
+            Ok(text) if text.len() > MAX_FIELD_BYTES => {
+                return problem(format!(
+                    "{} is {} bytes long; the limit is {MAX_FIELD_BYTES} bytes",
+                    column(i),
+                    text.len()
+                ));
+            }
             Ok(text) => fields.push(text.trim().to_string()),
             Err(e) => {
                 return problem(format!(
@@ -271,6 +278,24 @@ mod tests {
                 "cell C2 holds \"7\", but the header row names no column there; name the column \
                  in the header row, or clear the cell"
                     .to_string()
+            ))
+        );
+    }
+
+    #[test]
+    fn an_oversized_cell_is_a_problem_without_its_value() {
+        let rows = vec![
+            (vec![s("id"), s("host")], 1),
+            (vec![s("a"), s(&"x".repeat(MAX_FIELD_BYTES + 1))], 2),
+        ];
+        assert_eq!(
+            read_rows(&rows, 0)[1],
+            Err((
+                2,
+                format!(
+                    "cell B2 (\"host\") is {} bytes long; the limit is {MAX_FIELD_BYTES} bytes",
+                    MAX_FIELD_BYTES + 1
+                )
             ))
         );
     }

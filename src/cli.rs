@@ -24,7 +24,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Validate an inventory CSV and list every problem as FILE:LINE: message.
+    /// Validate an inventory (CSV or workbook) and list every problem as FILE:LINE: message.
     Check(CheckArgs),
     /// Serve the loopback rows of an inventory as simulated devices until Ctrl-C.
     Simulate(SimulateArgs),
@@ -44,10 +44,45 @@ pub enum Command {
     Report(ReportArgs),
 }
 
+/// An inventory file and how to read it.
+#[derive(Debug, clap::Args)]
+pub struct InventoryArgs {
+    /// The inventory: a CSV file, or an .xlsx/.xlsm/.ods workbook (by its extension).
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub read: InventoryOptions,
+}
+
+/// How to read an inventory, where detection isn't enough.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct InventoryOptions {
+    /// CSV only: the field delimiter (`,` `;` `|` or `tab`; default: detected from the header
+    /// row among `,` `;` and tab).
+    #[arg(long, value_name = "CHAR", value_parser = crate::inventory::parse_delimiter)]
+    pub delimiter: Option<u8>,
+    /// CSV only: `auto` reads UTF-8 and falls back to Windows-1252 with a warning; `utf-8`
+    /// makes text that is not UTF-8 an error; `windows-1252` reads it so without a warning.
+    #[arg(long, value_enum, default_value_t)]
+    pub encoding: crate::inventory::Encoding,
+    /// Workbooks only: the sheet to read (default: the first).
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
+}
+
+impl InventoryOptions {
+    pub fn options(&self) -> crate::inventory::ReadOptions {
+        crate::inventory::ReadOptions {
+            delimiter: self.delimiter,
+            encoding: self.encoding,
+            sheet: self.sheet.clone(),
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// The inventory CSV file.
-    pub file: PathBuf,
+    #[command(flatten)]
+    pub inventory: InventoryArgs,
     /// Also refuse what a run of this action would refuse (a factory reset of rows without a
     /// MAC).
     #[arg(long, value_enum)]
@@ -57,10 +92,11 @@ pub struct CheckArgs {
     pub allow_unverified_identity: bool,
 }
 
+// Every row of the inventory whose host is on 127.0.0.0/8 becomes a device.
 #[derive(Debug, clap::Args)]
 pub struct SimulateArgs {
-    /// The inventory CSV file; every row whose host is on 127.0.0.0/8 becomes a device.
-    pub file: PathBuf,
+    #[command(flatten)]
+    pub inventory: InventoryArgs,
 
     /// Multiply every device delay (boot time, reset delay) by this factor; 0.01 turns a 60 s
     /// boot into 0.6 s.
@@ -103,8 +139,8 @@ pub struct ReportArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct PlanArgs {
-    /// The inventory CSV file.
-    pub file: PathBuf,
+    #[command(flatten)]
+    pub inventory: InventoryArgs,
     /// What to do to every device.
     #[arg(long, value_enum)]
     pub action: Action,
@@ -119,8 +155,8 @@ pub struct PlanArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// The inventory CSV file.
-    pub file: PathBuf,
+    #[command(flatten)]
+    pub inventory: InventoryArgs,
     /// What to do to every device.
     #[arg(long, value_enum)]
     pub action: Action,
@@ -245,10 +281,16 @@ pub struct DiscoverArgs {
     /// Seconds to listen for answers (probes are sent three times over it).
     #[arg(long, default_value_t = 3.0)]
     pub timeout: f64,
-    /// Write the inventory here instead of stdout.
-    #[arg(long, conflicts_with = "update")]
+    /// Write the inventory here instead of stdout. With --update, write the updated inventory
+    /// here (as CSV) and leave the inventory file as it is; needed for a workbook, which is
+    /// never rewritten.
+    #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Update the hosts of this inventory where a row's MAC was found at another address.
+    /// Update the hosts of this inventory (CSV or workbook) where a row's MAC was found at
+    /// another address.
     #[arg(long)]
     pub update: Option<PathBuf>,
+    /// How to read the --update inventory.
+    #[command(flatten)]
+    pub read: InventoryOptions,
 }

@@ -185,40 +185,80 @@ fn a_duplicate_header_column_is_reported() {
 }
 
 #[test]
-fn a_byte_order_mark_is_reported_on_line_1_and_the_header_still_reads() {
+fn a_byte_order_mark_is_dropped_and_the_header_reads() {
     let outcome = check_bytes("inv.csv", b"\xEF\xBB\xBFid,host\nplug-1,10.0.0.1\n");
+    assert_eq!(outcome.stderr, "");
     assert_eq!(
-        outcome.stderr,
-        "inv.csv:1: starts with a UTF-8 byte order mark (BOM); save the file as UTF-8 without \
-         BOM\ninv.csv: 1 problem\n"
+        outcome.stdout,
+        "inv.csv: ok, 1 device (0 sites, 0 powered via another device)\n"
     );
-    assert_eq!(outcome.code, Some(2));
+    assert_eq!(outcome.code, Some(0));
 }
 
 #[test]
-fn crlf_line_endings_are_reported_once_with_their_count() {
+fn crlf_line_endings_read_like_lf_with_the_same_line_numbers() {
     let outcome = check_bytes("inv.csv", b"id,host\r\nplug-1,10.0.0.1\r\n,10.0.0.2\r\n");
-    assert_eq!(
-        outcome.stderr,
-        "inv.csv:1: 3 lines with Windows line endings (CRLF), the first here; convert the file \
-         to Unix line endings (LF), e.g. with `dos2unix`\ninv.csv:3: empty id\ninv.csv: 2 problems\n"
+    assert_eq!(outcome.stderr, "inv.csv:3: empty id\ninv.csv: 1 problem\n");
+    assert_eq!(outcome.code, Some(2));
+}
+
+#[test]
+fn a_bare_cr_is_still_reported_once() {
+    let outcome = check_bytes("inv.csv", b"id,host\rplug-1,10.0.0.1\r");
+    assert!(
+        outcome
+            .stderr
+            .starts_with("inv.csv:1: 1 line with a carriage return (CR) not followed by a newline"),
+        "{}",
+        outcome.stderr
     );
     assert_eq!(outcome.code, Some(2));
 }
 
 #[test]
-fn each_line_with_non_utf8_bytes_is_reported_with_its_byte_offset() {
+fn text_that_is_not_utf8_reads_as_windows_1252_with_one_warning() {
     let outcome = check_bytes(
         "inv.csv",
         b"id,host,notes\np1,10.0.0.1,caf\xE9\np2,10.0.0.2,ok\np3,10.0.0.3,\xFF\n",
     );
     assert_eq!(
         outcome.stderr,
-        "inv.csv:2: invalid UTF-8 (byte 0xE9 at byte offset 29); save the file as UTF-8\n\
-         inv.csv:4: invalid UTF-8 (byte 0xFF at byte offset 58); save the file as UTF-8\n\
-         inv.csv: 2 problems\n"
+        "inv.csv:2: warning: not UTF-8 (byte 0xE9 at byte offset 29, the first of 2 lines); \
+         read the whole file as Windows-1252, as Excel's plain \"CSV\" writes it. Check \
+         accented text; save as \"CSV UTF-8\" to be sure, or pass --encoding windows-1252 to \
+         say so\n"
     );
-    assert_eq!(outcome.code, Some(2));
+    assert_eq!(
+        outcome.stdout,
+        "inv.csv: ok, 3 devices (0 sites, 0 powered via another device)\n"
+    );
+    assert_eq!(outcome.code, Some(0));
+}
+
+#[test]
+fn with_encoding_utf8_each_line_with_non_utf8_bytes_is_reported_with_its_byte_offset() {
+    let dir = TempDir::new().unwrap();
+    fs::write(
+        dir.path().join("inv.csv"),
+        b"id,host,notes\np1,10.0.0.1,caf\xE9\np2,10.0.0.2,ok\np3,10.0.0.3,\xFF\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_fleetreset"))
+        .args(["check", "inv.csv", "--encoding", "utf-8"])
+        .current_dir(dir.path())
+        .env_remove("FLEETRESET_LOG")
+        .output()
+        .unwrap();
+    let hint = "save the file as UTF-8, or leave out --encoding utf-8 to read it as Windows-1252";
+    assert_eq!(
+        String::from_utf8(output.stderr).unwrap(),
+        format!(
+            "inv.csv:2: invalid UTF-8 (byte 0xE9 at byte offset 29); {hint}\n\
+             inv.csv:4: invalid UTF-8 (byte 0xFF at byte offset 58); {hint}\n\
+             inv.csv: 2 problems\n"
+        )
+    );
+    assert_eq!(output.status.code(), Some(2));
 }
 
 #[test]

@@ -480,7 +480,7 @@ fn discover_update_moves_a_host_by_mac_and_rediscover_follows_a_moved_device_at_
 
 /// Aliases a device could report, as the simulator's inventory can hold them: CSV carries an
 /// ESC, a BEL, a NUL, a C1 CSI and a line break inside quotes, but the inventory parser refuses
-/// a CR (as a Windows line ending or a bare CR), so the CR LF case is covered by the unit tests
+/// a bare CR and reads CRLF as a line end, so the CR LF case is covered by the unit tests
 /// of `discover` instead. A leading tab is trimmed by the parser, so the tab is inside.
 const HOSTILE_ALIASES: [(&str, &str); 6] = [
     (

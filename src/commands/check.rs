@@ -14,10 +14,11 @@ use crate::output::{despite_closed_pipe, say};
 /// Prints the summary of a clean inventory on stdout, or its problems on stderr. A file that
 /// can't be read is an error, naming the file.
 pub fn run(args: &CheckArgs) -> anyhow::Result<Status> {
-    let result = inventory::load(&args.file).and_then(|inv| match args.action {
-        Some(action) => for_action(inv, action, args.allow_unverified_identity),
-        None => Ok(inv),
-    });
+    let result = inventory::load_with(&args.inventory.file, &args.inventory.read.options())
+        .and_then(|inv| match args.action {
+            Some(action) => for_action(inv, action, args.allow_unverified_identity),
+            None => Ok(inv),
+        });
     // Buffered: stderr is unbuffered, and a broken file can have a problem on every line.
     let mut stderr = BufWriter::new(io::stderr().lock());
     let (status, printed) = report(result, &mut io::stdout().lock(), &mut stderr)?;
@@ -63,13 +64,19 @@ fn report(
     stderr: &mut impl Write,
 ) -> anyhow::Result<(Status, io::Result<()>)> {
     match result {
-        Ok(inventory) => Ok((Status::Success, writeln!(stdout, "{}", summary(&inventory)))),
+        Ok(inventory) => Ok((
+            Status::Success,
+            inventory
+                .warning_lines()
+                .try_for_each(|w| writeln!(stderr, "{w}"))
+                .and_then(|()| writeln!(stdout, "{}", summary(&inventory))),
+        )),
         Err(LoadError::Invalid(errors)) => Ok((
             Status::BadInput,
             writeln!(stderr, "{errors}")
                 .and_then(|()| writeln!(stderr, "{}", problem_count(&errors))),
         )),
-        Err(err @ LoadError::Io { .. }) => Err(err.into()),
+        Err(err) => Err(err.into()),
     }
 }
 
@@ -80,7 +87,7 @@ fn summary(inventory: &Inventory) -> String {
     let powered = devices.iter().filter(|d| d.power_via.is_some()).count();
     format!(
         "{}: ok, {} ({}, {powered} powered via another device)",
-        inventory.path.display(),
+        inventory.location(),
         counted(devices.len(), "device"),
         counted(sites.len(), "site"),
     )
@@ -90,7 +97,7 @@ fn summary(inventory: &Inventory) -> String {
 fn problem_count(errors: &InventoryErrors) -> String {
     format!(
         "{}: {}",
-        errors.path.display(),
+        errors.location(),
         counted(errors.errors.len(), "problem")
     )
 }

@@ -77,6 +77,12 @@ pub async fn run(args: &DiscoverArgs) -> anyhow::Result<Status> {
             return Ok(Status::BadInput);
         }
     };
+    if args.update.is_none() && args.read.options() != inventory::ReadOptions::default() {
+        say!(
+            "fleetreset: --delimiter, --encoding and --sheet say how to read the --update inventory"
+        );
+        return Ok(Status::BadInput);
+    }
     if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout <= 60.0) {
         say!("fleetreset: --timeout must be above 0 and at most 60 seconds");
         return Ok(Status::BadInput);
@@ -99,7 +105,7 @@ pub async fn run(args: &DiscoverArgs) -> anyhow::Result<Status> {
         say!("fleetreset: {note}");
     }
     match &args.update {
-        Some(path) => update(path, &rows),
+        Some(path) => update(path, &args.read.options(), args.out.as_deref(), &rows),
         None => {
             let csv = render(&rows)?;
             match &args.out {
@@ -303,127 +309,8 @@ fn render(rows: &[Row]) -> anyhow::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Moves the host of every inventory row whose MAC was found at another address, reporting
-/// each move. The file is rewritten in place, line by line, so comments and formatting stay;
-/// the old file is kept as `FILE.bak`. `rows` hold only addresses `check` accepts, and the
-/// rewritten file is parsed before it replaces the old one: when the moves would leave a
-/// problem (two rows at one address, say, because a device took an address a row still
-/// claims), nothing is changed.
-fn update(path: &Path, rows: &[Row]) -> anyhow::Result<Status> {
-    let bytes =
-        std::fs::read(path).with_context(|| format!("cannot read inventory {}", path.display()))?;
-    let inv = match inventory::parse(path, &bytes) {
-        Ok(inv) => inv,
-        Err(errors) => {
-            say!("{errors}");
-            say!(
-                "fleetreset: fix {} first (see `fleetreset check`); nothing was changed",
-                path.display()
-            );
-            return Ok(Status::BadInput);
-        }
-    };
-    let text = String::from_utf8(bytes).context("the inventory is not UTF-8")?;
-    let mut lines: Vec<String> = text.split_inclusive('\n').map(str::to_owned).collect();
-    let by_mac: HashMap<MacAddr, &Row> =
-        rows.iter().filter_map(|r| r.mac.map(|m| (m, r))).collect();
-    let mut moves = Vec::new();
-    for d in &inv.devices {
-        let Some(mac) = d.mac else { continue };
-        let Some(found) = by_mac.get(&mac) else {
-            continue;
-        };
-        let found_ip = found.ip.to_string();
-        if d.host.ip() == Some(found.ip) || d.host.name == found_ip {
-            continue;
-        }
-        let new_host = Host {
-            name: found_ip,
-            port: d.host.port,
-        };
-        if let Some(reason) = new_host.unicast_problem() {
-            say!(
-                "{}:{}: {}: answered at {new_host}, which is {reason}; not moved",
-                path.display(),
-                d.line,
-                d.id
-            );
-            continue;
-        }
-        let idx = usize::try_from(d.line - 1).unwrap_or(usize::MAX);
-        let Some(line) = lines.get(idx) else { continue };
-        let Some(patched) = replace_field(line, &d.host.to_string(), &new_host.to_string()) else {
-            say!(
-                "{}:{}: {}: moved to {new_host}, but the row could not be rewritten; edit it by hand",
-                path.display(),
-                d.line,
-                d.id
-            );
-            continue;
-        };
-        lines[idx] = patched;
-        moves.push(format!(
-            "moved {}: {} -> {new_host} (MAC {mac})",
-            d.id, d.host
-        ));
-    }
-    let updated = lines.concat();
-    if !moves.is_empty()
-        && let Err(errors) = inventory::parse(path, updated.as_bytes())
-    {
-        say!("{errors}");
-        say!(
-            "fleetreset: moving the hosts found would leave {} with the problems above; \
-             nothing was changed",
-            path.display()
-        );
-        return Ok(Status::BadInput);
-    }
-    let mut out = std::io::stdout().lock();
-    for m in &moves {
-        writeln!(out, "{m}")?;
-    }
-    let known: HashSet<MacAddr> = inv.devices.iter().filter_map(|d| d.mac).collect();
-    for r in rows
-        .iter()
-        .filter(|r| r.mac.is_some_and(|m| !known.contains(&m)))
-    {
-        writeln!(
-            out,
-            "not in the inventory: {} {} at {}",
-            r.model,
-            r.mac.map(|m| m.to_string()).unwrap_or_default(),
-            r.host
-        )?;
-    }
-    if !moves.is_empty() {
-        let backup = path.with_extension("csv.bak");
-        std::fs::copy(path, &backup)
-            .with_context(|| format!("keeping a backup at {}", backup.display()))?;
-        let tmp = path.with_extension("csv.tmp");
-        std::fs::write(&tmp, updated).with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
-    }
-    writeln!(out, "{} host(s) updated in {}", moves.len(), path.display())?;
-    Ok(Status::Success)
-}
-
-/// Replaces the one field of a CSV line equal to `old` (trimmed) with `new`.
-fn replace_field(line: &str, old: &str, new: &str) -> Option<String> {
-    let body = line.trim_end_matches(['\n', '\r']);
-    let ending = &line[body.len()..];
-    let fields: Vec<&str> = body.split(',').collect();
-    let hits: Vec<usize> = fields
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| f.trim() == old)
-        .map(|(i, _)| i)
-        .collect();
-    let [i] = hits.as_slice() else { return None };
-    let mut fields: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
-    fields[*i] = new.to_string();
-    Some(format!("{}{ending}", fields.join(",")))
-}
+mod update;
+use update::update;
 
 #[cfg(test)]
 mod tests;

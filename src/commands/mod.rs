@@ -17,17 +17,26 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::inventory::{self, Inventory};
+use crate::inventory::{self, Inventory, LoadError, ReadOptions};
 
-/// Loads an inventory for a command, with the SHA-256 of the exact bytes parsed. A file with
-/// problems prints them as `FILE:LINE: …` and gives `None` (the command exits 2); an
-/// unreadable file is an error.
-pub(crate) fn load_inventory(path: &Path) -> anyhow::Result<Option<(Inventory, String)>> {
+/// Loads an inventory (CSV or workbook) for a command, with the SHA-256 of the exact bytes
+/// parsed (a workbook's file bytes), and prints its warnings on stderr. A file with problems
+/// prints them as `FILE:LINE: …` and gives `None` (the command exits 2); an unreadable file,
+/// a workbook that isn't one, or an option that doesn't fit the file is an error.
+pub(crate) fn load_inventory(
+    path: &Path,
+    options: &ReadOptions,
+) -> anyhow::Result<Option<(Inventory, String)>> {
     let bytes =
         std::fs::read(path).with_context(|| format!("cannot read inventory {}", path.display()))?;
-    match inventory::parse(path, &bytes) {
-        Ok(inv) => Ok(Some((inv, crate::engine::execute::sha256_hex(&bytes)))),
-        Err(errors) => {
+    match inventory::parse_with(path, &bytes, options) {
+        Ok(inv) => {
+            for warning in inv.warning_lines() {
+                say!("{warning}");
+            }
+            Ok(Some((inv, crate::engine::execute::sha256_hex(&bytes))))
+        }
+        Err(LoadError::Invalid(errors)) => {
             say!("{errors}");
             say!(
                 "fleetreset: {} has problems; nothing was sent (see `fleetreset check {}`)",
@@ -36,5 +45,6 @@ pub(crate) fn load_inventory(path: &Path) -> anyhow::Result<Option<(Inventory, S
             );
             Ok(None)
         }
+        Err(other) => Err(other.into()),
     }
 }

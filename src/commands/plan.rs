@@ -10,7 +10,8 @@ use crate::inert::Inert;
 use super::load_inventory;
 
 pub fn run(args: &PlanArgs) -> anyhow::Result<Status> {
-    let Some((inv, _)) = load_inventory(&args.file)? else {
+    let Some((inv, _)) = load_inventory(&args.inventory.file, &args.inventory.read.options())?
+    else {
         return Ok(Status::BadInput);
     };
     if super::check::refused_rows(&inv, args.action, args.allow_unverified_identity) {

@@ -12,7 +12,7 @@ use crate::engine::progress::ProgressView;
 use crate::engine::resume::{self, ResumeInput, is_resumable_skip};
 use crate::engine::shutdown::Signals;
 use crate::exit::Status;
-use crate::inventory::Device;
+use crate::inventory::{Device, ReadOptions};
 use crate::model::Action;
 use crate::store::RunRow;
 
@@ -51,8 +51,9 @@ pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> 
         return Ok(status_of_jobs(&record.jobs));
     }
     let path = std::path::PathBuf::from(&run.inventory_path);
-    let Some((inventory, sha256)) =
-        load_inventory(&path).with_context(|| format!("the inventory of run {}", run.id))?
+    let options = read_options(run).with_context(|| format!("run {}'s parameters", run.id))?;
+    let Some((inventory, sha256)) = load_inventory(&path, &options)
+        .with_context(|| format!("the inventory of run {}", run.id))?
     else {
         return Ok(Status::BadInput);
     };
@@ -150,6 +151,17 @@ pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> 
     .await?;
     print_summary_quietly(&summary, args.json);
     Ok(status_of(&summary))
+}
+
+/// How the run read its inventory: the same delimiter, encoding and sheet. Runs recorded
+/// before these were stored read with the defaults, as they did then.
+fn read_options(run: &RunRow) -> anyhow::Result<ReadOptions> {
+    match run.parameters.get("inventory") {
+        None => Ok(ReadOptions::default()),
+        Some(stored) => {
+            serde_json::from_value(stored.clone()).context("unusable inventory read options")
+        }
+    }
 }
 
 /// The run's own limits, as stored when it began, checked by the same rules as `run`'s

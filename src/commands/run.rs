@@ -32,13 +32,15 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
             return Ok(Status::BadInput);
         }
     };
-    let Some((inventory, sha256)) = load_inventory(&args.file)? else {
+    let Some((inventory, sha256)) =
+        load_inventory(&args.inventory.file, &args.inventory.read.options())?
+    else {
         return Ok(Status::BadInput);
     };
     if inventory.devices.is_empty() {
         say!(
             "fleetreset: {} has no devices; nothing to do",
-            args.file.display()
+            inventory.location()
         );
         return Ok(Status::BadInput);
     }
@@ -61,7 +63,7 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
             &store,
             rediscover.as_deref(),
             &view,
-            &args.file,
+            &inventory,
             &config,
         )
         .await
@@ -93,7 +95,7 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
         &store,
         rediscover.as_deref(),
         &view,
-        &args.file,
+        &inventory,
         &config,
     )
     .await
@@ -143,14 +145,14 @@ async fn prepared(
     store: &credentials::Store,
     rediscover: Option<&[std::net::IpAddr]>,
     view: &ProgressView,
-    file: &std::path::Path,
+    inventory: &crate::inventory::Inventory,
     config: &RunConfig,
 ) -> bool {
     match execute::prepare(jobs, store, rediscover, view, config).await {
         Ok(()) => true,
         Err(problems) => {
             for p in problems {
-                say!("{}:{p}", file.display());
+                say!("{}:{p}", inventory.location());
             }
             say!("fleetreset: fix the rows above; nothing was sent");
             false

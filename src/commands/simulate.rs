@@ -16,18 +16,22 @@ pub async fn run(
     args: &SimulateArgs,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<Status> {
-    let inv = match inventory::load(&args.file) {
+    let file = &args.inventory.file;
+    let inv = match inventory::load_with(file, &args.inventory.read.options()) {
         Ok(inv) => inv,
         Err(LoadError::Invalid(errors)) => {
             say!("{errors}");
             say!(
                 "fleetreset: the inventory has problems; run `fleetreset check {}`",
-                args.file.display()
+                file.display()
             );
             return Ok(Status::BadInput);
         }
         Err(e) => return Err(e.into()),
     };
+    for warning in inv.warning_lines() {
+        say!("{warning}");
+    }
     // Only rows bound to an account need the store; without any, a missing or unreadable
     // default file must not stop the simulator.
     let store = if inv.devices.iter().any(|d| d.credentials.is_some()) {
@@ -41,7 +45,7 @@ pub async fn run(
         Ok(specs) => specs,
         Err(problems) => {
             for p in &problems {
-                say!("{}:{}: {}", args.file.display(), p.line, p.message);
+                say!("{}:{}: {}", inv.location(), p.line, p.message);
             }
             say!(
                 "fleetreset: {} row(s) can't be simulated; nothing was started",
@@ -51,10 +55,7 @@ pub async fn run(
         }
     };
     if specs.is_empty() {
-        say!(
-            "fleetreset: {} has no devices to simulate",
-            args.file.display()
-        );
+        say!("fleetreset: {} has no devices to simulate", inv.location());
         return Ok(Status::BadInput);
     }
     let journal = match &args.journal {

@@ -132,7 +132,7 @@ pub async fn resume(
     )
     .await
     .map_err(|problems| {
-        let file = inventory.path.display();
+        let file = inventory.location();
         let lines: Vec<String> = problems.iter().map(|p| format!("{file}:{p}")).collect();
         anyhow::anyhow!(
             "{}\nnothing was sent, and the run is as it was",

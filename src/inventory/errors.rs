@@ -1,5 +1,5 @@
-//! How inventory problems are printed: `FILE:LINE: message`, and how a user's value is quoted
-//! inside a message.
+//! How inventory problems are printed: `FILE:LINE: message` (`FILE[SHEET]:ROW: message` for
+//! a workbook), and how a user's value is quoted inside a message.
 
 use std::fmt;
 
@@ -20,17 +20,17 @@ pub(crate) fn quoted(value: &str) -> String {
 
 impl fmt::Display for InventoryErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, error) in self.errors.iter().enumerate() {
+        let errors = self.errors.iter().map(|e| (e, ""));
+        let warnings = self.warnings.iter().map(|w| (w, "warning: "));
+        let mut lines: Vec<_> = errors.chain(warnings).collect();
+        // Stable: a warning comes after the problems of its line.
+        lines.sort_by_key(|(e, _)| e.line);
+        let location = self.location();
+        for (i, (error, kind)) in lines.into_iter().enumerate() {
             if i > 0 {
                 writeln!(f)?;
             }
-            write!(
-                f,
-                "{}:{}: {}",
-                self.path.display(),
-                error.line,
-                error.message
-            )?;
+            write!(f, "{location}:{}: {kind}{}", error.line, error.message)?;
         }
         Ok(())
     }
@@ -61,6 +61,8 @@ mod tests {
     fn errors_display_one_file_line_message_per_line() {
         let errors = InventoryErrors {
             path: PathBuf::from("inv/x.csv"),
+            sheet: None,
+            warnings: Vec::new(),
             errors: vec![
                 RowError {
                     line: 1,
@@ -75,6 +77,25 @@ mod tests {
         assert_eq!(
             errors.to_string(),
             "inv/x.csv:1: first\ninv/x.csv:7: second"
+        );
+    }
+
+    #[test]
+    fn workbook_errors_name_the_sheet_and_warnings_come_in_line_order() {
+        let row = |line, message: &str| RowError {
+            line,
+            message: message.into(),
+        };
+        let errors = InventoryErrors {
+            path: PathBuf::from("inv/x.xlsx"),
+            sheet: Some("Plugs".into()),
+            errors: vec![row(2, "first"), row(9, "second")],
+            warnings: vec![row(4, "read as Windows-1252")],
+        };
+        assert_eq!(
+            errors.to_string(),
+            "inv/x.xlsx[Plugs]:2: first\ninv/x.xlsx[Plugs]:4: warning: read as Windows-1252\n\
+             inv/x.xlsx[Plugs]:9: second"
         );
     }
 }

@@ -1,7 +1,9 @@
-//! The CSV inventory: one row per device.
+//! The inventory: one row per device, in a CSV file or a workbook's sheet.
 //!
 //! Public API (other modules depend on it; keep it stable):
-//! - [`load`] reads a file, [`parse`] validates bytes; both return every problem at once.
+//! - [`load`] reads a file, [`parse`] validates CSV bytes; both return every problem at once.
+//!   [`load_with`] and [`parse_with`] take [`ReadOptions`] and read workbooks too (by the
+//!   file's extension, [`Format::of`]).
 //! - [`Device`] is one validated row; [`Host`] and [`MacAddr`] are its typed fields.
 //! - [`unicast_problem`] (also [`Host::unicast_problem`]) says why an address can't be one
 //!   device's, [`MacAddr::is_device_identity`] whether a MAC can name one device. Rows failing
@@ -9,9 +11,12 @@
 //!   device reports, can be held to the same rules.
 //!
 //! # Layout
-//! - `encoding`: byte-level checks before any CSV parsing (BOM, line endings, UTF-8).
+//! - `options`: [`ReadOptions`], [`Format`]: how a file is read.
+//! - `encoding`: bytes → UTF-8 before any CSV parsing (BOM, Windows-1252, bare CR).
+//! - `delimiter`: `,` `;` or tab, detected from the header row.
 //! - `reader`: the one `csv::Reader`, turning bytes into records with their true line numbers.
 //! - `quoting`: finds broken quoting that the lenient CSV parser would silently accept.
+//! - `workbook`, `cell`: an `.xlsx`/`.ods` sheet → the same records, numbered by sheet row.
 //! - `header`: the header row → column positions.
 //! - `validate`: one record → [`Device`], plus duplicate ids, hosts and MACs.
 //! - `links`: `power_via` references between rows.
@@ -20,6 +25,8 @@
 //!   of rows without a MAC), for `check --action`, `plan` and `run` alike.
 //! - `errors`: how problems are printed.
 
+mod cell;
+mod delimiter;
 mod device_id;
 mod encoding;
 mod errors;
@@ -27,6 +34,7 @@ mod header;
 mod host;
 mod links;
 mod mac;
+mod options;
 mod parse;
 mod power;
 mod protocol;
@@ -34,21 +42,78 @@ mod quoting;
 mod reader;
 pub mod rules;
 mod validate;
+mod workbook;
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use device_id::{MAX_DEVICE_ID_DIGITS, device_id_problem};
 pub use host::{HostError, reasons as unicast_reasons, unicast_problem};
 pub use mac::reasons as identity_reasons;
+pub use options::{Encoding, Format, OptionError, ReadOptions, parse_delimiter};
 pub use power::{MAX_OUTLET, PowerViaError};
 pub use protocol::{ProtocolChoice, ProtocolChoiceError};
+pub use workbook::WorkbookError;
 
 /// A validated inventory.
 #[derive(Debug, Clone)]
 pub struct Inventory {
     pub path: PathBuf,
+    /// The sheet the rows came from, for a workbook; `None` for CSV.
+    pub sheet: Option<String>,
     pub devices: Vec<Device>,
+    /// What the file got away with: the Windows-1252 fallback. Commands print them on
+    /// stderr ([`Inventory::warning_lines`]); the library prints nothing.
+    pub warnings: Vec<RowError>,
+    /// How the file was read: the options given, with the delimiter and sheet as found. Reading
+    /// the same bytes with these gives the same rows; a run stores them for `resume`.
+    pub read: ReadOptions,
+}
+
+impl Inventory {
+    /// `FILE`, or `FILE[SHEET]` for a workbook: what every `LOCATION:LINE: message` starts
+    /// with.
+    pub fn location(&self) -> impl fmt::Display + '_ {
+        Location {
+            path: &self.path,
+            sheet: self.sheet.as_deref(),
+        }
+    }
+
+    /// `errors` as problems of this file (rules checked after loading), printed like the
+    /// loader's own.
+    pub fn errors(&self, errors: Vec<RowError>) -> InventoryErrors {
+        InventoryErrors {
+            path: self.path.clone(),
+            sheet: self.sheet.clone(),
+            errors,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Each warning as `LOCATION:LINE: warning: message`.
+    pub fn warning_lines(&self) -> impl Iterator<Item = String> + '_ {
+        self.warnings
+            .iter()
+            .map(|w| format!("{}:{}: warning: {}", self.location(), w.line, w.message))
+    }
+}
+
+/// `FILE` or `FILE[SHEET]`.
+struct Location<'a> {
+    path: &'a Path,
+    sheet: Option<&'a str>,
+}
+
+impl fmt::Display for Location<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        match self.sheet {
+            Some(sheet) => write!(f, "[{}]", crate::inert::Inert(sheet)),
+            None => Ok(()),
+        }
+    }
 }
 
 /// One inventory row.
@@ -129,11 +194,27 @@ pub struct RowError {
     pub message: String,
 }
 
-/// Every problem found in an inventory file. Display prints one `FILE:LINE: message` per line.
+/// Every problem found in an inventory file. Display prints one `FILE:LINE: message` per line
+/// (`FILE[SHEET]:ROW: message` for a workbook), with the warnings among them in line order as
+/// `FILE:LINE: warning: message`.
 #[derive(Debug, Clone)]
 pub struct InventoryErrors {
     pub path: PathBuf,
+    /// The sheet, for a workbook; `None` for CSV.
+    pub sheet: Option<String>,
     pub errors: Vec<RowError>,
+    /// Not problems, but worth reading beside them (text read as Windows-1252, say).
+    pub warnings: Vec<RowError>,
+}
+
+impl InventoryErrors {
+    /// `FILE` or `FILE[SHEET]`.
+    pub fn location(&self) -> impl fmt::Display + '_ {
+        Location {
+            path: &self.path,
+            sheet: self.sheet.as_deref(),
+        }
+    }
 }
 
 /// Why an inventory could not be loaded.
@@ -149,18 +230,71 @@ pub enum LoadError {
     },
     #[error("{0}")]
     Invalid(InventoryErrors),
+    /// An option that doesn't fit the file's format (`--sheet` for a CSV file, say).
+    #[error(transparent)]
+    Options(#[from] OptionError),
+    #[error("cannot read inventory {path}")]
+    Workbook {
+        path: PathBuf,
+        #[source]
+        source: WorkbookError,
+    },
 }
 
-/// Reads and validates an inventory file.
+/// Reads and validates an inventory file with the default options.
 pub fn load(path: &Path) -> Result<Inventory, LoadError> {
+    load_with(path, &ReadOptions::default())
+}
+
+/// Reads and validates an inventory file, CSV or workbook by its extension.
+pub fn load_with(path: &Path, options: &ReadOptions) -> Result<Inventory, LoadError> {
     let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    parse(path, &bytes).map_err(LoadError::Invalid)
+    parse_with(path, &bytes, options)
 }
 
-/// Validates inventory bytes; `path` is only used in messages.
+/// The rows of a workbook's sheet (`sheet`, or the first) as text, header first, each with its
+/// sheet row number; comment rows, empty rows and rows with problems are left out. For writing
+/// a workbook inventory out as CSV (`discover --update`); validate it first with
+/// [`parse_with`].
+pub fn sheet_rows(
+    path: &Path,
+    bytes: &[u8],
+    sheet: Option<&str>,
+) -> Result<Vec<(u64, Vec<String>)>, LoadError> {
+    let read =
+        workbook::read(bytes, Format::of(path), sheet).map_err(|source| LoadError::Workbook {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(read
+        .records
+        .into_iter()
+        .flatten()
+        .map(|r| (r.line, r.fields))
+        .collect())
+}
+
+/// Validates CSV inventory bytes with the default options, whatever `path` is called; `path`
+/// is only used in messages.
 pub fn parse(path: &Path, bytes: &[u8]) -> Result<Inventory, InventoryErrors> {
-    parse::parse(path, bytes)
+    parse::csv(path, bytes, &ReadOptions::default())
+}
+
+/// Validates the bytes of the inventory file `path`: a workbook or CSV by its extension
+/// ([`Format::of`]), read as `options` say.
+pub fn parse_with(
+    path: &Path,
+    bytes: &[u8],
+    options: &ReadOptions,
+) -> Result<Inventory, LoadError> {
+    let format = Format::of(path);
+    options.check(path, format)?;
+    if format.is_workbook() {
+        parse::workbook(path, bytes, format, options)
+    } else {
+        parse::csv(path, bytes, options).map_err(LoadError::Invalid)
+    }
 }

@@ -1,59 +1,156 @@
-//! [`parse`]: bytes → a validated [`Inventory`], or every problem in the file at once.
+//! Bytes → a validated [`Inventory`], or every problem in the file at once: [`csv`] for CSV
+//! text, [`workbook`] for a sheet; both end in the same header and row checks.
 
 use std::path::Path;
 
+use super::options::{Encoding, Format, ReadOptions};
+use super::reader::Record;
 use super::validate::Validator;
-use super::{Inventory, InventoryErrors, RowError, encoding, header, reader};
+use super::{
+    Inventory, InventoryErrors, LoadError, RowError, delimiter, encoding, header, reader, workbook,
+};
 
-pub(super) fn parse(path: &Path, bytes: &[u8]) -> Result<Inventory, InventoryErrors> {
-    let checked = encoding::check(bytes);
-    let mut errors = checked.errors;
-    let mut records = reader::records(checked.body);
+/// Reads CSV bytes: decoded, the delimiter given or detected, then checked row by row.
+pub(super) fn csv(
+    path: &Path,
+    bytes: &[u8],
+    options: &ReadOptions,
+) -> Result<Inventory, InventoryErrors> {
+    let decoded = encoding::decode(bytes, options.encoding);
+    let mut errors = decoded.errors;
+    let found = match options.delimiter {
+        Some(d) => Ok(d),
+        None => delimiter::detect(&decoded.body),
+    };
     let mut devices = Vec::new();
+    let mut used = None;
+    match found {
+        Ok(d) => {
+            used = Some(d);
+            let forced = options.delimiter.is_some();
+            devices = checked(
+                reader::records(&decoded.body, d),
+                &mut errors,
+                "the file is empty or has only comments",
+                |header| delimiter::hint(&header.fields, d, forced),
+            );
+        }
+        Err(error) => errors.push(error),
+    }
+    let read = ReadOptions {
+        delimiter: used,
+        ..options.clone()
+    };
+    finish(path, None, devices, errors, decoded.warnings, read)
+}
+
+/// Reads the sheet of a workbook.
+pub(super) fn workbook(
+    path: &Path,
+    bytes: &[u8],
+    format: Format,
+    options: &ReadOptions,
+) -> Result<Inventory, LoadError> {
+    let sheet = workbook::read(bytes, format, options.sheet.as_deref()).map_err(|source| {
+        LoadError::Workbook {
+            path: path.to_path_buf(),
+            source,
+        }
+    })?;
+    let mut errors = Vec::new();
+    let devices = checked(
+        sheet.records.into_iter(),
+        &mut errors,
+        "the sheet is empty or has only comments",
+        |_| None,
+    );
+    let read = ReadOptions {
+        delimiter: None,
+        encoding: Encoding::Auto,
+        sheet: Some(sheet.name.clone()),
+    };
+    finish(path, Some(sheet.name), devices, errors, Vec::new(), read).map_err(LoadError::Invalid)
+}
+
+/// The header, then every row checked against it; problems go to `errors`. `hint` may add a
+/// word on a header without the required columns.
+fn checked(
+    mut records: impl Iterator<Item = Result<Record, RowError>>,
+    errors: &mut Vec<RowError>,
+    empty: &str,
+    hint: impl Fn(&Record) -> Option<String>,
+) -> Vec<super::Device> {
     match records.next() {
-        None => errors.push(RowError {
-            line: 1,
-            message: "no header row: the file is empty or has only comments; the first row \
-                      must name the columns, at least id and host"
-                .to_string(),
-        }),
+        None => {
+            errors.push(RowError {
+                line: 1,
+                message: format!(
+                    "no header row: {empty}; the first row must name the columns, at least id \
+                     and host"
+                ),
+            });
+            Vec::new()
+        }
         // Without the header's columns no row can be checked.
-        Some(Err(error)) => errors.push(error),
+        Some(Err(error)) => {
+            errors.push(error);
+            Vec::new()
+        }
         Some(Ok(header)) => {
             let (columns, header_errors) = header::columns(&header);
             errors.extend(header_errors);
-            if let Some(columns) = columns {
-                let mut validator = Validator::new(&columns);
-                for record in records {
-                    match record {
-                        Ok(record) => validator.row(&record),
-                        Err(error) => validator.unreadable(error),
-                    }
+            let Some(columns) = columns else {
+                errors.extend(hint(&header).map(|message| RowError {
+                    line: header.line,
+                    message,
+                }));
+                return Vec::new();
+            };
+            let mut validator = Validator::new(&columns);
+            for record in records {
+                match record {
+                    Ok(record) => validator.row(&record),
+                    Err(error) => validator.unreadable(error),
                 }
-                let (valid, row_errors) = validator.finish();
-                devices = valid;
-                errors.extend(row_errors);
             }
+            let (valid, row_errors) = validator.finish();
+            errors.extend(row_errors);
+            valid
         }
     }
+}
+
+fn finish(
+    path: &Path,
+    sheet: Option<String>,
+    devices: Vec<super::Device>,
+    mut errors: Vec<RowError>,
+    warnings: Vec<RowError>,
+    read: ReadOptions,
+) -> Result<Inventory, InventoryErrors> {
     if errors.is_empty() {
         return Ok(Inventory {
             path: path.to_path_buf(),
+            sheet,
             devices,
+            warnings,
+            read,
         });
     }
     // Stable: problems on one line keep the order they were found in.
     errors.sort_by_key(|error| error.line);
     Err(InventoryErrors {
         path: path.to_path_buf(),
+        sheet,
         errors,
+        warnings,
     })
 }
 
 /// The problems `parse` finds in `bytes`, as (line, message); for tests across the module.
 #[cfg(test)]
 pub(super) fn problems(bytes: &[u8]) -> Vec<(u64, String)> {
-    match parse(Path::new("inv.csv"), bytes) {
+    match csv(Path::new("inv.csv"), bytes, &ReadOptions::default()) {
         Ok(_) => Vec::new(),
         Err(errors) => errors
             .errors
@@ -67,6 +164,10 @@ pub(super) fn problems(bytes: &[u8]) -> Vec<(u64, String)> {
 mod tests {
     use super::*;
     use crate::inventory::{Device, Host, MacAddr, PowerVia};
+
+    fn parse(path: &Path, bytes: &[u8]) -> Result<Inventory, InventoryErrors> {
+        csv(path, bytes, &ReadOptions::default())
+    }
 
     #[test]
     fn a_clean_inventory_gives_typed_devices() {
@@ -147,32 +248,101 @@ mod tests {
     #[test]
     fn problems_come_in_line_order_across_checks() {
         let text = b"\xEF\xBB\xBFid,host,power_via\na,10.0.0.1,ghost\nb,10.0.0.\xFF\nc\n";
+        let utf8 = ReadOptions {
+            encoding: Encoding::Utf8,
+            ..ReadOptions::default()
+        };
+        let errors = csv(Path::new("inv.csv"), text, &utf8).unwrap_err();
+        let found: Vec<(u64, &str)> = errors
+            .errors
+            .iter()
+            .map(|e| (e.line, e.message.as_str()))
+            .collect();
         assert_eq!(
-            problems(text),
+            found,
             [
                 (
-                    1,
-                    "starts with a UTF-8 byte order mark (BOM); save the file as UTF-8 without BOM"
-                        .to_string()
-                ),
-                (
                     2,
-                    "power_via \"ghost\" names no row (no row has id \"ghost\")".to_string()
+                    "power_via \"ghost\" names no row (no row has id \"ghost\")"
                 ),
                 (
                     3,
-                    "invalid UTF-8 (byte 0xFF at byte offset 47); save the file as UTF-8"
-                        .to_string()
+                    "invalid UTF-8 (byte 0xFF at byte offset 47); save the file as UTF-8, or \
+                     leave out --encoding utf-8 to read it as Windows-1252"
                 ),
-                (
-                    3,
-                    "expected 3 fields, as in the header on line 1, found 2".to_string()
-                ),
-                (
-                    4,
-                    "expected 3 fields, as in the header on line 1, found 1".to_string()
-                ),
+                (3, "expected 3 fields, as in the header on line 1, found 2"),
+                (4, "expected 3 fields, as in the header on line 1, found 1"),
             ]
+        );
+    }
+
+    #[test]
+    fn the_windows_1252_warning_is_shown_among_the_problems() {
+        let errors = parse(
+            Path::new("inv.csv"),
+            b"id,host\nR\xE9sidence,10.0.0.1\n,10.0.0.2\n",
+        )
+        .unwrap_err();
+        assert_eq!(errors.errors.len(), 1);
+        let shown = errors.to_string();
+        let lines: Vec<&str> = shown.lines().collect();
+        assert!(
+            lines[0].starts_with("inv.csv:2: warning: not UTF-8"),
+            "{shown}"
+        );
+        assert_eq!(lines[1], "inv.csv:3: empty id");
+    }
+
+    #[test]
+    fn spreadsheet_flavours_of_one_inventory_read_the_same() {
+        let plain =
+            "id,host,site,unit,notes\nplug-1,10.0.0.1,Résidence Hélène,204,\"two\nlines\"\n";
+        let utf8_bom_crlf = format!("\u{FEFF}{}", plain.replace('\n', "\r\n"));
+        let semicolon = plain.replace(',', ";");
+        let tab = plain.replace(',', "\t");
+        let (cp1252, _, _) = encoding_rs::WINDOWS_1252.encode(plain);
+        let expected = parse(Path::new("a.csv"), plain.as_bytes()).unwrap();
+        for bytes in [
+            utf8_bom_crlf.as_bytes(),
+            semicolon.as_bytes(),
+            tab.as_bytes(),
+            &cp1252,
+        ] {
+            let inventory = parse(Path::new("a.csv"), bytes).unwrap();
+            let mut devices = inventory.devices.clone();
+            // CRLF inside the quoted field is the file's own text.
+            devices[0].notes = devices[0].notes.as_ref().map(|n| n.replace("\r\n", "\n"));
+            assert_eq!(
+                devices,
+                expected.devices,
+                "{}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+        let read = parse(Path::new("a.csv"), semicolon.as_bytes())
+            .unwrap()
+            .read;
+        assert_eq!(read.delimiter, Some(b';'));
+        let latin = parse(Path::new("a.csv"), &cp1252).unwrap();
+        assert_eq!(latin.warnings.len(), 1);
+        assert_eq!(latin.warnings[0].line, 2);
+    }
+
+    #[test]
+    fn a_semicolon_header_read_with_commas_gets_a_delimiter_hint() {
+        let forced = ReadOptions {
+            delimiter: Some(b','),
+            ..ReadOptions::default()
+        };
+        let errors = csv(Path::new("inv.csv"), b"id;host\na;10.0.0.1\n", &forced).unwrap_err();
+        let last = errors.errors.last().unwrap();
+        assert_eq!(
+            (last.line, last.message.as_str()),
+            (
+                1,
+                "the header has one column when split at ','; is the file separated by ';'? \
+                 pass --delimiter ';', or leave it out to detect it"
+            )
         );
     }
 

@@ -35,32 +35,34 @@ impl QuoteProblem {
 }
 
 /// Checks one record's raw bytes (from its first field to its terminator, if any) as RFC 4180
-/// quoting: a field is either unquoted, or fully quoted with inner quotes doubled. A quote in
-/// the middle of an unquoted field (`12" rack`) is kept as it is, and is not a problem; nor are
-/// blanks after a closing quote.
-pub(super) fn check(raw: &[u8]) -> Result<(), QuoteProblem> {
+/// quoting, with fields separated by `delimiter`: a field is either unquoted, or fully quoted
+/// with inner quotes doubled. A quote in the middle of an unquoted field (`12" rack`) is kept
+/// as it is, and is not a problem; nor are blanks after a closing quote.
+pub(super) fn check(raw: &[u8], delimiter: u8) -> Result<(), QuoteProblem> {
     let mut at = 0;
     loop {
         if raw.get(at) == Some(&b'"') {
             at = closing_quote(raw, at)? + 1;
-            // Blanks after the closing quote are harmless: fields are trimmed.
-            while matches!(raw.get(at), Some(b' ' | b'\t')) {
+            // Blanks after the closing quote are harmless: fields are trimmed. (A tab is the
+            // delimiter itself in a tab-separated file.)
+            while matches!(raw.get(at), Some(&b) if matches!(b, b' ' | b'\t') && b != delimiter) {
                 at += 1;
             }
             match raw.get(at) {
-                None | Some(b',' | b'\r' | b'\n') => {}
+                None | Some(b'\r' | b'\n') => {}
+                Some(&b) if b == delimiter => {}
                 Some(_) => return Err(QuoteProblem::TextAfterClosingQuote(at)),
             }
         } else {
             while let Some(&b) = raw.get(at) {
-                if matches!(b, b',' | b'\r' | b'\n') {
+                if b == delimiter || matches!(b, b'\r' | b'\n') {
                     break;
                 }
                 at += 1;
             }
         }
         match raw.get(at) {
-            Some(b',') => at += 1,
+            Some(&b) if b == delimiter => at += 1,
             _ => return Ok(()),
         }
     }
@@ -87,6 +89,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn other_delimiters_separate_quoted_fields() {
+        assert_eq!(check(b"\"a;b\";\"c\"\r\n", b';'), Ok(()));
+        assert_eq!(check(b"\"a\"\t\"b\"\n", b'\t'), Ok(()));
+        assert_eq!(check(b"\"a\" \tb\n", b'\t'), Ok(()));
+        assert_eq!(
+            check(b"\"a\",b\n", b';'),
+            Err(QuoteProblem::TextAfterClosingQuote(3))
+        );
+    }
+
+    #[test]
     fn well_quoted_records_pass() {
         for raw in [
             &b"a,b,c\n"[..],
@@ -99,24 +112,32 @@ mod tests {
             b",,\n",
             b"",
         ] {
-            assert_eq!(check(raw), Ok(()), "{:?}", String::from_utf8_lossy(raw));
+            assert_eq!(
+                check(raw, b','),
+                Ok(()),
+                "{:?}",
+                String::from_utf8_lossy(raw)
+            );
         }
     }
 
     #[test]
     fn an_unclosed_quote_is_found_at_its_opening() {
-        assert_eq!(check(b"a,\"b,c\nd,e\n"), Err(QuoteProblem::Unclosed(2)));
-        assert_eq!(check(b"\"a\"\"\n"), Err(QuoteProblem::Unclosed(0)));
+        assert_eq!(
+            check(b"a,\"b,c\nd,e\n", b','),
+            Err(QuoteProblem::Unclosed(2))
+        );
+        assert_eq!(check(b"\"a\"\"\n", b','), Err(QuoteProblem::Unclosed(0)));
     }
 
     #[test]
     fn text_after_a_closing_quote_is_found() {
         assert_eq!(
-            check(b"a,\"b\"c,d\n"),
+            check(b"a,\"b\"c,d\n", b','),
             Err(QuoteProblem::TextAfterClosingQuote(5))
         );
         assert_eq!(
-            check(b"\"a\" x,b\n"),
+            check(b"\"a\" x,b\n", b','),
             Err(QuoteProblem::TextAfterClosingQuote(4))
         );
     }

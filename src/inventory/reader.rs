@@ -19,11 +19,13 @@ pub(super) struct Record {
     pub fields: Vec<String>,
 }
 
-/// Records of `bytes` in file order: `Ok` for a usable record, `Err` for one that can't be
-/// used (broken quoting, an oversized field, a CSV error), so that reading goes on after it.
-pub(super) fn records(bytes: &[u8]) -> Records<'_> {
+/// Records of `bytes`, fields separated by `delimiter`, in file order: `Ok` for a usable record,
+/// `Err` for one that can't be used (broken quoting, an oversized field, a CSV error), so that
+/// reading goes on after it.
+pub(super) fn records(bytes: &[u8], delimiter: u8) -> Records<'_> {
     let reader = ReaderBuilder::new()
         .has_headers(false)
+        .delimiter(delimiter)
         // Field counts are checked against the header in `validate`, with a better message.
         .flexible(true)
         .comment(Some(b'#'))
@@ -31,6 +33,7 @@ pub(super) fn records(bytes: &[u8]) -> Records<'_> {
     Records {
         reader,
         bytes,
+        delimiter,
         record: ByteRecord::new(),
         done: false,
     }
@@ -39,6 +42,7 @@ pub(super) fn records(bytes: &[u8]) -> Records<'_> {
 pub(super) struct Records<'a> {
     reader: Reader<&'a [u8]>,
     bytes: &'a [u8],
+    delimiter: u8,
     record: ByteRecord,
     done: bool,
 }
@@ -77,7 +81,7 @@ impl Records<'_> {
     fn finish(&self, start: usize, line: u64) -> Result<Record, RowError> {
         let end = usize::try_from(self.reader.position().byte()).unwrap_or(usize::MAX);
         let raw = self.bytes.get(start..end).unwrap_or_default();
-        if let Err(problem) = quoting::check(raw) {
+        if let Err(problem) = quoting::check(raw, self.delimiter) {
             return Err(RowError {
                 line: line + newlines(&raw[..problem.offset()]),
                 message: problem.message().to_string(),
@@ -150,7 +154,7 @@ mod tests {
     type Item = Result<(u64, Vec<String>), (u64, String)>;
 
     fn lines_and_fields(bytes: &[u8]) -> Vec<Item> {
-        records(bytes)
+        records(bytes, b',')
             .map(|item| match item {
                 Ok(record) => Ok((record.line, record.fields)),
                 Err(error) => Err((error.line, error.message)),
@@ -241,6 +245,29 @@ mod tests {
                 )),
                 ok(3, &["b", "2"]),
             ]
+        );
+    }
+
+    #[test]
+    fn semicolons_and_tabs_separate_fields_when_asked() {
+        let text = b"id;host;notes\r\na;1;\"x, y\"\r\nb;2;\"two\r\nlines\"\r\n";
+        let fields = |bytes: &[u8], d: u8| -> Vec<(u64, Vec<String>)> {
+            records(bytes, d)
+                .map(|r| r.map(|r| (r.line, r.fields)).unwrap())
+                .collect()
+        };
+        let owned = |f: &[&str]| f.iter().map(|f| f.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            fields(text, b';'),
+            [
+                (1, owned(&["id", "host", "notes"])),
+                (2, owned(&["a", "1", "x, y"])),
+                (3, owned(&["b", "2", "two\r\nlines"])),
+            ]
+        );
+        assert_eq!(
+            fields(b"id\thost\n\"a\"\t1\n", b'\t'),
+            [(1, owned(&["id", "host"])), (2, owned(&["a", "1"]))]
         );
     }
 

@@ -38,10 +38,7 @@ pub fn refusals(inventory: &Inventory, action: Action, allow_unverified: bool) -
 
 /// The one way the rules' problems become [`InventoryErrors`] for `inventory`'s file.
 pub fn errors(inventory: &Inventory, errors: Vec<RowError>) -> InventoryErrors {
-    InventoryErrors {
-        path: inventory.path.clone(),
-        errors,
-    }
+    inventory.errors(errors)
 }
 
 #[cfg(test)]

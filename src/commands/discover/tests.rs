@@ -1,6 +1,8 @@
 use serde_json::json;
 
+use super::update::replace_field;
 use super::*;
+use crate::inventory::ReadOptions;
 use crate::protocol::discovery::NewInfo;
 use crate::protocol::iot::messages::SysInfo;
 
@@ -188,7 +190,10 @@ fn an_update_that_would_put_two_rows_at_one_address_changes_nothing() {
     let text = "id,host,mac\na,10.0.0.5,50:C7:BF:00:00:01\nb,10.0.0.6,50:C7:BF:00:00:02\n";
     std::fs::write(&path, text).unwrap();
     let (rows, _) = rows(&[iot("10.0.0.6", "HS110(EU)", "50:C7:BF:00:00:01", "a")]);
-    assert_eq!(update(&path, &rows).unwrap(), Status::BadInput);
+    assert_eq!(
+        update(&path, &ReadOptions::default(), None, &rows).unwrap(),
+        Status::BadInput
+    );
     assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
     assert!(!path.with_extension("csv.bak").exists());
 }
@@ -199,7 +204,10 @@ fn an_update_moves_a_host_and_keeps_its_port() {
     let path = dir.path().join("fleet.csv");
     std::fs::write(&path, "id,host,mac\na,10.0.0.5:9999,50:C7:BF:00:00:01\n").unwrap();
     let (rows, _) = rows(&[iot("10.0.0.7", "HS110(EU)", "50:C7:BF:00:00:01", "a")]);
-    assert_eq!(update(&path, &rows).unwrap(), Status::Success);
+    assert_eq!(
+        update(&path, &ReadOptions::default(), None, &rows).unwrap(),
+        Status::Success
+    );
     assert_eq!(
         std::fs::read_to_string(&path).unwrap(),
         "id,host,mac\na,10.0.0.7:9999,50:C7:BF:00:00:01\n"
@@ -208,9 +216,14 @@ fn an_update_moves_a_host_and_keeps_its_port() {
 
 #[test]
 fn a_host_field_is_replaced_and_the_rest_of_the_line_kept() {
+    let replaced = |line: &[u8], d: u8, old: &str, new: &str| {
+        replace_field(line, d, old.as_bytes(), new.as_bytes())
+            .map(|l| String::from_utf8_lossy(&l).into_owned())
+    };
     assert_eq!(
-        replace_field(
-            "a,10.0.0.5,HS100,50:C7:BF:00:00:01\n",
+        replaced(
+            b"a,10.0.0.5,HS100,50:C7:BF:00:00:01\n",
+            b',',
             "10.0.0.5",
             "10.0.0.9"
         )
@@ -218,10 +231,57 @@ fn a_host_field_is_replaced_and_the_rest_of_the_line_kept() {
         "a,10.0.0.9,HS100,50:C7:BF:00:00:01\n"
     );
     assert_eq!(
-        replace_field("a, 10.0.0.5 ,x\r\n", "10.0.0.5", "10.0.0.9").unwrap(),
+        replaced(b"a, 10.0.0.5 ,x\r\n", b',', "10.0.0.5", "10.0.0.9").unwrap(),
         "a,10.0.0.9,x\r\n"
     );
+    assert_eq!(
+        replaced(b"R\xE9sidence;10.0.0.5;x\r\n", b';', "10.0.0.5", "10.0.0.9").unwrap(),
+        "R\u{FFFD}sidence;10.0.0.9;x\r\n"
+    );
+    assert_eq!(
+        replace_field(b"R\xE9s\t10.0.0.5\n", b'\t', b"10.0.0.5", b"10.0.0.9").unwrap(),
+        b"R\xE9s\t10.0.0.9\n"
+    );
     // Ambiguous or absent: leave it to the user.
-    assert!(replace_field("10.0.0.5,10.0.0.5\n", "10.0.0.5", "x").is_none());
-    assert!(replace_field("a,b\n", "10.0.0.5", "x").is_none());
+    assert!(replaced(b"10.0.0.5,10.0.0.5\n", b',', "10.0.0.5", "x").is_none());
+    assert!(replaced(b"a,b\n", b',', "10.0.0.5", "x").is_none());
+}
+
+#[test]
+fn an_update_of_a_semicolon_crlf_bom_file_keeps_its_flavour_and_lists_rows_not_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fleet.csv");
+    let text =
+        "\u{FEFF}id;host;mac\r\na;10.0.0.5;50:C7:BF:00:00:01\r\nb;10.0.0.6;50:C7:BF:00:00:02\r\n";
+    std::fs::write(&path, text).unwrap();
+    let (rows, _) = rows(&[iot("10.0.0.7", "HS110(EU)", "50:C7:BF:00:00:01", "a")]);
+    assert_eq!(
+        update(&path, &ReadOptions::default(), None, &rows).unwrap(),
+        Status::Success
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        text.replace("10.0.0.5", "10.0.0.7")
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("fleet.csv.bak")).unwrap(),
+        text
+    );
+}
+
+#[test]
+fn an_update_with_out_leaves_the_inventory_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fleet.csv");
+    let out = dir.path().join("new.csv");
+    let text = "id,host,mac\na,10.0.0.5,50:C7:BF:00:00:01\n";
+    std::fs::write(&path, text).unwrap();
+    let (rows, _) = rows(&[iot("10.0.0.7", "HS110(EU)", "50:C7:BF:00:00:01", "a")]);
+    let status = update(&path, &ReadOptions::default(), Some(&out), &rows).unwrap();
+    assert_eq!(status, Status::Success);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "id,host,mac\na,10.0.0.7,50:C7:BF:00:00:01\n"
+    );
 }

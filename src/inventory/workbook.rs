@@ -1,0 +1,316 @@
+//! `.xlsx` and `.ods` inventories: one sheet's rows → the same [`Record`]s the CSV reader
+//! gives, numbered as the spreadsheet numbers its rows, so the same validator checks them.
+//!
+//! The sheet is read as a person sees it: cells as displayed ([`cell::text`]), formulas by
+//! their cached value, empty rows and trailing empty columns left out, and a row whose first
+//! cell starts with `#` a comment, as a CSV line is.
+
+use std::io::Cursor;
+
+use calamine::{Data, Ods, OdsError, Reader, Xlsx, XlsxError, open_workbook_from_rs};
+
+use super::RowError;
+use super::cell::{self, column_name};
+use super::errors::quoted;
+use super::options::Format;
+use super::reader::{MAX_FIELD_BYTES, Record};
+
+/// One sheet's rows, read.
+pub(super) struct Sheet {
+    pub name: String,
+    /// In sheet order, header first: `Ok` for a usable row, `Err` for one holding an error
+    /// cell or a value outside the header's columns.
+    pub records: Vec<Result<Record, RowError>>,
+}
+
+/// Why a workbook gave no rows.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkbookError {
+    // calamine's messages already hold their causes' (`Xlsx error: Zip error: …`), so the
+    // cause is kept as text: as a source, `{:#}` would print each cause three times.
+    #[error("not {}, or a damaged one (a CSV file named so?): {detail}", .format.name())]
+    Unreadable { format: Format, detail: String },
+    #[error("no sheet is named {}; the sheets are {}", quoted(.sheet), listed(.sheets))]
+    NoSuchSheet { sheet: String, sheets: Vec<String> },
+    #[error("the workbook has no sheets")]
+    NoSheets,
+    #[error("cannot read sheet {}: {detail}", quoted(.sheet))]
+    Sheet { sheet: String, detail: String },
+}
+
+/// Reads the sheet named `sheet`, or the first, from the bytes of a workbook in `format`.
+pub(super) fn read(
+    bytes: &[u8],
+    format: Format,
+    sheet: Option<&str>,
+) -> Result<Sheet, WorkbookError> {
+    let unreadable = |e: calamine::Error| WorkbookError::Unreadable {
+        format,
+        detail: e.to_string(),
+    };
+    let cursor = Cursor::new(bytes);
+    match format {
+        Format::Ods => {
+            let mut book: Ods<_> =
+                open_workbook_from_rs(cursor).map_err(|e: OdsError| unreadable(e.into()))?;
+            read_sheet(&mut book, sheet)
+        }
+        // Format::Csv never comes here; reading it as .xlsx fails with a clear message anyway.
+        Format::Xlsx | Format::Csv => {
+            let mut book: Xlsx<_> =
+                open_workbook_from_rs(cursor).map_err(|e: XlsxError| unreadable(e.into()))?;
+            read_sheet(&mut book, sheet)
+        }
+    }
+}
+
+fn read_sheet<RS, R>(book: &mut R, sheet: Option<&str>) -> Result<Sheet, WorkbookError>
+where
+    RS: std::io::Read + std::io::Seek,
+    R: Reader<RS>,
+    R::Error: Into<calamine::Error>,
+{
+    let sheets = book.sheet_names();
+    let name = match sheet {
+        Some(wanted) => sheets
+            .iter()
+            .find(|s| s.as_str() == wanted)
+            .cloned()
+            .ok_or_else(|| WorkbookError::NoSuchSheet {
+                sheet: wanted.to_string(),
+                sheets: sheets.clone(),
+            })?,
+        None => sheets.first().cloned().ok_or(WorkbookError::NoSheets)?,
+    };
+    let range = book
+        .worksheet_range(&name)
+        .map_err(|e| WorkbookError::Sheet {
+            sheet: name.clone(),
+            detail: e.into().to_string(),
+        })?;
+    let (first_row, first_column) = range.start().unwrap_or((0, 0));
+    let rows = range.rows().zip(u64::from(first_row) + 1..);
+    let records = records(rows, first_column as usize);
+    Ok(Sheet { name, records })
+}
+
+/// Rows (cells, 1-based row number) → records. `first_column` is the 0-based column of each
+/// row's first cell, for messages.
+fn records<'a>(
+    rows: impl Iterator<Item = (&'a [Data], u64)>,
+    first_column: usize,
+) -> Vec<Result<Record, RowError>> {
+    let mut header: Option<Vec<String>> = None;
+    let mut out = Vec::new();
+    for (cells, line) in rows {
+        let width = cells
+            .iter()
+            .rposition(|c| !is_blank(c))
+            .map_or(0, |last| last + 1);
+        if width == 0 || matches!(cell::text(&cells[0]), Ok(t) if t.trim_start().starts_with('#')) {
+            continue;
+        }
+        let names = header.as_deref();
+        let row = row(&cells[..width], line, first_column, names);
+        if let (None, Ok(record)) = (names, &row) {
+            header = Some(record.fields.clone());
+        }
+        out.push(row);
+    }
+    out
+}
+
+/// One row's record: its cells up to the header's width (the header's own, for the header),
+/// each as text and trimmed as CSV fields are.
+fn row(
+    cells: &[Data],
+    line: u64,
+    first_column: usize,
+    header: Option<&[String]>,
+) -> Result<Record, RowError> {
+    let problem = |message: String| Err(RowError { line, message });
+    let column = |i: usize| match header.and_then(|h| h.get(i)).filter(|n| !n.is_empty()) {
+        Some(name) => format!(
+            "cell {}{line} ({})",
+            column_name(first_column + i),
+            quoted(&name.to_lowercase())
+        ),
+        None => format!("cell {}{line}", column_name(first_column + i)),
+    };
+    let width = header.map_or(cells.len(), <[String]>::len);
+    if let Some(i) = (width..cells.len()).find(|&i| !is_blank(&cells[i])) {
+        return problem(format!(
+            "{} holds {}, but the header row names no column there; name the column in the \
+             header row, or clear the cell",
+            column(i),
+            match cell::text(&cells[i]) {
+                Ok(text) => quoted(&text),
+                Err(e) => format!("the error #{e}"),
+            }
+        ));
+    }
+    let mut fields = Vec::with_capacity(width);
+    for (i, c) in cells.iter().take(width).enumerate() {
+        match cell::text(c) {
+            Ok(text) if text.len() > MAX_FIELD_BYTES => {
+                return problem(format!(
+                    "{} is {} bytes long; the limit is {MAX_FIELD_BYTES} bytes",
+                    column(i),
+                    text.len()
+                ));
+            }
+            Ok(text) => fields.push(text.trim().to_string()),
+            Err(e) => {
+                return problem(format!(
+                    "{} holds the error {e} instead of a value; fix what its formula refers to, \
+                     or type the value",
+                    column(i)
+                ));
+            }
+        }
+    }
+    fields.resize(width, String::new());
+    Ok(Record { line, fields })
+}
+
+/// Empty, or only blanks: nothing a person would see as a value.
+fn is_blank(cell: &Data) -> bool {
+    match cell {
+        Data::Empty => true,
+        Data::String(s) => s.trim().is_empty(),
+        _ => false,
+    }
+}
+
+fn listed(sheets: &[String]) -> String {
+    sheets
+        .iter()
+        .map(|s| quoted(s))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use calamine::CellErrorType;
+
+    use super::*;
+
+    /// A record as (line, fields), or a problem as (line, message).
+    type Item = Result<(u64, Vec<String>), (u64, String)>;
+
+    fn s(text: &str) -> Data {
+        Data::String(text.to_string())
+    }
+
+    fn read_rows(rows: &[(Vec<Data>, u64)], first_column: usize) -> Vec<Item> {
+        records(rows.iter().map(|(c, l)| (c.as_slice(), *l)), first_column)
+            .into_iter()
+            .map(|r| {
+                r.map(|r| (r.line, r.fields))
+                    .map_err(|e| (e.line, e.message))
+            })
+            .collect()
+    }
+
+    fn owned(fields: &[&str]) -> Vec<String> {
+        fields.iter().map(|f| f.to_string()).collect()
+    }
+
+    #[test]
+    fn rows_keep_the_sheets_numbers_and_lose_trailing_empty_cells() {
+        let rows = vec![
+            (vec![s("# fleet"), Data::Empty, Data::Empty], 3),
+            (vec![s("id"), s("host"), s("unit"), Data::Empty], 4),
+            (vec![Data::Empty, Data::Empty, Data::Empty, Data::Empty], 5),
+            (
+                vec![s(" plug-1 "), s("127.0.0.1"), Data::Float(204.0), s("  ")],
+                6,
+            ),
+            (
+                vec![s("plug-2"), s("127.0.0.2"), Data::Empty, Data::Empty],
+                7,
+            ),
+        ];
+        assert_eq!(
+            read_rows(&rows, 0),
+            [
+                Ok((4, owned(&["id", "host", "unit"]))),
+                Ok((6, owned(&["plug-1", "127.0.0.1", "204"]))),
+                Ok((7, owned(&["plug-2", "127.0.0.2", ""]))),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_error_cell_is_a_problem_naming_its_cell_and_column() {
+        let rows = vec![
+            (vec![s("id"), s("host"), s("MAC")], 1),
+            (
+                vec![s("a"), s("127.0.0.1"), Data::Error(CellErrorType::Ref)],
+                2,
+            ),
+        ];
+        assert_eq!(
+            read_rows(&rows, 1),
+            [
+                Ok((1, owned(&["id", "host", "MAC"]))),
+                Err((
+                    2,
+                    "cell D2 (\"mac\") holds the error #REF! instead of a value; fix what its \
+                     formula refers to, or type the value"
+                        .to_string()
+                )),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_value_outside_the_headers_columns_is_a_problem() {
+        let rows = vec![
+            (vec![s("id"), s("host"), Data::Empty], 1),
+            (vec![s("a"), s("127.0.0.1"), Data::Int(7)], 2),
+        ];
+        assert_eq!(
+            read_rows(&rows, 0)[1],
+            Err((
+                2,
+                "cell C2 holds \"7\", but the header row names no column there; name the column \
+                 in the header row, or clear the cell"
+                    .to_string()
+            ))
+        );
+    }
+
+    #[test]
+    fn an_oversized_cell_is_a_problem_without_its_value() {
+        let rows = vec![
+            (vec![s("id"), s("host")], 1),
+            (vec![s("a"), s(&"x".repeat(MAX_FIELD_BYTES + 1))], 2),
+        ];
+        assert_eq!(
+            read_rows(&rows, 0)[1],
+            Err((
+                2,
+                format!(
+                    "cell B2 (\"host\") is {} bytes long; the limit is {MAX_FIELD_BYTES} bytes",
+                    MAX_FIELD_BYTES + 1
+                )
+            ))
+        );
+    }
+
+    #[test]
+    fn bytes_that_are_not_a_workbook_say_so() {
+        let error = read(b"id,host\na,127.0.0.1\n", Format::Xlsx, None)
+            .err()
+            .unwrap();
+        assert!(
+            error
+                .to_string()
+                .starts_with("not an .xlsx workbook, or a damaged one (a CSV file named so?): "),
+            "{error}"
+        );
+        assert!(read(b"", Format::Ods, None).is_err());
+    }
+}

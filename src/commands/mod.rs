@@ -4,6 +4,7 @@
 pub mod check;
 pub mod demo;
 pub mod discover;
+pub mod operator;
 pub mod options;
 pub mod plan;
 pub mod report;

@@ -11,7 +11,7 @@ use super::load_inventory;
 
 pub fn run(args: &PlanArgs) -> anyhow::Result<Status> {
     let Some((inv, _)) = load_inventory(&args.file)? else {
-        return Ok(Status::BadInput);
+        return Err(super::run::inventory_refused(&args.file));
     };
     let jobs = plan::plan(&inv.devices, args.action);
     let mut out = std::io::stdout().lock();

@@ -13,9 +13,11 @@ use crate::engine::guard::Guard;
 use crate::engine::job::identity_verifiable;
 use crate::engine::plan::{self, PlannedJob};
 use crate::engine::progress::ProgressView;
+use crate::engine::resume::is_resumable_skip;
 use crate::engine::shutdown::Signals;
 use crate::engine::window::Window;
-use crate::exit::Status;
+use crate::exit::{Early, Status};
+use crate::hint::Resume;
 use crate::inert::Inert;
 use crate::inventory::Device;
 use crate::model::{Action, Outcome};
@@ -25,32 +27,36 @@ use crate::store::RunStatus;
 use super::load_inventory;
 use super::options::{config, safety};
 
+/// Runs the action; every way it ends before the run is recorded is an [`Early`] error, which
+/// `main` prints for people and, with `--json`, as JSON.
 pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
-    let (config, safety) = match config(args).and_then(|c| Ok((c, safety(args)?))) {
-        Ok(x) => x,
-        Err(msg) => {
-            say!("fleetreset: {msg}");
-            return Ok(Status::BadInput);
-        }
-    };
+    match run_checked(args, signals).await {
+        // An early end that only said why on stderr (every other one is an `Early` error).
+        Ok(Status::BadInput) => Err(Early::refused(
+            "refused before anything was sent; the reasons are on stderr",
+        )
+        .said()
+        .into()),
+        done => done,
+    }
+}
+
+async fn run_checked(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
+    let (config, safety) = config(args)
+        .and_then(|c| Ok((c, safety(args)?)))
+        .map_err(Early::refused)?;
     let Some((inventory, sha256)) = load_inventory(&args.file)? else {
-        return Ok(Status::BadInput);
+        return Err(inventory_refused(&args.file));
     };
     if inventory.devices.is_empty() {
-        say!(
-            "fleetreset: {} has no devices; nothing to do",
+        return Err(Early::refused(format!(
+            "{} has no devices; nothing to do",
             args.file.display()
-        );
-        return Ok(Status::BadInput);
+        ))
+        .into());
     }
-    let (store, rediscover) =
-        match link_options(args.credentials.as_deref(), args.rediscover.as_deref()) {
-            Ok(x) => x,
-            Err(msg) => {
-                say!("fleetreset: {msg}");
-                return Ok(Status::BadInput);
-            }
-        };
+    let (store, rediscover) = link_options(args.credentials.as_deref(), args.rediscover.as_deref())
+        .map_err(Early::refused)?;
     if config.action == Action::FactoryReset && !safety.allow_unverified_identity {
         let unverifiable: Vec<_> = inventory
             .devices
@@ -75,19 +81,18 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
         }
     }
     let mut jobs = plan::plan(&inventory.devices, config.action);
-    let mut view = ProgressView::for_stderr();
     if args.dry_run {
-        if !prepared(&mut jobs, &store, rediscover.as_deref(), &view, &args.file).await {
-            return Ok(Status::BadInput);
-        }
+        let mut view = ProgressView::for_stderr();
+        prepared(&mut jobs, &store, rediscover.as_deref(), &view, &args.file).await?;
         return dry_run(args, &jobs, &config, &mut view, signals).await;
     }
-    if let Some(status) = outside_window(safety.window.as_ref()) {
-        return Ok(status);
+    outside_window(safety.window.as_ref())?;
+    if config.action == Action::FactoryReset && !args.yes {
+        confirmed(inventory.devices.len())?;
     }
-    if config.action == Action::FactoryReset && !args.yes && !confirmed(inventory.devices.len())? {
-        return Ok(Status::BadInput);
-    }
+    // Only now: a live view redraws its line, and would have erased the question.
+    let mut view = ProgressView::for_stderr();
+    view.waiting("checking the database, its lock and the device claims");
     // Everything that could stop the run later stops it here, before the first packet (the
     // discovery below is one): the database, its lock, the device claims, room to write.
     let run_id = execute::new_run_id();
@@ -100,9 +105,12 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
     )?;
     guard.preflight(&args.reports_dir.join(&run_id), devices.len())?;
     guard.refuse_unresolved(&devices, None)?;
-    if !prepared(&mut jobs, &store, rediscover.as_deref(), &view, &args.file).await {
-        return Ok(Status::BadInput);
-    }
+    view.waiting(if rediscover.is_some() {
+        "rediscovering the devices by MAC"
+    } else {
+        "settling how each device is reached"
+    });
+    prepared(&mut jobs, &store, rediscover.as_deref(), &view, &args.file).await?;
     // Devices discovery found elsewhere are claimed (and checked for open commands) at their
     // new addresses too, before any command.
     let moved: Vec<&Device> = jobs
@@ -118,10 +126,22 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
         )?;
         guard.refuse_unresolved(&moved, None)?;
     }
-    let operator = args.operator.clone().unwrap_or_else(operator_from_env);
+    let operator = args
+        .operator
+        .clone()
+        .unwrap_or_else(super::operator::from_env);
+    tracing::info!(run = %run_id, operator = %operator, db = %args.db.display(), "starting the run");
+    let hint = Resume {
+        run_id: &run_id,
+        db: &args.db,
+        reports_dir: Some(&args.reports_dir),
+        credentials: args.credentials.as_deref(),
+        rediscover: args.rediscover.as_deref(),
+    }
+    .command();
     let summary = execute::execute(
         RunInput {
-            run_id,
+            run_id: run_id.clone(),
             inventory: &inventory,
             jobs,
             inventory_sha256: sha256,
@@ -136,34 +156,50 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
         signals,
     )
     .await?;
-    print_summary_quietly(&summary, args.json);
+    print_summary_quietly(&summary, args.json, &hint);
     Ok(status_of(&summary))
 }
 
-/// Settles the jobs' links; on problems prints them as `FILE:LINE: …` and says nothing was sent.
+/// The early end of a command whose inventory has problems, which `load_inventory` listed.
+pub fn inventory_refused(file: &std::path::Path) -> anyhow::Error {
+    Early::refused(format!(
+        "{} has problems; nothing was sent (see `fleetreset check {}`)",
+        file.display(),
+        crate::hint::shell_word(&file.to_string_lossy())
+    ))
+    .said()
+    .into()
+}
+
+/// Settles the jobs' links; on problems prints them as `FILE:LINE: …` and refuses: nothing was
+/// sent.
 async fn prepared(
     jobs: &mut [PlannedJob],
     store: &credentials::Store,
     rediscover: Option<&[std::net::IpAddr]>,
     view: &ProgressView,
     file: &std::path::Path,
-) -> bool {
+) -> Result<(), Early> {
     match execute::prepare(jobs, store, rediscover, view).await {
-        Ok(()) => true,
+        Ok(()) => Ok(()),
         Err(problems) => {
+            let n = problems.len();
             for p in problems {
                 say!("{}:{p}", file.display());
             }
-            say!("fleetreset: fix the rows above; nothing was sent");
-            false
+            Err(Early::refused(format!(
+                "{n} row(s) of {} can't be reached as listed; fix the rows above; nothing was sent",
+                file.display()
+            )))
         }
     }
 }
 
 /// Prints the summary; the run is done and recorded whatever happens to stdout or stderr, so
-/// a closed pipe changes nothing about the exit status.
-pub fn print_summary_quietly(s: &RunSummary, json_out: bool) {
-    if let Err(e) = print_summary(s, json_out)
+/// a closed pipe changes nothing about the exit status. `resume` is the command that continues
+/// the run, printed when it has work left.
+pub fn print_summary_quietly(s: &RunSummary, json_out: bool, resume: &str) {
+    if let Err(e) = print_summary(s, json_out, resume)
         && !crate::output::is_closed_pipe(&e)
     {
         say!("fleetreset: could not print the summary: {e:#}");
@@ -171,16 +207,17 @@ pub fn print_summary_quietly(s: &RunSummary, json_out: bool) {
 }
 
 /// Refuses to start outside the maintenance window (exit 3), saying when it opens.
-pub fn outside_window(window: Option<&Window>) -> Option<Status> {
-    let w = window?;
+pub fn outside_window(window: Option<&Window>) -> Result<(), Early> {
+    let Some(w) = window else {
+        return Ok(());
+    };
     if w.remaining_now().is_some() {
-        return None;
+        return Ok(());
     }
-    say!(
-        "fleetreset: outside the maintenance window {w}; it opens at {}. Nothing was sent.",
-        w.next_open_now().format("%Y-%m-%d %H:%M:%S")
-    );
-    Some(Status::Stopped)
+    Err(Early::outside_window(format!(
+        "outside the maintenance window {w} (local time); it opens at {}. Nothing was sent.",
+        crate::output::local_time(&w.next_open_local())
+    )))
 }
 
 async fn dry_run(
@@ -268,14 +305,15 @@ pub fn status_of_jobs(jobs: &[crate::store::JobRow]) -> Status {
     }
 }
 
-/// Asks, on a terminal, to type the number of devices to be wiped.
-pub fn confirmed(count: usize) -> anyhow::Result<bool> {
+/// Asks, on a terminal, to type the number of devices to be wiped. Nothing may draw on the
+/// terminal while it asks (no progress view exists yet), so the question stays on screen.
+pub fn confirmed(count: usize) -> anyhow::Result<()> {
     if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
-        say!(
-            "fleetreset: a factory reset of {count} device(s) needs confirmation; run it on a terminal to confirm, \
+        return Err(Early::not_confirmed(format!(
+            "a factory reset of {count} device(s) needs confirmation; run it on a terminal to confirm, \
              or pass --yes for unattended use. Nothing was sent."
-        );
-        return Ok(false);
+        ))
+        .into());
     }
     say_prompt!(
         "This erases the settings, Wi-Fi and account binding of {count} device(s); they will leave the network.\n\
@@ -284,23 +322,57 @@ pub fn confirmed(count: usize) -> anyhow::Result<bool> {
     std::io::stderr().flush()?;
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
-    if answer.trim() == count.to_string() {
-        Ok(true)
-    } else {
-        say!("fleetreset: not confirmed; nothing was sent.");
-        Ok(false)
+    check_answer(count, &answer).map_err(Into::into)
+}
+
+/// Whether `answer` (a line as typed) confirms wiping `count` devices.
+fn check_answer(count: usize, answer: &str) -> Result<(), Early> {
+    let typed = answer.trim();
+    if typed == count.to_string() {
+        return Ok(());
     }
+    Err(Early::not_confirmed(format!(
+        "not confirmed: expected {count}, got '{}'; nothing was sent",
+        Inert(typed)
+    )))
 }
 
-fn operator_from_env() -> String {
-    ["USER", "LOGNAME", "USERNAME"]
+/// Whether the run left work that `resume` does: jobs without an outcome, or never started.
+fn has_work_left(s: &RunSummary) -> bool {
+    s.record
+        .jobs
         .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
-        .unwrap_or_else(|| "unknown".into())
+        .any(|j| j.outcome.is_none() || is_resumable_skip(j.outcome, j.reason))
 }
 
-/// The end of a run: a few lines for people on stderr, or JSON on stdout.
-pub fn print_summary(s: &RunSummary, json_out: bool) -> anyhow::Result<()> {
+/// When the run ran and for how long: local times with their offset, the duration in real
+/// time, and at a time scale what the devices counted.
+fn timing(s: &RunSummary) -> String {
+    let run = &s.record.run;
+    let started = run.started_at.with_timezone(&chrono::Local);
+    let mut text = format!("started {}", crate::output::local_time(&started));
+    if let Some(end) = run.finished_at {
+        let took = (end - run.started_at).to_std().unwrap_or_default();
+        text.push_str(&format!(
+            ", ended {}: {} real time",
+            crate::output::local_time(&end.with_timezone(&chrono::Local)),
+            crate::output::duration(took)
+        ));
+        let scale = run.parameters["time_scale"].as_f64().unwrap_or(1.0);
+        if scale < 1.0 && scale > 0.0 {
+            text.push_str(&format!(
+                " (about {} of device time at --time-scale {scale})",
+                crate::output::duration(took.div_f64(scale))
+            ));
+        }
+    }
+    text
+}
+
+/// The end of a run: a few lines for people on stderr, or JSON on stdout. A run with work left
+/// ends with the command that continues it (`resume`).
+pub fn print_summary(s: &RunSummary, json_out: bool, resume: &str) -> anyhow::Result<()> {
+    let resume = has_work_left(s).then_some(resume);
     let counts: Vec<(Outcome, usize)> = Outcome::ALL
         .iter()
         .map(|o| (*o, s.count(*o)))
@@ -323,6 +395,9 @@ pub fn print_summary(s: &RunSummary, json_out: bool) -> anyhow::Result<()> {
             "outcomes": counts.iter().map(|(o, n)| (o.as_str().to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
             "not_succeeded": failures,
             "database": s.db_path,
+            "started_at": s.record.run.started_at,
+            "finished_at": s.record.run.finished_at,
+            "resume_command": resume,
             "reports": {
                 "dir": s.report.dir,
                 "devices_csv": s.report.devices_csv,
@@ -368,8 +443,12 @@ pub fn print_summary(s: &RunSummary, json_out: bool) -> anyhow::Result<()> {
     if others.len() > SHOWN {
         say!("  … and {} more in the report", others.len() - SHOWN);
     }
+    say!("times:    {}", timing(s));
     say!("reports:  {}", s.report.dir.display());
     say!("database: {}", s.db_path.display());
+    if let Some(cmd) = resume {
+        say!("continue: {cmd}");
+    }
     Ok(())
 }
 

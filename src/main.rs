@@ -84,17 +84,20 @@ fn bad_usage(err: clap::Error) -> ExitCode {
             | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
     );
     if !informational && std::env::args_os().any(|a| a == "--json") {
-        let reason = err.kind().as_str().unwrap_or("invalid usage").to_owned();
+        // What clap says before its usage lines, on one line.
         let rendered = err.render().to_string();
-        let first = rendered
+        let said: Vec<&str> = rendered
             .lines()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or(&reason)
-            .trim_start_matches("error: ");
+            .take_while(|l| !l.starts_with("Usage:"))
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let reason = said.join(" ");
+        let reason = reason.trim_start_matches("error: ");
         let doc = fleetreset::exit::early_json(
             fleetreset::exit::EarlyStatus::Refused,
             Status::BadInput,
-            &inert(first),
+            &inert(reason),
         );
         if let Ok(text) = fleetreset::report::json_inert(&doc) {
             let _ = std::io::stdout().lock().write_all(text.as_bytes());

@@ -80,6 +80,18 @@ async fn run_checked(args: &RunArgs, signals: Signals) -> anyhow::Result<Status>
             return Ok(Status::BadInput);
         }
     }
+    tracing::info!(
+        "{} device(s) from {}; at most {} job(s) a second (burst {}) and {} in flight; \
+         timeouts {} to connect and {} per request (real time); time scale {}",
+        inventory.devices.len(),
+        args.file.display(),
+        config.limits.rate,
+        config.limits.burst,
+        config.limits.concurrency,
+        crate::output::duration(config.timeouts.connect),
+        crate::output::duration(config.timeouts.request),
+        config.time_scale
+    );
     let mut jobs = plan::plan(&inventory.devices, config.action);
     if args.dry_run {
         let mut view = ProgressView::for_stderr();

@@ -99,7 +99,8 @@ impl ProgressView {
         }
     }
 
-    pub fn started(&mut self, _device: &str) {
+    pub fn started(&mut self, device: &str) {
+        tracing::debug!(device = %Inert(device), "job started");
         self.tally().in_flight += 1;
         if let ProgressView::Bar(b) = self {
             b.refresh();

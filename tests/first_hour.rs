@@ -350,6 +350,31 @@ fn with_json_every_early_end_prints_one_object_with_its_status_and_reason() {
     }
 }
 
+#[test]
+fn a_dry_run_with_json_prints_its_looks_as_json() {
+    let csv = format!(
+        "{}p09,{},HS110(EU),50:C7:BF:{FILE:02X}:0A:09,offline\n",
+        fleet(10, 2),
+        common::ip(FILE, 10, 9)
+    );
+    let b = Bench::start(&csv, &csv);
+    let out = b.output(&run_args("factory-reset", &["--dry-run", "--json"]));
+    let doc = stdout_json(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(doc["dry_run"], true);
+    assert_eq!(doc["ready"], 2);
+    assert_eq!(doc["problems"], 1);
+    let ready: Vec<_> = doc["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["id"].as_str().unwrap(), d["ready"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(ready, [("p01", true), ("p02", true), ("p09", false)]);
+    assert!(b.journal().no_commands(), "{}", b.journal().text);
+    assert!(!b.db().exists(), "a dry run records nothing");
+}
+
 fn run_args_on_bad() -> Vec<&'static str> {
     run_args_on("bad.csv", "power-cycle", &["--json"])
 }

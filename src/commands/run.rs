@@ -246,6 +246,31 @@ async fn dry_run(
     } else {
         Status::DeviceFailures
     };
+    if args.json {
+        let devices: Vec<_> = jobs
+            .iter()
+            .zip(&looks)
+            .map(|(j, l)| {
+                json!({
+                    "id": l.device_id,
+                    "ready": l.problem.is_none(),
+                    "note": l.note,
+                    "problem": l.problem,
+                    "method": j.method,
+                    "warnings": j.warnings,
+                })
+            })
+            .collect();
+        let doc = json!({
+            "dry_run": true,
+            "action": args.action,
+            "devices": devices,
+            "ready": looks.len() - problems,
+            "problems": problems,
+        });
+        let text = crate::report::json_inert(&doc)?;
+        return despite_closed_pipe(status, std::io::stdout().lock().write_all(text.as_bytes()));
+    }
     let print = || -> std::io::Result<()> {
         let mut out = std::io::stdout().lock();
         for (j, l) in jobs.iter().zip(&looks) {

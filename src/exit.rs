@@ -212,6 +212,17 @@ mod tests {
             early_of(&anyhow::Error::new(held)),
             (EarlyStatus::Refused, Status::BadInput)
         );
+        let busy = crate::engine::claims::ClaimError::Busy {
+            holder: "run r on a.db".into(),
+            overlapping: vec!["mac 50:C7:BF:00:00:01".into()],
+            total: 1,
+        };
+        let claimed: anyhow::Result<()> =
+            Err(anyhow::Error::new(busy)).context("claiming the devices");
+        assert_eq!(
+            early_of(&claimed.unwrap_err()),
+            (EarlyStatus::Refused, Status::BadInput)
+        );
     }
 
     #[test]

@@ -16,9 +16,11 @@ use crate::inventory::Device;
 use crate::model::Action;
 use crate::store::RunRow;
 
+use super::confirm::confirmed;
 use super::load_inventory;
 use super::options::{Unchecked, checked_config, parse_window};
-use super::run::{confirmed, outside_window, print_summary_quietly, status_of, status_of_jobs};
+use super::run::{outside_window, status_of, status_of_jobs};
+use super::summary::print_summary_quietly;
 
 /// Resumes the run; every way it ends before the run is reopened is an [`Early`] error, which
 /// `main` prints for people and, with `--json`, as JSON.

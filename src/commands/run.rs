@@ -1,6 +1,6 @@
 //! `fleetreset run FILE --action …`: reset every device of an inventory.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::Write;
 
 use serde_json::json;
 
@@ -13,7 +13,6 @@ use crate::engine::guard::Guard;
 use crate::engine::job::identity_verifiable;
 use crate::engine::plan::{self, PlannedJob};
 use crate::engine::progress::ProgressView;
-use crate::engine::resume::is_resumable_skip;
 use crate::engine::shutdown::Signals;
 use crate::engine::window::Window;
 use crate::exit::{Early, Status};
@@ -21,7 +20,7 @@ use crate::hint::Resume;
 use crate::inert::Inert;
 use crate::inventory::Device;
 use crate::model::{Action, Outcome};
-use crate::output::{despite_closed_pipe, say, say_prompt};
+use crate::output::{despite_closed_pipe, say};
 use crate::store::RunStatus;
 
 use super::load_inventory;
@@ -100,7 +99,7 @@ async fn run_checked(args: &RunArgs, signals: Signals) -> anyhow::Result<Status>
     }
     outside_window(safety.window.as_ref())?;
     if config.action == Action::FactoryReset && !args.yes {
-        confirmed(inventory.devices.len())?;
+        super::confirm::confirmed(inventory.devices.len())?;
     }
     // Only now: a live view redraws its line, and would have erased the question.
     let mut view = ProgressView::for_stderr();
@@ -168,7 +167,7 @@ async fn run_checked(args: &RunArgs, signals: Signals) -> anyhow::Result<Status>
         signals,
     )
     .await?;
-    print_summary_quietly(&summary, args.json, &hint);
+    super::summary::print_summary_quietly(&summary, args.json, &hint);
     Ok(status_of(&summary))
 }
 
@@ -204,17 +203,6 @@ async fn prepared(
                 file.display()
             )))
         }
-    }
-}
-
-/// Prints the summary; the run is done and recorded whatever happens to stdout or stderr, so
-/// a closed pipe changes nothing about the exit status. `resume` is the command that continues
-/// the run, printed when it has work left.
-pub fn print_summary_quietly(s: &RunSummary, json_out: bool, resume: &str) {
-    if let Err(e) = print_summary(s, json_out, resume)
-        && !crate::output::is_closed_pipe(&e)
-    {
-        say!("fleetreset: could not print the summary: {e:#}");
     }
 }
 
@@ -339,161 +327,5 @@ pub fn status_of_jobs(jobs: &[crate::store::JobRow]) -> Status {
         Status::Success
     } else {
         Status::DeviceFailures
-    }
-}
-
-/// Asks, on a terminal, to type the number of devices to be wiped. Nothing may draw on the
-/// terminal while it asks (no progress view exists yet), so the question stays on screen.
-pub fn confirmed(count: usize) -> anyhow::Result<()> {
-    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
-        return Err(Early::not_confirmed(format!(
-            "a factory reset of {count} device(s) needs confirmation; run it on a terminal to confirm, \
-             or pass --yes for unattended use. Nothing was sent."
-        ))
-        .into());
-    }
-    say_prompt!(
-        "This erases the settings, Wi-Fi and account binding of {count} device(s); they will leave the network.\n\
-         Type {count} to continue: "
-    );
-    std::io::stderr().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    check_answer(count, &answer).map_err(Into::into)
-}
-
-/// Whether `answer` (a line as typed) confirms wiping `count` devices.
-fn check_answer(count: usize, answer: &str) -> Result<(), Early> {
-    let typed = answer.trim();
-    if typed == count.to_string() {
-        return Ok(());
-    }
-    Err(Early::not_confirmed(format!(
-        "not confirmed: expected {count}, got '{}'; nothing was sent",
-        Inert(typed)
-    )))
-}
-
-/// Whether the run left work that `resume` does: jobs without an outcome, or never started.
-fn has_work_left(s: &RunSummary) -> bool {
-    s.record
-        .jobs
-        .iter()
-        .any(|j| j.outcome.is_none() || is_resumable_skip(j.outcome, j.reason))
-}
-
-/// When the run ran and for how long: local times with their offset, the duration in real
-/// time, and at a time scale what the devices counted.
-fn timing(s: &RunSummary) -> String {
-    let run = &s.record.run;
-    let started = run.started_at.with_timezone(&chrono::Local);
-    let mut text = format!("started {}", crate::output::local_time(&started));
-    if let Some(end) = run.finished_at {
-        let took = (end - run.started_at).to_std().unwrap_or_default();
-        text.push_str(&format!(
-            ", ended {}: {} real time",
-            crate::output::local_time(&end.with_timezone(&chrono::Local)),
-            crate::output::duration(took)
-        ));
-        let scale = run.parameters["time_scale"].as_f64().unwrap_or(1.0);
-        if scale < 1.0 && scale > 0.0 {
-            text.push_str(&format!(
-                " (about {} of device time at --time-scale {scale})",
-                crate::output::duration(took.div_f64(scale))
-            ));
-        }
-    }
-    text
-}
-
-/// The end of a run: a few lines for people on stderr, or JSON on stdout. A run with work left
-/// ends with the command that continues it (`resume`).
-pub fn print_summary(s: &RunSummary, json_out: bool, resume: &str) -> anyhow::Result<()> {
-    let resume = has_work_left(s).then_some(resume);
-    let counts: Vec<(Outcome, usize)> = Outcome::ALL
-        .iter()
-        .map(|o| (*o, s.count(*o)))
-        .filter(|(_, n)| *n > 0)
-        .collect();
-    if json_out {
-        let failures: Vec<_> = s
-            .record
-            .jobs
-            .iter()
-            .filter(|j| j.outcome != Some(Outcome::Succeeded))
-            .map(|j| json!({"id": j.device_id, "outcome": j.outcome, "reason": j.reason, "detail": j.detail}))
-            .collect();
-        let doc = json!({
-            "run": s.run_id,
-            "status": s.status,
-            "stopped_because": s.stop.as_ref().map(|x| x.describe()),
-            "action": s.record.run.action,
-            "jobs": s.record.jobs.len(),
-            "outcomes": counts.iter().map(|(o, n)| (o.as_str().to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
-            "not_succeeded": failures,
-            "database": s.db_path,
-            "started_at": s.record.run.started_at,
-            "finished_at": s.record.run.finished_at,
-            "resume_command": resume,
-            "reports": {
-                "dir": s.report.dir,
-                "devices_csv": s.report.devices_csv,
-                "run_json": s.report.run_json,
-                "summary_md": s.report.summary_md,
-            },
-        });
-        let mut out = std::io::stdout().lock();
-        out.write_all(crate::report::json_inert(&doc)?.as_bytes())?;
-        return Ok(());
-    }
-    let list = counts
-        .iter()
-        .map(|(o, n)| format!("{n} {o}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    say!(
-        "run {} ({}) {}: {list}",
-        s.run_id,
-        s.record.run.action,
-        status_word(s.status)
-    );
-    const SHOWN: usize = 20;
-    let others: Vec<_> = s
-        .record
-        .jobs
-        .iter()
-        .filter(|j| j.outcome != Some(Outcome::Succeeded))
-        .collect();
-    for j in others.iter().take(SHOWN) {
-        say!(
-            "  {} ({}): {}{}{}",
-            Inert(&j.device_id),
-            Inert(&j.host),
-            j.outcome.map(|o| o.as_str()).unwrap_or("no outcome"),
-            j.reason.map(|r| format!(" ({r})")).unwrap_or_default(),
-            j.detail
-                .as_deref()
-                .map(|d| format!(" - {}", Inert(d)))
-                .unwrap_or_default()
-        );
-    }
-    if others.len() > SHOWN {
-        say!("  … and {} more in the report", others.len() - SHOWN);
-    }
-    say!("times:    {}", timing(s));
-    say!("reports:  {}", s.report.dir.display());
-    say!("database: {}", s.db_path.display());
-    if let Some(cmd) = resume {
-        say!("continue: {cmd}");
-    }
-    Ok(())
-}
-
-fn status_word(s: RunStatus) -> &'static str {
-    match s {
-        RunStatus::Running => "still running",
-        RunStatus::Finished => "finished",
-        RunStatus::Stopped => "stopped early",
-        RunStatus::Interrupted => "interrupted",
     }
 }

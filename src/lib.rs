@@ -15,6 +15,7 @@
 //! - [`engine`]: planning, the job state machine and the scheduler with its limits.
 //! - [`store`]: the SQLite audit (runs, jobs, events, snapshots) and its single writer.
 //! - [`report`]: `devices.csv`, `run.json` and `summary.md` from the audit.
+//! - [`hint`]: the commands our messages suggest (`fleetreset resume …`), quoted to work as printed.
 //! - [`inert`]: device text made safe to show: one line, control characters escaped.
 //! - [`output`]: messages on stderr that never stop the work when stderr is gone.
 
@@ -25,6 +26,7 @@ pub mod credentials;
 pub mod device;
 pub mod engine;
 pub mod exit;
+pub mod hint;
 pub mod inert;
 pub mod inventory;
 pub mod model;

@@ -10,8 +10,12 @@ use fleetreset::inert::inert;
 use tracing_subscriber::field::MakeExt;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return bad_usage(err),
+    };
     init_tracing(cli.verbose);
+    let json = wants_json(&cli.command);
     let result = match cli.command {
         Command::Check(args) => commands::check::run(&args),
         Command::Plan(args) => commands::plan::run(&args),
@@ -49,13 +53,61 @@ fn main() -> ExitCode {
             if fleetreset::output::is_closed_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
-            // Our messages may span lines on purpose; anything else that could steer a
-            // terminal is shown, not obeyed.
-            let text = format!("{err:#}");
-            let shown: Vec<_> = text.lines().map(inert).collect();
-            let _ = writeln!(std::io::stderr(), "fleetreset: error: {}", shown.join("\n"));
-            Status::BadInput.into()
+            fleetreset::exit::finish(&err, json).into()
         }
+    }
+}
+
+/// Whether the command was asked for JSON on stdout: then every way it ends prints JSON.
+fn wants_json(command: &Command) -> bool {
+    match command {
+        Command::Run(a) => a.json,
+        Command::Resume(a) => a.json,
+        Command::Plan(a) => a.json,
+        Command::Runs(a) => a.json,
+        Command::Check(_)
+        | Command::Simulate(_)
+        | Command::Discover(_)
+        | Command::Report(_)
+        | Command::Demo(_) => false,
+    }
+}
+
+/// Options clap refused: its usage message on stderr, as always, and with `--json` among the
+/// arguments one JSON object on stdout too. `--help` and `--version` are not refusals.
+fn bad_usage(err: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let informational = matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if !informational && std::env::args_os().any(|a| a == "--json") {
+        // What clap says before its usage lines, on one line.
+        let rendered = err.render().to_string();
+        let said: Vec<&str> = rendered
+            .lines()
+            .take_while(|l| !l.starts_with("Usage:"))
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let reason = said.join(" ");
+        let reason = reason.trim_start_matches("error: ");
+        let doc = fleetreset::exit::early_json(
+            fleetreset::exit::EarlyStatus::Refused,
+            Status::BadInput,
+            &inert(reason),
+        );
+        if let Ok(text) = fleetreset::report::json_inert(&doc) {
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+        }
+    }
+    let _ = err.print();
+    if informational {
+        ExitCode::SUCCESS
+    } else {
+        Status::BadInput.into()
     }
 }
 
@@ -67,7 +119,8 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// What a run says on its first signal.
 const RUN_STOPPING: &str = "fleetreset: stopping: no new job will start; jobs in flight are finishing. \
-    Press Ctrl-C again to stop them at once (their intents stay recorded for `fleetreset resume`).";
+    Press Ctrl-C again to stop them at once (their intents stay recorded; the run's summary ends \
+    with the `fleetreset resume` command that continues it).";
 
 /// Counts Ctrl-C and SIGTERM for the command: the first asks it to stop starting work, the
 /// second to stop at once. Must be called inside the runtime.

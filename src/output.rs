@@ -75,3 +75,43 @@ pub fn colour_on_stderr() -> bool {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     !no_color && std::io::stderr().is_terminal()
 }
+
+/// How every time people read is written: wall-clock time with its UTC offset, so a time
+/// copied into a ticket means one moment (`2026-12-01 14:03:07 +01:00`).
+pub const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S %:z";
+
+/// `t` in [`TIME_FORMAT`], in its own zone (callers pass local time for people).
+pub fn local_time<Tz: chrono::TimeZone>(t: &chrono::DateTime<Tz>) -> String
+where
+    Tz::Offset: fmt::Display,
+{
+    t.format(TIME_FORMAT).to_string()
+}
+
+/// A duration for people, whole seconds past a minute: `850 ms`, `4.2 s`, `3 min 20 s`,
+/// `2 h 5 min`. Say with it which clock it is (real time, or device time at a time scale).
+pub fn duration(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    if d < std::time::Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else if secs < 60 {
+        format!("{:.1} s", d.as_secs_f64())
+    } else if secs < 3600 {
+        format!("{} min {} s", secs / 60, secs % 60)
+    } else {
+        format!("{} h {} min", secs / 3600, (secs % 3600) / 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_in_the_unit_that_fits() {
+        assert_eq!(super::duration(Duration::from_millis(850)), "850 ms");
+        assert_eq!(super::duration(Duration::from_millis(4210)), "4.2 s");
+        assert_eq!(super::duration(Duration::from_secs(200)), "3 min 20 s");
+        assert_eq!(super::duration(Duration::from_secs(7500)), "2 h 5 min");
+    }
+}

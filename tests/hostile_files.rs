@@ -527,7 +527,14 @@ fn runs_and_report_refuse_a_database_that_is_not_sqlite_and_leave_it_unchanged()
             err.contains("database audit.db: file is not a database"),
             "{args:?}: {err}"
         );
-        assert!(out.stdout.is_empty(), "{args:?}: {}", text(&out));
+        if args.contains(&"--json") {
+            // `--json` always prints JSON: one object saying why (issue 9).
+            let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(doc["status"], "error", "{args:?}: {}", text(&out));
+            assert_eq!(doc["exit"], 2, "{args:?}: {}", text(&out));
+        } else {
+            assert!(out.stdout.is_empty(), "{args:?}: {}", text(&out));
+        }
         assert_eq!(
             std::fs::read(&path).unwrap(),
             garbage,

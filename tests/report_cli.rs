@@ -277,9 +277,15 @@ fn runs_lists_the_newest_run_first_with_its_counts() {
             "INVENTORY"
         ]
     );
-    // Columns 3 and 4 are the local date and time, which depend on the machine's time zone.
+    // Columns 3 to 5 are the local date, time and UTC offset, which depend on the machine's
+    // time zone.
     fn without_start<'a>(row: &[&'a str]) -> Vec<&'a str> {
-        [&row[..3], &row[5..]].concat()
+        let offset = row[5];
+        assert!(
+            offset.len() == 6 && offset.starts_with(['+', '-']) && &offset[3..4] == ":",
+            "{row:?}"
+        );
+        [&row[..3], &row[6..]].concat()
     }
     assert_eq!(
         without_start(&rows[1]),

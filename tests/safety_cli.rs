@@ -587,7 +587,10 @@ fn on_a_terminal_a_factory_reset_waits_for_the_device_count_to_be_typed() {
     };
     let t = text(&out);
     assert!(t.contains("Type 2 to continue"), "{t}");
-    assert!(t.contains("not confirmed; nothing was sent"), "{t}");
+    assert!(
+        t.contains("not confirmed: expected 2, got '3'; nothing was sent"),
+        "{t}"
+    );
     assert!(!dir.path().join("fleetreset.db").exists(), "{t}");
 
     let Some(out) = on_a_terminal(dir.path(), args, "2\n") else {

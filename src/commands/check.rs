@@ -1,12 +1,12 @@
 //! `fleetreset check FILE [--action A]`: validate an inventory and list every problem as
 //! `FILE:LINE: message`. It is the one validator: `plan` and `run` refuse what it refuses, with
-//! the same lines ([`refused_rows`] for what an action adds).
+//! the same lines ([`refuse_rows`] for what an action adds).
 
 use std::collections::HashSet;
 use std::io::{self, BufWriter, Write};
 
 use crate::cli::CheckArgs;
-use crate::exit::Status;
+use crate::exit::{Early, Status};
 use crate::inventory::{self, Inventory, InventoryErrors, LoadError, rules};
 use crate::model::Action;
 use crate::output::{despite_closed_pipe, say};
@@ -40,21 +40,23 @@ fn for_action(
 }
 
 /// For `plan` and `run`: prints what `action` refuses of `inventory`, the lines `check
-/// --action` prints, and what to do; `true` when it refuses anything (the command exits 2).
-pub(crate) fn refused_rows(inventory: &Inventory, action: Action, allow_unverified: bool) -> bool {
+/// --action` prints, and refuses with what to do (the command exits 2).
+pub(crate) fn refuse_rows(
+    inventory: &Inventory,
+    action: Action,
+    allow_unverified: bool,
+) -> Result<(), Early> {
     let refused = rules::refusals(inventory, action, allow_unverified);
     if refused.is_empty() {
-        return false;
+        return Ok(());
     }
     let count = refused.len();
     say!("{}", rules::errors(inventory, refused));
-    say!(
-        "fleetreset: a factory reset checks every device's MAC first (a device_id alone is not \
-         enough); add the mac column for these {count} device(s), or pass \
-         --allow-unverified-identity to wipe whatever answers at their addresses. Nothing was \
-         sent."
-    );
-    true
+    Err(Early::refused(format!(
+        "a factory reset checks every device's MAC first (a device_id alone is not enough); \
+         add the mac column for these {count} device(s), or pass --allow-unverified-identity to \
+         wipe whatever answers at their addresses. Nothing was sent."
+    )))
 }
 
 /// The status, and how printing it went.

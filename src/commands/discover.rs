@@ -33,6 +33,9 @@ const MAX_DEVICE_TEXT_CHARS: usize = 256;
 const MAX_ID_STEM_CHARS: usize = 32;
 /// The model part of an id when the model has no letter or digit to give.
 const FALLBACK_ID_STEM: &str = "device";
+/// How far past `--timeout` a sweep may run before discover says why: the scheduler's slack
+/// and the last datagrams read, not worth a line.
+const OVERRUN_NOTED: Duration = Duration::from_millis(500);
 /// The HTTP port a row without `:port` means for a KLAP or AES device.
 const DEFAULT_HTTP_PORT: u16 = 80;
 /// The header of the inventory discover writes.
@@ -96,10 +99,28 @@ pub async fn run(args: &DiscoverArgs) -> anyhow::Result<Status> {
         if broadcast { "broadcast" } else { "unicast" },
         args.timeout
     );
-    let found = discovery::sweep(&targets, broadcast, Duration::from_secs_f64(args.timeout))
+    let timeout = Duration::from_secs_f64(args.timeout);
+    let began = std::time::Instant::now();
+    let found = discovery::sweep(&targets, broadcast, timeout)
         .await
         .context("sending discovery probes")?;
-    say!("found {} device(s)", found.len());
+    let took = began.elapsed();
+    // Sending alone can outlast a short timeout on a big sweep: say so rather than let the
+    // operator wonder where the seconds went.
+    if took > timeout + OVERRUN_NOTED {
+        say!(
+            "fleetreset: the sweep took {} real time, longer than --timeout {}: sending {} probes to {} addresses took that long",
+            crate::output::duration(took),
+            args.timeout,
+            targets.len() * (1 + discovery::NEW_PORTS.len()),
+            targets.len()
+        );
+    }
+    say!(
+        "found {} device(s) in {} real time",
+        found.len(),
+        crate::output::duration(took)
+    );
     let (rows, notes) = rows(&found);
     for note in &notes {
         say!("fleetreset: {note}");

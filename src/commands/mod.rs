@@ -2,8 +2,10 @@
 //! returns the exit status; nothing here reads globals.
 
 pub mod check;
+pub mod confirm;
 pub mod demo;
 pub mod discover;
+pub mod operator;
 pub mod options;
 pub mod plan;
 pub mod report;
@@ -11,6 +13,7 @@ pub mod resume;
 pub mod run;
 pub mod runs;
 pub mod simulate;
+pub mod summary;
 
 use crate::output::say;
 use std::path::Path;

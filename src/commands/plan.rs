@@ -12,11 +12,9 @@ use super::load_inventory;
 pub fn run(args: &PlanArgs) -> anyhow::Result<Status> {
     let Some((inv, _)) = load_inventory(&args.inventory.file, &args.inventory.read.options())?
     else {
-        return Ok(Status::BadInput);
+        return Err(super::run::inventory_refused(&args.inventory.file));
     };
-    if super::check::refused_rows(&inv, args.action, args.allow_unverified_identity) {
-        return Ok(Status::BadInput);
-    }
+    super::check::refuse_rows(&inv, args.action, args.allow_unverified_identity)?;
     let jobs = plan::plan(&inv.devices, args.action);
     let mut out = std::io::stdout().lock();
     if args.json {

@@ -1,6 +1,5 @@
 //! `fleetreset resume RUN`: continue an interrupted, stopped or crashed run.
 
-use crate::output::say;
 use anyhow::Context;
 use serde_json::Value;
 
@@ -11,21 +10,39 @@ use crate::engine::policy::{Amount, DEFAULT_MAX_AUTH_FAILURES, Safety};
 use crate::engine::progress::ProgressView;
 use crate::engine::resume::{self, ResumeInput, is_resumable_skip};
 use crate::engine::shutdown::Signals;
-use crate::exit::Status;
+use crate::exit::{Early, Status};
+use crate::hint::Resume;
 use crate::inventory::{Device, ReadOptions};
 use crate::model::Action;
 use crate::store::RunRow;
 
+use super::confirm::confirmed;
 use super::load_inventory;
 use super::options::{Unchecked, checked_config, parse_window};
-use super::run::{confirmed, outside_window, print_summary_quietly, status_of, status_of_jobs};
+use super::run::{outside_window, status_of, status_of_jobs};
+use super::summary::print_summary_quietly;
 
+/// Resumes the run; every way it ends before the run is reopened is an [`Early`] error, which
+/// `main` prints for people and, with `--json`, as JSON.
 pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> {
+    match run_checked(args, signals).await {
+        // An early end that only said why on stderr (every other one is an `Early` error).
+        Ok(Status::BadInput) => Err(Early::refused(
+            "refused before anything was sent; the reasons are on stderr",
+        )
+        .said()
+        .into()),
+        done => done,
+    }
+}
+
+async fn run_checked(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> {
     if !args.db.exists() {
-        anyhow::bail!(
+        return Err(Early::refused(format!(
             "no runs have been recorded at {}: there is no database there",
             args.db.display()
-        );
+        ))
+        .into());
     }
     // The lock before anything else: while another run or resume works on this database, what
     // it holds can't be judged, and two would act on the same devices.
@@ -43,30 +60,33 @@ pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> 
         .collect();
     let run = &record.run;
     if pending.is_empty() {
-        say!(
-            "fleetreset: run {} has nothing left to do: every job has its outcome",
-            run.id
-        );
         // What the run came to, as when it ended: 0 only if every device succeeded.
-        return Ok(status_of_jobs(&record.jobs));
+        return Err(Early::nothing_to_do(
+            format!(
+                "run {} has nothing left to do: every job has its outcome",
+                run.id
+            ),
+            status_of_jobs(&record.jobs),
+        )
+        .into());
     }
     let path = std::path::PathBuf::from(&run.inventory_path);
     let options = read_options(run).with_context(|| format!("run {}'s parameters", run.id))?;
     let Some((inventory, sha256)) = load_inventory(&path, &options)
         .with_context(|| format!("the inventory of run {}", run.id))?
     else {
-        return Ok(Status::BadInput);
+        return Err(super::run::inventory_refused(&path));
     };
     if sha256 != run.inventory_sha256 && !args.force {
-        say!(
-            "fleetreset: {} changed since run {} began (SHA-256 {} then, {} now); devices or addresses may have moved. \
+        return Err(Early::refused(format!(
+            "{} changed since run {} began (SHA-256 {} then, {} now); devices or addresses may have moved. \
              Check it, then pass --force to resume anyway. Nothing was sent.",
             path.display(),
             run.id,
             &run.inventory_sha256[..12.min(run.inventory_sha256.len())],
             &sha256[..12]
-        );
-        return Ok(Status::BadInput);
+        ))
+        .into());
     }
     let (config, mut safety) = match stored_settings(run) {
         Ok(x) => x,
@@ -78,35 +98,22 @@ pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> 
     if let Some(n) = args.max_auth_failures {
         safety.max_auth_failures = n.max(1);
     } else if refused + refused_pending >= safety.max_auth_failures {
-        say!(
-            "fleetreset: {} device(s) of run {} already refused the credentials, which is the run's --max-auth-failures ({}). \
+        return Err(Early::refused(format!(
+            "{} device(s) of run {} already refused the credentials, which is the run's --max-auth-failures ({}). \
              Check the credentials profiles, then resume with --max-auth-failures N (a higher N) to go on. Nothing was sent.",
             refused + refused_pending,
             run.id,
             safety.max_auth_failures
-        );
-        return Ok(Status::BadInput);
+        ))
+        .into());
     }
     if let Some(w) = args.window.as_deref() {
-        match parse_window(Some(w)) {
-            Ok(window) => safety.window = window,
-            Err(msg) => {
-                say!("fleetreset: {msg}");
-                return Ok(Status::BadInput);
-            }
-        }
+        safety.window = parse_window(Some(w)).map_err(Early::refused)?;
     }
-    if let Some(status) = outside_window(safety.window.as_ref()) {
-        return Ok(status);
-    }
+    outside_window(safety.window.as_ref())?;
     let (store, rediscover) =
-        match super::run::link_options(args.credentials.as_deref(), args.rediscover.as_deref()) {
-            Ok(x) => x,
-            Err(msg) => {
-                say!("fleetreset: {msg}");
-                return Ok(Status::BadInput);
-            }
-        };
+        super::run::link_options(args.credentials.as_deref(), args.rediscover.as_deref())
+            .map_err(Early::refused)?;
     let devices: Vec<&Device> = inventory
         .devices
         .iter()
@@ -121,12 +128,21 @@ pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> 
     // Another run of this database may have left commands to these devices unjudged; this
     // run's own are judged below.
     guard.refuse_unresolved(&devices, Some(&run.id))?;
-    if config.action == Action::FactoryReset && !args.yes && !confirmed(pending.len())? {
-        return Ok(Status::BadInput);
+    if config.action == Action::FactoryReset && !args.yes {
+        confirmed(pending.len())?;
     }
     let run_id = run.id.clone();
     drop(record);
+    // Only after the question: a live view redraws its line, and would have erased it.
     let mut view = ProgressView::for_stderr();
+    let hint = Resume {
+        run_id: &run_id,
+        db: &args.db,
+        reports_dir: Some(&args.reports_dir),
+        credentials: args.credentials.as_deref(),
+        rediscover: args.rediscover.as_deref(),
+    }
+    .command();
     let summary = resume::resume(
         ResumeInput {
             run_id: &run_id,
@@ -141,7 +157,7 @@ pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> 
             operator: args
                 .operator
                 .clone()
-                .unwrap_or_else(super::run::operator_from_env),
+                .unwrap_or_else(super::operator::from_env),
             inventory_sha256: sha256,
             force: args.force,
         },
@@ -149,7 +165,7 @@ pub async fn run(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Status> 
         signals,
     )
     .await?;
-    print_summary_quietly(&summary, args.json);
+    print_summary_quietly(&summary, args.json, &hint);
     Ok(status_of(&summary))
 }
 

@@ -1,6 +1,6 @@
 //! `fleetreset run FILE --action …`: reset every device of an inventory.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::Write;
 
 use serde_json::json;
 
@@ -14,51 +14,66 @@ use crate::engine::plan::{self, PlannedJob};
 use crate::engine::progress::ProgressView;
 use crate::engine::shutdown::Signals;
 use crate::engine::window::Window;
-use crate::exit::Status;
+use crate::exit::{Early, Status};
+use crate::hint::Resume;
 use crate::inert::Inert;
 use crate::inventory::Device;
 use crate::model::{Action, Outcome};
-use crate::output::{despite_closed_pipe, say, say_prompt};
+use crate::output::{despite_closed_pipe, say};
 use crate::store::RunStatus;
 
 use super::load_inventory;
 use super::options::{config, safety};
 
+/// Runs the action; every way it ends before the run is recorded is an [`Early`] error, which
+/// `main` prints for people and, with `--json`, as JSON.
 pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
-    let (config, safety) = match config(args).and_then(|c| Ok((c, safety(args)?))) {
-        Ok(x) => x,
-        Err(msg) => {
-            say!("fleetreset: {msg}");
-            return Ok(Status::BadInput);
-        }
-    };
+    match run_checked(args, signals).await {
+        // An early end that only said why on stderr (every other one is an `Early` error).
+        Ok(Status::BadInput) => Err(Early::refused(
+            "refused before anything was sent; the reasons are on stderr",
+        )
+        .said()
+        .into()),
+        done => done,
+    }
+}
+
+async fn run_checked(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
+    let (config, safety) = config(args)
+        .and_then(|c| Ok((c, safety(args)?)))
+        .map_err(Early::refused)?;
     let Some((inventory, sha256)) =
         load_inventory(&args.inventory.file, &args.inventory.read.options())?
     else {
-        return Ok(Status::BadInput);
+        return Err(inventory_refused(&args.inventory.file));
     };
     if inventory.devices.is_empty() {
-        say!(
-            "fleetreset: {} has no devices; nothing to do",
+        return Err(Early::refused(format!(
+            "{} has no devices; nothing to do",
             inventory.location()
-        );
-        return Ok(Status::BadInput);
+        ))
+        .into());
     }
-    let (store, rediscover) =
-        match link_options(args.credentials.as_deref(), args.rediscover.as_deref()) {
-            Ok(x) => x,
-            Err(msg) => {
-                say!("fleetreset: {msg}");
-                return Ok(Status::BadInput);
-            }
-        };
-    if super::check::refused_rows(&inventory, config.action, safety.allow_unverified_identity) {
-        return Ok(Status::BadInput);
-    }
+    let (store, rediscover) = link_options(args.credentials.as_deref(), args.rediscover.as_deref())
+        .map_err(Early::refused)?;
+    super::check::refuse_rows(&inventory, config.action, safety.allow_unverified_identity)?;
+    tracing::info!(
+        "{} device(s) from {}; at most {} job(s) a second (burst {}) and {} in flight; \
+         timeouts {} to connect and {} per request (real time); time scale {}",
+        inventory.devices.len(),
+        inventory.location(),
+        config.limits.rate,
+        config.limits.burst,
+        config.limits.concurrency,
+        crate::output::duration(config.timeouts.connect),
+        crate::output::duration(config.timeouts.request),
+        config.time_scale
+    );
     let mut jobs = plan::plan(&inventory.devices, config.action);
-    let mut view = ProgressView::for_stderr();
     if args.dry_run {
-        if !prepared(
+        let mut view = ProgressView::for_stderr();
+        prepared(
             &mut jobs,
             &store,
             rediscover.as_deref(),
@@ -66,18 +81,16 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
             &inventory,
             &config,
         )
-        .await
-        {
-            return Ok(Status::BadInput);
-        }
+        .await?;
         return dry_run(args, &jobs, &config, &mut view, signals).await;
     }
-    if let Some(status) = outside_window(safety.window.as_ref()) {
-        return Ok(status);
+    outside_window(safety.window.as_ref())?;
+    if config.action == Action::FactoryReset && !args.yes {
+        super::confirm::confirmed(inventory.devices.len())?;
     }
-    if config.action == Action::FactoryReset && !args.yes && !confirmed(inventory.devices.len())? {
-        return Ok(Status::BadInput);
-    }
+    // Only now: a live view redraws its line, and would have erased the question.
+    let mut view = ProgressView::for_stderr();
+    view.waiting("checking the database, its lock and the device claims");
     // Everything that could stop the run later stops it here, before the first packet (the
     // discovery below is one): the database, its lock, the device claims, room to write.
     let run_id = execute::new_run_id();
@@ -90,7 +103,12 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
     )?;
     guard.preflight(&args.reports_dir.join(&run_id), devices.len())?;
     guard.refuse_unresolved(&devices, None)?;
-    if !prepared(
+    view.waiting(if rediscover.is_some() {
+        "rediscovering the devices by MAC"
+    } else {
+        "settling how each device is reached"
+    });
+    prepared(
         &mut jobs,
         &store,
         rediscover.as_deref(),
@@ -98,10 +116,7 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
         &inventory,
         &config,
     )
-    .await
-    {
-        return Ok(Status::BadInput);
-    }
+    .await?;
     // Devices discovery found elsewhere are claimed (and checked for open commands) at their
     // new addresses too, before any command.
     let moved: Vec<&Device> = jobs
@@ -117,10 +132,22 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
         )?;
         guard.refuse_unresolved(&moved, None)?;
     }
-    let operator = args.operator.clone().unwrap_or_else(operator_from_env);
+    let operator = args
+        .operator
+        .clone()
+        .unwrap_or_else(super::operator::from_env);
+    tracing::info!(run = %run_id, operator = %operator, db = %args.db.display(), "starting the run");
+    let hint = Resume {
+        run_id: &run_id,
+        db: &args.db,
+        reports_dir: Some(&args.reports_dir),
+        credentials: args.credentials.as_deref(),
+        rediscover: args.rediscover.as_deref(),
+    }
+    .command();
     let summary = execute::execute(
         RunInput {
-            run_id,
+            run_id: run_id.clone(),
             inventory: &inventory,
             jobs,
             inventory_sha256: sha256,
@@ -135,11 +162,23 @@ pub async fn run(args: &RunArgs, signals: Signals) -> anyhow::Result<Status> {
         signals,
     )
     .await?;
-    print_summary_quietly(&summary, args.json);
+    super::summary::print_summary_quietly(&summary, args.json, &hint);
     Ok(status_of(&summary))
 }
 
-/// Settles the jobs' links; on problems prints them as `FILE:LINE: …` and says nothing was sent.
+/// The early end of a command whose inventory has problems, which `load_inventory` listed.
+pub fn inventory_refused(file: &std::path::Path) -> anyhow::Error {
+    Early::refused(format!(
+        "{} has problems; nothing was sent (see `fleetreset check {}`)",
+        file.display(),
+        crate::hint::shell_word(&file.to_string_lossy())
+    ))
+    .said()
+    .into()
+}
+
+/// Settles the jobs' links; on problems prints them as `FILE:LINE: …` and refuses: nothing was
+/// sent.
 async fn prepared(
     jobs: &mut [PlannedJob],
     store: &credentials::Store,
@@ -147,40 +186,34 @@ async fn prepared(
     view: &ProgressView,
     inventory: &crate::inventory::Inventory,
     config: &RunConfig,
-) -> bool {
+) -> Result<(), Early> {
     match execute::prepare(jobs, store, rediscover, view, config).await {
-        Ok(()) => true,
+        Ok(()) => Ok(()),
         Err(problems) => {
+            let n = problems.len();
             for p in problems {
                 say!("{}:{p}", inventory.location());
             }
-            say!("fleetreset: fix the rows above; nothing was sent");
-            false
+            Err(Early::refused(format!(
+                "{n} row(s) of {} can't be reached as listed; fix the rows above; nothing was sent",
+                inventory.location()
+            )))
         }
     }
 }
 
-/// Prints the summary; the run is done and recorded whatever happens to stdout or stderr, so
-/// a closed pipe changes nothing about the exit status.
-pub fn print_summary_quietly(s: &RunSummary, json_out: bool) {
-    if let Err(e) = print_summary(s, json_out)
-        && !crate::output::is_closed_pipe(&e)
-    {
-        say!("fleetreset: could not print the summary: {e:#}");
-    }
-}
-
 /// Refuses to start outside the maintenance window (exit 3), saying when it opens.
-pub fn outside_window(window: Option<&Window>) -> Option<Status> {
-    let w = window?;
+pub fn outside_window(window: Option<&Window>) -> Result<(), Early> {
+    let Some(w) = window else {
+        return Ok(());
+    };
     if w.remaining_now().is_some() {
-        return None;
+        return Ok(());
     }
-    say!(
-        "fleetreset: outside the maintenance window {w}; it opens at {}. Nothing was sent.",
-        w.next_open_now().format("%Y-%m-%d %H:%M:%S")
-    );
-    Some(Status::Stopped)
+    Err(Early::outside_window(format!(
+        "outside the maintenance window {w} (local time); it opens at {}. Nothing was sent.",
+        crate::output::local_time(&w.next_open_local())
+    )))
 }
 
 async fn dry_run(
@@ -197,6 +230,31 @@ async fn dry_run(
     } else {
         Status::DeviceFailures
     };
+    if args.json {
+        let devices: Vec<_> = jobs
+            .iter()
+            .zip(&looks)
+            .map(|(j, l)| {
+                json!({
+                    "id": l.device_id,
+                    "ready": l.problem.is_none(),
+                    "note": l.note,
+                    "problem": l.problem,
+                    "method": j.method,
+                    "warnings": j.warnings,
+                })
+            })
+            .collect();
+        let doc = json!({
+            "dry_run": true,
+            "action": args.action,
+            "devices": devices,
+            "ready": looks.len() - problems,
+            "problems": problems,
+        });
+        let text = crate::report::json_inert(&doc)?;
+        return despite_closed_pipe(status, std::io::stdout().lock().write_all(text.as_bytes()));
+    }
     let print = || -> std::io::Result<()> {
         let mut out = std::io::stdout().lock();
         for (j, l) in jobs.iter().zip(&looks) {
@@ -265,119 +323,5 @@ pub fn status_of_jobs(jobs: &[crate::store::JobRow]) -> Status {
         Status::Success
     } else {
         Status::DeviceFailures
-    }
-}
-
-/// Asks, on a terminal, to type the number of devices to be wiped.
-pub fn confirmed(count: usize) -> anyhow::Result<bool> {
-    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
-        say!(
-            "fleetreset: a factory reset of {count} device(s) needs confirmation; run it on a terminal to confirm, \
-             or pass --yes for unattended use. Nothing was sent."
-        );
-        return Ok(false);
-    }
-    say_prompt!(
-        "This erases the settings, Wi-Fi and account binding of {count} device(s); they will leave the network.\n\
-         Type {count} to continue: "
-    );
-    std::io::stderr().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    if answer.trim() == count.to_string() {
-        Ok(true)
-    } else {
-        say!("fleetreset: not confirmed; nothing was sent.");
-        Ok(false)
-    }
-}
-
-pub(super) fn operator_from_env() -> String {
-    ["USER", "LOGNAME", "USERNAME"]
-        .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
-        .unwrap_or_else(|| "unknown".into())
-}
-
-/// The end of a run: a few lines for people on stderr, or JSON on stdout.
-pub fn print_summary(s: &RunSummary, json_out: bool) -> anyhow::Result<()> {
-    let counts: Vec<(Outcome, usize)> = Outcome::ALL
-        .iter()
-        .map(|o| (*o, s.count(*o)))
-        .filter(|(_, n)| *n > 0)
-        .collect();
-    if json_out {
-        let failures: Vec<_> = s
-            .record
-            .jobs
-            .iter()
-            .filter(|j| j.outcome != Some(Outcome::Succeeded))
-            .map(|j| json!({"id": j.device_id, "outcome": j.outcome, "reason": j.reason, "detail": j.detail}))
-            .collect();
-        let doc = json!({
-            "run": s.run_id,
-            "status": s.status,
-            "stopped_because": s.stop.as_ref().map(|x| x.describe()),
-            "action": s.record.run.action,
-            "jobs": s.record.jobs.len(),
-            "outcomes": counts.iter().map(|(o, n)| (o.as_str().to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
-            "not_succeeded": failures,
-            "database": s.db_path,
-            "reports": {
-                "dir": s.report.dir,
-                "devices_csv": s.report.devices_csv,
-                "run_json": s.report.run_json,
-                "summary_md": s.report.summary_md,
-            },
-        });
-        let mut out = std::io::stdout().lock();
-        out.write_all(crate::report::json_inert(&doc)?.as_bytes())?;
-        return Ok(());
-    }
-    let list = counts
-        .iter()
-        .map(|(o, n)| format!("{n} {o}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    say!(
-        "run {} ({}) {}: {list}",
-        s.run_id,
-        s.record.run.action,
-        status_word(s.status)
-    );
-    const SHOWN: usize = 20;
-    let others: Vec<_> = s
-        .record
-        .jobs
-        .iter()
-        .filter(|j| j.outcome != Some(Outcome::Succeeded))
-        .collect();
-    for j in others.iter().take(SHOWN) {
-        say!(
-            "  {} ({}): {}{}{}",
-            Inert(&j.device_id),
-            Inert(&j.host),
-            j.outcome.map(|o| o.as_str()).unwrap_or("no outcome"),
-            j.reason.map(|r| format!(" ({r})")).unwrap_or_default(),
-            j.detail
-                .as_deref()
-                .map(|d| format!(" - {}", Inert(d)))
-                .unwrap_or_default()
-        );
-    }
-    if others.len() > SHOWN {
-        say!("  … and {} more in the report", others.len() - SHOWN);
-    }
-    say!("reports:  {}", s.report.dir.display());
-    say!("database: {}", s.db_path.display());
-    Ok(())
-}
-
-fn status_word(s: RunStatus) -> &'static str {
-    match s {
-        RunStatus::Running => "still running",
-        RunStatus::Finished => "finished",
-        RunStatus::Stopped => "stopped early",
-        RunStatus::Interrupted => "interrupted",
     }
 }

@@ -73,10 +73,7 @@ where
                 run.id.clone(),
                 run.action.to_string(),
                 status_word(run.status).to_string(),
-                run.started_at
-                    .with_timezone(tz)
-                    .format("%Y-%m-%d %H:%M:%S")
-                    .to_string(),
+                crate::output::local_time(&run.started_at.with_timezone(tz)),
                 run.jobs.to_string(),
                 run.succeeded.to_string(),
                 run.failed.to_string(),
@@ -154,9 +151,9 @@ mod tests {
             ),
         ];
         let expected = "\
-ID                    ACTION         STATUS       STARTED              JOBS  SUCCEEDED  FAILED  OTHER  INVENTORY
-20260102T090000-9c1d  factory-reset  interrupted  2026-01-02 09:00:00   120        117       2      1  inventories/lab.csv
-20260101T090000-3f2a  factory-reset  finished     2026-01-01 09:00:00     2          1       0      1  inventories/lab.csv
+ID                    ACTION         STATUS       STARTED                     JOBS  SUCCEEDED  FAILED  OTHER  INVENTORY
+20260102T090000-9c1d  factory-reset  interrupted  2026-01-02 09:00:00 +00:00   120        117       2      1  inventories/lab.csv
+20260101T090000-3f2a  factory-reset  finished     2026-01-01 09:00:00 +00:00     2          1       0      1  inventories/lab.csv
 ";
         assert_eq!(table(&runs, &Utc), expected);
     }
@@ -170,7 +167,7 @@ ID                    ACTION         STATUS       STARTED              JOBS  SUC
             RunStatus::Running,
         )];
         let cet = FixedOffset::east_opt(3600).unwrap();
-        assert!(table(&runs, &cet).contains(" 2026-01-02 00:30:00 "));
+        assert!(table(&runs, &cet).contains(" 2026-01-02 00:30:00 +01:00 "));
     }
 
     #[test]

@@ -342,7 +342,7 @@ pub(super) async fn drive(d: Drive<'_>) -> anyhow::Result<RunSummary> {
                     }
                     Progress::Aborted { index } => {
                         view.note(&format!(
-                            "{}: stopped in flight; `fleetreset resume {run_id}` will resolve it",
+                            "{}: stopped in flight; left for resume to judge (the summary ends with the command)",
                             ids[index]
                         ));
                         aborted.push(index);

@@ -143,6 +143,19 @@ impl Guard {
         devices: &[&Device],
         except: Option<&str>,
     ) -> anyhow::Result<Vec<String>> {
+        Ok(self
+            .unresolved(devices, except)?
+            .into_iter()
+            .map(|(line, _)| line)
+            .collect())
+    }
+
+    /// [`Guard::unresolved_intents`], each with the id of its run.
+    fn unresolved(
+        &self,
+        devices: &[&Device],
+        except: Option<&str>,
+    ) -> anyhow::Result<Vec<(String, String)>> {
         let macs: HashSet<String> = devices
             .iter()
             .filter_map(|d| d.mac.map(|m| m.to_string()))
@@ -164,12 +177,13 @@ impl Guard {
                     || theirs.iter().any(|a| hosts.contains(a))
             })
             .map(|j| {
-                format!(
+                let line = format!(
                     "{} ({}) in run {}",
                     Inert(&j.device_id),
                     Inert(&j.host),
                     j.run_id
-                )
+                );
+                (line, j.run_id.clone())
             })
             .collect();
         Ok(found)
@@ -184,26 +198,44 @@ impl Guard {
         devices: &[&Device],
         except: Option<&str>,
     ) -> anyhow::Result<()> {
-        let unresolved = self.unresolved_intents(devices, except)?;
+        let unresolved = self.unresolved(devices, except)?;
         if unresolved.is_empty() {
             return Ok(());
         }
+        let mut runs: Vec<&str> = unresolved.iter().map(|(_, run)| run.as_str()).collect();
+        runs.sort_unstable();
+        runs.dedup();
+        let commands: Vec<String> = runs
+            .iter()
+            .map(|run_id| {
+                crate::hint::Resume {
+                    run_id,
+                    db: &self.db_path,
+                    reports_dir: None,
+                    credentials: None,
+                    rediscover: None,
+                }
+                .command()
+            })
+            .collect();
         const SHOWN: usize = 10;
         let mut list: Vec<String> = unresolved
             .iter()
             .take(SHOWN)
-            .map(|u| format!("  {u}"))
+            .map(|(u, _)| format!("  {u}"))
             .collect();
         if unresolved.len() > SHOWN {
             list.push(format!("  … and {} more", unresolved.len() - SHOWN));
         }
-        anyhow::bail!(
+        Err(crate::exit::Early::refused(format!(
             "{} device(s) have a command from another run of this database that ended without recording its outcome: \
-             it may have arrived. Resume that run first (`fleetreset resume RUN --db {}`), so it is judged and never sent twice. Nothing was sent.\n{}",
+             it may have arrived. Resume {} first (`{}`), so it is judged and never sent twice. Nothing was sent.\n{}",
             unresolved.len(),
-            self.db_path.display(),
+            if runs.len() == 1 { "that run" } else { "those runs" },
+            commands.join("`, `"),
             list.join("\n")
-        )
+        ))
+        .into())
     }
 
     /// The database, for the writer, and what must stay held until the run ends.

@@ -90,6 +90,32 @@ impl Window {
         self.next_open_at(Local::now().naive_local())
     }
 
+    /// [`Window::next_open_at`] on the system clock, as a moment in the local zone, so
+    /// messages can show its offset.
+    pub fn next_open_local(&self) -> DateTime<Local> {
+        self.next_open_in(&Local::now())
+    }
+
+    /// When the window next opens, as a moment in `now`'s zone: `now` when it is open; a start
+    /// the clocks show twice (going back) the first time; a start they skip (going forward)
+    /// at the jump.
+    pub fn next_open_in<Tz: TimeZone>(&self, now: &DateTime<Tz>) -> DateTime<Tz> {
+        let open = self.next_open_at(now.naive_local());
+        let tz = now.timezone();
+        match tz.from_local_datetime(&open) {
+            chrono::MappedLocalTime::Single(at) | chrono::MappedLocalTime::Ambiguous(at, _) => at,
+            chrono::MappedLocalTime::None => {
+                let minute = open.with_second(0).unwrap_or(open);
+                (1..=MAX_GAP.num_minutes())
+                    .find_map(|m| {
+                        tz.from_local_datetime(&(minute + TimeDelta::minutes(m)))
+                            .earliest()
+                    })
+                    .unwrap_or_else(|| now.clone())
+            }
+        }
+    }
+
     fn crosses_midnight(&self) -> bool {
         self.end < self.start
     }
@@ -207,6 +233,24 @@ impl fmt::Display for Clock {
 #[cfg(test)]
 mod tests {
     use chrono::{FixedOffset, MappedLocalTime, NaiveDate};
+
+    #[test]
+    fn the_next_opening_is_a_moment_with_its_offset() {
+        let w: super::Window = "22:00-06:00".parse().unwrap();
+        let cet = FixedOffset::east_opt(3600).unwrap();
+        let now = NaiveDate::from_ymd_opt(2026, 12, 1)
+            .unwrap()
+            .and_hms_opt(14, 3, 7)
+            .unwrap()
+            .and_local_timezone(cet)
+            .unwrap();
+        assert_eq!(
+            crate::output::local_time(&w.next_open_in(&now)),
+            "2026-12-01 22:00:00 +01:00"
+        );
+        let open = now.with_timezone(&cet) + chrono::TimeDelta::hours(9);
+        assert_eq!(w.next_open_in(&open), open, "open now: now");
+    }
 
     use super::*;
 

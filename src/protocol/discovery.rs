@@ -166,10 +166,17 @@ pub async fn sweep(
     let iot = iot_probe();
     let new = new_probe(std::process::id());
     let mut found: BTreeMap<IpAddr, Found> = BTreeMap::new();
-    let round = timeout / ROUNDS;
+    // Each round listens until its share of the timeout from the start is over, however long
+    // its sending took: a /16 sends 196 602 probes a round, which takes about a second, and
+    // waiting a whole round after that made `--timeout 3` take 7 s. A later round whose
+    // sending would overrun the timeout only listens.
+    let start = tokio::time::Instant::now();
     let mut buf = vec![0u8; 8192];
-    for _ in 0..ROUNDS {
-        for ip in targets {
+    let mut sending = Duration::ZERO;
+    for r in 1..=ROUNDS {
+        let send = r == 1 || tokio::time::Instant::now() + sending <= start + timeout;
+        let sent_at = tokio::time::Instant::now();
+        for ip in targets.iter().filter(|_| send) {
             // Send errors (no route, a host that refuses) are answers too: nothing there.
             let _ = socket.send_to(&iot, (*ip, IOT_PORT)).await;
             for port in NEW_PORTS {
@@ -180,7 +187,10 @@ pub async fn sweep(
                 tokio::task::yield_now().await;
             }
         }
-        let until = tokio::time::Instant::now() + round;
+        if send {
+            sending = sent_at.elapsed();
+        }
+        let until = start + timeout * r / ROUNDS;
         loop {
             let Ok(received) = tokio::time::timeout_at(until, socket.recv_from(&mut buf)).await
             else {

@@ -6,7 +6,7 @@
 //! 127.24, hostile_devices 127.25, hostile_files 127.26, safety_cli 127.27, crash_resume 127.28,
 //! sim_smart 127.29, kasa_interop_smart 127.30, tapo_cli 127.31, one_active_run 127.32,
 //! resume_rules 127.33, output_cli 127.34, identity_cli 127.35, property_resume 127.36,
-//! spreadsheet_cli 127.37, rules_cli 127.38, audit_cli 127.40.
+//! spreadsheet_cli 127.37, rules_cli 127.38, first_hour 127.39, audit_cli 127.40.
 #![allow(dead_code)]
 
 pub mod bench;

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::LOCK_DIR_ENV;
-use crate::inert::{Inert, inert};
+#[cfg(test)]
+pub(super) use crate::hint::shell_word;
+use crate::inert::Inert;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClaimError {
@@ -27,12 +29,11 @@ pub enum ClaimError {
     )]
     Unreadable { path: PathBuf, why: String },
     #[error(
-        "{total} of this run's device keys (MACs and addresses) are claimed by run {} on {} ({}), which ended without recording the outcome of commands it may have sent; resume it first (fleetreset resume {} --db {}) so they are judged and never sent twice (its claim file is {})",
+        "{total} of this run's device keys (MACs and addresses) are claimed by run {} on {} ({}), which ended without recording the outcome of commands it may have sent; resume it first ({}) so they are judged and never sent twice (its claim file is {})",
         Inert(run_id),
         Inert(&db.to_string_lossy()),
         list(overlapping, *total),
-        shell_word(run_id),
-        shell_word(&db.to_string_lossy()),
+        resume_hint(run_id, db),
         path.display()
     )]
     Crashed {
@@ -48,12 +49,11 @@ pub enum ClaimError {
         path: PathBuf,
     },
     #[error(
-        "{total} of this run's device keys (MACs and addresses) are claimed by run {} on {} ({}), which ended without releasing its claim, and its database can't be read ({why}) to tell whether it left commands without an outcome; resume it if you can (fleetreset resume {} --db {}), or, if that database is gone for good, delete {}",
+        "{total} of this run's device keys (MACs and addresses) are claimed by run {} on {} ({}), which ended without releasing its claim, and its database can't be read ({why}) to tell whether it left commands without an outcome; resume it if you can ({}), or, if that database is gone for good, delete {}",
         Inert(run_id),
         Inert(&db.to_string_lossy()),
         list(overlapping, *total),
-        shell_word(run_id),
-        shell_word(&db.to_string_lossy()),
+        resume_hint(run_id, db),
         path.display()
     )]
     CrashedUnknown {
@@ -104,14 +104,16 @@ pub enum ClaimError {
     },
 }
 
-/// `s` as one word for a POSIX shell, for commands a message suggests: as it is if it is made
-/// of characters no shell treats specially, else single-quoted. Inert either way.
-pub(super) fn shell_word(s: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:@%+=,".contains(c);
-    if !s.is_empty() && s.chars().all(plain) {
-        return s.to_owned();
+/// The command that resumes the run `run_id` of the database `db`, as its claim names them.
+fn resume_hint(run_id: &str, db: &std::path::Path) -> String {
+    crate::hint::Resume {
+        run_id,
+        db,
+        reports_dir: None,
+        credentials: None,
+        rediscover: None,
     }
-    format!("'{}'", inert(s).replace('\'', r"'\''"))
+    .command()
 }
 
 /// `mac A, host B and 3 more`.

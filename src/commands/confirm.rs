@@ -1,0 +1,67 @@
+//! The confirmation a factory reset asks for on a terminal.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use crate::exit::Early;
+use crate::inert::Inert;
+use crate::output::say_prompt;
+
+/// Asks, on a terminal, to type the number of devices to be wiped. Nothing may draw on the
+/// terminal while it asks (no progress view exists yet), so the question stays on screen.
+pub fn confirmed(count: usize) -> anyhow::Result<()> {
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Err(Early::not_confirmed(format!(
+            "a factory reset of {count} device(s) needs confirmation; run it on a terminal to confirm, \
+             or pass --yes for unattended use. Nothing was sent."
+        ))
+        .into());
+    }
+    say_prompt!(
+        "This erases the settings, Wi-Fi and account binding of {count} device(s); they will leave the network.\n\
+         Type {count} to continue: "
+    );
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    check_answer(count, &answer).map_err(Into::into)
+}
+
+/// Whether `answer` (a line as typed) confirms wiping `count` devices.
+fn check_answer(count: usize, answer: &str) -> Result<(), Early> {
+    let typed = answer.trim();
+    if typed == count.to_string() {
+        return Ok(());
+    }
+    Err(Early::not_confirmed(format!(
+        "not confirmed: expected {count}, got '{}'; nothing was sent",
+        Inert(typed)
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_device_count_confirms_and_a_wrong_answer_says_what_was_expected() {
+        assert!(check_answer(12, " 12\n").is_ok());
+        for wrong in ["1\n", "yes\n", "\n", "012\n"] {
+            let e = check_answer(12, wrong).unwrap_err();
+            assert_eq!(e.status, crate::exit::EarlyStatus::NotConfirmed);
+            assert_eq!(
+                e.reason,
+                format!(
+                    "not confirmed: expected 12, got '{}'; nothing was sent",
+                    wrong.trim()
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn a_typed_answer_is_shown_inert() {
+        let e = check_answer(2, "\u{1b}[2J3\n").unwrap_err();
+        assert!(!e.reason.contains('\u{1b}'), "{}", e.reason);
+        assert!(e.reason.contains("got '\\u{1b}[2J3'"), "{}", e.reason);
+    }
+}

@@ -139,23 +139,48 @@ fn listen_for_signals(first_message: Option<&'static str>) -> Signals {
     }
     let (tx, signals) = shutdown::channel();
     tokio::spawn(async move {
+        // Both streams are registered once, before the first signal, and kept: a stream made
+        // anew after each signal (as `tokio::signal::ctrl_c()` is) misses a second Ctrl-C that
+        // lands before it exists, and the run would go on finishing jobs it was told to drop.
         #[cfg(unix)]
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let (mut interrupt, mut term) = {
+            use tokio::signal::unix::{SignalKind, signal};
+            (
+                signal(SignalKind::interrupt()).ok(),
+                signal(SignalKind::terminate()).ok(),
+            )
+        };
         loop {
             #[cfg(unix)]
-            let sigterm = async {
-                match term.as_mut() {
-                    Some(t) => {
-                        t.recv().await;
+            let (sigint, sigterm) = (
+                async {
+                    match interrupt.as_mut() {
+                        Some(s) => {
+                            s.recv().await;
+                        }
+                        None => std::future::pending().await,
                     }
-                    None => std::future::pending().await,
-                }
-            };
+                },
+                async {
+                    match term.as_mut() {
+                        Some(t) => {
+                            t.recv().await;
+                        }
+                        None => std::future::pending().await,
+                    }
+                },
+            );
             #[cfg(not(unix))]
-            let sigterm = std::future::pending::<()>();
+            let (sigint, sigterm) = (
+                async {
+                    if tokio::signal::ctrl_c().await.is_err() {
+                        std::future::pending::<()>().await
+                    }
+                },
+                std::future::pending::<()>(),
+            );
             let name = tokio::select! {
-                r = tokio::signal::ctrl_c() => if r.is_err() { std::future::pending::<&str>().await } else { "SIGINT" },
+                _ = sigint => "SIGINT",
                 _ = sigterm => "SIGTERM",
             };
             tx.signal_named(name);

@@ -5,8 +5,8 @@
 mod common;
 
 use common::bench::{Bench, exit_code, run_args, run_args_on, wait_for_events};
-use common::text;
 use common::truth::{assert_truthful, latest_run};
+use common::{signal, signal_twice, text};
 use fleetreset::model::Outcome;
 use fleetreset::store::Db;
 
@@ -130,25 +130,18 @@ fn a_new_run_is_refused_while_a_crashed_run_has_commands_without_outcomes() {
     assert_truthful(&record, &b.journal(), true, "crash, refused run, resume");
 }
 
-fn signal(child: &common::KillOnDrop, sig: &str) {
-    let ok = std::process::Command::new("kill")
-        .args([sig, &child.0.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill {sig}");
-}
-
 #[test]
 fn a_new_run_is_refused_while_a_run_stopped_at_once_by_two_signals_left_commands_open() {
     // Devices that ignore the reboot keep their job verifying; two signals drop it in flight
     // with its intent recorded and no outcome.
     let csv = fleet(4, 2, "reboot_ignored");
-    let b = Bench::start(&csv, &csv);
-    let mut first = Bench::spawn(&mut b.cmd(&run_args("power-cycle", &["--rate", "1"])));
+    let b = Bench::start_with(&csv, &csv, &["--time-scale", "0.1"]);
+    let mut first = Bench::spawn(&mut b.cmd(&run_args(
+        "power-cycle",
+        &["--rate", "1", "--time-scale", "0.1"],
+    )));
     wait_for_events(&b.db(), "intent", 1);
-    signal(&first, "-INT");
-    signal(&first, "-INT");
+    signal_twice(&first, "-INT");
     assert_eq!(exit_code(&mut first), Some(3));
     let open = latest_run(&b.db())
         .jobs
@@ -346,8 +339,7 @@ fn a_run_stopped_at_once_by_two_signals_keeps_its_devices_from_runs_on_other_dat
         &["--db", "a.db", "--time-scale", "0.1"],
     )));
     wait_for_events(&b.path("a.db"), "intent", 1);
-    signal(&first, "-INT");
-    signal(&first, "-INT");
+    signal_twice(&first, "-INT");
     assert_eq!(exit_code(&mut first), Some(3));
     let out = b.output(&run_args("power-cycle", &["--db", "b.db"]));
     let t = text(&out);

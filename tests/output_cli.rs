@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 
 use common::bench::{Bench, exit_code, run_args, wait_for_events};
 use common::truth::{assert_truthful, latest_run};
-use common::{KillOnDrop, ip, text};
+use common::{KillOnDrop, ip, signal, signal_twice, text};
 use fleetreset::model::Outcome;
 
 const FILE: u8 = 34;
@@ -23,9 +23,9 @@ fn bench(test: u8, n: u8) -> Bench {
 
 /// `run … --action power-cycle` at rehearsal speed, `rate` jobs a second.
 fn run(b: &Bench, rate: &str, extra: &[&str]) -> Command {
-    let mut args = run_args("power-cycle", &["--rate", rate]);
-    args.extend_from_slice(extra);
-    b.cmd(&args)
+    let mut given = vec!["--rate", rate];
+    given.extend_from_slice(extra);
+    b.cmd(&run_args("power-cycle", &given))
 }
 
 /// The run completed: one outcome each, reports on disk, and the journal agrees.
@@ -249,22 +249,15 @@ fn log_lines_are_coloured_only_on_a_terminal_and_never_with_no_color() {
     );
 }
 
-fn signal(child: &KillOnDrop, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &child.0.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill {sig}");
-}
-
 #[test]
 fn ctrl_c_twice_still_stops_a_run_whose_stderr_is_a_closed_pipe() {
     // Devices that ignore the reboot keep their jobs verifying for the whole away budget.
+    // At a tenth of device time the away budget is seconds long: the jobs are surely still in
+    // flight when the second signal comes.
     let csv = common::plugs(FILE, 6, 3, "reboot_ignored");
-    let b = Bench::start(&csv, &csv);
+    let b = Bench::start_with(&csv, &csv, &["--time-scale", "0.1"]);
     let mut child = KillOnDrop(
-        run(&b, "50", &[])
+        run(&b, "50", &["--time-scale", "0.1"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -272,8 +265,7 @@ fn ctrl_c_twice_still_stops_a_run_whose_stderr_is_a_closed_pipe() {
     );
     drop(child.0.stderr.take());
     wait_for_events(&b.db(), "intent", 3);
-    signal(&child, "-INT");
-    signal(&child, "-INT");
+    signal_twice(&child, "-INT");
     assert_eq!(exit_code(&mut child), Some(3), "the second signal was lost");
     let record = latest_run(&b.db());
     assert_eq!(record.run.status, fleetreset::store::RunStatus::Interrupted);

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{KillOnDrop, Simulate, ip, text};
+use common::{KillOnDrop, Simulate, ip, signal, signal_twice, text};
 use fleetreset::model::{Outcome, Reason};
 use fleetreset::store::{Db, RunRecord, RunStatus};
 
@@ -387,15 +387,6 @@ fn wait_for_events(dir: &Path, kind: &str, n: usize) {
     panic!("never saw {n} {kind} events");
 }
 
-fn signal(child: &KillOnDrop, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &child.0.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill {sig} failed");
-}
-
 #[test]
 fn a_first_signal_stops_new_jobs_lets_running_ones_finish_and_resume_completes() {
     let csv = fleet(8, 10, &[]);
@@ -452,9 +443,7 @@ fn a_second_signal_stops_at_once_and_resume_resolves_the_intents_by_observation(
     let mut child = spawn_run(dir.path(), &run_args("power-cycle", &["--rate", "50"]));
     // A reboot is in flight (boot 0.6 s) when the signals come.
     wait_for_events(dir.path(), "ack", 1);
-    signal(&child, "-TERM");
-    std::thread::sleep(Duration::from_millis(50));
-    signal(&child, "-TERM");
+    signal_twice(&child, "-TERM");
     assert_eq!(child.0.wait().unwrap().code(), Some(3));
     let rec = latest(dir.path());
     assert_eq!(rec.run.status, RunStatus::Interrupted);

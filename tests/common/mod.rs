@@ -168,3 +168,37 @@ pub const REHEARSAL: &[&str] = &[
     "--request-timeout",
     "1",
 ];
+
+/// Sends `sig` (`-INT`, `-TERM`, …) to `child` with kill(1).
+pub fn signal(child: &KillOnDrop, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &child.0.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {sig}");
+}
+
+/// Sends `sig` twice, as a person pressing Ctrl-C twice does: the second only once the first
+/// has left the kernel's pending set and the run's listener has had time to take it. Two
+/// signals of one kind that arrive before the first is taken are one signal (the kernel keeps
+/// one pending bit per signal), so back-to-back kills would test nothing about the second.
+pub fn signal_twice(child: &KillOnDrop, sig: &str) {
+    signal(child, sig);
+    let status = format!("/proc/{}/status", child.0.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::read_to_string(&status).is_ok_and(|s| {
+        s.lines()
+            .filter(|l| l.starts_with("SigPnd:") || l.starts_with("ShdPnd:"))
+            .any(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .is_some_and(|m| m.trim_matches('0') != "")
+            })
+    }) {
+        assert!(std::time::Instant::now() < deadline, "{sig} stayed pending");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    signal(child, sig);
+}

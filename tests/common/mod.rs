@@ -193,7 +193,7 @@ pub fn signal_twice(child: &KillOnDrop, sig: &str) {
             .any(|l| {
                 l.split_whitespace()
                     .nth(1)
-                    .is_some_and(|m| m.trim_matches('0') != "")
+                    .is_some_and(|m| !m.trim_matches('0').is_empty())
             })
     }) {
         assert!(std::time::Instant::now() < deadline, "{sig} stayed pending");

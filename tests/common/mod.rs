@@ -6,7 +6,8 @@
 //! 127.24, hostile_devices 127.25, hostile_files 127.26, safety_cli 127.27, crash_resume 127.28,
 //! sim_smart 127.29, kasa_interop_smart 127.30, tapo_cli 127.31, one_active_run 127.32,
 //! resume_rules 127.33, output_cli 127.34, identity_cli 127.35, property_resume 127.36,
-//! spreadsheet_cli 127.37, rules_cli 127.38, first_hour 127.39, audit_cli 127.40.
+//! spreadsheet_cli 127.37, rules_cli 127.38, first_hour 127.39, audit_cli 127.40,
+//! workbook_fixtures 127.41 (the hosts of inventories/oak-house.*).
 #![allow(dead_code)]
 
 pub mod bench;
@@ -201,4 +202,38 @@ pub fn signal_twice(child: &KillOnDrop, sig: &str) {
     }
     std::thread::sleep(std::time::Duration::from_millis(100));
     signal(child, sig);
+}
+
+/// `fleetreset simulate` of the inventory file at `path` (a CSV or a workbook) at rehearsal
+/// speed, journaling to `journal`; returns once every device listens.
+pub fn simulate_file(
+    path: &std::path::Path,
+    journal: &std::path::Path,
+    extra: &[&str],
+) -> KillOnDrop {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = fleetreset()
+        .args(["simulate", "--time-scale", "0.01", "--journal"])
+        .arg(journal)
+        .args(extra)
+        .arg(path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let guard = KillOnDrop(child);
+    loop {
+        let line = lines
+            .next()
+            .expect("simulator exited before it was ready")
+            .unwrap();
+        if line.starts_with("simulating ") {
+            break;
+        }
+    }
+    // Keep draining stdout so the simulator never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    guard
 }

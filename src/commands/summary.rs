@@ -122,6 +122,7 @@ pub fn print_summary(s: &RunSummary, json_out: bool, resume: &str) -> anyhow::Re
             j.reason.map(|r| format!(" ({r})")).unwrap_or_default(),
             j.detail
                 .as_deref()
+                .filter(|d| !d.trim().is_empty())
                 .map(|d| format!(" - {}", Inert(d)))
                 .unwrap_or_default()
         );

@@ -64,7 +64,7 @@ pub struct InventoryOptions {
     /// makes text that is not UTF-8 an error; `windows-1252` reads it so without a warning.
     #[arg(long, value_enum, default_value_t)]
     pub encoding: crate::inventory::Encoding,
-    /// Workbooks only: the sheet to read (default: the first).
+    /// Workbooks only: the sheet to read (default: the first visible one; a hidden sheet is read only when named).
     #[arg(long, value_name = "NAME")]
     pub sheet: Option<String>,
 }

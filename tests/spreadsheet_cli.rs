@@ -707,3 +707,70 @@ fn resume_reads_the_sheet_the_run_read() {
         ]
     );
 }
+
+/// A workbook whose first sheet is hidden (an old list someone hid rather than deleted): a run
+/// without `--sheet` reads the first sheet a person sees, and never acts on the hidden one.
+fn hidden_first_sheet_is_not_read(name: &str, test: u8) {
+    let dir = tempfile::tempdir().unwrap();
+    let host = |n| ip(FILE, test, n).to_string();
+    let mac = |n: u8| format!("50:C7:BF:25:{test:02X}:{n:02X}");
+    // Both devices are on the network; only p1 is in the sheet a person sees.
+    let served = dir.path().join("served.csv");
+    std::fs::write(
+        &served,
+        format!(
+            "id,host,model,mac\nold,{},HS110(EU),{}\np1,{},HS110(EU),{}\n",
+            host(9),
+            mac(9),
+            host(1),
+            mac(1)
+        ),
+    )
+    .unwrap();
+    let journal_path = dir.path().join("journal.log");
+    let _sim = simulate(&served, &journal_path);
+    let spec = json!({"sheets": [
+        {"name": "Old", "hidden": true, "rows": [
+            ["id", "host", "model", "mac"],
+            ["old", host(9), "HS110(EU)", mac(9)],
+        ]},
+        {"name": "Fleet", "rows": [
+            ["id", "host", "model", "mac"],
+            ["p1", host(1), "HS110(EU)", mac(1)],
+        ]},
+    ]});
+    let book = dir.path().join(name);
+    make_workbook(&spec, &book);
+
+    let out = fleetreset(dir.path(), &["check", name]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{name}[Fleet]: ok, 1 device (0 sites, 0 powered via another device)\n"),
+        "{}",
+        text(&out)
+    );
+    let mut args = vec!["run", name, "--action", "power-cycle"];
+    args.extend_from_slice(common::REHEARSAL);
+    let out = fleetreset(dir.path(), &args);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    let journal = Journal::read(&journal_path);
+    assert_eq!(journal.reboots.get("p1"), Some(&1), "{}\n{t}", journal.text);
+    assert_eq!(journal.reboots.len(), 1, "{}\n{t}", journal.text);
+    assert!(journal.resets.is_empty(), "{}", journal.text);
+    let record = latest_run(&dir.path().join("fleetreset.db"));
+    assert_eq!(record.run.parameters["inventory"]["sheet"], json!("Fleet"));
+    // Named, the hidden sheet is read: it is the user's choice.
+    let out = fleetreset(dir.path(), &["check", name, "--sheet", "Old"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn a_hidden_first_sheet_of_an_xlsx_workbook_is_not_read() {
+    hidden_first_sheet_is_not_read("fleet.xlsx", 13);
+}
+
+#[test]
+fn a_hidden_first_sheet_of_an_ods_workbook_is_not_read() {
+    hidden_first_sheet_is_not_read("fleet.ods", 14);
+}

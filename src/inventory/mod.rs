@@ -255,7 +255,7 @@ pub fn load_with(path: &Path, options: &ReadOptions) -> Result<Inventory, LoadEr
     parse_with(path, &bytes, options)
 }
 
-/// The rows of a workbook's sheet (`sheet`, or the first) as text, header first, each with its
+/// The rows of a workbook's sheet (`sheet`, or the first visible one) as text, header first, each with its
 /// sheet row number; comment rows, empty rows and rows with problems are left out. For writing
 /// a workbook inventory out as CSV (`discover --update`); validate it first with
 /// [`parse_with`].

@@ -16,7 +16,7 @@ pub struct ReadOptions {
     pub delimiter: Option<u8>,
     /// How CSV bytes are decoded.
     pub encoding: Encoding,
-    /// The workbook sheet; `None` for the first.
+    /// The workbook sheet; `None` for the first visible one.
     pub sheet: Option<String>,
 }
 

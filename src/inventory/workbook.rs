@@ -7,7 +7,9 @@
 
 use std::io::Cursor;
 
-use calamine::{Data, Ods, OdsError, Reader, Xlsx, XlsxError, open_workbook_from_rs};
+use calamine::{
+    Data, Ods, OdsError, Reader, SheetType, SheetVisible, Xlsx, XlsxError, open_workbook_from_rs,
+};
 
 use super::RowError;
 use super::cell::{self, column_name};
@@ -34,11 +36,18 @@ pub enum WorkbookError {
     NoSuchSheet { sheet: String, sheets: Vec<String> },
     #[error("the workbook has no sheets")]
     NoSheets,
+    #[error(
+        "the workbook has no visible worksheet (its sheets: {}); pass --sheet NAME to read one",
+        listed(.sheets)
+    )]
+    NoVisibleSheet { sheets: Vec<String> },
     #[error("cannot read sheet {}: {detail}", quoted(.sheet))]
     Sheet { sheet: String, detail: String },
 }
 
-/// Reads the sheet named `sheet`, or the first, from the bytes of a workbook in `format`.
+/// Reads the sheet named `sheet`, or the first visible worksheet, from the bytes of a workbook
+/// in `format`. A hidden sheet is never the default: it is not what a person opening the
+/// workbook sees as its first sheet (an old list hidden rather than deleted, say).
 pub(super) fn read(
     bytes: &[u8],
     format: Format,
@@ -80,7 +89,7 @@ where
                 sheet: wanted.to_string(),
                 sheets: sheets.clone(),
             })?,
-        None => sheets.first().cloned().ok_or(WorkbookError::NoSheets)?,
+        None => first_visible(book.sheets_metadata())?,
     };
     let range = book
         .worksheet_range(&name)
@@ -92,6 +101,20 @@ where
     let rows = range.rows().zip(u64::from(first_row) + 1..);
     let records = records(rows, first_column as usize);
     Ok(Sheet { name, records })
+}
+
+/// The first worksheet a person sees: not hidden, and not a chart sheet.
+fn first_visible(sheets: &[calamine::Sheet]) -> Result<String, WorkbookError> {
+    if sheets.is_empty() {
+        return Err(WorkbookError::NoSheets);
+    }
+    sheets
+        .iter()
+        .find(|s| s.visible == SheetVisible::Visible && s.typ == SheetType::WorkSheet)
+        .map(|s| s.name.clone())
+        .ok_or_else(|| WorkbookError::NoVisibleSheet {
+            sheets: sheets.iter().map(|s| s.name.clone()).collect(),
+        })
 }
 
 /// Rows (cells, 1-based row number) → records. `first_column` is the 0-based column of each
@@ -298,6 +321,29 @@ mod tests {
                 )
             ))
         );
+    }
+
+    #[test]
+    fn the_default_sheet_is_the_first_visible_worksheet() {
+        let sheet = |name: &str, typ, visible| calamine::Sheet {
+            name: name.to_string(),
+            typ,
+            visible,
+        };
+        let sheets = [
+            sheet("Old", SheetType::WorkSheet, SheetVisible::Hidden),
+            sheet("Secret", SheetType::WorkSheet, SheetVisible::VeryHidden),
+            sheet("Chart", SheetType::ChartSheet, SheetVisible::Visible),
+            sheet("Fleet", SheetType::WorkSheet, SheetVisible::Visible),
+            sheet("Later", SheetType::WorkSheet, SheetVisible::Visible),
+        ];
+        assert_eq!(first_visible(&sheets).unwrap(), "Fleet");
+        assert_eq!(
+            first_visible(&sheets[..2]).unwrap_err().to_string(),
+            "the workbook has no visible worksheet (its sheets: \"Old\", \"Secret\"); pass --sheet \
+             NAME to read one"
+        );
+        assert!(matches!(first_visible(&[]), Err(WorkbookError::NoSheets)));
     }
 
     #[test]

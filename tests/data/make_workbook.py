@@ -6,7 +6,8 @@ SPEC: {"sheets": [{"name": "Fleet", "rows": [[cell, ...], ...],
                    "formulas": {"E5": ["=200+5", 205]}, "styled_empty": ["J30"]}]}
 A cell is a string, a number, or null (empty); rows start at row 1. `formulas` put a formula
 in a cell with the value a spreadsheet program would have cached for it; `styled_empty` gives
-empty cells a style, so the sheet's used range reaches past the data as real files' often does.
+empty cells a style, so the sheet's used range reaches past the data as real files' often does;
+`"hidden": true` hides the sheet (a spreadsheet program shows its tab only on "Unhide").
 
 .xlsx is written by openpyxl, which stores formulas without a cached value (it computes
 nothing), so the cached values are written into the sheet XML afterwards, as Excel would.
@@ -38,6 +39,8 @@ def write_xlsx(spec, out):
     cached = {}
     for index, sheet in enumerate(spec["sheets"]):
         ws = book.create_sheet(sheet["name"])
+        if sheet.get("hidden"):
+            ws.sheet_state = "hidden"
         for r, row in enumerate(sheet["rows"], start=1):
             for c, value in enumerate(row, start=1):
                 if value is not None:
@@ -100,9 +103,10 @@ def write_ods(spec, out):
             '<table:table-row table:number-rows-repeated="1048000">'
             '<table:table-cell table:number-columns-repeated="1024"/></table:table-row>'
         )
+        style = ' table:style-name="hidden"' if sheet.get("hidden") else ""
         tables.append(
-            '<table:table table:name="%s">%s</table:table>'
-            % (escape(sheet["name"], {'"': "&quot;"}), "".join(rows))
+            '<table:table table:name="%s"%s>%s</table:table>'
+            % (escape(sheet["name"], {'"': "&quot;"}), style, "".join(rows))
         )
     content = (
         '<?xml version="1.0" encoding="UTF-8"?>'
@@ -110,7 +114,10 @@ def write_ods(spec, out):
         ' xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
         ' xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"'
         ' xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"'
+        ' xmlns:style="urn:oasis:names:tc:opendocument:xmlns:style:1.0"'
         ' office:version="1.3">'
+        '<office:automatic-styles><style:style style:name="hidden" style:family="table">'
+        '<style:table-properties table:display="false"/></style:style></office:automatic-styles>'
         "<office:body><office:spreadsheet>%s</office:spreadsheet></office:body>"
         "</office:document-content>" % "".join(tables)
     )

@@ -285,3 +285,47 @@ fn an_update_with_out_leaves_the_inventory_as_it_was() {
         "id,host,mac\na,10.0.0.7,50:C7:BF:00:00:01\n"
     );
 }
+
+#[test]
+fn an_update_moves_the_host_field_not_a_quoted_note_that_holds_the_old_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fleet.csv");
+    // The note spans two lines and its first holds the old address between delimiters; the
+    // host field is on the record's second line.
+    let text = "id;notes;mac;host\r\n\
+                a;\"moved from;10.0.0.5\r\nlast week\";50:C7:BF:00:00:01;10.0.0.5\r\n\
+                b;\"x;10.0.0.6\";50:C7:BF:00:00:02;10.0.0.8\r\n";
+    std::fs::write(&path, text).unwrap();
+    let (rows, _) = rows(&[
+        iot("10.0.0.7", "HS110(EU)", "50:C7:BF:00:00:01", "a"),
+        iot("10.0.0.9", "HS110(EU)", "50:C7:BF:00:00:02", "b"),
+    ]);
+    assert_eq!(
+        update(&path, &ReadOptions::default(), None, &rows).unwrap(),
+        Status::Success
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "id;notes;mac;host\r\n\
+         a;\"moved from;10.0.0.5\r\nlast week\";50:C7:BF:00:00:01;10.0.0.7\r\n\
+         b;\"x;10.0.0.6\";50:C7:BF:00:00:02;10.0.0.9\r\n"
+    );
+}
+
+#[test]
+fn a_host_is_found_only_outside_quotes() {
+    let replaced = |record: &[u8], old: &str| {
+        replace_field(record, b',', old.as_bytes(), b"10.0.0.9")
+            .map(|l| String::from_utf8_lossy(&l).into_owned())
+    };
+    // Inside quotes, the address is text of another field: not the host.
+    assert_eq!(
+        replaced(b"a,\"x,10.0.0.5,y\",10.0.0.5\n", "10.0.0.5").unwrap(),
+        "a,\"x,10.0.0.5,y\",10.0.0.9\n"
+    );
+    assert!(replaced(b"a,\"x,10.0.0.5,y\",10.0.0.6\n", "10.0.0.5").is_none());
+    assert_eq!(
+        replaced(b"a,\"two\nlines, 10.0.0.5\",10.0.0.5\n", "10.0.0.5").unwrap(),
+        "a,\"two\nlines, 10.0.0.5\",10.0.0.9\n"
+    );
+}

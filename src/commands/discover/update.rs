@@ -206,8 +206,9 @@ fn moves<'a>(inv: &'a Inventory, by_mac: &HashMap<MacAddr, &Row>) -> Vec<Move<'a
     moves
 }
 
-/// The CSV file's bytes with each move's host field replaced on its line. `None` (said why)
-/// when a row can't be rewritten.
+/// The CSV file's bytes with each move's host field replaced in its record (which may span
+/// lines: a quoted field can hold line breaks). `None` (said why) when a row can't be
+/// rewritten.
 fn patched(inv: &Inventory, bytes: &[u8], moves: &[Move<'_>]) -> Option<Vec<u8>> {
     let delimiter = inv.read.delimiter.unwrap_or(b',');
     let mut lines: Vec<Vec<u8>> = bytes
@@ -216,15 +217,16 @@ fn patched(inv: &Inventory, bytes: &[u8], moves: &[Move<'_>]) -> Option<Vec<u8>>
         .collect();
     for m in moves {
         let idx = usize::try_from(m.device.line - 1).unwrap_or(usize::MAX);
-        let replaced = lines.get(idx).and_then(|line| {
+        let record = record_lines(&lines, idx);
+        let replaced = record.clone().and_then(|r| {
             replace_field(
-                line,
+                &lines[r.clone()].concat(),
                 delimiter,
                 m.device.host.to_string().as_bytes(),
                 m.to.to_string().as_bytes(),
             )
         });
-        let Some(replaced) = replaced else {
+        let (Some(r), Some(replaced)) = (record, replaced) else {
             say!(
                 "{}:{}: {}: moved to {}, but the row could not be rewritten; edit it by hand. \
                  Nothing was changed.",
@@ -235,9 +237,25 @@ fn patched(inv: &Inventory, bytes: &[u8], moves: &[Move<'_>]) -> Option<Vec<u8>>
             );
             return None;
         };
-        lines[idx] = replaced;
+        lines[r.start] = replaced;
+        for line in &mut lines[r.start + 1..r.end] {
+            line.clear();
+        }
     }
     Some(lines.concat())
+}
+
+/// The lines of the record that starts on line `idx` (0-based): up to the line where its
+/// quotes balance. `None` when it never ends.
+fn record_lines(lines: &[Vec<u8>], idx: usize) -> Option<std::ops::Range<usize>> {
+    let mut quotes = 0usize;
+    for (end, line) in lines.iter().enumerate().skip(idx) {
+        quotes += line.iter().filter(|&&b| b == b'"').count();
+        if quotes.is_multiple_of(2) {
+            return Some(idx..end + 1);
+        }
+    }
+    None
 }
 
 /// A workbook's rows as CSV, with each move's host in the `host` column.
@@ -273,8 +291,10 @@ fn replace(path: &Path, updated: &[u8]) -> anyhow::Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))
 }
 
-/// Replaces the one field of a CSV line (separated by `delimiter`) equal to `old` (trimmed)
-/// with `new`, keeping the line ending. Works on bytes, so any ASCII-compatible encoding stays.
+/// Replaces the one field of a CSV record (separated by `delimiter`) equal to `old` (trimmed)
+/// with `new`, keeping the line ending. Fields are split outside quotes only, so an address
+/// inside a quoted note is never taken for the host. Works on bytes, so any ASCII-compatible
+/// encoding stays.
 pub(super) fn replace_field(line: &[u8], delimiter: u8, old: &[u8], new: &[u8]) -> Option<Vec<u8>> {
     let body_len = line.len()
         - line
@@ -283,7 +303,18 @@ pub(super) fn replace_field(line: &[u8], delimiter: u8, old: &[u8], new: &[u8]) 
             .take_while(|b| matches!(b, b'\n' | b'\r'))
             .count();
     let (body, ending) = line.split_at(body_len);
-    let fields: Vec<&[u8]> = body.split(|&b| b == delimiter).collect();
+    let mut fields: Vec<&[u8]> = Vec::new();
+    let mut quoted = false;
+    let mut start = 0;
+    for (i, &b) in body.iter().enumerate() {
+        if b == b'"' {
+            quoted = !quoted;
+        } else if b == delimiter && !quoted {
+            fields.push(&body[start..i]);
+            start = i + 1;
+        }
+    }
+    fields.push(&body[start..]);
     let hits: Vec<usize> = fields
         .iter()
         .enumerate()
@@ -291,7 +322,6 @@ pub(super) fn replace_field(line: &[u8], delimiter: u8, old: &[u8], new: &[u8]) 
         .map(|(i, _)| i)
         .collect();
     let [i] = hits.as_slice() else { return None };
-    let mut fields = fields;
     fields[*i] = new;
     let mut out = fields.join(&delimiter);
     out.extend_from_slice(ending);

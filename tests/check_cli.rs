@@ -341,3 +341,41 @@ fn every_inventory_the_project_ships_is_valid() {
         "expected demo.csv, lab.csv and example.csv, checked {checked}"
     );
 }
+
+#[test]
+fn an_old_xls_a_password_protected_workbook_and_utf16_text_are_named_not_parsed() {
+    // The OLE2 compound file: Excel 97-2003, and every encrypted .xlsx.
+    let ole2 = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1\0\0\0\0binary";
+    let utf16: Vec<u8> = "\u{FEFF}id\thost\r\np1\t10.0.0.1\r\n"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    for (file, bytes, expected) in [
+        (
+            "fleet.xls",
+            &ole2[..],
+            "fleet.xls:1: the file is an old Excel workbook (.xls",
+        ),
+        (
+            "locked.xlsx",
+            &ole2[..],
+            "locked.xlsx:1: the file is an old Excel workbook (.xls, Excel 97-2003) or a password-protected one",
+        ),
+        (
+            "unicode.txt",
+            &utf16[..],
+            "unicode.txt:1: the file is UTF-16 text",
+        ),
+    ] {
+        let out = check_bytes(file, bytes);
+        assert_eq!(out.code, Some(2), "{file}: {}", out.stderr);
+        assert!(out.stderr.starts_with(expected), "{file}: {}", out.stderr);
+        assert_eq!(
+            out.stderr.lines().count(),
+            2,
+            "one problem and its count, not a page of CSV errors: {}",
+            out.stderr
+        );
+        assert!(out.stdout.is_empty());
+    }
+}

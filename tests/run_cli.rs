@@ -56,10 +56,12 @@ fn plan_lists_steps_and_warnings_and_sends_nothing() {
     );
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
+    // A row without site or unit says nothing of them, and durations say which clock.
     assert!(
-        t.contains("a (HS110(EU), ) at 10.1.2.3: power-cycle by remote method"),
+        t.contains("a (HS110(EU)) at 10.1.2.3: power-cycle by remote method, about "),
         "{t}"
     );
+    assert!(t.contains(" s) of device time\n"), "{t}");
     assert!(t.contains("send reboot (delay 1 s)"), "{t}");
     assert!(t.contains("warning: unknown model \"ZZ9000\""), "{t}");
     assert!(t.contains("warning: no MAC"), "{t}");

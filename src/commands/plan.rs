@@ -26,15 +26,25 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<Status> {
         let d = &j.device;
         writeln!(
             out,
-            "{} ({}, {}) at {}: {} by {} method, about {} s (at most {} s)",
+            "{} ({}) at {}: {} by {} method, about {} s (at most {} s) of device time",
             Inert(&d.id),
-            Inert(d.model.as_deref().unwrap_or("model unknown")),
             Inert(
-                &[d.site.as_deref(), d.unit.as_deref()]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(" / ")
+                &[
+                    Some(d.model.as_deref().unwrap_or("model unknown")),
+                    Some(
+                        [d.site.as_deref(), d.unit.as_deref()]
+                            .into_iter()
+                            .flatten()
+                            .collect::<Vec<_>>()
+                            .join(" / ")
+                    )
+                    .filter(|place| !place.is_empty())
+                    .as_deref(),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", ")
             ),
             d.host,
             args.action,

@@ -23,6 +23,7 @@
 //! - `host`, `mac`, `power`, `protocol`, `device_id`: the typed fields and their parsers.
 //! - `rules`: what an action refuses of an inventory that is valid on its own (a factory reset
 //!   of rows without a MAC), for `check --action`, `plan` and `run` alike.
+//! - `sniff`: files that are no inventory, told by their first bytes (`.xls`, UTF-16).
 //! - `errors`: how problems are printed.
 
 mod cell;
@@ -41,6 +42,7 @@ mod protocol;
 mod quoting;
 mod reader;
 pub mod rules;
+mod sniff;
 mod validate;
 mod workbook;
 
@@ -292,6 +294,17 @@ pub fn parse_with(
 ) -> Result<Inventory, LoadError> {
     let format = Format::of(path);
     options.check(path, format)?;
+    if let Some(what) = sniff::problem(bytes, format) {
+        return Err(LoadError::Invalid(InventoryErrors {
+            path: path.to_path_buf(),
+            sheet: None,
+            errors: vec![RowError {
+                line: 1,
+                message: format!("the file is {what}"),
+            }],
+            warnings: Vec::new(),
+        }));
+    }
     if format.is_workbook() {
         parse::workbook(path, bytes, format, options)
     } else {

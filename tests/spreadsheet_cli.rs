@@ -216,30 +216,7 @@ fn simulate(path: &Path, journal: &Path) -> KillOnDrop {
 
 /// `simulate` with `extra` arguments (`--sheet NAME`).
 fn simulate_with(path: &Path, journal: &Path, extra: &[&str]) -> KillOnDrop {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-    let mut child = common::fleetreset()
-        .args(["simulate", "--time-scale", "0.01", "--journal"])
-        .arg(journal)
-        .args(extra)
-        .arg(path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let guard = KillOnDrop(child);
-    loop {
-        let line = lines
-            .next()
-            .expect("simulator exited before it was ready")
-            .unwrap();
-        if line.starts_with("simulating ") {
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    guard
+    common::simulate_file(path, journal, extra)
 }
 
 #[test]

@@ -90,6 +90,10 @@ pub struct CheckArgs {
     /// With `--action factory-reset`: accept rows without a MAC, as `run` does with this flag.
     #[arg(long)]
     pub allow_unverified_identity: bool,
+    /// The credentials file the `credentials` column's profiles must be in, as for `run`
+    /// (default: ~/.config/fleetreset/credentials.toml, or FLEETRESET_CRED_* variables).
+    #[arg(long, value_name = "PATH")]
+    pub credentials: Option<PathBuf>,
 }
 
 // Every row of the inventory whose host is on 127.0.0.0/8 becomes a device.
@@ -151,6 +155,9 @@ pub struct PlanArgs {
     /// run it; without it, `plan` refuses those rows as `run` does.
     #[arg(long)]
     pub allow_unverified_identity: bool,
+    /// The credentials file the `credentials` column's profiles must be in, as for `run`.
+    #[arg(long, value_name = "PATH")]
+    pub credentials: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -296,3 +296,63 @@ fn a_klap_device_at_another_time_scale_is_refused_by_its_own_probe_and_gets_noth
         "an intent was recorded"
     );
 }
+
+#[test]
+fn a_row_naming_a_credentials_profile_that_is_not_there_is_refused_alike_by_check_plan_and_run() {
+    let (a, b) = (ip(FILE, 9, 1), ip(FILE, 9, 2));
+    let csv = format!(
+        "id,host,model,mac,credentials\n\
+         lobby,{a},HS110(EU),50:C7:BF:26:09:01,\n\
+         office,{b},HS110(EU),50:C7:BF:26:09:02,office\n"
+    );
+    let bench = Bench::start(&csv, &csv);
+    // No credentials file in this HOME, and no FLEETRESET_CRED_OFFICE_* variables.
+    let home = tempfile::tempdir().unwrap();
+    let output = |args: &[&str]| {
+        bench
+            .cmd(args)
+            .env("HOME", home.path())
+            .env_remove("FLEETRESET_CRED_OFFICE_USERNAME")
+            .env_remove("FLEETRESET_CRED_OFFICE_PASSWORD")
+            .output()
+            .unwrap()
+    };
+    let check = output(&["check", "fleet.csv"]);
+    let plan = output(&["plan", "fleet.csv", "--action", "power-cycle"]);
+    let run = output(&run_args("power-cycle", &[]));
+    for out in [&check, &plan, &run] {
+        assert_eq!(out.status.code(), Some(2), "{}", text(out));
+    }
+    let lines = file_lines(&check);
+    assert_eq!(lines.len(), 1, "{}", text(&check));
+    assert!(
+        lines[0].starts_with("fleet.csv:3: office: ") && lines[0].contains("office"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(file_lines(&plan), lines, "{}", text(&plan));
+    assert_eq!(file_lines(&run), lines, "{}", text(&run));
+    assert!(plan.stdout.is_empty(), "{}", text(&plan));
+    let journal = bench.journal();
+    assert!(journal.no_commands(), "sent:\n{}", journal.text);
+    assert!(no_run_recorded(&bench.db()), "a refused run was recorded");
+
+    // With the profile in the environment, all three let the row through.
+    let with_profile = |args: &[&str]| {
+        bench
+            .cmd(args)
+            .env("HOME", home.path())
+            .env("FLEETRESET_CRED_OFFICE_USERNAME", "owner@example.com")
+            .env("FLEETRESET_CRED_OFFICE_PASSWORD", "not-used-by-iot")
+            .output()
+            .unwrap()
+    };
+    let check = with_profile(&["check", "fleet.csv"]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check));
+    let plan = with_profile(&["plan", "fleet.csv", "--action", "power-cycle"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+    assert!(
+        !text(&check).contains("not-used-by-iot") && !text(&plan).contains("not-used-by-iot"),
+        "a password was printed"
+    );
+}

@@ -14,29 +14,72 @@ use crate::output::{despite_closed_pipe, say};
 /// Prints the summary of a clean inventory on stdout, or its problems on stderr. A file that
 /// can't be read is an error, naming the file.
 pub fn run(args: &CheckArgs) -> anyhow::Result<Status> {
-    let result = inventory::load_with(&args.inventory.file, &args.inventory.read.options())
-        .and_then(|inv| match args.action {
-            Some(action) => for_action(inv, action, args.allow_unverified_identity),
-            None => Ok(inv),
-        });
+    let result = match inventory::load_with(&args.inventory.file, &args.inventory.read.options()) {
+        Ok(inv) => refused(inv, args)?,
+        Err(err) => Err(err),
+    };
     // Buffered: stderr is unbuffered, and a broken file can have a problem on every line.
     let mut stderr = BufWriter::new(io::stderr().lock());
     let (status, printed) = report(result, &mut io::stdout().lock(), &mut stderr)?;
     despite_closed_pipe(status, printed.and_then(|()| stderr.flush()))
 }
 
-/// The inventory, or what `action` refuses of it as [`LoadError::Invalid`].
-fn for_action(
-    inventory: Inventory,
-    action: Action,
-    allow_unverified: bool,
-) -> Result<Inventory, LoadError> {
-    let refused = rules::refusals(&inventory, action, allow_unverified);
+/// The inventory, or as [`LoadError::Invalid`] what `run` would refuse of it beyond its own
+/// rows: what `--action` refuses, and profiles the credentials don't have. A credentials file
+/// that can't be used is an error, as it is for `run`.
+fn refused(inventory: Inventory, args: &CheckArgs) -> anyhow::Result<Result<Inventory, LoadError>> {
+    let mut refused = match args.action {
+        Some(action) => rules::refusals(&inventory, action, args.allow_unverified_identity),
+        None => Vec::new(),
+    };
+    refused.extend(profile_refusals(&inventory, args.credentials.as_deref())?);
     if refused.is_empty() {
-        Ok(inventory)
-    } else {
-        Err(LoadError::Invalid(rules::errors(&inventory, refused)))
+        return Ok(Ok(inventory));
     }
+    refused.sort_by_key(|e| e.line);
+    Ok(Err(LoadError::Invalid(rules::errors(&inventory, refused))))
+}
+
+/// The rows naming a credentials profile the credentials (`path`, else the default file and
+/// the environment) don't have, as `run` refuses them. The file is read only when a row names
+/// a profile.
+fn profile_refusals(
+    inventory: &Inventory,
+    path: Option<&std::path::Path>,
+) -> anyhow::Result<Vec<inventory::RowError>> {
+    if inventory
+        .devices
+        .iter()
+        .all(|d| d.credentials.as_deref().is_none_or(str::is_empty))
+        && path.is_none()
+    {
+        return Ok(Vec::new());
+    }
+    let store = super::run::load_credentials(path)?;
+    Ok(crate::engine::links::missing_profiles(
+        &inventory.devices,
+        &store,
+    ))
+}
+
+/// For `plan`: prints the rows naming a profile the credentials don't have, the lines `check`
+/// and `run` print, and refuses (the command exits 2).
+pub(crate) fn refuse_profiles(
+    inventory: &Inventory,
+    path: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let refused = profile_refusals(inventory, path)?;
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let count = refused.len();
+    say!("{}", rules::errors(inventory, refused));
+    Err(Early::refused(format!(
+        "{count} row(s) of {} name a credentials profile that isn't there; add it to the \
+         credentials file or the environment. Nothing was sent.",
+        inventory.location()
+    ))
+    .into())
 }
 
 /// For `plan` and `run`: prints what `action` refuses of `inventory`, the lines `check
@@ -168,11 +211,24 @@ mod tests {
         );
     }
 
+    fn args(action: Option<Action>, allow_unverified_identity: bool) -> CheckArgs {
+        CheckArgs {
+            inventory: crate::cli::InventoryArgs {
+                file: "inv/x.csv".into(),
+                read: Default::default(),
+            },
+            action,
+            allow_unverified_identity,
+            credentials: None,
+        }
+    }
+
     #[test]
     fn an_action_adds_its_refusals_in_the_same_form() {
         let text = "id,host,mac\na,10.0.0.1,50:C7:BF:00:00:01\nb,10.0.0.2,\n";
         let inv = inventory::parse(Path::new("inv/x.csv"), text.as_bytes()).unwrap();
-        let result = for_action(inv.clone(), Action::FactoryReset, false);
+        let reset = Some(Action::FactoryReset);
+        let result = refused(inv.clone(), &args(reset, false)).unwrap();
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let (status, _) = report(result, &mut out, &mut err).unwrap();
         assert_eq!(status, Status::BadInput);
@@ -180,8 +236,14 @@ mod tests {
             String::from_utf8(err).unwrap(),
             format!("inv/x.csv:3: b: {}\ninv/x.csv: 1 problem\n", rules::NO_MAC)
         );
-        assert!(for_action(inv.clone(), Action::FactoryReset, true).is_ok());
-        assert!(for_action(inv, Action::PowerCycle, false).is_ok());
+        assert!(refused(inv.clone(), &args(reset, true)).unwrap().is_ok());
+        let power_cycle = Some(Action::PowerCycle);
+        assert!(
+            refused(inv.clone(), &args(power_cycle, false))
+                .unwrap()
+                .is_ok()
+        );
+        assert!(refused(inv, &args(None, false)).unwrap().is_ok());
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<Status> {
         return Err(super::run::inventory_refused(&args.inventory.file));
     };
     super::check::refuse_rows(&inv, args.action, args.allow_unverified_identity)?;
+    super::check::refuse_profiles(&inv, args.credentials.as_deref())?;
     let jobs = plan::plan(&inv.devices, args.action);
     let mut out = std::io::stdout().lock();
     if args.json {

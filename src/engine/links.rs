@@ -90,12 +90,12 @@ pub fn attach_credentials(
 ) -> Result<(), Vec<(u64, String)>> {
     let mut problems = Vec::new();
     for j in jobs.iter_mut() {
-        let Some(profile) = j.device.credentials.as_deref().filter(|p| !p.is_empty()) else {
+        let Some(profile) = profile_of(&j.device) else {
             continue;
         };
         match store.get(profile) {
             Ok(c) => j.link.credentials = Some(c),
-            Err(e) => problems.push((j.device.line, format!("{}: {e}", j.device.id))),
+            Err(e) => problems.push((j.device.line, profile_refusal(&j.device, &e))),
         }
     }
     if problems.is_empty() {
@@ -103,6 +103,35 @@ pub fn attach_credentials(
     } else {
         Err(problems)
     }
+}
+
+/// The rows naming a credentials profile that `store` doesn't have, as [`attach_credentials`]
+/// refuses them, with its words: for `check` and `plan`, which refuse what `run` refuses.
+pub fn missing_profiles(
+    devices: &[crate::inventory::Device],
+    store: &credentials::Store,
+) -> Vec<crate::inventory::RowError> {
+    devices
+        .iter()
+        .filter_map(|d| {
+            let err = store.get(profile_of(d)?).err()?;
+            Some(crate::inventory::RowError {
+                line: d.line,
+                message: profile_refusal(d, &err),
+            })
+        })
+        .collect()
+}
+
+fn profile_of(device: &crate::inventory::Device) -> Option<&str> {
+    device.credentials.as_deref().filter(|p| !p.is_empty())
+}
+
+fn profile_refusal(
+    device: &crate::inventory::Device,
+    err: &credentials::CredentialsError,
+) -> String {
+    format!("{}: {err}", Inert(&device.id))
 }
 
 /// Settles the protocol of every `unresolved` job by discovery, and with `rediscover` moves

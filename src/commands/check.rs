@@ -25,14 +25,18 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<Status> {
 }
 
 /// The inventory, or as [`LoadError::Invalid`] what `run` would refuse of it beyond its own
-/// rows: what `--action` refuses, and profiles the credentials don't have. A credentials file
-/// that can't be used is an error, as it is for `run`.
+/// rows: what `--action` refuses, and (with `--action` or `--credentials`) profiles the
+/// credentials don't have. A credentials file that can't be used is an error, as for `run`.
 fn refused(inventory: Inventory, args: &CheckArgs) -> anyhow::Result<Result<Inventory, LoadError>> {
     let mut refused = match args.action {
         Some(action) => rules::refusals(&inventory, action, args.allow_unverified_identity),
         None => Vec::new(),
     };
-    refused.extend(profile_refusals(&inventory, args.credentials.as_deref())?);
+    // The file alone doesn't say whether its profiles exist where `run` will run; asking
+    // about a run (an action, or the credentials it will use) does.
+    if args.action.is_some() || args.credentials.is_some() {
+        refused.extend(profile_refusals(&inventory, args.credentials.as_deref())?);
+    }
     if refused.is_empty() {
         return Ok(Ok(inventory));
     }

@@ -379,6 +379,69 @@ fn run_args_on_bad() -> Vec<&'static str> {
     run_args_on("bad.csv", "power-cycle", &["--json"])
 }
 
+// --- Item 10: the rehearsal safety net ---------------------------------------------------
+
+#[test]
+fn a_run_against_a_simulator_at_another_time_scale_says_the_fix_in_its_json_too() {
+    let csv = fleet(21, 2);
+    let b = Bench::start_with(&csv, &csv, &["--time-scale", "1"]);
+    for extra in [&["--json"][..], &["--json", "--dry-run"][..]] {
+        let out = b.output(&run_args("power-cycle", extra));
+        assert_early(
+            &out,
+            "refused",
+            2,
+            "runs at --time-scale 1; this run uses 0.01",
+        );
+        let reason = stdout_json(&out)["reason"].as_str().unwrap().to_owned();
+        assert!(reason.contains("pass --time-scale 1"), "{reason}");
+    }
+    assert!(b.journal().no_commands(), "{}", b.journal().text);
+}
+
+#[test]
+fn a_resume_against_a_simulator_at_another_time_scale_is_refused_with_a_fix_a_resume_takes() {
+    let csv = fleet_with_offline_canary(20, 2);
+    let audit = tempfile::tempdir().unwrap();
+    let db = audit.path().join("fleet.db");
+    let db_s = db.to_str().unwrap();
+    {
+        let a = Bench::start(&csv, &csv);
+        let out = a.output(&run_args("power-cycle", &["--canary", "1", "--db", db_s]));
+        assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+        assert_truthful(
+            &latest_run(&db),
+            &a.journal(),
+            true,
+            "stopped by the canary",
+        );
+        assert!(a.journal().no_commands(), "{}", a.journal().text);
+    }
+    // The same devices, simulated again, now at time scale 1: the run's is 0.01, and a resume
+    // has no --time-scale to pass.
+    let b = Bench::start_with(&csv, &csv, &["--time-scale", "1"]);
+    let out = b.output(&["resume", "latest", "--db", db_s, "--json"]);
+    assert_early(
+        &out,
+        "refused",
+        2,
+        "restart the simulator with --time-scale 0.01",
+    );
+    let reason = stdout_json(&out)["reason"].as_str().unwrap().to_owned();
+    assert!(!reason.contains("pass --time-scale"), "{reason}");
+    assert!(b.journal().no_commands(), "{}", b.journal().text);
+    let record = latest_run(&db);
+    assert_truthful(&record, &b.journal(), true, "refused resume");
+    assert!(
+        record
+            .jobs
+            .iter()
+            .filter(|j| j.device_id != "canary")
+            .all(|j| j.outcome == Some(Outcome::Skipped)),
+        "the run is as it was"
+    );
+}
+
 // --- Item 9: times ------------------------------------------------------------------------
 
 #[test]

@@ -133,11 +133,15 @@ pub async fn resume(
     .await
     .map_err(|problems| {
         let file = inventory.location();
-        let lines: Vec<String> = problems.iter().map(|p| format!("{file}:{p}")).collect();
-        anyhow::anyhow!(
+        let lines: Vec<String> = problems
+            .iter()
+            .map(|p| format!("{file}:{}", super::job::probe::for_resume(p)))
+            .collect();
+        // A refusal like run's, with nothing sent: `--json` says `refused`, not `error`.
+        crate::exit::Early::refused(format!(
             "{}\nnothing was sent, and the run is as it was",
             lines.join("\n")
-        )
+        ))
     })?;
     // Devices discovery found elsewhere are claimed, and checked, at their new addresses too.
     let moved: Vec<&Device> = jobs

@@ -94,6 +94,12 @@ fn closed_window() -> String {
 /// on screen, lets the terminal sit for a while (a spinner would redraw the line meanwhile),
 /// then types `answer`. Returns everything the terminal showed; None without `script`.
 fn answer_on_a_terminal(b: &Bench, args: &str, answer: &str) -> Option<(String, i32)> {
+    type_on_a_terminal(b, args, format!("{answer}\n").as_bytes())
+}
+
+/// [`answer_on_a_terminal`] typing `keys` as they are (`\x03` is Ctrl-C). A command still
+/// running 20 s later is killed, with -1 as its exit code.
+fn type_on_a_terminal(b: &Bench, args: &str, keys: &[u8]) -> Option<(String, i32)> {
     if Command::new("script").arg("--version").output().is_err() {
         eprintln!("note: `script` (util-linux) is not installed; the terminal is not tested");
         return None;
@@ -137,9 +143,20 @@ fn answer_on_a_terminal(b: &Bench, args: &str, answer: &str) -> Option<(String, 
     // Five ticks of the old spinner.
     std::thread::sleep(Duration::from_millis(1000));
     let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(answer.as_bytes()).unwrap();
-    stdin.write_all(b"\n").unwrap();
-    let status = child.wait().unwrap();
+    stdin.write_all(keys).unwrap();
+    stdin.flush().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            // The command under test then reads the end of its terminal, and ends.
+            let _ = child.kill();
+            break child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     drop(stdin);
     reader.join().unwrap();
     let shown = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
@@ -181,6 +198,23 @@ fn on_a_terminal_the_question_is_still_on_screen_when_the_answer_is_typed() {
         assert_eq!(j.outcome, Some(Outcome::Succeeded), "{shown}");
         assert_eq!(b.journal().resets.get(&j.device_id), Some(&1), "{shown}");
     }
+}
+
+#[test]
+fn ctrl_c_at_the_question_ends_the_command_with_nothing_sent() {
+    let csv = fleet(22, 2);
+    let b = Bench::start(&csv, &csv);
+    let args = "run fleet.csv --action factory-reset --time-scale 0.01 --connect-timeout 1 --request-timeout 1";
+    let Some((shown, code)) = type_on_a_terminal(&b, args, b"\x03") else {
+        return;
+    };
+    assert_eq!(code, 2, "Ctrl-C at the question did not end it: {shown}");
+    assert!(
+        shown.contains("not confirmed: interrupted by SIGINT"),
+        "{shown}"
+    );
+    assert!(b.journal().no_commands(), "{}", b.journal().text);
+    assert!(!b.db().exists());
 }
 
 #[test]

@@ -568,6 +568,26 @@ fn verbose_says_what_the_run_waits_for_and_very_verbose_each_job_start() {
 }
 
 #[test]
+fn a_verbose_resume_says_what_it_waits_for_too() {
+    let csv = fleet_with_offline_canary(23, 2);
+    let b = Bench::start(&csv, &csv);
+    let out = b.output(&run_args("power-cycle", &["--canary", "1"]));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(b.journal().no_commands(), "{}", b.journal().text);
+    let out = b.output(&["-v", "resume", "latest"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("settling how each device is reached"), "{t}");
+    let record = latest_run(&b.db());
+    let journal = b.journal();
+    assert_eq!(journal.commands("canary"), 0, "{}", journal.text);
+    for id in ["p01", "p02"] {
+        assert_eq!(journal.reboots.get(id), Some(&1), "{}", journal.text);
+    }
+    assert!(record.jobs.iter().all(|j| j.outcome.is_some()), "{t}");
+}
+
+#[test]
 fn runs_leave_one_lock_file_beside_the_database_and_no_claim_files() {
     let csv = fleet(8, 3);
     let b = Bench::start(&csv, &csv);

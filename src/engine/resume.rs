@@ -123,6 +123,12 @@ pub async fn resume(
         work.push((planned, mode));
     }
     let (mut jobs, modes): (Vec<PlannedJob>, Vec<Mode>) = work.into_iter().unzip();
+    // As `run` says it: on the bar before the first job, or as a line with `-v`.
+    view.waiting(if rediscover.is_some() {
+        "rediscovering the devices by MAC"
+    } else {
+        "settling how each device is reached"
+    });
     prepare(
         &mut jobs,
         credentials,

@@ -94,6 +94,12 @@ fn closed_window() -> String {
 /// on screen, lets the terminal sit for a while (a spinner would redraw the line meanwhile),
 /// then types `answer`. Returns everything the terminal showed; None without `script`.
 fn answer_on_a_terminal(b: &Bench, args: &str, answer: &str) -> Option<(String, i32)> {
+    type_on_a_terminal(b, args, format!("{answer}\n").as_bytes())
+}
+
+/// [`answer_on_a_terminal`] typing `keys` as they are (`\x03` is Ctrl-C). A command still
+/// running 20 s later is killed, with -1 as its exit code.
+fn type_on_a_terminal(b: &Bench, args: &str, keys: &[u8]) -> Option<(String, i32)> {
     if Command::new("script").arg("--version").output().is_err() {
         eprintln!("note: `script` (util-linux) is not installed; the terminal is not tested");
         return None;
@@ -137,9 +143,20 @@ fn answer_on_a_terminal(b: &Bench, args: &str, answer: &str) -> Option<(String, 
     // Five ticks of the old spinner.
     std::thread::sleep(Duration::from_millis(1000));
     let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(answer.as_bytes()).unwrap();
-    stdin.write_all(b"\n").unwrap();
-    let status = child.wait().unwrap();
+    stdin.write_all(keys).unwrap();
+    stdin.flush().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            // The command under test then reads the end of its terminal, and ends.
+            let _ = child.kill();
+            break child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     drop(stdin);
     reader.join().unwrap();
     let shown = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
@@ -181,6 +198,23 @@ fn on_a_terminal_the_question_is_still_on_screen_when_the_answer_is_typed() {
         assert_eq!(j.outcome, Some(Outcome::Succeeded), "{shown}");
         assert_eq!(b.journal().resets.get(&j.device_id), Some(&1), "{shown}");
     }
+}
+
+#[test]
+fn ctrl_c_at_the_question_ends_the_command_with_nothing_sent() {
+    let csv = fleet(22, 2);
+    let b = Bench::start(&csv, &csv);
+    let args = "run fleet.csv --action factory-reset --time-scale 0.01 --connect-timeout 1 --request-timeout 1";
+    let Some((shown, code)) = type_on_a_terminal(&b, args, b"\x03") else {
+        return;
+    };
+    assert_eq!(code, 2, "Ctrl-C at the question did not end it: {shown}");
+    assert!(
+        shown.contains("not confirmed: interrupted by SIGINT"),
+        "{shown}"
+    );
+    assert!(b.journal().no_commands(), "{}", b.journal().text);
+    assert!(!b.db().exists());
 }
 
 #[test]
@@ -379,6 +413,69 @@ fn run_args_on_bad() -> Vec<&'static str> {
     run_args_on("bad.csv", "power-cycle", &["--json"])
 }
 
+// --- Item 10: the rehearsal safety net ---------------------------------------------------
+
+#[test]
+fn a_run_against_a_simulator_at_another_time_scale_says_the_fix_in_its_json_too() {
+    let csv = fleet(21, 2);
+    let b = Bench::start_with(&csv, &csv, &["--time-scale", "1"]);
+    for extra in [&["--json"][..], &["--json", "--dry-run"][..]] {
+        let out = b.output(&run_args("power-cycle", extra));
+        assert_early(
+            &out,
+            "refused",
+            2,
+            "runs at --time-scale 1; this run uses 0.01",
+        );
+        let reason = stdout_json(&out)["reason"].as_str().unwrap().to_owned();
+        assert!(reason.contains("pass --time-scale 1"), "{reason}");
+    }
+    assert!(b.journal().no_commands(), "{}", b.journal().text);
+}
+
+#[test]
+fn a_resume_against_a_simulator_at_another_time_scale_is_refused_with_a_fix_a_resume_takes() {
+    let csv = fleet_with_offline_canary(20, 2);
+    let audit = tempfile::tempdir().unwrap();
+    let db = audit.path().join("fleet.db");
+    let db_s = db.to_str().unwrap();
+    {
+        let a = Bench::start(&csv, &csv);
+        let out = a.output(&run_args("power-cycle", &["--canary", "1", "--db", db_s]));
+        assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+        assert_truthful(
+            &latest_run(&db),
+            &a.journal(),
+            true,
+            "stopped by the canary",
+        );
+        assert!(a.journal().no_commands(), "{}", a.journal().text);
+    }
+    // The same devices, simulated again, now at time scale 1: the run's is 0.01, and a resume
+    // has no --time-scale to pass.
+    let b = Bench::start_with(&csv, &csv, &["--time-scale", "1"]);
+    let out = b.output(&["resume", "latest", "--db", db_s, "--json"]);
+    assert_early(
+        &out,
+        "refused",
+        2,
+        "restart the simulator with --time-scale 0.01",
+    );
+    let reason = stdout_json(&out)["reason"].as_str().unwrap().to_owned();
+    assert!(!reason.contains("pass --time-scale"), "{reason}");
+    assert!(b.journal().no_commands(), "{}", b.journal().text);
+    let record = latest_run(&db);
+    assert_truthful(&record, &b.journal(), true, "refused resume");
+    assert!(
+        record
+            .jobs
+            .iter()
+            .filter(|j| j.device_id != "canary")
+            .all(|j| j.outcome == Some(Outcome::Skipped)),
+        "the run is as it was"
+    );
+}
+
 // --- Item 9: times ------------------------------------------------------------------------
 
 #[test]
@@ -468,6 +565,26 @@ fn verbose_says_what_the_run_waits_for_and_very_verbose_each_job_start() {
     for id in ["p02", "p03", "p04"] {
         assert_eq!(journal.reboots.get(id), Some(&1), "{}", journal.text);
     }
+}
+
+#[test]
+fn a_verbose_resume_says_what_it_waits_for_too() {
+    let csv = fleet_with_offline_canary(23, 2);
+    let b = Bench::start(&csv, &csv);
+    let out = b.output(&run_args("power-cycle", &["--canary", "1"]));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(b.journal().no_commands(), "{}", b.journal().text);
+    let out = b.output(&["-v", "resume", "latest"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("settling how each device is reached"), "{t}");
+    let record = latest_run(&b.db());
+    let journal = b.journal();
+    assert_eq!(journal.commands("canary"), 0, "{}", journal.text);
+    for id in ["p01", "p02"] {
+        assert_eq!(journal.reboots.get(id), Some(&1), "{}", journal.text);
+    }
+    assert!(record.jobs.iter().all(|j| j.outcome.is_some()), "{t}");
 }
 
 #[test]

@@ -2,13 +2,18 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
+use crate::engine::shutdown::Signals;
 use crate::exit::Early;
 use crate::inert::Inert;
 use crate::output::say_prompt;
 
 /// Asks, on a terminal, to type the number of devices to be wiped. Nothing may draw on the
 /// terminal while it asks (no progress view exists yet), so the question stays on screen.
-pub fn confirmed(count: usize) -> anyhow::Result<()> {
+///
+/// A Ctrl-C (or SIGTERM) while it asks ends the question, not confirmed: the command's own
+/// signal handling has taken those signals from the terminal, and a read of the terminal
+/// would otherwise go on waiting for a line.
+pub async fn confirmed(count: usize, signals: &Signals) -> anyhow::Result<()> {
     if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
         return Err(Early::not_confirmed(format!(
             "a factory reset of {count} device(s) needs confirmation; run it on a terminal to confirm, \
@@ -21,9 +26,29 @@ pub fn confirmed(count: usize) -> anyhow::Result<()> {
          Type {count} to continue: "
     );
     std::io::stderr().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    check_answer(count, &answer).map_err(Into::into)
+    // A thread of its own, not `spawn_blocking`: after a signal the read is abandoned, and the
+    // runtime would wait for a blocking task at exit.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut answer = String::new();
+        let read = std::io::stdin().lock().read_line(&mut answer);
+        let _ = tx.send(read.map(|_| answer));
+    });
+    tokio::select! {
+        read = rx => {
+            let answer = read.map_err(|_| anyhow::anyhow!("the terminal could not be read"))??;
+            check_answer(count, &answer).map_err(Into::into)
+        }
+        () = signals.at_least(1) => {
+            let name = signals.first().map_or("a signal", |(name, _)| name);
+            // The typed line is left unfinished: end it, so the reason starts a line.
+            say_prompt!("\n");
+            Err(Early::not_confirmed(format!(
+                "not confirmed: interrupted by {name} at the question; nothing was sent"
+            ))
+            .into())
+        }
+    }
 }
 
 /// Whether `answer` (a line as typed) confirms wiping `count` devices.

@@ -129,7 +129,7 @@ async fn run_checked(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Stat
     // run's own are judged below.
     guard.refuse_unresolved(&devices, Some(&run.id))?;
     if config.action == Action::FactoryReset && !args.yes {
-        confirmed(pending.len())?;
+        confirmed(pending.len(), &signals).await?;
     }
     let run_id = run.id.clone();
     drop(record);

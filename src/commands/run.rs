@@ -86,7 +86,7 @@ async fn run_checked(args: &RunArgs, signals: Signals) -> anyhow::Result<Status>
     }
     outside_window(safety.window.as_ref())?;
     if config.action == Action::FactoryReset && !args.yes {
-        super::confirm::confirmed(inventory.devices.len())?;
+        super::confirm::confirmed(inventory.devices.len(), &signals).await?;
     }
     // Only now: a live view redraws its line, and would have erased the question.
     let mut view = ProgressView::for_stderr();
@@ -191,13 +191,20 @@ async fn prepared(
         Ok(()) => Ok(()),
         Err(problems) => {
             let n = problems.len();
-            for p in problems {
-                say!("{}:{p}", inventory.location());
+            let file = inventory.location();
+            let lines: Vec<String> = problems.iter().map(|p| format!("{file}:{p}")).collect();
+            for line in &lines {
+                say!("{line}");
             }
+            say!(
+                "fleetreset: {n} row(s) of {file} can't be reached as listed; fix the rows above; nothing was sent"
+            );
+            // `--json` has no rows above: its reason carries them, each with its fix.
             Err(Early::refused(format!(
-                "{n} row(s) of {} can't be reached as listed; fix the rows above; nothing was sent",
-                inventory.location()
-            )))
+                "{n} row(s) of {file} can't be reached as listed: {}; nothing was sent",
+                lines.join("; ")
+            ))
+            .said())
         }
     }
 }

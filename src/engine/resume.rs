@@ -123,6 +123,12 @@ pub async fn resume(
         work.push((planned, mode));
     }
     let (mut jobs, modes): (Vec<PlannedJob>, Vec<Mode>) = work.into_iter().unzip();
+    // As `run` says it: on the bar before the first job, or as a line with `-v`.
+    view.waiting(if rediscover.is_some() {
+        "rediscovering the devices by MAC"
+    } else {
+        "settling how each device is reached"
+    });
     prepare(
         &mut jobs,
         credentials,
@@ -133,11 +139,15 @@ pub async fn resume(
     .await
     .map_err(|problems| {
         let file = inventory.location();
-        let lines: Vec<String> = problems.iter().map(|p| format!("{file}:{p}")).collect();
-        anyhow::anyhow!(
+        let lines: Vec<String> = problems
+            .iter()
+            .map(|p| format!("{file}:{}", super::job::probe::for_resume(p)))
+            .collect();
+        // A refusal like run's, with nothing sent: `--json` says `refused`, not `error`.
+        crate::exit::Early::refused(format!(
             "{}\nnothing was sent, and the run is as it was",
             lines.join("\n")
-        )
+        ))
     })?;
     // Devices discovery found elsewhere are claimed, and checked, at their new addresses too.
     let moved: Vec<&Device> = jobs

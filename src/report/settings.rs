@@ -22,6 +22,7 @@ const KNOWN: &[&str] = &[
     "boot_budget_factor",
     "poll_interval_s",
     "safety",
+    "inventory",
 ];
 
 /// Keys of `safety`, in order.
@@ -66,6 +67,9 @@ pub fn line(action: Action, parameters: &Value) -> Option<String> {
             Some(s) => parts.extend(safety_parts(action, s)),
             None => parts.push(unknown("safety", safety)),
         }
+    }
+    if let Some(v) = get("inventory") {
+        parts.push(inventory_read(v));
     }
     parts.extend(
         map.iter()
@@ -149,6 +153,46 @@ fn safety_parts(action: Action, s: &Map<String, Value>) -> Vec<String> {
             .map(|(k, v)| unknown(k, v)),
     );
     parts
+}
+
+/// How the inventory was read, as the options that read it so: `inventory read with
+/// --delimiter ',' --encoding auto`, and `--sheet NAME` for a workbook's sheet.
+fn inventory_read(v: &Value) -> String {
+    let Some(m) = v.as_object() else {
+        return unknown("inventory", v);
+    };
+    let mut words = Vec::new();
+    match m.get("delimiter") {
+        Some(Value::Number(n)) => {
+            let shown = match n.as_u64().and_then(|b| u8::try_from(b).ok()) {
+                Some(b'\t') => "tab".to_string(),
+                Some(b) if b.is_ascii_graphic() => {
+                    format!("'{}'", escape(&char::from(b).to_string()))
+                }
+                _ => escape(&n.to_string()),
+            };
+            words.push(format!("--delimiter {shown}"));
+        }
+        Some(Value::Null) | None => {}
+        Some(other) => words.push(unknown("--delimiter", other)),
+    }
+    if let Some(e) = m.get("encoding").filter(|e| !e.is_null()) {
+        words.push(unknown("--encoding", e));
+    }
+    if let Some(sheet) = m.get("sheet").filter(|e| !e.is_null()) {
+        words.push(unknown("--sheet", sheet));
+    }
+    words.extend(
+        m.iter()
+            .filter(|(k, v)| {
+                !["delimiter", "encoding", "sheet"].contains(&k.as_str()) && !v.is_null()
+            })
+            .map(|(k, v)| unknown(k, v)),
+    );
+    if words.is_empty() {
+        return "inventory read with the defaults".to_string();
+    }
+    format!("inventory read with {}", words.join(" "))
 }
 
 /// A stored number as people write it: `1` for `1.0`, `0.01`.
@@ -244,6 +288,25 @@ mod tests {
                 "device-time waits (30 s to go away; 2× its boot time to come back; a look every 1 s)"
             ),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn how_the_inventory_was_read_reads_as_the_options_not_json() {
+        let p = json!({"inventory": {"delimiter": 44, "encoding": "auto", "sheet": null}});
+        assert_eq!(
+            line(Action::PowerCycle, &p).unwrap(),
+            "inventory read with --delimiter ',' --encoding auto"
+        );
+        let p = json!({"inventory": {"delimiter": 9, "encoding": "windows-1252", "sheet": "B|2"}});
+        assert_eq!(
+            line(Action::PowerCycle, &p).unwrap(),
+            "inventory read with --delimiter tab --encoding windows-1252 --sheet B\\|2"
+        );
+        let p = json!({"inventory": {"delimiter": 124}});
+        assert_eq!(
+            line(Action::PowerCycle, &p).unwrap(),
+            "inventory read with --delimiter '\\|'"
         );
     }
 

@@ -50,6 +50,27 @@ pub fn time_scale_problem(info: &DeviceInfo, ip: IpAddr, run_scale: f64) -> Opti
     ))
 }
 
+/// The fix in a [`time_scale_problem`] for a `resume`, which keeps its run's time scale and has
+/// no `--time-scale` to pass: only restarting the simulator at the run's scale helps. Other
+/// problems are returned as they are.
+pub fn for_resume(problem: &str) -> String {
+    const PASS: &str = "; pass --time-scale ";
+    const OR: &str = " (or restart the simulator with --time-scale ";
+    let (Some(pass), Some(or)) = (problem.find(PASS), problem.find(OR)) else {
+        return problem.to_owned();
+    };
+    let rest = &problem[or + OR.len()..];
+    let Some(close) = rest.find(')') else {
+        return problem.to_owned();
+    };
+    format!(
+        "{}; a resume keeps its run's time scale: restart the simulator with --time-scale {}{}",
+        &problem[..pass],
+        &rest[..close],
+        &rest[close + 1..]
+    )
+}
+
 /// The address the job talks to: the row's IP, or the first address its host name resolves
 /// to. A name that resolves to an address no single device can have is refused, so a probe
 /// never goes to a broadcast or unspecified address.
@@ -201,6 +222,16 @@ mod tests {
              --time-scale 0.01 (or restart the simulator with --time-scale 1); nothing was sent"
         );
         assert_eq!(time_scale_problem(&sim, ip, 0.01), None);
+        assert_eq!(
+            for_resume(&format!(
+                "3: p01: {}",
+                time_scale_problem(&sim, ip, 1.0).unwrap()
+            )),
+            "3: p01: the simulator at 127.0.0.5 runs at --time-scale 0.01; this run uses 1; a \
+             resume keeps its run's time scale: restart the simulator with --time-scale 1; \
+             nothing was sent"
+        );
+        assert_eq!(for_resume("3: p01: unreachable"), "3: p01: unreachable");
     }
 
     #[test]

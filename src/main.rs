@@ -187,6 +187,8 @@ fn listen_for_signals(first_message: Option<&'static str>) -> Signals {
             // Never `eprintln!` here: with stderr a closed pipe it would panic this task, and
             // with it every later Ctrl-C.
             let said = match (tx.count(), first_message) {
+                // At the confirmation question the command answers the signal itself.
+                (1, Some(_)) if tx.command_is_asking() => None,
                 (1, Some(msg)) => Some(msg),
                 (1, None) => None,
                 _ => Some("fleetreset: stopping now"),

@@ -213,6 +213,8 @@ fn ctrl_c_at_the_question_ends_the_command_with_nothing_sent() {
         shown.contains("not confirmed: interrupted by SIGINT"),
         "{shown}"
     );
+    // No job ever started: nothing may speak of jobs in flight.
+    assert!(!shown.contains("in flight"), "{shown}");
     assert!(b.journal().no_commands(), "{}", b.journal().text);
     assert!(!b.db().exists());
 }

@@ -21,6 +21,13 @@ pub async fn confirmed(count: usize, signals: &Signals) -> anyhow::Result<()> {
         ))
         .into());
     }
+    signals.asking(true);
+    let answered = ask(count, signals).await;
+    signals.asking(false);
+    answered
+}
+
+async fn ask(count: usize, signals: &Signals) -> anyhow::Result<()> {
     say_prompt!(
         "This erases the settings, Wi-Fi and account binding of {count} device(s); they will leave the network.\n\
          Type {count} to continue: "

@@ -3,6 +3,7 @@
 //! The first signal stops new jobs from starting and gives the jobs in flight a grace period;
 //! the second ends them at once, leaving their recorded intents for `fleetreset resume`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use tokio::sync::watch;
@@ -12,11 +13,16 @@ use crate::store::Timestamp;
 /// The first signal: its name (`SIGINT`) and when it arrived, for the audit.
 type First = Arc<OnceLock<(&'static str, Timestamp)>>;
 
+/// Set while the command asks a question and answers a signal itself (the factory-reset
+/// confirmation): the listener then says nothing of stopping jobs, since none has started.
+type Asking = Arc<AtomicBool>;
+
 /// Counts the signals received so far.
 #[derive(Debug, Clone)]
 pub struct Signals {
     rx: watch::Receiver<u32>,
     first: First,
+    asking: Asking,
 }
 
 /// The sending side, kept by whoever listens for signals.
@@ -24,18 +30,21 @@ pub struct Signals {
 pub struct SignalSender {
     tx: watch::Sender<u32>,
     first: First,
+    asking: Asking,
 }
 
 /// A pair: the sender for the listener, the receiver for the run.
 pub fn channel() -> (SignalSender, Signals) {
     let (tx, rx) = watch::channel(0);
     let first = First::default();
+    let asking = Asking::default();
     (
         SignalSender {
             tx,
             first: Arc::clone(&first),
+            asking: Arc::clone(&asking),
         },
-        Signals { rx, first },
+        Signals { rx, first, asking },
     )
 }
 
@@ -56,6 +65,12 @@ impl SignalSender {
     pub fn count(&self) -> u32 {
         *self.tx.borrow()
     }
+
+    /// Whether the command is asking a question and answers signals itself
+    /// ([`Signals::asking`]).
+    pub fn command_is_asking(&self) -> bool {
+        self.asking.load(Ordering::SeqCst)
+    }
 }
 
 impl Signals {
@@ -67,7 +82,14 @@ impl Signals {
         Signals {
             rx,
             first: First::default(),
+            asking: Asking::default(),
         }
+    }
+
+    /// Marks the command as asking a question (`true`) or done asking (`false`): while it
+    /// asks, a signal ends the question and the command says so itself.
+    pub fn asking(&self, asking: bool) {
+        self.asking.store(asking, Ordering::SeqCst);
     }
 
     /// The first signal's name and when it came, if it was named ([`SignalSender::signal_named`]).

@@ -183,12 +183,14 @@ fn listen_for_signals(first_message: Option<&'static str>) -> Signals {
                 _ = sigint => "SIGINT",
                 _ = sigterm => "SIGTERM",
             };
+            // Read before the signal is passed on: the question ends on it, and stops asking.
+            let asking = tx.command_is_asking();
             tx.signal_named(name);
             // Never `eprintln!` here: with stderr a closed pipe it would panic this task, and
             // with it every later Ctrl-C.
             let said = match (tx.count(), first_message) {
                 // At the confirmation question the command answers the signal itself.
-                (1, Some(_)) if tx.command_is_asking() => None,
+                (1, Some(_)) if asking => None,
                 (1, Some(msg)) => Some(msg),
                 (1, None) => None,
                 _ => Some("fleetreset: stopping now"),

@@ -5,7 +5,7 @@
 //! - [`cli`]: clap structs for what the user typed, nothing else.
 //! - [`commands`]: one file per subcommand, each with a `run` that takes what it needs.
 //! - [`inventory`]: the CSV inventory: reading, row validation, `FILE:LINE` errors.
-//! - [`catalog`]: one table mapping model strings to families, capabilities and boot times.
+//! - [`catalog`]: one table of models: family, protocol, remote capabilities, procedures, times.
 //! - [`protocol`]: device wire protocols: IOT (XOR), KLAP, AES, SMART JSON, HTTP, discovery.
 //! - [`credentials`]: account profiles from an owner-only file or the environment; never printed.
 //! - [`device`]: one client over every protocol: info, reboot, factory reset, relay.

@@ -117,7 +117,11 @@ fn plan_one(seq: u32, device: &Device, action: Action) -> PlannedJob {
         warnings.push("no MAC: the device's identity can't be checked before acting".into());
     }
     if matches!(model.family, Family::Camera | Family::Doorbell) {
-        warnings.push("cameras and doorbells need the Tapo protocols, not supported yet".into());
+        warnings.push(
+            "cameras and doorbells speak protocols fleetreset doesn't support yet (Kasa's \
+             LINKIE2, Tapo's SslAes); the job will fail without sending anything"
+                .into(),
+        );
     }
     let identity = match device.mac {
         Some(mac) => format!("check the device reports MAC {mac}; stop if not"),

@@ -751,3 +751,44 @@ fn a_hidden_first_sheet_of_an_xlsx_workbook_is_not_read() {
 fn a_hidden_first_sheet_of_an_ods_workbook_is_not_read() {
     hidden_first_sheet_is_not_read("fleet.ods", 14);
 }
+
+/// openpyxl writes `ws["D3"] = "=D2"` with no cached value: calamine reads the cell as empty.
+/// Read so, p2 would lose its MAC and be acted on without its identity checked; the formula is
+/// a problem instead, in every column, in `.xlsx` and `.ods` alike.
+#[test]
+fn a_formula_openpyxl_wrote_without_a_cached_value_is_a_problem_not_an_empty_mac() {
+    const TEST: u8 = 15;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = json!({"sheets": [{"name": "Fleet", "rows": [
+        ["id", "host", "model", "mac", "notes"],
+        ["p1", ip(FILE, TEST, 1).to_string(), "HS110(EU)", "50:C7:BF:25:0F:01"],
+        ["p2", ip(FILE, TEST, 2).to_string(), "HS110(EU)", null, "ok"],
+        ["p3", ip(FILE, TEST, 3).to_string(), "HS110(EU)", "50:C7:BF:25:0F:03", null],
+    ], "formulas": {"D3": ["=D2", null], "E4": ["=A1", null]}}]});
+    for name in ["fleet.xlsx", "fleet.ods"] {
+        make_workbook(&spec, &dir.path().join(name));
+        let out = fleetreset(dir.path(), &["check", name]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        let shown = stderr(&out);
+        let lines: Vec<&str> = shown.lines().collect();
+        let advice = "but no value computed for it (the file was written by a program that \
+                      computes nothing); open and save it in a spreadsheet program, or type the \
+                      value";
+        assert_eq!(
+            lines,
+            [
+                format!("{name}[Fleet]:3: cell D3 (\"mac\") holds the formula \"=D2\" {advice}"),
+                format!("{name}[Fleet]:4: cell E4 (\"notes\") holds the formula \"=A1\" {advice}"),
+                format!("{name}[Fleet]: 2 problems"),
+            ],
+            "{shown}"
+        );
+    }
+    let out = fleetreset(
+        dir.path(),
+        &["run", "fleet.xlsx", "--action", "power-cycle"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(stderr(&out).contains("cell D3 (\"mac\")"), "{}", text(&out));
+    assert!(!dir.path().join("fleetreset.db").exists());
+}

@@ -5,7 +5,8 @@
 SPEC: {"sheets": [{"name": "Fleet", "rows": [[cell, ...], ...],
                    "formulas": {"E5": ["=200+5", 205]}, "styled_empty": ["J30"]}]}
 A cell is a string, a number, or null (empty); rows start at row 1. `formulas` put a formula
-in a cell with the value a spreadsheet program would have cached for it; `styled_empty` gives
+in a cell with the value a spreadsheet program would have cached for it (none for null, as
+openpyxl writes them); `styled_empty` gives
 empty cells a style, so the sheet's used range reaches past the data as real files' often does;
 `"hidden": true` hides the sheet (a spreadsheet program shows its tab only on "Unhide").
 
@@ -47,7 +48,8 @@ def write_xlsx(spec, out):
                     ws.cell(row=r, column=c, value=value)
         for ref, (formula, value) in sheet.get("formulas", {}).items():
             ws[ref] = formula
-            cached[(index + 1, ref)] = value
+            if value is not None:
+                cached[(index + 1, ref)] = value
         for ref in sheet.get("styled_empty", []):
             ws[ref].font = Font(bold=True)
     book.save(out)
@@ -72,7 +74,7 @@ def ods_cell(value, formula=None):
     if formula is not None:
         attrs = ' table:formula="of:%s"' % escape(formula, {'"': "&quot;"})
     if value is None:
-        return "<table:table-cell/>"
+        return "<table:table-cell%s/>" % attrs
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return (
             '<table:table-cell office:value-type="float" office:value="%r"%s>'

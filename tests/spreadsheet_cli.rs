@@ -792,3 +792,42 @@ fn a_formula_openpyxl_wrote_without_a_cached_value_is_a_problem_not_an_empty_mac
     assert!(stderr(&out).contains("cell D3 (\"mac\")"), "{}", text(&out));
     assert!(!dir.path().join("fleetreset.db").exists());
 }
+
+/// A site typed once and merged down over its rows (a common way to group a list) shows on
+/// every row, but calamine reads it in the first cell only: the rows below would silently have
+/// no site. Merged cells holding a value are a problem on each row they cover; a merged comment
+/// row (a title) is fine.
+#[test]
+fn merged_cells_over_data_rows_are_a_problem_on_each_row_they_cover() {
+    const TEST: u8 = 16;
+    let dir = tempfile::tempdir().unwrap();
+    let host = |n| ip(FILE, TEST, n).to_string();
+    let spec = json!({"sheets": [{"name": "Fleet", "rows": [
+        ["# Site A, first floor"],
+        ["id", "host", "model", "mac", "site"],
+        ["p1", host(1), "HS110(EU)", "50:C7:BF:25:10:01", "a"],
+        ["p2", host(2), "HS110(EU)", "50:C7:BF:25:10:02"],
+        ["p3", host(3), "HS110(EU)", "50:C7:BF:25:10:03", "b"],
+    ], "merged": ["A1:E1", "E3:E4"]}]});
+    make_workbook(&spec, &dir.path().join("fleet.xlsx"));
+    let out = fleetreset(dir.path(), &["check", "fleet.xlsx"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let shown = stderr(&out);
+    let merged = "cells E3:E4 are merged: their value shows across them but is in E3 only; \
+                  unmerge them and type the value in each cell";
+    assert_eq!(
+        shown.lines().collect::<Vec<_>>(),
+        [
+            format!("fleet.xlsx[Fleet]:3: {merged}"),
+            format!("fleet.xlsx[Fleet]:4: {merged}"),
+            "fleet.xlsx[Fleet]: 2 problems".to_string(),
+        ],
+        "{shown}"
+    );
+    let out = fleetreset(
+        dir.path(),
+        &["run", "fleet.xlsx", "--action", "power-cycle"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(!dir.path().join("fleetreset.db").exists());
+}

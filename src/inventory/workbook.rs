@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::io::Cursor;
 
 use calamine::{
-    Data, Ods, OdsError, Range, Reader, SheetType, SheetVisible, Xlsx, XlsxError,
+    Data, Dimensions, Ods, OdsError, Range, Reader, SheetType, SheetVisible, Xlsx, XlsxError,
     open_workbook_from_rs,
 };
 
@@ -67,18 +67,26 @@ pub(super) fn read(
         Format::Ods => {
             let mut book: Ods<_> =
                 open_workbook_from_rs(cursor).map_err(|e: OdsError| unreadable(e.into()))?;
-            read_sheet(&mut book, sheet)
+            // calamine reads no merged cells of .ods files (`table:number-rows-spanned`).
+            read_sheet(&mut book, sheet, |_, _| Ok(Vec::new()))
         }
         // Format::Csv never comes here; reading it as .xlsx fails with a clear message anyway.
         Format::Xlsx | Format::Csv => {
             let mut book: Xlsx<_> =
                 open_workbook_from_rs(cursor).map_err(|e: XlsxError| unreadable(e.into()))?;
-            read_sheet(&mut book, sheet)
+            read_sheet(&mut book, sheet, |book, name| {
+                book.merge_cells_by_sheet_name(name)
+            })
         }
     }
 }
 
-fn read_sheet<RS, R>(book: &mut R, sheet: Option<&str>) -> Result<Sheet, WorkbookError>
+/// `merged` reads a sheet's merged cells.
+fn read_sheet<RS, R>(
+    book: &mut R,
+    sheet: Option<&str>,
+    merged: impl FnOnce(&mut R, &str) -> Result<Vec<Dimensions>, R::Error>,
+) -> Result<Sheet, WorkbookError>
 where
     RS: std::io::Read + std::io::Seek,
     R: Reader<RS>,
@@ -103,9 +111,18 @@ where
     let mut range = book.worksheet_range(&name).map_err(unreadable)?;
     let formulas = book.worksheet_formula(&name).map_err(unreadable)?;
     let uncached = uncached(&mut range, &formulas);
+    // A merged cell with nothing in it reads as what it shows: empty cells.
+    let merged: Vec<Dimensions> = merged(book, &name)
+        .map_err(unreadable)?
+        .into_iter()
+        .filter(|region| {
+            region.start != region.end
+                && range.get_value(region.start).is_some_and(|c| !is_blank(c))
+        })
+        .collect();
     let (first_row, first_column) = range.start().unwrap_or((0, 0));
     let rows = range.rows().zip(u64::from(first_row) + 1..);
-    let records = records(rows, first_column as usize, &uncached);
+    let records = records(rows, first_column as usize, &uncached, &merged);
     Ok(Sheet { name, records })
 }
 
@@ -152,6 +169,7 @@ fn records<'a>(
     rows: impl Iterator<Item = (&'a [Data], u64)>,
     first_column: usize,
     uncached: &Uncached,
+    merged: &[Dimensions],
 ) -> Vec<Result<Record, RowError>> {
     let mut header: Option<Vec<String>> = None;
     let mut out = Vec::new();
@@ -162,6 +180,21 @@ fn records<'a>(
             .rposition(|i| !is_blank(&cells[i]) || formula(i).is_some())
             .map_or(0, |last| last + 1);
         if width == 0 || matches!(cell::text(&cells[0]), Ok(t) if t.trim_start().starts_with('#')) {
+            continue;
+        }
+        // A merged cell shows its value across its cells, but holds it in the first only: read
+        // so, the rows below a merged site (or MAC) would have none, silently.
+        let at = (line - 1) as u32;
+        if let Some(region) = merged.iter().find(|r| (r.start.0..=r.end.0).contains(&at)) {
+            out.push(Err(RowError {
+                line,
+                message: format!(
+                    "cells {} are merged: their value shows across them but is in {} only; \
+                     unmerge them and type the value in each cell",
+                    cells_name(region),
+                    cell_name(region.start)
+                ),
+            }));
             continue;
         }
         let names = header.as_deref();
@@ -242,6 +275,16 @@ fn row<'f>(
     Ok(Record { line, fields })
 }
 
+/// `A1` for the 0-based (row, column).
+fn cell_name((row, column): (u32, u32)) -> String {
+    format!("{}{}", column_name(column as usize), row + 1)
+}
+
+/// `E2:E3`.
+fn cells_name(region: &Dimensions) -> String {
+    format!("{}:{}", cell_name(region.start), cell_name(region.end))
+}
+
 /// Empty, or only blanks: nothing a person would see as a value.
 fn is_blank(cell: &Data) -> bool {
     match cell {
@@ -285,6 +328,7 @@ mod tests {
             rows.iter().map(|(c, l)| (c.as_slice(), *l)),
             first_column,
             uncached,
+            &[],
         )
         .into_iter()
         .map(|r| {

@@ -831,3 +831,40 @@ fn merged_cells_over_data_rows_are_a_problem_on_each_row_they_cover() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(!dir.path().join("fleetreset.db").exists());
 }
+
+/// An old plug's row hidden (or filtered out) rather than deleted: calamine reads it as any
+/// other, and a run would reset a device no one reading the sheet sees, as with a hidden
+/// sheet. A hidden row is a problem; a hidden comment row is not.
+#[test]
+fn a_hidden_row_of_an_xlsx_sheet_is_a_problem_not_a_device() {
+    const TEST: u8 = 17;
+    let dir = tempfile::tempdir().unwrap();
+    let host = |n| ip(FILE, TEST, n).to_string();
+    let spec = json!({"sheets": [{"name": "Fleet", "rows": [
+        ["id", "host", "model", "mac"],
+        ["p1", host(1), "HS110(EU)", "50:C7:BF:25:11:01"],
+        ["old", host(2), "HS110(EU)", "50:C7:BF:25:11:02"],
+        ["# retired"],
+        ["p3", host(3), "HS110(EU)", "50:C7:BF:25:11:03"],
+    ], "hidden_rows": [3, 4]}]});
+    make_workbook(&spec, &dir.path().join("fleet.xlsx"));
+    let out = fleetreset(dir.path(), &["check", "fleet.xlsx"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let shown = stderr(&out);
+    assert_eq!(
+        shown.lines().collect::<Vec<_>>(),
+        [
+            "fleet.xlsx[Fleet]:3: row 3 is hidden (or filtered out): whoever reads the sheet \
+             does not see it; unhide it, delete it, or make it a comment by starting its first \
+             cell with #",
+            "fleet.xlsx[Fleet]: 1 problem",
+        ],
+        "{shown}"
+    );
+    let out = fleetreset(
+        dir.path(),
+        &["run", "fleet.xlsx", "--action", "factory-reset", "--yes"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(!dir.path().join("fleetreset.db").exists());
+}

@@ -17,6 +17,7 @@
 //! - `reader`: the one `csv::Reader`, turning bytes into records with their true line numbers.
 //! - `quoting`: finds broken quoting that the lenient CSV parser would silently accept.
 //! - `workbook`, `cell`: an `.xlsx`/`.ods` sheet → the same records, numbered by sheet row.
+//! - `hidden`: the hidden rows of an `.xlsx` sheet, which calamine doesn't tell.
 //! - `header`: the header row → column positions.
 //! - `validate`: one record → [`Device`], plus duplicate ids, hosts and MACs.
 //! - `links`: `power_via` references between rows.
@@ -32,6 +33,7 @@ mod device_id;
 mod encoding;
 mod errors;
 mod header;
+mod hidden;
 mod host;
 mod links;
 mod mac;

@@ -8,7 +8,7 @@
 //! spreadsheet program would show a value there, and a MAC read as empty is an identity check
 //! silently dropped.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::Cursor;
 
 use calamine::{
@@ -19,6 +19,7 @@ use calamine::{
 use super::RowError;
 use super::cell::{self, column_name};
 use super::errors::quoted;
+use super::hidden;
 use super::options::Format;
 use super::reader::{MAX_FIELD_BYTES, Record};
 
@@ -68,24 +69,41 @@ pub(super) fn read(
             let mut book: Ods<_> =
                 open_workbook_from_rs(cursor).map_err(|e: OdsError| unreadable(e.into()))?;
             // calamine reads no merged cells of .ods files (`table:number-rows-spanned`).
-            read_sheet(&mut book, sheet, |_, _| Ok(Vec::new()))
+            read_sheet(&mut book, sheet, |_, _| Ok(Layout::default()))
         }
         // Format::Csv never comes here; reading it as .xlsx fails with a clear message anyway.
         Format::Xlsx | Format::Csv => {
             let mut book: Xlsx<_> =
                 open_workbook_from_rs(cursor).map_err(|e: XlsxError| unreadable(e.into()))?;
             read_sheet(&mut book, sheet, |book, name| {
-                book.merge_cells_by_sheet_name(name)
+                let detail = |detail: String| WorkbookError::Sheet {
+                    sheet: name.to_string(),
+                    detail,
+                };
+                Ok(Layout {
+                    merged: book
+                        .merge_cells_by_sheet_name(name)
+                        .map_err(|e| detail(e.to_string()))?,
+                    hidden_rows: hidden::rows(bytes, name).map_err(detail)?,
+                })
             })
         }
     }
 }
 
-/// `merged` reads a sheet's merged cells.
+/// What a sheet's cells don't say of it: which are merged, which rows are hidden.
+#[derive(Default)]
+struct Layout {
+    merged: Vec<Dimensions>,
+    /// 0-based.
+    hidden_rows: BTreeSet<u32>,
+}
+
+/// `layout` reads the [`Layout`] of the sheet it is given the name of.
 fn read_sheet<RS, R>(
     book: &mut R,
     sheet: Option<&str>,
-    merged: impl FnOnce(&mut R, &str) -> Result<Vec<Dimensions>, R::Error>,
+    layout: impl FnOnce(&mut R, &str) -> Result<Layout, WorkbookError>,
 ) -> Result<Sheet, WorkbookError>
 where
     RS: std::io::Read + std::io::Seek,
@@ -112,8 +130,11 @@ where
     let formulas = book.worksheet_formula(&name).map_err(unreadable)?;
     let uncached = uncached(&mut range, &formulas);
     // A merged cell with nothing in it reads as what it shows: empty cells.
-    let merged: Vec<Dimensions> = merged(book, &name)
-        .map_err(unreadable)?
+    let Layout {
+        merged,
+        hidden_rows,
+    } = layout(book, &name)?;
+    let merged: Vec<Dimensions> = merged
         .into_iter()
         .filter(|region| {
             region.start != region.end
@@ -122,7 +143,13 @@ where
         .collect();
     let (first_row, first_column) = range.start().unwrap_or((0, 0));
     let rows = range.rows().zip(u64::from(first_row) + 1..);
-    let records = records(rows, first_column as usize, &uncached, &merged);
+    let records = records(
+        rows,
+        first_column as usize,
+        &uncached,
+        &merged,
+        &hidden_rows,
+    );
     Ok(Sheet { name, records })
 }
 
@@ -170,6 +197,7 @@ fn records<'a>(
     first_column: usize,
     uncached: &Uncached,
     merged: &[Dimensions],
+    hidden_rows: &BTreeSet<u32>,
 ) -> Vec<Result<Record, RowError>> {
     let mut header: Option<Vec<String>> = None;
     let mut out = Vec::new();
@@ -185,6 +213,17 @@ fn records<'a>(
         // A merged cell shows its value across its cells, but holds it in the first only: read
         // so, the rows below a merged site (or MAC) would have none, silently.
         let at = (line - 1) as u32;
+        if hidden_rows.contains(&at) {
+            out.push(Err(RowError {
+                line,
+                message: format!(
+                    "row {line} is hidden (or filtered out): whoever reads the sheet does not see \
+                     it; unhide it, delete it, or make it a comment by starting its first cell \
+                     with #"
+                ),
+            }));
+            continue;
+        }
         if let Some(region) = merged.iter().find(|r| (r.start.0..=r.end.0).contains(&at)) {
             out.push(Err(RowError {
                 line,
@@ -329,6 +368,7 @@ mod tests {
             first_column,
             uncached,
             &[],
+            &BTreeSet::new(),
         )
         .into_iter()
         .map(|r| {

@@ -8,7 +8,8 @@ A cell is a string, a number, or null (empty); rows start at row 1. `formulas` p
 in a cell with the value a spreadsheet program would have cached for it (none for null, as
 openpyxl writes them); `styled_empty` gives
 empty cells a style, so the sheet's used range reaches past the data as real files' often does;
-`"merged": ["E2:E3"]` merges cells (.xlsx only);
+`"merged": ["E2:E3"]` merges cells and
+`"hidden_rows": [3]` hides rows (.xlsx only);
 `"hidden": true` hides the sheet (a spreadsheet program shows its tab only on "Unhide").
 
 .xlsx is written by openpyxl, which stores formulas without a cached value (it computes
@@ -55,6 +56,8 @@ def write_xlsx(spec, out):
             ws[ref].font = Font(bold=True)
         for region in sheet.get("merged", []):
             ws.merge_cells(region)
+        for row in sheet.get("hidden_rows", []):
+            ws.row_dimensions[row].hidden = True
     book.save(out)
     if not cached:
         return

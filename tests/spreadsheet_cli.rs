@@ -809,21 +809,23 @@ fn merged_cells_over_data_rows_are_a_problem_on_each_row_they_cover() {
         ["p2", host(2), "HS110(EU)", "50:C7:BF:25:10:02"],
         ["p3", host(3), "HS110(EU)", "50:C7:BF:25:10:03", "b"],
     ], "merged": ["A1:E1", "E3:E4"]}]});
-    make_workbook(&spec, &dir.path().join("fleet.xlsx"));
-    let out = fleetreset(dir.path(), &["check", "fleet.xlsx"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    let shown = stderr(&out);
     let merged = "cells E3:E4 are merged: their value shows across them but is in E3 only; \
                   unmerge them and type the value in each cell";
-    assert_eq!(
-        shown.lines().collect::<Vec<_>>(),
-        [
-            format!("fleet.xlsx[Fleet]:3: {merged}"),
-            format!("fleet.xlsx[Fleet]:4: {merged}"),
-            "fleet.xlsx[Fleet]: 2 problems".to_string(),
-        ],
-        "{shown}"
-    );
+    for name in ["fleet.xlsx", "fleet.ods"] {
+        make_workbook(&spec, &dir.path().join(name));
+        let out = fleetreset(dir.path(), &["check", name]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        let shown = stderr(&out);
+        assert_eq!(
+            shown.lines().collect::<Vec<_>>(),
+            [
+                format!("{name}[Fleet]:3: {merged}"),
+                format!("{name}[Fleet]:4: {merged}"),
+                format!("{name}[Fleet]: 2 problems"),
+            ],
+            "{shown}"
+        );
+    }
     let out = fleetreset(
         dir.path(),
         &["run", "fleet.xlsx", "--action", "power-cycle"],
@@ -833,10 +835,10 @@ fn merged_cells_over_data_rows_are_a_problem_on_each_row_they_cover() {
 }
 
 /// An old plug's row hidden (or filtered out) rather than deleted: calamine reads it as any
-/// other, and a run would reset a device no one reading the sheet sees, as with a hidden
+/// other, in `.xlsx` and `.ods`, and a run would reset a device no one reading the sheet sees, as with a hidden
 /// sheet. A hidden row is a problem; a hidden comment row is not.
 #[test]
-fn a_hidden_row_of_an_xlsx_sheet_is_a_problem_not_a_device() {
+fn a_hidden_row_of_a_workbook_sheet_is_a_problem_not_a_device() {
     const TEST: u8 = 17;
     let dir = tempfile::tempdir().unwrap();
     let host = |n| ip(FILE, TEST, n).to_string();
@@ -847,20 +849,24 @@ fn a_hidden_row_of_an_xlsx_sheet_is_a_problem_not_a_device() {
         ["# retired"],
         ["p3", host(3), "HS110(EU)", "50:C7:BF:25:11:03"],
     ], "hidden_rows": [3, 4]}]});
-    make_workbook(&spec, &dir.path().join("fleet.xlsx"));
-    let out = fleetreset(dir.path(), &["check", "fleet.xlsx"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    let shown = stderr(&out);
-    assert_eq!(
-        shown.lines().collect::<Vec<_>>(),
-        [
-            "fleet.xlsx[Fleet]:3: row 3 is hidden (or filtered out): whoever reads the sheet \
-             does not see it; unhide it, delete it, or make it a comment by starting its first \
-             cell with #",
-            "fleet.xlsx[Fleet]: 1 problem",
-        ],
-        "{shown}"
-    );
+    for name in ["fleet.xlsx", "fleet.ods"] {
+        make_workbook(&spec, &dir.path().join(name));
+        let out = fleetreset(dir.path(), &["check", name]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        let shown = stderr(&out);
+        assert_eq!(
+            shown.lines().collect::<Vec<_>>(),
+            [
+                format!(
+                    "{name}[Fleet]:3: row 3 is hidden (or filtered out): whoever reads the \
+                     sheet does not see it; unhide it, delete it, or make it a comment by \
+                     starting its first cell with #"
+                ),
+                format!("{name}[Fleet]: 1 problem"),
+            ],
+            "{shown}"
+        );
+    }
     let out = fleetreset(
         dir.path(),
         &["run", "fleet.xlsx", "--action", "factory-reset", "--yes"],

@@ -17,7 +17,7 @@
 //! - `reader`: the one `csv::Reader`, turning bytes into records with their true line numbers.
 //! - `quoting`: finds broken quoting that the lenient CSV parser would silently accept.
 //! - `workbook`, `cell`: an `.xlsx`/`.ods` sheet → the same records, numbered by sheet row.
-//! - `hidden`: the hidden rows of an `.xlsx` sheet, which calamine doesn't tell.
+//! - `layout`: a sheet's hidden rows and (`.ods`) merged cells, which calamine doesn't read.
 //! - `header`: the header row → column positions.
 //! - `validate`: one record → [`Device`], plus duplicate ids, hosts and MACs.
 //! - `links`: `power_via` references between rows.
@@ -33,8 +33,8 @@ mod device_id;
 mod encoding;
 mod errors;
 mod header;
-mod hidden;
 mod host;
+mod layout;
 mod links;
 mod mac;
 mod options;

@@ -8,7 +8,7 @@
 //! spreadsheet program would show a value there, and a MAC read as empty is an identity check
 //! silently dropped.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::io::Cursor;
 
 use calamine::{
@@ -19,7 +19,7 @@ use calamine::{
 use super::RowError;
 use super::cell::{self, column_name};
 use super::errors::quoted;
-use super::hidden;
+use super::layout::{self, Layout};
 use super::options::Format;
 use super::reader::{MAX_FIELD_BYTES, Record};
 
@@ -68,8 +68,12 @@ pub(super) fn read(
         Format::Ods => {
             let mut book: Ods<_> =
                 open_workbook_from_rs(cursor).map_err(|e: OdsError| unreadable(e.into()))?;
-            // calamine reads no merged cells of .ods files (`table:number-rows-spanned`).
-            read_sheet(&mut book, sheet, |_, _| Ok(Layout::default()))
+            read_sheet(&mut book, sheet, |_, name| {
+                layout::ods(bytes, name).map_err(|detail| WorkbookError::Sheet {
+                    sheet: name.to_string(),
+                    detail,
+                })
+            })
         }
         // Format::Csv never comes here; reading it as .xlsx fails with a clear message anyway.
         Format::Xlsx | Format::Csv => {
@@ -84,19 +88,11 @@ pub(super) fn read(
                     merged: book
                         .merge_cells_by_sheet_name(name)
                         .map_err(|e| detail(e.to_string()))?,
-                    hidden_rows: hidden::rows(bytes, name).map_err(detail)?,
+                    hidden_rows: layout::xlsx_hidden_rows(bytes, name).map_err(detail)?,
                 })
             })
         }
     }
-}
-
-/// What a sheet's cells don't say of it: which are merged, which rows are hidden.
-#[derive(Default)]
-struct Layout {
-    merged: Vec<Dimensions>,
-    /// 0-based.
-    hidden_rows: BTreeSet<u32>,
 }
 
 /// `layout` reads the [`Layout`] of the sheet it is given the name of.
@@ -129,13 +125,12 @@ where
     let mut range = book.worksheet_range(&name).map_err(unreadable)?;
     let formulas = book.worksheet_formula(&name).map_err(unreadable)?;
     let uncached = uncached(&mut range, &formulas);
+    let layout = layout(book, &name)?;
     // A merged cell with nothing in it reads as what it shows: empty cells.
-    let Layout {
-        merged,
-        hidden_rows,
-    } = layout(book, &name)?;
-    let merged: Vec<Dimensions> = merged
-        .into_iter()
+    let merged: Vec<Dimensions> = layout
+        .merged
+        .iter()
+        .copied()
         .filter(|region| {
             region.start != region.end
                 && range.get_value(region.start).is_some_and(|c| !is_blank(c))
@@ -143,13 +138,9 @@ where
         .collect();
     let (first_row, first_column) = range.start().unwrap_or((0, 0));
     let rows = range.rows().zip(u64::from(first_row) + 1..);
-    let records = records(
-        rows,
-        first_column as usize,
-        &uncached,
-        &merged,
-        &hidden_rows,
-    );
+    let records = records(rows, first_column as usize, &uncached, &merged, &|row| {
+        layout.is_hidden(row)
+    });
     Ok(Sheet { name, records })
 }
 
@@ -197,7 +188,7 @@ fn records<'a>(
     first_column: usize,
     uncached: &Uncached,
     merged: &[Dimensions],
-    hidden_rows: &BTreeSet<u32>,
+    hidden: &dyn Fn(u32) -> bool,
 ) -> Vec<Result<Record, RowError>> {
     let mut header: Option<Vec<String>> = None;
     let mut out = Vec::new();
@@ -213,7 +204,7 @@ fn records<'a>(
         // A merged cell shows its value across its cells, but holds it in the first only: read
         // so, the rows below a merged site (or MAC) would have none, silently.
         let at = (line - 1) as u32;
-        if hidden_rows.contains(&at) {
+        if hidden(at) {
             out.push(Err(RowError {
                 line,
                 message: format!(
@@ -368,7 +359,7 @@ mod tests {
             first_column,
             uncached,
             &[],
-            &BTreeSet::new(),
+            &|_| false,
         )
         .into_iter()
         .map(|r| {

@@ -6,7 +6,8 @@
 //! cell starts with `#` a comment, as a CSV line is. A formula without a cached value (files
 //! written by programs that compute nothing, openpyxl's) is a problem, never an empty cell: a
 //! spreadsheet program would show a value there, and a MAC read as empty is an identity check
-//! silently dropped.
+//! silently dropped. Where what a person sees and what the cells hold part ways, the row is a
+//! problem too: a hidden or filtered-out row, and cells merged over a value ([`layout`]).
 
 use std::collections::HashMap;
 use std::io::Cursor;

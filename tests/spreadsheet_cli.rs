@@ -874,3 +874,58 @@ fn a_hidden_row_of_a_workbook_sheet_is_a_problem_not_a_device() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(!dir.path().join("fleetreset.db").exists());
 }
+
+/// A semicolon CSV saved again with commas after its run stopped: resume reads it split at
+/// ';' as the run did, finds one column, and says to pass --delimiter, which resume has not;
+/// `check`, reading afresh, finds nothing wrong. Resume says why it reads the file so.
+#[test]
+fn resume_of_a_csv_saved_again_with_another_delimiter_says_it_reads_it_as_the_run_did() {
+    const TEST: u8 = 18;
+    let dir = tempfile::tempdir().unwrap();
+    let host = |n| ip(FILE, TEST, n).to_string();
+    let rows = [
+        ["id", "host", "model", "mac", "sim_fault"].map(String::from),
+        [
+            "canary",
+            &host(1),
+            "HS103(US)",
+            "50:C7:BF:25:12:01",
+            "offline",
+        ]
+        .map(String::from),
+        ["p2", &host(2), "HS110(EU)", "50:C7:BF:25:12:02", ""].map(String::from),
+    ];
+    let written = |d: &str| rows.iter().map(|r| r.join(d) + "\r\n").collect::<String>();
+    let path = dir.path().join("fleet.csv");
+    std::fs::write(&path, written(";")).unwrap();
+    let journal_path = dir.path().join("journal.log");
+    let _sim = simulate(&path, &journal_path);
+    let mut args = vec![
+        "run",
+        "fleet.csv",
+        "--action",
+        "power-cycle",
+        "--canary",
+        "1",
+    ];
+    args.extend_from_slice(common::REHEARSAL);
+    let out = fleetreset(dir.path(), &args);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+
+    std::fs::write(&path, written(",")).unwrap();
+    let out = fleetreset(dir.path(), &["resume", "latest", "--force"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let run = latest_run(&dir.path().join("fleetreset.db")).run.id;
+    assert!(
+        stderr(&out).contains(&format!(
+            "fleetreset: fleet.csv changed since run {run} began, and resume reads it as the run \
+             did (fields split at ';'); restore it as the run read it to resume, or start a new \
+             run"
+        )),
+        "{}",
+        text(&out)
+    );
+    assert!(Journal::read(&journal_path).no_commands());
+    let out = fleetreset(dir.path(), &["check", "fleet.csv"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}

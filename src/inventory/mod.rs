@@ -55,7 +55,9 @@ use std::path::{Path, PathBuf};
 pub use device_id::{MAX_DEVICE_ID_DIGITS, device_id_problem};
 pub use host::{HostError, reasons as unicast_reasons, unicast_problem};
 pub use mac::reasons as identity_reasons;
-pub use options::{Encoding, Format, OptionError, ReadOptions, parse_delimiter};
+pub use options::{
+    Encoding, Format, OptionError, ReadOptions, parse_delimiter, shown as shown_delimiter,
+};
 pub use power::{MAX_OUTLET, PowerViaError};
 pub use protocol::{ProtocolChoice, ProtocolChoiceError};
 pub use workbook::WorkbookError;

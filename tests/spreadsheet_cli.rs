@@ -751,3 +751,181 @@ fn a_hidden_first_sheet_of_an_xlsx_workbook_is_not_read() {
 fn a_hidden_first_sheet_of_an_ods_workbook_is_not_read() {
     hidden_first_sheet_is_not_read("fleet.ods", 14);
 }
+
+/// openpyxl writes `ws["D3"] = "=D2"` with no cached value: calamine reads the cell as empty.
+/// Read so, p2 would lose its MAC and be acted on without its identity checked; the formula is
+/// a problem instead, in every column, in `.xlsx` and `.ods` alike.
+#[test]
+fn a_formula_openpyxl_wrote_without_a_cached_value_is_a_problem_not_an_empty_mac() {
+    const TEST: u8 = 15;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = json!({"sheets": [{"name": "Fleet", "rows": [
+        ["id", "host", "model", "mac", "notes"],
+        ["p1", ip(FILE, TEST, 1).to_string(), "HS110(EU)", "50:C7:BF:25:0F:01"],
+        ["p2", ip(FILE, TEST, 2).to_string(), "HS110(EU)", null, "ok"],
+        ["p3", ip(FILE, TEST, 3).to_string(), "HS110(EU)", "50:C7:BF:25:0F:03", null],
+    ], "formulas": {"D3": ["=D2", null], "E4": ["=A1", null]}}]});
+    for name in ["fleet.xlsx", "fleet.ods"] {
+        make_workbook(&spec, &dir.path().join(name));
+        let out = fleetreset(dir.path(), &["check", name]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        let shown = stderr(&out);
+        let lines: Vec<&str> = shown.lines().collect();
+        let advice = "but no value computed for it (the file was written by a program that \
+                      computes nothing); open and save it in a spreadsheet program, or type the \
+                      value";
+        assert_eq!(
+            lines,
+            [
+                format!("{name}[Fleet]:3: cell D3 (\"mac\") holds the formula \"=D2\" {advice}"),
+                format!("{name}[Fleet]:4: cell E4 (\"notes\") holds the formula \"=A1\" {advice}"),
+                format!("{name}[Fleet]: 2 problems"),
+            ],
+            "{shown}"
+        );
+    }
+    let out = fleetreset(
+        dir.path(),
+        &["run", "fleet.xlsx", "--action", "power-cycle"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(stderr(&out).contains("cell D3 (\"mac\")"), "{}", text(&out));
+    assert!(!dir.path().join("fleetreset.db").exists());
+}
+
+/// A site typed once and merged down over its rows (a common way to group a list) shows on
+/// every row, but calamine reads it in the first cell only: the rows below would silently have
+/// no site. Merged cells holding a value are a problem on each row they cover; a merged comment
+/// row (a title) is fine.
+#[test]
+fn merged_cells_over_data_rows_are_a_problem_on_each_row_they_cover() {
+    const TEST: u8 = 16;
+    let dir = tempfile::tempdir().unwrap();
+    let host = |n| ip(FILE, TEST, n).to_string();
+    let spec = json!({"sheets": [{"name": "Fleet", "rows": [
+        ["# Site A, first floor"],
+        ["id", "host", "model", "mac", "site"],
+        ["p1", host(1), "HS110(EU)", "50:C7:BF:25:10:01", "a"],
+        ["p2", host(2), "HS110(EU)", "50:C7:BF:25:10:02"],
+        ["p3", host(3), "HS110(EU)", "50:C7:BF:25:10:03", "b"],
+    ], "merged": ["A1:E1", "E3:E4"]}]});
+    let merged = "cells E3:E4 are merged: their value shows across them but is in E3 only; \
+                  unmerge them and type the value in each cell";
+    for name in ["fleet.xlsx", "fleet.ods"] {
+        make_workbook(&spec, &dir.path().join(name));
+        let out = fleetreset(dir.path(), &["check", name]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        let shown = stderr(&out);
+        assert_eq!(
+            shown.lines().collect::<Vec<_>>(),
+            [
+                format!("{name}[Fleet]:3: {merged}"),
+                format!("{name}[Fleet]:4: {merged}"),
+                format!("{name}[Fleet]: 2 problems"),
+            ],
+            "{shown}"
+        );
+    }
+    let out = fleetreset(
+        dir.path(),
+        &["run", "fleet.xlsx", "--action", "power-cycle"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(!dir.path().join("fleetreset.db").exists());
+}
+
+/// An old plug's row hidden (or filtered out) rather than deleted: calamine reads it as any
+/// other, in `.xlsx` and `.ods`, and a run would reset a device no one reading the sheet sees, as with a hidden
+/// sheet. A hidden row is a problem; a hidden comment row is not.
+#[test]
+fn a_hidden_row_of_a_workbook_sheet_is_a_problem_not_a_device() {
+    const TEST: u8 = 17;
+    let dir = tempfile::tempdir().unwrap();
+    let host = |n| ip(FILE, TEST, n).to_string();
+    let spec = json!({"sheets": [{"name": "Fleet", "rows": [
+        ["id", "host", "model", "mac"],
+        ["p1", host(1), "HS110(EU)", "50:C7:BF:25:11:01"],
+        ["old", host(2), "HS110(EU)", "50:C7:BF:25:11:02"],
+        ["# retired"],
+        ["p3", host(3), "HS110(EU)", "50:C7:BF:25:11:03"],
+    ], "hidden_rows": [3, 4]}]});
+    for name in ["fleet.xlsx", "fleet.ods"] {
+        make_workbook(&spec, &dir.path().join(name));
+        let out = fleetreset(dir.path(), &["check", name]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        let shown = stderr(&out);
+        assert_eq!(
+            shown.lines().collect::<Vec<_>>(),
+            [
+                format!(
+                    "{name}[Fleet]:3: row 3 is hidden (or filtered out): whoever reads the \
+                     sheet does not see it; unhide it, delete it, or make it a comment by \
+                     starting its first cell with #"
+                ),
+                format!("{name}[Fleet]: 1 problem"),
+            ],
+            "{shown}"
+        );
+    }
+    let out = fleetreset(
+        dir.path(),
+        &["run", "fleet.xlsx", "--action", "factory-reset", "--yes"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(!dir.path().join("fleetreset.db").exists());
+}
+
+/// A semicolon CSV saved again with commas after its run stopped: resume reads it split at
+/// ';' as the run did, finds one column, and says to pass --delimiter, which resume has not;
+/// `check`, reading afresh, finds nothing wrong. Resume says why it reads the file so.
+#[test]
+fn resume_of_a_csv_saved_again_with_another_delimiter_says_it_reads_it_as_the_run_did() {
+    const TEST: u8 = 18;
+    let dir = tempfile::tempdir().unwrap();
+    let host = |n| ip(FILE, TEST, n).to_string();
+    let rows = [
+        ["id", "host", "model", "mac", "sim_fault"].map(String::from),
+        [
+            "canary",
+            &host(1),
+            "HS103(US)",
+            "50:C7:BF:25:12:01",
+            "offline",
+        ]
+        .map(String::from),
+        ["p2", &host(2), "HS110(EU)", "50:C7:BF:25:12:02", ""].map(String::from),
+    ];
+    let written = |d: &str| rows.iter().map(|r| r.join(d) + "\r\n").collect::<String>();
+    let path = dir.path().join("fleet.csv");
+    std::fs::write(&path, written(";")).unwrap();
+    let journal_path = dir.path().join("journal.log");
+    let _sim = simulate(&path, &journal_path);
+    let mut args = vec![
+        "run",
+        "fleet.csv",
+        "--action",
+        "power-cycle",
+        "--canary",
+        "1",
+    ];
+    args.extend_from_slice(common::REHEARSAL);
+    let out = fleetreset(dir.path(), &args);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+
+    std::fs::write(&path, written(",")).unwrap();
+    let out = fleetreset(dir.path(), &["resume", "latest", "--force"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let run = latest_run(&dir.path().join("fleetreset.db")).run.id;
+    assert!(
+        stderr(&out).contains(&format!(
+            "fleetreset: fleet.csv changed since run {run} began, and resume reads it as the run \
+             did (fields split at ';'); restore it as the run read it to resume, or start a new \
+             run"
+        )),
+        "{}",
+        text(&out)
+    );
+    assert!(Journal::read(&journal_path).no_commands());
+    let out = fleetreset(dir.path(), &["check", "fleet.csv"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}

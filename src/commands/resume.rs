@@ -14,6 +14,7 @@ use crate::exit::{Early, Status};
 use crate::hint::Resume;
 use crate::inventory::{Device, ReadOptions};
 use crate::model::Action;
+use crate::output::say;
 use crate::store::RunRow;
 
 use super::confirm::confirmed;
@@ -75,6 +76,18 @@ async fn run_checked(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Stat
     let Some((inventory, sha256)) = load_inventory(&path, &options)
         .with_context(|| format!("the inventory of run {}", run.id))?
     else {
+        // `check` reads the file afresh and may find nothing wrong: say why resume does not.
+        let changed = std::fs::read(&path)
+            .is_ok_and(|b| crate::engine::execute::sha256_hex(&b) != run.inventory_sha256);
+        if changed {
+            say!(
+                "fleetreset: {} changed since run {} began, and resume reads it as the run did{}; \
+                 restore it as the run read it to resume, or start a new run",
+                path.display(),
+                run.id,
+                read_as(&options)
+            );
+        }
         return Err(super::run::inventory_refused(&path));
     };
     if sha256 != run.inventory_sha256 && !args.force {
@@ -167,6 +180,28 @@ async fn run_checked(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Stat
     .await?;
     print_summary_quietly(&summary, args.json, &hint);
     Ok(status_of(&summary))
+}
+
+/// `options` as words after "read it": ` (fields split at ';')`, ` (sheet "Fleet")`.
+fn read_as(options: &ReadOptions) -> String {
+    let mut how = Vec::new();
+    if let Some(d) = options.delimiter {
+        how.push(format!(
+            "fields split at {}",
+            crate::inventory::shown_delimiter(d)
+        ));
+    }
+    if let Some(sheet) = &options.sheet {
+        how.push(format!("sheet {sheet:?}"));
+    }
+    if options.encoding != crate::inventory::Encoding::Auto {
+        how.push(format!("encoding {}", serde_json::json!(options.encoding)));
+    }
+    if how.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", how.join(", "))
+    }
 }
 
 /// How the run read its inventory: the same delimiter, encoding and sheet. Runs recorded

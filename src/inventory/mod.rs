@@ -17,6 +17,7 @@
 //! - `reader`: the one `csv::Reader`, turning bytes into records with their true line numbers.
 //! - `quoting`: finds broken quoting that the lenient CSV parser would silently accept.
 //! - `workbook`, `cell`: an `.xlsx`/`.ods` sheet → the same records, numbered by sheet row.
+//! - `layout`: a sheet's hidden rows and (`.ods`) merged cells, which calamine doesn't read.
 //! - `header`: the header row → column positions.
 //! - `validate`: one record → [`Device`], plus duplicate ids, hosts and MACs.
 //! - `links`: `power_via` references between rows.
@@ -33,6 +34,7 @@ mod encoding;
 mod errors;
 mod header;
 mod host;
+mod layout;
 mod links;
 mod mac;
 mod options;
@@ -53,7 +55,9 @@ use std::path::{Path, PathBuf};
 pub use device_id::{MAX_DEVICE_ID_DIGITS, device_id_problem};
 pub use host::{HostError, reasons as unicast_reasons, unicast_problem};
 pub use mac::reasons as identity_reasons;
-pub use options::{Encoding, Format, OptionError, ReadOptions, parse_delimiter};
+pub use options::{
+    Encoding, Format, OptionError, ReadOptions, parse_delimiter, shown as shown_delimiter,
+};
 pub use power::{MAX_OUTLET, PowerViaError};
 pub use protocol::{ProtocolChoice, ProtocolChoiceError};
 pub use workbook::WorkbookError;

@@ -140,8 +140,8 @@ pub fn parse_delimiter(text: &str) -> Result<u8, String> {
     Ok(byte)
 }
 
-/// A delimiter as messages show it.
-pub(super) fn shown(delimiter: u8) -> String {
+/// A delimiter as messages show it: `';'`, `tab`.
+pub fn shown(delimiter: u8) -> String {
     match delimiter {
         b'\t' => "tab".to_string(),
         b => format!("'{}'", char::from(b)),

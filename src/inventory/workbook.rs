@@ -3,17 +3,24 @@
 //!
 //! The sheet is read as a person sees it: cells as displayed ([`cell::text`]), formulas by
 //! their cached value, empty rows and trailing empty columns left out, and a row whose first
-//! cell starts with `#` a comment, as a CSV line is.
+//! cell starts with `#` a comment, as a CSV line is. A formula without a cached value (files
+//! written by programs that compute nothing, openpyxl's) is a problem, never an empty cell: a
+//! spreadsheet program would show a value there, and a MAC read as empty is an identity check
+//! silently dropped. Where what a person sees and what the cells hold part ways, the row is a
+//! problem too: a hidden or filtered-out row, and cells merged over a value ([`layout`]).
 
+use std::collections::HashMap;
 use std::io::Cursor;
 
 use calamine::{
-    Data, Ods, OdsError, Reader, SheetType, SheetVisible, Xlsx, XlsxError, open_workbook_from_rs,
+    Data, Dimensions, Ods, OdsError, Range, Reader, SheetType, SheetVisible, Xlsx, XlsxError,
+    open_workbook_from_rs,
 };
 
 use super::RowError;
 use super::cell::{self, column_name};
 use super::errors::quoted;
+use super::layout::{self, Layout};
 use super::options::Format;
 use super::reader::{MAX_FIELD_BYTES, Record};
 
@@ -62,18 +69,39 @@ pub(super) fn read(
         Format::Ods => {
             let mut book: Ods<_> =
                 open_workbook_from_rs(cursor).map_err(|e: OdsError| unreadable(e.into()))?;
-            read_sheet(&mut book, sheet)
+            read_sheet(&mut book, sheet, |_, name| {
+                layout::ods(bytes, name).map_err(|detail| WorkbookError::Sheet {
+                    sheet: name.to_string(),
+                    detail,
+                })
+            })
         }
         // Format::Csv never comes here; reading it as .xlsx fails with a clear message anyway.
         Format::Xlsx | Format::Csv => {
             let mut book: Xlsx<_> =
                 open_workbook_from_rs(cursor).map_err(|e: XlsxError| unreadable(e.into()))?;
-            read_sheet(&mut book, sheet)
+            read_sheet(&mut book, sheet, |book, name| {
+                let detail = |detail: String| WorkbookError::Sheet {
+                    sheet: name.to_string(),
+                    detail,
+                };
+                Ok(Layout {
+                    merged: book
+                        .merge_cells_by_sheet_name(name)
+                        .map_err(|e| detail(e.to_string()))?,
+                    hidden_rows: layout::xlsx_hidden_rows(bytes, name).map_err(detail)?,
+                })
+            })
         }
     }
 }
 
-fn read_sheet<RS, R>(book: &mut R, sheet: Option<&str>) -> Result<Sheet, WorkbookError>
+/// `layout` reads the [`Layout`] of the sheet it is given the name of.
+fn read_sheet<RS, R>(
+    book: &mut R,
+    sheet: Option<&str>,
+    layout: impl FnOnce(&mut R, &str) -> Result<Layout, WorkbookError>,
+) -> Result<Sheet, WorkbookError>
 where
     RS: std::io::Read + std::io::Seek,
     R: Reader<RS>,
@@ -91,16 +119,53 @@ where
             })?,
         None => first_visible(book.sheets_metadata())?,
     };
-    let range = book
-        .worksheet_range(&name)
-        .map_err(|e| WorkbookError::Sheet {
-            sheet: name.clone(),
-            detail: e.into().to_string(),
-        })?;
+    let unreadable = |e: R::Error| WorkbookError::Sheet {
+        sheet: name.clone(),
+        detail: e.into().to_string(),
+    };
+    let mut range = book.worksheet_range(&name).map_err(unreadable)?;
+    let formulas = book.worksheet_formula(&name).map_err(unreadable)?;
+    let uncached = uncached(&mut range, &formulas);
+    let layout = layout(book, &name)?;
+    // A merged cell with nothing in it reads as what it shows: empty cells.
+    let merged: Vec<Dimensions> = layout
+        .merged
+        .iter()
+        .copied()
+        .filter(|region| {
+            region.start != region.end
+                && range.get_value(region.start).is_some_and(|c| !is_blank(c))
+        })
+        .collect();
     let (first_row, first_column) = range.start().unwrap_or((0, 0));
     let rows = range.rows().zip(u64::from(first_row) + 1..);
-    let records = records(rows, first_column as usize);
+    let records = records(rows, first_column as usize, &uncached, &merged, &|row| {
+        layout.is_hidden(row)
+    });
     Ok(Sheet { name, records })
+}
+
+/// Formulas without a cached value, by 0-based (row, column), the text without its `=`.
+/// `range` grows to hold their cells: a value range can end before a column of them.
+type Uncached = HashMap<(u32, u32), String>;
+
+fn uncached(range: &mut Range<Data>, formulas: &Range<String>) -> Uncached {
+    let mut found = Uncached::new();
+    let (r0, c0) = formulas.start().unwrap_or((0, 0));
+    for (row, column, formula) in formulas.used_cells() {
+        let at = (r0 + row as u32, c0 + column as u32);
+        match range.get_value(at) {
+            Some(value) if !matches!(value, Data::Empty) => {}
+            None => {
+                range.set_value(at, Data::Empty);
+                found.insert(at, formula.clone());
+            }
+            Some(_) => {
+                found.insert(at, formula.clone());
+            }
+        }
+    }
+    found
 }
 
 /// The first worksheet a person sees: not hidden, and not a chart sheet.
@@ -122,19 +187,49 @@ fn first_visible(sheets: &[calamine::Sheet]) -> Result<String, WorkbookError> {
 fn records<'a>(
     rows: impl Iterator<Item = (&'a [Data], u64)>,
     first_column: usize,
+    uncached: &Uncached,
+    merged: &[Dimensions],
+    hidden: &dyn Fn(u32) -> bool,
 ) -> Vec<Result<Record, RowError>> {
     let mut header: Option<Vec<String>> = None;
     let mut out = Vec::new();
     for (cells, line) in rows {
-        let width = cells
-            .iter()
-            .rposition(|c| !is_blank(c))
+        // Sheet rows are numbered from 1 and columns from `first_column`: both fit a u32.
+        let formula = |i: usize| uncached.get(&((line - 1) as u32, (first_column + i) as u32));
+        let width = (0..cells.len())
+            .rposition(|i| !is_blank(&cells[i]) || formula(i).is_some())
             .map_or(0, |last| last + 1);
         if width == 0 || matches!(cell::text(&cells[0]), Ok(t) if t.trim_start().starts_with('#')) {
             continue;
         }
+        // A merged cell shows its value across its cells, but holds it in the first only: read
+        // so, the rows below a merged site (or MAC) would have none, silently.
+        let at = (line - 1) as u32;
+        if hidden(at) {
+            out.push(Err(RowError {
+                line,
+                message: format!(
+                    "row {line} is hidden (or filtered out): whoever reads the sheet does not see \
+                     it; unhide it, delete it, or make it a comment by starting its first cell \
+                     with #"
+                ),
+            }));
+            continue;
+        }
+        if let Some(region) = merged.iter().find(|r| (r.start.0..=r.end.0).contains(&at)) {
+            out.push(Err(RowError {
+                line,
+                message: format!(
+                    "cells {} are merged: their value shows across them but is in {} only; \
+                     unmerge them and type the value in each cell",
+                    cells_name(region),
+                    cell_name(region.start)
+                ),
+            }));
+            continue;
+        }
         let names = header.as_deref();
-        let row = row(&cells[..width], line, first_column, names);
+        let row = row(&cells[..width], line, first_column, names, &formula);
         if let (None, Ok(record)) = (names, &row) {
             header = Some(record.fields.clone());
         }
@@ -145,11 +240,12 @@ fn records<'a>(
 
 /// One row's record: its cells up to the header's width (the header's own, for the header),
 /// each as text and trimmed as CSV fields are.
-fn row(
+fn row<'f>(
     cells: &[Data],
     line: u64,
     first_column: usize,
     header: Option<&[String]>,
+    formula: &dyn Fn(usize) -> Option<&'f String>,
 ) -> Result<Record, RowError> {
     let problem = |message: String| Err(RowError { line, message });
     let column = |i: usize| match header.and_then(|h| h.get(i)).filter(|n| !n.is_empty()) {
@@ -161,6 +257,20 @@ fn row(
         None => format!("cell {}{line}", column_name(first_column + i)),
     };
     let width = header.map_or(cells.len(), <[String]>::len);
+    if let Some(f) = (0..cells.len()).find_map(|i| formula(i).map(|f| (i, f))) {
+        let (i, f) = f;
+        return problem(format!(
+            "{} holds the formula {} but no value computed for it (the file was written by a \
+             program that computes nothing); open and save it in a spreadsheet program, or \
+             type the value",
+            column(i),
+            // An .ods formula reads `of:=[.A1]`: its namespace and `=` are not what is typed.
+            quoted(&format!(
+                "={}",
+                f.strip_prefix("of:").unwrap_or(f).trim_start_matches('=')
+            ))
+        ));
+    }
     if let Some(i) = (width..cells.len()).find(|&i| !is_blank(&cells[i])) {
         return problem(format!(
             "{} holds {}, but the header row names no column there; name the column in the \
@@ -196,6 +306,16 @@ fn row(
     Ok(Record { line, fields })
 }
 
+/// `A1` for the 0-based (row, column).
+fn cell_name((row, column): (u32, u32)) -> String {
+    format!("{}{}", column_name(column as usize), row + 1)
+}
+
+/// `E2:E3`.
+fn cells_name(region: &Dimensions) -> String {
+    format!("{}:{}", cell_name(region.start), cell_name(region.end))
+}
+
 /// Empty, or only blanks: nothing a person would see as a value.
 fn is_blank(cell: &Data) -> bool {
     match cell {
@@ -227,13 +347,27 @@ mod tests {
     }
 
     fn read_rows(rows: &[(Vec<Data>, u64)], first_column: usize) -> Vec<Item> {
-        records(rows.iter().map(|(c, l)| (c.as_slice(), *l)), first_column)
-            .into_iter()
-            .map(|r| {
-                r.map(|r| (r.line, r.fields))
-                    .map_err(|e| (e.line, e.message))
-            })
-            .collect()
+        read_rows_with(rows, first_column, &Uncached::new())
+    }
+
+    fn read_rows_with(
+        rows: &[(Vec<Data>, u64)],
+        first_column: usize,
+        uncached: &Uncached,
+    ) -> Vec<Item> {
+        records(
+            rows.iter().map(|(c, l)| (c.as_slice(), *l)),
+            first_column,
+            uncached,
+            &[],
+            &|_| false,
+        )
+        .into_iter()
+        .map(|r| {
+            r.map(|r| (r.line, r.fields))
+                .map_err(|e| (e.line, e.message))
+        })
+        .collect()
     }
 
     fn owned(fields: &[&str]) -> Vec<String> {
@@ -285,6 +419,27 @@ mod tests {
                         .to_string()
                 )),
             ]
+        );
+    }
+
+    #[test]
+    fn a_formula_without_a_cached_value_is_a_problem_not_an_empty_cell() {
+        // openpyxl's `ws["E2"] = "=E1"`: the cell reads as empty, its formula is all there is
+        // (`uncached` grows the range to hold it).
+        let rows = vec![
+            (vec![s("id"), s("host"), s("x"), s("mac")], 1),
+            (vec![s("a"), s("127.0.0.1"), Data::Empty, Data::Empty], 2),
+        ];
+        let uncached = Uncached::from([((1, 4), "E1".to_string())]);
+        assert_eq!(
+            read_rows_with(&rows, 1, &uncached)[1],
+            Err((
+                2,
+                "cell E2 (\"mac\") holds the formula \"=E1\" but no value computed for it (the \
+                 file was written by a program that computes nothing); open and save it in a \
+                 spreadsheet program, or type the value"
+                    .to_string()
+            ))
         );
     }
 

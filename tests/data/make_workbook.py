@@ -5,8 +5,11 @@
 SPEC: {"sheets": [{"name": "Fleet", "rows": [[cell, ...], ...],
                    "formulas": {"E5": ["=200+5", 205]}, "styled_empty": ["J30"]}]}
 A cell is a string, a number, or null (empty); rows start at row 1. `formulas` put a formula
-in a cell with the value a spreadsheet program would have cached for it; `styled_empty` gives
+in a cell with the value a spreadsheet program would have cached for it (none for null, as
+openpyxl writes them); `styled_empty` gives
 empty cells a style, so the sheet's used range reaches past the data as real files' often does;
+`"merged": ["E2:E3"]` merges cells and
+`"hidden_rows": [3]` hides rows;
 `"hidden": true` hides the sheet (a spreadsheet program shows its tab only on "Unhide").
 
 .xlsx is written by openpyxl, which stores formulas without a cached value (it computes
@@ -47,9 +50,14 @@ def write_xlsx(spec, out):
                     ws.cell(row=r, column=c, value=value)
         for ref, (formula, value) in sheet.get("formulas", {}).items():
             ws[ref] = formula
-            cached[(index + 1, ref)] = value
+            if value is not None:
+                cached[(index + 1, ref)] = value
         for ref in sheet.get("styled_empty", []):
             ws[ref].font = Font(bold=True)
+        for region in sheet.get("merged", []):
+            ws.merge_cells(region)
+        for row in sheet.get("hidden_rows", []):
+            ws.row_dimensions[row].hidden = True
     book.save(out)
     if not cached:
         return
@@ -67,12 +75,14 @@ def write_xlsx(spec, out):
             z.writestr(name, data)
 
 
-def ods_cell(value, formula=None):
+def ods_cell(value, formula=None, span=None):
     attrs = ""
+    if span is not None:
+        attrs += ' table:number-rows-spanned="%d" table:number-columns-spanned="%d"' % span
     if formula is not None:
-        attrs = ' table:formula="of:%s"' % escape(formula, {'"': "&quot;"})
+        attrs += ' table:formula="of:%s"' % escape(formula, {'"': "&quot;"})
     if value is None:
-        return "<table:table-cell/>"
+        return "<table:table-cell%s/>" % attrs
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return (
             '<table:table-cell office:value-type="float" office:value="%r"%s>'
@@ -88,17 +98,29 @@ def write_ods(spec, out):
     tables = []
     for sheet in spec["sheets"]:
         formulas = {cell_ref(ref): f for ref, f in sheet.get("formulas", {}).items()}
+        spans, covered = {}, set()
+        for region in sheet.get("merged", []):
+            (r0, c0), (r1, c1) = (cell_ref(ref) for ref in region.split(":"))
+            spans[(r0, c0)] = (r1 - r0 + 1, c1 - c0 + 1)
+            covered |= {(r, c) for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)}
+            covered.discard((r0, c0))
+        hidden = set(sheet.get("hidden_rows", []))
         rows = []
         for r, row in enumerate(sheet["rows"], start=1):
             cells = []
             for c, value in enumerate(row, start=1):
                 formula = formulas.get((r, c))
-                if formula is not None:
-                    cells.append(ods_cell(formula[1], formula[0].lstrip("=")))
+                if (r, c) in covered:
+                    cells.append("<table:covered-table-cell/>")
+                elif formula is not None:
+                    cells.append(ods_cell(formula[1], formula[0].lstrip("="), spans.get((r, c))))
                 else:
-                    cells.append(ods_cell(value))
+                    cells.append(ods_cell(value, span=spans.get((r, c))))
             cells.append('<table:table-cell table:number-columns-repeated="1000"/>')
-            rows.append("<table:table-row>%s</table:table-row>" % "".join(cells))
+            visibility = ' table:visibility="collapse"' if r in hidden else ""
+            rows.append(
+                "<table:table-row%s>%s</table:table-row>" % (visibility, "".join(cells))
+            )
         rows.append(
             '<table:table-row table:number-rows-repeated="1048000">'
             '<table:table-cell table:number-columns-repeated="1024"/></table:table-row>'

@@ -79,40 +79,13 @@ impl Simulate {
 
     /// With extra `simulate` arguments, e.g. `["--journal", path]`.
     pub fn start_with(csv: &str, extra: &[&str]) -> Simulate {
-        use std::io::{BufRead, BufReader};
-        use std::process::{Command, Stdio};
         let dir = tempfile::tempdir().unwrap();
         let inv = dir.path().join("fleet.csv");
         std::fs::write(&inv, csv).unwrap();
-        // Rehearsal speed unless the test asks for another.
-        let scale: &[&str] = if extra.contains(&"--time-scale") {
-            &[]
-        } else {
-            &["--time-scale", "0.01"]
-        };
-        let mut child = Command::new(env!("CARGO_BIN_EXE_fleetreset"))
-            .arg("simulate")
-            .args(scale)
-            .args(extra)
-            .arg(&inv)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let guard = KillOnDrop(child);
-        loop {
-            let line = lines
-                .next()
-                .expect("simulator exited before it was ready")
-                .unwrap();
-            if line.starts_with("simulating ") {
-                break;
-            }
+        Simulate {
+            _child: serve(&inv, extra),
+            dir,
         }
-        // Keep draining stdout so the simulator never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Simulate { _child: guard, dir }
     }
 }
 
@@ -211,12 +184,26 @@ pub fn simulate_file(
     journal: &std::path::Path,
     extra: &[&str],
 ) -> KillOnDrop {
+    let journal = journal.to_str().unwrap();
+    let mut args = vec!["--journal", journal];
+    args.extend_from_slice(extra);
+    serve(path, &args)
+}
+
+/// `fleetreset simulate ARGS PATH`, at rehearsal speed unless `args` name a `--time-scale`;
+/// returns once every device listens, and keeps draining its stdout.
+fn serve(path: &std::path::Path, args: &[&str]) -> KillOnDrop {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
+    let scale: &[&str] = if args.contains(&"--time-scale") {
+        &[]
+    } else {
+        &["--time-scale", "0.01"]
+    };
     let mut child = fleetreset()
-        .args(["simulate", "--time-scale", "0.01", "--journal"])
-        .arg(journal)
-        .args(extra)
+        .arg("simulate")
+        .args(scale)
+        .args(args)
         .arg(path)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -100,22 +100,15 @@ fn answer_on_a_terminal(b: &Bench, args: &str, answer: &str) -> Option<(String, 
 /// [`answer_on_a_terminal`] typing `keys` as they are (`\x03` is Ctrl-C). A command still
 /// running 20 s later is killed, with -1 as its exit code.
 fn type_on_a_terminal(b: &Bench, args: &str, keys: &[u8]) -> Option<(String, i32)> {
-    if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("note: `script` (util-linux) is not installed; the terminal is not tested");
-        return None;
-    }
-    let cmd = format!("{} {args}", env!("CARGO_BIN_EXE_fleetreset"));
     let locks = b
         .cmd(&[])
         .get_envs()
         .find(|(k, _)| *k == "FLEETRESET_LOCK_DIR")
         .and_then(|(_, v)| v.map(|v| v.to_owned()))
         .unwrap();
-    let mut child = Command::new("script")
+    let mut child = common::terminal(b.dir.path(), args)?
         .env("FLEETRESET_LOCK_DIR", locks)
         .env("COLUMNS", "80")
-        .args(["-qec", &cmd, "/dev/null"])
-        .current_dir(b.dir.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

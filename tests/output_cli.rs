@@ -190,17 +190,8 @@ fn has_colour(s: &str) -> bool {
 
 /// Runs `fleetreset ARGS` on a terminal (`script`), with `env` set; None without `script`.
 fn on_a_terminal(dir: &Path, args: &str, env: &[(&str, &str)]) -> Option<String> {
-    if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("note: `script` (util-linux) is not installed; terminal colour is not tested");
-        return None;
-    }
-    let cmd = format!("{} {args}", env!("CARGO_BIN_EXE_fleetreset"));
-    let mut c = Command::new("script");
-    c.env("FLEETRESET_LOCK_DIR", common::claims_dir())
-        .args(["-qec", &cmd, "/dev/null"])
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .env_remove("NO_COLOR");
+    let mut c = common::terminal(dir, args)?;
+    c.stdin(Stdio::null()).env_remove("NO_COLOR");
     for (k, v) in env {
         c.env(k, v);
     }

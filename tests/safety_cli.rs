@@ -5,7 +5,7 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use common::{KillOnDrop, Simulate, ip, signal, signal_twice, text};
@@ -539,17 +539,7 @@ fn two_processes_cannot_work_on_the_same_database() {
 
 /// Runs `fleetreset ARGS` under `script`, which gives it a terminal, typing `input`.
 fn on_a_terminal(dir: &Path, args: &str, input: &str) -> Option<Output> {
-    if Command::new("script").arg("--version").output().is_err() {
-        eprintln!(
-            "note: `script` (util-linux) is not installed; the terminal prompt is not tested"
-        );
-        return None;
-    }
-    let cmd = format!("{} {args}", env!("CARGO_BIN_EXE_fleetreset"));
-    let mut child = Command::new("script")
-        .env("FLEETRESET_LOCK_DIR", common::claims_dir())
-        .args(["-qec", &cmd, "/dev/null"])
-        .current_dir(dir)
+    let mut child = common::terminal(dir, args)?
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -224,3 +224,25 @@ fn serve(path: &std::path::Path, args: &[&str]) -> KillOnDrop {
     std::thread::spawn(move || for _ in lines {});
     guard
 }
+
+/// `fleetreset ARGS` on a terminal: `script` in `dir`, with the claims directory set; None
+/// (after a note) where util-linux `script` isn't installed. `script` runs `$SHELL -c CMD`:
+/// the shell is fixed to `/bin/sh` and `exec`s the command, so the exit code is the command's
+/// own (dash waiting on a child that got Ctrl-C ends itself by SIGINT, 130).
+pub fn terminal(dir: &std::path::Path, args: &str) -> Option<std::process::Command> {
+    let version = std::process::Command::new("script")
+        .arg("--version")
+        .output();
+    if version.is_err() {
+        eprintln!("note: `script` (util-linux) is not installed; the terminal is not tested");
+        return None;
+    }
+    let cmd = format!("exec {} {args}", env!("CARGO_BIN_EXE_fleetreset"));
+    let mut script = std::process::Command::new("script");
+    script
+        .env("FLEETRESET_LOCK_DIR", claims_dir())
+        .env("SHELL", "/bin/sh")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(dir);
+    Some(script)
+}

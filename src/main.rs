@@ -230,6 +230,20 @@ fn init_tracing(verbose: u8) {
         .with_writer(std::io::stderr)
         .with_ansi(fleetreset::output::colour_on_stderr())
         .fmt_fields(fields)
+        .with_timer(LocalTime)
         .with_target(false)
         .init();
+}
+
+/// Log lines carry the local time with its offset, like every other time people read.
+struct LocalTime;
+
+impl tracing_subscriber::fmt::time::FormatTime for LocalTime {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        write!(
+            w,
+            "{}",
+            chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%.3f%:z")
+        )
+    }
 }

@@ -532,16 +532,23 @@ fn verbose_says_what_the_run_waits_for_and_very_verbose_each_job_start() {
     let csv = fleet(7, 4);
     let b = Bench::start(&csv, &csv);
     let inventories = one_device_each(&b, &csv);
-    let out = b.output(
-        &[
-            &["-v"][..],
-            &run_args_on(&inventories[0], "power-cycle", &[]),
-        ]
-        .concat(),
-    );
+    let out = b
+        .cmd(
+            &[
+                &["-v"][..],
+                &run_args_on(&inventories[0], "power-cycle", &[]),
+            ]
+            .concat(),
+        )
+        .env("TZ", "CET-1")
+        .output()
+        .unwrap();
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
     assert_truthful(&latest_run(&b.db()), &b.journal(), true, "-v");
+    // Log lines carry local time with its offset, as every time people read does.
+    let line = t.lines().find(|l| l.contains("starting the run")).unwrap();
+    assert!(line.contains("+01:00"), "{line:?}");
     for line in [
         "1 device(s) from one1.csv; at most 50 job(s) a second",
         "checking the database, its lock and the device claims",

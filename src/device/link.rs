@@ -9,7 +9,7 @@ use crate::credentials::Credentials;
 use crate::protocol::iot::transport::Timeouts;
 
 /// Which protocol, over which transport, a device speaks (the rows of the protocol matrix that
-/// fleetreset supports; KLAP over HTTPS and the camera transports are not among them).
+/// fleetreset supports; KLAP over HTTPS and TPAP are not among them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProtocolKind {
@@ -23,6 +23,11 @@ pub enum ProtocolKind {
     SmartKlap,
     /// SMART JSON inside the AES `securePassthrough` (HTTP 80): older Tapo firmware.
     SmartAes,
+    /// SmartCam JSON over SslAes (HTTPS 443): Tapo cameras and doorbells.
+    #[serde(rename = "sslaes")]
+    SslAes,
+    /// IOT JSON over LINKIE2 (HTTPS 10443): Kasa cameras and the KD110 doorbell.
+    Linkie2,
 }
 
 impl ProtocolKind {
@@ -32,6 +37,8 @@ impl ProtocolKind {
         ProtocolKind::IotKlapV2,
         ProtocolKind::SmartKlap,
         ProtocolKind::SmartAes,
+        ProtocolKind::SslAes,
+        ProtocolKind::Linkie2,
     ];
 
     /// The stable word for inventories, the audit and reports.
@@ -42,6 +49,8 @@ impl ProtocolKind {
             ProtocolKind::IotKlapV2 => "iot-klap-v2",
             ProtocolKind::SmartKlap => "smart-klap",
             ProtocolKind::SmartAes => "smart-aes",
+            ProtocolKind::SslAes => "sslaes",
+            ProtocolKind::Linkie2 => "linkie2",
         }
     }
 
@@ -49,7 +58,12 @@ impl ProtocolKind {
     pub fn default_port(self) -> u16 {
         match self {
             ProtocolKind::Iot => crate::protocol::iot::DEFAULT_PORT,
-            _ => crate::protocol::klap::session::DEFAULT_PORT,
+            ProtocolKind::SslAes => crate::protocol::sslaes::DEFAULT_PORT,
+            ProtocolKind::Linkie2 => crate::protocol::linkie2::DEFAULT_PORT,
+            ProtocolKind::IotKlapV1
+            | ProtocolKind::IotKlapV2
+            | ProtocolKind::SmartKlap
+            | ProtocolKind::SmartAes => crate::protocol::klap::session::DEFAULT_PORT,
         }
     }
 
@@ -115,5 +129,8 @@ mod tests {
         );
         assert_eq!(ProtocolKind::Iot.default_port(), 9999);
         assert_eq!(ProtocolKind::SmartAes.default_port(), 80);
+        assert_eq!(ProtocolKind::SslAes.default_port(), 443);
+        assert_eq!(ProtocolKind::Linkie2.default_port(), 10443);
+        assert_eq!("sslaes".parse::<ProtocolKind>(), Ok(ProtocolKind::SslAes));
     }
 }

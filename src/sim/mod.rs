@@ -10,6 +10,7 @@
 //! - [`discovery`]: the UDP 20002/20004 probe and reply, without I/O.
 //! - [`fault`]: fault injection from the `sim_fault` column.
 //! - [`server`], [`http`]: TCP (XOR frames or HTTP), UDP and the device life cycle.
+//! - [`camera`]: cameras and doorbells over HTTPS (SslAes, LINKIE2), with their own TLS.
 //!
 //! Every device gets its own loopback address, so the real default ports work and python-kasa
 //! can reach each one by IP. Non-loopback rows are refused: the simulator must never answer
@@ -31,6 +32,7 @@
 
 pub mod account;
 pub mod aes;
+pub mod camera;
 pub mod discovery;
 pub mod fault;
 pub mod http;
@@ -234,6 +236,17 @@ impl Simulator {
                         time_scale,
                         now,
                         account.has_owner(),
+                    )
+                    .with_journal(journal.clone()),
+                ),
+                Dialect::Camera(profile) => Model::Camera(
+                    camera::CameraState::new(
+                        profile,
+                        spec.identity,
+                        spec.faults,
+                        account.has_owner(),
+                        time_scale,
+                        now,
                     )
                     .with_journal(journal.clone()),
                 ),

@@ -329,3 +329,33 @@ async fn the_tapo_camera_takes_a_forward_secret_suite() {
     let suite = handshake_offering(addr, "ECDHE+AESGCM").await.unwrap();
     assert!(suite.starts_with("ECDHE"), "{suite}");
 }
+
+#[tokio::test]
+async fn discovery_finds_both_cameras_and_names_the_protocol_each_speaks() {
+    use fleetreset::protocol::discovery::sweep;
+    let tapo = SocketAddr::new(ip(9, 1), TAPO_PORT);
+    let kasa = SocketAddr::new(ip(9, 2), KASA_PORT);
+    let lab = Lab::start(&[
+        camera_row("cam", tapo.ip(), "C210", TAPO_PORT, None),
+        camera_row("kcam", kasa.ip(), "EC60", KASA_PORT, None),
+    ])
+    .await;
+    let found = sweep(&[tapo.ip(), kasa.ip()], false, Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 2, "{found:?}");
+    let kinds: Vec<_> = found.iter().map(ProtocolKind::of_found).collect();
+    assert_eq!(
+        kinds,
+        [
+            Some((ProtocolKind::SslAes, Some(TAPO_PORT))),
+            Some((ProtocolKind::Linkie2, None)),
+        ]
+    );
+    assert!(lab.journaled("cam", "discovery") >= 1);
+    assert!(lab.journaled("kcam", "discovery") >= 1);
+    assert_eq!(
+        lab.journaled("cam", "reboot") + lab.journaled("kcam", "reboot"),
+        0
+    );
+}

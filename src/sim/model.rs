@@ -55,6 +55,11 @@ impl Transport {
         self != Transport::Xor
     }
 
+    /// Answers discovery on UDP 20002 and 20004 (else on the legacy UDP 9999, or its port).
+    pub fn answers_new_discovery(self) -> bool {
+        self.is_http() && self != Transport::Linkie2
+    }
+
     /// HTTPS, served by [`super::camera::serve`].
     pub fn is_tls(self) -> bool {
         matches!(self, Transport::SslAes | Transport::Linkie2)
@@ -232,11 +237,9 @@ impl SimState {
         match &mut self.model {
             Model::Iot(d) => d.handle(request, now),
             Model::Smart(d) => d.handle(request, now),
-            // Cameras are reached over HTTPS only ([`SimState::camera_http`]).
-            Model::Camera(_) => (
-                json!({"err_code": -1, "err_msg": "module not support"}),
-                None,
-            ),
+            // Cameras take commands over HTTPS only ([`SimState::camera_http`]); a Kasa
+            // camera answers the legacy discovery probe.
+            Model::Camera(c) => (c.legacy_discovery(request), None),
         }
     }
 

@@ -83,6 +83,19 @@ impl CameraState {
         (Value::Object(out), effect)
     }
 
+    /// The answer to an unframed IOT request on UDP 9999: `get_sysinfo` (the discovery probe)
+    /// only, from a Kasa camera; anything else, or a Tapo camera, gets a module error.
+    pub fn legacy_discovery(&self, request: &Value) -> Value {
+        let asks_sysinfo = request
+            .as_object()
+            .is_some_and(|o| o.len() == 1 && request["system"]["get_sysinfo"].is_object());
+        if asks_sysinfo && self.profile.kind == super::CameraKind::Kasa {
+            json!({"system": {"get_sysinfo": self.sysinfo()}})
+        } else {
+            json!({"system": {"err_code": -1, "err_msg": "module not support"}})
+        }
+    }
+
     /// The nested camera sysinfo, from the capture with the row's identity.
     fn sysinfo(&self) -> Value {
         let mut sys = self.profile.sysinfo().clone();

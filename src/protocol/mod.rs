@@ -7,6 +7,7 @@ pub mod http;
 pub mod iot;
 pub mod klap;
 pub mod linkie2;
+pub mod session;
 pub mod smart;
 pub mod sslaes;
 pub mod tls;

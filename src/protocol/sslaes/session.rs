@@ -8,7 +8,7 @@
 //! (the Tapo account's; an unbound camera's default without a profile). A login that fails is
 //! remembered and never tried again by this client; every later call returns the same error.
 //! A session the camera ends (HTTP 401, -40401) is renewed once by a new login, which is not a
-//! retry of a failed one. One session per camera: a second one from the same host makes the
+//! retry of a failed one. The loop is the shared [`crate::protocol::session::Driver`]. One session per camera: a second one from the same host makes the
 //! camera answer 500, and requests on it are paced [`REQUEST_GAP`] apart.
 
 use std::net::SocketAddr;
@@ -26,6 +26,7 @@ use crate::protocol::aes::cipher::PassthroughCipher;
 use crate::protocol::http::{self, HttpConn, Reply, Sent};
 use crate::protocol::iot::transport::Timeouts;
 use crate::protocol::klap::session::Kind;
+use crate::protocol::session::{Driver, Exchanged, SessionProtocol};
 use crate::protocol::smart;
 
 /// The HTTPS port Tapo cameras serve SslAes on.
@@ -57,115 +58,105 @@ struct Established {
     cnonce: String,
 }
 
-/// An SslAes client for one camera.
+/// An SslAes client for one camera, on the shared session [`Driver`].
+#[derive(Debug)]
 pub struct SslAesClient {
+    driver: Driver<SslAes>,
+}
+
+/// The protocol side: the login and one passthrough request.
+struct SslAes {
     addr: SocketAddr,
     credentials: Option<Credentials>,
     http: HttpConn,
-    session: Option<Established>,
-    pinned: bool,
-    /// The failed login, kept so it is never tried again.
-    refused: Option<DeviceError>,
     last_request: Option<Instant>,
 }
 
-impl std::fmt::Debug for SslAesClient {
+impl std::fmt::Debug for SslAes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SslAesClient")
+        f.debug_struct("SslAes")
             .field("addr", &self.addr)
             .field("profile", &self.credentials.is_some())
-            .field("established", &self.session.is_some())
-            .field("refused", &self.refused.is_some())
             .finish_non_exhaustive()
     }
 }
 
-/// How a passthrough exchange ended.
-enum Outcome {
-    Reply(Vec<u8>),
-    /// The camera no longer knows the session; it did not act on the request.
-    SessionEnded(String),
+impl std::fmt::Debug for Established {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Established")
+            .field("seq", &self.seq)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SslAesClient {
     pub fn new(addr: SocketAddr, credentials: Option<Credentials>, timeouts: Timeouts) -> Self {
         SslAesClient {
-            addr,
-            credentials,
-            http: HttpConn::over_tls(addr, timeouts),
-            session: None,
-            pinned: false,
-            refused: None,
-            last_request: None,
+            driver: Driver::new(SslAes {
+                addr,
+                credentials,
+                http: HttpConn::over_tls(addr, timeouts),
+                last_request: None,
+            }),
         }
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.driver.proto.addr
     }
 
     /// From now on a disruptive command goes only on the session logged in now (the one the
     /// caller read the camera's identity on), else fails [`DeviceError::NotSent`].
     pub fn pin(&mut self) {
-        self.pinned = true;
+        self.driver.pin();
     }
 
     /// Sends one SmartCam request and returns the camera's JSON reply.
     pub async fn call(&mut self, op: &'static str, json: &[u8]) -> Result<Vec<u8>, DeviceError> {
-        self.exchange(op, json, Kind::Query).await?.into_reply(op)
+        self.driver
+            .exchange(op, json, Kind::Query)
+            .await?
+            .into_reply(op)
     }
 
     /// Sends a disruptive command; see [`Sent`].
     pub async fn command(&mut self, op: &'static str, json: &[u8]) -> Result<Sent, DeviceError> {
-        self.exchange(op, json, Kind::Disruptive).await
+        self.driver.exchange(op, json, Kind::Disruptive).await
+    }
+}
+
+impl SessionProtocol for SslAes {
+    type Session = Established;
+
+    fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
-    async fn exchange(
+    fn name(&self) -> &'static str {
+        "sslaes"
+    }
+
+    async fn establish(&mut self) -> Result<Established, DeviceError> {
+        self.log_in().await
+    }
+
+    /// Cameras send no session lifetime; one that ended answers 401 or -40401.
+    fn expires(_: &Established) -> Option<Instant> {
+        None
+    }
+
+    async fn send(
         &mut self,
+        session: &mut Established,
         op: &'static str,
         json: &[u8],
         kind: Kind,
-    ) -> Result<Sent, DeviceError> {
-        let pinned = self.pinned && kind == Kind::Disruptive;
-        let mut renewed = false;
-        loop {
-            if let Some(e) = &self.refused {
-                return Err(e.clone());
-            }
-            if self.session.is_none() && pinned {
-                return Err(DeviceError::NotSent { op });
-            }
-            if self.session.is_none() {
-                match self.log_in().await {
-                    Ok(s) => self.session = Some(s),
-                    Err(e) => {
-                        if matches!(e, DeviceError::Auth { .. } | DeviceError::Blocked { .. }) {
-                            self.refused = Some(e.clone());
-                        }
-                        return Err(e);
-                    }
-                }
-            }
-            match self.passthrough(op, json, kind).await? {
-                Ok(Outcome::Reply(plain)) => return Ok(Sent::Reply(plain)),
-                Ok(Outcome::SessionEnded(_)) if pinned => return Err(DeviceError::NotSent { op }),
-                Ok(Outcome::SessionEnded(why)) if !renewed => {
-                    tracing::debug!(addr = %self.addr, op, why, "camera session ended; logging in again");
-                    renewed = true;
-                    self.session = None;
-                }
-                Ok(Outcome::SessionEnded(why)) => {
-                    return Err(DeviceError::Device {
-                        op,
-                        code: LOGIN_REFUSED,
-                        msg: format!("the camera ended two sessions in a row: {why}"),
-                    });
-                }
-                Err(sent) => return Ok(sent),
-            }
-        }
+    ) -> Result<Exchanged, DeviceError> {
+        self.passthrough(session, op, json, kind).await
     }
+}
 
+impl SslAes {
     /// Waits out [`REQUEST_GAP`] since the last request.
     async fn pace(&mut self) {
         if let Some(last) = self.last_request {
@@ -174,17 +165,15 @@ impl SslAesClient {
         self.last_request = Some(Instant::now());
     }
 
-    /// One encrypted request. The inner `Err` is a disruptive command sent without an answer.
+    /// One encrypted request, signed with `Seq` and `Tapo_tag`.
     async fn passthrough(
         &mut self,
+        s: &mut Established,
         op: &'static str,
         json: &[u8],
         kind: Kind,
-    ) -> Result<Result<Outcome, Sent>, DeviceError> {
+    ) -> Result<Exchanged, DeviceError> {
         self.pace().await;
-        let Some(s) = self.session.as_mut() else {
-            unreachable!("a session was just established");
-        };
         let body = serde_json::to_string(&json!({"method": "securePassthrough",
             "params": {"request": s.cipher.encrypt(json)}}))
         .expect("a JSON value serialises");
@@ -200,11 +189,21 @@ impl SslAesClient {
             .await
         {
             Ok(r) => r,
-            Err(e) => return e.into_sent(kind).map(Err),
+            Err(e) => {
+                return e.into_sent(kind).map(|sent| match sent {
+                    Sent::NoReply { detail } => Exchanged::NoReply { detail },
+                    Sent::Reply(r) => Exchanged::Reply(r),
+                });
+            }
         };
         match reply.status {
             200 => {}
-            401 => return Ok(Ok(Outcome::SessionEnded("HTTP status 401".into()))),
+            401 => {
+                return Ok(Exchanged::Ended {
+                    code: 401,
+                    why: "HTTP status 401".into(),
+                });
+            }
             status => {
                 return Err(DeviceError::Device {
                     op,
@@ -219,26 +218,25 @@ impl SslAesClient {
             serde_json::from_slice(&reply.body).map_err(|e| malformed(op, &e.to_string()))?;
         let code = outer.get("error_code").and_then(Value::as_i64).unwrap_or(0);
         if code == LOGIN_REFUSED || code == 9999 {
-            return Ok(Ok(Outcome::SessionEnded(format!("error {code}"))));
+            return Ok(Exchanged::Ended {
+                code,
+                why: format!("error {code}"),
+            });
         }
         if code != 0 {
             return Err(crate::device::smart_error(op, smart::classify(code)));
         }
         let Some(response) = outer["result"]["response"].as_str() else {
             // "Tapo Cameras respond unencrypted to single requests": the reply is the answer.
-            return Ok(Ok(Outcome::Reply(reply.body.to_vec())));
+            return Ok(Exchanged::Reply(reply.body.to_vec()));
         };
-        let s = self.session.as_ref().expect("still established");
-        match s.cipher.decrypt(response) {
-            Ok(plain) => Ok(Ok(Outcome::Reply(plain))),
-            Err(e) => {
-                self.session = None;
-                Err(malformed(
-                    op,
-                    &format!("the response does not decrypt: {e}"),
-                ))
-            }
-        }
+        Ok(match s.cipher.decrypt(response) {
+            Ok(plain) => Exchanged::Reply(plain),
+            Err(e) => Exchanged::Broken(malformed(
+                op,
+                &format!("the response does not decrypt: {e}"),
+            )),
+        })
     }
 
     /// The two-step login. Exactly one attempt.

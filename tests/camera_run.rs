@@ -117,3 +117,55 @@ fn a_factory_reset_of_cameras_sends_nothing_and_says_unsupported() {
         assert_eq!(reason, Some(Reason::Unsupported), "{id}: {detail}\n{t}");
     }
 }
+
+#[test]
+fn camera_faults_end_their_jobs_truthfully_a_doorbell_that_is_slow_still_succeeds() {
+    let keys = tempfile::tempdir().unwrap();
+    let sim_creds = creds(keys.path(), "sim.toml");
+    let run_creds = creds(keys.path(), "run.toml");
+    let csv = format!(
+        "id,host,model,mac,credentials,sim_fault\n\
+         gone-cam,{}:8443,C210,40:AE:30:03:00:01,office,reboot_never_returns\n\
+         moved-cam,{}:10443,EC60,74:FE:CE:03:00:02,office,mac=74:FE:CE:99:99:99\n\
+         bell,{}:8443,D130,40:AE:30:03:00:03,office,slow=200\n",
+        ip(3, 1),
+        ip(3, 2),
+        ip(3, 3)
+    );
+    let bench = Bench::start_with(&csv, &csv, &["--credentials", sim_creds.to_str().unwrap()]);
+    let out = bench.output(&run_args(
+        "power-cycle",
+        &["--credentials", run_creds.to_str().unwrap()],
+    ));
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    let rec = latest_run(&bench.db());
+    let journal = bench.journal();
+    assert_truthful(&rec, &journal, true, "camera faults");
+
+    let (outcome, reason, detail) = outcome_of(&rec, "gone-cam");
+    assert_eq!(
+        (outcome, reason),
+        (Some(Outcome::Failed), Some(Reason::Timeout)),
+        "{detail}\n{t}"
+    );
+    assert_eq!(
+        journal.reboots.get("gone-cam"),
+        Some(&1),
+        "{}",
+        journal.text
+    );
+
+    let (outcome, reason, detail) = outcome_of(&rec, "moved-cam");
+    assert_eq!(
+        (outcome, reason),
+        (Some(Outcome::Failed), Some(Reason::IdentityMismatch)),
+        "{detail}\n{t}"
+    );
+    assert_eq!(journal.commands("moved-cam"), 0, "{}", journal.text);
+
+    let (outcome, _, detail) = outcome_of(&rec, "bell");
+    assert_eq!(outcome, Some(Outcome::Succeeded), "{detail}\n{t}");
+    assert_eq!(journal.reboots.get("bell"), Some(&1), "{}", journal.text);
+    assert_eq!(events(&rec, "bell", "came_back"), 1);
+}

@@ -2,14 +2,17 @@
 
 use std::net::SocketAddr;
 
+use super::camera::{no_relay, no_reset};
 use super::info::cloud_read;
 use super::{
-    Ack, COMMAND_DELAY_SECS, DeviceError, DeviceInfo, IotClient, Link, ProtocolKind, SmartClient,
-    SmartTransport,
+    Ack, COMMAND_DELAY_SECS, DeviceError, DeviceInfo, IotClient, KasaCameraClient, Link,
+    ProtocolKind, SmartClient, SmartTransport, TapoCameraClient,
 };
 use crate::protocol::aes::session::AesClient;
 use crate::protocol::klap::cipher::Version;
 use crate::protocol::klap::session::KlapClient;
+use crate::protocol::linkie2::Linkie2Client;
+use crate::protocol::sslaes::SslAesClient;
 
 /// A client for one device, whatever its protocol.
 #[derive(Debug)]
@@ -17,6 +20,10 @@ pub enum DeviceClient {
     /// IOT JSON, over the XOR protocol or KLAP.
     Iot(IotClient),
     Smart(SmartClient),
+    /// A Tapo camera or doorbell, over SslAes.
+    TapoCamera(TapoCameraClient),
+    /// A Kasa camera or the KD110, over LINKIE2.
+    KasaCamera(KasaCameraClient),
 }
 
 impl DeviceClient {
@@ -47,6 +54,12 @@ impl DeviceClient {
             ProtocolKind::SmartAes => DeviceClient::Smart(SmartClient::new(SmartTransport::Aes(
                 AesClient::new(addr, credentials, timeouts),
             ))),
+            ProtocolKind::SslAes => DeviceClient::TapoCamera(TapoCameraClient::new(
+                SslAesClient::new(addr, credentials, timeouts),
+            )),
+            ProtocolKind::Linkie2 => DeviceClient::KasaCamera(KasaCameraClient::new(
+                Linkie2Client::new(addr, credentials, timeouts),
+            )),
         }
     }
 
@@ -54,6 +67,8 @@ impl DeviceClient {
         match self {
             DeviceClient::Iot(c) => c.addr(),
             DeviceClient::Smart(c) => c.transport.addr(),
+            DeviceClient::TapoCamera(c) => c.addr(),
+            DeviceClient::KasaCamera(c) => c.addr(),
         }
     }
 
@@ -64,6 +79,8 @@ impl DeviceClient {
                 SmartTransport::Klap(_) => ProtocolKind::SmartKlap,
                 SmartTransport::Aes(_) => ProtocolKind::SmartAes,
             },
+            DeviceClient::TapoCamera(_) => ProtocolKind::SslAes,
+            DeviceClient::KasaCamera(_) => ProtocolKind::Linkie2,
         }
     }
 
@@ -79,6 +96,8 @@ impl DeviceClient {
                 Ok(DeviceInfo::from_iot(&info, raw, cloud))
             }
             DeviceClient::Smart(c) => c.info().await,
+            DeviceClient::TapoCamera(c) => c.info().await,
+            DeviceClient::KasaCamera(c) => c.info().await,
         }
     }
 
@@ -90,6 +109,10 @@ impl DeviceClient {
         match self {
             DeviceClient::Iot(c) => c.pin(),
             DeviceClient::Smart(c) => c.pin(),
+            DeviceClient::TapoCamera(c) => c.pin(),
+            // LINKIE2 has no session to bind to; the command goes on a fresh connection to
+            // the address whose identity was just read, as every disruptive HTTP command does.
+            DeviceClient::KasaCamera(_) => {}
         }
     }
 
@@ -98,14 +121,19 @@ impl DeviceClient {
         match self {
             DeviceClient::Iot(c) => c.reboot(COMMAND_DELAY_SECS).await,
             DeviceClient::Smart(c) => c.reboot().await,
+            DeviceClient::TapoCamera(c) => c.reboot().await,
+            DeviceClient::KasaCamera(c) => c.reboot().await,
         }
     }
 
-    /// Asks the device to erase its settings and leave the network.
+    /// Asks the device to erase its settings and leave the network. Cameras and doorbells:
+    /// [`DeviceError::Unsupported`], with nothing sent.
     pub async fn factory_reset(&mut self) -> Result<Ack, DeviceError> {
         match self {
             DeviceClient::Iot(c) => c.factory_reset().await,
             DeviceClient::Smart(c) => c.factory_reset().await,
+            // Nothing is sent: no local reset is known (see `NO_LOCAL_RESET`).
+            DeviceClient::TapoCamera(_) | DeviceClient::KasaCamera(_) => Err(no_reset()),
         }
     }
 
@@ -114,6 +142,7 @@ impl DeviceClient {
         match self {
             DeviceClient::Iot(c) => c.set_relay(on, child).await,
             DeviceClient::Smart(c) => c.set_relay(on, child).await,
+            DeviceClient::TapoCamera(_) | DeviceClient::KasaCamera(_) => Err(no_relay()),
         }
     }
 }

@@ -6,10 +6,11 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::credentials::Credentials;
+use crate::protocol::discovery::Found;
 use crate::protocol::iot::transport::Timeouts;
 
 /// Which protocol, over which transport, a device speaks (the rows of the protocol matrix that
-/// fleetreset supports; KLAP over HTTPS and the camera transports are not among them).
+/// fleetreset supports; KLAP over HTTPS and TPAP are not among them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProtocolKind {
@@ -23,6 +24,11 @@ pub enum ProtocolKind {
     SmartKlap,
     /// SMART JSON inside the AES `securePassthrough` (HTTP 80): older Tapo firmware.
     SmartAes,
+    /// SmartCam JSON over SslAes (HTTPS 443): Tapo cameras and doorbells.
+    #[serde(rename = "sslaes")]
+    SslAes,
+    /// IOT JSON over LINKIE2 (HTTPS 10443): Kasa cameras and the KD110 doorbell.
+    Linkie2,
 }
 
 impl ProtocolKind {
@@ -32,6 +38,8 @@ impl ProtocolKind {
         ProtocolKind::IotKlapV2,
         ProtocolKind::SmartKlap,
         ProtocolKind::SmartAes,
+        ProtocolKind::SslAes,
+        ProtocolKind::Linkie2,
     ];
 
     /// The stable word for inventories, the audit and reports.
@@ -42,6 +50,8 @@ impl ProtocolKind {
             ProtocolKind::IotKlapV2 => "iot-klap-v2",
             ProtocolKind::SmartKlap => "smart-klap",
             ProtocolKind::SmartAes => "smart-aes",
+            ProtocolKind::SslAes => "sslaes",
+            ProtocolKind::Linkie2 => "linkie2",
         }
     }
 
@@ -49,7 +59,12 @@ impl ProtocolKind {
     pub fn default_port(self) -> u16 {
         match self {
             ProtocolKind::Iot => crate::protocol::iot::DEFAULT_PORT,
-            _ => crate::protocol::klap::session::DEFAULT_PORT,
+            ProtocolKind::SslAes => crate::protocol::sslaes::DEFAULT_PORT,
+            ProtocolKind::Linkie2 => crate::protocol::linkie2::DEFAULT_PORT,
+            ProtocolKind::IotKlapV1
+            | ProtocolKind::IotKlapV2
+            | ProtocolKind::SmartKlap
+            | ProtocolKind::SmartAes => crate::protocol::klap::session::DEFAULT_PORT,
         }
     }
 
@@ -57,6 +72,41 @@ impl ProtocolKind {
     /// default ones on an unbound device).
     pub fn uses_credentials(self) -> bool {
         self != ProtocolKind::Iot
+    }
+}
+
+impl ProtocolKind {
+    /// What a discovery answer says a device speaks, and on which port (`None`: the
+    /// protocol's default); `None` for what fleetreset does not speak (TPAP, unknown
+    /// encryption), rather than a guess. Kasa cameras answer the legacy probe as
+    /// `IOT.IPCAMERA` but speak LINKIE2; Tapo cameras, doorbells and the H200 answer 20002 as
+    /// `SMART.IPCAMERA`, `SMART.TAPODOORBELL`, `SMART.TAPOHUB` with HTTPS, and speak SslAes
+    /// whatever `encrypt_type` (AES or absent) they add.
+    pub fn of_found(found: &Found) -> Option<(ProtocolKind, Option<u16>)> {
+        let info = match found {
+            Found::Iot { info, .. } if info.kind == "IOT.IPCAMERA" => {
+                return Some((ProtocolKind::Linkie2, None));
+            }
+            Found::Iot { .. } => return Some((ProtocolKind::Iot, None)),
+            Found::New { info, .. } => info,
+        };
+        let camera = matches!(
+            info.device_type.as_str(),
+            "SMART.IPCAMERA" | "SMART.TAPODOORBELL"
+        ) || (info.device_type == "SMART.TAPOHUB" && info.https);
+        let iot = info.device_type.starts_with("IOT.");
+        let kind = match (info.encrypt_type.as_deref(), camera, iot) {
+            (Some("AES") | None, true, _) => ProtocolKind::SslAes,
+            (_, true, _) => return None,
+            (Some("AES"), false, false) => ProtocolKind::SmartAes,
+            (Some("KLAP"), false, true) if info.login_version.unwrap_or(1) >= 2 => {
+                ProtocolKind::IotKlapV2
+            }
+            (Some("KLAP"), false, true) => ProtocolKind::IotKlapV1,
+            (Some("KLAP"), false, false) => ProtocolKind::SmartKlap,
+            _ => return None,
+        };
+        Some((kind, info.http_port))
     }
 }
 
@@ -96,7 +146,89 @@ pub struct Link {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::discovery::{HEADER_LEN, parse_iot_reply, parse_new_reply};
+    use crate::protocol::iot::codec;
     use serde_json::Value;
+
+    fn new(device_type: &str, schm: &str) -> Found {
+        let mut d = vec![0u8; HEADER_LEN];
+        d.extend_from_slice(format!(
+            r#"{{"error_code":0,"result":{{"device_type":"{device_type}","device_model":"M","device_id":"ab","ip":"127.0.0.9","mac":"48-22-54-00-00-09","mgt_encrypt_schm":{schm}}}}}"#
+        ).as_bytes());
+        Found::New {
+            ip: "127.0.0.9".parse().unwrap(),
+            info: parse_new_reply(&d).unwrap(),
+        }
+    }
+
+    #[test]
+    fn discovery_answers_map_to_the_protocol_each_family_speaks() {
+        let camera = |t| ProtocolKind::of_found(&new(t, r#"{"is_support_https":true}"#));
+        assert_eq!(camera("SMART.IPCAMERA"), Some((ProtocolKind::SslAes, None)));
+        assert_eq!(
+            camera("SMART.TAPODOORBELL"),
+            Some((ProtocolKind::SslAes, None))
+        );
+        assert_eq!(camera("SMART.TAPOHUB"), Some((ProtocolKind::SslAes, None)));
+        assert_eq!(
+            ProtocolKind::of_found(&new(
+                "SMART.IPCAMERA",
+                r#"{"is_support_https":true,"encrypt_type":"AES","http_port":8443}"#
+            )),
+            Some((ProtocolKind::SslAes, Some(8443)))
+        );
+        // Newer camera firmware announcing TPAP is not spoken: no guess.
+        assert_eq!(
+            ProtocolKind::of_found(&new(
+                "SMART.IPCAMERA",
+                r#"{"is_support_https":true,"encrypt_type":"TPAP"}"#
+            )),
+            None
+        );
+        let plug = |schm| ProtocolKind::of_found(&new("SMART.TAPOPLUG", schm));
+        assert_eq!(
+            plug(r#"{"encrypt_type":"KLAP","http_port":80,"lv":2}"#),
+            Some((ProtocolKind::SmartKlap, Some(80)))
+        );
+        assert_eq!(
+            plug(r#"{"encrypt_type":"AES","http_port":80}"#),
+            Some((ProtocolKind::SmartAes, Some(80)))
+        );
+        assert_eq!(plug(r#"{"is_support_https":false}"#), None);
+        assert_eq!(
+            ProtocolKind::of_found(&new("IOT.SMARTPLUGSWITCH", r#"{"encrypt_type":"KLAP"}"#)),
+            Some((ProtocolKind::IotKlapV1, None))
+        );
+        // A hub without HTTPS is the SMART (KLAP) H100 kind, not a camera hub.
+        assert_eq!(
+            ProtocolKind::of_found(&new("SMART.TAPOHUB", r#"{"encrypt_type":"KLAP","lv":2}"#)),
+            Some((ProtocolKind::SmartKlap, None))
+        );
+    }
+
+    #[test]
+    fn a_kasa_camera_answering_the_legacy_probe_speaks_linkie2_not_xor() {
+        let iot = |json: &str| {
+            let (info, raw) = parse_iot_reply(&codec::encrypt(json.as_bytes())).unwrap();
+            ProtocolKind::of_found(&Found::Iot {
+                ip: "127.0.0.9".parse().unwrap(),
+                info,
+                raw,
+            })
+        };
+        assert_eq!(
+            iot(
+                r#"{"system":{"get_sysinfo":{"err_code":0,"system":{"model":"EC60(US)","type":"IOT.IPCAMERA","mac":"74:FE:CE:00:00:01","deviceId":"80"}}}}"#
+            ),
+            Some((ProtocolKind::Linkie2, None))
+        );
+        assert_eq!(
+            iot(
+                r#"{"system":{"get_sysinfo":{"model":"HS110(EU)","type":"IOT.SMARTPLUGSWITCH","mac":"50:C7:BF:00:00:01","deviceId":"81"}}}"#
+            ),
+            Some((ProtocolKind::Iot, None))
+        );
+    }
 
     #[test]
     fn protocol_words_round_trip() {
@@ -115,5 +247,8 @@ mod tests {
         );
         assert_eq!(ProtocolKind::Iot.default_port(), 9999);
         assert_eq!(ProtocolKind::SmartAes.default_port(), 80);
+        assert_eq!(ProtocolKind::SslAes.default_port(), 443);
+        assert_eq!(ProtocolKind::Linkie2.default_port(), 10443);
+        assert_eq!("sslaes".parse::<ProtocolKind>(), Ok(ProtocolKind::SslAes));
     }
 }

@@ -4,10 +4,12 @@
 //! [`info`](DeviceClient::info), [`reboot`](DeviceClient::reboot),
 //! [`factory_reset`](DeviceClient::factory_reset) and [`set_relay`](DeviceClient::set_relay).
 //! It is built from a [`Link`]: where the device is, which [`ProtocolKind`] it speaks, and the
-//! credentials it may need. Errors are typed by what the caller must do about them, not by
+//! credentials it may need. Cameras and doorbells ([`TapoCameraClient`] over SslAes,
+//! [`KasaCameraClient`] over LINKIE2) read info and reboot; a factory reset is unsupported. Errors are typed by what the caller must do about them, not by
 //! where they happened.
 
 mod ack;
+mod camera;
 mod client;
 mod error;
 mod info;
@@ -16,6 +18,7 @@ mod link;
 mod smart;
 
 pub use ack::{Ack, COMMAND_DELAY_SECS};
+pub use camera::{KasaCameraClient, NO_LOCAL_RESET, TapoCameraClient};
 pub use client::DeviceClient;
 pub use error::DeviceError;
 pub(crate) use error::smart_error;

@@ -73,6 +73,9 @@ fn initial_link(device: &Device, model: &ModelInfo) -> LinkPlan {
     let (protocol, source) = match protocol_column(device, model) {
         Some(p) => (p, "inventory"),
         _ if model.protocol == Protocol::Iot => (ProtocolKind::Iot, "catalog"),
+        // Cameras speak one transport each, which the catalog knows.
+        _ if model.protocol == Protocol::SslAes => (ProtocolKind::SslAes, "catalog"),
+        _ if model.protocol == Protocol::Linkie2 => (ProtocolKind::Linkie2, "catalog"),
         _ => (ProtocolKind::Iot, "unresolved"),
     };
     LinkPlan {
@@ -117,11 +120,17 @@ fn plan_one(seq: u32, device: &Device, action: Action) -> PlannedJob {
         warnings.push("no MAC: the device's identity can't be checked before acting".into());
     }
     if matches!(model.family, Family::Camera | Family::Doorbell) {
-        warnings.push(
-            "cameras and doorbells speak protocols fleetreset doesn't support yet (Kasa's \
-             LINKIE2, Tapo's SslAes); the job will fail without sending anything"
+        warnings.push(match (model.protocol, action) {
+            (Protocol::HubChild { hub }, _) => format!(
+                "reached only through its {hub} hub, which fleetreset doesn't do yet; the job will fail without sending anything"
+            ),
+            (_, Action::FactoryReset) => "cameras and doorbells have no local factory reset: \
+                the job fails unsupported without sending anything; use the button or the app"
                 .into(),
-        );
+            _ => "cameras and doorbells reboot over their own protocol (Tapo: SslAes on 443, \
+                Kasa: LINKIE2 on 10443); no local factory reset exists for them"
+                .into(),
+        });
     }
     let identity = match device.mac {
         Some(mac) => format!("check the device reports MAC {mac}; stop if not"),

@@ -87,6 +87,8 @@ mod tests {
             ),
             ("smart-klap", ProtocolChoice::Exact(ProtocolKind::SmartKlap)),
             ("smart-aes", ProtocolChoice::Exact(ProtocolKind::SmartAes)),
+            ("SslAes", ProtocolChoice::Exact(ProtocolKind::SslAes)),
+            ("linkie2", ProtocolChoice::Exact(ProtocolKind::Linkie2)),
         ] {
             assert_eq!(word.parse(), Ok(choice), "{word:?}");
         }
@@ -100,7 +102,7 @@ mod tests {
         assert_eq!(
             ProtocolChoiceError.to_string(),
             "expected auto, iot, klap, aes, or one of iot, iot-klap-v1, iot-klap-v2, smart-klap, \
-             smart-aes"
+             smart-aes, sslaes, linkie2"
         );
     }
 

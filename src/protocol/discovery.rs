@@ -108,11 +108,25 @@ pub fn parse_new_reply(datagram: &[u8]) -> Option<NewInfo> {
     })
 }
 
-/// Parses a legacy reply: the whole datagram is XOR ciphertext of a sysinfo reply.
+/// Parses a legacy reply: the whole datagram is XOR ciphertext of a sysinfo reply. Kasa
+/// cameras (`IOT.IPCAMERA`) nest their sysinfo one level deeper,
+/// `{"system":{"get_sysinfo":{"err_code":0,"system":{…}}}}`; that inner object is the one read.
 pub fn parse_iot_reply(datagram: &[u8]) -> Option<(SysInfo, Value)> {
     let json: Value = serde_json::from_slice(&codec::decrypt(datagram)).ok()?;
-    let sys = json.get("system")?.get("get_sysinfo")?.clone();
-    Some((SysInfo::from_reply(&sys).ok()?, sys))
+    let mut sys = json.get("system")?.get("get_sysinfo")?.clone();
+    if sys.get("model").is_none()
+        && let Some(inner) = sys.get("system").filter(|s| s.get("model").is_some())
+    {
+        sys = inner.clone();
+    }
+    // Cameras send both `mac` and the bulbs' `mic_mac`, which SysInfo reads as one field.
+    let mut fields = sys.clone();
+    if let Some(o) = fields.as_object_mut()
+        && o.contains_key("mac")
+    {
+        o.remove("mic_mac");
+    }
+    Some((SysInfo::from_reply(&fields).ok()?, sys))
 }
 
 /// One device found by a sweep.
@@ -339,6 +353,18 @@ mod tests {
         let (info, _) = parse_iot_reply(&reply).unwrap();
         assert_eq!(info.model, "HS110(EU)");
         assert!(parse_iot_reply(b"garbage").is_none());
+    }
+
+    #[test]
+    fn a_kasa_camera_s_nested_legacy_reply_parses_to_its_inner_sysinfo() {
+        // The shape of python-kasa's EC60(US) capture.
+        let reply = codec::encrypt(
+            br#"{"system":{"get_sysinfo":{"err_code":0,"system":{"model":"EC60(US)","type":"IOT.IPCAMERA","mac":"74:FE:CE:00:00:01","mic_mac":"74FECE000001","deviceId":"80","alias":"porch","stream_version":2}}}}"#,
+        );
+        let (info, raw) = parse_iot_reply(&reply).unwrap();
+        assert_eq!(info.model, "EC60(US)");
+        assert_eq!(info.kind, "IOT.IPCAMERA");
+        assert_eq!(raw["stream_version"], 2);
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! HTTP/1.1 POSTs to one device, for KLAP and the AES transport: one connection kept alive
-//! between requests, a fresh one for each disruptive command, cookies read by hand.
+//! HTTP/1.1 POSTs to one device, for KLAP, the AES transport and (over TLS, [`super::tls`])
+//! the camera transports: one connection kept alive between requests, a fresh one for each
+//! disruptive command, cookies read by hand.
 //!
 //! Cookies are not kept in a jar: the device's `TIMEOUT` cookie must not be sent back (the
 //! devices dislike it), so the session cookie is sent explicitly on each request.
@@ -109,6 +110,8 @@ pub struct HttpConn {
     addr: SocketAddr,
     timeouts: Timeouts,
     sender: Option<SendRequest<Full<Bytes>>>,
+    /// HTTPS (the camera transports) rather than plain HTTP.
+    tls: bool,
 }
 
 impl HttpConn {
@@ -117,6 +120,15 @@ impl HttpConn {
             addr,
             timeouts,
             sender: None,
+            tls: false,
+        }
+    }
+
+    /// The same over TLS ([`super::tls`]: no certificate verification).
+    pub fn over_tls(addr: SocketAddr, timeouts: Timeouts) -> HttpConn {
+        HttpConn {
+            tls: true,
+            ..HttpConn::new(addr, timeouts)
         }
     }
 
@@ -245,22 +257,41 @@ impl HttpConn {
         };
         // Small requests go out at once instead of waiting for Nagle's algorithm.
         let _ = stream.set_nodelay(true);
-        let (sender, conn) = http1::handshake(TokioIo::new(stream)).await.map_err(|e| {
-            DeviceError::ConnectionLost {
-                op,
-                detail: e.to_string(),
-            }
-        })?;
-        let addr = self.addr;
-        // The connection task ends when the device closes the connection or the sender
-        // is dropped; one per client at a time.
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::trace!(%addr, error = %e, "http connection ended");
-            }
-        });
-        Ok(sender)
+        if !self.tls {
+            return start(self.addr, op, TokioIo::new(stream)).await;
+        }
+        let tls = match timeout(after, super::tls::connect(stream)).await {
+            Err(_) => return Err(DeviceError::Timeout { op, after }),
+            Ok(Err(detail)) => return Err(DeviceError::ConnectionLost { op, detail }),
+            Ok(Ok(s)) => s,
+        };
+        start(self.addr, op, TokioIo::new(tls)).await
     }
+}
+
+/// Starts HTTP/1.1 on a connected stream (plain or TLS).
+async fn start<IO>(
+    addr: SocketAddr,
+    op: &'static str,
+    io: IO,
+) -> Result<SendRequest<Full<Bytes>>, DeviceError>
+where
+    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (sender, conn) = http1::handshake(io)
+        .await
+        .map_err(|e| DeviceError::ConnectionLost {
+            op,
+            detail: e.to_string(),
+        })?;
+    // The connection task ends when the device closes the connection or the sender is
+    // dropped; one per client at a time.
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::trace!(%addr, error = %e, "http connection ended");
+        }
+    });
+    Ok(sender)
 }
 
 /// Maps a hyper or body error to what it means for the caller.

@@ -10,6 +10,7 @@
 //! - [`discovery`]: the UDP 20002/20004 probe and reply, without I/O.
 //! - [`fault`]: fault injection from the `sim_fault` column.
 //! - [`server`], [`http`]: TCP (XOR frames or HTTP), UDP and the device life cycle.
+//! - [`camera`]: cameras and doorbells over HTTPS (SslAes, LINKIE2), with their own TLS.
 //!
 //! Every device gets its own loopback address, so the real default ports work and python-kasa
 //! can reach each one by IP. Non-loopback rows are refused: the simulator must never answer
@@ -31,6 +32,7 @@
 
 pub mod account;
 pub mod aes;
+pub mod camera;
 pub mod discovery;
 pub mod fault;
 pub mod http;
@@ -141,7 +143,10 @@ pub struct Endpoint {
 impl Endpoint {
     /// How the device is reached, for the listing: `tcp+udp`, or `klap v2 + udp 20002/20004`.
     pub fn listens(&self) -> String {
-        if self.transport.is_http() {
+        if self.transport == Transport::Linkie2 {
+            let port = crate::protocol::discovery::IOT_PORT;
+            format!("{} + udp {port}", self.transport.describe())
+        } else if self.transport.is_http() {
             let [a, b] = discovery::PORTS;
             format!("{} + udp {a}/{b}", self.transport.describe())
         } else {
@@ -237,6 +242,17 @@ impl Simulator {
                     )
                     .with_journal(journal.clone()),
                 ),
+                Dialect::Camera(profile) => Model::Camera(
+                    camera::CameraState::new(
+                        profile,
+                        spec.identity,
+                        spec.faults,
+                        account.has_owner(),
+                        time_scale,
+                        now,
+                    )
+                    .with_journal(journal.clone()),
+                ),
             };
             let dev = Arc::new(SimDevice {
                 id: spec.id.clone(),
@@ -275,8 +291,14 @@ impl Simulator {
                     }
                 }
             })?;
-            // XOR devices answer discovery on their own port; HTTP devices on 20002 and 20004.
-            let udp_addrs: Vec<SocketAddr> = if spec.transport.is_http() {
+            // XOR devices answer discovery on their own port; HTTP devices on 20002 and 20004;
+            // Kasa cameras on the legacy 9999.
+            let udp_addrs: Vec<SocketAddr> = if spec.transport == Transport::Linkie2 {
+                vec![SocketAddr::new(
+                    spec.addr.ip(),
+                    crate::protocol::discovery::IOT_PORT,
+                )]
+            } else if spec.transport.is_http() {
                 discovery::PORTS
                     .iter()
                     .map(|&p| SocketAddr::new(spec.addr.ip(), p))
@@ -301,7 +323,7 @@ impl Simulator {
         for (dev, tcp, udp) in bound {
             tasks.spawn(server::run_tcp(Arc::clone(&dev), tcp, stop_rx.clone()));
             for socket in udp {
-                if dev.transport.is_http() {
+                if dev.transport.answers_new_discovery() {
                     tasks.spawn(server::run_discovery(
                         Arc::clone(&dev),
                         socket,

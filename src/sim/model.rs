@@ -15,6 +15,7 @@ use crate::protocol::klap::cipher::{self, SEED_LEN, Version};
 
 use super::account::{Account, Login};
 use super::aes::{self, AesCipher, AesSessions};
+use super::camera::{CamHttpRequest, CameraKind, CameraState};
 use super::fault::Faults;
 use super::klap::{self, KlapSessions, Refusal};
 use super::smart::{SmartState, code};
@@ -33,6 +34,10 @@ pub enum Transport {
     KlapV2,
     /// SMART JSON over AES `securePassthrough` on HTTP; discovery on UDP 20002 and 20004.
     Aes,
+    /// Tapo cameras and doorbells: SmartCam JSON over SslAes on HTTPS 443 ([`super::camera`]).
+    SslAes,
+    /// Kasa cameras and the KD110: IOT JSON over LINKIE2 on HTTPS 10443, static-RSA TLS 1.2.
+    Linkie2,
 }
 
 impl Transport {
@@ -40,12 +45,24 @@ impl Transport {
     pub fn default_port(self) -> u16 {
         match self {
             Transport::Xor => crate::protocol::iot::DEFAULT_PORT,
-            _ => 80,
+            Transport::SslAes => crate::protocol::sslaes::DEFAULT_PORT,
+            Transport::Linkie2 => crate::protocol::linkie2::DEFAULT_PORT,
+            Transport::KlapV1 | Transport::KlapV2 | Transport::Aes => 80,
         }
     }
 
     pub fn is_http(self) -> bool {
         self != Transport::Xor
+    }
+
+    /// Answers discovery on UDP 20002 and 20004 (else on the legacy UDP 9999, or its port).
+    pub fn answers_new_discovery(self) -> bool {
+        self.is_http() && self != Transport::Linkie2
+    }
+
+    /// HTTPS, served by [`super::camera::serve`].
+    pub fn is_tls(self) -> bool {
+        matches!(self, Transport::SslAes | Transport::Linkie2)
     }
 
     /// For the listing: `tcp+udp`, `klap v2`, …
@@ -55,6 +72,8 @@ impl Transport {
             Transport::KlapV1 => "klap v1",
             Transport::KlapV2 => "klap v2",
             Transport::Aes => "aes",
+            Transport::SslAes => "sslaes (https)",
+            Transport::Linkie2 => "linkie2 (https, static-rsa tls 1.2)",
         }
     }
 }
@@ -64,6 +83,8 @@ impl Transport {
 pub enum Model {
     Iot(DeviceState),
     Smart(SmartState),
+    /// A camera or doorbell, which keeps its own sessions ([`super::camera`]).
+    Camera(CameraState),
 }
 
 #[derive(Debug)]
@@ -159,7 +180,7 @@ impl SimState {
         addr: SocketAddr,
     ) -> SimState {
         let sessions = match transport {
-            Transport::Xor => Sessions::None,
+            Transport::Xor | Transport::SslAes | Transport::Linkie2 => Sessions::None,
             Transport::KlapV1 => Sessions::Klap(KlapSessions::new(Version::V1)),
             Transport::KlapV2 => Sessions::Klap(KlapSessions::new(Version::V2)),
             Transport::Aes => Sessions::Aes(AesSessions::default()),
@@ -179,6 +200,7 @@ impl SimState {
         match &self.model {
             Model::Iot(d) => d.faults(),
             Model::Smart(d) => d.faults(),
+            Model::Camera(d) => d.faults(),
         }
     }
 
@@ -186,6 +208,7 @@ impl SimState {
         match &self.model {
             Model::Iot(d) => d.is_bound(),
             Model::Smart(d) => d.is_bound(),
+            Model::Camera(d) => d.is_bound(),
         }
     }
 
@@ -200,6 +223,7 @@ impl SimState {
         match &mut self.model {
             Model::Iot(d) => d.booted(now),
             Model::Smart(d) => d.booted(now),
+            Model::Camera(d) => d.booted(now),
         }
         match &mut self.sessions {
             Sessions::None => {}
@@ -213,6 +237,25 @@ impl SimState {
         match &mut self.model {
             Model::Iot(d) => d.handle(request, now),
             Model::Smart(d) => d.handle(request, now),
+            // Cameras take commands over HTTPS only ([`SimState::camera_http`]); a Kasa
+            // camera answers the legacy discovery probe.
+            Model::Camera(c) => (c.legacy_discovery(request), None),
+        }
+    }
+
+    /// Answers one HTTPS request of a camera's transport.
+    pub fn camera_http(
+        &mut self,
+        req: &CamHttpRequest<'_>,
+        now: Instant,
+        rng: &mut impl RngCore,
+    ) -> (HttpReply, Option<Effect>) {
+        match &mut self.model {
+            Model::Camera(c) => match c.profile.kind {
+                CameraKind::Tapo => c.tapo_http(&mut self.account, req, now, rng),
+                CameraKind::Kasa => c.kasa_http(&mut self.account, req),
+            },
+            _ => (HttpReply::status(404), None),
         }
     }
 
@@ -229,7 +272,7 @@ impl SimState {
                     d.faults().reword_iot_refusals(&mut refusal);
                     (to_json(&refusal), None)
                 }
-                Model::Smart(_) => (
+                Model::Smart(_) | Model::Camera(_) => (
                     to_json(&json!({"error_code": code::JSON_DECODE_FAIL})),
                     None,
                 ),
@@ -253,7 +296,9 @@ impl SimState {
         match self.transport {
             Transport::KlapV1 | Transport::KlapV2 => self.klap(req, now, rng),
             Transport::Aes => self.aes(req, now, rng),
-            Transport::Xor => (HttpReply::status(404), None),
+            Transport::Xor | Transport::SslAes | Transport::Linkie2 => {
+                (HttpReply::status(404), None)
+            }
         }
     }
 
@@ -418,6 +463,12 @@ impl SimState {
     pub fn discovery_result(&self, now: Instant) -> Option<Value> {
         let (encrypt, lv) = match self.transport {
             Transport::Xor => return None,
+            Transport::SslAes | Transport::Linkie2 => {
+                return match &self.model {
+                    Model::Camera(c) => c.discovery_result(self.addr.ip(), self.addr.port()),
+                    _ => None,
+                };
+            }
             // IOT devices behind KLAP advertise no `lv`, which makes clients use KLAP v1.
             Transport::KlapV1 => ("KLAP", None),
             Transport::KlapV2 => ("KLAP", Some(2)),
@@ -466,6 +517,8 @@ impl SimState {
                     extra,
                 )
             }
+            // Answered above, by transport.
+            Model::Camera(_) => return None,
         };
         let bound = self.is_bound();
         let mut result = json!({

@@ -11,6 +11,7 @@ use crate::credentials::{Credentials, Store};
 use crate::device::ProtocolKind;
 use crate::inventory::{Device, MacAddr};
 
+use super::camera::{CameraKind, CameraProfile};
 use super::fault::{self, Faults};
 use super::model::Transport;
 use super::profile::{self, Profile};
@@ -63,8 +64,13 @@ impl Asked {
 /// The JSON dialect a device answers in, with its captured answers.
 #[derive(Debug, Clone)]
 pub enum Dialect {
-    Iot { profile: Profile, family: Family },
+    Iot {
+        profile: Profile,
+        family: Family,
+    },
     Smart(SmartProfile),
+    /// A camera or doorbell, over SslAes (Tapo) or LINKIE2 (Kasa).
+    Camera(CameraProfile),
 }
 
 /// One row turned into a device description, before anything is bound.
@@ -186,6 +192,7 @@ fn spec_for(d: &Device, credentials: &Store) -> Result<DeviceSpec, String> {
     let captured_model = match &dialect {
         Dialect::Iot { profile, .. } => profile.sysinfo()["model"].as_str().unwrap_or(&model),
         Dialect::Smart(p) => p.discovery_model(),
+        Dialect::Camera(p) => p.captured_model(),
     }
     .to_string();
     let reported_model = if model.contains('(') {
@@ -199,6 +206,7 @@ fn spec_for(d: &Device, credentials: &Store) -> Result<DeviceSpec, String> {
             sys["mac"].as_str().or(sys["mic_mac"].as_str())
         }
         Dialect::Smart(p) => p.device_info()["mac"].as_str(),
+        Dialect::Camera(p) => Some(p.captured_mac()),
     }
     .unwrap_or("50:C7:BF:00:00:00")
     .to_string();
@@ -206,6 +214,7 @@ fn spec_for(d: &Device, credentials: &Store) -> Result<DeviceSpec, String> {
     let boot_time = match &dialect {
         Dialect::Iot { profile, .. } => catalog::lookup(profile.base_model).boot_time,
         Dialect::Smart(_) => smart_profile::BOOT_TIME,
+        Dialect::Camera(p) => catalog::lookup(p.base_model).boot_time,
     };
     Ok(DeviceSpec {
         id: d.id.clone(),
@@ -226,6 +235,9 @@ fn dialect_for(
     model: &str,
     asked: Option<(Asked, String)>,
 ) -> Result<(Transport, Dialect), String> {
+    if let Some(camera) = CameraProfile::for_model(model) {
+        return camera_dialect(model, camera, asked);
+    }
     let iot = Profile::for_model(model).is_some();
     let smart = SmartProfile::for_model(model);
     if !iot && smart.is_none() {
@@ -266,6 +278,29 @@ fn dialect_for(
         (ProtocolKind::SmartAes, Some(p)) => Ok((Transport::Aes, Dialect::Smart(p))),
         (ProtocolKind::SmartKlap | ProtocolKind::SmartAes, None) => Err(format!(
             "{model} is a legacy Kasa (IOT) model: {word} carries SMART JSON only; use iot or klap (iot-klap-v1, iot-klap-v2)"
+        )),
+        (ProtocolKind::SslAes | ProtocolKind::Linkie2, _) => Err(format!(
+            "{model} is not a camera or doorbell with a simulator profile (cameras: {}), so it can't speak {word}",
+            CameraProfile::known_models().collect::<Vec<_>>().join(", ")
+        )),
+    }
+}
+
+/// A camera speaks its own transport only: `auto` or that transport's word.
+fn camera_dialect(
+    model: &str,
+    camera: CameraProfile,
+    asked: Option<(Asked, String)>,
+) -> Result<(Transport, Dialect), String> {
+    let (transport, own) = match camera.kind {
+        CameraKind::Tapo => (Transport::SslAes, ProtocolKind::SslAes),
+        CameraKind::Kasa => (Transport::Linkie2, ProtocolKind::Linkie2),
+    };
+    match asked {
+        None => Ok((transport, Dialect::Camera(camera))),
+        Some((Asked::Exact(p), _)) if p == own => Ok((transport, Dialect::Camera(camera))),
+        Some((_, word)) => Err(format!(
+            "{model} is a camera or doorbell: it speaks {own} only, not {word}"
         )),
     }
 }
@@ -368,6 +403,32 @@ mod tests {
             (Transport::Aes, Dialect::Smart(_)) => ProtocolKind::SmartAes,
             other => panic!("{model} {word:?}: served as {other:?}"),
         })
+    }
+
+    #[test]
+    fn cameras_are_served_over_their_own_transport_with_the_catalog_s_boot_time() {
+        for (model, word, transport, port) in [
+            ("C210", "", Transport::SslAes, 443),
+            ("C210(EU)", "sslaes", Transport::SslAes, 443),
+            ("D130", "auto", Transport::SslAes, 443),
+            ("EC60", "", Transport::Linkie2, 10443),
+            ("EC60(US)", "linkie2", Transport::Linkie2, 10443),
+        ] {
+            let spec = &plan(&[row(model, word)]).unwrap()[0];
+            assert_eq!(spec.transport, transport, "{model} {word:?}");
+            assert_eq!(spec.addr.port(), port, "{model} {word:?}");
+            assert!(matches!(spec.dialect, Dialect::Camera(_)), "{model}");
+            assert_eq!(
+                spec.boot_time,
+                catalog::lookup(model).boot_time,
+                "{model} {word:?}"
+            );
+        }
+        let refused =
+            |model: &str, word: &str| plan(&[row(model, word)]).unwrap_err()[0].message.clone();
+        assert!(refused("C210", "klap").contains("speaks sslaes only"));
+        assert!(refused("EC60", "sslaes").contains("speaks linkie2 only"));
+        assert!(refused("P110(UK)", "sslaes").contains("not a camera"));
     }
 
     #[test]

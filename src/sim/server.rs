@@ -166,7 +166,9 @@ pub async fn run_tcp(dev: Arc<SimDevice>, first: TcpListener, mut shutdown: Shut
                     Ok((stream, _)) => {
                         let (dev, shutdown) = (Arc::clone(&dev), shutdown.clone());
                         tokio::spawn(async move {
-                            if dev.transport.is_http() {
+                            if dev.transport.is_tls() {
+                                super::camera::serve::serve_connection(dev, stream, shutdown).await;
+                            } else if dev.transport.is_http() {
                                 super::http::serve_connection(dev, stream, shutdown).await;
                             } else {
                                 serve_connection(dev, stream, shutdown).await;

@@ -22,6 +22,7 @@ use crate::device::DeviceError;
 use crate::protocol::http::{self, HttpConn, Reply, Sent};
 use crate::protocol::iot::transport::Timeouts;
 use crate::protocol::klap::session::Kind;
+use crate::protocol::session::{Driver, Exchanged, SessionProtocol};
 use crate::protocol::smart::{self, SmartErrorKind};
 
 /// The Tapo app's default login, which python-kasa also tries after a login error.
@@ -64,27 +65,37 @@ struct Established {
     expires: Instant,
 }
 
-/// An AES passthrough client for one device.
+/// An AES passthrough client for one device, on the shared session [`Driver`].
+#[derive(Debug)]
 pub struct AesClient {
+    driver: Driver<Aes>,
+}
+
+/// The protocol side: handshake and login, and one passthrough request.
+struct Aes {
     addr: SocketAddr,
     credentials: Option<Credentials>,
     login_version: LoginVersion,
     http: HttpConn,
-    session: Option<Established>,
-    /// Disruptive commands go only on the session established now (see [`AesClient::pin`]).
-    pinned: bool,
 }
 
-impl std::fmt::Debug for AesClient {
+impl std::fmt::Debug for Aes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AesClient")
+        f.debug_struct("Aes")
             .field("addr", &self.addr)
             .field(
                 "username",
                 &self.credentials.as_ref().map(|c| c.username.as_str()),
             )
             .field("login_version", &self.login_version)
-            .field("established", &self.session.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Established {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Established")
+            .field("expires", &self.expires)
             .finish_non_exhaustive()
     }
 }
@@ -106,12 +117,12 @@ impl AesClient {
         login_version: LoginVersion,
     ) -> Self {
         AesClient {
-            addr,
-            credentials,
-            login_version,
-            http: HttpConn::new(addr, timeouts),
-            session: None,
-            pinned: false,
+            driver: Driver::new(Aes {
+                addr,
+                credentials,
+                login_version,
+                http: HttpConn::new(addr, timeouts),
+            }),
         }
     }
 
@@ -119,15 +130,15 @@ impl AesClient {
     /// caller read the device's identity on; an expired or refused session makes it fail with
     /// [`DeviceError::NotSent`] instead of logging in again. Reads still log in again.
     pub fn pin(&mut self) {
-        self.pinned = true;
+        self.driver.pin();
     }
 
     pub fn is_pinned(&self) -> bool {
-        self.pinned
+        self.driver.is_pinned()
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.driver.proto.addr
     }
 
     /// Sends one SMART JSON request and returns the device's decrypted JSON reply.
@@ -137,73 +148,74 @@ impl AesClient {
 
     /// [`request`](Self::request) with the operation named in errors.
     pub async fn call(&mut self, op: &'static str, json: &[u8]) -> Result<Vec<u8>, DeviceError> {
-        self.exchange(op, json, Kind::Query).await?.into_reply(op)
+        self.driver
+            .exchange(op, json, Kind::Query)
+            .await?
+            .into_reply(op)
     }
 
     /// Sends a disruptive command; see [`Sent`].
     pub async fn command(&mut self, op: &'static str, json: &[u8]) -> Result<Sent, DeviceError> {
-        self.exchange(op, json, Kind::Disruptive).await
+        self.driver.exchange(op, json, Kind::Disruptive).await
     }
 
     /// Forgets the session, so the next request handshakes and logs in again.
     pub fn reset_session(&mut self) {
-        self.session = None;
+        self.driver.reset_session();
+    }
+}
+
+impl SessionProtocol for Aes {
+    type Session = Established;
+
+    fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
-    async fn exchange(
+    fn name(&self) -> &'static str {
+        "aes"
+    }
+
+    async fn establish(&mut self) -> Result<Established, DeviceError> {
+        self.log_in().await
+    }
+
+    fn expires(session: &Established) -> Option<Instant> {
+        Some(session.expires)
+    }
+
+    async fn send(
         &mut self,
+        session: &mut Established,
         op: &'static str,
         json: &[u8],
         kind: Kind,
-    ) -> Result<Sent, DeviceError> {
-        let mut refused_once = false;
-        let pinned = self.pinned && kind == Kind::Disruptive;
-        loop {
-            if self
-                .session
-                .as_ref()
-                .is_some_and(|s| Instant::now() >= s.expires)
-            {
-                self.session = None;
+    ) -> Result<Exchanged, DeviceError> {
+        let path = format!("/app?token={}", session.token);
+        let headers = json_headers(session.cookie.as_ref());
+        let body = cipher::passthrough_body(&session.cipher, json);
+        let reply = match self.http.post(op, &path, &headers, body, kind).await {
+            Ok(r) => r,
+            Err(e) => {
+                return e.into_sent(kind).map(|sent| match sent {
+                    Sent::NoReply { detail } => Exchanged::NoReply { detail },
+                    Sent::Reply(r) => Exchanged::Reply(r),
+                });
             }
-            if self.session.is_none() && pinned {
-                return Err(DeviceError::NotSent { op });
-            }
-            if self.session.is_none() {
-                self.session = Some(self.log_in().await?);
-            }
-            let Some(session) = self.session.as_ref() else {
-                unreachable!("a session was just established");
-            };
-            let path = format!("/app?token={}", session.token);
-            let headers = json_headers(session.cookie.as_ref());
-            let body = cipher::passthrough_body(&session.cipher, json);
-            let reply = match self.http.post(op, &path, &headers, body, kind).await {
-                Ok(r) => r,
-                Err(e) => return e.into_sent(kind),
-            };
-            match passthrough_reply(op, &session.cipher, &reply) {
-                Ok(plain) => return Ok(Sent::Reply(plain)),
-                // The device forgot the session; it did not act on the request, so one
-                // repeat after a new login is safe even for a reset.
-                Err(Retry::SessionEnded(_)) if pinned => return Err(DeviceError::NotSent { op }),
-                Err(Retry::SessionEnded(why)) if !refused_once => {
-                    tracing::debug!(addr = %self.addr, op, code = why.code, "aes session ended; logging in again");
-                    refused_once = true;
-                    self.session = None;
-                }
-                Err(Retry::SessionEnded(why)) => {
-                    return Err(DeviceError::Device {
-                        op,
-                        code: why.code,
-                        msg: format!("the device ended two sessions in a row: {}", why.detail),
-                    });
-                }
-                Err(Retry::Fail(e)) => return Err(e),
-            }
+        };
+        match passthrough_reply(op, &session.cipher, &reply) {
+            Ok(plain) => Ok(Exchanged::Reply(plain)),
+            // The device forgot the session; it did not act on the request.
+            Err(Retry::SessionEnded(why)) => Ok(Exchanged::Ended {
+                code: why.code,
+                why: why.detail,
+            }),
+            Err(Retry::Fail(e)) => Err(e),
         }
     }
+}
 
+impl Aes {
     /// Handshakes and logs in. With a profile, exactly one login: a device counts failed
     /// logins and locks them after a few, so a wrong password must cost each device one
     /// failure, not two. Without a profile (an unbound device), blank credentials and then the

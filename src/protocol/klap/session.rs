@@ -5,7 +5,8 @@
 //! blank, the Kasa default) without sending any of them; if none matches, nothing more is sent.
 //! Every response signature is checked, which python-kasa does not do. An HTTP 403 means the
 //! device forgot the session: the client re-handshakes once and repeats the request once; the
-//! device did not act on a request it refused, so this is safe even for a reset.
+//! device did not act on a request it refused, so this is safe even for a reset. The loop is
+//! the shared [`crate::protocol::session::Driver`].
 //!
 //! The small HTTP/1.1 layer both KLAP and the AES transport use lives in [`http`].
 
@@ -19,6 +20,7 @@ use crate::credentials::Credentials;
 use crate::device::DeviceError;
 use crate::protocol::http::{self, HttpConn, Sent};
 use crate::protocol::iot::transport::Timeouts;
+use crate::protocol::session::{Driver, Exchanged, SessionProtocol};
 
 /// The TCP port KLAP devices serve HTTP on.
 pub const DEFAULT_PORT: u16 = 80;
@@ -42,28 +44,38 @@ struct Established {
     expires: Instant,
 }
 
-/// A KLAP client for one device. One request at a time; handshakes when it has no session or
-/// the session is about to expire.
+/// A KLAP client for one device, on the shared session [`Driver`]. One request at a time;
+/// handshakes when it has no session or the session is about to expire.
+#[derive(Debug)]
 pub struct KlapClient {
+    driver: Driver<Klap>,
+}
+
+/// The protocol side: the two handshakes and one signed request.
+struct Klap {
     addr: SocketAddr,
     version: Version,
     credentials: Option<Credentials>,
     http: HttpConn,
-    session: Option<Established>,
-    /// Disruptive commands go only on the session established now (see [`KlapClient::pin`]).
-    pinned: bool,
 }
 
-impl std::fmt::Debug for KlapClient {
+impl std::fmt::Debug for Klap {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KlapClient")
+        f.debug_struct("Klap")
             .field("addr", &self.addr)
             .field("version", &self.version)
             .field(
                 "username",
                 &self.credentials.as_ref().map(|c| c.username.as_str()),
             )
-            .field("established", &self.session.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Established {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Established")
+            .field("expires", &self.expires)
             .finish_non_exhaustive()
     }
 }
@@ -76,12 +88,12 @@ impl KlapClient {
         timeouts: Timeouts,
     ) -> KlapClient {
         KlapClient {
-            addr,
-            version,
-            credentials,
-            http: HttpConn::new(addr, timeouts),
-            session: None,
-            pinned: false,
+            driver: Driver::new(Klap {
+                addr,
+                version,
+                credentials,
+                http: HttpConn::new(addr, timeouts),
+            }),
         }
     }
 
@@ -91,19 +103,19 @@ impl KlapClient {
     /// since a new handshake could reach another device that knows the same account. Reads
     /// still handshake again.
     pub fn pin(&mut self) {
-        self.pinned = true;
+        self.driver.pin();
     }
 
     pub fn is_pinned(&self) -> bool {
-        self.pinned
+        self.driver.is_pinned()
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.driver.proto.addr
     }
 
     pub fn version(&self) -> Version {
-        self.version
+        self.driver.proto.version
     }
 
     /// Sends one JSON request and returns the device's JSON reply, decrypted and verified.
@@ -113,89 +125,100 @@ impl KlapClient {
 
     /// [`request`](Self::request) with the operation named in errors.
     pub async fn call(&mut self, op: &'static str, json: &[u8]) -> Result<Vec<u8>, DeviceError> {
-        self.exchange(op, json, Kind::Query).await?.into_reply(op)
+        self.driver
+            .exchange(op, json, Kind::Query)
+            .await?
+            .into_reply(op)
     }
 
     /// Sends a disruptive command. A connection that drops (or goes silent) after the request
     /// was written is `Sent::NoReply`, not an error: the device most likely acted.
     pub async fn command(&mut self, op: &'static str, json: &[u8]) -> Result<Sent, DeviceError> {
-        self.exchange(op, json, Kind::Disruptive).await
+        self.driver.exchange(op, json, Kind::Disruptive).await
     }
 
     /// Forgets the session, so the next request handshakes again.
     pub fn reset_session(&mut self) {
-        self.session = None;
+        self.driver.reset_session();
     }
 
-    async fn exchange(
+    #[cfg(test)]
+    fn candidates(&self) -> Vec<(&'static str, Credentials)> {
+        self.driver.proto.candidates()
+    }
+
+    #[cfg(test)]
+    fn no_match_detail(&self) -> String {
+        self.driver.proto.no_match_detail()
+    }
+}
+
+impl SessionProtocol for Klap {
+    type Session = Established;
+
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    fn name(&self) -> &'static str {
+        "klap"
+    }
+
+    async fn establish(&mut self) -> Result<Established, DeviceError> {
+        self.handshake().await
+    }
+
+    fn expires(session: &Established) -> Option<Instant> {
+        Some(session.expires)
+    }
+
+    async fn send(
         &mut self,
+        session: &mut Established,
         op: &'static str,
         json: &[u8],
         kind: Kind,
-    ) -> Result<Sent, DeviceError> {
-        let mut refused_once = false;
-        let pinned = self.pinned && kind == Kind::Disruptive;
-        loop {
-            if self
-                .session
-                .as_ref()
-                .is_some_and(|s| Instant::now() >= s.expires)
-            {
-                tracing::debug!(addr = %self.addr, "klap session expired; handshaking again");
-                self.session = None;
+    ) -> Result<Exchanged, DeviceError> {
+        let (seq, body) = session.cipher.next_request(json);
+        let path = format!("/app/request?seq={seq}");
+        let headers = cookie_header(session.cookie.as_deref());
+        let reply = match self.http.post(op, &path, &headers, body, kind).await {
+            Ok(reply) => reply,
+            Err(e) => {
+                return e.into_sent(kind).map(|sent| match sent {
+                    Sent::NoReply { detail } => Exchanged::NoReply { detail },
+                    Sent::Reply(r) => Exchanged::Reply(r),
+                });
             }
-            if self.session.is_none() && pinned {
-                return Err(DeviceError::NotSent { op });
-            }
-            if self.session.is_none() {
-                self.session = Some(self.handshake().await?);
-            }
-            let Some(session) = self.session.as_mut() else {
-                unreachable!("a session was just established");
-            };
-            let (seq, body) = session.cipher.next_request(json);
-            let path = format!("/app/request?seq={seq}");
-            let headers = cookie_header(session.cookie.as_deref());
-            let reply = match self.http.post(op, &path, &headers, body, kind).await {
-                Ok(reply) => reply,
-                Err(e) => return e.into_sent(kind),
-            };
-            match reply.status {
-                200 => {
-                    return match session.cipher.open(seq, &reply.body) {
-                        Ok(plain) => {
-                            tracing::trace!(addr = %self.addr, op, seq, "klap exchange");
-                            Ok(Sent::Reply(plain))
-                        }
-                        Err(e) => {
-                            // Whatever the device holds, it is not our session any more.
-                            self.session = None;
-                            Err(DeviceError::Malformed {
-                                op,
-                                detail: format!("klap response (seq {seq}): {e}"),
-                            })
-                        }
-                    };
+        };
+        match reply.status {
+            200 => Ok(match session.cipher.open(seq, &reply.body) {
+                Ok(plain) => {
+                    tracing::trace!(addr = %self.addr, op, seq, "klap exchange");
+                    Exchanged::Reply(plain)
                 }
-                // The device no longer knows the session (it expired or the device rebooted).
-                // It did not act on the request, so one repeat after a new handshake is safe.
-                403 if pinned => return Err(DeviceError::NotSent { op }),
-                403 if !refused_once => {
-                    tracing::debug!(addr = %self.addr, op, "klap session refused (403); handshaking again");
-                    refused_once = true;
-                    self.session = None;
-                }
-                status => {
-                    return Err(DeviceError::Device {
-                        op,
-                        code: i64::from(status),
-                        msg: format!("HTTP status {status} to the request with seq {seq}"),
-                    });
-                }
-            }
+                // Whatever the device holds, it is not our session any more.
+                Err(e) => Exchanged::Broken(DeviceError::Malformed {
+                    op,
+                    detail: format!("klap response (seq {seq}): {e}"),
+                }),
+            }),
+            // The device no longer knows the session (it expired or the device rebooted). It
+            // did not act on the request, so one repeat after a new handshake is safe.
+            403 => Ok(Exchanged::Ended {
+                code: 403,
+                why: format!("HTTP status 403 to the request with seq {seq}"),
+            }),
+            status => Err(DeviceError::Device {
+                op,
+                code: i64::from(status),
+                msg: format!("HTTP status {status} to the request with seq {seq}"),
+            }),
         }
     }
+}
 
+impl Klap {
     /// The candidates a handshake checks the device against, in order, labelled for logs and
     /// error messages (never with the password).
     fn candidates(&self) -> Vec<(&'static str, Credentials)> {

@@ -1,0 +1,171 @@
+//! `fleetreset run --action power-cycle` end to end on a fleet of one Tapo camera (SslAes) and
+//! one Kasa camera (LINKIE2), against `fleetreset simulate`: each gets exactly one reboot (the
+//! simulator's journal), goes away and comes back (the run's events), and ends `succeeded`.
+//! A factory reset of the same fleet sends nothing and ends `unsupported`.
+//!
+//! Loopback plan: 127.42.200+ (the camera tests' range).
+
+mod common;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+use common::bench::{Bench, run_args};
+use common::text;
+use common::truth::{assert_truthful, latest_run, outcome_of};
+use fleetreset::model::{Outcome, Reason};
+
+const USER: &str = "owner@example.com";
+/// Distinctive, so a leak anywhere is found by a plain byte search.
+const PASSWORD: &str = "Cam-unique-PASSWORD-0815";
+
+fn ip(test: u8, n: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 42, 200 + test, n))
+}
+
+fn creds(dir: &std::path::Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(
+        &path,
+        format!("[profiles.office]\nusername = \"{USER}\"\npassword = \"{PASSWORD}\"\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path
+}
+
+/// A bench serving a Tapo C210 on :8443 and a Kasa EC60 on :10443, both bound to `office`.
+fn cameras(test: u8) -> (Bench, tempfile::TempDir) {
+    let keys = tempfile::tempdir().unwrap();
+    let sim_creds = creds(keys.path(), "sim.toml");
+    let csv = format!(
+        "id,host,model,mac,credentials\n\
+         tapo-cam,{}:8443,C210,40:AE:30:{test:02X}:00:01,office\n\
+         kasa-cam,{}:10443,EC60,74:FE:CE:{test:02X}:00:02,office\n",
+        ip(test, 1),
+        ip(test, 2)
+    );
+    let bench = Bench::start_with(&csv, &csv, &["--credentials", sim_creds.to_str().unwrap()]);
+    (bench, keys)
+}
+
+fn events(rec: &fleetreset::store::RunRecord, id: &str, kind: &str) -> usize {
+    rec.events
+        .iter()
+        .filter(|e| e.kind == kind && e.device_id.as_deref() == Some(id))
+        .count()
+}
+
+#[test]
+fn a_power_cycle_reboots_a_tapo_and_a_kasa_camera_once_each_and_sees_them_come_back() {
+    let (bench, keys) = cameras(1);
+    let run_creds = creds(keys.path(), "run.toml");
+    let out = bench.output(&run_args(
+        "power-cycle",
+        &["--credentials", run_creds.to_str().unwrap()],
+    ));
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    let rec = latest_run(&bench.db());
+    let journal = bench.journal();
+    assert_truthful(&rec, &journal, true, "camera power cycle");
+    for id in ["tapo-cam", "kasa-cam"] {
+        let (outcome, reason, detail) = outcome_of(&rec, id);
+        assert_eq!(
+            outcome,
+            Some(Outcome::Succeeded),
+            "{id}: {reason:?} {detail}\n{t}"
+        );
+        assert_eq!(journal.reboots.get(id), Some(&1), "{id}\n{}", journal.text);
+        assert_eq!(events(&rec, id, "went_away"), 1, "{id}");
+        assert_eq!(events(&rec, id, "came_back"), 1, "{id}");
+    }
+    assert!(!journal.text.contains("login_failed"), "{}", journal.text);
+    assert_eq!(rec.events.iter().filter(|e| e.kind == "link").count(), 2);
+    for e in &rec.events {
+        if e.kind == "link" {
+            let want = match e.device_id.as_deref() {
+                Some("tapo-cam") => "sslaes",
+                _ => "linkie2",
+            };
+            assert_eq!(e.detail["protocol"], want, "{e:?}");
+        }
+    }
+    // The password reaches neither the database nor the output.
+    let db = std::fs::read(bench.db()).unwrap();
+    assert!(!db.windows(PASSWORD.len()).any(|w| w == PASSWORD.as_bytes()));
+    assert!(!t.contains(PASSWORD), "{t}");
+}
+
+#[test]
+fn a_factory_reset_of_cameras_sends_nothing_and_says_unsupported() {
+    let (bench, keys) = cameras(2);
+    let run_creds = creds(keys.path(), "run.toml");
+    let out = bench.output(&run_args(
+        "factory-reset",
+        &["--credentials", run_creds.to_str().unwrap()],
+    ));
+    let t = text(&out);
+    let rec = latest_run(&bench.db());
+    let journal = bench.journal();
+    assert_truthful(&rec, &journal, true, "camera factory reset");
+    assert!(journal.no_commands(), "{}", journal.text);
+    for id in ["tapo-cam", "kasa-cam"] {
+        let (outcome, reason, detail) = outcome_of(&rec, id);
+        assert_eq!(outcome, Some(Outcome::Failed), "{id}: {detail}\n{t}");
+        assert_eq!(reason, Some(Reason::Unsupported), "{id}: {detail}\n{t}");
+    }
+}
+
+#[test]
+fn camera_faults_end_their_jobs_truthfully_a_doorbell_that_is_slow_still_succeeds() {
+    let keys = tempfile::tempdir().unwrap();
+    let sim_creds = creds(keys.path(), "sim.toml");
+    let run_creds = creds(keys.path(), "run.toml");
+    let csv = format!(
+        "id,host,model,mac,credentials,sim_fault\n\
+         gone-cam,{}:8443,C210,40:AE:30:03:00:01,office,reboot_never_returns\n\
+         moved-cam,{}:10443,EC60,74:FE:CE:03:00:02,office,mac=74:FE:CE:99:99:99\n\
+         bell,{}:8443,D130,40:AE:30:03:00:03,office,slow=200\n",
+        ip(3, 1),
+        ip(3, 2),
+        ip(3, 3)
+    );
+    let bench = Bench::start_with(&csv, &csv, &["--credentials", sim_creds.to_str().unwrap()]);
+    let out = bench.output(&run_args(
+        "power-cycle",
+        &["--credentials", run_creds.to_str().unwrap()],
+    ));
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    let rec = latest_run(&bench.db());
+    let journal = bench.journal();
+    assert_truthful(&rec, &journal, true, "camera faults");
+
+    let (outcome, reason, detail) = outcome_of(&rec, "gone-cam");
+    assert_eq!(
+        (outcome, reason),
+        (Some(Outcome::Failed), Some(Reason::Timeout)),
+        "{detail}\n{t}"
+    );
+    assert_eq!(
+        journal.reboots.get("gone-cam"),
+        Some(&1),
+        "{}",
+        journal.text
+    );
+
+    let (outcome, reason, detail) = outcome_of(&rec, "moved-cam");
+    assert_eq!(
+        (outcome, reason),
+        (Some(Outcome::Failed), Some(Reason::IdentityMismatch)),
+        "{detail}\n{t}"
+    );
+    assert_eq!(journal.commands("moved-cam"), 0, "{}", journal.text);
+
+    let (outcome, _, detail) = outcome_of(&rec, "bell");
+    assert_eq!(outcome, Some(Outcome::Succeeded), "{detail}\n{t}");
+    assert_eq!(journal.reboots.get("bell"), Some(&1), "{}", journal.text);
+    assert_eq!(events(&rec, "bell", "came_back"), 1);
+}

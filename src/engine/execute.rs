@@ -11,7 +11,7 @@ use anyhow::Context;
 use tokio::sync::Notify;
 
 use crate::inventory::Inventory;
-use crate::model::Outcome;
+use crate::model::{Outcome, Reason};
 use crate::report::{self, ReportFiles};
 use crate::store::{
     NewJob, NewRun, Record, RunRecord, RunStatus, StoreError, WRITER_CAPACITY, Writer,
@@ -27,6 +27,7 @@ use super::progress::ProgressView;
 use super::run_end::{count, run_end};
 use super::schedule::{Deferred, Progress, Scheduler};
 use super::shutdown::Signals;
+use super::units::{Unit, Units, units};
 
 /// After the first signal, jobs in flight get this long (device time) to finish before they are
 /// dropped. A reboot's verification can take two boot times; past that, their intents stay
@@ -150,6 +151,7 @@ pub async fn prepare(
             "discovery failed ({e}); using the inventory and catalog as they are"
         )),
     }
+    links::attach_switches(jobs, store);
     links::rehearsal_check(jobs, config)
         .await
         .map_err(|p| vec![p])
@@ -173,12 +175,25 @@ pub(super) struct Drive<'a> {
     pub(super) addresses: Addresses,
 }
 
-/// One batch as the scheduler takes it: the jobs in order, and deferred ones (resume's
+/// One batch as the scheduler takes it: the units in order, and deferred ones (resume's
 /// judgements) that take no slot until they are due.
 struct BatchWork {
     canary: bool,
-    jobs: Vec<(usize, (PlannedJob, Mode))>,
-    deferred: Vec<Deferred<(PlannedJob, Mode)>>,
+    jobs: Vec<(usize, Unit)>,
+    deferred: Vec<Deferred<Unit>>,
+}
+
+/// Whether a job's end counts towards the failure thresholds: a failure, or a device found
+/// without a remote path because it never answered (a work order, but also a sign that
+/// something is wrong, as an offline canary is). Work orders planned as such never count.
+fn counts_as_failure(r: &JobResult) -> bool {
+    match r.outcome {
+        Outcome::Failed => true,
+        Outcome::ManualRequired => {
+            matches!(r.reason, Some(Reason::Unreachable | Reason::Timeout))
+        }
+        _ => false,
+    }
 }
 
 pub(super) async fn drive(d: Drive<'_>) -> anyhow::Result<RunSummary> {
@@ -206,36 +221,67 @@ pub(super) async fn drive(d: Drive<'_>) -> anyhow::Result<RunSummary> {
     });
     let total = work.len();
     let ids: Vec<String> = work.iter().map(|(j, _)| j.device.id.clone()).collect();
+    let mut started = vec![false; total];
+    let mut aborted = Vec::new();
+    let mut results = Vec::with_capacity(total);
+    let mut audit_error: Option<StoreError> = None;
+    view.begin(total);
+
+    // Work orders first: recorded at once, with no slot of the rate or the concurrency cap.
+    let mut scheduled = Vec::new();
+    for (index, (job, mode)) in work.into_iter().enumerate() {
+        if mode != Mode::Fresh || audit_error.is_some() {
+            scheduled.push((index, (job, mode)));
+            continue;
+        }
+        match job::manual::settle(&env, &job).await {
+            Ok(Some(r)) => {
+                started[index] = true;
+                view.finished(&r);
+                results.push(r);
+            }
+            Ok(None) => scheduled.push((index, (job, mode))),
+            Err(e) => audit_error = Some(e),
+        }
+    }
+    let Units {
+        units: ordered,
+        members,
+        after,
+    } = units(scheduled);
     // Resume's judgements go with the first batch, deferred: they were started long ago and
     // count towards no batch.
     let mut fresh = Vec::new();
     let mut deferred = Vec::new();
-    for (index, (job, mode)) in work.into_iter().enumerate() {
-        match &mode {
-            Mode::Resolve { not_before, .. } => deferred.push(Deferred {
+    for (u, unit) in ordered {
+        match &unit {
+            Unit::One(_, Mode::Resolve { not_before, .. }) => deferred.push(Deferred {
                 at: *not_before,
-                index,
-                job: (job, mode),
+                index: u,
+                job: unit,
             }),
             // Settled from the records at once, in no batch.
-            Mode::Refused(_) => deferred.push(Deferred {
+            Unit::One(_, Mode::Refused(_)) => deferred.push(Deferred {
                 at: tokio::time::Instant::now(),
-                index,
-                job: (job, mode),
+                index: u,
+                job: unit,
             }),
-            Mode::Fresh => fresh.push((index, (job, mode))),
+            _ => fresh.push((u, unit)),
         }
     }
     let judged: Vec<bool> = {
         let mut j = vec![false; total];
-        deferred.iter().for_each(|d| j[d.index] = true);
+        deferred
+            .iter()
+            .flat_map(|d| &members[d.index])
+            .for_each(|&i| j[i] = true);
         j
     };
     let mut plan: Vec<BatchWork> = batches(fresh, &safety)
         .into_iter()
         .map(|b| BatchWork {
             canary: b.canary,
-            jobs: b.jobs.into_iter().map(|(_, job)| job).collect(),
+            jobs: b.jobs.into_iter().map(|(_, unit)| unit).collect(),
             deferred: Vec::new(),
         })
         .collect();
@@ -248,17 +294,12 @@ pub(super) async fn drive(d: Drive<'_>) -> anyhow::Result<RunSummary> {
     }
     plan[0].deferred = deferred;
 
-    let mut started = vec![false; total];
-    let mut aborted = Vec::new();
-    let mut results = Vec::with_capacity(total);
-    let mut audit_error: Option<StoreError> = None;
     let audit_failed = Notify::new();
     let mut stop: Option<StopReason> = None;
     let mut failures = Failures::with_auth_failures(prior_auth_failures);
     let scheduler = Scheduler::new(&config.limits);
     let grace = config.scaled(SHUTDOWN_GRACE);
 
-    view.begin(total);
     for BatchWork {
         canary,
         jobs,
@@ -284,7 +325,8 @@ pub(super) async fn drive(d: Drive<'_>) -> anyhow::Result<RunSummary> {
                 }
             },
         };
-        failures.start_batch(jobs.len(), canary);
+        let batch_jobs = jobs.iter().map(|(u, _)| members[*u].len()).sum();
+        failures.start_batch(batch_jobs, canary);
         let threshold = Notify::new();
         let mut threshold_why: Option<String> = None;
         let fired: std::cell::Cell<Option<StopReason>> = std::cell::Cell::new(None);
@@ -307,45 +349,55 @@ pub(super) async fn drive(d: Drive<'_>) -> anyhow::Result<RunSummary> {
                 _ = async { signals.at_least(1).await; tokio::time::sleep(grace).await } => {}
             }
         };
-        let runner = |(job, mode): (PlannedJob, Mode)| job::run(Arc::clone(&env), job, mode);
+        let runner = |unit: Unit| unit.run(Arc::clone(&env));
         scheduler
-            .run_with(
+            .run_ordered(
                 jobs,
                 deferred,
+                &after,
                 runner,
-                |p: Progress<Result<JobResult, StoreError>>| match p {
+                |p: Progress<Result<Vec<JobResult>, StoreError>>| match p {
                     Progress::Started { index } => {
-                        started[index] = true;
-                        view.started(&ids[index]);
-                    }
-                    Progress::Finished { result: Ok(r), .. } => {
-                        if r.outcome == Outcome::Failed
-                            && let Some(why) = failures.failed(&safety, &r.device_id, r.reason)
-                            && threshold_why.is_none()
-                        {
-                            view.note(&format!("stopping: {why}; no further job will start"));
-                            threshold_why = Some(why);
-                            threshold.notify_one();
+                        for &i in &members[index] {
+                            started[i] = true;
+                            view.started(&ids[i]);
                         }
-                        view.finished(&r);
-                        results.push(r);
+                    }
+                    Progress::Finished {
+                        result: Ok(done), ..
+                    } => {
+                        for r in done {
+                            if counts_as_failure(&r)
+                                && let Some(why) = failures.failed(&safety, &r.device_id, r.reason)
+                                && threshold_why.is_none()
+                            {
+                                view.note(&format!("stopping: {why}; no further job will start"));
+                                threshold_why = Some(why);
+                                threshold.notify_one();
+                            }
+                            view.finished(&r);
+                            results.push(r);
+                        }
                     }
                     Progress::Finished {
                         index,
                         result: Err(e),
                     } => {
-                        view.note(&format!("{}: the audit database failed: {e}", ids[index]));
+                        let id = &ids[members[index][0]];
+                        view.note(&format!("{id}: the audit database failed: {e}"));
                         if audit_error.is_none() {
                             audit_error = Some(e);
                             audit_failed.notify_one();
                         }
                     }
                     Progress::Aborted { index } => {
-                        view.note(&format!(
-                            "{}: stopped in flight; left for resume to judge (the summary ends with the command)",
-                            ids[index]
-                        ));
-                        aborted.push(index);
+                        for &i in &members[index] {
+                            view.note(&format!(
+                                "{}: stopped in flight; left for resume to judge (the summary ends with the command)",
+                                ids[i]
+                            ));
+                            aborted.push(i);
+                        }
                     }
                 },
                 stop_starting,
@@ -451,7 +503,7 @@ fn new_job(j: &PlannedJob) -> NewJob {
         mac: j.device.mac.map(|m| m.to_string()),
         site: j.device.site.clone(),
         unit: j.device.unit.clone(),
-        method: j.method,
+        method: j.method.word(),
     }
 }
 

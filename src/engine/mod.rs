@@ -1,6 +1,8 @@
 //! Planning, the job state machine, and the scheduler.
 //!
 //! - [`plan`]: per device, the method, the steps and an estimate; sends nothing.
+//! - [`method`]: the method as data (remote, upstream, manual) and how `plan` chooses it.
+//! - [`order`]: jobs behind one outlet as one unit; a device that powers others goes after them.
 //! - [`links`]: credentials, protocol choice by discovery, and moved devices, before a run.
 //! - [`job`]: one device's life: probe, identity, intent, action, verification, one outcome.
 //! - [`schedule`]: the rate limit and concurrency cap jobs start under.
@@ -25,6 +27,8 @@ pub mod guard;
 pub mod host_clock;
 pub mod job;
 pub mod links;
+pub mod method;
+pub mod order;
 pub mod plan;
 pub mod policy;
 pub mod progress;
@@ -32,4 +36,5 @@ pub mod resume;
 mod run_end;
 pub mod schedule;
 pub mod shutdown;
+pub mod units;
 pub mod window;

@@ -90,9 +90,17 @@ pub async fn resume(
     let by_job = ByJob::of(&before);
     let open = |j: &&JobRow| j.outcome.is_none() || is_resumable_skip(j.outcome, j.reason);
     let mut work: Vec<(PlannedJob, Mode)> = Vec::new();
+    // Planned over the whole inventory, as the run was: a device's method and order depend on
+    // the rows that power it and that it powers.
+    let mut planned_all: HashMap<String, PlannedJob> =
+        plan::plan_with(&inventory.devices, config.action, config.method)
+            .into_iter()
+            .map(|p| (p.device.id.clone(), p))
+            .collect();
     for j in before.jobs.iter().filter(open) {
-        let device = by_id[j.device_id.as_str()];
-        let mut planned = plan::plan(std::slice::from_ref(device), config.action).remove(0);
+        let Some(mut planned) = planned_all.remove(j.device_id.as_str()) else {
+            continue;
+        };
         planned.seq = j.seq;
         let events = by_job.events(&j.device_id);
         let mode = match Evidence::from_events(config.action, events.iter().copied()) {

@@ -189,9 +189,7 @@ struct BatchWork {
 fn counts_as_failure(r: &JobResult) -> bool {
     match r.outcome {
         Outcome::Failed => true,
-        Outcome::ManualRequired => {
-            matches!(r.reason, Some(Reason::Unreachable | Reason::Timeout))
-        }
+        Outcome::ManualRequired => r.reason == Some(Reason::Unreachable),
         _ => false,
     }
 }

@@ -285,8 +285,9 @@ impl Ctx<'_> {
         let pre = match self.probe_with_retries(&mut client).await? {
             Ok(p) => p,
             Err(f) => {
-                // It never answered: only a person can reach it now.
-                self.manual = matches!(f.0, Reason::Unreachable | Reason::Timeout);
+                // Nothing answers at its address (offline, unplugged): only a person can reach
+                // it now. A timeout is not that: a slow device may answer the next run.
+                self.manual = f.0 == Reason::Unreachable;
                 return Ok(Err(f));
             }
         };

@@ -66,5 +66,6 @@ fn a_factory_reset_of_a_mixed_fleet_ends_every_device_without_a_remote_path_manu
     // The planned work order never started: no slot, no attempt.
     let cam = record.jobs.iter().find(|j| j.device_id == "cam").unwrap();
     assert_eq!(cam.attempts, 0);
+    assert_eq!(cam.started_at, None);
     assert_eq!(out.status.code(), Some(1));
 }

@@ -381,6 +381,61 @@ mod tests {
     }
 
     #[test]
+    fn a_strip_is_planned_after_the_devices_it_powers_and_they_through_its_outlet() {
+        let strip = Device {
+            model: Some("HS300".into()),
+            ..Device::bare("strip", "10.0.0.1")
+        };
+        let bell = Device {
+            model: Some("D230".into()),
+            power_via: Some("strip#3".parse().unwrap()),
+            ..Device::bare("bell", "10.0.0.2")
+        };
+        let jobs = plan(&[strip, bell], Action::PowerCycle);
+        assert_eq!(jobs[0].method, MethodPlan::Remote);
+        assert_eq!(jobs[0].after, ["bell"]);
+        assert!(
+            jobs[0].steps[0].starts_with("after: bell"),
+            "{:?}",
+            jobs[0].steps
+        );
+        let MethodPlan::Upstream(u) = &jobs[1].method else {
+            panic!("{:?}", jobs[1].method);
+        };
+        assert_eq!(u.outlet_name(), "strip#3");
+        assert!(jobs[1].why.contains("strip#3"), "{}", jobs[1].why);
+        assert!(
+            jobs[1]
+                .steps
+                .iter()
+                .any(|s| s.starts_with("switch strip#3 off; hold it off for at least 15 s")),
+            "{:?}",
+            jobs[1].steps
+        );
+        let view = jobs[1].view();
+        assert_eq!(view.method, Method::Upstream);
+        assert_eq!(view.via.as_deref(), Some("strip#3"));
+    }
+
+    #[test]
+    fn a_work_order_plans_nothing_sent_and_takes_no_time() {
+        let cam = Device {
+            model: Some("KC100".into()),
+            ..Device::bare("cam", "10.0.0.3")
+        };
+        let j = &plan(&[cam], Action::FactoryReset)[0];
+        assert!(matches!(j.method, MethodPlan::Manual(_)));
+        assert_eq!(j.estimate, Duration::ZERO);
+        assert!(j.steps.iter().any(|s| s.contains("nothing is sent")));
+        assert!(
+            j.why
+                .starts_with("no local factory-reset command for a KC100"),
+            "{}",
+            j.why
+        );
+    }
+
+    #[test]
     fn jobs_keep_inventory_order() {
         let mut b = device(Some("HS103"), None);
         b.id = "d2".into();

@@ -1,5 +1,6 @@
-//! The scheduler: starts jobs under a strict rate limit and a concurrency cap, and collects
-//! their results. It owns every limit; a job never spawns work of its own.
+//! The scheduler: starts jobs under a strict rate limit and a concurrency cap, in an order that
+//! respects their dependencies (a plug after what it powers), and collects their results. It
+//! owns every limit; a job never spawns work of its own.
 //!
 //! The rate limiter reads tokio's clock, so tests under `tokio::time::pause()` prove the limits
 //! deterministically.

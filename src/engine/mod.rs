@@ -12,6 +12,9 @@
 //! - [`claims`]: machine-wide device claims, so runs from different databases never collide.
 //! - [`config`]: the validated parameters of a run and the defaults behind them.
 //! - [`execute`]: a whole run, from plan to reports; `run` and `demo` use it.
+//! - [`drive`]: the jobs of a run, batch by batch, to their outcomes; `execute` and `resume`
+//!   come through it.
+//! - [`units`]: what the scheduler starts: one job, or the jobs behind one outlet.
 //! - [`host_clock`]: the host's boot clock with its boot id, comparable across processes.
 //! - [`progress`]: the live bar or log lines on stderr.
 //! - [`resume`]: a stopped or crashed run's remaining work, rebuilt from its audit.
@@ -21,6 +24,7 @@
 
 pub mod claims;
 pub mod config;
+pub mod drive;
 pub mod dry_run;
 pub mod execute;
 pub mod guard;

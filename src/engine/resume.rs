@@ -13,7 +13,8 @@ use crate::model::{Outcome, Reason};
 use crate::store::{EventRow, JobRow, Resumed, RunRecord, SnapshotPhase};
 
 use super::config::RunConfig;
-use super::execute::{Drive, RunSummary, drive, prepare};
+use super::drive::{Drive, drive};
+use super::execute::{RunSummary, prepare};
 use super::guard::Guard;
 use super::host_clock::HostMark;
 use super::job::{Addresses, Evidence, Mode, login_unsettled, refused_login};

@@ -17,21 +17,21 @@ use std::sync::Arc;
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::device::{DeviceClient, DeviceError, DeviceInfo, Link};
 use crate::inert::{Inert, inert};
 use crate::model::{EventKind, JobState, Outcome, Reason};
 use crate::store::{Record, SnapshotPhase, StoreError};
 
-use super::super::config::{POLL_INTERVAL, PROBE_ATTEMPTS};
 use super::super::host_clock::HostMark;
-use super::super::method::{MethodPlan, Upstream};
-use super::super::plan::{LinkPlan, PlannedJob, link_for};
+use super::super::method::MethodPlan;
+use super::super::plan::PlannedJob;
 use super::command::{IntentDetail, OutletIntent, PreState};
 use super::verify::Settings;
 use super::{Ctx, Fail, JobEnv, JobResult, Probe};
 
-/// Tries at switching an outlet back on before the jobs behind it fail with it left off.
-const ON_ATTEMPTS: u32 = 5;
+mod resume;
+mod switch;
+
+use switch::{ON_ATTEMPTS, reach_switch, read_outlet, switch_on};
 
 /// One job of the cycle, as far as it got before the outlet.
 struct Member<'a> {
@@ -42,46 +42,6 @@ struct Member<'a> {
     verdict: Option<Result<String, Fail>>,
     /// The verdict is a skip (the switch failed), not a failure of the device.
     skipped: bool,
-}
-
-/// The switch: its client and the outlet's child id.
-pub(super) struct Switch {
-    pub link: LinkPlan,
-    pub addr: SocketAddr,
-    pub child: Option<String>,
-}
-
-impl Switch {
-    pub(super) fn client(&self, env: &JobEnv) -> DeviceClient {
-        DeviceClient::new(Link {
-            addr: self.addr,
-            protocol: self.link.protocol,
-            credentials: self.link.credentials.clone(),
-            timeouts: env.config.timeouts,
-        })
-    }
-}
-
-/// The outlet's relay state in what the switch reports: a strip's outlet by child id, or a
-/// plug's own relay.
-pub(super) fn outlet_state(info: &DeviceInfo, child: Option<&str>) -> Option<bool> {
-    match child {
-        Some(id) => info.children.iter().find(|c| c.id == id).and_then(|c| c.on),
-        None => info.relay_on,
-    }
-}
-
-/// Where a switch is, from its row: the row's IP (the run's switch rows are literal addresses
-/// or resolve like any row).
-pub(super) async fn switch_for(
-    env: &JobEnv,
-    up: &Upstream,
-) -> Result<(LinkPlan, SocketAddr), String> {
-    let link = up.switch.clone().unwrap_or_else(|| link_for(&up.feeder));
-    let addr = super::probe::address(&up.feeder, link.port, &env.config)
-        .await
-        .map_err(|Fail(_, why)| why)?;
-    Ok((link, addr))
 }
 
 /// Runs one power cycle for `jobs`, all behind the same outlet; a result per job, in order.
@@ -345,71 +305,6 @@ fn skip(m: &mut Member, why: String) {
     m.skipped = true;
 }
 
-/// The switch and the outlet's relay state, or why the switch can't be used.
-async fn reach_switch(env: &JobEnv, up: &Upstream) -> Result<(Switch, Option<bool>), String> {
-    let (link, addr) = switch_for(env, up).await?;
-    let mut client = DeviceClient::new(Link {
-        addr,
-        protocol: link.protocol,
-        credentials: link.credentials.clone(),
-        timeouts: env.config.timeouts,
-    });
-    let mut tries = 0;
-    let info = loop {
-        tries += 1;
-        match client.info().await {
-            Ok(info) => break info,
-            Err(e) if e.is_retryable() && tries < PROBE_ATTEMPTS => {
-                tokio::time::sleep(env.config.scaled(POLL_INTERVAL)).await;
-            }
-            Err(e) => return Err(format!("it did not answer at {addr}: {e}")),
-        }
-    };
-    let child = match up.outlet {
-        None => None,
-        Some(n) => match info.children.get(usize::from(n) - 1) {
-            Some(c) => Some(c.id.clone()),
-            None => {
-                return Err(format!(
-                    "it reports {} outlets, not outlet {n}",
-                    info.children.len()
-                ));
-            }
-        },
-    };
-    let before = outlet_state(&info, child.as_deref());
-    Ok((Switch { link, addr, child }, before))
-}
-
-/// The outlet's relay state now, on a new connection; `None` when the switch doesn't say.
-pub(super) async fn read_outlet(env: &JobEnv, switch: &Switch) -> Option<bool> {
-    let info = switch.client(env).info().await.ok()?;
-    outlet_state(&info, switch.child.as_deref())
-}
-
-/// Switches the outlet on and reads it back, trying again until the switch confirms it: the
-/// relay state it reports after.
-pub(super) async fn switch_on(env: &JobEnv, switch: &Switch) -> Option<bool> {
-    let mut state = None;
-    for attempt in 0..ON_ATTEMPTS {
-        if attempt > 0 {
-            tokio::time::sleep(env.config.scaled(POLL_INTERVAL)).await;
-        }
-        let sent: Result<(), DeviceError> = switch
-            .client(env)
-            .set_relay(true, switch.child.as_deref())
-            .await;
-        if let Err(e) = &sent {
-            tracing::warn!(switch = %switch.addr, "switching the outlet on failed: {e}");
-        }
-        state = read_outlet(env, switch).await;
-        if state == Some(true) {
-            break;
-        }
-    }
-    state
-}
-
 /// Records every member's outcome; their results in order.
 async fn finish(env: &JobEnv, members: Vec<Member<'_>>) -> Result<Vec<JobResult>, StoreError> {
     let mut out = Vec::new();
@@ -444,114 +339,4 @@ async fn finish(env: &JobEnv, members: Vec<Member<'_>>) -> Result<Vec<JobResult>
         });
     }
     Ok(out)
-}
-
-impl Ctx<'_> {
-    /// `resume`'s rule for an upstream job interrupted after its intent: the outlet is never
-    /// switched off again. If the switch shows it off, it is switched on; then the device must
-    /// come back. A success needs a sign that the off arrived (the switch's acknowledgement,
-    /// or the outlet found off).
-    pub(super) async fn resolve_upstream(
-        &mut self,
-        addr: SocketAddr,
-        ev: &super::Evidence,
-        intent: &OutletIntent,
-    ) -> Result<super::Verdict, StoreError> {
-        let outlet = &intent.outlet;
-        let Some(switch) = self.switch_from(intent) else {
-            return Ok(Err(Fail(
-                Reason::NotVerified,
-                format!(
-                    "the intent names a switch this fleetreset can't reach ({}, {}); check {outlet} by hand: it may be off",
-                    intent.switch_addr, intent.protocol
-                ),
-            )));
-        };
-        self.attempts += 1;
-        let mut found_off = false;
-        if !ev.outlet_on {
-            match read_outlet(self.env, &switch).await {
-                Some(false) => {
-                    found_off = true;
-                    let after = switch_on(self.env, &switch).await;
-                    self.event(
-                        EventKind::OutletOn,
-                        json!({ "outlet": outlet, "relay_after": after, "by": "resume" }),
-                    )
-                    .await?;
-                    if after != Some(true) {
-                        return Ok(Err(Fail(
-                            Reason::DeviceError,
-                            format!(
-                                "{outlet} was found off on resume, and the switch did not confirm it on again; switch it on by hand"
-                            ),
-                        )));
-                    }
-                }
-                Some(true) => {}
-                None => {
-                    return Ok(Err(Fail(
-                        Reason::NotVerified,
-                        format!(
-                            "observed on resume: the switch of {outlet} did not say whether the outlet is on; check it by hand, it may be off; not switched again"
-                        ),
-                    )));
-                }
-            }
-        }
-        let from = Instant::now();
-        let back = match self.look(addr).await {
-            Some(p) => Some(p),
-            None => self.wait_back(addr, from).await,
-        };
-        let Some(post) = back else {
-            return Ok(Err(self.not_back(&format!(
-                "observed on resume: {outlet} is on, but the device"
-            ))));
-        };
-        self.event(EventKind::CameBack, json!({})).await?;
-        self.snapshot(SnapshotPhase::Post, &post).await?;
-        if let Some(f) = identity_problem_on_resume(self, addr, &post.info) {
-            return Ok(Err(f));
-        }
-        if ev.outlet_off || found_off {
-            Ok(Ok(format!(
-                "observed on resume: {outlet} had been switched off{}; the device is back; the outlet was not switched off again",
-                if found_off {
-                    " and was switched on by resume"
-                } else {
-                    " and on"
-                }
-            )))
-        } else {
-            Ok(Err(Fail(
-                Reason::NotVerified,
-                format!(
-                    "observed on resume: {outlet} is on and the device answers, but nothing shows the outlet was ever switched off; not switched again"
-                ),
-            )))
-        }
-    }
-
-    /// The switch an intent names, with the credentials of the switch's row.
-    fn switch_from(&self, intent: &OutletIntent) -> Option<Switch> {
-        let addr: SocketAddr = intent.switch_addr.parse().ok()?;
-        let protocol = intent.protocol.parse().ok()?;
-        let MethodPlan::Upstream(up) = &self.job.method else {
-            return None;
-        };
-        let mut link = up.switch.clone().unwrap_or_else(|| link_for(&up.feeder));
-        link.protocol = protocol;
-        link.port = addr.port();
-        Some(Switch {
-            link,
-            addr,
-            child: intent.child_id.clone(),
-        })
-    }
-}
-
-fn identity_problem_on_resume(ctx: &Ctx, addr: SocketAddr, info: &DeviceInfo) -> Option<Fail> {
-    super::identity::identity_problem(&ctx.job.device, info, addr)
-        .map(|why| Fail(Reason::NotVerified, format!("observed on resume: {why}")))
 }

@@ -115,6 +115,9 @@ pub enum EventKind {
     Outcome,
     /// `resume` reopened a job skipped by an early stop.
     Reopened,
+    /// The job ended as a work order: why, and the catalog's procedure for a person, in words
+    /// and as data (what to press, how long).
+    WorkOrder,
     /// Upstream method: the switch acknowledged switching the outlet off (the disruptive
     /// command), with the outlet's relay state before.
     OutletOff,
@@ -203,6 +206,7 @@ words!(EventKind {
     ObservedAway => "observed_away",
     Outcome => "outcome",
     Reopened => "reopened",
+    WorkOrder => "work_order",
     OutletOff => "outlet_off",
     OutletOn => "outlet_on",
 });

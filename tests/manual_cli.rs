@@ -67,5 +67,18 @@ fn a_factory_reset_of_a_mixed_fleet_ends_every_device_without_a_remote_path_manu
     let cam = record.jobs.iter().find(|j| j.device_id == "cam").unwrap();
     assert_eq!(cam.attempts, 0);
     assert_eq!(cam.started_at, None);
+    // Each work order carries the catalog's procedure for the report that lists them.
+    for id in ["cam", "button"] {
+        let order = record
+            .events
+            .iter()
+            .find(|e| e.device_id.as_deref() == Some(id) && e.kind == "work_order")
+            .unwrap_or_else(|| panic!("no work_order event for {id}"));
+        assert!(
+            order.detail["procedure"]["words"].is_string(),
+            "{id}: {}",
+            order.detail
+        );
+    }
     assert_eq!(out.status.code(), Some(1));
 }

@@ -5,7 +5,9 @@
 //! it doesn't have) ends the same way, with its reason and the procedure to follow.
 
 use crate::inert::inert;
-use crate::model::{Action, Outcome, Reason};
+use serde_json::{Value, json};
+
+use crate::model::{Action, EventKind, Outcome, Reason};
 use crate::store::{Record, StoreError};
 
 use super::super::method::{Manual, MethodPlan};
@@ -32,6 +34,16 @@ pub async fn settle(env: &JobEnv, job: &PlannedJob) -> Result<Option<JobResult>,
     };
     let result = outcome(job, m);
     env.writer
+        .record(Record::Event {
+            run_id: env.run_id.clone(),
+            device_id: Some(job.device.id.clone()),
+            at: chrono::Utc::now(),
+            state: None,
+            kind: EventKind::WorkOrder.as_str().into(),
+            detail: work_order(job, env.config.action, &m.why),
+        })
+        .await?;
+    env.writer
         .record_durable(Record::Outcome {
             run_id: env.run_id.clone(),
             device_id: result.device_id.clone(),
@@ -55,5 +67,70 @@ pub fn by_hand(job: &PlannedJob, action: Action, detail: &str) -> String {
     match procedure {
         Some(p) => format!("{detail}; no remote path: by hand, {}", p.words()),
         None => format!("{detail}; no remote path: see the device's manual"),
+    }
+}
+
+/// The `work_order` event's detail: why, and the procedure for `action` as the catalog gives
+/// it (`null` when it gives none), for the work-order report to read without parsing words.
+pub fn work_order(job: &PlannedJob, action: Action, why: &str) -> Value {
+    let procedure = match action {
+        Action::PowerCycle => job.model.soft,
+        Action::FactoryReset => job.model.factory,
+    };
+    json!({
+        "action": action.as_str(),
+        "why": why,
+        "model": job.model.model,
+        "procedure": procedure.map(|p| json!({
+            "words": p.words(),
+            "hold_min_s": p.hold.min.as_secs(),
+            "hold_max_s": p.hold.max.as_secs(),
+            "tool": p.tool.map(|t| t.words()),
+            "back_after_s": p.back_after.as_secs(),
+        })),
+        "app_path": job.model.app_path,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::plan::plan;
+    use crate::inventory::Device;
+
+    #[test]
+    fn a_kc100_factory_reset_is_a_work_order_with_the_recessed_button_and_a_reason() {
+        let cam = Device {
+            model: Some("KC100".into()),
+            ..Device::bare("cam", "10.0.0.3")
+        };
+        let job = &plan(&[cam], Action::FactoryReset)[0];
+        let MethodPlan::Manual(m) = &job.method else {
+            panic!("{:?}", job.method);
+        };
+        let r = outcome(job, m);
+        assert_eq!(r.outcome, Outcome::ManualRequired);
+        assert_eq!(r.reason, Some(Reason::Unsupported));
+        let wo = work_order(job, Action::FactoryReset, &m.why);
+        assert_eq!(wo["procedure"]["hold_min_s"], 5);
+        assert_eq!(wo["procedure"]["tool"], "a paperclip or pin");
+        assert!(wo["why"].as_str().unwrap().contains("KC100"));
+    }
+
+    #[test]
+    fn method_manual_is_a_work_order_without_a_reason() {
+        let plug = Device {
+            model: Some("HS110".into()),
+            ..Device::bare("p", "10.0.0.4")
+        };
+        let job = &crate::engine::plan::plan_with(
+            &[plug],
+            Action::PowerCycle,
+            crate::engine::method::MethodChoice::Manual,
+        )[0];
+        let MethodPlan::Manual(m) = &job.method else {
+            panic!("{:?}", job.method);
+        };
+        assert_eq!(outcome(job, m).reason, None);
     }
 }

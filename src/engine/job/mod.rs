@@ -156,6 +156,13 @@ pub async fn run(env: Arc<JobEnv>, job: PlannedJob, mode: Mode) -> Result<JobRes
     // Device text inside the detail (an err_msg, an alias) must not reach a terminal or a
     // report as control characters.
     let detail = inert(&detail).into_owned();
+    if outcome == Outcome::ManualRequired {
+        ctx.event(
+            EventKind::WorkOrder,
+            manual::work_order(&job, env.config.action, &detail),
+        )
+        .await?;
+    }
     env.writer
         .record_durable(Record::Outcome {
             run_id: env.run_id.clone(),

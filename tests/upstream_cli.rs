@@ -218,6 +218,41 @@ fn a_strip_powered_by_a_plug_is_cycled_only_after_the_bulb_behind_it_is_done() {
     let text = String::from_utf8_lossy(&plan.stdout);
     assert!(text.contains("after: bulb"), "{text}");
     assert!(text.contains("after: strip"), "{text}");
+    let plan = bench.output(&[
+        "plan",
+        "fleet.csv",
+        "--action",
+        "power-cycle",
+        "--method",
+        "upstream",
+        "--json",
+    ]);
+    let jobs: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    assert_eq!(jobs[1]["method"], "upstream", "{jobs}");
+    assert_eq!(jobs[1]["via"], "plug", "{jobs}");
+    assert_eq!(jobs[1]["after"], serde_json::json!(["bulb"]), "{jobs}");
+    assert_eq!(jobs[2]["via"], "strip#2", "{jobs}");
+    assert_eq!(jobs[0]["method"], "manual", "{jobs}");
+}
+
+#[test]
+fn a_switch_at_the_address_that_is_not_the_inventory_s_is_never_switched() {
+    // The strip's row says one MAC; the device at its address reports another (a lease that
+    // moved): nothing behind it is switched off.
+    let sim = "id,host,model,mac,power_via,sim_fault\n\
+               strip,127.43.7.1,HS300(US),50:C7:BF:43:07:01,,mac=50:C7:BF:99:99:99\n\
+               bulb,127.43.7.2,KL130(US),50:C7:BF:43:07:02,strip#1,\n";
+    let bench = Bench::start(sim, sim);
+    bench.output(&run_args("power-cycle", &["--method", "upstream"]));
+    let record = latest_run(&bench.db());
+    let (outcome, reason, detail) = outcome_of(&record, "bulb");
+    assert_eq!(
+        (outcome, reason),
+        (Some(Outcome::Skipped), Some(Reason::DependencyFailed)),
+        "{detail}"
+    );
+    assert!(detail.contains("not the inventory's switch"), "{detail}");
+    assert!(switchings(&lines(&bench.journal().text), "strip").is_empty());
 }
 
 #[test]

@@ -14,7 +14,7 @@ use super::super::super::method::MethodPlan;
 use super::super::super::plan::link_for;
 use super::super::command::OutletIntent;
 use super::super::{Ctx, Evidence, Fail, Verdict};
-use super::switch::{Switch, read_outlet, switch_on};
+use super::switch::{Switch, read_checked, switch_on};
 
 impl Ctx<'_> {
     /// `resume`'s rule for an upstream job interrupted after its intent: the outlet is never
@@ -40,7 +40,22 @@ impl Ctx<'_> {
         self.attempts += 1;
         let mut found_off = false;
         if !ev.outlet_on {
-            match read_outlet(self.env, &switch).await {
+            let feeder = match &self.job.method {
+                MethodPlan::Upstream(up) => up.feeder.as_ref().clone(),
+                _ => self.job.device.clone(),
+            };
+            let state = match read_checked(self.env, &switch, &feeder).await {
+                Ok(state) => state,
+                Err(why) => {
+                    return Ok(Err(Fail(
+                        Reason::NotVerified,
+                        format!(
+                            "observed on resume: {why}; {outlet} may still be off: check it by hand; nothing was switched"
+                        ),
+                    )));
+                }
+            };
+            match state {
                 Some(false) => {
                     found_off = true;
                     let after = switch_on(self.env, &switch).await;

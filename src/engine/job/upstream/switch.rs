@@ -76,6 +76,11 @@ pub(in crate::engine::job) async fn reach_switch(
             Err(e) => return Err(format!("it did not answer at {addr}: {e}")),
         }
     };
+    // The switch must be the row `power_via` names: a lease that moved must never get another
+    // building's outlet switched off.
+    if let Some(why) = super::super::identity::identity_problem(&up.feeder, &info, addr) {
+        return Err(format!("it is not the inventory's switch: {why}"));
+    }
     let child = match up.outlet {
         None => None,
         Some(n) => match info.children.get(usize::from(n) - 1) {
@@ -96,6 +101,26 @@ pub(in crate::engine::job) async fn reach_switch(
 pub(in crate::engine::job) async fn read_outlet(env: &JobEnv, switch: &Switch) -> Option<bool> {
     let info = switch.client(env).info().await.ok()?;
     outlet_state(&info, switch.child.as_deref())
+}
+
+/// The outlet's relay state, read from a switch that must be `feeder`'s row; why not, when it
+/// can't be read or is another device.
+pub(in crate::engine::job) async fn read_checked(
+    env: &JobEnv,
+    switch: &Switch,
+    feeder: &crate::inventory::Device,
+) -> Result<Option<bool>, String> {
+    let info = switch
+        .client(env)
+        .info()
+        .await
+        .map_err(|e| format!("the switch did not answer at {}: {e}", switch.addr))?;
+    if let Some(why) = super::super::identity::identity_problem(feeder, &info, switch.addr) {
+        return Err(format!(
+            "the device at the switch's address is not the inventory's switch: {why}"
+        ));
+    }
+    Ok(outlet_state(&info, switch.child.as_deref()))
 }
 
 /// Switches the outlet on and reads it back, trying again until the switch confirms it: the

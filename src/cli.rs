@@ -148,6 +148,11 @@ pub struct PlanArgs {
     /// What to do to every device.
     #[arg(long, value_enum)]
     pub action: Action,
+    /// How each device gets the action: `auto` takes a remote command where the catalog knows
+    /// one, else the outlet `power_via` names, else a work order; the others ask for that one
+    /// method, with a work order where a device has no such path.
+    #[arg(long, value_enum, default_value_t)]
+    pub method: crate::engine::method::MethodChoice,
     /// Print the plan as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -167,6 +172,11 @@ pub struct RunArgs {
     /// What to do to every device.
     #[arg(long, value_enum)]
     pub action: Action,
+    /// How each device gets the action: `auto` (a remote command where the catalog knows one,
+    /// else the outlet `power_via` names, else a work order), `remote`, `upstream` or
+    /// `manual`; a device without the asked path gets a work order. `resume` keeps the run's.
+    #[arg(long, value_enum, default_value_t)]
+    pub method: crate::engine::method::MethodChoice,
     /// Jobs started per second, e.g. `5` or `5/s`.
     #[arg(long, default_value_t = crate::engine::schedule::DEFAULT_RATE.to_string())]
     pub rate: String,

@@ -115,6 +115,15 @@ pub enum EventKind {
     Outcome,
     /// `resume` reopened a job skipped by an early stop.
     Reopened,
+    /// The job ended as a work order: why, and the catalog's procedure for a person, in words
+    /// and as data (what to press, how long).
+    WorkOrder,
+    /// Upstream method: the switch acknowledged switching the outlet off (the disruptive
+    /// command), with the outlet's relay state before.
+    OutletOff,
+    /// Upstream method: the outlet was switched on again, by the run or by `resume`, with its
+    /// relay state after.
+    OutletOn,
 }
 
 /// What a run-level event records: the life of the run itself rather than of one job. They
@@ -197,6 +206,9 @@ words!(EventKind {
     ObservedAway => "observed_away",
     Outcome => "outcome",
     Reopened => "reopened",
+    WorkOrder => "work_order",
+    OutletOff => "outlet_off",
+    OutletOn => "outlet_on",
 });
 words!(RunEventKind {
     RunStarted => "run_started",

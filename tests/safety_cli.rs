@@ -176,7 +176,9 @@ fn a_failing_canary_stops_the_run_with_exit_three_and_resume_finishes_it() {
     let rec = latest(dir.path());
     assert_eq!(rec.run.status, RunStatus::Stopped);
     let o = outcomes(&rec);
-    assert_eq!(o[0].1, Some(Outcome::Failed));
+    // Offline: a work order (nothing answers there), and a failure as the canary counts it.
+    assert_eq!(o[0].1, Some(Outcome::ManualRequired));
+    assert_eq!(o[0].2, Some(Reason::Unreachable));
     for (id, outcome, reason) in &o[1..] {
         assert_eq!(
             (*outcome, *reason),
@@ -238,7 +240,10 @@ fn max_fail_as_a_percentage_stops_after_the_batch_that_exceeded_it() {
     );
     let o = outcomes(&latest(dir.path()));
     // With one job at a time, the second failure (d04) stops the batch before d05 starts.
-    assert_eq!(o[3].1, Some(Outcome::Failed));
+    assert_eq!(
+        (o[3].1, o[3].2),
+        (Some(Outcome::ManualRequired), Some(Reason::Unreachable))
+    );
     for (id, outcome, reason) in &o[4..] {
         assert_eq!(
             (*outcome, *reason),
@@ -276,7 +281,8 @@ fn max_fail_as_a_count_stops_once_failures_over_the_run_exceed_it() {
     let failed = rec
         .jobs
         .iter()
-        .filter(|j| j.outcome == Some(Outcome::Failed))
+        // Offline devices end as work orders, and count as failures towards --max-fail.
+        .filter(|j| j.reason == Some(Reason::Unreachable))
         .count();
     let skipped = rec
         .jobs

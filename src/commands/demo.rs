@@ -49,6 +49,7 @@ fn demo_config() -> RunConfig {
             request: Duration::from_secs(1),
         },
         time_scale: TIME_SCALE,
+        method: Default::default(),
     }
 }
 

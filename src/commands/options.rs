@@ -34,6 +34,7 @@ pub fn config(args: &RunArgs) -> Result<RunConfig, String> {
         connect_timeout_s: args.connect_timeout,
         request_timeout_s: args.request_timeout,
         time_scale: args.time_scale,
+        method: args.method,
     })
 }
 
@@ -48,6 +49,7 @@ pub struct Unchecked {
     pub connect_timeout_s: f64,
     pub request_timeout_s: f64,
     pub time_scale: f64,
+    pub method: crate::engine::method::MethodChoice,
 }
 
 /// The one check of a run's parameters, for `run` and `resume` alike. Every bound is there so
@@ -99,6 +101,7 @@ pub fn checked_config(u: Unchecked) -> Result<RunConfig, String> {
             request: timeout("request-timeout", u.request_timeout_s)?,
         },
         time_scale: u.time_scale,
+        method: u.method,
     })
 }
 
@@ -165,6 +168,7 @@ mod tests {
             connect_timeout_s: 5.0,
             request_timeout_s: 5.0,
             time_scale: 1.0,
+            method: Default::default(),
         }
     }
 

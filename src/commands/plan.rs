@@ -16,7 +16,7 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<Status> {
     };
     super::check::refuse_rows(&inv, args.action, args.allow_unverified_identity)?;
     super::check::refuse_profiles(&inv, args.credentials.as_deref())?;
-    let jobs = plan::plan(&inv.devices, args.action);
+    let jobs = plan::plan_with(&inv.devices, args.action, args.method);
     let mut out = std::io::stdout().lock();
     if args.json {
         let views: Vec<_> = jobs.iter().map(|j| j.view()).collect();
@@ -49,12 +49,13 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<Status> {
             ),
             d.host,
             args.action,
-            j.method,
+            j.method.word(),
             j.estimate.as_secs(),
             j.limit.as_secs()
         )?;
+        writeln!(out, "  why: {}", Inert(&j.why))?;
         for (i, step) in j.steps.iter().enumerate() {
-            writeln!(out, "  {}. {step}", i + 1)?;
+            writeln!(out, "  {}. {}", i + 1, Inert(step))?;
         }
         for w in &j.warnings {
             writeln!(out, "  warning: {w}")?;

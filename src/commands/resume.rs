@@ -231,6 +231,16 @@ fn stored_settings(run: &RunRow) -> Result<(RunConfig, Safety), String> {
         connect_timeout_s: num("connect_timeout_s")?,
         request_timeout_s: num("request_timeout_s")?,
         time_scale: num("time_scale")?,
+        // Runs recorded before `--method` chose by the catalog, as `auto` does.
+        method: match p["method"].as_str() {
+            None => Default::default(),
+            Some(word) => {
+                <crate::engine::method::MethodChoice as clap::ValueEnum>::from_str(word, false)
+                    .map_err(|_| {
+                        format!("method {word:?} is not one of auto, remote, upstream, manual")
+                    })?
+            }
+        },
     })?;
     let s = &p["safety"];
     let amount = |v: &Value| v.as_str().map(str::parse::<Amount>).transpose();

@@ -70,7 +70,7 @@ async fn run_checked(args: &RunArgs, signals: Signals) -> anyhow::Result<Status>
         crate::output::duration(config.timeouts.request),
         config.time_scale
     );
-    let mut jobs = plan::plan(&inventory.devices, config.action);
+    let mut jobs = plan::plan_with(&inventory.devices, config.action, config.method);
     if args.dry_run {
         let mut view = ProgressView::for_stderr();
         prepared(
@@ -247,7 +247,7 @@ async fn dry_run(
                     "ready": l.problem.is_none(),
                     "note": l.note,
                     "problem": l.problem,
-                    "method": j.method,
+                    "method": j.method.word(),
                     "warnings": j.warnings,
                 })
             })
@@ -272,7 +272,7 @@ async fn dry_run(
                     "ok    {id}: {}; would {} by {} method",
                     Inert(&l.note),
                     args.action,
-                    j.method
+                    j.method.word()
                 )?,
                 Some(p) => writeln!(out, "FAIL  {id}: {}", Inert(p))?,
             }

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use crate::model::Action;
 use crate::protocol::iot::transport::Timeouts;
 
+use super::method::MethodChoice;
 use super::schedule::Limits;
 
 /// How often a job looks at a device while waiting for it to go away or come back. Each look is
@@ -53,6 +54,8 @@ pub struct RunConfig {
     /// Real seconds per device second: 1 for real devices. Rehearsals against
     /// `fleetreset simulate --time-scale X` pass the same X so waits shrink with the devices'.
     pub time_scale: f64,
+    /// What `--method` asked for every device; stored so that `resume` plans the same.
+    pub method: MethodChoice,
 }
 
 impl RunConfig {
@@ -76,6 +79,7 @@ impl RunConfig {
             "connect_timeout_s": self.timeouts.connect.as_secs_f64(),
             "request_timeout_s": self.timeouts.request.as_secs_f64(),
             "time_scale": self.time_scale,
+            "method": self.method.as_str(),
             "poll_interval_s": POLL_INTERVAL.as_secs_f64(),
             "away_budget_s": AWAY_BUDGET.as_secs_f64(),
             "leave_budget_s": LEAVE_BUDGET.as_secs_f64(),

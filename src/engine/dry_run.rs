@@ -70,6 +70,14 @@ pub async fn look(
 async fn look_one(j: &PlannedJob, config: &RunConfig) -> Look {
     let d = &j.device;
     let id = d.id.clone();
+    if let super::method::MethodPlan::Manual(m) = &j.method {
+        // A work order: nothing would be sent, so there is nothing to look at.
+        return Look {
+            device_id: id,
+            problem: None,
+            note: format!("a work order ({})", m.why),
+        };
+    }
     if let Some(why) = &j.link.refusal {
         return Look {
             device_id: id,

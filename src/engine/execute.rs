@@ -1,31 +1,26 @@
-//! A whole run: record it, schedule the jobs batch by batch under the blast-radius limits,
-//! collect their outcomes, close the audit, write the reports. `run`, `resume` and `demo` all
+//! A whole run: record it, settle how each job reaches its device, and hand the jobs to
+//! [`super::drive`], which takes them to their outcomes, closes the audit and writes the reports. `run`, `resume` and `demo` all
 //! come through here, each holding its [`Guard`] (database, lock, claims) from before its
 //! first packet.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use tokio::sync::Notify;
 
 use crate::inventory::Inventory;
 use crate::model::Outcome;
-use crate::report::{self, ReportFiles};
-use crate::store::{
-    NewJob, NewRun, Record, RunRecord, RunStatus, StoreError, WRITER_CAPACITY, Writer,
-};
+use crate::report::ReportFiles;
+use crate::store::{NewJob, NewRun, RunRecord, RunStatus};
 
 use super::config::RunConfig;
+use super::drive::{Drive, drive};
 use super::guard::Guard;
-use super::job::{self, Addresses, JobEnv, JobResult, Mode};
+use super::job::{Addresses, JobResult, Mode};
 use super::links;
 use super::plan::PlannedJob;
-use super::policy::{Failures, Safety, StopReason, batches};
+use super::policy::{Safety, StopReason};
 use super::progress::ProgressView;
-use super::run_end::{count, run_end};
-use super::schedule::{Deferred, Progress, Scheduler};
 use super::shutdown::Signals;
 
 /// After the first signal, jobs in flight get this long (device time) to finish before they are
@@ -150,296 +145,10 @@ pub async fn prepare(
             "discovery failed ({e}); using the inventory and catalog as they are"
         )),
     }
+    links::attach_switches(jobs, store);
     links::rehearsal_check(jobs, config)
         .await
         .map_err(|p| vec![p])
-}
-
-pub(super) struct Drive<'a> {
-    pub(super) run_id: String,
-    /// Held until the run ends: no other process works on this database or these devices.
-    pub(super) guard: Guard,
-    pub(super) work: Vec<(PlannedJob, Mode)>,
-    pub(super) config: RunConfig,
-    pub(super) safety: Safety,
-    pub(super) db_path: &'a Path,
-    pub(super) reports_dir: &'a Path,
-    pub(super) view: &'a mut ProgressView,
-    pub(super) signals: Signals,
-    /// Devices of this run that refused the credentials before (a resumed run's), counted
-    /// towards `--max-auth-failures`.
-    pub(super) prior_auth_failures: usize,
-    /// The addresses already taken by jobs of this run (a resumed run's commands).
-    pub(super) addresses: Addresses,
-}
-
-/// One batch as the scheduler takes it: the jobs in order, and deferred ones (resume's
-/// judgements) that take no slot until they are due.
-struct BatchWork {
-    canary: bool,
-    jobs: Vec<(usize, (PlannedJob, Mode))>,
-    deferred: Vec<Deferred<(PlannedJob, Mode)>>,
-}
-
-pub(super) async fn drive(d: Drive<'_>) -> anyhow::Result<RunSummary> {
-    let Drive {
-        run_id,
-        guard,
-        work,
-        config,
-        safety,
-        db_path,
-        reports_dir,
-        view,
-        signals,
-        prior_auth_failures,
-        addresses,
-    } = d;
-    let (db, mut hold) = guard.into_parts();
-    let (writer, writer_task) = Writer::spawn(db, WRITER_CAPACITY);
-    let env = Arc::new(JobEnv {
-        run_id: run_id.clone(),
-        writer: writer.clone(),
-        config: config.clone(),
-        allow_unverified_identity: safety.allow_unverified_identity,
-        addresses,
-    });
-    let total = work.len();
-    let ids: Vec<String> = work.iter().map(|(j, _)| j.device.id.clone()).collect();
-    // Resume's judgements go with the first batch, deferred: they were started long ago and
-    // count towards no batch.
-    let mut fresh = Vec::new();
-    let mut deferred = Vec::new();
-    for (index, (job, mode)) in work.into_iter().enumerate() {
-        match &mode {
-            Mode::Resolve { not_before, .. } => deferred.push(Deferred {
-                at: *not_before,
-                index,
-                job: (job, mode),
-            }),
-            // Settled from the records at once, in no batch.
-            Mode::Refused(_) => deferred.push(Deferred {
-                at: tokio::time::Instant::now(),
-                index,
-                job: (job, mode),
-            }),
-            Mode::Fresh => fresh.push((index, (job, mode))),
-        }
-    }
-    let judged: Vec<bool> = {
-        let mut j = vec![false; total];
-        deferred.iter().for_each(|d| j[d.index] = true);
-        j
-    };
-    let mut plan: Vec<BatchWork> = batches(fresh, &safety)
-        .into_iter()
-        .map(|b| BatchWork {
-            canary: b.canary,
-            jobs: b.jobs.into_iter().map(|(_, job)| job).collect(),
-            deferred: Vec::new(),
-        })
-        .collect();
-    if plan.is_empty() {
-        plan.push(BatchWork {
-            canary: false,
-            jobs: Vec::new(),
-            deferred: Vec::new(),
-        });
-    }
-    plan[0].deferred = deferred;
-
-    let mut started = vec![false; total];
-    let mut aborted = Vec::new();
-    let mut results = Vec::with_capacity(total);
-    let mut audit_error: Option<StoreError> = None;
-    let audit_failed = Notify::new();
-    let mut stop: Option<StopReason> = None;
-    let mut failures = Failures::with_auth_failures(prior_auth_failures);
-    let scheduler = Scheduler::new(&config.limits);
-    let grace = config.scaled(SHUTDOWN_GRACE);
-
-    view.begin(total);
-    for BatchWork {
-        canary,
-        jobs,
-        deferred,
-    } in plan
-    {
-        if stop.is_some() || audit_error.is_some() {
-            break;
-        }
-        if signals.received() > 0 {
-            stop = Some(StopReason::Signal);
-            break;
-        }
-        let window_left = match &safety.window {
-            None => None,
-            Some(w) => match w.remaining_now() {
-                Some(left) => Some(left),
-                None => {
-                    stop = Some(StopReason::WindowClosed(format!(
-                        "the maintenance window {w} closed"
-                    )));
-                    break;
-                }
-            },
-        };
-        failures.start_batch(jobs.len(), canary);
-        let threshold = Notify::new();
-        let mut threshold_why: Option<String> = None;
-        let fired: std::cell::Cell<Option<StopReason>> = std::cell::Cell::new(None);
-        let window = safety.window;
-        let stop_starting = async {
-            let reason = tokio::select! {
-                _ = signals.at_least(1) => Some(StopReason::Signal),
-                _ = threshold.notified() => None,
-                _ = sleep_or_never(window_left) => Some(StopReason::WindowClosed(format!(
-                    "the maintenance window {} closed",
-                    window.as_ref().map(|w| w.to_string()).unwrap_or_default()
-                ))),
-                _ = audit_failed.notified() => None,
-            };
-            fired.set(reason);
-        };
-        let abort = async {
-            tokio::select! {
-                _ = signals.at_least(2) => {}
-                _ = async { signals.at_least(1).await; tokio::time::sleep(grace).await } => {}
-            }
-        };
-        let runner = |(job, mode): (PlannedJob, Mode)| job::run(Arc::clone(&env), job, mode);
-        scheduler
-            .run_with(
-                jobs,
-                deferred,
-                runner,
-                |p: Progress<Result<JobResult, StoreError>>| match p {
-                    Progress::Started { index } => {
-                        started[index] = true;
-                        view.started(&ids[index]);
-                    }
-                    Progress::Finished { result: Ok(r), .. } => {
-                        if r.outcome == Outcome::Failed
-                            && let Some(why) = failures.failed(&safety, &r.device_id, r.reason)
-                            && threshold_why.is_none()
-                        {
-                            view.note(&format!("stopping: {why}; no further job will start"));
-                            threshold_why = Some(why);
-                            threshold.notify_one();
-                        }
-                        view.finished(&r);
-                        results.push(r);
-                    }
-                    Progress::Finished {
-                        index,
-                        result: Err(e),
-                    } => {
-                        view.note(&format!("{}: the audit database failed: {e}", ids[index]));
-                        if audit_error.is_none() {
-                            audit_error = Some(e);
-                            audit_failed.notify_one();
-                        }
-                    }
-                    Progress::Aborted { index } => {
-                        view.note(&format!(
-                            "{}: stopped in flight; left for resume to judge (the summary ends with the command)",
-                            ids[index]
-                        ));
-                        aborted.push(index);
-                    }
-                },
-                stop_starting,
-                abort,
-            )
-            .await;
-        stop = fired.take().or(threshold_why.map(StopReason::Threshold));
-    }
-    view.end();
-    // A signal that came once every job had started stopped nothing, but the run was still
-    // asked to stop: it ends `interrupted` (exit 3), as the person or the service manager
-    // that sent it expects.
-    if stop.is_none() && signals.received() > 0 {
-        stop = Some(StopReason::Signal);
-    }
-
-    // Jobs never started get their one outcome: a skip that `resume` can reopen. A job with a
-    // recorded intent is not one of them: its command may have arrived, so it stays open for
-    // `resume` to judge, never marked as skipped.
-    let mut left_open = 0;
-    let mut skipped_count = 0;
-    if let (Some(why), None) = (&stop, &audit_error) {
-        for i in (0..total).filter(|i| !started[*i]) {
-            if judged[i] {
-                left_open += 1;
-                continue;
-            }
-            let skipped = JobResult {
-                device_id: ids[i].clone(),
-                outcome: Outcome::Skipped,
-                reason: Some(why.skip_reason()),
-                detail: format!("not started: {}", why.describe()),
-            };
-            let rec = Record::Outcome {
-                run_id: run_id.clone(),
-                device_id: skipped.device_id.clone(),
-                at: chrono::Utc::now(),
-                outcome: skipped.outcome,
-                reason: skipped.reason,
-                detail: skipped.detail.clone(),
-                attempts: 0,
-            };
-            if let Err(e) = writer.record_durable(rec).await {
-                audit_error = Some(e);
-                break;
-            }
-            results.push(skipped);
-            skipped_count += 1;
-        }
-    }
-    drop(env);
-    drop(writer);
-    let mut db = writer_task
-        .finish()
-        .await
-        .context("closing the audit database")?;
-    if let Some(e) = audit_error {
-        return Err(anyhow::Error::new(e).context(format!(
-            "the audit database {} failed during run {run_id}; no new job was started after that",
-            db_path.display()
-        )));
-    }
-    if !aborted.is_empty() || left_open > 0 {
-        hold.keep_claims();
-    }
-    let end = run_end(
-        stop.as_ref(),
-        &signals,
-        count(aborted.len() + left_open),
-        count(skipped_count),
-    );
-    let status = end.status();
-    db.end_run(&run_id, chrono::Utc::now(), end)
-        .context("closing the run")?;
-    let record = db.load_run(&run_id).context("reading the run back")?;
-    let dir = reports_dir.join(&run_id);
-    let report = report::write(&dir, &record)
-        .with_context(|| format!("writing the reports to {}", dir.display()))?;
-    Ok(RunSummary {
-        run_id,
-        status,
-        stop,
-        results,
-        record,
-        report,
-        db_path: db_path.to_path_buf(),
-    })
-}
-
-async fn sleep_or_never(d: Option<Duration>) {
-    match d {
-        Some(d) => tokio::time::sleep(d).await,
-        None => std::future::pending().await,
-    }
 }
 
 fn new_job(j: &PlannedJob) -> NewJob {
@@ -451,7 +160,7 @@ fn new_job(j: &PlannedJob) -> NewJob {
         mac: j.device.mac.map(|m| m.to_string()),
         site: j.device.site.clone(),
         unit: j.device.unit.clone(),
-        method: j.method,
+        method: j.method.word(),
     }
 }
 

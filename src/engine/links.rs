@@ -123,6 +123,31 @@ pub fn missing_profiles(
         .collect()
 }
 
+/// Gives every upstream job the link of its switch: the switch's own job's, settled like any
+/// (discovery included), when the switch is a row of this run; else the inventory's and the
+/// catalog's, with its credentials profile. A profile `store` lacks leaves the switch without
+/// credentials: a switch that needs them then fails its probe, and the jobs behind it end
+/// `dependency_failed`.
+pub fn attach_switches(jobs: &mut [PlannedJob], store: &credentials::Store) {
+    let links: HashMap<String, super::plan::LinkPlan> = jobs
+        .iter()
+        .map(|j| (j.device.id.clone(), j.link.clone()))
+        .collect();
+    for j in jobs.iter_mut() {
+        let super::method::MethodPlan::Upstream(up) = &mut j.method else {
+            continue;
+        };
+        up.switch = Some(match links.get(&up.via) {
+            Some(link) => link.clone(),
+            None => {
+                let mut link = super::plan::link_for(&up.feeder);
+                link.credentials = profile_of(&up.feeder).and_then(|p| store.get(p).ok());
+                link
+            }
+        });
+    }
+}
+
 fn profile_of(device: &crate::inventory::Device) -> Option<&str> {
     device.credentials.as_deref().filter(|p| !p.is_empty())
 }

@@ -12,6 +12,7 @@ use crate::inventory::{Device, ProtocolChoice};
 use crate::model::{Action, Method};
 
 use super::config::{BOOT_BUDGET_FACTOR, LEAVE_BUDGET};
+use super::method::{self, MethodChoice, MethodPlan};
 
 /// Time a probe and a command take on a healthy LAN, for estimates.
 const EXCHANGE_ESTIMATE: Duration = Duration::from_secs(2);
@@ -23,7 +24,13 @@ pub struct PlannedJob {
     pub seq: u32,
     pub device: Device,
     pub model: ModelInfo,
-    pub method: Method,
+    /// How the device gets the action, with what that needs ([`method::choose`]).
+    pub method: MethodPlan,
+    /// Why that method, in words.
+    pub why: String,
+    /// The rows of this run this device powers (`power_via` names it): it acts only once all
+    /// of their jobs have ended.
+    pub after: Vec<String>,
     pub steps: Vec<String>,
     /// How long the job should take when all goes well.
     pub estimate: Duration,
@@ -88,13 +95,93 @@ fn initial_link(device: &Device, model: &ModelInfo) -> LinkPlan {
     }
 }
 
-/// Plans every device for `action`.
+/// How a run reaches `device` before discovery: from the inventory's `protocol` column and the
+/// catalog (the upstream method's switch, when its row has no job of its own to settle it).
+pub fn link_for(device: &Device) -> LinkPlan {
+    let model = device
+        .model
+        .as_deref()
+        .map(catalog::lookup)
+        .unwrap_or(catalog::UNKNOWN);
+    initial_link(device, &model)
+}
+
+/// Plans every device for `action`, each by the method the catalog and its row allow.
 pub fn plan(devices: &[Device], action: Action) -> Vec<PlannedJob> {
+    plan_with(devices, action, MethodChoice::Auto)
+}
+
+/// Plans every device for `action` by the method `asked` (`--method`), where its row and the
+/// catalog allow it, with the order power dependencies impose ([`PlannedJob::after`]).
+pub fn plan_with(devices: &[Device], action: Action, asked: MethodChoice) -> Vec<PlannedJob> {
+    let by_id: std::collections::HashMap<&str, &Device> =
+        devices.iter().map(|d| (d.id.as_str(), d)).collect();
     devices
         .iter()
         .enumerate()
-        .map(|(i, d)| plan_one(u32::try_from(i).unwrap_or(u32::MAX), d, action))
+        .map(|(i, d)| {
+            let feeder = d
+                .power_via
+                .as_ref()
+                .and_then(|v| by_id.get(v.id.as_str()).copied());
+            let mut job = plan_one(u32::try_from(i).unwrap_or(u32::MAX), d, action);
+            let method = method::choose(d, &job.model, feeder, action, asked);
+            job.why = method.why(&job.model, action);
+            job.after = devices
+                .iter()
+                .filter(|other| other.power_via.as_ref().is_some_and(|v| v.id == d.id))
+                .map(|other| other.id.clone())
+                .collect();
+            shape(&mut job, method, action);
+            job
+        })
         .collect()
+}
+
+/// Rewrites the remote plan's steps and times for an upstream or manual method.
+fn shape(job: &mut PlannedJob, method: MethodPlan, action: Action) {
+    let boot = job.model.boot_time;
+    match &method {
+        MethodPlan::Remote => {}
+        MethodPlan::Upstream(u) => {
+            let outlet = u.outlet_name();
+            let off = u.off_time.as_secs();
+            job.steps = vec![
+                "probe: read its state (pre-state), if it answers".into(),
+                job.steps[1].clone(),
+                format!("probe {}: the switch, and the outlet's relay state", u.via),
+                "record the intent durably".into(),
+                format!("switch {outlet} off; hold it off for at least {off} s"),
+                format!("switch {outlet} on; record the outlet's relay state"),
+                format!(
+                    "wait for it to come back (typically {} s, at most {} s)",
+                    boot.as_secs(),
+                    (boot * BOOT_BUDGET_FACTOR).as_secs()
+                ),
+                "read its state again: alias kept".into(),
+            ];
+            job.estimate = EXCHANGE_ESTIMATE * 2 + u.off_time + boot;
+            job.limit = EXCHANGE_ESTIMATE * 2 + u.off_time + boot * BOOT_BUDGET_FACTOR;
+        }
+        MethodPlan::Manual(m) => {
+            job.steps = vec![
+                format!("record a work order ({action}): {}", m.why),
+                "nothing is sent; the job ends manual_required".into(),
+            ];
+            job.estimate = Duration::ZERO;
+            job.limit = Duration::ZERO;
+        }
+    }
+    if !job.after.is_empty() {
+        job.steps.insert(
+            0,
+            format!(
+                "after: {} (it powers them; they go first)",
+                job.after.join(", ")
+            ),
+        );
+    }
+    job.method = method;
 }
 
 fn plan_one(seq: u32, device: &Device, action: Action) -> PlannedJob {
@@ -166,7 +253,9 @@ fn plan_one(seq: u32, device: &Device, action: Action) -> PlannedJob {
         seq,
         device: device.clone(),
         model,
-        method: Method::Remote,
+        method: MethodPlan::Remote,
+        why: String::new(),
+        after: Vec::new(),
         steps: vec![
             "probe: read sysinfo and cloud binding (pre-state)".into(),
             identity,
@@ -193,6 +282,12 @@ pub struct PlanView<'a> {
     pub site: Option<&'a str>,
     pub unit: Option<&'a str>,
     pub method: Method,
+    /// Why that method.
+    pub why: &'a str,
+    /// The outlet it is power-cycled through (`strip-1#2`), for the upstream method.
+    pub via: Option<String>,
+    /// The devices it powers, which act before it.
+    pub after: &'a [String],
     pub protocol: &'static str,
     pub protocol_source: &'static str,
     pub steps: &'a [String],
@@ -211,7 +306,13 @@ impl PlannedJob {
             mac: self.device.mac.map(|m| m.to_string()),
             site: self.device.site.as_deref(),
             unit: self.device.unit.as_deref(),
-            method: self.method,
+            method: self.method.word(),
+            why: &self.why,
+            via: match &self.method {
+                MethodPlan::Upstream(u) => Some(u.outlet_name()),
+                _ => None,
+            },
+            after: &self.after,
             protocol: self.link.protocol.as_str(),
             protocol_source: self.link.source,
             steps: &self.steps,
@@ -241,7 +342,7 @@ mod tests {
             Action::PowerCycle,
         );
         let j = &jobs[0];
-        assert_eq!(j.method, Method::Remote);
+        assert_eq!(j.method, MethodPlan::Remote);
         assert!(j.warnings.is_empty(), "{:?}", j.warnings);
         assert!(j.steps.iter().any(|s| s.contains("50:C7:BF:00:00:01")));
         assert!(j.steps.iter().any(|s| s.starts_with("send reboot")));
@@ -286,6 +387,61 @@ mod tests {
         assert_eq!(with("P100(US)", "aes"), Some(ProtocolKind::SmartAes));
         assert_eq!(with("HS110(EU)", "auto"), None);
         assert_eq!(with("HS110(EU)", "smart-aes"), Some(ProtocolKind::SmartAes));
+    }
+
+    #[test]
+    fn a_strip_is_planned_after_the_devices_it_powers_and_they_through_its_outlet() {
+        let strip = Device {
+            model: Some("HS300".into()),
+            ..Device::bare("strip", "10.0.0.1")
+        };
+        let bell = Device {
+            model: Some("D230".into()),
+            power_via: Some("strip#3".parse().unwrap()),
+            ..Device::bare("bell", "10.0.0.2")
+        };
+        let jobs = plan(&[strip, bell], Action::PowerCycle);
+        assert_eq!(jobs[0].method, MethodPlan::Remote);
+        assert_eq!(jobs[0].after, ["bell"]);
+        assert!(
+            jobs[0].steps[0].starts_with("after: bell"),
+            "{:?}",
+            jobs[0].steps
+        );
+        let MethodPlan::Upstream(u) = &jobs[1].method else {
+            panic!("{:?}", jobs[1].method);
+        };
+        assert_eq!(u.outlet_name(), "strip#3");
+        assert!(jobs[1].why.contains("strip#3"), "{}", jobs[1].why);
+        assert!(
+            jobs[1]
+                .steps
+                .iter()
+                .any(|s| s.starts_with("switch strip#3 off; hold it off for at least 15 s")),
+            "{:?}",
+            jobs[1].steps
+        );
+        let view = jobs[1].view();
+        assert_eq!(view.method, Method::Upstream);
+        assert_eq!(view.via.as_deref(), Some("strip#3"));
+    }
+
+    #[test]
+    fn a_work_order_plans_nothing_sent_and_takes_no_time() {
+        let cam = Device {
+            model: Some("KC100".into()),
+            ..Device::bare("cam", "10.0.0.3")
+        };
+        let j = &plan(&[cam], Action::FactoryReset)[0];
+        assert!(matches!(j.method, MethodPlan::Manual(_)));
+        assert_eq!(j.estimate, Duration::ZERO);
+        assert!(j.steps.iter().any(|s| s.contains("nothing is sent")));
+        assert!(
+            j.why
+                .starts_with("no local factory-reset command for a KC100"),
+            "{}",
+            j.why
+        );
     }
 
     #[test]

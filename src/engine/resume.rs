@@ -13,7 +13,8 @@ use crate::model::{Outcome, Reason};
 use crate::store::{EventRow, JobRow, Resumed, RunRecord, SnapshotPhase};
 
 use super::config::RunConfig;
-use super::execute::{Drive, RunSummary, drive, prepare};
+use super::drive::{Drive, drive};
+use super::execute::{RunSummary, prepare};
 use super::guard::Guard;
 use super::host_clock::HostMark;
 use super::job::{Addresses, Evidence, Mode, login_unsettled, refused_login};
@@ -90,9 +91,17 @@ pub async fn resume(
     let by_job = ByJob::of(&before);
     let open = |j: &&JobRow| j.outcome.is_none() || is_resumable_skip(j.outcome, j.reason);
     let mut work: Vec<(PlannedJob, Mode)> = Vec::new();
+    // Planned over the whole inventory, as the run was: a device's method and order depend on
+    // the rows that power it and that it powers.
+    let mut planned_all: HashMap<String, PlannedJob> =
+        plan::plan_with(&inventory.devices, config.action, config.method)
+            .into_iter()
+            .map(|p| (p.device.id.clone(), p))
+            .collect();
     for j in before.jobs.iter().filter(open) {
-        let device = by_id[j.device_id.as_str()];
-        let mut planned = plan::plan(std::slice::from_ref(device), config.action).remove(0);
+        let Some(mut planned) = planned_all.remove(j.device_id.as_str()) else {
+            continue;
+        };
         planned.seq = j.seq;
         let events = by_job.events(&j.device_id);
         let mode = match Evidence::from_events(config.action, events.iter().copied()) {

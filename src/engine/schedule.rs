@@ -1,10 +1,11 @@
-//! The scheduler: starts jobs under a strict rate limit and a concurrency cap, and collects
-//! their results. It owns every limit; a job never spawns work of its own.
+//! The scheduler: starts jobs under a strict rate limit and a concurrency cap, in an order that
+//! respects their dependencies (a plug after what it powers), and collects their results. It
+//! owns every limit; a job never spawns work of its own.
 //!
 //! The rate limiter reads tokio's clock, so tests under `tokio::time::pause()` prove the limits
 //! deterministically.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
@@ -160,6 +161,40 @@ impl Scheduler {
         jobs: Vec<(usize, T)>,
         deferred: Vec<Deferred<T>>,
         runner: F,
+        collect: impl FnMut(Progress<R>),
+        stop: impl Future<Output = ()>,
+        abort: impl Future<Output = ()>,
+    ) -> Ended
+    where
+        T: Send + 'static,
+        R: Send + 'static,
+        F: Fn(T) -> Fut,
+        Fut: Future<Output = R> + Send + 'static,
+    {
+        self.run_ordered(
+            jobs,
+            deferred,
+            &HashMap::new(),
+            runner,
+            collect,
+            stop,
+            abort,
+        )
+        .await
+    }
+
+    /// [`run_with`](Self::run_with), where a job starts only once every job `after` lists for
+    /// it (by index) has finished: a plug that powers others waits for them. The first job in
+    /// order whose dependencies are met goes next; a dependency on a job this schedule doesn't
+    /// hold is met. Should nothing be left that could ever meet them (nothing running, nothing
+    /// deferred), the next job in order starts anyway rather than the run never ending.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn run_ordered<T, R, F, Fut>(
+        &self,
+        jobs: Vec<(usize, T)>,
+        deferred: Vec<Deferred<T>>,
+        after: &HashMap<usize, Vec<usize>>,
+        runner: F,
         mut collect: impl FnMut(Progress<R>),
         stop: impl Future<Output = ()>,
         abort: impl Future<Output = ()>,
@@ -175,20 +210,26 @@ impl Scheduler {
         // collector has seen the result: a failure that stops the run is seen before the job
         // that would take its slot can start.
         let mut running: JoinSet<(usize, R, OwnedSemaphorePermit)> = JoinSet::new();
-        let mut ids = std::collections::HashMap::new();
+        let mut ids = HashMap::new();
         let total = jobs.len() + deferred.len();
+        let held: HashSet<usize> = jobs
+            .iter()
+            .map(|(i, _)| *i)
+            .chain(deferred.iter().map(|d| d.index))
+            .collect();
+        let mut done: HashSet<usize> = HashSet::new();
         let mut started = 0;
         tokio::pin!(stop);
         tokio::pin!(abort);
         let mut aborted = false;
-        let mut queue = jobs.into_iter().peekable();
+        let mut queue: VecDeque<(usize, T)> = jobs.into();
         let mut deferred: VecDeque<Deferred<T>> = {
             let mut d = deferred;
             d.sort_by_key(|d| d.at);
             d.into()
         };
 
-        'starting: while queue.peek().is_some() || !deferred.is_empty() {
+        'starting: while !queue.is_empty() || !deferred.is_empty() {
             // A permit first (reaping finished jobs meanwhile), then the rate: a job's start
             // time is when it may act, not when it began queueing.
             let permit = loop {
@@ -196,8 +237,8 @@ impl Scheduler {
                     biased;
                     _ = &mut abort => { aborted = true; break 'starting }
                     _ = &mut stop => break 'starting,
-                    Some(done) = running.join_next_with_id(), if !running.is_empty() => {
-                        finish(done, &mut ids, &mut collect)
+                    Some(ended) = running.join_next_with_id(), if !running.is_empty() => {
+                        done.insert(finish(ended, &mut ids, &mut collect));
                     }
                     permit = Arc::clone(&permits).acquire_owned() => {
                         break permit.expect("the semaphore is never closed");
@@ -209,8 +250,8 @@ impl Scheduler {
                     biased;
                     _ = &mut abort => { aborted = true; break 'starting }
                     _ = &mut stop => break 'starting,
-                    Some(done) = running.join_next_with_id(), if !running.is_empty() => {
-                        finish(done, &mut ids, &mut collect)
+                    Some(ended) = running.join_next_with_id(), if !running.is_empty() => {
+                        done.insert(finish(ended, &mut ids, &mut collect));
                     }
                     // `until_ready` takes a cell only in the poll where it completes, so
                     // dropping it when another branch wins loses nothing.
@@ -222,22 +263,28 @@ impl Scheduler {
                     let d = deferred.pop_front().expect("a front was seen");
                     break (d.index, d.job);
                 }
-                if let Some(next) = queue.next() {
-                    break next;
+                let ready = |i: &usize| {
+                    after.get(i).is_none_or(|deps| {
+                        deps.iter().all(|d| !held.contains(d) || done.contains(d))
+                    })
+                };
+                if let Some(pos) = queue.iter().position(|(i, _)| ready(i)) {
+                    break queue.remove(pos).expect("a position in the queue");
                 }
-                // Only deferred jobs are left, none due yet: wait for the first, reaping.
-                let at = deferred
-                    .front()
-                    .expect("the loop runs while one is left")
-                    .at;
+                if !queue.is_empty() && running.is_empty() && deferred.is_empty() {
+                    // Nothing left could meet the dependencies: never hang.
+                    break queue.pop_front().expect("not empty");
+                }
+                // Wait for a job to finish (a dependency met) or the first deferred job.
+                let at = deferred.front().map(|d| d.at);
                 tokio::select! {
                     biased;
                     _ = &mut abort => { aborted = true; break 'starting }
                     _ = &mut stop => break 'starting,
-                    Some(done) = running.join_next_with_id(), if !running.is_empty() => {
-                        finish(done, &mut ids, &mut collect)
+                    Some(ended) = running.join_next_with_id(), if !running.is_empty() => {
+                        done.insert(finish(ended, &mut ids, &mut collect));
                     }
-                    _ = tokio::time::sleep_until(at) => {}
+                    _ = sleep_until_or_never(at) => {}
                 }
             };
             collect(Progress::Started { index });
@@ -256,7 +303,9 @@ impl Scheduler {
                     aborted = true;
                     running.abort_all();
                 }
-                Some(done) = running.join_next_with_id() => finish(done, &mut ids, &mut collect),
+                Some(ended) = running.join_next_with_id() => {
+                    finish(ended, &mut ids, &mut collect);
+                }
             }
         }
         if aborted {
@@ -269,22 +318,32 @@ impl Scheduler {
     }
 }
 
+async fn sleep_until_or_never(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Reports a job that ended; its index.
 fn finish<R>(
-    done: Result<(tokio::task::Id, (usize, R, OwnedSemaphorePermit)), tokio::task::JoinError>,
-    ids: &mut std::collections::HashMap<tokio::task::Id, usize>,
+    ended: Result<(tokio::task::Id, (usize, R, OwnedSemaphorePermit)), tokio::task::JoinError>,
+    ids: &mut HashMap<tokio::task::Id, usize>,
     collect: &mut impl FnMut(Progress<R>),
-) {
-    match done {
+) -> usize {
+    match ended {
         Ok((id, (index, result, permit))) => {
             ids.remove(&id);
             collect(Progress::Finished { index, result });
             drop(permit);
+            index
         }
         // A job that panicked is a bug; surface it instead of recording a made-up outcome.
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(e) => {
             let index = ids.remove(&e.id()).expect("every running job has an index");
-            collect(Progress::Aborted { index })
+            collect(Progress::Aborted { index });
+            index
         }
     }
 }

@@ -6,6 +6,7 @@
 //! | fault | effect |
 //! |---|---|
 //! | `offline` | nothing listens at the address (connections refused, discovery silent) |
+//! | `button_only` | answers reads, and refuses a reboot or factory reset as a method it doesn't have (IOT `-2` "member not support", SMART `-1002` unknown method), as firmware with only a physical button does; nothing is journaled |
 //! | `slow=MS` | every reply is held back MS milliseconds (real time, not scaled) |
 //! | `drop_mid_reply` | half of every reply is written, then the connection is closed |
 //! | `half_frame` | every reply is its length prefix and the first half of its body, then silence with the connection kept open |
@@ -76,6 +77,8 @@ pub const ESCAPES: &str = r"\n \r \t \e \xHH \; \\";
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Faults {
     pub offline: bool,
+    /// Reboot and reset are refused as unknown methods.
+    pub button_only: bool,
     pub slow: Option<Duration>,
     pub drop_mid_reply: bool,
     pub half_frame: bool,
@@ -147,6 +150,7 @@ impl Faults {
             };
             match (name, value) {
                 ("offline", None) => f.offline = true,
+                ("button_only", None) => f.button_only = true,
                 ("slow", Some(ms)) => {
                     let ms: u64 = ms
                         .parse()
@@ -246,6 +250,7 @@ impl Faults {
             (self.reboot_never_returns, "reboot_never_returns"),
             (self.reboot_ignored, "reboot_ignored"),
             (self.reset_stays, "reset_stays"),
+            (self.button_only, "button_only"),
         ] {
             if on {
                 parts.push(name.to_string());

@@ -81,6 +81,7 @@ async fn respond(dev: &Arc<SimDevice>, req: Request<Incoming>) -> Response<Full<
         let (reply, effect) = state.http(&request, Instant::now(), &mut rand::thread_rng());
         (reply, effect, state.faults().slow)
     };
+    super::power::publish(dev);
     // The firmware acts on a command whatever then happens to its reply.
     if let Some(effect) = effect {
         dev.schedule(effect, REPLY_GRACE + slow.unwrap_or_default());

@@ -11,6 +11,7 @@
 //! - [`fault`]: fault injection from the `sim_fault` column.
 //! - [`server`], [`http`]: TCP (XOR frames or HTTP), UDP and the device life cycle.
 //! - [`camera`]: cameras and doorbells over HTTPS (SslAes, LINKIE2), with their own TLS.
+//! - [`power`]: the power graph: a row's `power_via` plug or outlet powers it.
 //!
 //! Every device gets its own loopback address, so the real default ports work and python-kasa
 //! can reach each one by IP. Non-loopback rows are refused: the simulator must never answer
@@ -39,6 +40,7 @@ pub mod http;
 pub mod klap;
 pub mod model;
 pub mod plan;
+pub mod power;
 pub mod profile;
 pub mod relay;
 pub mod server;
@@ -210,6 +212,7 @@ impl Simulator {
         let mut endpoints = Vec::new();
         let now = Instant::now();
         let mut bound = Vec::new();
+        let mut powered_by = Vec::new();
         for spec in specs {
             let offline = spec.faults.offline;
             endpoints.push(Endpoint {
@@ -254,6 +257,9 @@ impl Simulator {
                     .with_journal(journal.clone()),
                 ),
             };
+            let sim_state = SimState::new(model, spec.transport, account, time_scale, spec.addr);
+            let (outputs, _) = watch::channel(sim_state.outputs());
+            powered_by.push(spec.power_via.clone());
             let dev = Arc::new(SimDevice {
                 id: spec.id.clone(),
                 model: spec.model,
@@ -261,16 +267,11 @@ impl Simulator {
                 scale: time_scale,
                 boot_time: spec.boot_time,
                 transport: spec.transport,
-                state: Mutex::new(SimState::new(
-                    model,
-                    spec.transport,
-                    account,
-                    time_scale,
-                    spec.addr,
-                )),
+                state: Mutex::new(sim_state),
                 phase,
                 connections: Arc::new(Semaphore::new(server::MAX_CONNECTIONS_PER_DEVICE)),
                 journal: journal.clone(),
+                outputs,
             });
             devices.push(Arc::clone(&dev));
             if offline {
@@ -319,6 +320,20 @@ impl Simulator {
                 );
             }
             bound.push((dev, tcp, udp));
+        }
+        // Devices powered by a simulated plug or strip outlet follow its relay.
+        for (dev, via) in devices.iter().zip(&powered_by) {
+            let Some(via) = via else { continue };
+            let Some(feeder) = devices.iter().find(|d| d.id == via.id) else {
+                continue;
+            };
+            let index = usize::from(via.outlet.unwrap_or(1)) - 1;
+            tasks.spawn(power::follow(
+                Arc::clone(dev),
+                feeder.outputs.subscribe(),
+                index,
+                stop_rx.clone(),
+            ));
         }
         for (dev, tcp, udp) in bound {
             tasks.spawn(server::run_tcp(Arc::clone(&dev), tcp, stop_rx.clone()));

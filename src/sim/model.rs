@@ -233,6 +233,14 @@ impl SimState {
     }
 
     /// Answers one decoded JSON request in the device's dialect.
+    /// What the device powers now: its relay, or each outlet's ([`super::power`]).
+    pub fn outputs(&self) -> Vec<bool> {
+        match &self.model {
+            Model::Iot(d) => d.outputs(),
+            Model::Smart(d) => d.outputs(),
+        }
+    }
+
     pub fn handle_json(&mut self, request: &Value, now: Instant) -> (Value, Option<Effect>) {
         match &mut self.model {
             Model::Iot(d) => d.handle(request, now),

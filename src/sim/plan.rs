@@ -87,6 +87,8 @@ pub struct DeviceSpec {
     /// The account the device is bound to (its row's `credentials` profile); `None` leaves
     /// it unbound. `Credentials` never prints its password.
     pub account: Option<Credentials>,
+    /// The row's `power_via`: the simulated plug or strip outlet it is powered by.
+    pub power_via: Option<crate::inventory::PowerVia>,
 }
 
 /// Checks every row and builds the device specs, or lists every row that can't be served.
@@ -226,6 +228,7 @@ fn spec_for(d: &Device, credentials: &Store) -> Result<DeviceSpec, String> {
         faults,
         boot_time,
         account,
+        power_via: d.power_via.clone(),
     })
 }
 

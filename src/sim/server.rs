@@ -54,6 +54,8 @@ pub struct SimDevice {
     pub connections: Arc<Semaphore>,
     /// Where the discovery probes it hears are written (its state writes the commands).
     pub journal: JournalHandle,
+    /// What it powers: its relay, or each outlet's ([`super::power`]).
+    pub outputs: watch::Sender<Vec<bool>>,
 }
 
 impl SimDevice {
@@ -103,7 +105,7 @@ impl SimDevice {
     }
 
     /// Moves to `next` unless the device is gone (that is final). Returns whether it moved.
-    fn set_phase(&self, next: Phase) -> bool {
+    pub(super) fn set_phase(&self, next: Phase) -> bool {
         self.phase.send_if_modified(|p| {
             if *p == Phase::Gone || *p == next {
                 return false;
@@ -231,6 +233,7 @@ async fn serve_connection(dev: Arc<SimDevice>, mut stream: TcpStream, mut shutdo
             return;
         };
         let (reply, effect) = dev.lock().handle_json(&request, Instant::now());
+        super::power::publish(&dev);
         // The firmware acts on a command whatever then happens to its reply.
         if let Some(effect) = effect {
             dev.schedule(effect, Duration::ZERO);
@@ -351,6 +354,7 @@ pub async fn run_udp(dev: Arc<SimDevice>, socket: UdpSocket, mut shutdown: Shutd
         };
         dev.journal.record("discovery");
         let (reply, effect) = dev.lock().handle_json(&request, Instant::now());
+        super::power::publish(&dev);
         let body = serde_json::to_vec(&reply).expect("a JSON value serialises");
         let sent = socket.send_to(&codec::encrypt(&body), from).await.is_ok();
         if let (true, Some(effect)) = (sent, effect) {

@@ -156,6 +156,15 @@ impl SmartState {
         &self.profile
     }
 
+    /// What the device powers: its own relay, or each outlet's, in order.
+    pub fn outputs(&self) -> Vec<bool> {
+        if self.is_strip() {
+            self.outlets.iter().map(|o| o.relay.on).collect()
+        } else {
+            vec![self.relay.on]
+        }
+    }
+
     fn is_strip(&self) -> bool {
         self.profile.family == Family::Strip
     }
@@ -290,6 +299,10 @@ impl SmartState {
                     t["timestamp"] = json!(chrono::Utc::now().timestamp());
                     t
                 })
+            }),
+            "device_reboot" | "device_reset" if self.faults.button_only => Err(Refused {
+                code: code::UNKNOWN_METHOD,
+                msg: None,
             }),
             "device_reboot" => {
                 let delay = delay_param(params)?;

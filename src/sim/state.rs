@@ -158,6 +158,15 @@ impl DeviceState {
         }
     }
 
+    /// What the device powers: its own relay, or each outlet's, in order.
+    pub fn outputs(&self) -> Vec<bool> {
+        if self.outlets.is_empty() {
+            vec![self.relay.on]
+        } else {
+            self.outlets.iter().map(|o| o.relay.on).collect()
+        }
+    }
+
     fn is_bulb(&self) -> bool {
         matches!(self.family, Family::Bulb | Family::LightStrip)
     }
@@ -296,6 +305,9 @@ impl DeviceState {
         if self.system_modules().contains(&module) {
             match method {
                 "get_sysinfo" => return (self.sysinfo(now), None),
+                "reboot" | "reset" if self.faults.button_only => {
+                    return (error(-2, "member not support"), None);
+                }
                 "set_relay_state" => return (self.set_relay(params, child_ids, now), None),
                 "reboot" => {
                     return match delay_param(params) {

@@ -39,6 +39,27 @@ pub struct IntentDetail {
     pub host: HostMark,
     /// The device as probed just before.
     pub pre: PreState,
+    /// Upstream method: the outlet switched off instead of a command to the device. Absent for
+    /// a remote command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<OutletIntent>,
+}
+
+/// What `resume` needs to switch an outlet back on, and nothing more: the switch and the outlet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutletIntent {
+    /// `strip-1#2` or `plug-3`, as `power_via` writes it.
+    pub outlet: String,
+    /// The switch's address, e.g. `127.43.1.1:9999`.
+    pub switch_addr: String,
+    /// The switch's protocol (`iot`, `smart-klap`, …).
+    pub protocol: String,
+    /// The strip outlet's child id; `None` for a plug's own relay.
+    pub child_id: Option<String>,
+    /// The outlet's relay state before it was switched off.
+    pub relay_before: Option<bool>,
+    /// How long it is held off, in device seconds.
+    pub off_time_s: u64,
 }
 
 /// What the pre-probe showed, as the rules of `resume` use it.
@@ -104,6 +125,7 @@ impl Ctx<'_> {
             time_scale: self.config().time_scale,
             host: HostMark::now(),
             pre: PreState::of(pre),
+            upstream: None,
         };
         // Committed before the command leaves: after a crash, `resume` knows this device may
         // have received it, and never sends it again.
@@ -177,7 +199,13 @@ impl Ctx<'_> {
                 "sent (the reply was unreadable)"
             }
             Err(e) => {
-                let failure = refusal(command, &e);
+                // A device that answers reads and refuses the command as a method it doesn't
+                // know (button-only firmware) has no remote path: a work order.
+                self.manual = is_unknown_method(&e);
+                let mut failure = refusal(command, &e);
+                if self.manual {
+                    failure.0 = Reason::Unsupported;
+                }
                 self.event(
                     EventKind::CommandFailed,
                     json!({ "reason": failure.0, "detail": failure.1, "error": e.to_string() }),
@@ -215,6 +243,16 @@ fn refusal(command: &str, e: &DeviceError) -> Fail {
         other => format!("the {command} could not be sent: {other}"),
     };
     Fail(e.reason(), detail)
+}
+
+/// Whether the device refused a command as one it doesn't have: SMART's unknown method
+/// (`-1002`, [`DeviceError::Unsupported`]), or IOT's "module not support" (`-1`) and "member
+/// not support" (`-2`).
+pub fn is_unknown_method(e: &DeviceError) -> bool {
+    matches!(
+        e,
+        DeviceError::Unsupported { .. } | DeviceError::Device { code: -1 | -2, .. }
+    )
 }
 
 /// The command's delay as a duration of device time.
@@ -305,6 +343,7 @@ mod tests {
                 bound: Some(true),
                 settings: Settings::of(&info(Some(true), Some(3), vec![])),
             },
+            upstream: None,
         };
         let v = serde_json::to_value(&intent).unwrap();
         assert_eq!(v["pre"]["on_time_s"], 3);

@@ -53,6 +53,10 @@ pub struct Evidence {
     pub came_back: bool,
     /// The run saw it leave the network (factory reset): its verification was complete.
     pub left_network: bool,
+    /// Upstream method: the switch acknowledged the outlet off.
+    pub outlet_off: bool,
+    /// Upstream method: the outlet was switched on again.
+    pub outlet_on: bool,
 }
 
 /// Device seconds since the intent and since the pre-probe, where the host's boot clock can
@@ -83,6 +87,8 @@ impl Evidence {
                     went_away: false,
                     came_back: false,
                     left_network: false,
+                    outlet_off: false,
+                    outlet_on: false,
                 });
                 continue;
             }
@@ -98,6 +104,8 @@ impl Evidence {
                 EventKind::WentAway => ev.went_away = true,
                 EventKind::CameBack => ev.came_back = true,
                 EventKind::LeftNetwork => ev.left_network = true,
+                EventKind::OutletOff => ev.outlet_off = true,
+                EventKind::OutletOn => ev.outlet_on = true,
                 _ => {}
             }
         }
@@ -130,7 +138,8 @@ impl Evidence {
     /// boot clock; when that can't measure the time since (another boot of the host, no clock
     /// marks), the whole budget from now, which is surely at least as long.
     pub fn wait_before_judging(&self, now: &HostMark, config: &RunConfig) -> Duration {
-        if self.settled().is_some() {
+        // An outlet left off is switched on at once: a crash must not leave a router dark.
+        if self.settled().is_some() || self.upstream().is_some() {
             return Duration::ZERO;
         }
         let budget = config.scaled(self.budget());
@@ -138,6 +147,11 @@ impl Evidence {
             Some(elapsed) => budget.saturating_sub(elapsed),
             None => budget,
         }
+    }
+
+    /// The outlet the intent was to switch off, for the upstream method.
+    pub fn upstream(&self) -> Option<&super::command::OutletIntent> {
+        self.intent.as_ref()?.upstream.as_ref()
     }
 
     /// Where the command went, as the intent recorded it.
@@ -267,6 +281,7 @@ mod tests {
                     outlets: vec![],
                 },
             },
+            upstream: None,
         })
         .unwrap()
     }
@@ -277,6 +292,7 @@ mod tests {
             limits: Default::default(),
             timeouts: Default::default(),
             time_scale: 1.0,
+            method: Default::default(),
         }
     }
 

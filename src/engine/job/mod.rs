@@ -11,12 +11,18 @@
 //! - [`evidence`]: what the audit holds about a job whose command may have arrived.
 //! - [`resolve`]: `resume`'s rules for such a job: judge from evidence and a look, never send
 //!   again.
+//! - [`upstream`]: the upstream method: one power cycle at an outlet for every job behind it.
+//! - [`manual`]: the manual method: a work order, recorded at once; nothing is sent.
+//!
+//! The remote method is [`command`] and [`verify`]; [`run`] `match`es a job's method into it.
 
 pub mod command;
 pub mod evidence;
 pub mod identity;
+pub mod manual;
 pub mod probe;
 pub mod resolve;
+pub mod upstream;
 pub mod verify;
 
 use std::net::SocketAddr;
@@ -116,6 +122,7 @@ pub async fn run(env: Arc<JobEnv>, job: PlannedJob, mode: Mode) -> Result<JobRes
         env: &env,
         job: &job,
         attempts: 0,
+        manual: false,
     };
     ctx.record(Record::Started {
         run_id: env.run_id.clone(),
@@ -137,11 +144,25 @@ pub async fn run(env: Arc<JobEnv>, job: PlannedJob, mode: Mode) -> Result<JobRes
     .await?;
     let (outcome, reason, detail) = match ctx.work(&mode).await? {
         Ok(detail) => (Outcome::Succeeded, None, detail),
+        // No remote path after all (it never answered, or it refused the command as one it
+        // doesn't have): a work order, never a bare failure.
+        Err(Fail(reason, detail)) if ctx.manual => (
+            Outcome::ManualRequired,
+            Some(reason),
+            manual::by_hand(&job, env.config.action, &detail),
+        ),
         Err(Fail(reason, detail)) => (Outcome::Failed, Some(reason), detail),
     };
     // Device text inside the detail (an err_msg, an alias) must not reach a terminal or a
     // report as control characters.
     let detail = inert(&detail).into_owned();
+    if outcome == Outcome::ManualRequired {
+        ctx.event(
+            EventKind::WorkOrder,
+            manual::work_order(&job, env.config.action, &detail),
+        )
+        .await?;
+    }
     env.writer
         .record_durable(Record::Outcome {
             run_id: env.run_id.clone(),
@@ -166,6 +187,8 @@ struct Ctx<'a> {
     env: &'a JobEnv,
     job: &'a PlannedJob,
     attempts: u32,
+    /// The job found no remote path at run time: it ends `manual_required` with its reason.
+    manual: bool,
 }
 
 impl Ctx<'_> {
@@ -268,7 +291,12 @@ impl Ctx<'_> {
         let mut client = self.client(addr);
         let pre = match self.probe_with_retries(&mut client).await? {
             Ok(p) => p,
-            Err(f) => return Ok(Err(f)),
+            Err(f) => {
+                // Nothing answers at its address (offline, unplugged): only a person can reach
+                // it now. A timeout is not that: a slow device may answer the next run.
+                self.manual = f.0 == Reason::Unreachable;
+                return Ok(Err(f));
+            }
         };
         self.snapshot(SnapshotPhase::Pre, &pre).await?;
         if let Err(f) = self.check_identity(addr, &pre).await? {

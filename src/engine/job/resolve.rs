@@ -234,6 +234,9 @@ impl Ctx<'_> {
         if let Some(v) = ev.settled() {
             return Ok(v);
         }
+        if let Some(outlet) = ev.upstream() {
+            return self.resolve_upstream(addr, ev, outlet).await;
+        }
         self.attempts += 1;
         let seen = match self.look(addr).await {
             Some(p) => Some(p),

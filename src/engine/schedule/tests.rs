@@ -306,3 +306,66 @@ async fn a_result_that_stops_the_run_is_seen_before_its_slot_goes_to_the_next_jo
         );
     }
 }
+
+/// Runs jobs `0..n`, each taking `work[i]` seconds, with `after`; `(index, start s, end s)`.
+async fn ordered_times(
+    work: &[u64],
+    after: &[(usize, Vec<usize>)],
+    concurrency: usize,
+) -> Vec<(usize, u64, u64)> {
+    let t0 = Instant::now();
+    let times = Arc::new(Mutex::new(Vec::new()));
+    let after: std::collections::HashMap<usize, Vec<usize>> = after.iter().cloned().collect();
+    let secs: Vec<u64> = work.to_vec();
+    let t = times.clone();
+    Scheduler::new(&limits(1000, 1000, concurrency))
+        .run_ordered(
+            (0..work.len()).map(|i| (i, i)).collect(),
+            Vec::new(),
+            &after,
+            move |i: usize| {
+                let (t, d) = (t.clone(), secs[i]);
+                async move {
+                    let start = t0.elapsed().as_secs();
+                    tokio::time::sleep(Duration::from_secs(d)).await;
+                    t.lock().unwrap().push((i, start, t0.elapsed().as_secs()));
+                }
+            },
+            |_| {},
+            std::future::pending(),
+            std::future::pending(),
+        )
+        .await;
+    let mut v = times.lock().unwrap().clone();
+    v.sort_unstable();
+    v
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_plug_that_powers_others_starts_only_once_every_job_behind_it_has_ended() {
+    // Job 0 is the plug, listed first; 1 and 2 are behind it; 3 is unrelated.
+    let t = ordered_times(&[5, 10, 20, 3], &[(0, vec![1, 2])], 10).await;
+    let (start_plug, end_1, end_2) = (t[0].1, t[1].2, t[2].2);
+    assert!(start_plug >= end_1.max(end_2), "{t:?}");
+    assert_eq!(start_plug, 20, "as soon as the last one ends: {t:?}");
+    // Jobs without dependencies start meanwhile, in order.
+    assert_eq!((t[1].1, t[2].1, t[3].1), (0, 0, 0), "{t:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_job_waiting_for_its_dependencies_does_not_hold_up_the_ones_after_it() {
+    // One slot: the plug (0), first in order, waits for 1; 1 takes the slot at once, and the
+    // plug goes next, before 2.
+    let t = ordered_times(&[1, 10, 10], &[(0, vec![1])], 1).await;
+    assert_eq!(t[1].1, 0, "{t:?}");
+    assert_eq!(t[0].1, t[1].2, "{t:?}");
+    assert!(t[2].1 >= t[0].2, "{t:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dependency_this_schedule_does_not_hold_is_met_and_a_loop_still_ends() {
+    let t = ordered_times(&[1, 1], &[(0, vec![99])], 10).await;
+    assert_eq!((t[0].1, t[1].1), (0, 0), "{t:?}");
+    let t = ordered_times(&[1, 1], &[(0, vec![1]), (1, vec![0])], 10).await;
+    assert_eq!(t.len(), 2, "both ran: {t:?}");
+}

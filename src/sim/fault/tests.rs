@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn every_fault_parses_and_describes_itself_back() {
-    let spec = "offline;slow=1500;drop_mid_reply;half_frame;trickle;garbage;invalid_json;wrong_shape;oversized;huge_reply;reboot_never_returns;reset_stays;reset_refused=-7;mac=AA:BB:CC:DD:EE:FF;auth_fail;lockout=3";
+    let spec = "offline;slow=1500;drop_mid_reply;half_frame;trickle;garbage;invalid_json;wrong_shape;oversized;huge_reply;reboot_never_returns;reset_stays;button_only;reset_refused=-7;mac=AA:BB:CC:DD:EE:FF;auth_fail;lockout=3";
     let f = Faults::parse(spec).unwrap();
     assert!(
         f.offline
@@ -15,6 +15,7 @@ fn every_fault_parses_and_describes_itself_back() {
             && f.reset_stays
     );
     assert!(f.half_frame && f.trickle && f.invalid_json && f.wrong_shape && f.huge_reply);
+    assert!(f.button_only);
     assert_eq!(f.slow, Some(Duration::from_millis(1500)));
     assert_eq!(f.reset_refused, Some(Refusal(Some(-7))));
     assert_eq!(f.mac.unwrap().to_string(), "AA:BB:CC:DD:EE:FF");

@@ -247,3 +247,36 @@ fn cloud_binding_is_reported_in_the_family_namespace() {
     );
     assert_eq!(effect, Some(Effect::Reboot { delay: 1 }));
 }
+
+#[test]
+fn a_button_only_device_answers_reads_and_refuses_reboot_and_reset_as_unknown_methods() {
+    let faults = Faults::parse("button_only").unwrap();
+    let (mut d, now) = device("HS110", faults);
+    let (reply, _) = d.handle(&json!({"system":{"get_sysinfo":{}}}), now);
+    assert_eq!(reply["system"]["get_sysinfo"]["err_code"], 0);
+    for method in ["reboot", "reset"] {
+        let (reply, effect) = d.handle(&json!({"system":{method:{"delay":1}}}), now);
+        assert_eq!(
+            reply["system"][method],
+            json!({"err_code":-2,"err_msg":"member not support"}),
+            "{method}"
+        );
+        assert_eq!(effect, None, "{method}");
+    }
+}
+
+#[test]
+fn outputs_are_the_plug_s_relay_or_each_outlet_s_as_switched() {
+    let (mut plug, now) = device("HS110", Faults::default());
+    assert_eq!(plug.outputs(), [true]);
+    plug.handle(&json!({"system":{"set_relay_state":{"state":0}}}), now);
+    assert_eq!(plug.outputs(), [false]);
+    let (mut strip, now) = device("HS300", Faults::default());
+    assert_eq!(strip.outputs(), [true; 6]);
+    let second = format!("{}01", strip.identity().device_id);
+    strip.handle(
+        &json!({"context":{"child_ids":[second]},"system":{"set_relay_state":{"state":0}}}),
+        now,
+    );
+    assert_eq!(strip.outputs(), [true, false, true, true, true, true]);
+}

@@ -29,11 +29,14 @@ fn evidence(action: Action, arrival: Arrival, pre_on_time: Option<u64>) -> Evide
                     outlets: vec![],
                 },
             },
+            upstream: None,
         }),
         arrival,
         went_away: false,
         came_back: false,
         left_network: false,
+        outlet_off: false,
+        outlet_on: false,
     }
 }
 

@@ -115,6 +115,12 @@ pub enum EventKind {
     Outcome,
     /// `resume` reopened a job skipped by an early stop.
     Reopened,
+    /// A technician confirmed a `manual_required` job (`fleetreset confirm`): who, when, what
+    /// was seen of the device afterwards. The job's outcome became `manual_confirmed`.
+    ManualConfirmed,
+    /// A technician's confirmation was not accepted: the device still answered as it was
+    /// before (a factory reset still bound to its account). The job stays `manual_required`.
+    ConfirmationRefused,
 }
 
 /// What a run-level event records: the life of the run itself rather than of one job. They
@@ -197,6 +203,8 @@ words!(EventKind {
     ObservedAway => "observed_away",
     Outcome => "outcome",
     Reopened => "reopened",
+    ManualConfirmed => "manual_confirmed",
+    ConfirmationRefused => "confirmation_refused",
 });
 words!(RunEventKind {
     RunStarted => "run_started",

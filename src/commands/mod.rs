@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod confirm;
+pub mod consent;
 pub mod demo;
 pub mod discover;
 pub mod operator;

@@ -15,6 +15,7 @@ pub mod run;
 pub mod runs;
 pub mod simulate;
 pub mod summary;
+pub mod work_orders;
 
 use crate::output::say;
 use std::path::Path;

@@ -24,6 +24,9 @@ use crate::model::{EventKind, Outcome};
 pub enum Seen {
     /// `--no-verify`: nobody looked; confirmed on the technician's word.
     NotChecked,
+    /// fleetreset can't talk to the device (its protocol isn't one the client speaks, or its
+    /// host is no address): confirmed on the technician's word.
+    CannotLook { why: String },
     /// Nothing answered at the address: confirmed on the technician's word.
     NoAnswer { address: String, error: String },
     /// It answered; what it said is the job's post snapshot.
@@ -41,6 +44,7 @@ impl Seen {
     pub fn words(&self) -> String {
         match self {
             Seen::NotChecked => "not checked (--no-verify); on the technician's word".into(),
+            Seen::CannotLook { why } => format!("not looked at ({why}); on the technician's word"),
             Seen::NoAnswer { address, .. } => {
                 format!("nothing answered at {address}; on the technician's word")
             }

@@ -107,20 +107,30 @@ pub async fn look(
     store: &credentials::Store,
 ) -> Verdict {
     let host: Option<Host> = job.host.parse().ok();
-    let Some(ip) = host.as_ref().and_then(Host::ip) else {
-        return Verdict::Confirm {
-            seen: Seen::NoAnswer {
-                address: job.host.clone(),
-                error: "not an IP address, so not looked at".into(),
-            },
-            post: None,
-        };
+    let cannot = |why: String| Verdict::Confirm {
+        seen: Seen::CannotLook { why },
+        post: None,
     };
+    let Some(ip) = host.as_ref().and_then(Host::ip) else {
+        return cannot(format!("{} is not an IP address", Inert(&job.host)));
+    };
+    let model = job
+        .model
+        .as_deref()
+        .map_or(catalog::UNKNOWN, catalog::lookup);
+    if chosen(record, job, device).is_none()
+        && let Some(protocol) = unspoken(model.protocol)
+    {
+        return cannot(format!(
+            "fleetreset doesn't speak {protocol}, the protocol of the {}",
+            model.model
+        ));
+    }
     let credentials: Option<Credentials> = device
         .and_then(|d| d.credentials.as_deref())
         .filter(|p| !p.is_empty())
         .and_then(|p| store.get(p).ok());
-    let mut last = None;
+    let mut silent = Vec::new();
     for (protocol, port) in candidates(record, job, device) {
         let addr = SocketAddr::new(ip, port);
         let mut client = DeviceClient::new(Link {
@@ -132,7 +142,7 @@ pub async fn look(
         match client.info().await {
             Ok(info) => return judge(record.run.action, job, addr, &info),
             Err(e @ (DeviceError::Unreachable { .. } | DeviceError::Timeout { .. })) => {
-                last = Some((addr, e));
+                silent.push((addr, e));
             }
             Err(e @ (DeviceError::Auth { .. } | DeviceError::Blocked { .. })) => {
                 return Verdict::Confirm {
@@ -162,16 +172,24 @@ pub async fn look(
             }
         }
     }
-    let (address, error) = match last {
-        Some((addr, e)) => (addr.to_string(), e.to_string()),
-        None => (job.host.clone(), "not looked at".to_string()),
-    };
+    let addresses: Vec<String> = silent.iter().map(|(a, _)| a.to_string()).collect();
+    let errors: Vec<String> = silent.iter().map(|(_, e)| e.to_string()).collect();
     Verdict::Confirm {
         seen: Seen::NoAnswer {
-            address,
-            error: crate::inert::inert(&error).into_owned(),
+            address: addresses.join(" or "),
+            error: crate::inert::inert(&errors.join("; ")).into_owned(),
         },
         post: None,
+    }
+}
+
+/// The name of a catalog protocol the device client doesn't speak, `None` for one it does.
+fn unspoken(protocol: Protocol) -> Option<&'static str> {
+    match protocol {
+        Protocol::Linkie2 => Some("LINKIE2"),
+        Protocol::SslAes => Some("SslAes (HTTPS)"),
+        Protocol::HubChild { .. } => Some("its hub's protocol"),
+        Protocol::Iot | Protocol::Mixed | Protocol::Smart | Protocol::Unknown => None,
     }
 }
 

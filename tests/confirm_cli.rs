@@ -98,6 +98,40 @@ fn a_confirmation_records_the_technician_and_a_second_one_is_refused() {
         "{stderr}"
     );
     assert_eq!(events(&load(&db, "run-c-1"), "manual_confirmed").len(), 2);
+
+    // The reports count them and name the technician.
+    let out = fleetreset_in(tmp.path())
+        .args(["report", "run-c-1", "--db", "audit.db"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let dir = tmp.path().join("reports/run-c-1");
+    let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(summary.contains("| manual_required | 0 |"), "{summary}");
+    assert!(summary.contains("| manual_confirmed | 2 |"), "{summary}");
+    assert!(
+        summary.contains("## Confirmed by technicians (2)"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("- **bell**: by Ana Técnica (recorded "),
+        "{summary}"
+    );
+    let mut devices = csv::Reader::from_path(dir.join("devices.csv")).unwrap();
+    let header = devices.headers().unwrap().clone();
+    let col = |n: &str| header.iter().position(|h| h == n).unwrap();
+    let rows: Vec<csv::StringRecord> = devices.records().map(Result::unwrap).collect();
+    let bell = rows.iter().find(|r| &r[col("id")] == "bell").unwrap();
+    assert_eq!(&bell[col("outcome")], "manual_confirmed");
+    assert_eq!(&bell[col("confirmed_by")], "Ana Técnica");
+    assert!(!bell[col("confirmed_at")].is_empty());
+    let done = rows.iter().find(|r| &r[col("id")] == "done").unwrap();
+    assert_eq!(&done[col("confirmed_by")], "");
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    assert_eq!(json["summary"]["by_outcome"]["manual_confirmed"], 2);
+    assert_eq!(json["confirmations"][0]["device_id"], "bell");
+    assert_eq!(json["confirmations"][0]["by"], "Ana Técnica");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Reports of a run, written from what the audit database holds: `devices.csv`, `run.json` and
 //! `summary.md` in `reports/<run>/`.
 //!
+//! - `confirmations`: the technicians' confirmations in `summary.md`.
 //! - `csv`: one row per device, with device text inert and spreadsheet formulas neutralised.
 //! - `evidence`: the cloud binding before and after, and whether the device left the network.
 //! - `json`: the whole record plus its counts.
@@ -14,6 +15,7 @@
 //! - `files`: owner-only directories, atomic owner-only files, never through a symlinked run
 //!   directory; [`preflight`] checks before a run that the report will be writable.
 
+mod confirmations;
 mod csv;
 mod evidence;
 mod files;

@@ -283,6 +283,41 @@ fn a_checklist_with_one_bad_row_records_nothing() {
     assert_eq!(load(&db, "run-c-4"), before);
 }
 
+#[test]
+fn with_by_a_row_that_gives_only_a_time_is_signed_in_that_name_and_empty_rows_are_not() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = manual_run(tmp.path(), "run-c-7", Action::FactoryReset, &three(7));
+    // Columns in another order, a `;` delimiter and CRLF, as a spreadsheet in some locales
+    // saves them; the `run` column dropped.
+    std::fs::write(
+        tmp.path().join("back.csv"),
+        "confirmed_at;id;confirmed_by;note\r\n08:40;bell;;\r\n;plug;;\r\n",
+    )
+    .unwrap();
+    let out = confirm(
+        tmp.path(),
+        &["run-c-7", "--from", "back.csv", "--by", "Cy Crew"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let rec = load(&db, "run-c-7");
+    assert_eq!(outcome(&rec, "bell"), Some(Outcome::ManualConfirmed));
+    assert_eq!(outcome(&rec, "plug"), Some(Outcome::ManualRequired));
+    let confirmed = events(&rec, "manual_confirmed");
+    assert_eq!(confirmed.len(), 1);
+    assert_eq!(confirmed[0]["by"], "Cy Crew");
+    assert_eq!(confirmed[0]["said_at"], "08:40");
+    // Without --by, nothing in it is signed: refused, nothing recorded.
+    let out = confirm(tmp.path(), &["run-c-7", "--from", "back.csv"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("back.csv: no row has confirmed_by filled in (2 row(s) unsigned)"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(events(&load(&db, "run-c-7"), "manual_confirmed").len(), 1);
+}
+
 /// Python with openpyxl, in a virtualenv made on first use (as `spreadsheet_cli` makes it).
 fn python_with_openpyxl() -> PathBuf {
     common::venv::install("openpyxl", "openpyxl==3.1.5", |venv| {

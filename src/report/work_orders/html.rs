@@ -17,7 +17,8 @@ h1{font-size:1.4em}h2{font-size:1.2em;border-bottom:2px solid #000;margin-top:1.
 h3{font-size:1.05em}article{border:1px solid #666;padding:.6em 1em;margin:.8em 0;\
 break-inside:avoid;page-break-inside:avoid}article h4{margin:.2em 0 .4em}\
 dl{display:grid;grid-template-columns:max-content auto;gap:.1em 1em;margin:.3em 0}\
-dt{font-weight:bold}dd{margin:0}ol,ul{margin:.3em 0}li{margin:.2em 0}\
+dt{font-weight:bold}dd{margin:0}ol,ul{margin:.3em 0;padding-left:1.6em}ul{list-style:none}\
+li{margin:.2em 0}\
 .box{display:inline-block;width:.9em;height:.9em;border:1px solid #000;margin-right:.4em;\
 vertical-align:-.1em}.warn{font-weight:bold}.sign{margin-top:1em;font-size:1.05em}\
 @media print{body{margin:0}}";

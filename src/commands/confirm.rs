@@ -16,6 +16,7 @@ mod look;
 use std::io::{self, Write};
 
 use anyhow::Context;
+use futures::{StreamExt, TryStreamExt};
 
 use super::report::resolve;
 use super::runs::open_existing;
@@ -27,6 +28,11 @@ use crate::output::say;
 use crate::store::{Confirmation, Refusal, RunRecord, Seen, Technician};
 
 use self::look::Verdict;
+
+/// Devices looked at at once for a returned checklist: a look at a device that is gone waits
+/// out its connect timeout, and a building's checklist shouldn't take minutes of them one after
+/// another; a handful of reads at a time is nothing to a LAN.
+const LOOKS_AT_ONCE: usize = 8;
 
 /// One confirmation asked for.
 struct Request {
@@ -66,20 +72,30 @@ pub async fn run(args: &ConfirmArgs) -> anyhow::Result<Status> {
         Err(_) => None,
     };
 
+    // The looks, a few at a time, in the checklist's order.
+    let looks: Vec<Verdict> = futures::stream::iter(&requests)
+        .map(|request| {
+            let record = &record;
+            let store = store.as_ref();
+            let inventory = inventory.as_ref();
+            async move {
+                let Some(store) = store else {
+                    return Ok(Verdict::Confirm {
+                        seen: Seen::NotChecked,
+                        post: None,
+                    });
+                };
+                let job = record.confirmable(&request.device_id)?;
+                let dev = inventory.and_then(|i| device(i, &job.device_id));
+                Ok::<_, crate::store::StoreError>(look::look(record, job, dev, store).await)
+            }
+        })
+        .buffered(LOOKS_AT_ONCE)
+        .try_collect()
+        .await?;
     let mut confirmations = Vec::new();
     let mut refusals = Vec::new();
-    for request in requests {
-        let job = record.confirmable(&request.device_id)?;
-        let verdict = match &store {
-            None => Verdict::Confirm {
-                seen: Seen::NotChecked,
-                post: None,
-            },
-            Some(store) => {
-                let dev = inventory.as_ref().and_then(|i| device(i, &job.device_id));
-                look::look(&record, job, dev, store).await
-            }
-        };
+    for (request, verdict) in requests.into_iter().zip(looks) {
         let at = chrono::Utc::now();
         match verdict {
             Verdict::Confirm { seen, post } => confirmations.push(Confirmation {

@@ -319,7 +319,10 @@ pub struct WorkOrdersArgs {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("what").required(true).args(["device", "from"])))]
+#[command(
+    group(clap::ArgGroup::new("what").required(true).args(["device", "from"])),
+    override_usage = "fleetreset confirm RUN DEVICE --by NAME [--note TEXT] [OPTIONS]\n       fleetreset confirm RUN --from FILE [--by NAME] [OPTIONS]"
+)]
 pub struct ConfirmArgs {
     /// The run: its id, a unique prefix of it, or `latest`.
     pub run: String,

@@ -89,14 +89,15 @@ impl WorkOrders {
                 steps: Steps::for_model(j.model.as_deref(), action),
             })
             .collect();
-        // Named before unnamed, then by name, then inventory order.
+        // Named before unnamed, then by name as people count (unit 9 before unit 10), then
+        // inventory order.
         items.sort_by(|a, b| {
             let key = |i: &Item| {
                 (
                     i.site.is_none(),
-                    i.site.clone(),
+                    i.site.as_deref().map(natural),
                     i.unit.is_none(),
-                    i.unit.clone(),
+                    i.unit.as_deref().map(natural),
                     i.seq,
                 )
             };
@@ -140,6 +141,35 @@ impl WorkOrders {
             .flat_map(|s| &s.units)
             .flat_map(|u| &u.items)
     }
+}
+
+/// One run of digits or of other characters in a name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Chunk {
+    /// Digits, by value.
+    Number(u128),
+    /// Other text, case-insensitively.
+    Text(String),
+}
+
+/// A sort key that orders `Unit 9` before `Unit 10` and `2B` before `10A`, case aside; names
+/// that differ only in case or leading zeros then go as written.
+fn natural(name: &str) -> (Vec<Chunk>, String) {
+    let mut chunks = Vec::new();
+    let mut rest = name;
+    while let Some(first) = rest.chars().next() {
+        let digit = first.is_ascii_digit();
+        let end = rest
+            .find(|c: char| c.is_ascii_digit() != digit)
+            .unwrap_or(rest.len());
+        let (part, tail) = rest.split_at(end);
+        chunks.push(match part.parse::<u128>() {
+            Ok(n) if digit => Chunk::Number(n),
+            _ => Chunk::Text(part.to_lowercase()),
+        });
+        rest = tail;
+    }
+    (chunks, name.to_string())
 }
 
 /// Why a job needs a person, in words: the engine's detail, else its reason.

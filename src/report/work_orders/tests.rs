@@ -263,3 +263,17 @@ fn the_files_are_written_owner_only_into_the_run_directory() {
         markdown::render(&orders)
     );
 }
+
+#[test]
+fn units_are_ordered_as_people_count_them() {
+    let jobs = vec![
+        manual("u10", 0, Some("Oak"), Some("Unit 10"), "HS103"),
+        manual("u9", 1, Some("Oak"), Some("Unit 9"), "HS103"),
+        manual("u2b", 2, Some("Oak"), Some("unit 2B"), "HS103"),
+        manual("u2a", 3, Some("Oak"), Some("Unit 2A"), "HS103"),
+        manual("lobby", 4, Some("Oak"), Some("Lobby"), "HS103"),
+    ];
+    let orders = WorkOrders::of(&record(Action::PowerCycle, jobs), &HashMap::new());
+    let ids: Vec<&str> = orders.items().map(|i| i.device_id.as_str()).collect();
+    assert_eq!(ids, ["lobby", "u2a", "u2b", "u9", "u10"]);
+}

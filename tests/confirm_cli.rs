@@ -328,9 +328,20 @@ fn python_with_openpyxl() -> PathBuf {
 
 #[test]
 fn a_returned_xlsx_checklist_confirms_its_signed_rows() {
+    returned_workbook_confirms_its_signed_rows("xlsx", 5);
+}
+
+#[test]
+fn a_returned_ods_checklist_confirms_its_signed_rows() {
+    returned_workbook_confirms_its_signed_rows("ods", 8);
+}
+
+/// The checklist of a run with its `plug` row signed, saved as a workbook (`ext`), confirms it.
+fn returned_workbook_confirms_its_signed_rows(ext: &str, tag: u8) {
     let tmp = tempfile::tempdir().unwrap();
-    let db = manual_run(tmp.path(), "run-c-5", Action::PowerCycle, &three(5));
-    let csv_back = returned_csv(tmp.path(), "run-c-5", "back.csv", |id| {
+    let run = format!("run-c-{tag}");
+    let db = manual_run(tmp.path(), &run, Action::PowerCycle, &three(tag));
+    let csv_back = returned_csv(tmp.path(), &run, "back.csv", |id| {
         (id == "plug").then(|| "Bea Wire".to_string())
     });
     // The same rows as a workbook, as a spreadsheet program saves them.
@@ -345,7 +356,8 @@ fn a_returned_xlsx_checklist_confirms_its_signed_rows() {
     let spec = serde_json::json!({"sheets": [{"name": "Checklist", "rows": rows}]});
     let spec_path = tmp.path().join("back.json");
     std::fs::write(&spec_path, spec.to_string()).unwrap();
-    let xlsx = tmp.path().join("back.xlsx");
+    let book = format!("back.{ext}");
+    let xlsx = tmp.path().join(&book);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/make_workbook.py");
     let made = std::process::Command::new(python_with_openpyxl())
         .arg(script)
@@ -355,20 +367,20 @@ fn a_returned_xlsx_checklist_confirms_its_signed_rows() {
         .unwrap();
     assert!(made.status.success(), "make_workbook.py: {}", text(&made));
 
-    let out = confirm(tmp.path(), &["run-c-5", "--from", "back.xlsx"]);
+    let out = confirm(tmp.path(), &[&run, "--from", &book]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("plug: manual_confirmed, by Bea Wire: "),
         "{}",
         text(&out)
     );
-    let rec = load(&db, "run-c-5");
+    let rec = load(&db, &run);
     assert_eq!(outcome(&rec, "plug"), Some(Outcome::ManualConfirmed));
     assert_eq!(outcome(&rec, "bell"), Some(Outcome::ManualRequired));
     let confirmed = events(&rec, "manual_confirmed");
     assert_eq!(confirmed.len(), 1);
     assert_eq!(confirmed[0]["by"], "Bea Wire");
-    assert_eq!(confirmed[0]["source"], "back.xlsx[Checklist]:3");
+    assert_eq!(confirmed[0]["source"], format!("{book}[Checklist]:3"));
 }
 
 const USER: &str = "owner@example.com";

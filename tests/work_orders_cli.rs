@@ -55,6 +55,13 @@ fn work_orders_list_the_manual_devices_by_site_and_unit_with_each_model_s_steps(
         stderr.contains("warning: birch-1-odd: model \"XYZ9\" is not in the catalog"),
         "{stderr}"
     );
+    assert!(
+        stderr.contains(
+            "4 device(s) for a technician. When the checklist comes back with confirmed_by filled in: \
+             fleetreset confirm run-wo-1 --from reports/run-wo-1/work-orders.csv --db audit.db"
+        ),
+        "{stderr}"
+    );
     let dir = tmp.path().join("reports/run-wo-1");
     let md = std::fs::read_to_string(dir.join("work-orders.md")).unwrap();
     let _ = std::fs::copy(dir.join("work-orders.md"), "/tmp/wo/wo.md");

@@ -68,7 +68,28 @@ pub fn run(args: &WorkOrdersArgs) -> anyhow::Result<Status> {
     let mut stdout = io::stdout().lock();
     stdout.write_all(text.as_bytes())?;
     stdout.flush()?;
+    drop(stdout);
+    say!(
+        "{} device(s) for a technician. When the checklist comes back with confirmed_by filled in: {}",
+        orders.items().count(),
+        confirm_hint(&run_id, &files.csv, &args.db)
+    );
     Ok(Status::Success)
+}
+
+/// `fleetreset confirm RUN --from CSV --db DB`, quoted to work as printed.
+fn confirm_hint(run_id: &str, csv: &std::path::Path, db: &std::path::Path) -> String {
+    use crate::hint::shell_word;
+    [
+        "fleetreset".to_string(),
+        "confirm".to_string(),
+        shell_word(run_id),
+        "--from".to_string(),
+        shell_word(&csv.to_string_lossy()),
+        "--db".to_string(),
+        shell_word(&db.to_string_lossy()),
+    ]
+    .join(" ")
 }
 
 /// The run's inventory, read as the run read it, if it is still the file the run read (same

@@ -74,6 +74,10 @@ pub fn read(
         let text = fields.get(col?)?.trim();
         (!text.is_empty()).then(|| unneutralised(text).to_string())
     };
+    let default_by = by
+        .map(str::trim)
+        .filter(|b| !b.is_empty())
+        .map(str::to_string);
     let mut signed: Vec<Signed> = Vec::new();
     let mut unsigned = 0;
     for (line, fields) in rows {
@@ -89,8 +93,7 @@ pub fn read(
             continue;
         }
         let said_at = cell(&fields, at_col);
-        let who =
-            cell(&fields, Some(by_col)).or_else(|| said_at.as_ref().and(by.map(str::to_string)));
+        let who = cell(&fields, Some(by_col)).or_else(|| said_at.as_ref().and(default_by.clone()));
         let Some(who) = who else {
             unsigned += 1;
             continue;

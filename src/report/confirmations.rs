@@ -1,5 +1,6 @@
 //! `summary.md`'s account of the technicians' work: who confirmed each manual job and what was
-//! seen of the device afterwards, and the confirmations a device contradicted.
+//! seen of the device afterwards, the confirmations a device contradicted, and how many devices
+//! still wait for a technician.
 
 use std::fmt::{self, Write};
 
@@ -69,6 +70,19 @@ pub fn write(out: &mut String, record: &RunRecord, zone: Zone) -> fmt::Result {
             )?;
         }
     }
+    let waiting = record
+        .jobs
+        .iter()
+        .filter(|j| j.outcome == Some(Outcome::ManualRequired))
+        .count();
+    if waiting > 0 {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{waiting} device(s) wait for a technician: `fleetreset work-orders {}` writes their checklist, and `fleetreset confirm` records the work.",
+            crate::hint::shell_word(&record.run.id)
+        )?;
+    }
     Ok(())
 }
 
@@ -121,12 +135,20 @@ mod tests {
              \n## Confirmations the devices contradicted (1)\n\n\
              - **cam-4**: confirmed by Bo (2026-11-22 09:00:00.000 +01:00), but it still answers bound\n"
         );
+        // No job waits any more: no word of work orders.
+        assert!(!out.contains("work-orders"), "{out}");
     }
 
     #[test]
-    fn a_run_without_confirmations_has_no_such_sections() {
+    fn a_run_without_confirmations_has_no_such_sections_and_says_who_waits() {
         let mut out = String::new();
         write(&mut out, &fixture::record(), fixture::ZONE).unwrap();
-        assert_eq!(out, "");
+        assert_eq!(
+            out,
+            format!(
+                "\n1 device(s) wait for a technician: `fleetreset work-orders {}` writes their checklist, and `fleetreset confirm` records the work.\n",
+                fixture::RUN_ID
+            )
+        );
     }
 }

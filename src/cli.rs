@@ -42,6 +42,10 @@ pub enum Command {
     Runs(RunsArgs),
     /// Write devices.csv, run.json and summary.md for a run.
     Report(ReportArgs),
+    /// Write the technicians' checklist for a run's manual_required devices (Markdown, HTML, CSV).
+    WorkOrders(WorkOrdersArgs),
+    /// Record a technician's confirmation of manual work: one device, or a returned checklist.
+    Confirm(ConfirmArgs),
 }
 
 /// An inventory file and how to read it.
@@ -310,4 +314,54 @@ pub struct DiscoverArgs {
     /// How to read the --update inventory.
     #[command(flatten)]
     pub read: InventoryOptions,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WorkOrdersArgs {
+    /// The run: its id, a unique prefix of it, or `latest`.
+    pub run: String,
+    /// The audit database.
+    #[arg(long, default_value = crate::store::DEFAULT_DB)]
+    pub db: PathBuf,
+    /// Where to write the files (default: reports/RUN_ID/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(
+    group(clap::ArgGroup::new("what").required(true).args(["device", "from"])),
+    override_usage = "fleetreset confirm RUN DEVICE --by NAME [--note TEXT] [OPTIONS]\n       fleetreset confirm RUN --from FILE [--by NAME] [OPTIONS]"
+)]
+pub struct ConfirmArgs {
+    /// The run: its id, a unique prefix of it, or `latest`.
+    pub run: String,
+    /// The device (its inventory id) the technician saw to.
+    pub device: Option<String>,
+    /// A returned checklist (work-orders.csv filled in, as CSV, .xlsx or .ods): every row with
+    /// `confirmed_by` filled in is confirmed.
+    #[arg(long, value_name = "FILE", conflicts_with = "device")]
+    pub from: Option<PathBuf>,
+    /// The technician who did the work. With --from: the technician of rows that give a
+    /// `confirmed_at` but no `confirmed_by`.
+    #[arg(long, value_name = "NAME")]
+    pub by: Option<String>,
+    /// A note from the technician (with a DEVICE).
+    #[arg(long, value_name = "TEXT", conflicts_with = "from")]
+    pub note: Option<String>,
+    /// Don't look at the devices afterwards: confirm on the technician's word (the audit says so).
+    #[arg(long)]
+    pub no_verify: bool,
+    /// Workbooks only: the sheet of the checklist to read (default: the first visible one).
+    #[arg(long, value_name = "NAME", requires = "from")]
+    pub sheet: Option<String>,
+    /// The credentials file the inventory's profiles come from, for looking at devices that log in.
+    #[arg(long, value_name = "PATH")]
+    pub credentials: Option<PathBuf>,
+    /// Who is running this, for the audit (default: $USER).
+    #[arg(long)]
+    pub operator: Option<String>,
+    /// The audit database.
+    #[arg(long, default_value = crate::store::DEFAULT_DB)]
+    pub db: PathBuf,
 }

@@ -14,7 +14,7 @@
 //! - [`model`]: the words of a run: actions, methods, job states, outcomes, reasons.
 //! - [`engine`]: planning, the job state machine and the scheduler with its limits.
 //! - [`store`]: the SQLite audit (runs, jobs, events, snapshots) and its single writer.
-//! - [`report`]: `devices.csv`, `run.json` and `summary.md` from the audit.
+//! - [`report`]: `devices.csv`, `run.json` and `summary.md` from the audit; the work orders.
 //! - [`hint`]: the commands our messages suggest (`fleetreset resume …`), quoted to work as printed.
 //! - [`inert`]: device text made safe to show: one line, control characters escaped.
 //! - [`output`]: messages on stderr that never stop the work when stderr is gone.

@@ -24,6 +24,10 @@ fn main() -> ExitCode {
             runtime().and_then(|rt| rt.block_on(commands::discover::run(&args)))
         }
         Command::Report(args) => commands::report::run(&args),
+        Command::WorkOrders(args) => commands::work_orders::run(&args),
+        Command::Confirm(args) => {
+            runtime().and_then(|rt| rt.block_on(commands::confirm::run(&args)))
+        }
         Command::Run(args) => runtime().and_then(|rt| {
             rt.block_on(async {
                 commands::run::run(&args, listen_for_signals(Some(RUN_STOPPING))).await
@@ -69,6 +73,8 @@ fn wants_json(command: &Command) -> bool {
         | Command::Simulate(_)
         | Command::Discover(_)
         | Command::Report(_)
+        | Command::WorkOrders(_)
+        | Command::Confirm(_)
         | Command::Demo(_) => false,
     }
 }

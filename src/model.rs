@@ -124,6 +124,12 @@ pub enum EventKind {
     /// Upstream method: the outlet was switched on again, by the run or by `resume`, with its
     /// relay state after.
     OutletOn,
+    /// A technician confirmed a `manual_required` job (`fleetreset confirm`): who, when, what
+    /// was seen of the device afterwards. The job's outcome became `manual_confirmed`.
+    ManualConfirmed,
+    /// A technician's confirmation was not accepted: the device still answered as it was
+    /// before (a factory reset still bound to its account). The job stays `manual_required`.
+    ConfirmationRefused,
 }
 
 /// What a run-level event records: the life of the run itself rather than of one job. They
@@ -209,6 +215,8 @@ words!(EventKind {
     WorkOrder => "work_order",
     OutletOff => "outlet_off",
     OutletOn => "outlet_on",
+    ManualConfirmed => "manual_confirmed",
+    ConfirmationRefused => "confirmation_refused",
 });
 words!(RunEventKind {
     RunStarted => "run_started",

@@ -365,7 +365,7 @@ fn report_latest_writes_the_three_files_of_the_newest_run_under_reports() {
         csv[1],
         "plug-1,site-a,,HS103(US),,10.0.0.1,factory-reset,remote,succeeded,,left the network,,\
          2026-01-02 14:30:01.000 +05:30,2026-01-02 14:30:31.250 +05:30,30.250,\"'=HYPERLINK(\"\"x\"\")\",\
-         1.0.3 Build 210506 Rel.180637,50:C7:BF:00:00:01,86400,,,false,true,unknown,unknown"
+         1.0.3 Build 210506 Rel.180637,50:C7:BF:00:00:01,86400,,,false,true,unknown,unknown,,"
     );
     assert!(csv[2].starts_with("lamp-2,north|south,"), "{}", csv[2]);
     assert!(

@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod confirm;
+pub mod consent;
 pub mod demo;
 pub mod discover;
 pub mod operator;
@@ -14,6 +15,7 @@ pub mod run;
 pub mod runs;
 pub mod simulate;
 pub mod summary;
+pub mod work_orders;
 
 use crate::output::say;
 use std::path::Path;

@@ -37,7 +37,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Status> {
 
 /// `latest`, an id or a unique prefix → the run id, with errors that name the database and say
 /// where to look.
-fn resolve(db: &Db, query: &str, path: &Path) -> anyhow::Result<String> {
+pub(crate) fn resolve(db: &Db, query: &str, path: &Path) -> anyhow::Result<String> {
     db.resolve_run_id(query).map_err(|err| match err {
         StoreError::NoSuchRun(_) if query == "latest" => {
             anyhow!("no runs recorded in {}", path.display())
@@ -53,7 +53,7 @@ fn resolve(db: &Db, query: &str, path: &Path) -> anyhow::Result<String> {
 
 /// `reports/<run id>`. The id comes from the database, which anyone may have edited; it must
 /// not lead out of `reports/`.
-fn default_dir(run_id: &str) -> anyhow::Result<PathBuf> {
+pub(crate) fn default_dir(run_id: &str) -> anyhow::Result<PathBuf> {
     let mut components = Path::new(run_id).components();
     match (components.next(), components.next()) {
         (Some(Component::Normal(_)), None) => Ok(Path::new(report::DEFAULT_DIR).join(run_id)),

@@ -17,7 +17,7 @@ use crate::model::Action;
 use crate::output::say;
 use crate::store::RunRow;
 
-use super::confirm::confirmed;
+use super::consent::confirmed;
 use super::load_inventory;
 use super::options::{Unchecked, checked_config, parse_window};
 use super::run::{outside_window, status_of, status_of_jobs};

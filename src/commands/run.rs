@@ -86,7 +86,7 @@ async fn run_checked(args: &RunArgs, signals: Signals) -> anyhow::Result<Status>
     }
     outside_window(safety.window.as_ref())?;
     if config.action == Action::FactoryReset && !args.yes {
-        super::confirm::confirmed(inventory.devices.len(), &signals).await?;
+        super::consent::confirmed(inventory.devices.len(), &signals).await?;
     }
     // Only now: a live view redraws its line, and would have erased the question.
     let mut view = ProgressView::for_stderr();

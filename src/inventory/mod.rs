@@ -26,6 +26,8 @@
 //!   of rows without a MAC), for `check --action`, `plan` and `run` alike.
 //! - `sniff`: files that are no inventory, told by their first bytes (`.xls`, UTF-16).
 //! - `errors`: how problems are printed.
+//! - `table`: any other table a person fills in (a returned work-order checklist), read by the
+//!   same readers without validating its rows as devices.
 
 mod cell;
 mod delimiter;
@@ -45,6 +47,7 @@ mod quoting;
 mod reader;
 pub mod rules;
 mod sniff;
+mod table;
 mod validate;
 mod workbook;
 
@@ -60,6 +63,7 @@ pub use options::{
 };
 pub use power::{MAX_OUTLET, PowerViaError};
 pub use protocol::{ProtocolChoice, ProtocolChoiceError};
+pub use table::{Table, read_table};
 pub use workbook::WorkbookError;
 
 /// A validated inventory.

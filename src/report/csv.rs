@@ -2,6 +2,9 @@
 //! showed of the device, and the evidence of the action's effect: the cloud binding before and
 //! after (a factory reset unbinds) and whether the device was seen leaving the network.
 //!
+//! A job a technician confirmed (`fleetreset confirm`) names them in `confirmed_by`, with the
+//! time the confirmation was recorded in `confirmed_at`.
+//!
 //! Times are local with their offset ([`Zone`]); `duration_real_s` is real time, whatever the
 //! run's time scale.
 //!
@@ -21,7 +24,7 @@ use crate::inventory::MacAddr;
 use crate::model::EventKind;
 use crate::store::{JobRow, RunRecord, SnapshotPhase, Timestamp};
 
-pub const HEADER: [&str; 25] = [
+pub const HEADER: [&str; 27] = [
     "id",
     "site",
     "unit",
@@ -47,6 +50,8 @@ pub const HEADER: [&str; 25] = [
     "cloud_bound_before",
     "cloud_bound_after",
     "left_network",
+    "confirmed_by",
+    "confirmed_at",
 ];
 
 pub fn render(record: &RunRecord, zone: Zone) -> Result<Vec<u8>, ::csv::Error> {
@@ -65,6 +70,8 @@ pub fn render(record: &RunRecord, zone: Zone) -> Result<Vec<u8>, ::csv::Error> {
 /// every event for every row.
 struct Seen<'a> {
     left_network: HashSet<&'a str>,
+    /// Who confirmed each `manual_confirmed` job (`fleetreset confirm`), and when it was recorded.
+    confirmed: HashMap<String, (String, Timestamp)>,
     /// Whether each job's device was bound, from its first intent's pre-state.
     bound_at_intent: HashMap<&'a str, Option<bool>>,
 }
@@ -83,8 +90,14 @@ impl<'a> Seen<'a> {
                     .or_insert_with(|| evidence::bound_in_intent(&e.detail));
             }
         }
+        let confirmed = record
+            .confirmations()
+            .into_iter()
+            .map(|c| (c.device_id, (c.technician.by, c.at)))
+            .collect();
         Seen {
             left_network: evidence::left_network(record),
+            confirmed,
             bound_at_intent,
         }
     }
@@ -107,6 +120,11 @@ fn row(record: &RunRecord, seen: &Seen<'_>, job: &JobRow, zone: Zone) -> [String
         post.map(|_| false)
     };
     let opt_text = |s: &Option<String>| text_cell(s.as_deref().unwrap_or(""));
+    // Only for a job that is confirmed now: the event outlives nothing, but says who.
+    let confirmed = seen
+        .confirmed
+        .get(&job.device_id)
+        .filter(|_| job.outcome == Some(crate::model::Outcome::ManualConfirmed));
     [
         text_cell(&job.device_id),
         opt_text(&job.site),
@@ -134,6 +152,8 @@ fn row(record: &RunRecord, seen: &Seen<'_>, job: &JobRow, zone: Zone) -> [String
         evidence::word(bound_before).to_string(),
         evidence::word(evidence::bound_in(post)).to_string(),
         evidence::word(left_network).to_string(),
+        confirmed.map(|(by, _)| text_cell(by)).unwrap_or_default(),
+        confirmed.map(|(_, at)| zone.show(at)).unwrap_or_default(),
     ]
 }
 

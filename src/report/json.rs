@@ -16,12 +16,15 @@ use super::summary::Summary;
 use crate::inert::needs_escape;
 use crate::store::RunRecord;
 
-/// `{"run": …, "jobs": […], "snapshots": […], "events": […], "summary": {…}}`.
+/// `{"run": …, "jobs": […], "snapshots": […], "events": […], "summary": {…},
+/// "confirmations": […]}`; `confirmations` holds the technicians' confirmations (`fleetreset
+/// confirm`) read from their events.
 #[derive(Serialize)]
 struct RunJson<'a> {
     #[serde(flatten)]
     record: &'a RunRecord,
     summary: Summary,
+    confirmations: Vec<crate::store::Confirmed>,
 }
 
 /// Pretty-printed, ending with a newline, with no raw control or reordering character.
@@ -29,6 +32,7 @@ pub fn render(record: &RunRecord) -> serde_json::Result<String> {
     to_string_inert(&RunJson {
         record,
         summary: Summary::of(record),
+        confirmations: record.confirmations(),
     })
 }
 
@@ -148,7 +152,17 @@ mod tests {
             .keys()
             .map(String::as_str)
             .collect();
-        assert_eq!(keys, ["events", "jobs", "run", "snapshots", "summary"]);
+        assert_eq!(
+            keys,
+            [
+                "confirmations",
+                "events",
+                "jobs",
+                "run",
+                "snapshots",
+                "summary"
+            ]
+        );
         assert_eq!(value["run"]["id"], fixture::RUN_ID);
         assert_eq!(value["run"]["action"], "power-cycle");
         assert_eq!(value["run"]["status"], "stopped");
@@ -164,6 +178,7 @@ mod tests {
         // Nothing lost on the way: the record part parses back to the record.
         let mut back = value.clone();
         back.as_object_mut().unwrap().remove("summary");
+        back.as_object_mut().unwrap().remove("confirmations");
         assert_eq!(back, serde_json::to_value(fixture::record()).unwrap());
     }
 
@@ -225,6 +240,7 @@ mod tests {
             serde_json::to_string_pretty(&RunJson {
                 record: &clean,
                 summary: Summary::of(&clean),
+                confirmations: clean.confirmations(),
             })
             .unwrap()
                 + "\n"

@@ -36,7 +36,8 @@ fn write_summary(out: &mut String, record: &RunRecord, zone: Zone) -> fmt::Resul
     }
     writeln!(out)?;
     write_attention(out, record)?;
-    write_unverified(out, record)
+    write_unverified(out, record)?;
+    super::confirmations::write(out, record, zone)
 }
 
 /// The run's own events, one line each, or a sentence saying there are none to show.

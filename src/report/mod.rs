@@ -1,6 +1,7 @@
 //! Reports of a run, written from what the audit database holds: `devices.csv`, `run.json` and
 //! `summary.md` in `reports/<run>/`.
 //!
+//! - `confirmations`: the technicians' confirmations in `summary.md`.
 //! - `csv`: one row per device, with device text inert and spreadsheet formulas neutralised.
 //! - `evidence`: the cloud binding before and after, and whether the device left the network.
 //! - `json`: the whole record plus its counts.
@@ -9,9 +10,12 @@
 //! - `settings`: the run's stored parameters in words.
 //! - `summary`: the counts by outcome, reason and site both of them use.
 //! - `timeline`: the run's own events (started, interrupted, resumed, …), one line each.
+//! - [`work_orders`]: the technician's checklist of a run's `manual_required` devices
+//!   (`work-orders.md`, `.html`, `.csv`).
 //! - `files`: owner-only directories, atomic owner-only files, never through a symlinked run
 //!   directory; [`preflight`] checks before a run that the report will be writable.
 
+mod confirmations;
 mod csv;
 mod evidence;
 mod files;
@@ -23,6 +27,7 @@ mod markdown;
 mod settings;
 mod summary;
 mod timeline;
+pub mod work_orders;
 
 use std::path::{Path, PathBuf};
 
@@ -34,7 +39,7 @@ use self::local_time::Zone;
 
 pub use self::files::preflight;
 pub use self::json::to_string_inert as json_inert;
-pub use self::summary::status_word;
+pub use self::summary::{outcome_word, status_word};
 
 /// Default parent directory of the reports.
 pub const DEFAULT_DIR: &str = "reports";

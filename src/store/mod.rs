@@ -20,10 +20,13 @@
 //! - `wal`: refusing a database whose write-ahead log lost committed records.
 //! - `space`: the preflight probes (a file can be created, enough bytes are free), shared with
 //!   the reports.
+//! - `confirmation`: a technician's confirmation of a manual job (`manual_required` →
+//!   `manual_confirmed`), or its refusal when the device contradicts it.
 //! - `columns`, `time`: stored words, timestamps and JSON, read and written one way.
 
 mod apply;
 mod columns;
+mod confirmation;
 mod db;
 pub mod lock;
 mod query;
@@ -43,6 +46,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::model::{Action, JobState, Method, Outcome, Reason};
 
+pub use self::confirmation::{Confirmation, Confirmed, Refusal, Seen, Technician};
 pub use self::run_events::{Finished, Interrupted, Resumed, RunEnd, RunEvent, Started, Stopped};
 
 /// Times are UTC, stored as RFC 3339 text with milliseconds (`2026-11-21T05:47:08.123Z`).
@@ -98,6 +102,22 @@ pub enum StoreError {
     NoSuchJob { run_id: String, device_id: String },
     #[error("job {device_id} of run {run_id} already has an outcome")]
     DuplicateOutcome { run_id: String, device_id: String },
+    /// Only a job left for a technician (`manual_required`) can be confirmed.
+    #[error(
+        "device {device_id} of run {run_id} ended {outcome}, not manual_required: only a job left for a technician can be confirmed"
+    )]
+    NotManual {
+        run_id: String,
+        device_id: String,
+        outcome: String,
+    },
+    #[error("device {device_id} of run {run_id} is already confirmed, by {by} at {at}")]
+    AlreadyConfirmed {
+        run_id: String,
+        device_id: String,
+        by: String,
+        at: String,
+    },
     #[error("the audit writer has stopped")]
     WriterGone,
     #[error(transparent)]

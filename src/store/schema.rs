@@ -141,8 +141,27 @@ const V3: &str = r#"
 PRAGMA application_id = 1179406931; -- 0x464C5253, "FLRS"
 "#;
 
+/// Version 4: a technician's confirmation (`fleetreset confirm`) of a manual job.
+const V4: &str = r#"
+-- A job that needed a person ends `manual_required`; when the technician's confirmation is
+-- recorded (a `manual_confirmed` event saying who, when, and what was seen of the device
+-- afterwards) it becomes `manual_confirmed`. That is the one change an outcome may still take;
+-- a confirmation stands like any other outcome.
+DROP TRIGGER jobs_outcome_is_final;
+CREATE TRIGGER jobs_outcome_is_final
+BEFORE UPDATE OF outcome, reason, detail, finished_at ON jobs
+WHEN OLD.outcome IS NOT NULL
+ AND NOT (OLD.outcome = 'skipped'
+          AND OLD.reason IN ('interrupted', 'window_closed', 'threshold_reached')
+          AND NEW.outcome IS NULL)
+ AND NOT (OLD.outcome = 'manual_required' AND NEW.outcome = 'manual_confirmed')
+BEGIN
+    SELECT RAISE(ABORT, 'jobs: the outcome of a job is final');
+END;
+"#;
+
 /// Every migration, oldest first; index N-1 holds migration N. Append only.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The tables every fleetreset schema version has, from V1 on.
 pub(crate) const OUR_TABLES: [&str; 4] = ["runs", "jobs", "events", "snapshots"];
@@ -229,8 +248,8 @@ mod tests {
     #[test]
     fn a_fresh_database_is_at_the_latest_version() {
         let conn = migrated();
-        assert_eq!(user_version(&conn).unwrap(), 3);
-        assert_eq!(known_version(), 3);
+        assert_eq!(user_version(&conn).unwrap(), 4);
+        assert_eq!(known_version(), 4);
     }
 
     #[test]
@@ -253,7 +272,7 @@ mod tests {
         }
         let conn = Connection::open(&path).unwrap();
         assert_eq!(application_id(&conn).unwrap(), APPLICATION_ID);
-        assert_eq!(user_version(&conn).unwrap(), 3);
+        assert_eq!(user_version(&conn).unwrap(), 4);
         // In the file header itself (offset 68, big-endian), not only in a WAL frame.
         drop(conn);
         let header = std::fs::read(&path).unwrap();
@@ -275,7 +294,7 @@ mod tests {
         let mut conn = migrated();
         with_one_event(&conn);
         migrate(&mut conn, MIGRATIONS).unwrap().unwrap();
-        assert_eq!(user_version(&conn).unwrap(), 3);
+        assert_eq!(user_version(&conn).unwrap(), 4);
         let events: i64 = conn
             .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
             .unwrap();
@@ -295,8 +314,8 @@ mod tests {
     fn a_failing_migration_leaves_the_previous_version_whole() {
         let mut conn = migrated();
         let broken = "CREATE TABLE half_done (x); INSERT INTO no_such_table VALUES (1);";
-        assert!(migrate(&mut conn, &[V1, V2, V3, broken]).is_err());
-        assert_eq!(user_version(&conn).unwrap(), 3);
+        assert!(migrate(&mut conn, &[V1, V2, V3, V4, broken]).is_err());
+        assert_eq!(user_version(&conn).unwrap(), 4);
         let tables: i64 = conn
             .query_row(
                 "SELECT COUNT(*) FROM sqlite_master WHERE name = 'half_done'",
@@ -360,6 +379,57 @@ mod tests {
             conn.execute("UPDATE jobs SET state = 'rebooting'", [])
                 .is_err()
         );
+    }
+}
+
+#[cfg(test)]
+mod v4_tests {
+    use super::*;
+
+    fn job(conn: &Connection, outcome: &str) {
+        conn.execute_batch(&format!(
+            "INSERT INTO runs (id, action, inventory_path, inventory_sha256, parameters, operator,
+                               tool_version, started_at, status)
+             VALUES ('r', 'power-cycle', 'i.csv', 'x', '{{}}', 'op', '0', 't', 'finished');
+             INSERT INTO jobs (run_id, device_id, seq, host, method, state, outcome, finished_at)
+             VALUES ('r', 'd', 0, 'h', 'manual', 'done', '{outcome}', 't');"
+        ))
+        .unwrap();
+    }
+
+    fn set(conn: &Connection, outcome: &str) -> rusqlite::Result<usize> {
+        conn.execute(
+            "UPDATE jobs SET outcome = ?1, detail = 'by Ana', finished_at = 't2'",
+            [outcome],
+        )
+    }
+
+    fn migrated() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn, MIGRATIONS).unwrap().unwrap();
+        conn
+    }
+
+    #[test]
+    fn a_manual_job_can_be_confirmed_once_and_the_confirmation_stands() {
+        let conn = migrated();
+        job(&conn, "manual_required");
+        assert_eq!(set(&conn, "manual_confirmed").unwrap(), 1);
+        for other in ["manual_required", "succeeded", "failed", "manual_confirmed"] {
+            assert!(set(&conn, other).is_err(), "{other}");
+        }
+    }
+
+    #[test]
+    fn only_manual_required_becomes_manual_confirmed() {
+        for outcome in ["succeeded", "failed", "skipped"] {
+            let conn = migrated();
+            job(&conn, outcome);
+            assert!(set(&conn, "manual_confirmed").is_err(), "{outcome}");
+        }
+        let conn = migrated();
+        job(&conn, "manual_required");
+        assert!(set(&conn, "succeeded").is_err());
     }
 }
 

@@ -10,11 +10,11 @@ fn rendered(record: &RunRecord) -> String {
 #[test]
 fn there_is_a_header_and_one_row_per_job_in_inventory_order() {
     let expected = "\
-id,site,unit,model,mac,host,action,method,outcome,reason,detail,identity,started,finished,duration_real_s,pre_alias,pre_firmware,pre_mac,pre_on_time,post_alias,post_on_time,post_seen,cloud_bound_before,cloud_bound_after,left_network
-plug-1,site-a,rack 1,HS103(US),50:C7:BF:00:00:01,10.0.0.1,power-cycle,remote,succeeded,,came back after 41 s,verified,2026-11-21 06:47:09.000 +01:00,2026-11-21 06:47:51.250 +01:00,42.250,\"'=HYPERLINK(\"\"x\"\")\",1.0.3 Build 210506 Rel.180637,50:C7:BF:00:00:01,86400,\"'=HYPERLINK(\"\"x\"\")\",12,true,true,unknown,false
-lamp-2,north|south,,KL130(EU),,10.0.0.2,power-cycle,remote,failed,not_verified,did not come back within 90 s\\n| retry later,unverified,2026-11-21 06:47:09.500 +01:00,2026-11-21 06:48:40.000 +01:00,90.500,'-lamp,1.8.8,50:C7:BF:00:00:02,,,,false,unknown,unknown,unknown
-strip-3,,,,,10.0.0.3,power-cycle,upstream,skipped,threshold_reached,failure threshold reached,,,2026-11-21 06:48:40.001 +01:00,,,,,,,,false,unknown,unknown,unknown
-cam-4,site-a,porch,C200,,10.0.0.4,power-cycle,manual,manual_required,,hold the reset button for 5 s,,2026-11-21 06:47:10.000 +01:00,2026-11-21 06:47:10.000 +01:00,0.000,,,,,,,false,unknown,unknown,unknown
+id,site,unit,model,mac,host,action,method,outcome,reason,detail,identity,started,finished,duration_real_s,pre_alias,pre_firmware,pre_mac,pre_on_time,post_alias,post_on_time,post_seen,cloud_bound_before,cloud_bound_after,left_network,confirmed_by,confirmed_at
+plug-1,site-a,rack 1,HS103(US),50:C7:BF:00:00:01,10.0.0.1,power-cycle,remote,succeeded,,came back after 41 s,verified,2026-11-21 06:47:09.000 +01:00,2026-11-21 06:47:51.250 +01:00,42.250,\"'=HYPERLINK(\"\"x\"\")\",1.0.3 Build 210506 Rel.180637,50:C7:BF:00:00:01,86400,\"'=HYPERLINK(\"\"x\"\")\",12,true,true,unknown,false,,
+lamp-2,north|south,,KL130(EU),,10.0.0.2,power-cycle,remote,failed,not_verified,did not come back within 90 s\\n| retry later,unverified,2026-11-21 06:47:09.500 +01:00,2026-11-21 06:48:40.000 +01:00,90.500,'-lamp,1.8.8,50:C7:BF:00:00:02,,,,false,unknown,unknown,unknown,,
+strip-3,,,,,10.0.0.3,power-cycle,upstream,skipped,threshold_reached,failure threshold reached,,,2026-11-21 06:48:40.001 +01:00,,,,,,,,false,unknown,unknown,unknown,,
+cam-4,site-a,porch,C200,,10.0.0.4,power-cycle,manual,manual_required,,hold the reset button for 5 s,,2026-11-21 06:47:10.000 +01:00,2026-11-21 06:47:10.000 +01:00,0.000,,,,,,,false,unknown,unknown,unknown,,
 ";
     assert_eq!(rendered(&fixture::record()), expected);
 }
@@ -91,7 +91,7 @@ fn pre_values_come_from_the_first_pre_snapshot_and_post_values_from_the_last_pos
     let text = rendered(&record);
     let row = text.lines().nth(1).unwrap();
     assert!(row.contains(",first look,1.0.3 Build"), "{row}");
-    assert!(row.ends_with(",20,true,true,unknown,false"), "{row}");
+    assert!(row.ends_with(",20,true,true,unknown,false,,"), "{row}");
 }
 
 #[test]
@@ -194,7 +194,7 @@ fn a_factory_reset_shows_the_binding_before_and_after_and_whether_the_device_lef
     assert_eq!(evidence(&rows[1]), t("true", "false", "false"));
     assert_eq!(evidence(&rows[2]), t("unknown", "unknown", "unknown"));
     assert_eq!(
-        &HEADER[22..],
+        &HEADER[22..25],
         ["cloud_bound_before", "cloud_bound_after", "left_network"]
     );
 }
@@ -208,4 +208,31 @@ fn a_mac_the_device_reports_is_shown_in_the_inventory_form_and_anything_else_as_
     );
     assert_eq!(mac_cell(Some(&json!("=not a mac"))), "'=not a mac");
     assert_eq!(mac_cell(None), "");
+}
+
+#[test]
+fn a_confirmed_job_names_its_technician_and_when_it_was_recorded() {
+    let mut record = fixture::record();
+    let cam = record
+        .jobs
+        .iter_mut()
+        .find(|j| j.device_id == "cam-4")
+        .unwrap();
+    cam.outcome = Some(crate::model::Outcome::ManualConfirmed);
+    record.events.push(crate::store::EventRow {
+        id: 99,
+        device_id: Some("cam-4".into()),
+        at: fixture::at("2026-11-22T08:00:00.000Z"),
+        state: None,
+        kind: "manual_confirmed".into(),
+        detail: json!({"by": "=Ana", "said_at": null, "note": null, "operator": "ops",
+                       "source": "command line", "seen": {"result": "not_checked"}}),
+    });
+    let bytes = render(&record, fixture::ZONE).unwrap();
+    let mut reader = ::csv::Reader::from_reader(bytes.as_slice());
+    let rows: Vec<::csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(&HEADER[25..], ["confirmed_by", "confirmed_at"]);
+    assert_eq!(&rows[3][25], "'=Ana");
+    assert_eq!(&rows[3][26], "2026-11-22 09:00:00.000 +01:00");
+    assert_eq!((&rows[0][25], &rows[0][26]), ("", ""));
 }

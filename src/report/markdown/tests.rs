@@ -51,6 +51,8 @@ fn the_summary_has_parameters_counts_sites_and_the_jobs_to_look_at() {
 The inventory gave no MAC for these devices, so the run could not check that the device answering at each address was the one meant; a power cycle goes ahead without that check.
 
 - **lamp-2**, 10.0.0.2: failed
+
+1 device(s) wait for a technician: `fleetreset work-orders 20261121T054708-a1b2` writes their checklist, and `fleetreset confirm` records the work.
 ";
     assert_eq!(render(&fixture::record(), fixture::ZONE), expected);
 }

@@ -232,15 +232,17 @@ impl SimState {
         }
     }
 
-    /// Answers one decoded JSON request in the device's dialect.
-    /// What the device powers now: its relay, or each outlet's ([`super::power`]).
+    /// What the device powers now: its relay, or each outlet's ([`super::power`]). A camera
+    /// powers nothing.
     pub fn outputs(&self) -> Vec<bool> {
         match &self.model {
             Model::Iot(d) => d.outputs(),
             Model::Smart(d) => d.outputs(),
+            Model::Camera(_) => Vec::new(),
         }
     }
 
+    /// Answers one decoded JSON request in the device's dialect.
     pub fn handle_json(&mut self, request: &Value, now: Instant) -> (Value, Option<Effect>) {
         match &mut self.model {
             Model::Iot(d) => d.handle(request, now),

@@ -65,6 +65,12 @@ fn a_factory_reset_device_that_still_answers_bound_is_flagged_not_confirmed() {
             mac: Some("CC:32:E5:44:05:02"),
             ..Dev::manual("reset", "127.44.5.2:8080".into(), "HS100(UK)").at("Oak", "2")
         },
+        Dev {
+            credentials: Some("office"),
+            protocol: Some("klap"),
+            mac: Some("48:22:54:44:05:03"),
+            ..Dev::manual("tapo", "127.44.5.3:8080".into(), "P110(UK)").at("Oak", "3")
+        },
     ];
     let journal = tmp.path().join("journal.log");
     let _sim = Simulate::start_with(
@@ -122,6 +128,24 @@ fn a_factory_reset_device_that_still_answers_bound_is_flagged_not_confirmed() {
     let seen = &events(&rec, "manual_confirmed")[0]["seen"];
     assert_eq!(seen["result"], "answered");
     assert_eq!(seen["bound"], false);
+
+    // A Tapo plug whose owner's login still works, over SMART: flagged too.
+    let out = confirm(
+        tmp.path(),
+        &[&["run-c-6", "tapo", "--by", "Ana"], &with_creds[..]].concat(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with(
+            "tapo: NOT confirmed, still manual_required: it still answers at 127.44.5.3:8080 bound"
+        ),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        outcome(&load(&db, "run-c-6"), "tapo"),
+        Some(Outcome::ManualRequired)
+    );
 
     // --no-verify takes the technician's word, and the audit says nobody looked.
     let out = confirm(

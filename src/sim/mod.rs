@@ -67,7 +67,8 @@ pub const MAX_TIME_SCALE: f64 = 100.0;
 
 /// A file of what the simulated devices received, one line each:
 /// `<RFC 3339 time> <device id> <reboot|reset|login_failed|discovery>`: every disruptive
-/// command, failed login and discovery probe. Lets a rehearsal (or a test) prove what each
+/// command, failed login and discovery probe; and the power graph's `outlet_off N`,
+/// `outlet_on N`, `power_lost` and `power_back` ([`power`]). Lets a rehearsal (or a test) prove what each
 /// device was actually sent, independently of what the runner recorded.
 #[derive(Debug)]
 pub struct Journal {

@@ -162,11 +162,20 @@ fn shape(job: &mut PlannedJob, method: MethodPlan, action: Action) {
         }
         MethodPlan::Manual(m) => {
             job.steps = vec![
-                format!("record a work order ({action}): {}", m.why),
+                format!(
+                    "record a work order to {action} it by hand ({})",
+                    match m.procedure {
+                        Some(_) => "the procedure is in the why above",
+                        None => "no procedure known: see the device's manual",
+                    }
+                ),
                 "nothing is sent; the job ends manual_required".into(),
             ];
             job.estimate = Duration::ZERO;
             job.limit = Duration::ZERO;
+            // Nothing is sent to a work order's device, so no protocol of its can fail.
+            job.warnings
+                .retain(|w| !w.starts_with("cameras and doorbells speak protocols"));
         }
     }
     if !job.after.is_empty() {

@@ -662,7 +662,11 @@ fn resume_reads_the_sheet_the_run_read() {
 
     let out = fleetreset(dir.path(), &["resume", "latest"]);
     let t = text(&out);
-    assert_eq!(out.status.code(), Some(1), "the canary still needs a person: {t}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the canary still needs a person: {t}"
+    );
     let journal = Journal::read(&journal_path);
     let record = latest_run(&dir.path().join("fleetreset.db"));
     // (`assert_truthful` counts one outcome event per job; a skip reopened by resume has two.)

@@ -301,9 +301,11 @@ impl Simulator {
             bound.push((dev, tcp, udp));
         }
         // Devices powered by a simulated plug or strip outlet follow its relay.
+        let by_id: std::collections::HashMap<&str, &Arc<SimDevice>> =
+            devices.iter().map(|d| (d.id.as_str(), d)).collect();
         for (dev, via) in devices.iter().zip(&powered_by) {
             let Some(via) = via else { continue };
-            let Some(feeder) = devices.iter().find(|d| d.id == via.id) else {
+            let Some(feeder) = by_id.get(via.id.as_str()) else {
                 continue;
             };
             let index = usize::from(via.outlet.unwrap_or(1)) - 1;

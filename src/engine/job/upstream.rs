@@ -61,6 +61,25 @@ async fn cycle(env: &JobEnv, jobs: &[PlannedJob]) -> Result<Vec<JobResult>, Stor
     }
     let active = |m: &Member| m.verdict.is_none();
 
+    // A device behind the outlet that is not the one the inventory means: its identity check
+    // said nothing was sent to it, and the outlet powers it all the same, so nothing is.
+    let mismatch = members
+        .iter()
+        .find(|m| matches!(&m.verdict, Some(Err(Fail(Reason::IdentityMismatch, _)))))
+        .map(|m| m.ctx.job.device.id.clone());
+    if let Some(other) = mismatch {
+        for m in members.iter_mut().filter(|m| active(m)) {
+            skip(
+                m,
+                format!(
+                    "{} behind {outlet} is not the device the inventory means; the outlet was not switched",
+                    Inert(&other)
+                ),
+            );
+        }
+        return finish(env, members).await;
+    }
+
     // The switch, and the outlet's state before.
     let switch = match reach_switch(env, up).await {
         Ok(s) => s,

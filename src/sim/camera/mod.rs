@@ -124,3 +124,6 @@ impl CameraState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -254,6 +254,58 @@ impl CameraState {
     }
 }
 
+/// Fills a camera's discovery `encrypt_info` for the client that probed: `decrypted_data`
+/// (the capture's, with the row's identity and port) in AES-128-CBC under a fresh key and IV,
+/// which go RSA-OAEP-SHA1-wrapped to the probe's `rsa_key`, as python-kasa reads them. A probe
+/// without a usable key leaves the fields empty (python-kasa then only logs an error).
+pub fn seal_encrypt_info(
+    result: &mut Value,
+    cam: &CameraState,
+    probe: &[u8],
+    rng: &mut impl RngCore,
+) {
+    let Some(public) = probe_key(probe) else {
+        return;
+    };
+    let mut data = cam.profile.capture["discovery_result"]["result"]["decrypted_data"].clone();
+    data["device_id"] = json!(cam.identity.device_id);
+    data["http_port"] = result["mgt_encrypt_schm"]["http_port"].clone();
+    if !cam.bound {
+        data["owner"] = json!("");
+    }
+    let mut key_and_iv = [0u8; 32];
+    rng.fill_bytes(&mut key_and_iv);
+    let mut wrapped = vec![0u8; public.size() as usize];
+    let Ok(n) = public.public_encrypt(&key_and_iv, &mut wrapped, openssl::rsa::Padding::PKCS1_OAEP)
+    else {
+        return;
+    };
+    wrapped.truncate(n);
+    let sealed = PassthroughCipher::from_key_and_iv(&key_and_iv)
+        .expect("32 bytes are a key and an IV")
+        .encrypt(&to_bytes(&data));
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    result["encrypt_info"] = json!({"sym_schm": "AES", "key": b64.encode(wrapped), "data": sealed});
+}
+
+/// The RSA key a 20002 probe carries (`params.rsa_key`, PEM whose base64 may be on one line).
+fn probe_key(probe: &[u8]) -> Option<openssl::rsa::Rsa<openssl::pkey::Public>> {
+    use base64::Engine;
+    let body: Value =
+        serde_json::from_slice(probe.get(super::super::discovery::HEADER_LEN..)?).ok()?;
+    let pem = body["params"]["rsa_key"].as_str()?;
+    let b64: String = pem
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+    openssl::rsa::Rsa::public_key_from_der(&der)
+        .or_else(|_| openssl::rsa::Rsa::public_key_from_der_pkcs1(&der))
+        .ok()
+}
+
 /// The UDP 20002 discovery result, from the capture's, with the row's identity.
 pub fn discovery(cam: &CameraState, ip: IpAddr, port: u16) -> Value {
     let mut r = cam.profile.capture["discovery_result"]["result"].clone();

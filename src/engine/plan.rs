@@ -122,7 +122,8 @@ fn plan_one(seq: u32, device: &Device, action: Action) -> PlannedJob {
     if matches!(model.family, Family::Camera | Family::Doorbell) {
         warnings.push(match (model.protocol, action) {
             (Protocol::HubChild { hub }, _) => format!(
-                "reached only through its {hub} hub, which fleetreset doesn't do yet; the job will fail without sending anything"
+                "has no address of its own: it is reached through its {hub} hub, and hub \
+                 children are not supported yet, so no reboot can reach it"
             ),
             (_, Action::FactoryReset) => "cameras and doorbells have no local factory reset: \
                 the job fails unsupported without sending anything; use the button or the app"

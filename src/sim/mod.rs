@@ -26,6 +26,12 @@
 //! (`127.0.0.5:8080`); binding 80 without root fails with [`StartError::Privileged`], which
 //! says so.
 //!
+//! Cameras and doorbells with a capture ([`camera::profile`]: Tapo C210 and D130, Kasa EC60)
+//! speak their own transport whatever the column says (`auto`, `sslaes` or `linkie2`): Tapo
+//! over SslAes on HTTPS 443 with discovery on 20002/20004, Kasa over LINKIE2 on HTTPS 10443
+//! (static-RSA suites over TLS 1.2 only) with discovery on UDP 9999, each with a self-signed
+//! certificate the simulator makes at start. Give them a port above 1024 to run without root.
+//!
 //! A row's `credentials` column names the account the device is bound to, from the
 //! credentials store the simulator is given; without one the device is unbound and accepts
 //! blank logins (see [`account`]).

@@ -40,6 +40,9 @@ pub struct Session {
     cipher: PassthroughCipher,
     pwd_hash: String,
     cnonce: String,
+    /// The lowest `Seq` the next request may carry: sequence numbers only go up (a client
+    /// may skip one whose request was lost, never reuse one).
+    next_seq: i64,
 }
 
 impl CameraState {
@@ -73,22 +76,25 @@ impl CameraState {
         };
         // A session the camera doesn't know (it rebooted, or never was): 401, log in again.
         // Taken out while the request is answered, and put back after.
-        let Some(session) = self.sessions.remove(stok) else {
+        let Some(mut session) = self.sessions.remove(stok) else {
             return (status(401), None);
         };
-        let answered = self.in_session(&session, req, now);
+        let answered = self.in_session(&mut session, req, now);
         self.sessions.insert(stok.to_owned(), session);
         answered
     }
 
     fn in_session(
         &mut self,
-        session: &Session,
+        session: &mut Session,
         req: &CamHttpRequest<'_>,
         now: Instant,
     ) -> (HttpReply, Option<Effect>) {
         let body = String::from_utf8_lossy(req.body);
-        let seq = req.seq.and_then(|s| s.trim().parse::<i64>().ok());
+        let seq = req
+            .seq
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .filter(|s| *s >= session.next_seq);
         let tag_ok = seq.is_some_and(|seq| {
             req.tag == Some(cipher::tag(&session.pwd_hash, &session.cnonce, &body, seq).as_str())
         });
@@ -97,12 +103,13 @@ impl CameraState {
             .as_ref()
             .and_then(|o| o["params"]["request"].as_str())
             .and_then(|r| session.cipher.decrypt(r).ok());
-        let (Some(plain), true) = (plain, tag_ok) else {
+        let (Some(plain), true, Some(seq)) = (plain, tag_ok, seq) else {
             return (
                 json_reply(&json!({"error_code": PROTOCOL_FORMAT_ERROR})),
                 None,
             );
         };
+        session.next_seq = seq + 1;
         let (answer, effect) = match serde_json::from_slice::<Value>(&plain) {
             Ok(inner) => self.handle(&inner, now),
             Err(_) => (json!({"error_code": PROTOCOL_FORMAT_ERROR}), None),
@@ -171,6 +178,7 @@ impl CameraState {
                         cipher: cipher::session_cipher(cnonce, &nonce, &pwd_hash),
                         pwd_hash,
                         cnonce: cnonce.to_owned(),
+                        next_seq: START_SEQ,
                     },
                 );
                 json_reply(&json!({"error_code": 0, "result": {

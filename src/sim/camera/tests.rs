@@ -93,13 +93,15 @@ fn passthrough(
     stok: &str,
     nonce: &str,
     inner: &[u8],
+    seq: i64,
     tamper: bool,
 ) -> (Value, Option<Effect>) {
     let pwd = PwdHash::Sha256.of(PASS);
     let c = cipher::session_cipher(CNONCE, nonce, &pwd);
     let body =
         json!({"method": "securePassthrough", "params": {"request": c.encrypt(inner)}}).to_string();
-    let mut tag = cipher::tag(&pwd, CNONCE, &body, 100);
+    let mut tag = cipher::tag(&pwd, CNONCE, &body, seq);
+    let seq = seq.to_string();
     if tamper {
         tag.replace_range(0..1, if tag.starts_with('0') { "1" } else { "0" });
     }
@@ -109,7 +111,7 @@ fn passthrough(
         acct,
         CamHttpRequest {
             path: &path,
-            seq: Some("100"),
+            seq: Some(&seq),
             tag: Some(&tag),
             authorization: None,
             body: body.as_bytes(),
@@ -135,6 +137,7 @@ fn a_tapo_camera_proves_its_password_and_reboots_with_reboot_device_only() {
         &stok,
         &nonce,
         &messages::CamRequest::GetDeviceInfo.to_bytes(),
+        100,
         false,
     );
     assert_eq!(none, None);
@@ -143,7 +146,7 @@ fn a_tapo_camera_proves_its_password_and_reboots_with_reboot_device_only() {
     assert_eq!(basic["mac"], "40-AE-30-00-00-01");
     // python-kasa's inherited reboot is not a camera method.
     let plug_reboot = br#"{"method":"multipleRequest","params":{"requests":[{"method":"device_reboot","params":{"delay":1}}]}}"#;
-    let (r, none) = passthrough(&mut cam, &mut acct, &stok, &nonce, plug_reboot, false);
+    let (r, none) = passthrough(&mut cam, &mut acct, &stok, &nonce, plug_reboot, 101, false);
     assert_eq!(r["result"]["responses"][0]["error_code"], -40106);
     assert_eq!(none, None);
     let (r, effect) = passthrough(
@@ -152,6 +155,22 @@ fn a_tapo_camera_proves_its_password_and_reboots_with_reboot_device_only() {
         &stok,
         &nonce,
         &messages::CamRequest::RebootDevice.to_bytes(),
+        101,
+        false,
+    );
+    // A `Seq` already used is refused, whatever its tag.
+    assert_eq!(
+        (r["error_code"].as_i64(), effect),
+        (Some(-40210), None),
+        "{r}"
+    );
+    let (r, effect) = passthrough(
+        &mut cam,
+        &mut acct,
+        &stok,
+        &nonce,
+        &messages::CamRequest::RebootDevice.to_bytes(),
+        103,
         false,
     );
     assert_eq!(r["result"]["responses"][0]["error_code"], 0);
@@ -168,6 +187,7 @@ fn a_request_with_a_wrong_tag_is_refused_and_does_nothing() {
         &stok,
         &nonce,
         &messages::CamRequest::RebootDevice.to_bytes(),
+        100,
         true,
     );
     assert_eq!(r["error_code"], -40210, "{r}");
@@ -215,6 +235,7 @@ fn a_reboot_ignored_camera_acknowledges_and_stays_up() {
         &stok,
         &nonce,
         &messages::CamRequest::RebootDevice.to_bytes(),
+        100,
         false,
     );
     assert_eq!(r["result"]["responses"][0]["error_code"], 0);

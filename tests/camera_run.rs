@@ -82,6 +82,20 @@ fn a_power_cycle_reboots_a_tapo_and_a_kasa_camera_once_each_and_sees_them_come_b
         assert_eq!(events(&rec, id, "came_back"), 1, "{id}");
     }
     assert!(!journal.text.contains("login_failed"), "{}", journal.text);
+    // Which LINKIE2 credential encoding matched is in the pre-state snapshot.
+    let kasa_pre = rec
+        .snapshots
+        .iter()
+        .find(|s| s.device_id == "kasa-cam")
+        .expect("a snapshot of the Kasa camera");
+    assert!(
+        kasa_pre
+            .data
+            .to_string()
+            .contains(r#""fleetreset_auth_encoding":"email-md5""#),
+        "{}",
+        kasa_pre.data
+    );
     assert_eq!(rec.events.iter().filter(|e| e.kind == "link").count(), 2);
     for e in &rec.events {
         if e.kind == "link" {

@@ -155,6 +155,10 @@ async fn a_kasa_camera_is_read_and_rebooted_over_linkie2_with_the_encoding_it_ac
     };
     // The simulated camera takes `email:md5(password)`, the first encoding tried.
     assert_eq!(k.matched().map(|e| e.as_str()), Some("email-md5"));
+    assert_eq!(
+        info.raw[fleetreset::device::AUTH_ENCODING_FIELD],
+        "email-md5"
+    );
     assert_eq!(lab.journaled("kcam", "login_failed"), 0);
 
     assert_eq!(c.reboot().await.unwrap(), Ack::Acknowledged);

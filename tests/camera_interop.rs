@@ -145,3 +145,32 @@ fn python_kasa_with_the_wrong_password_is_refused_and_reboots_nothing() {
     assert!(!out.status.success(), "{}", text(&out));
     assert_eq!(lab.journaled("cam", "reboot"), 0, "{}", text(&out));
 }
+
+#[test]
+fn python_kasa_finds_the_camera_by_discovery_and_decrypts_its_encrypt_info() {
+    let host = ip(3);
+    let lab = Lab::start(&format!("cam,{host}:{PORT},C210,office,\n"));
+    // No --type: python-kasa probes UDP 20002/20004; the reply names port 8443 and HTTPS, and
+    // carries `encrypt_info` sealed to the probe's RSA key.
+    let out = kasa_cmd(
+        host,
+        &[
+            "--username",
+            "admin",
+            "--password",
+            PASS,
+            "--discovery-timeout",
+            "3",
+            "--debug",
+            "sysinfo",
+        ],
+        None,
+    );
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(all.contains("Decrypted encrypt_info"), "{all}");
+    assert!(!all.contains("Unable to decrypt"), "{all}");
+    assert!(all.contains("'device_model': 'C210'"), "{all}");
+    assert!(lab.journaled("cam", "discovery") >= 1);
+    assert_eq!(lab.journaled("cam", "reboot"), 0);
+}

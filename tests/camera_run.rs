@@ -82,6 +82,20 @@ fn a_power_cycle_reboots_a_tapo_and_a_kasa_camera_once_each_and_sees_them_come_b
         assert_eq!(events(&rec, id, "came_back"), 1, "{id}");
     }
     assert!(!journal.text.contains("login_failed"), "{}", journal.text);
+    // Which LINKIE2 credential encoding matched is in the pre-state snapshot.
+    let kasa_pre = rec
+        .snapshots
+        .iter()
+        .find(|s| s.device_id == "kasa-cam")
+        .expect("a snapshot of the Kasa camera");
+    assert!(
+        kasa_pre
+            .data
+            .to_string()
+            .contains(r#""fleetreset_auth_encoding":"email-md5""#),
+        "{}",
+        kasa_pre.data
+    );
     assert_eq!(rec.events.iter().filter(|e| e.kind == "link").count(), 2);
     for e in &rec.events {
         if e.kind == "link" {
@@ -168,4 +182,65 @@ fn camera_faults_end_their_jobs_truthfully_a_doorbell_that_is_slow_still_succeed
     assert_eq!(outcome, Some(Outcome::Succeeded), "{detail}\n{t}");
     assert_eq!(journal.reboots.get("bell"), Some(&1), "{}", journal.text);
     assert_eq!(events(&rec, "bell", "came_back"), 1);
+}
+
+#[test]
+fn plan_names_each_camera_s_protocol_from_the_catalog_and_says_what_is_supported() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("fleet.csv"),
+        "id,host,model,mac\n\
+         cam,127.42.250.1,C210,40:AE:30:FA:00:01\n\
+         kcam,127.42.250.2,EC60(US),74:FE:CE:FA:00:02\n\
+         child,127.42.250.3,D230,40:AE:30:FA:00:03\n",
+    )
+    .unwrap();
+    let plan = |action: &str| {
+        let out = common::fleetreset_in(dir.path())
+            .args(["plan", "fleet.csv", "--json", "--action", action])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let jobs = plan("power-cycle");
+    let get = |id: &str| {
+        jobs.as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let (cam, kcam, child) = (get("cam"), get("kcam"), get("child"));
+    assert_eq!(
+        (&cam["protocol"], &cam["protocol_source"]),
+        (&"sslaes".into(), &"catalog".into())
+    );
+    assert_eq!(
+        (&kcam["protocol"], &kcam["protocol_source"]),
+        (&"linkie2".into(), &"catalog".into())
+    );
+    let warned = |j: &serde_json::Value, text: &str| {
+        j["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains(text))
+    };
+    assert!(warned(&cam, "no local factory reset"), "{cam}");
+    assert!(
+        warned(&child, "hub children are not supported yet"),
+        "{child}"
+    );
+    let resets = plan("factory-reset");
+    assert!(
+        resets
+            .as_array()
+            .unwrap()
+            .iter()
+            .take(2)
+            .all(|j| warned(j, "fails unsupported without sending anything")),
+        "{resets}"
+    );
 }

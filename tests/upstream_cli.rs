@@ -303,3 +303,46 @@ fn resume_after_a_kill_with_the_outlet_off_switches_it_on_and_never_cycles_it_ag
     assert_eq!(outcome, Some(Outcome::Succeeded), "{reason:?} {detail}");
     assert!(detail.contains("not switched off again"), "{detail}");
 }
+
+#[test]
+fn a_tapo_strip_outlet_is_switched_through_control_child_like_a_kasa_one() {
+    let csv = "id,host,model,mac,power_via,protocol\n\
+               strip,127.43.8.1:8080,P300,50:C7:BF:43:08:01,,klap\n\
+               plug,127.43.8.2,HS110(EU),50:C7:BF:43:08:02,strip#2,\n";
+    let bench = Bench::start(csv, csv);
+    let out = bench.output(&run_args("power-cycle", &["--method", "upstream"]));
+    let record = latest_run(&bench.db());
+    let (outcome, reason, detail) = outcome_of(&record, "plug");
+    assert_eq!(
+        outcome,
+        Some(Outcome::Succeeded),
+        "{reason:?} {detail}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sw = switchings(&lines(&bench.journal().text), "strip");
+    assert_eq!(sw.len(), 2, "{sw:?}");
+    assert!(sw.iter().all(|(o, _, _)| o == "2"), "{sw:?}");
+    assert_eq!(bench.journal().commands("plug"), 0);
+}
+
+#[test]
+fn a_wrong_device_behind_an_outlet_keeps_the_outlet_on_for_everyone_behind_it() {
+    let sim = "id,host,model,mac,power_via,sim_fault\n\
+               strip,127.43.9.1,HS300(US),50:C7:BF:43:09:01,,\n\
+               moved,127.43.9.2,HS110(EU),50:C7:BF:43:09:02,strip#2,mac=50:C7:BF:99:99:02\n\
+               lamp,127.43.9.3,KL130(US),50:C7:BF:43:09:03,strip#2,\n";
+    let bench = Bench::start(sim, sim);
+    bench.output(&run_args("power-cycle", &["--method", "upstream"]));
+    let record = latest_run(&bench.db());
+    assert_eq!(
+        outcome_of(&record, "moved").1,
+        Some(Reason::IdentityMismatch)
+    );
+    let (outcome, reason, detail) = outcome_of(&record, "lamp");
+    assert_eq!(
+        (outcome, reason),
+        (Some(Outcome::Skipped), Some(Reason::DependencyFailed)),
+        "{detail}"
+    );
+    assert!(switchings(&lines(&bench.journal().text), "strip").is_empty());
+}

@@ -25,9 +25,18 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<Status> {
     }
     for j in &jobs {
         let d = &j.device;
+        // A work order's time is a person's, not the tool's.
+        let time = match j.method {
+            crate::engine::method::MethodPlan::Manual(_) => "a work order".to_string(),
+            _ => format!(
+                "about {} s (at most {} s) of device time",
+                j.estimate.as_secs(),
+                j.limit.as_secs()
+            ),
+        };
         writeln!(
             out,
-            "{} ({}) at {}: {} by {} method, about {} s (at most {} s) of device time",
+            "{} ({}) at {}: {} by {} method, {time}",
             Inert(&d.id),
             Inert(
                 &[
@@ -50,8 +59,6 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<Status> {
             d.host,
             args.action,
             j.method.word(),
-            j.estimate.as_secs(),
-            j.limit.as_secs()
         )?;
         writeln!(out, "  why: {}", Inert(&j.why))?;
         for (i, step) in j.steps.iter().enumerate() {

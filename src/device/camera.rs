@@ -16,6 +16,11 @@ use crate::protocol::smart;
 use crate::protocol::sslaes::SslAesClient;
 use crate::protocol::sslaes::messages::{BasicInfo, CamRequest, single_result};
 
+/// The field [`KasaCameraClient::info`] adds to the sysinfo it returns (and so to the run's
+/// snapshot): which Basic-auth encoding the camera accepted, as [`Encoding::as_str`] words it.
+/// Real firmware never sends a `fleetreset_` field.
+pub const AUTH_ENCODING_FIELD: &str = "fleetreset_auth_encoding";
+
 /// What a user is told when asked to factory-reset a camera.
 pub const NO_LOCAL_RESET: &str = "cameras and doorbells have no known local factory reset (neither python-kasa nor pytapo sends one); reset it with its button or remove it in the app";
 
@@ -105,7 +110,7 @@ impl KasaCameraClient {
 
     /// `system.get_sysinfo`, which cameras nest one level deeper than plugs:
     /// `{"system":{"get_sysinfo":{"err_code":0,"system":{…}}}}`. `bind_status` is the cloud
-    /// binding.
+    /// binding; [`AUTH_ENCODING_FIELD`] records the encoding that matched.
     pub async fn info(&mut self) -> Result<DeviceInfo, DeviceError> {
         let req = json!({"system": {"get_sysinfo": {}}});
         let raw = self.transport.call(SYSINFO, &to_bytes(&req)).await?;
@@ -122,6 +127,10 @@ impl KasaCameraClient {
             .as_str()
             .or(sys["mic_mac"].as_str())
             .unwrap_or_default();
+        let mut raw = sys.clone();
+        if let (Some(o), Some(enc)) = (raw.as_object_mut(), self.matched()) {
+            o.insert(AUTH_ENCODING_FIELD.into(), enc.as_str().into());
+        }
         Ok(DeviceInfo {
             model: text("model"),
             alias: text("alias"),
@@ -132,7 +141,7 @@ impl KasaCameraClient {
             on_time: None,
             children: Vec::new(),
             bound: sys["bind_status"].as_bool(),
-            raw: sys.clone(),
+            raw,
             cloud_raw: None,
         })
     }

@@ -18,7 +18,7 @@ mod link;
 mod smart;
 
 pub use ack::{Ack, COMMAND_DELAY_SECS};
-pub use camera::{KasaCameraClient, NO_LOCAL_RESET, TapoCameraClient};
+pub use camera::{AUTH_ENCODING_FIELD, KasaCameraClient, NO_LOCAL_RESET, TapoCameraClient};
 pub use client::DeviceClient;
 pub use error::DeviceError;
 pub(crate) use error::smart_error;

@@ -95,20 +95,15 @@ pub(super) async fn drive(d: Drive<'_>) -> anyhow::Result<RunSummary> {
     view.begin(total);
 
     // Work orders first: recorded at once, with no slot of the rate or the concurrency cap.
-    let mut scheduled = Vec::new();
-    for (index, (job, mode)) in work.into_iter().enumerate() {
-        if mode != Mode::Fresh || audit_error.is_some() {
-            scheduled.push((index, (job, mode)));
-            continue;
-        }
-        match job::manual::settle(&env, &job).await {
-            Ok(Some(r)) => {
+    let (scheduled, orders) = settle_work_orders(&env, work).await;
+    for order in orders {
+        match order {
+            Ok((index, r)) => {
                 started[index] = true;
                 view.finished(&r);
                 results.push(r);
             }
-            Ok(None) => scheduled.push((index, (job, mode))),
-            Err(e) => audit_error = Some(e),
+            Err(e) => audit_error = audit_error.or(Some(e)),
         }
     }
     let Units {
@@ -284,35 +279,16 @@ pub(super) async fn drive(d: Drive<'_>) -> anyhow::Result<RunSummary> {
     // Jobs never started get their one outcome: a skip that `resume` can reopen. A job with a
     // recorded intent is not one of them: its command may have arrived, so it stays open for
     // `resume` to judge, never marked as skipped.
-    let mut left_open = 0;
-    let mut skipped_count = 0;
+    let (mut left_open, mut skipped_count) = (0, 0);
     if let (Some(why), None) = (&stop, &audit_error) {
-        for i in (0..total).filter(|i| !started[*i]) {
-            if judged[i] {
-                left_open += 1;
-                continue;
+        let never_started = (0..total).filter(|i| !started[*i]);
+        match skip_unstarted(&writer, &run_id, &ids, &judged, never_started, why).await {
+            Ok((open, skipped)) => {
+                left_open = open;
+                skipped_count = skipped.len();
+                results.extend(skipped);
             }
-            let skipped = JobResult {
-                device_id: ids[i].clone(),
-                outcome: Outcome::Skipped,
-                reason: Some(why.skip_reason()),
-                detail: format!("not started: {}", why.describe()),
-            };
-            let rec = Record::Outcome {
-                run_id: run_id.clone(),
-                device_id: skipped.device_id.clone(),
-                at: chrono::Utc::now(),
-                outcome: skipped.outcome,
-                reason: skipped.reason,
-                detail: skipped.detail.clone(),
-                attempts: 0,
-            };
-            if let Err(e) = writer.record_durable(rec).await {
-                audit_error = Some(e);
-                break;
-            }
-            results.push(skipped);
-            skipped_count += 1;
+            Err(e) => audit_error = Some(e),
         }
     }
     drop(env);
@@ -354,9 +330,83 @@ pub(super) async fn drive(d: Drive<'_>) -> anyhow::Result<RunSummary> {
     })
 }
 
+/// Jobs that go to the scheduler (with their index in `work`), and the outcomes of the work
+/// orders among `work`, recorded at once: a work order takes no rate-limit or concurrency
+/// slot. Once the audit fails, everything else goes to the scheduler, which starts nothing.
+#[allow(clippy::type_complexity)]
+async fn settle_work_orders(
+    env: &JobEnv,
+    work: Vec<(PlannedJob, Mode)>,
+) -> (
+    Vec<(usize, (PlannedJob, Mode))>,
+    Vec<Result<(usize, JobResult), StoreError>>,
+) {
+    let mut scheduled = Vec::new();
+    let mut orders = Vec::new();
+    let mut failed = false;
+    for (index, (job, mode)) in work.into_iter().enumerate() {
+        if mode != Mode::Fresh || failed {
+            scheduled.push((index, (job, mode)));
+            continue;
+        }
+        match job::manual::settle(env, &job).await {
+            Ok(Some(r)) => orders.push(Ok((index, r))),
+            Ok(None) => scheduled.push((index, (job, mode))),
+            Err(e) => {
+                failed = true;
+                orders.push(Err(e));
+            }
+        }
+    }
+    (scheduled, orders)
+}
+
+/// Gives each job in `never_started` its one outcome: a skip, for `why`, that `resume` can
+/// reopen. A job resume judges (`judged`) is not one of them: its command may have arrived, so
+/// it stays open. The number left open, and the skips.
+async fn skip_unstarted(
+    writer: &Writer,
+    run_id: &str,
+    ids: &[String],
+    judged: &[bool],
+    never_started: impl Iterator<Item = usize>,
+    why: &StopReason,
+) -> Result<(usize, Vec<JobResult>), StoreError> {
+    let mut left_open = 0;
+    let mut skipped = Vec::new();
+    for i in never_started {
+        if judged[i] {
+            left_open += 1;
+            continue;
+        }
+        let skip = JobResult {
+            device_id: ids[i].clone(),
+            outcome: Outcome::Skipped,
+            reason: Some(why.skip_reason()),
+            detail: format!("not started: {}", why.describe()),
+        };
+        writer
+            .record_durable(Record::Outcome {
+                run_id: run_id.to_owned(),
+                device_id: skip.device_id.clone(),
+                at: chrono::Utc::now(),
+                outcome: skip.outcome,
+                reason: skip.reason,
+                detail: skip.detail.clone(),
+                attempts: 0,
+            })
+            .await?;
+        skipped.push(skip);
+    }
+    Ok((left_open, skipped))
+}
+
 async fn sleep_or_never(d: Option<Duration>) {
     match d {
         Some(d) => tokio::time::sleep(d).await,
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests;

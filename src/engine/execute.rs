@@ -151,7 +151,7 @@ pub async fn prepare(
         .map_err(|p| vec![p])
 }
 
-fn new_job(j: &PlannedJob) -> NewJob {
+pub(super) fn new_job(j: &PlannedJob) -> NewJob {
     NewJob {
         device_id: j.device.id.clone(),
         seq: j.seq,

@@ -2,7 +2,8 @@
 //! same outlet share one power cycle ([`groups`]), and a device that powers others acts only
 //! once every job behind it has ended ([`dependencies`], [`order`]).
 
-use std::collections::{HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 
 /// Groups jobs into the units the scheduler starts: the jobs with the same key (the outlet an
 /// upstream power cycle switches) form one unit, in first-seen order; every job without a key
@@ -52,21 +53,45 @@ pub fn dependencies(units: &[Vec<usize>], after: &[Vec<usize>]) -> Vec<Vec<usize
 }
 
 /// The units in an order where each comes after the units it waits for, otherwise keeping
-/// their order (a stable topological sort). The inventory refuses `power_via` loops; should
-/// one reach here, its units follow in their own order rather than never.
+/// their order: of the units whose dependencies are placed, the first in order goes next (a
+/// stable topological sort, linear but for the heap, for fleets of 100,000 rows). The
+/// inventory refuses `power_via` loops; should one reach here, the first unit left goes next
+/// rather than never.
 pub fn order(deps: &[Vec<usize>]) -> Vec<usize> {
     let n = deps.len();
-    let mut placed = HashSet::new();
+    let mut waiting = vec![0usize; n];
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (u, ds) in deps.iter().enumerate() {
+        for &d in ds.iter().filter(|&&d| d < n) {
+            waiting[u] += 1;
+            dependents[d].push(u);
+        }
+    }
+    let mut ready: BinaryHeap<Reverse<usize>> =
+        (0..n).filter(|&u| waiting[u] == 0).map(Reverse).collect();
+    let mut placed = vec![false; n];
+    let mut first_left = 0;
     let mut out = Vec::with_capacity(n);
     while out.len() < n {
-        let next = (0..n)
-            .filter(|u| !placed.contains(u))
-            .find(|&u| deps[u].iter().all(|d| placed.contains(d) || *d >= n))
+        let u = match ready.pop() {
+            Some(Reverse(u)) if placed[u] => continue,
+            Some(Reverse(u)) => u,
             // A loop: take the first left, so everything is placed.
-            .or_else(|| (0..n).find(|u| !placed.contains(u)))
-            .expect("fewer placed than there are");
-        placed.insert(next);
-        out.push(next);
+            None => {
+                while placed[first_left] {
+                    first_left += 1;
+                }
+                first_left
+            }
+        };
+        placed[u] = true;
+        out.push(u);
+        for &v in &dependents[u] {
+            waiting[v] = waiting[v].saturating_sub(1);
+            if waiting[v] == 0 && !placed[v] {
+                ready.push(Reverse(v));
+            }
+        }
     }
     out
 }
@@ -101,6 +126,30 @@ mod tests {
             for &d in ds {
                 assert!(pos(d) < pos(u), "{d} before {u}: {ordered:?}");
             }
+        }
+    }
+
+    #[test]
+    fn a_fleet_of_a_hundred_thousand_is_ordered_with_every_plug_after_its_devices() {
+        // Every tenth unit is a plug powering the nine before it.
+        let n = 100_000;
+        let deps: Vec<Vec<usize>> = (0..n)
+            .map(|u| {
+                if u % 10 == 9 {
+                    (u - 9..u).collect()
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
+        let ordered = order(&deps);
+        assert_eq!(ordered.len(), n);
+        let mut pos = vec![0; n];
+        for (p, &u) in ordered.iter().enumerate() {
+            pos[u] = p;
+        }
+        for (u, ds) in deps.iter().enumerate() {
+            assert!(ds.iter().all(|&d| pos[d] < pos[u]), "{u}");
         }
     }
 

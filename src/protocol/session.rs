@@ -34,6 +34,15 @@ pub enum Exchanged {
     Broken(DeviceError),
 }
 
+impl From<Sent> for Exchanged {
+    fn from(sent: Sent) -> Exchanged {
+        match sent {
+            Sent::Reply(reply) => Exchanged::Reply(reply),
+            Sent::NoReply { detail } => Exchanged::NoReply { detail },
+        }
+    }
+}
+
 /// A protocol whose requests go on a session established first.
 pub trait SessionProtocol {
     type Session: Send;

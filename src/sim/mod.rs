@@ -27,6 +27,12 @@
 //! (`127.0.0.5:8080`); binding 80 without root fails with [`StartError::Privileged`], which
 //! says so.
 //!
+//! Cameras and doorbells with a capture ([`camera::profile`]: Tapo C210 and D130, Kasa EC60)
+//! speak their own transport whatever the column says (`auto`, `sslaes` or `linkie2`): Tapo
+//! over SslAes on HTTPS 443 with discovery on 20002/20004, Kasa over LINKIE2 on HTTPS 10443
+//! (static-RSA suites over TLS 1.2 only) with discovery on UDP 9999, each with a self-signed
+//! certificate the simulator makes at start. Give them a port above 1024 to run without root.
+//!
 //! A row's `credentials` column names the account the device is bound to, from the
 //! credentials store the simulator is given; without one the device is unbound and accepts
 //! blank logins (see [`account`]).
@@ -69,7 +75,8 @@ pub const MAX_TIME_SCALE: f64 = 100.0;
 
 /// A file of what the simulated devices received, one line each:
 /// `<RFC 3339 time> <device id> <reboot|reset|login_failed|discovery>`: every disruptive
-/// command, failed login and discovery probe. Lets a rehearsal (or a test) prove what each
+/// command, failed login and discovery probe; and the power graph's `outlet_off N`,
+/// `outlet_on N`, `power_lost` and `power_back` ([`power`]). Lets a rehearsal (or a test) prove what each
 /// device was actually sent, independently of what the runner recorded.
 #[derive(Debug)]
 pub struct Journal {
@@ -322,9 +329,11 @@ impl Simulator {
             bound.push((dev, tcp, udp));
         }
         // Devices powered by a simulated plug or strip outlet follow its relay.
+        let by_id: std::collections::HashMap<&str, &Arc<SimDevice>> =
+            devices.iter().map(|d| (d.id.as_str(), d)).collect();
         for (dev, via) in devices.iter().zip(&powered_by) {
             let Some(via) = via else { continue };
-            let Some(feeder) = devices.iter().find(|d| d.id == via.id) else {
+            let Some(feeder) = by_id.get(via.id.as_str()) else {
                 continue;
             };
             let index = usize::from(via.outlet.unwrap_or(1)) - 1;

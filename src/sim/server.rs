@@ -372,9 +372,12 @@ pub async fn run_discovery(dev: Arc<SimDevice>, socket: UdpSocket, mut shutdown:
             continue;
         };
         dev.journal.record("discovery");
-        let Some(result) = dev.lock().discovery_result(Instant::now()) else {
+        let Some(mut result) = dev.lock().discovery_result(Instant::now()) else {
             continue;
         };
+        if dev.transport.is_tls() {
+            super::camera::seal_discovery(&dev, &mut result, &buf[..n]);
+        }
         let reply = discovery::encode_reply(probe, &result);
         if let Err(e) = socket.send_to(&reply, from).await {
             tracing::debug!(device = %dev.id, "discovery reply failed: {e}");

@@ -326,6 +326,28 @@ mod tests {
     }
 
     #[test]
+    fn only_a_refusal_of_the_method_itself_means_no_remote_path() {
+        let device = |code| DeviceError::Device {
+            op: "reboot",
+            code,
+            msg: "x".into(),
+        };
+        assert!(is_unknown_method(&device(-1)));
+        assert!(is_unknown_method(&device(-2)));
+        assert!(is_unknown_method(&DeviceError::Unsupported {
+            detail: "-1002".into()
+        }));
+        assert!(
+            !is_unknown_method(&device(-3)),
+            "invalid argument is a refusal"
+        );
+        assert!(!is_unknown_method(&DeviceError::Timeout {
+            op: "reboot",
+            after: Duration::from_secs(1)
+        }));
+    }
+
+    #[test]
     fn the_intent_detail_round_trips_through_json() {
         let mark = HostMark {
             boot_id: Some("b".into()),

@@ -36,6 +36,7 @@ use crate::model::{EventKind, JobState, Outcome, Reason};
 use crate::store::{Record, SnapshotPhase, StoreError, Writer};
 
 use super::config::RunConfig;
+use super::method::MethodPlan;
 use super::plan::PlannedJob;
 
 pub use evidence::{Evidence, login_unsettled, refused_login};
@@ -115,9 +116,29 @@ pub struct Fail(pub Reason, pub String);
 /// What the device part of a job comes to: success in words, or a failure.
 pub type Verdict = Result<String, Fail>;
 
-/// Runs one job to its outcome. Only a failing audit writer is an error: then nothing more can
-/// be recorded, and the run must stop.
+/// Runs one job to its outcome, by its method. Only a failing audit writer is an error: then
+/// nothing more can be recorded, and the run must stop.
+///
+/// A run starts the jobs behind one outlet together ([`upstream::run`]) and records work
+/// orders before any job starts ([`manual::settle`]); here each is one job's own.
 pub async fn run(env: Arc<JobEnv>, job: PlannedJob, mode: Mode) -> Result<JobResult, StoreError> {
+    match (&job.method, &mode) {
+        (MethodPlan::Manual(_), Mode::Fresh) => {
+            let settled = manual::settle(&env, &job).await?;
+            Ok(settled.expect("a manual job settles"))
+        }
+        (MethodPlan::Upstream(_), Mode::Fresh) => {
+            let mut results = upstream::run(env, vec![job]).await?;
+            Ok(results.remove(0))
+        }
+        // A remote command, or resume's judgement of any method's intent.
+        _ => remote(env, job, mode).await,
+    }
+}
+
+/// The remote method: probe, identity, intent, command, verification ([`command`], [`verify`]),
+/// and resume's judgements ([`resolve`]).
+async fn remote(env: Arc<JobEnv>, job: PlannedJob, mode: Mode) -> Result<JobResult, StoreError> {
     let mut ctx = Ctx {
         env: &env,
         job: &job,

@@ -21,6 +21,7 @@ use crate::inert::{Inert, inert};
 use crate::model::{EventKind, JobState, Outcome, Reason};
 use crate::store::{Record, SnapshotPhase, StoreError};
 
+use super::super::config::POLL_INTERVAL;
 use super::super::host_clock::HostMark;
 use super::super::method::MethodPlan;
 use super::super::plan::PlannedJob;
@@ -60,6 +61,25 @@ async fn cycle(env: &JobEnv, jobs: &[PlannedJob]) -> Result<Vec<JobResult>, Stor
         members.push(begin(env, job).await?);
     }
     let active = |m: &Member| m.verdict.is_none();
+
+    // A device behind the outlet that is not the one the inventory means: its identity check
+    // said nothing was sent to it, and the outlet powers it all the same, so nothing is.
+    let mismatch = members
+        .iter()
+        .find(|m| matches!(&m.verdict, Some(Err(Fail(Reason::IdentityMismatch, _)))))
+        .map(|m| m.ctx.job.device.id.clone());
+    if let Some(other) = mismatch {
+        for m in members.iter_mut().filter(|m| active(m)) {
+            skip(
+                m,
+                format!(
+                    "{} behind {outlet} is not the device the inventory means; the outlet was not switched",
+                    Inert(&other)
+                ),
+            );
+        }
+        return finish(env, members).await;
+    }
 
     // The switch, and the outlet's state before.
     let switch = match reach_switch(env, up).await {
@@ -161,15 +181,25 @@ async fn cycle(env: &JobEnv, jobs: &[PlannedJob]) -> Result<Vec<JobResult>, Stor
             .await?;
     }
 
-    // Held off, looking once whether each device went dark.
+    // Held off, looking whether each device went dark, until it did or the hold is over.
     let hold = env.config.scaled(up.off_time);
-    tokio::time::sleep(hold / 2).await;
+    let poll = env.config.scaled(POLL_INTERVAL);
     let mut dark = Vec::new();
     for m in &members {
-        dark.push(match (m.verdict.is_none(), m.addr) {
-            (true, Some(addr)) => m.ctx.look(addr).await.is_none(),
-            _ => false,
-        });
+        let mut went = None;
+        if let (true, Some(addr)) = (m.verdict.is_none(), m.addr) {
+            while went.is_none() && Instant::now() < off_at + hold {
+                if m.ctx.look(addr).await.is_none() {
+                    went = Some(off_at.elapsed());
+                } else {
+                    tokio::time::sleep(
+                        poll.min((off_at + hold).saturating_duration_since(Instant::now())),
+                    )
+                    .await;
+                }
+            }
+        }
+        dark.push(went);
     }
     tokio::time::sleep_until(off_at + hold).await;
 
@@ -204,11 +234,11 @@ async fn cycle(env: &JobEnv, jobs: &[PlannedJob]) -> Result<Vec<JobResult>, Stor
         }
         m.ctx.state(JobState::Verifying, json!({})).await?;
         let Some(addr) = m.addr else { continue };
-        if went_dark {
+        if let Some(after) = went_dark {
             m.ctx
                 .event(
                     EventKind::WentAway,
-                    json!({ "after_s": env.config.device_secs(hold / 2) }),
+                    json!({ "after_s": env.config.device_secs(after) }),
                 )
                 .await?;
         }
@@ -216,7 +246,7 @@ async fn cycle(env: &JobEnv, jobs: &[PlannedJob]) -> Result<Vec<JobResult>, Stor
             None => Err(m.ctx.not_back(&format!(
                 "{outlet} was switched off for {held_s:.0} s and on again; it"
             ))),
-            Some(_) if !went_dark => Err(Fail(
+            Some(_) if went_dark.is_none() => Err(Fail(
                 Reason::NotVerified,
                 format!(
                     "it kept answering with {outlet} off: the outlet may not power it (check its power_via); the outlet is on again"

@@ -196,12 +196,7 @@ impl SessionProtocol for Aes {
         let body = cipher::passthrough_body(&session.cipher, json);
         let reply = match self.http.post(op, &path, &headers, body, kind).await {
             Ok(r) => r,
-            Err(e) => {
-                return e.into_sent(kind).map(|sent| match sent {
-                    Sent::NoReply { detail } => Exchanged::NoReply { detail },
-                    Sent::Reply(r) => Exchanged::Reply(r),
-                });
-            }
+            Err(e) => return e.into_sent(kind).map(Exchanged::from),
         };
         match passthrough_reply(op, &session.cipher, &reply) {
             Ok(plain) => Ok(Exchanged::Reply(plain)),

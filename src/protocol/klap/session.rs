@@ -184,12 +184,7 @@ impl SessionProtocol for Klap {
         let headers = cookie_header(session.cookie.as_deref());
         let reply = match self.http.post(op, &path, &headers, body, kind).await {
             Ok(reply) => reply,
-            Err(e) => {
-                return e.into_sent(kind).map(|sent| match sent {
-                    Sent::NoReply { detail } => Exchanged::NoReply { detail },
-                    Sent::Reply(r) => Exchanged::Reply(r),
-                });
-            }
+            Err(e) => return e.into_sent(kind).map(Exchanged::from),
         };
         match reply.status {
             200 => Ok(match session.cipher.open(seq, &reply.body) {

@@ -8,8 +8,9 @@
 //! (the Tapo account's; an unbound camera's default without a profile). A login that fails is
 //! remembered and never tried again by this client; every later call returns the same error.
 //! A session the camera ends (HTTP 401, -40401) is renewed once by a new login, which is not a
-//! retry of a failed one. The loop is the shared [`crate::protocol::session::Driver`]. One session per camera: a second one from the same host makes the
-//! camera answer 500, and requests on it are paced [`REQUEST_GAP`] apart.
+//! retry of a failed one. The loop is the shared [`crate::protocol::session::Driver`]. One
+//! session per camera: a second one from the same host makes the camera answer 500, and
+//! requests on it are paced [`REQUEST_GAP`] apart.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -189,12 +190,7 @@ impl SslAes {
             .await
         {
             Ok(r) => r,
-            Err(e) => {
-                return e.into_sent(kind).map(|sent| match sent {
-                    Sent::NoReply { detail } => Exchanged::NoReply { detail },
-                    Sent::Reply(r) => Exchanged::Reply(r),
-                });
-            }
+            Err(e) => return e.into_sent(kind).map(Exchanged::from),
         };
         match reply.status {
             200 => {}

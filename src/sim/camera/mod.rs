@@ -124,3 +124,16 @@ impl CameraState {
         }
     }
 }
+
+/// Seals a Tapo camera's discovery `encrypt_info` to the probe's key ([`tapo::seal_encrypt_info`]).
+pub fn seal_discovery(dev: &super::server::SimDevice, result: &mut Value, probe: &[u8]) {
+    let state = dev.lock();
+    if let super::model::Model::Camera(cam) = &state.model
+        && cam.profile.kind == CameraKind::Tapo
+    {
+        tapo::seal_encrypt_info(result, cam, probe, &mut rand::thread_rng());
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -40,6 +40,9 @@ pub struct Session {
     cipher: PassthroughCipher,
     pwd_hash: String,
     cnonce: String,
+    /// The lowest `Seq` the next request may carry: sequence numbers only go up (a client
+    /// may skip one whose request was lost, never reuse one).
+    next_seq: i64,
 }
 
 impl CameraState {
@@ -73,22 +76,25 @@ impl CameraState {
         };
         // A session the camera doesn't know (it rebooted, or never was): 401, log in again.
         // Taken out while the request is answered, and put back after.
-        let Some(session) = self.sessions.remove(stok) else {
+        let Some(mut session) = self.sessions.remove(stok) else {
             return (status(401), None);
         };
-        let answered = self.in_session(&session, req, now);
+        let answered = self.in_session(&mut session, req, now);
         self.sessions.insert(stok.to_owned(), session);
         answered
     }
 
     fn in_session(
         &mut self,
-        session: &Session,
+        session: &mut Session,
         req: &CamHttpRequest<'_>,
         now: Instant,
     ) -> (HttpReply, Option<Effect>) {
         let body = String::from_utf8_lossy(req.body);
-        let seq = req.seq.and_then(|s| s.trim().parse::<i64>().ok());
+        let seq = req
+            .seq
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .filter(|s| *s >= session.next_seq);
         let tag_ok = seq.is_some_and(|seq| {
             req.tag == Some(cipher::tag(&session.pwd_hash, &session.cnonce, &body, seq).as_str())
         });
@@ -97,12 +103,13 @@ impl CameraState {
             .as_ref()
             .and_then(|o| o["params"]["request"].as_str())
             .and_then(|r| session.cipher.decrypt(r).ok());
-        let (Some(plain), true) = (plain, tag_ok) else {
+        let (Some(plain), true, Some(seq)) = (plain, tag_ok, seq) else {
             return (
                 json_reply(&json!({"error_code": PROTOCOL_FORMAT_ERROR})),
                 None,
             );
         };
+        session.next_seq = seq + 1;
         let (answer, effect) = match serde_json::from_slice::<Value>(&plain) {
             Ok(inner) => self.handle(&inner, now),
             Err(_) => (json!({"error_code": PROTOCOL_FORMAT_ERROR}), None),
@@ -171,6 +178,7 @@ impl CameraState {
                         cipher: cipher::session_cipher(cnonce, &nonce, &pwd_hash),
                         pwd_hash,
                         cnonce: cnonce.to_owned(),
+                        next_seq: START_SEQ,
                     },
                 );
                 json_reply(&json!({"error_code": 0, "result": {
@@ -252,6 +260,58 @@ impl CameraState {
         b[SIM_TIME_SCALE_FIELD] = json!(self.scale);
         info
     }
+}
+
+/// Fills a camera's discovery `encrypt_info` for the client that probed: `decrypted_data`
+/// (the capture's, with the row's identity and port) in AES-128-CBC under a fresh key and IV,
+/// which go RSA-OAEP-SHA1-wrapped to the probe's `rsa_key`, as python-kasa reads them. A probe
+/// without a usable key leaves the fields empty (python-kasa then only logs an error).
+pub fn seal_encrypt_info(
+    result: &mut Value,
+    cam: &CameraState,
+    probe: &[u8],
+    rng: &mut impl RngCore,
+) {
+    let Some(public) = probe_key(probe) else {
+        return;
+    };
+    let mut data = cam.profile.capture["discovery_result"]["result"]["decrypted_data"].clone();
+    data["device_id"] = json!(cam.identity.device_id);
+    data["http_port"] = result["mgt_encrypt_schm"]["http_port"].clone();
+    if !cam.bound {
+        data["owner"] = json!("");
+    }
+    let mut key_and_iv = [0u8; 32];
+    rng.fill_bytes(&mut key_and_iv);
+    let mut wrapped = vec![0u8; public.size() as usize];
+    let Ok(n) = public.public_encrypt(&key_and_iv, &mut wrapped, openssl::rsa::Padding::PKCS1_OAEP)
+    else {
+        return;
+    };
+    wrapped.truncate(n);
+    let sealed = PassthroughCipher::from_key_and_iv(&key_and_iv)
+        .expect("32 bytes are a key and an IV")
+        .encrypt(&to_bytes(&data));
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    result["encrypt_info"] = json!({"sym_schm": "AES", "key": b64.encode(wrapped), "data": sealed});
+}
+
+/// The RSA key a 20002 probe carries (`params.rsa_key`, PEM whose base64 may be on one line).
+fn probe_key(probe: &[u8]) -> Option<openssl::rsa::Rsa<openssl::pkey::Public>> {
+    use base64::Engine;
+    let body: Value =
+        serde_json::from_slice(probe.get(super::super::discovery::HEADER_LEN..)?).ok()?;
+    let pem = body["params"]["rsa_key"].as_str()?;
+    let b64: String = pem
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+    openssl::rsa::Rsa::public_key_from_der(&der)
+        .or_else(|_| openssl::rsa::Rsa::public_key_from_der_pkcs1(&der))
+        .ok()
 }
 
 /// The UDP 20002 discovery result, from the capture's, with the row's identity.

@@ -362,3 +362,23 @@ fn the_mac_fault_replaces_the_reported_mac_everywhere() {
     assert_eq!(d.device_info(now)["mac"], "11-22-33-44-55-66");
     assert_eq!(d.outlet_info(0, now)["mac"], "112233445566");
 }
+
+#[test]
+fn a_button_only_smart_device_refuses_reboot_and_reset_as_unknown_methods() {
+    let (mut d, now) = device("P110", Faults::parse("button_only").unwrap());
+    let (reply, _) = call(&mut d, json!({"method": "get_device_info"}), now);
+    assert_eq!(reply["error_code"], 0);
+    for method in ["device_reboot", "device_reset"] {
+        let (reply, effect) = call(&mut d, json!({"method": method}), now);
+        assert_eq!(reply["error_code"], code::UNKNOWN_METHOD, "{method}");
+        assert_eq!(effect, None, "{method}");
+    }
+}
+
+#[test]
+fn a_smart_strip_s_outputs_are_its_outlets() {
+    let (d, _) = device("P300", Faults::default());
+    assert_eq!(d.outputs().len(), 3);
+    let (plug, _) = device("P110", Faults::default());
+    assert_eq!(plug.outputs(), [false], "the capture's relay is off");
+}

@@ -8,12 +8,16 @@ use std::path::Path;
 use fleetreset::model::{Outcome, Reason};
 use fleetreset::store::{Db, RunRecord};
 
-/// Disruptive commands and discovery probes per device id, from a simulator journal
-/// (`TIME ID WHAT` lines).
+/// Disruptive commands, power cuts and discovery probes per device id, from a simulator
+/// journal (`TIME ID WHAT [ARG]` lines).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Journal {
     pub reboots: HashMap<String, usize>,
     pub resets: HashMap<String, usize>,
+    /// Times a device lost power because the outlet feeding it went off.
+    pub power_cuts: HashMap<String, usize>,
+    /// Times a plug or strip switched one of its outlets off.
+    pub outlet_offs: HashMap<String, usize>,
     pub discoveries: HashMap<String, usize>,
     pub text: String,
 }
@@ -30,6 +34,12 @@ impl Journal {
             match (parts.next(), parts.next()) {
                 (Some(id), Some("reboot")) => *j.reboots.entry(id.to_string()).or_default() += 1,
                 (Some(id), Some("reset")) => *j.resets.entry(id.to_string()).or_default() += 1,
+                (Some(id), Some("power_lost")) => {
+                    *j.power_cuts.entry(id.to_string()).or_default() += 1
+                }
+                (Some(id), Some("outlet_off")) => {
+                    *j.outlet_offs.entry(id.to_string()).or_default() += 1
+                }
                 (Some(id), Some("discovery")) => {
                     *j.discoveries.entry(id.to_string()).or_default() += 1
                 }
@@ -39,14 +49,24 @@ impl Journal {
         j
     }
 
-    /// Whether no device received any disruptive command.
+    /// Whether no device received any disruptive command, no outlet was switched off and no
+    /// device lost power.
     pub fn no_commands(&self) -> bool {
-        self.reboots.is_empty() && self.resets.is_empty()
+        self.reboots.is_empty()
+            && self.resets.is_empty()
+            && self.outlet_offs.is_empty()
+            && self.power_cuts.is_empty()
     }
 
     /// Every disruptive command a device received, of either kind.
     pub fn commands(&self, id: &str) -> usize {
         self.reboots.get(id).copied().unwrap_or(0) + self.resets.get(id).copied().unwrap_or(0)
+    }
+
+    /// Everything that disrupted a device: its commands, and the power cuts of the outlet
+    /// feeding it.
+    pub fn disruptions(&self, id: &str) -> usize {
+        self.commands(id) + self.power_cuts.get(id).copied().unwrap_or(0)
     }
 }
 
@@ -57,18 +77,20 @@ pub fn latest_run(db: &Path) -> RunRecord {
 }
 
 /// The invariants every disruptive test holds the run to, against the journal:
-/// - no device received more than one disruptive command;
+/// - no device was disrupted more than once (a command, or a power cut at its outlet);
 /// - every job has at most one outcome (exactly one when `complete`), and one `outcome` event
 ///   per outcome;
-/// - no job `succeeded` unless its device's journal shows the command.
+/// - no job `succeeded` unless its device's journal shows the disruption: the command, or for
+///   the upstream method the power cut.
 ///
 /// `context` goes into every failure message.
 pub fn assert_truthful(record: &RunRecord, journal: &Journal, complete: bool, context: &str) {
-    for id in journal.reboots.keys().chain(journal.resets.keys()) {
-        let n = journal.commands(id);
+    let disrupted = journal.reboots.keys().chain(journal.resets.keys());
+    for id in disrupted.chain(journal.power_cuts.keys()) {
+        let n = journal.disruptions(id);
         assert!(
             n <= 1,
-            "{context}: {id} received {n} disruptive commands\n{}",
+            "{context}: {id} was disrupted {n} times\n{}",
             journal.text
         );
     }
@@ -100,7 +122,7 @@ pub fn assert_truthful(record: &RunRecord, journal: &Journal, complete: bool, co
         }
         if j.outcome == Some(Outcome::Succeeded) {
             assert_eq!(
-                journal.commands(&j.device_id),
+                journal.disruptions(&j.device_id),
                 1,
                 "{context}: {} is recorded as succeeded ({:?}) but its journal shows no command\n{}",
                 j.device_id,

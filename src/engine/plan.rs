@@ -76,14 +76,24 @@ pub fn protocol_column(device: &Device, model: &ModelInfo) -> Option<ProtocolKin
     }
 }
 
+/// The protocol the catalog alone settles for `model`: legacy IOT models, and cameras, which
+/// speak one transport each. `None` where only the inventory or discovery can say.
+pub fn catalog_protocol(model: &ModelInfo) -> Option<ProtocolKind> {
+    match model.protocol {
+        Protocol::Iot => Some(ProtocolKind::Iot),
+        Protocol::SslAes => Some(ProtocolKind::SslAes),
+        Protocol::Linkie2 => Some(ProtocolKind::Linkie2),
+        Protocol::Mixed | Protocol::Smart | Protocol::HubChild { .. } | Protocol::Unknown => None,
+    }
+}
+
 fn initial_link(device: &Device, model: &ModelInfo) -> LinkPlan {
     let (protocol, source) = match protocol_column(device, model) {
         Some(p) => (p, "inventory"),
-        _ if model.protocol == Protocol::Iot => (ProtocolKind::Iot, "catalog"),
-        // Cameras speak one transport each, which the catalog knows.
-        _ if model.protocol == Protocol::SslAes => (ProtocolKind::SslAes, "catalog"),
-        _ if model.protocol == Protocol::Linkie2 => (ProtocolKind::Linkie2, "catalog"),
-        _ => (ProtocolKind::Iot, "unresolved"),
+        None => match catalog_protocol(model) {
+            Some(p) => (p, "catalog"),
+            None => (ProtocolKind::Iot, "unresolved"),
+        },
     };
     LinkPlan {
         protocol,

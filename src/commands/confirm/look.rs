@@ -73,7 +73,7 @@ fn chosen(
     if let Some(p) = device.and_then(|d| crate::engine::plan::protocol_column(d, &model)) {
         return Some((p, port(p)));
     }
-    (model.protocol == Protocol::Iot).then(|| (ProtocolKind::Iot, port(ProtocolKind::Iot)))
+    crate::engine::plan::catalog_protocol(&model).map(|p| (p, port(p)))
 }
 
 /// The protocols to look with, in order: the run's choice, else the legacy protocol and then
@@ -144,6 +144,20 @@ pub async fn look(
             Err(e @ (DeviceError::Unreachable { .. } | DeviceError::Timeout { .. })) => {
                 silent.push((addr, e));
             }
+            Err(e @ (DeviceError::Auth { .. } | DeviceError::Blocked { .. }))
+                if record.run.action == Action::FactoryReset =>
+            {
+                // A factory-reset device takes any login until someone sets it up again: one
+                // that refuses a login is still bound to an account.
+                return Verdict::Refuse {
+                    address: addr.to_string(),
+                    why: format!(
+                        "it still answers at {addr} and refuses the login ({}), so it is still bound to an account and was not factory reset; do it again and confirm once it has left the network or answers unbound",
+                        Inert(&e.to_string())
+                    ),
+                    post: None,
+                };
+            }
             Err(e @ (DeviceError::Auth { .. } | DeviceError::Blocked { .. })) => {
                 return Verdict::Confirm {
                     seen: Seen::Answered {
@@ -186,10 +200,13 @@ pub async fn look(
 /// The name of a catalog protocol the device client doesn't speak, `None` for one it does.
 fn unspoken(protocol: Protocol) -> Option<&'static str> {
     match protocol {
-        Protocol::Linkie2 => Some("LINKIE2"),
-        Protocol::SslAes => Some("SslAes (HTTPS)"),
         Protocol::HubChild { .. } => Some("its hub's protocol"),
-        Protocol::Iot | Protocol::Mixed | Protocol::Smart | Protocol::Unknown => None,
+        Protocol::Iot
+        | Protocol::Mixed
+        | Protocol::Smart
+        | Protocol::Linkie2
+        | Protocol::SslAes
+        | Protocol::Unknown => None,
     }
 }
 

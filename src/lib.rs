@@ -6,7 +6,8 @@
 //! - [`commands`]: one file per subcommand, each with a `run` that takes what it needs.
 //! - [`inventory`]: the CSV inventory: reading, row validation, `FILE:LINE` errors.
 //! - [`catalog`]: one table of models: family, protocol, remote capabilities, procedures, times.
-//! - [`protocol`]: device wire protocols: IOT (XOR), KLAP, AES, SMART JSON, HTTP, discovery.
+//! - [`protocol`]: device wire protocols: IOT (XOR), KLAP, AES, SMART JSON, the camera
+//!   transports (SslAes, LINKIE2) over TLS, one session driver, HTTP, discovery.
 //! - [`credentials`]: account profiles from an owner-only file or the environment; never printed.
 //! - [`device`]: one client over every protocol: info, reboot, factory reset, relay.
 //! - [`sim`]: the simulator that serves inventory rows as devices on loopback, in every protocol.

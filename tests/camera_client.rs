@@ -363,3 +363,34 @@ async fn discovery_finds_both_cameras_and_names_the_protocol_each_speaks() {
         0
     );
 }
+
+#[tokio::test]
+async fn a_kasa_camera_reached_over_the_legacy_protocol_is_refused_before_any_command() {
+    use fleetreset::protocol::iot::codec;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A Kasa camera with TCP 9999 open (a KC100 was seen so): it answers `get_sysinfo` with
+    // its nested reply, and counts every request it gets.
+    let listener = tokio::net::TcpListener::bind((ip(10, 1), 0)).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = Arc::clone(&requests);
+    tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        loop {
+            let mut len = [0u8; 4];
+            if s.read_exact(&mut len).await.is_err() {
+                return;
+            }
+            let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+            s.read_exact(&mut body).await.unwrap();
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let reply = br#"{"system":{"get_sysinfo":{"err_code":0,"system":{"model":"KC100(US)","type":"IOT.IPCAMERA","mac":"74:FE:CE:00:00:01","deviceId":"80"}}}}"#;
+            s.write_all(&codec::encode_frame(reply)).await.unwrap();
+        }
+    });
+    let mut c = client(addr, ProtocolKind::Iot, PASS);
+    let err = c.info().await.unwrap_err();
+    assert!(matches!(err, DeviceError::Unsupported { .. }), "{err}");
+    assert!(err.to_string().contains("linkie2"), "{err}");
+    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 1);
+}

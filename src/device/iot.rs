@@ -166,6 +166,16 @@ impl IotClient {
     pub async fn sysinfo(&mut self) -> Result<(SysInfo, Value), DeviceError> {
         const OP: &str = "get_sysinfo";
         let reply = self.call(OP, &Request::GetSysinfo).await?;
+        // A Kasa camera answering here nests its sysinfo one level deeper; it takes commands
+        // over LINKIE2 only, so nothing more is sent to it over this protocol.
+        if reply["system"]["type"] == "IOT.IPCAMERA" {
+            return Err(DeviceError::Unsupported {
+                detail: format!(
+                    "{OP}: this is a Kasa camera ({}), which fleetreset reaches over LINKIE2 only: set the row's protocol to linkie2 (or auto)",
+                    crate::inert::Inert(reply["system"]["model"].as_str().unwrap_or("?"))
+                ),
+            });
+        }
         let info = SysInfo::from_reply(&reply).map_err(|e| malformed(OP, e))?;
         self.system = info.system_module();
         Ok((info, reply))

@@ -1,7 +1,7 @@
 //! `fleetreset run --action power-cycle` end to end on a fleet of one Tapo camera (SslAes) and
 //! one Kasa camera (LINKIE2), against `fleetreset simulate`: each gets exactly one reboot (the
 //! simulator's journal), goes away and comes back (the run's events), and ends `succeeded`.
-//! A factory reset of the same fleet sends nothing and ends `unsupported`.
+//! A factory reset of the same fleet sends nothing and leaves work orders (`manual_required`).
 //!
 //! Loopback plan: 127.42.200+ (the camera tests' range).
 
@@ -82,6 +82,9 @@ fn a_power_cycle_reboots_a_tapo_and_a_kasa_camera_once_each_and_sees_them_come_b
         assert_eq!(events(&rec, id, "came_back"), 1, "{id}");
     }
     assert!(!journal.text.contains("login_failed"), "{}", journal.text);
+    // A Tapo camera counts failed logins: its login was recorded before it was tried, so a
+    // crash mid-login is never followed by a second attempt on resume.
+    assert_eq!(events(&rec, "tapo-cam", "login_attempt"), 1);
     // Which LINKIE2 credential encoding matched is in the pre-state snapshot.
     let kasa_pre = rec
         .snapshots
@@ -113,7 +116,7 @@ fn a_power_cycle_reboots_a_tapo_and_a_kasa_camera_once_each_and_sees_them_come_b
 }
 
 #[test]
-fn a_factory_reset_of_cameras_sends_nothing_and_says_unsupported() {
+fn a_factory_reset_of_cameras_sends_nothing_and_leaves_work_orders() {
     let (bench, keys) = cameras(2);
     let run_creds = creds(keys.path(), "run.toml");
     let out = bench.output(&run_args(
@@ -127,8 +130,17 @@ fn a_factory_reset_of_cameras_sends_nothing_and_says_unsupported() {
     assert!(journal.no_commands(), "{}", journal.text);
     for id in ["tapo-cam", "kasa-cam"] {
         let (outcome, reason, detail) = outcome_of(&rec, id);
-        assert_eq!(outcome, Some(Outcome::Failed), "{id}: {detail}\n{t}");
+        // No local factory-reset command exists for any camera: a work order from the plan.
+        assert_eq!(
+            outcome,
+            Some(Outcome::ManualRequired),
+            "{id}: {detail}\n{t}"
+        );
         assert_eq!(reason, Some(Reason::Unsupported), "{id}: {detail}\n{t}");
+        assert!(
+            detail.contains("no local factory-reset command"),
+            "{detail}"
+        );
     }
 }
 

@@ -20,6 +20,7 @@ use anyhow::Context;
 
 use crate::catalog;
 use crate::cli::DiscoverArgs;
+use crate::device::ProtocolKind;
 use crate::exit::Status;
 use crate::inert::inert;
 use crate::inventory::{self, Host, MacAddr};
@@ -212,17 +213,12 @@ fn row(f: &Found) -> Row {
             host: ip.to_string(),
             model: device_cell(&info.model),
             mac,
-            protocol: "iot",
+            protocol: protocol_word(f),
             alias: device_cell(&info.alias),
             device_id: device_cell(&info.device_id),
         },
         Found::New { ip, info } => {
-            let iot_payload = info.device_type.starts_with("IOT.");
-            let protocol = match (info.encrypt_type.as_deref(), iot_payload) {
-                (Some("AES"), _) => "aes",
-                (_, true) => "iot-klap",
-                _ => "klap",
-            };
+            let protocol = protocol_word(f);
             // Port 0 is no port: the row falls back to the default rather than being refused.
             let host = Host {
                 name: ip.to_string(),
@@ -239,6 +235,18 @@ fn row(f: &Found) -> Row {
                 device_id: device_cell(&info.device_id),
             }
         }
+    }
+}
+
+/// The inventory's `protocol` word for what `f` announced (the short words where they exist);
+/// `auto` for what fleetreset can't speak yet (TPAP), so a run asks discovery again.
+fn protocol_word(f: &Found) -> &'static str {
+    match ProtocolKind::of_found(f).map(|(kind, _)| kind) {
+        Some(ProtocolKind::SmartKlap) => "klap",
+        Some(ProtocolKind::SmartAes) => "aes",
+        Some(ProtocolKind::IotKlapV1) => "iot-klap",
+        Some(kind) => kind.as_str(),
+        None => "auto",
     }
 }
 

@@ -73,6 +73,13 @@ impl ProtocolKind {
     pub fn uses_credentials(self) -> bool {
         self != ProtocolKind::Iot
     }
+
+    /// Whether the device counts failed logins towards a lockout: AES firmware, and Tapo
+    /// cameras (`-40404` with the seconds left). A login to one is recorded durably before it
+    /// is tried, so `resume` never tries a second one blindly.
+    pub fn counts_failed_logins(self) -> bool {
+        matches!(self, ProtocolKind::SmartAes | ProtocolKind::SslAes)
+    }
 }
 
 impl ProtocolKind {

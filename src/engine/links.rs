@@ -24,29 +24,6 @@ const REHEARSAL_LOOKS: usize = 2;
 /// in milliseconds; three rounds over two seconds ride out a lost datagram.
 pub const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// What discovery says a device speaks, and on which port.
-pub fn protocol_of(found: &Found) -> Option<(ProtocolKind, Option<u16>)> {
-    match found {
-        Found::Iot { .. } => Some((ProtocolKind::Iot, None)),
-        Found::New { info, .. } => {
-            let iot = info.device_type.starts_with("IOT.");
-            let kind = match (
-                info.encrypt_type.as_deref(),
-                iot,
-                info.login_version.unwrap_or(1) >= 2,
-            ) {
-                (Some("AES"), false, _) => ProtocolKind::SmartAes,
-                (Some("KLAP"), true, false) => ProtocolKind::IotKlapV1,
-                (Some("KLAP"), true, true) => ProtocolKind::IotKlapV2,
-                (Some("KLAP"), false, _) => ProtocolKind::SmartKlap,
-                // Unknown encryption (newer firmware, TPAP): unsupported rather than a guess.
-                _ => return None,
-            };
-            Some((kind, info.http_port))
-        }
-    }
-}
-
 /// Before a run's first command: whether the inventory is being rehearsed against
 /// `fleetreset simulate` at another time scale than the run's, which would misjudge every
 /// wait. Asks up to [`REHEARSAL_LOOKS`] loopback rows that speak the legacy protocol, which
@@ -223,7 +200,7 @@ pub async fn discover(
         if j.link.source != "unresolved" && j.link.moved_from.is_none() {
             continue;
         }
-        match answer.and_then(protocol_of) {
+        match answer.and_then(ProtocolKind::of_found) {
             Some((kind, port)) => {
                 if j.link.source == "unresolved" {
                     j.link.protocol = kind;

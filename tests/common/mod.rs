@@ -7,7 +7,9 @@
 //! sim_smart 127.29, kasa_interop_smart 127.30, tapo_cli 127.31, one_active_run 127.32,
 //! resume_rules 127.33, output_cli 127.34, identity_cli 127.35, property_resume 127.36,
 //! spreadsheet_cli 127.37, rules_cli 127.38, first_hour 127.39, audit_cli 127.40,
-//! workbook_fixtures 127.41 (the hosts of inventories/oak-house.*).
+//! workbook_fixtures 127.41 (the hosts of inventories/oak-house.*), camera_* 127.42,
+//! upstream_* and manual_cli 127.43, work_orders_cli and confirm_* 127.44, camera_upstream
+//! 127.45.
 #![allow(dead_code)]
 
 pub mod bench;

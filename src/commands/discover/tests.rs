@@ -329,3 +329,31 @@ fn a_host_is_found_only_outside_quotes() {
         "a,\"two\nlines, 10.0.0.5\",10.0.0.9\n"
     );
 }
+
+#[test]
+fn cameras_found_by_discovery_get_their_own_protocol_words() {
+    let raw = json!({"model": "EC60(US)", "mac": "74:FE:CE:00:00:01", "deviceId": "80AB",
+        "alias": "porch", "type": "IOT.IPCAMERA"});
+    let kasa_cam = Found::Iot {
+        ip: "127.0.0.1".parse().unwrap(),
+        info: SysInfo::from_reply(&raw).unwrap(),
+        raw,
+    };
+    assert_eq!(row(&kasa_cam).protocol, "linkie2");
+    let mut tapo_cam = new("127.0.0.2", "C210", "40-AE-30-00-00-02", None);
+    if let Found::New { info, .. } = &mut tapo_cam {
+        info.device_type = "SMART.IPCAMERA".into();
+        info.encrypt_type = Some("AES".into());
+        info.https = true;
+    }
+    assert_eq!(row(&tapo_cam).protocol, "sslaes");
+    // Plugs keep the short words a person types.
+    assert_eq!(
+        row(&iot("127.0.0.3", "HS110", "50:C7:BF:00:00:03", "")).protocol,
+        "iot"
+    );
+    assert_eq!(
+        row(&new("127.0.0.4", "P110", "AC-15-A2-00-00-04", None)).protocol,
+        "klap"
+    );
+}

@@ -303,8 +303,11 @@ impl Ctx<'_> {
 
     /// Probe, identity, intent, command, verification.
     async fn fresh(&mut self, addr: SocketAddr) -> Result<Verdict, StoreError> {
-        if self.job.link.protocol == ProtocolKind::SmartAes && self.job.link.credentials.is_some() {
-            // AES firmware counts failed logins towards a lockout: if this process dies before
+        let protocol = self.job.link.protocol;
+        // A Tapo camera without a profile is still logged in to, with its default password.
+        let logs_in = self.job.link.credentials.is_some() || protocol == ProtocolKind::SslAes;
+        if protocol.counts_failed_logins() && logs_in {
+            // The device counts failed logins towards a lockout: if this process dies before
             // it records how the login went, `resume` must not try a second one blindly.
             let attempt = self.event_record(None, EventKind::LoginAttempt, json!({}));
             self.env.writer.record_durable(attempt).await?;

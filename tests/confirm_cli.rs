@@ -64,7 +64,7 @@ fn a_confirmation_records_the_technician_and_a_second_one_is_refused() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.starts_with(
-            "bell: manual_confirmed, by Ana Técnica: not looked at (fleetreset doesn't speak LINKIE2, the protocol of the KD110); on the technician's word"
+            "bell: manual_confirmed, by Ana Técnica: nothing answered at 127.44.2.11:10443; on the technician's word"
         ),
         "{}",
         text(&out)
@@ -78,7 +78,7 @@ fn a_confirmation_records_the_technician_and_a_second_one_is_refused() {
     assert_eq!(confirmed[0]["note"], "off the bracket, pin 8 s");
     assert_eq!(confirmed[0]["operator"], "desk-ops");
     assert_eq!(confirmed[0]["source"], "command line");
-    assert_eq!(confirmed[0]["seen"]["result"], "cannot_look");
+    assert_eq!(confirmed[0]["seen"]["result"], "no_answer");
     // A plug nothing answers for is confirmed on the technician's word, after a look.
     let out = confirm(tmp.path(), &["run-c-1", "plug", "--by", "Ana Técnica"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));

@@ -29,6 +29,48 @@ pub enum Method {
     Manual,
 }
 
+/// Which method a run (`--method`) or an inventory row (its `method` column) asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum MethodChoice {
+    /// Remote where the catalog knows a command, else upstream where `power_via` names an
+    /// outlet, else a work order.
+    #[default]
+    Auto,
+    /// Only a command over the device's own protocol; a work order where there is none.
+    Remote,
+    /// Only a power cycle at the outlet `power_via` names; a work order where there is none.
+    Upstream,
+    /// A work order for every device; nothing is sent.
+    Manual,
+}
+
+impl MethodChoice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MethodChoice::Auto => "auto",
+            MethodChoice::Remote => "remote",
+            MethodChoice::Upstream => "upstream",
+            MethodChoice::Manual => "manual",
+        }
+    }
+}
+
+impl std::str::FromStr for MethodChoice {
+    type Err = String;
+
+    /// An inventory cell: case and surrounding spaces don't matter; empty is `auto`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "" | "auto" => Ok(MethodChoice::Auto),
+            "remote" => Ok(MethodChoice::Remote),
+            "upstream" => Ok(MethodChoice::Upstream),
+            "manual" => Ok(MethodChoice::Manual),
+            _ => Err("expected auto, remote, upstream or manual".into()),
+        }
+    }
+}
+
 /// Where a job is in its life. Each change is an event in the audit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

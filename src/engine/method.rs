@@ -5,38 +5,11 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use crate::catalog::{ModelInfo, Procedure};
 use crate::inventory::Device;
 use crate::model::{Action, Method};
 
-/// What `--method` asks for every device of a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum MethodChoice {
-    /// Remote where the catalog knows a command, else upstream where `power_via` names an
-    /// outlet, else a work order.
-    #[default]
-    Auto,
-    /// Only a command over the device's own protocol; a work order where there is none.
-    Remote,
-    /// Only a power cycle at the outlet `power_via` names; a work order where there is none.
-    Upstream,
-    /// A work order for every device; nothing is sent.
-    Manual,
-}
-
-impl MethodChoice {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MethodChoice::Auto => "auto",
-            MethodChoice::Remote => "remote",
-            MethodChoice::Upstream => "upstream",
-            MethodChoice::Manual => "manual",
-        }
-    }
-}
+pub use crate::model::MethodChoice;
 
 /// The plug or strip outlet a device is power-cycled through.
 #[derive(Debug, Clone, PartialEq)]
@@ -173,14 +146,17 @@ pub fn choose(
         )
     };
     match (asked, action) {
-        (MethodChoice::Manual, _) => manual("--method manual".into()),
+        (MethodChoice::Manual, _) => manual(format!("{} manual", asker(device, asked))),
         // Cutting the power restarts a device; it never erases it.
         (MethodChoice::Upstream, Action::FactoryReset) => {
             manual("a power cycle at the outlet can't factory-reset a device".into())
         }
-        (MethodChoice::Upstream, Action::PowerCycle) => {
-            upstream().unwrap_or_else(|| manual(no_power_via(device, "--method upstream")))
-        }
+        (MethodChoice::Upstream, Action::PowerCycle) => upstream().unwrap_or_else(|| {
+            manual(no_power_via(
+                device,
+                &format!("{} upstream", asker(device, asked)),
+            ))
+        }),
         (MethodChoice::Remote, _) if remote => MethodPlan::Remote,
         (MethodChoice::Remote, _) => manual(no_command()),
         (MethodChoice::Auto, _) if remote => MethodPlan::Remote,
@@ -192,6 +168,15 @@ pub fn choose(
             ))
         }),
         (MethodChoice::Auto, Action::FactoryReset) => manual(no_command()),
+    }
+}
+
+/// Who asked for a method: the row's own `method` column, or the run's `--method`.
+fn asker(device: &Device, asked: MethodChoice) -> &'static str {
+    if device.method == asked {
+        "the row's method"
+    } else {
+        "--method"
     }
 }
 

@@ -145,6 +145,11 @@ pub fn plan_with(devices: &[Device], action: Action, asked: MethodChoice) -> Vec
                 .as_ref()
                 .and_then(|v| by_id.get(v.id.as_str()).copied());
             let mut job = plan_one(u32::try_from(i).unwrap_or(u32::MAX), d, action);
+            // The run's `--method`, when it names one, is for every row; else each row's own.
+            let asked = match asked {
+                MethodChoice::Auto => d.method,
+                run_wide => run_wide,
+            };
             let method = method::choose(d, &job.model, feeder, action, asked);
             job.why = method.why(&job.model, action);
             job.after = powers.get(d.id.as_str()).cloned().unwrap_or_default();
@@ -359,6 +364,43 @@ mod tests {
             mac: mac.map(|m| m.parse().unwrap()),
             ..Device::bare("d1", "10.0.0.5")
         }
+    }
+
+    #[test]
+    fn a_row_s_method_column_decides_unless_the_run_names_a_method_for_all() {
+        let strip = Device {
+            model: Some("HS300".into()),
+            ..Device::bare("strip", "10.0.0.1")
+        };
+        let cam = Device {
+            model: Some("C210".into()),
+            power_via: Some("strip#2".parse().unwrap()),
+            method: MethodChoice::Upstream,
+            ..Device::bare("cam", "10.0.0.2")
+        };
+        let words = |asked| -> Vec<Method> {
+            plan_with(&[strip.clone(), cam.clone()], Action::PowerCycle, asked)
+                .iter()
+                .map(|j| j.method.word())
+                .collect()
+        };
+        // The camera has a remote reboot, but its row asks for its outlet.
+        assert_eq!(
+            words(MethodChoice::Auto),
+            [Method::Remote, Method::Upstream]
+        );
+        assert_eq!(
+            words(MethodChoice::Remote),
+            [Method::Remote, Method::Remote]
+        );
+        let manual = plan_with(&[cam.clone()], Action::PowerCycle, MethodChoice::Auto);
+        // Its outlet's strip is not in this inventory: a work order, saying whose ask it was.
+        assert_eq!(manual[0].method.word(), Method::Manual);
+        assert!(
+            manual[0].why.contains("the row's method upstream"),
+            "{}",
+            manual[0].why
+        );
     }
 
     #[test]

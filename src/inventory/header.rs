@@ -18,12 +18,13 @@ pub(super) enum Column {
     PowerVia,
     Credentials,
     Protocol,
+    Method,
     DeviceId,
     Notes,
 }
 
 impl Column {
-    const ALL: [Column; 11] = [
+    const ALL: [Column; 12] = [
         Column::Id,
         Column::Host,
         Column::Model,
@@ -33,6 +34,7 @@ impl Column {
         Column::PowerVia,
         Column::Credentials,
         Column::Protocol,
+        Column::Method,
         Column::DeviceId,
         Column::Notes,
     ];
@@ -49,6 +51,7 @@ impl Column {
             Column::PowerVia => "power_via",
             Column::Credentials => "credentials",
             Column::Protocol => "protocol",
+            Column::Method => "method",
             Column::DeviceId => "device_id",
             Column::Notes => "notes",
         }

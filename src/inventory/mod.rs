@@ -141,6 +141,9 @@ pub struct Device {
     pub credentials: Option<String>,
     /// `protocol` column; [`ProtocolChoice::Auto`] when absent or empty.
     pub protocol: ProtocolChoice,
+    /// `method` column: how this device is to get the action when the run's `--method` is
+    /// `auto`; [`MethodChoice::Auto`] when absent or empty.
+    pub method: crate::model::MethodChoice,
     /// `device_id` column: hex digits, as the device reports its id.
     pub device_id: Option<String>,
     pub notes: Option<String>,
@@ -167,6 +170,7 @@ impl Device {
             power_via: None,
             credentials: None,
             protocol: ProtocolChoice::Auto,
+            method: crate::model::MethodChoice::Auto,
             device_id: None,
             notes: None,
             extra: BTreeMap::new(),

@@ -203,6 +203,7 @@ mod tests {
                 }),
                 credentials: None,
                 protocol: crate::inventory::ProtocolChoice::Auto,
+                method: crate::model::MethodChoice::Auto,
                 device_id: None,
                 notes: Some("two\nlines".into()),
                 extra: [("sim_fault".to_string(), "offline".to_string())].into(),

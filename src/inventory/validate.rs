@@ -10,6 +10,7 @@ use super::links::{self, Link};
 use super::mac::EXPECTED_FORMS;
 use super::reader::Record;
 use super::{Device, Host, MacAddr, PowerVia, ProtocolChoice, RowError, device_id_problem};
+use crate::model::MethodChoice;
 use crate::protocol::iot::DEFAULT_PORT;
 
 /// Checks rows one by one against the header's columns and the rows before them.
@@ -74,9 +75,17 @@ impl<'c> Validator<'c> {
         let mac = self.mac(line, columns.get(Column::Mac, fields));
         let power_via = self.power_via(line, id, columns.get(Column::PowerVia, fields));
         let protocol = self.protocol(line, columns.get(Column::Protocol, fields));
+        let method = self.method(line, columns.get(Column::Method, fields));
         let device_id = self.device_id(line, columns.get(Column::DeviceId, fields));
-        let (Some(id), Some(host), Ok(mac), Ok(power_via), Some(protocol), Ok(device_id)) =
-            (id, host, mac, power_via, protocol, device_id)
+        let (
+            Some(id),
+            Some(host),
+            Ok(mac),
+            Ok(power_via),
+            Some(protocol),
+            Some(method),
+            Ok(device_id),
+        ) = (id, host, mac, power_via, protocol, method, device_id)
         else {
             return;
         };
@@ -95,6 +104,7 @@ impl<'c> Validator<'c> {
             power_via,
             credentials: text(Column::Credentials),
             protocol,
+            method,
             device_id,
             notes: text(Column::Notes),
             extra: columns
@@ -242,6 +252,16 @@ impl<'c> Validator<'c> {
         match text.parse::<ProtocolChoice>() {
             Ok(choice) => Some(choice),
             Err(err) => self.fail(line, format!("unknown protocol {}: {err}", quoted(text))),
+        }
+    }
+
+    fn method(&mut self, line: u64, text: Option<&str>) -> Option<MethodChoice> {
+        let Some(text) = text else {
+            return Some(MethodChoice::Auto);
+        };
+        match text.parse::<MethodChoice>() {
+            Ok(choice) => Some(choice),
+            Err(err) => self.fail(line, format!("unknown method {}: {err}", quoted(text))),
         }
     }
 

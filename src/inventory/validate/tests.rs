@@ -232,3 +232,24 @@ fn every_problem_of_a_row_is_reported() {
         ]
     );
 }
+
+#[test]
+fn a_method_column_takes_the_four_words_in_any_case_and_names_a_wrong_one() {
+    let text = "id,host,method\n\
+                a,10.0.0.1,Upstream\n\
+                b,10.0.0.2, manual \n\
+                c,10.0.0.3,\n\
+                d,10.0.0.4,reboot\n";
+    assert_eq!(
+        problems(text.as_bytes()),
+        one(
+            5,
+            "unknown method \"reboot\": expected auto, remote, upstream or manual"
+        )
+    );
+    let inv =
+        crate::inventory::parse(std::path::Path::new("f.csv"), &text.as_bytes()[..67]).unwrap();
+    let methods: Vec<_> = inv.devices.iter().map(|d| d.method).collect();
+    use crate::model::MethodChoice::*;
+    assert_eq!(methods, [Upstream, Manual, Auto]);
+}

@@ -285,6 +285,10 @@ pub struct ResumeArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
+    /// `power-cycle` (soft reset) shows all three methods: remote commands, a doorbell cycled
+    /// at its transformer's plug, and work orders; `factory-reset` wipes the fleet.
+    #[arg(long, value_enum, default_value = "power-cycle")]
+    pub action: Action,
     /// The audit database the demo writes.
     #[arg(long, default_value = "reports/demo.db")]
     pub db: PathBuf,

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Output;
 
 use common::{Simulate, ip, text};
-use fleetreset::model::{Outcome, Reason};
+use fleetreset::model::{Method, Outcome, Reason};
 use fleetreset::store::Db;
 
 const FILE: u8 = 23;
@@ -245,6 +245,37 @@ fn the_demo_runs_end_to_end_and_every_fault_gets_its_expected_outcome() {
         );
     }
     let rec = db.load_run(&run).unwrap();
-    assert_eq!(rec.jobs.len(), 24);
+    assert_eq!(rec.jobs.len(), 28);
     assert!(rec.jobs.iter().all(|j| j.outcome.is_some()));
+    // A power cycle shows all three methods: remote commands (cameras among them), the
+    // doorbell cycled at its transformer's plug, and the offline plug left as a work order.
+    let method = |id: &str| rec.jobs.iter().find(|j| j.device_id == id).unwrap().method;
+    assert_eq!(method("elm-105-cam"), Method::Remote);
+    assert_eq!(method("pine-305-doorbell"), Method::Upstream);
+    assert!(t.contains("upstream: pine-305-doorbell"), "{t}");
+    assert!(t.contains("left for a technician: elm-104-plug"), "{t}");
+    let orders = dir.path().join("reports").join(&run).join("work-orders.md");
+    assert!(t.contains(&format!("reports/{run}/work-orders.md")), "{t}");
+    assert!(
+        std::fs::read_to_string(orders)
+            .unwrap()
+            .contains("elm-104-plug")
+    );
+
+    // The wipe: cameras and the doorbell have no local factory reset; their work orders say
+    // how, the doorbell's off its bracket.
+    let out = fleetreset(dir.path(), &["demo", "--action", "factory-reset"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("Every device ended as the demo expects"), "{t}");
+    assert!(
+        t.contains("manual: elm-105-cam, oak-205-cam, pine-305-doorbell"),
+        "{t}"
+    );
+    let run = db.resolve_run_id("latest").unwrap();
+    let orders =
+        std::fs::read_to_string(dir.path().join("reports").join(&run).join("work-orders.md"))
+            .unwrap();
+    let bell = &orders[orders.find("pine-305-doorbell").unwrap()..];
+    assert!(bell.contains("bracket"), "{bell}");
 }

@@ -1,8 +1,10 @@
-//! `fleetreset demo`: a factory reset of a simulated fleet, end to end, with nothing to set up.
+//! `fleetreset demo`: a power cycle (or with `--action factory-reset`, a factory reset) of a
+//! simulated fleet, end to end, with nothing to set up.
 //!
 //! The simulator runs in-process on `inventories/demo.csv` (built into the binary, so the demo
-//! works from anywhere) at a time scale of 0.01. The inventory's `demo_expect` column says what
-//! the run must conclude for each device, and the demo checks every outcome against it.
+//! works from anywhere) at a time scale of 0.01. The inventory's `demo_power_cycle` and
+//! `demo_factory_reset` columns say what each run must conclude for each device, and the demo
+//! checks every outcome against them. Devices left for a technician get their work orders.
 
 use crate::output::{despite_closed_pipe, say};
 use std::io::Write;
@@ -23,9 +25,10 @@ use crate::engine::schedule::Limits;
 use crate::engine::shutdown::Signals;
 use crate::exit::Status;
 use crate::inventory;
-use crate::model::Action;
+use crate::model::{Action, Method, Outcome};
 use crate::protocol::iot::transport::Timeouts;
 use crate::report;
+use crate::report::work_orders::{self, WorkOrders};
 use crate::sim::{self, Simulator};
 
 /// The demo fleet, as shipped in `inventories/demo.csv`.
@@ -36,9 +39,9 @@ const DEMO_PATH: &str = "inventories/demo.csv";
 const TIME_SCALE: f64 = 0.01;
 
 /// Quick limits for loopback; the slow device's 3 s replies exceed the 1 s request timeout.
-fn demo_config() -> RunConfig {
+fn demo_config(action: Action) -> RunConfig {
     RunConfig {
-        action: Action::FactoryReset,
+        action,
         limits: Limits {
             rate: NonZeroU32::new(20).expect("non-zero"),
             burst: NonZeroU32::MIN,
@@ -74,8 +77,12 @@ pub async fn run(args: &DemoArgs, signals: Signals) -> anyhow::Result<Status> {
             .with_context(|| format!("creating {}", parent.display()))?;
     }
     say!(
-        "demo: {} simulated devices on 127.77.0.0/16 at time scale {TIME_SCALE}; factory-resetting all of them",
-        simulator.endpoints().len()
+        "demo: {} simulated devices on 127.77.0.0/16 at time scale {TIME_SCALE}; {} all of them",
+        simulator.endpoints().len(),
+        match args.action {
+            Action::PowerCycle => "power-cycling",
+            Action::FactoryReset => "factory-resetting",
+        }
     );
     let run_id = execute::new_run_id();
     let mut guard = Guard::lock(&args.db, &format!("demo run {run_id}"))?;
@@ -83,9 +90,15 @@ pub async fn run(args: &DemoArgs, signals: Signals) -> anyhow::Result<Status> {
     guard.claim(&devices, &run_id, &format!("demo run {run_id}"))?;
     guard.preflight(&args.reports_dir.join(&run_id), devices.len())?;
     let mut view = ProgressView::for_stderr();
-    let mut jobs = plan::plan(&inventory.devices, Action::FactoryReset);
-    if let Err(problems) =
-        execute::prepare(&mut jobs, &Default::default(), None, &view, &demo_config()).await
+    let mut jobs = plan::plan(&inventory.devices, args.action);
+    if let Err(problems) = execute::prepare(
+        &mut jobs,
+        &Default::default(),
+        None,
+        &view,
+        &demo_config(args.action),
+    )
+    .await
     {
         anyhow::bail!(
             "the demo fleet could not be prepared: {}",
@@ -99,7 +112,7 @@ pub async fn run(args: &DemoArgs, signals: Signals) -> anyhow::Result<Status> {
             inventory: &inventory,
             jobs,
             inventory_sha256: execute::sha256_hex(DEMO_CSV.as_bytes()),
-            config: demo_config(),
+            config: demo_config(args.action),
             safety: Safety::default(),
             db_path: &args.db,
             reports_dir: &args.reports_dir,
@@ -116,7 +129,10 @@ pub async fn run(args: &DemoArgs, signals: Signals) -> anyhow::Result<Status> {
     for (device, job) in inventory.devices.iter().zip(&summary.record.jobs) {
         let expected = device
             .extra
-            .get("demo_expect")
+            .get(match args.action {
+                Action::PowerCycle => "demo_power_cycle",
+                Action::FactoryReset => "demo_factory_reset",
+            })
             .map(String::as_str)
             .unwrap_or("succeeded");
         let got = match (job.outcome, job.reason) {
@@ -133,9 +149,43 @@ pub async fn run(args: &DemoArgs, signals: Signals) -> anyhow::Result<Status> {
     } else {
         Status::DeviceFailures
     };
+    // The devices no command could reach, as a technician's checklist beside the reports.
+    let orders = WorkOrders::of(&summary.record, &notes(&inventory));
+    let order_files = if orders.is_empty() {
+        None
+    } else {
+        Some(work_orders::write(&summary.report.dir, &orders)?)
+    };
     let print = || -> std::io::Result<()> {
         let mut out = std::io::stdout().lock();
         writeln!(out, "{}", report::summary_markdown(&summary.record))?;
+        writeln!(out, "Methods:")?;
+        for method in Method::ALL {
+            let ids: Vec<&str> = summary
+                .record
+                .jobs
+                .iter()
+                .filter(|j| j.method == *method)
+                .map(|j| j.device_id.as_str())
+                .collect();
+            let shown = match ids.len() {
+                0 => "none".to_string(),
+                n if n > 4 => format!("{n} devices"),
+                _ => ids.join(", "),
+            };
+            writeln!(out, "  {method}: {shown}")?;
+        }
+        let left: Vec<&str> = summary
+            .record
+            .jobs
+            .iter()
+            .filter(|j| j.outcome == Some(Outcome::ManualRequired))
+            .map(|j| j.device_id.as_str())
+            .collect();
+        if !left.is_empty() {
+            writeln!(out, "  left for a technician: {}", left.join(", "))?;
+        }
+        writeln!(out)?;
         if surprises.is_empty() {
             writeln!(
                 out,
@@ -152,6 +202,16 @@ pub async fn run(args: &DemoArgs, signals: Signals) -> anyhow::Result<Status> {
         writeln!(out, "  {}", summary.report.devices_csv.display())?;
         writeln!(out, "  {}", summary.report.run_json.display())?;
         writeln!(out, "  {}", summary.report.summary_md.display())?;
+        if let Some(files) = &order_files {
+            writeln!(
+                out,
+                "Work orders for the {} device(s) left for a technician:",
+                orders.items().count()
+            )?;
+            writeln!(out, "  {}", files.markdown.display())?;
+            writeln!(out, "  {}", files.html.display())?;
+            writeln!(out, "  {}", files.csv.display())?;
+        }
         writeln!(
             out,
             "Database: {} (run {})",
@@ -166,4 +226,13 @@ pub async fn run(args: &DemoArgs, signals: Signals) -> anyhow::Result<Status> {
         Ok(())
     };
     despite_closed_pipe(status, print())
+}
+
+/// Each device's notes, for its work order.
+fn notes(inventory: &inventory::Inventory) -> std::collections::HashMap<String, String> {
+    inventory
+        .devices
+        .iter()
+        .filter_map(|d| Some((d.id.clone(), d.notes.clone()?)))
+        .collect()
 }

@@ -393,7 +393,11 @@ mod tests {
             words(MethodChoice::Remote),
             [Method::Remote, Method::Remote]
         );
-        let manual = plan_with(&[cam.clone()], Action::PowerCycle, MethodChoice::Auto);
+        let manual = plan_with(
+            std::slice::from_ref(&cam),
+            Action::PowerCycle,
+            MethodChoice::Auto,
+        );
         // Its outlet's strip is not in this inventory: a work order, saying whose ask it was.
         assert_eq!(manual[0].method.word(), Method::Manual);
         assert!(

@@ -133,16 +133,36 @@ pub async fn look(
     let mut silent = Vec::new();
     for (protocol, port) in candidates(record, job, device) {
         let addr = SocketAddr::new(ip, port);
+        // A Tapo camera that was factory reset holds its unbound default password again and
+        // refuses the owner's: looked at with the profile, the reset having worked would read
+        // as a camera still bound. So it is looked at with the default, which a camera still
+        // set up refuses at the first login step (it proves it holds another password, and
+        // nothing that could count as a failed login is sent).
+        let unbound_look =
+            protocol == ProtocolKind::SslAes && record.run.action == Action::FactoryReset;
         let mut client = DeviceClient::new(Link {
             addr,
             protocol,
-            credentials: credentials.clone(),
+            credentials: if unbound_look {
+                None
+            } else {
+                credentials.clone()
+            },
             timeouts: LOOK_TIMEOUTS,
         });
         match client.info().await {
-            Ok(info) => return judge(record.run.action, job, addr, &info),
+            Ok(info) => return judge(record.run.action, job, addr, &info, unbound_look),
             Err(e @ (DeviceError::Unreachable { .. } | DeviceError::Timeout { .. })) => {
                 silent.push((addr, e));
+            }
+            Err(DeviceError::Auth { .. }) if unbound_look => {
+                return Verdict::Refuse {
+                    address: addr.to_string(),
+                    why: format!(
+                        "it still answers at {addr} and refuses the password an unbound camera has, so it is still set up with an account's password and was not factory reset; do it again and confirm once it has left the network or answers unbound"
+                    ),
+                    post: None,
+                };
             }
             Err(e @ (DeviceError::Auth { .. } | DeviceError::Blocked { .. }))
                 if record.run.action == Action::FactoryReset =>
@@ -210,8 +230,15 @@ fn unspoken(protocol: Protocol) -> Option<&'static str> {
     }
 }
 
-/// The verdict on a device that answered.
-fn judge(action: Action, job: &JobRow, addr: SocketAddr, info: &DeviceInfo) -> Verdict {
+/// The verdict on a device that answered; `unbound_login`: it took the login of an unbound
+/// camera, which is the evidence of its factory defaults when it doesn't say.
+fn judge(
+    action: Action,
+    job: &JobRow,
+    addr: SocketAddr,
+    info: &DeviceInfo,
+    unbound_login: bool,
+) -> Verdict {
     let post = Some(snapshot_data(info));
     let address = addr.to_string();
     let expected: Option<MacAddr> = job.mac.as_deref().and_then(|m| m.parse().ok());
@@ -243,6 +270,16 @@ fn judge(action: Action, job: &JobRow, addr: SocketAddr, info: &DeviceInfo) -> V
                 address,
                 bound: Some(false),
                 detail: format!("answers at {addr} unbound (factory defaults)"),
+            },
+            post,
+        },
+        (Action::FactoryReset, None) if unbound_login => Verdict::Confirm {
+            seen: Seen::Answered {
+                address,
+                bound: Some(false),
+                detail: format!(
+                    "answers at {addr} to the password of an unbound camera (factory defaults)"
+                ),
             },
             post,
         },

@@ -54,6 +54,7 @@ fn a_factory_reset_device_still_bound_is_refused_with_its_answer_as_evidence() {
         &job("HS103", "127.44.0.1", Some(MAC)),
         addr(),
         &info(Some(true), MAC),
+        false,
     );
     match v {
         Verdict::Refuse { address, why, post } => {
@@ -80,6 +81,7 @@ fn an_unbound_or_power_cycled_device_is_confirmed_with_its_answer() {
             &job("HS103", "127.44.0.1", Some(MAC)),
             addr(),
             &info(bound, MAC),
+            false,
         );
         assert!(
             matches!(
@@ -101,6 +103,7 @@ fn another_device_at_the_address_is_not_taken_for_this_one() {
         &job("HS103", "127.44.0.1", Some(MAC)),
         addr(),
         &info(Some(true), "50:C7:BF:44:00:99"),
+        false,
     );
     match v {
         Verdict::Confirm {

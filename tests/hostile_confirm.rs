@@ -121,3 +121,462 @@ fn a_factory_reset_tapo_camera_is_confirmed_and_one_still_bound_is_flagged() {
     assert!(!contains(&std::fs::read(&db).unwrap(), PASSWORD));
     assert!(!text(&out).contains(PASSWORD));
 }
+
+/// Three devices waiting for a technician, at addresses where nothing answers.
+fn three(test: u8) -> Vec<Dev> {
+    vec![
+        Dev::manual("bell", format!("127.47.{test}.1"), "KD110").at("Oak", "204"),
+        Dev::manual("plug", format!("127.47.{test}.2"), "HS103").at("Oak", "204"),
+        Dev::manual("cam", format!("127.47.{test}.3:8443"), "C210").at("Oak", "101"),
+    ]
+}
+
+/// `work-orders` for the run; its CSV's header and rows.
+fn work_orders_csv(dir: &Path, run: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let out = fleetreset_in(dir)
+        .args(["work-orders", run, "--db", "audit.db"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let mut reader =
+        csv::Reader::from_path(dir.join(format!("reports/{run}/work-orders.csv"))).unwrap();
+    let header = reader.headers().unwrap().iter().map(String::from).collect();
+    let rows = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(String::from).collect())
+        .collect();
+    (header, rows)
+}
+
+fn col(header: &[String], name: &str) -> usize {
+    header.iter().position(|h| h == name).unwrap()
+}
+
+fn write_csv(path: &Path, header: &[String], rows: &[Vec<String>]) {
+    let mut w = csv::Writer::from_path(path).unwrap();
+    w.write_record(header).unwrap();
+    for r in rows {
+        w.write_record(r).unwrap();
+    }
+    w.flush().unwrap();
+}
+
+/// Every hostile checklist is refused whole: nothing is recorded, the database unchanged.
+#[test]
+fn hostile_checklists_are_refused_whole_and_record_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = manual_run(tmp.path(), "run-h-21", Action::FactoryReset, &three(21));
+    let (header, rows) = work_orders_csv(tmp.path(), "run-h-21");
+    let (by, id, run) = (
+        col(&header, "confirmed_by"),
+        col(&header, "id"),
+        col(&header, "run"),
+    );
+    let signed = |rows: &[Vec<String>]| -> Vec<Vec<String>> {
+        rows.iter()
+            .map(|r| {
+                let mut r = r.clone();
+                r[by] = format!("t-{}", r[id]);
+                r
+            })
+            .collect()
+    };
+    let before = load(&db, "run-h-21");
+    let refused = |name: &str, want: &str| {
+        let out = confirm(tmp.path(), &["run-h-21", "--from", name, "--no-verify"]);
+        assert_eq!(out.status.code(), Some(2), "{name}\n{}", text(&out));
+        assert!(
+            text(&out).contains(want),
+            "{name}: wants {want:?}\n{}",
+            text(&out)
+        );
+        assert!(out.stdout.is_empty(), "{name}\n{}", text(&out));
+        assert_eq!(load(&db, "run-h-21"), before, "{name} recorded something");
+    };
+
+    // One device signed twice, by two people.
+    let mut twice = signed(&rows);
+    let mut again = twice[0].clone();
+    again[by] = "Someone Else".into();
+    twice.push(again);
+    write_csv(&tmp.path().join("twice.csv"), &header, &twice);
+    refused("twice.csv", "is signed again (first on line 2)");
+
+    // A row of another run among good ones.
+    let mut mixed = signed(&rows);
+    mixed[1][run] = "run-h-99".into();
+    write_csv(&tmp.path().join("mixed.csv"), &header, &mixed);
+    refused("mixed.csv", "this row is of run run-h-99, not run-h-21");
+
+    // A 50 MB checklist: good rows, then a flood of rows for devices the run doesn't have.
+    let mut big = String::new();
+    {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(&header).unwrap();
+        for r in signed(&rows) {
+            w.write_record(&r).unwrap();
+        }
+        big.push_str(std::str::from_utf8(&w.into_inner().unwrap()).unwrap());
+    }
+    let filler = format!(
+        "run-h-21,Oak,1,ghost,HS103,,,{},,,,,Ana,,\n",
+        "x".repeat(1000)
+    );
+    while big.len() < 50 * 1024 * 1024 {
+        big.push_str(&filler);
+    }
+    std::fs::write(tmp.path().join("big.csv"), &big).unwrap();
+    let started = std::time::Instant::now();
+    let out = confirm(
+        tmp.path(),
+        &["run-h-21", "--from", "big.csv", "--no-verify"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        &text(&out)[..2000.min(text(&out).len())]
+    );
+    assert!(out.stdout.is_empty());
+    assert_eq!(load(&db, "run-h-21"), before, "big.csv recorded something");
+    assert!(
+        out.stderr.len() < 64 * 1024,
+        "{} bytes of problems on stderr for one checklist",
+        out.stderr.len()
+    );
+    eprintln!("big.csv: {:?}", started.elapsed());
+}
+
+fn python_with_openpyxl() -> PathBuf {
+    common::venv::install("openpyxl", "openpyxl==3.1.5", |venv| {
+        let python = venv.join("bin/python");
+        python.exists().then_some(python)
+    })
+}
+
+/// Every file under `dir`, recursively, with its bytes.
+fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files(&p));
+        } else {
+            out.push((p.clone(), std::fs::read(&p).unwrap()));
+        }
+    }
+    out
+}
+
+/// A Windows-1252 CSV and an .xlsx whose first sheet is hidden, their cells hostile (formula
+/// prefixes, a terminal escape, HTML): the names are recorded as written, the hidden sheet is
+/// not read, and every report shows the text inert.
+#[test]
+fn hostile_technician_text_from_a_windows_1252_csv_and_a_workbook_stays_inert() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = manual_run(tmp.path(), "run-h-23", Action::FactoryReset, &three(23));
+    let (header, rows) = work_orders_csv(tmp.path(), "run-h-23");
+    let (by, id, at, note) = (
+        col(&header, "confirmed_by"),
+        col(&header, "id"),
+        col(&header, "confirmed_at"),
+        col(&header, "note"),
+    );
+    // Windows-1252: bell, by a name with é and ü, a note a spreadsheet would run and one that
+    // clears a terminal.
+    let mut cp = rows.clone();
+    let bell = cp.iter().position(|r| r[id] == "bell").unwrap();
+    cp[bell][by] = "José Müller".into();
+    cp[bell][at] = "+1 555 0100".into();
+    cp[bell][note] = "=cmd|' /C calc'!A0 \u{1b}[2J\nok: forged".into();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(&header).unwrap();
+    for r in &cp {
+        w.write_record(r).unwrap();
+    }
+    let utf8 = String::from_utf8(w.into_inner().unwrap()).unwrap();
+    let (bytes, _, unmappable) = encoding_rs::WINDOWS_1252.encode(&utf8);
+    assert!(!unmappable && bytes.contains(&0xE9));
+    std::fs::write(tmp.path().join("back-1252.csv"), &bytes).unwrap();
+    let out = confirm(
+        tmp.path(),
+        &["run-h-23", "--from", "back-1252.csv", "--no-verify"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        !out.stdout.contains(&0x1b) && !out.stderr.contains(&0x1b),
+        "{}",
+        text(&out)
+    );
+    assert!(!contains(&out.stdout, "\nok: forged"), "{}", text(&out));
+    let rec = load(&db, "run-h-23");
+    assert_eq!(outcome(&rec, "bell"), Some(Outcome::ManualConfirmed));
+    let c = events(&rec, "manual_confirmed");
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0]["by"], "José Müller");
+    assert_eq!(c[0]["said_at"], "+1 555 0100");
+
+    // An .xlsx: its first sheet, hidden, signs plug and cam; the sheet a person sees signs
+    // plug only, in a name that is HTML.
+    let mut seen = rows.clone();
+    let plug = seen.iter().position(|r| r[id] == "plug").unwrap();
+    seen[plug][by] = "@SUM(1)</td><script>alert(1)</script>".into();
+    let mut hidden = rows.clone();
+    for r in &mut hidden {
+        r[by] = "Hidden Hand".into();
+    }
+    let sheet = |rows: &[Vec<String>]| {
+        let mut all = vec![header.clone()];
+        all.extend(rows.iter().cloned());
+        all
+    };
+    let spec = serde_json::json!({"sheets": [
+        {"name": "Old", "hidden": true, "rows": sheet(&hidden)},
+        {"name": "Checklist", "rows": sheet(&seen)},
+    ]});
+    let spec_path = tmp.path().join("back.json");
+    std::fs::write(&spec_path, spec.to_string()).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/make_workbook.py");
+    let made = std::process::Command::new(python_with_openpyxl())
+        .arg(script)
+        .arg(&spec_path)
+        .arg(tmp.path().join("back.xlsx"))
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "make_workbook.py: {}", text(&made));
+    // Bell is signed again on the hidden sheet, but that sheet is not read.
+    let out = confirm(
+        tmp.path(),
+        &["run-h-23", "--from", "back.xlsx", "--no-verify"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let rec = load(&db, "run-h-23");
+    assert_eq!(outcome(&rec, "plug"), Some(Outcome::ManualConfirmed));
+    assert_eq!(outcome(&rec, "cam"), Some(Outcome::ManualRequired));
+    let c = events(&rec, "manual_confirmed");
+    assert_eq!(c.len(), 2, "{c:?}");
+    assert_eq!(c[1]["by"], "@SUM(1)</td><script>alert(1)</script>");
+    assert_eq!(c[1]["source"], format!("back.xlsx[Checklist]:{}", plug + 2));
+    assert!(!c.iter().any(|e| e["by"] == "Hidden Hand"));
+
+    // Every report of the run shows the technicians' text, inert.
+    let reports = tmp.path().join("out");
+    let out = fleetreset_in(tmp.path())
+        .args(["report", "run-h-23", "--db", "audit.db", "--out"])
+        .arg(&reports)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let written = files(&reports);
+    assert!(
+        written.iter().any(|(_, b)| contains(b, "alert(1)")),
+        "no report names the technician"
+    );
+    assert!(
+        written.iter().any(|(_, b)| contains(b, "calc")),
+        "no report has the note"
+    );
+    for (path, bytes) in &written {
+        let name = path.display();
+        assert!(!bytes.contains(&0x1b), "{name} holds a raw ESC");
+        assert!(!contains(bytes, "\nok: forged"), "{name} has a forged line");
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if ext == "html" {
+            assert!(!contains(bytes, "<script"), "{name} has a live script");
+        }
+        if ext == "md" {
+            // Markdown shows `\<` as `<`: every `<` of a name must come escaped.
+            let raw = bytes
+                .windows(7)
+                .enumerate()
+                .any(|(i, w)| w == b"<script" && (i == 0 || bytes[i - 1] != b'\\'));
+            assert!(
+                !raw,
+                "{name} has raw HTML:\n{}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+        if ext == "csv" {
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(bytes.as_slice());
+            for record in reader.records() {
+                for cell in record.unwrap().iter() {
+                    assert!(
+                        cell.parse::<f64>().is_ok()
+                            || !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                        "{name}: a cell a spreadsheet would run: {cell:?}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Two `confirm`s of one device at once, for six devices (one of each pair from a returned
+/// checklist): each device is confirmed exactly once, by one of them, and the other is refused
+/// with nothing recorded.
+#[test]
+fn two_confirms_of_one_device_at_once_record_exactly_one_confirmation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let devs: Vec<Dev> = ["d1", "d2", "d3", "d4", "d5", "d6"]
+        .iter()
+        .enumerate()
+        .map(|(n, id)| Dev::manual(id, format!("127.47.24.{}", n + 1), "HS103").at("Oak", "1"))
+        .collect();
+    let db = manual_run(tmp.path(), "run-h-24", Action::FactoryReset, &devs);
+    let (header, rows) = work_orders_csv(tmp.path(), "run-h-24");
+    let (by, id) = (col(&header, "confirmed_by"), col(&header, "id"));
+    let mut back = rows.clone();
+    for r in &mut back {
+        if ["d1", "d2", "d3"].contains(&r[id].as_str()) {
+            r[by] = "Sheet Signer".into();
+        }
+    }
+    write_csv(&tmp.path().join("back.csv"), &header, &back);
+    let spawn = |args: &[&str]| {
+        common::KillOnDrop(
+            fleetreset_in(tmp.path())
+                .args(["confirm", "--db", "audit.db", "--no-verify"])
+                .args(args)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let mut children = vec![spawn(&["run-h-24", "--from", "back.csv"])];
+    for d in ["d1", "d2", "d3", "d4", "d5", "d6"] {
+        children.push(spawn(&["run-h-24", d, "--by", "First"]));
+        children.push(spawn(&["run-h-24", d, "--by", "Second"]));
+    }
+    let outs: Vec<std::process::Output> = children
+        .into_iter()
+        .map(|mut c| {
+            let child = std::mem::replace(
+                &mut c.0,
+                std::process::Command::new("true").spawn().unwrap(),
+            );
+            child.wait_with_output().unwrap()
+        })
+        .collect();
+    let all: String = outs.iter().map(text).collect::<Vec<_>>().join("\n---\n");
+    for o in &outs {
+        assert!(matches!(o.status.code(), Some(0 | 2)), "{all}");
+        assert!(
+            !String::from_utf8_lossy(&o.stderr).contains("locked"),
+            "a confirm gave up on a busy database:\n{all}"
+        );
+    }
+    let rec = load(&db, "run-h-24");
+    let confirmed = events(&rec, "manual_confirmed");
+    for d in ["d1", "d2", "d3", "d4", "d5", "d6"] {
+        assert_eq!(
+            outcome(&rec, d),
+            Some(Outcome::ManualConfirmed),
+            "{d}\n{all}"
+        );
+        let n = rec
+            .events
+            .iter()
+            .filter(|e| e.kind == "manual_confirmed" && e.device_id.as_deref() == Some(d))
+            .count();
+        assert_eq!(n, 1, "{d} confirmed {n} times\n{all}");
+        let job = rec.jobs.iter().find(|j| j.device_id == d).unwrap();
+        let event = rec
+            .events
+            .iter()
+            .find(|e| e.kind == "manual_confirmed" && e.device_id.as_deref() == Some(d))
+            .unwrap();
+        // The job's detail names the technician its one event names.
+        let who = event.detail["by"].as_str().unwrap();
+        assert!(
+            job.detail.as_deref().unwrap_or("").contains(who),
+            "{d}: {:?} vs {who}",
+            job.detail
+        );
+    }
+    assert_eq!(confirmed.len(), 6, "{all}");
+    let succeeded = outs.iter().filter(|o| o.status.success()).count();
+    // Six devices confirmed by single commands, or three of them by the checklist.
+    assert!((4..=6).contains(&succeeded), "{succeeded} succeeded\n{all}");
+}
+
+/// `work-orders` for a run whose inventory has since changed, then been deleted: the orders
+/// are written from the audit alone (no notes of the changed file), with a word why; to a
+/// directory that can't be written, it fails with the directory named and writes nothing.
+#[test]
+fn work_orders_survive_a_changed_or_deleted_inventory_and_refuse_an_unwritable_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut devs = three(25);
+    devs[0].notes = Some("Key at the front desk");
+    manual_run(tmp.path(), "run-h-25", Action::FactoryReset, &devs);
+    let inventory = tmp.path().join("fleet.csv");
+    let wo = |out: &Path| {
+        fleetreset_in(tmp.path())
+            .args(["work-orders", "run-h-25", "--db", "audit.db", "--out"])
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    // Changed: another device's notes, a note that would run in a spreadsheet.
+    std::fs::write(
+        &inventory,
+        "id,host,model,notes\nbell,127.47.25.9,KD110,=HYPERLINK(\"http://x\")\n",
+    )
+    .unwrap();
+    let changed = tmp.path().join("changed");
+    let out = wo(&changed);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("changed since run run-h-25 began"),
+        "{}",
+        text(&out)
+    );
+    let md = std::fs::read_to_string(changed.join("work-orders.md")).unwrap();
+    assert!(
+        !md.contains("HYPERLINK") && !md.contains("front desk"),
+        "{md}"
+    );
+    // The audit's host, not the changed file's.
+    assert!(
+        md.contains("127.47.25.1") && !md.contains("127.47.25.9"),
+        "{md}"
+    );
+
+    std::fs::remove_file(&inventory).unwrap();
+    let gone = tmp.path().join("gone");
+    let out = wo(&gone);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("cannot read the run's inventory"),
+        "{}",
+        text(&out)
+    );
+    let csv_rows = std::fs::read_to_string(gone.join("work-orders.csv")).unwrap();
+    assert_eq!(csv_rows.lines().count(), 4, "{csv_rows}");
+
+    // A directory that can't be written (a read-only parent), and a path that is a file.
+    let locked = tmp.path().join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o500)).unwrap();
+    let probe = locked.join("probe");
+    let writable = std::fs::write(&probe, b"").is_ok();
+    let _ = std::fs::remove_file(&probe);
+    if writable {
+        eprintln!("note: running as a user who may write anywhere; the read-only case is skipped");
+    } else {
+        let out = wo(&locked.join("orders"));
+        assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+        assert!(text(&out).contains("locked/orders"), "{}", text(&out));
+        assert!(out.stdout.is_empty(), "{}", text(&out));
+    }
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, b"keep me").unwrap();
+    let out = wo(&file);
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(out.stdout.is_empty(), "{}", text(&out));
+    assert_eq!(std::fs::read(&file).unwrap(), b"keep me");
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o700)).unwrap();
+}

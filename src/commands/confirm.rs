@@ -34,6 +34,10 @@ use self::look::Verdict;
 /// another; a handful of reads at a time is nothing to a LAN.
 const LOOKS_AT_ONCE: usize = 8;
 
+/// Problems of a returned checklist printed one a line; the rest are counted. A checklist
+/// pasted full of rows of another list shouldn't bury the terminal in a line per row.
+const PROBLEMS_SHOWN: usize = 50;
+
 /// One confirmation asked for.
 struct Request {
     device_id: String,
@@ -195,8 +199,14 @@ fn requests(
     let returned = match checklist::read(path, args.sheet.as_deref(), record, args.by.as_deref())? {
         Ok(r) => r,
         Err(problems) => {
-            for p in &problems {
+            for p in problems.iter().take(PROBLEMS_SHOWN) {
                 say!("{p}");
+            }
+            if problems.len() > PROBLEMS_SHOWN {
+                say!(
+                    "  … and {} more problem(s) like these",
+                    problems.len() - PROBLEMS_SHOWN
+                );
             }
             return Err(Early::refused(format!(
                 "{}: {} problem(s) in the checklist (above); nothing was recorded",

@@ -420,3 +420,175 @@ fn a_camera_run_killed_mid_login_is_not_logged_in_again_on_resume() {
         journal.text
     );
 }
+
+/// How a stand-in camera answers.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Stand {
+    /// HTTP 200 with bytes that are neither LINKIE2 nor JSON.
+    Garbage,
+    /// The status line and half the headers of a long reply, then the TLS session closed.
+    CutMidReply,
+}
+
+/// A stand-in camera on `addr`: TLS with `acceptor`, each request answered as `stand` says.
+/// Returns the count of requests it has read.
+fn stand_in(
+    addr: std::net::SocketAddr,
+    acceptor: openssl::ssl::SslAcceptor,
+    stand: Stand,
+) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&seen);
+    let acceptor = std::sync::Arc::new(acceptor);
+    std::thread::spawn(move || {
+        for tcp in listener.incoming() {
+            let Ok(tcp) = tcp else { continue };
+            let acceptor = std::sync::Arc::clone(&acceptor);
+            let counter = std::sync::Arc::clone(&counter);
+            std::thread::spawn(move || {
+                let _ = tcp.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                let Ok(mut tls) = acceptor.accept(tcp) else {
+                    return;
+                };
+                loop {
+                    // Headers, then the body its content-length says.
+                    let mut buf = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !buf.ends_with(b"\r\n\r\n") {
+                        match tls.read(&mut byte) {
+                            Ok(1) => buf.push(byte[0]),
+                            _ => return,
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&buf).to_lowercase();
+                    let len = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    let mut body = vec![0u8; len];
+                    if tls.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    match stand {
+                        Stand::Garbage => {
+                            let junk = b"\x00\xff\x1b[2J not a camera \xfe";
+                            let _ = write!(
+                                tls,
+                                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                                junk.len()
+                            );
+                            let _ = tls.write_all(junk);
+                            let _ = tls.flush();
+                        }
+                        Stand::CutMidReply => {
+                            let _ = tls.write_all(
+                                b"HTTP/1.1 200 OK\r\ncontent-length: 4000\r\ncontent-ty",
+                            );
+                            let _ = tls.flush();
+                            let _ = tls.shutdown();
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    seen
+}
+
+/// An acceptor for a stand-in: `ciphers` over TLS 1.2 only, with the simulator's certificate.
+fn acceptor(ciphers: &str) -> openssl::ssl::SslAcceptor {
+    use openssl::ssl::{SslAcceptor, SslMethod, SslVersion};
+    let (cert, key) = fleetreset::sim::camera::tls::self_signed().unwrap();
+    let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server()).unwrap();
+    b.set_min_proto_version(Some(SslVersion::TLS1_2)).unwrap();
+    b.set_max_proto_version(Some(SslVersion::TLS1_2)).unwrap();
+    b.set_cipher_list(ciphers).unwrap();
+    b.set_certificate(&cert).unwrap();
+    b.set_private_key(&key).unwrap();
+    b.build()
+}
+
+/// Cameras that answer garbage, close TLS mid-reply, offer only ECDHE on 10443, or only a
+/// suite the client doesn't offer: no reboot goes out, nothing is recorded as a success, and
+/// each job's outcome says what went wrong in words a person can act on.
+#[test]
+fn cameras_answering_garbage_or_cut_tls_or_odd_suites_are_never_a_success() {
+    let ecdhe = "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384";
+    let garbage_l2 = stand_in((ip(5, 1), 10443).into(), acceptor(ecdhe), Stand::Garbage);
+    let cut_l2 = stand_in(
+        (ip(5, 2), 10443).into(),
+        acceptor(ecdhe),
+        Stand::CutMidReply,
+    );
+    let garbage_tapo = stand_in((ip(5, 3), 8443).into(), acceptor(ecdhe), Stand::Garbage);
+    let cut_tapo = stand_in((ip(5, 4), 8443).into(), acceptor(ecdhe), Stand::CutMidReply);
+    // Finite-field DHE only: a suite the client does not offer.
+    let no_suite = stand_in(
+        (ip(5, 5), 10443).into(),
+        acceptor("DHE-RSA-AES256-GCM-SHA384"),
+        Stand::Garbage,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let run_creds = creds(dir.path(), "run.toml", PASSWORD);
+    let csv = format!(
+        "id,host,model,mac,credentials\n\
+         garbage-l2,{}:10443,EC60,74:FE:CE:47:05:01,office\n\
+         cut-l2,{}:10443,EC60,74:FE:CE:47:05:02,office\n\
+         garbage-tapo,{}:8443,C210,40:AE:30:47:05:03,office\n\
+         cut-tapo,{}:8443,C210,40:AE:30:47:05:04,office\n\
+         no-suite,{}:10443,KD110,74:FE:CE:47:05:05,office\n",
+        ip(5, 1),
+        ip(5, 2),
+        ip(5, 3),
+        ip(5, 4),
+        ip(5, 5)
+    );
+    std::fs::write(dir.path().join("fleet.csv"), csv).unwrap();
+    let out = common::fleetreset_in(dir.path())
+        .args(run_args(
+            "power-cycle",
+            &[
+                "--credentials",
+                run_creds.to_str().unwrap(),
+                "--max-auth-failures",
+                "10",
+            ],
+        ))
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_ne!(out.status.code(), Some(0), "{t}");
+    assert!(
+        !out.stdout.contains(&0x1b) && !out.stderr.contains(&0x1b),
+        "{t}"
+    );
+    let rec = latest_run(&dir.path().join("fleetreset.db"));
+    for (id, seen) in [
+        ("garbage-l2", &garbage_l2),
+        ("cut-l2", &cut_l2),
+        ("garbage-tapo", &garbage_tapo),
+        ("cut-tapo", &cut_tapo),
+        ("no-suite", &no_suite),
+    ] {
+        let (outcome, reason, detail) = outcome_of(&rec, id);
+        assert_ne!(outcome, Some(Outcome::Succeeded), "{id}: {detail}\n{t}");
+        assert_eq!(
+            outcome,
+            Some(Outcome::Failed),
+            "{id}: {reason:?} {detail}\n{t}"
+        );
+        assert_eq!(count(&rec, id, "ack"), 0, "{id}");
+        assert_eq!(count(&rec, id, "intent"), 0, "{id}");
+        // A probe is at most a few reads: no reboot could have been among them unprobed.
+        let n = seen.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(n <= 4, "{id}: {n} requests\n{t}");
+        eprintln!("{id}: {reason:?} {detail}");
+    }
+    let (_, _, detail) = outcome_of(&rec, "no-suite");
+    assert!(detail.contains("TLS handshake failed"), "{detail}");
+}

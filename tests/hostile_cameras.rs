@@ -592,3 +592,29 @@ fn cameras_answering_garbage_or_cut_tls_or_odd_suites_are_never_a_success() {
     let (_, _, detail) = outcome_of(&rec, "no-suite");
     assert!(detail.contains("TLS handshake failed"), "{detail}");
 }
+
+/// Cameras whose firmware has no reboot (`button_only`): a Tapo camera refuses the method, a
+/// Kasa camera answers the whole reboot module with an error. Neither is an acknowledgement:
+/// no `ack` is recorded, nothing reboots (the journal), and neither job succeeds.
+#[test]
+fn a_camera_that_refuses_the_reboot_module_is_not_taken_as_an_acknowledgement() {
+    let (bench, _keys, run_creds) = two_cameras(6, "button_only");
+    let out = bench.output(&run_args(
+        "power-cycle",
+        &["--credentials", run_creds.to_str().unwrap()],
+    ));
+    let t = text(&out);
+    assert_ne!(out.status.code(), Some(0), "{t}");
+    let rec = latest_run(&bench.db());
+    let journal = bench.journal();
+    assert_truthful(&rec, &journal, true, "cameras without a reboot");
+    assert!(journal.no_commands(), "{}", journal.text);
+    for id in ["tapo-cam", "kasa-cam"] {
+        let (outcome, reason, detail) = outcome_of(&rec, id);
+        assert_ne!(outcome, Some(Outcome::Succeeded), "{id}: {detail}\n{t}");
+        assert_eq!(count(&rec, id, "ack"), 0, "{id}: {reason:?} {detail}\n{t}");
+        assert_eq!(count(&rec, id, "command_failed"), 1, "{id}: {detail}\n{t}");
+    }
+    let (_, _, detail) = outcome_of(&rec, "kasa-cam");
+    assert!(detail.contains("module not support"), "{detail}");
+}

@@ -147,7 +147,8 @@ impl KasaCameraClient {
     }
 
     /// `smartlife.cam.ipcamera.system set_reboot {}` (DaveGut's camera drivers). The reply's
-    /// shape is undocumented; an `err_code` of 0, or none, is an acknowledgement.
+    /// shape is undocumented; an `err_code` of 0, or none, is an acknowledgement, unless the
+    /// module (or the reply) carries an error of its own.
     pub async fn reboot(&mut self) -> Result<Ack, DeviceError> {
         let req = json!({"smartlife.cam.ipcamera.system": {"set_reboot": {}}});
         match self.transport.command(REBOOT, &to_bytes(&req)).await? {
@@ -155,10 +156,13 @@ impl KasaCameraClient {
             Sent::Reply(raw) => {
                 let reply: Value =
                     serde_json::from_slice(&raw).map_err(|e| malformed(REBOOT, &e.to_string()))?;
-                check_err(
-                    REBOOT,
-                    &reply["smartlife.cam.ipcamera.system"]["set_reboot"],
-                )?;
+                // Firmware without the module (or refusing the whole request) answers with an
+                // `err_code` beside the method's place, not in it: that is a refusal too, not
+                // an acknowledgement with nothing said.
+                check_err(REBOOT, &reply)?;
+                let module = &reply["smartlife.cam.ipcamera.system"];
+                check_err(REBOOT, module)?;
+                check_err(REBOOT, &module["set_reboot"])?;
                 Ok(Ack::Acknowledged)
             }
         }

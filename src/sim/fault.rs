@@ -6,7 +6,7 @@
 //! | fault | effect |
 //! |---|---|
 //! | `offline` | nothing listens at the address (connections refused, discovery silent) |
-//! | `button_only` | answers reads, and refuses a reboot or factory reset as a method it doesn't have (IOT `-2` "member not support", SMART `-1002` unknown method), as firmware with only a physical button does; nothing is journaled |
+//! | `button_only` | answers reads, and refuses a reboot or factory reset as a method it doesn't have (IOT `-2` "member not support", SMART `-1002` unknown method), as firmware with only a physical button does; nothing is journaled. A Tapo camera refuses `rebootDevice` as an unknown method (-40106); a Kasa camera answers its reboot module as IOT firmware without the module does (`{"err_code":-1,"err_msg":"module not support"}`) |
 //! | `slow=MS` | every reply is held back MS milliseconds (real time, not scaled) |
 //! | `drop_mid_reply` | half of every reply is written, then the connection is closed |
 //! | `half_frame` | every reply is its length prefix and the first half of its body, then silence with the connection kept open |

@@ -66,6 +66,15 @@ impl CameraState {
         let mut out = Map::new();
         let mut effect = None;
         for (module, methods) in request.as_object().into_iter().flatten() {
+            if self.faults.button_only && module == "smartlife.cam.ipcamera.system" {
+                // Firmware without the module answers for the module, as IOT firmware does,
+                // with no word for the method; nothing happens.
+                out.insert(
+                    module.clone(),
+                    json!({"err_code": -1, "err_msg": "module not support"}),
+                );
+                continue;
+            }
             let mut answers = Map::new();
             for (method, _params) in methods.as_object().into_iter().flatten() {
                 let answer = match (module.as_str(), method.as_str()) {

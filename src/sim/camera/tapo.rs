@@ -225,6 +225,8 @@ impl CameraState {
     ) -> (i64, Option<Value>, Option<Effect>) {
         match method {
             "getDeviceInfo" => (0, Some(self.device_info()), None),
+            // Firmware without the method: refused as unknown, nothing happens.
+            "rebootDevice" if self.faults.button_only => (UNSUPPORTED_METHOD, None, None),
             "rebootDevice" if params["system"]["reboot"].is_string() => {
                 (0, Some(json!({})), self.reboot())
             }

@@ -580,3 +580,104 @@ fn work_orders_survive_a_changed_or_deleted_inventory_and_refuse_an_unwritable_d
     assert_eq!(std::fs::read(&file).unwrap(), b"keep me");
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o700)).unwrap();
 }
+
+/// `confirm` of a run's offline device while `resume` of the same run is at work on another:
+/// the confirmation is recorded once, resume's own events are all there, neither process
+/// gives up on a busy database, and nothing is sent twice (the journal).
+#[test]
+fn a_confirm_while_resume_of_the_same_run_is_working_records_one_confirmation() {
+    use common::bench::{Bench, exit_code, kill_when, run_args};
+    use common::truth::{assert_truthful, count_events, latest_run};
+    let csv = "id,host,model,mac,sim_fault\n\
+               off,127.47.26.1,HS110(EU),50:C7:BF:47:1A:01,offline\n\
+               gone,127.47.26.2,HS110(EU),50:C7:BF:47:1A:02,reboot_never_returns\n\
+               fine,127.47.26.3,HS110(EU),50:C7:BF:47:1A:03,slow=400\n";
+    let bench = Bench::start(csv, csv);
+    let db = bench.db();
+    let mut run = Bench::spawn(&mut bench.cmd(&run_args("power-cycle", &["--rate", "5"])));
+    // Killed once `off` waits for a technician and `gone`'s reboot is acknowledged.
+    kill_when(&mut run, || {
+        count_events(&db, "work_order") + count_events(&db, "outcome") >= 1
+            && count_events(&db, "ack") >= 1
+    });
+    let rec = latest_run(&db);
+    let run_id = rec.run.id.clone();
+    let mut resume = common::KillOnDrop(
+        bench
+            .cmd(&["resume", &run_id, "--yes"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let off_done = || {
+        latest_run(&db)
+            .jobs
+            .iter()
+            .any(|j| j.device_id == "off" && j.outcome == Some(Outcome::ManualRequired))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !off_done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "off never waited for a technician"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let out = bench.output(&[
+        "confirm",
+        &run_id,
+        "off",
+        "--by",
+        "Ana",
+        "--operator",
+        "desk",
+    ]);
+    let confirm_text = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{confirm_text}");
+    let code = exit_code(&mut resume);
+    let child = std::mem::replace(
+        &mut resume.0,
+        std::process::Command::new("true").spawn().unwrap(),
+    );
+    let resume_out = child.wait_with_output().unwrap();
+    let resume_text = text(&resume_out);
+    assert!(matches!(code, Some(0 | 1)), "{resume_text}");
+    for t in [&confirm_text, &resume_text] {
+        assert!(
+            !t.contains("database is locked") && !t.contains("busy"),
+            "{t}"
+        );
+    }
+    let rec = latest_run(&db);
+    let journal = bench.journal();
+    let on = |id: &str, kind: &str| {
+        rec.events
+            .iter()
+            .filter(|e| e.kind == kind && e.device_id.as_deref() == Some(id))
+            .count()
+    };
+    assert_eq!(
+        on("off", "manual_confirmed"),
+        1,
+        "{confirm_text}\n{resume_text}"
+    );
+    let off = rec.jobs.iter().find(|j| j.device_id == "off").unwrap();
+    assert_eq!(off.outcome, Some(Outcome::ManualConfirmed), "{resume_text}");
+    assert_eq!(journal.reboots.get("gone"), Some(&1), "{}", journal.text);
+    assert!(
+        journal.reboots.get("fine").is_none_or(|n| *n == 1),
+        "{}",
+        journal.text
+    );
+    assert!(
+        rec.jobs.iter().all(|j| j.outcome.is_some()),
+        "{:?}",
+        rec.jobs
+    );
+    for id in ["gone", "fine"] {
+        assert_eq!(on(id, "outcome"), 1, "{id}\n{resume_text}");
+    }
+    assert_eq!(on("off", "outcome"), 1, "{resume_text}");
+    assert_truthful(&rec, &journal, true, "confirm during resume");
+}

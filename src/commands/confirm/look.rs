@@ -6,6 +6,8 @@
 //!
 //! The look sends only reads (the same `info` a run's probe sends), never a command. It never
 //! tries an AES login the run didn't choose: AES firmware counts failed logins towards a lockout.
+//! After a factory reset a camera is looked at with its unbound default login only, never the
+//! account's password (see [`look`]).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -133,13 +135,17 @@ pub async fn look(
     let mut silent = Vec::new();
     for (protocol, port) in candidates(record, job, device) {
         let addr = SocketAddr::new(ip, port);
-        // A Tapo camera that was factory reset holds its unbound default password again and
-        // refuses the owner's: looked at with the profile, the reset having worked would read
-        // as a camera still bound. So it is looked at with the default, which a camera still
-        // set up refuses at the first login step (it proves it holds another password, and
-        // nothing that could count as a failed login is sent).
-        let unbound_look =
-            protocol == ProtocolKind::SslAes && record.run.action == Action::FactoryReset;
+        // A camera that was factory reset holds its unbound default login again: a Tapo
+        // camera refuses the owner's password, so looked at with the profile the reset having
+        // worked would read as a camera still bound; a Kasa camera would be sent the account's
+        // password in each encoding (in plain text and base64 among them) before the default,
+        // each a failed login, to whatever answers at an address a reset device may have given
+        // up. So after a factory reset a camera is looked at with the default only: one still
+        // set up refuses it (a Tapo camera at the first login step, by proving it holds another
+        // password, so nothing that could count as a failed login is sent), and no account
+        // secret leaves this host.
+        let unbound_look = matches!(protocol, ProtocolKind::SslAes | ProtocolKind::Linkie2)
+            && record.run.action == Action::FactoryReset;
         let mut client = DeviceClient::new(Link {
             addr,
             protocol,
@@ -151,7 +157,12 @@ pub async fn look(
             timeouts: LOOK_TIMEOUTS,
         });
         match client.info().await {
-            Ok(info) => return judge(record.run.action, job, addr, &info, unbound_look),
+            Ok(info) => {
+                // Only a Tapo camera's default login says it is unbound: bound Kasa cameras
+                // are reported to take theirs too (their `bind_status` says which).
+                let unbound_login = unbound_look && protocol == ProtocolKind::SslAes;
+                return judge(record.run.action, job, addr, &info, unbound_login);
+            }
             Err(e @ (DeviceError::Unreachable { .. } | DeviceError::Timeout { .. })) => {
                 silent.push((addr, e));
             }

@@ -288,6 +288,13 @@ fn a_camera_that_refuses_the_password_or_locks_out_costs_one_login_and_none_on_r
     for id in ["wrong-pw", "locked"] {
         assert_eq!(count(&rec, id, "login_attempt"), 1, "{id}");
     }
+    // The Kasa camera was tried once in each credential encoding, then left alone.
+    assert_eq!(
+        journal_count(&journal, "kasa-wrong", "login_failed"),
+        4,
+        "{}",
+        journal.text
+    );
     let (_, _, locked) = outcome_of(&rec, "locked");
     assert!(locked.contains("-40404"), "{locked}");
 

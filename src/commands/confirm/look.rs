@@ -254,15 +254,26 @@ fn judge(
     let address = addr.to_string();
     let expected: Option<MacAddr> = job.mac.as_deref().and_then(|m| m.parse().ok());
     let reported: Option<MacAddr> = info.mac.parse().ok();
-    if let (Some(expected), Some(reported)) = (expected, reported)
-        && expected != reported
+    // As the run's identity check: a MAC that doesn't read as one is not the expected one, so
+    // what answered is no evidence about this device.
+    if let Some(expected) = expected
+        && reported != Some(expected)
     {
+        let said = reported.map_or_else(
+            || {
+                format!(
+                    "a MAC that doesn't read as one, {:?}",
+                    Inert(&info.mac).to_string()
+                )
+            },
+            |r| format!("MAC {r}"),
+        );
         return Verdict::Confirm {
             seen: Seen::Answered {
                 address,
                 bound: info.bound,
                 detail: format!(
-                    "another device answers at {addr} (MAC {reported}, not {expected}); this one was not seen"
+                    "another device answers at {addr} ({said}, not {expected}); this one was not seen"
                 ),
             },
             post: None,

@@ -171,3 +171,26 @@ fn the_protocol_comes_from_the_run_s_link_then_the_inventory_then_the_catalog() 
         Some((ProtocolKind::SmartAes, 8080))
     );
 }
+
+#[test]
+fn a_device_whose_mac_does_not_read_is_no_evidence_about_this_one() {
+    for mac in ["", "garbage\u{1b}[2J", "00:00"] {
+        let v = judge(
+            Action::FactoryReset,
+            &job("HS103", "127.44.0.1", Some(MAC)),
+            addr(),
+            &info(Some(false), mac),
+            false,
+        );
+        match v {
+            Verdict::Confirm {
+                seen: Seen::Answered { detail, .. },
+                post: None,
+            } => {
+                assert!(detail.contains("another device answers"), "{detail}");
+                assert!(!detail.contains('\u{1b}'), "{detail}");
+            }
+            other => panic!("{mac:?}: {other:?}"),
+        }
+    }
+}

@@ -751,3 +751,85 @@ fn after_a_factory_reset_kasa_cameras_are_looked_at_without_the_account_password
     assert!(failed <= 1, "{}", journal.text);
     assert!(!contains(&std::fs::read(&db).unwrap(), PASSWORD));
 }
+
+/// After a power cycle, cameras are looked at with the profile (at `-vv`): each answers, is
+/// confirmed with its alias (hostile: a terminal escape, a forged line, HTML) shown inert, and
+/// the password reaches neither the output nor the audit.
+#[test]
+fn cameras_looked_at_with_the_profile_at_vv_show_their_names_inert_and_leak_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let creds = creds_file(tmp.path());
+    let devs = vec![
+        Dev {
+            credentials: Some("office"),
+            mac: Some("40:AE:30:47:1C:01"),
+            ..Dev::manual("tapo", "127.47.28.1:8443".into(), "C210").at("Oak", "1")
+        },
+        Dev {
+            credentials: Some("office"),
+            mac: Some("74:FE:CE:47:1C:02"),
+            ..Dev::manual("kasa", "127.47.28.2:10443".into(), "EC60").at("Oak", "2")
+        },
+    ];
+    let mut sim_csv = String::from("id,host,model,mac,credentials,alias\n");
+    for d in &devs {
+        sim_csv.push_str(&format!(
+            "{},{},{},{},office,\"\u{1b}[2J</td><script>x</script>\nok: forged\"\n",
+            d.id,
+            d.host,
+            d.model,
+            d.mac.unwrap()
+        ));
+    }
+    let journal = tmp.path().join("journal.log");
+    let _sim = Simulate::start_with(
+        &sim_csv,
+        &[
+            "--credentials",
+            creds.to_str().unwrap(),
+            "--journal",
+            journal.to_str().unwrap(),
+        ],
+    );
+    let db = manual_run(tmp.path(), "run-h-28", Action::PowerCycle, &devs);
+    let mut all = String::new();
+    for id in ["tapo", "kasa"] {
+        let out = confirm(
+            tmp.path(),
+            &[
+                "run-h-28",
+                id,
+                "--by",
+                "Ana",
+                "-vv",
+                "--credentials",
+                creds.to_str().unwrap(),
+            ],
+        );
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{t}");
+        assert!(
+            t.contains(&format!("{id}: manual_confirmed, by Ana: answers at")),
+            "{t}"
+        );
+        assert!(
+            !out.stdout.contains(&0x1b) && !out.stderr.contains(&0x1b),
+            "{t}"
+        );
+        assert!(!contains(&out.stdout, "\nok: forged"), "{t}");
+        all.push_str(&t);
+    }
+    assert!(!all.contains(PASSWORD), "{all}");
+    let rec = load(&db, "run-h-28");
+    for id in ["tapo", "kasa"] {
+        assert_eq!(outcome(&rec, id), Some(Outcome::ManualConfirmed));
+    }
+    let journal = Journal::read(&journal);
+    assert!(journal.no_commands(), "{}", journal.text);
+    assert!(
+        !journal.text.contains("tapo login_failed"),
+        "{}",
+        journal.text
+    );
+    assert!(!contains(&std::fs::read(&db).unwrap(), PASSWORD));
+}

@@ -625,3 +625,54 @@ fn a_camera_that_refuses_the_reboot_module_is_not_taken_as_an_acknowledgement() 
     let (_, _, detail) = outcome_of(&rec, "kasa-cam");
     assert!(detail.contains("module not support"), "{detail}");
 }
+
+/// SIGKILL after the reboot's intent was recorded and before its answer came back (every reply
+/// held back 2 s), then `resume`: the reboot may have arrived, so it is never sent again (one
+/// reboot in the journal per camera at most), and no outcome claims more than was seen.
+#[test]
+fn a_camera_run_killed_between_intent_and_ack_never_sends_the_reboot_again() {
+    let (bench, _keys, run_creds) = two_cameras(7, "slow=2000");
+    let creds = run_creds.to_str().unwrap();
+    let mut run = Bench::spawn(&mut bench.cmd(&run_args(
+        "power-cycle",
+        &[
+            "--credentials",
+            creds,
+            "--request-timeout",
+            "20",
+            "--rate",
+            "50",
+        ],
+    )));
+    let db = bench.db();
+    kill_when(&mut run, || {
+        common::truth::count_events(&db, "intent") >= 1
+            && common::truth::count_events(&db, "ack") == 0
+            && bench.journal().reboots.values().sum::<usize>() >= 1
+    });
+    let before = bench.journal();
+    let out = bench.output(&["resume", "latest", "--yes", "--credentials", creds]);
+    let t = text(&out);
+    let rec = latest_run(&db);
+    let journal = bench.journal();
+    assert!(
+        rec.jobs.iter().all(|j| j.outcome.is_some()),
+        "{:?}\n{t}",
+        rec.jobs
+    );
+    assert_truthful(&rec, &journal, true, "killed between intent and ack");
+    for id in ["tapo-cam", "kasa-cam"] {
+        let intents = count(&rec, id, "intent");
+        let reboots = journal.reboots.get(id).copied().unwrap_or(0);
+        assert!(
+            reboots <= 1,
+            "{id}: {reboots} reboots\n{}\n{t}",
+            journal.text
+        );
+        assert!(intents <= 1 || reboots <= 1, "{id}");
+        if before.reboots.contains_key(id) {
+            // Sent before the kill: never again.
+            assert_eq!(reboots, 1, "{id}\n{}\n{t}", journal.text);
+        }
+    }
+}

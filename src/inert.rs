@@ -49,8 +49,10 @@ pub fn needs_escape(c: char) -> bool {
 /// overrides and isolates (the "Trojan Source" characters) and the marks that steer them (the
 /// left-to-right, right-to-left and Arabic letter marks), zero-width spaces and joiners, the
 /// word joiner, the BOM, the Unicode line and paragraph separators, and characters that show
-/// as nothing: the soft hyphen (visible only where a line breaks) and the Mongolian vowel
-/// separator (a zero-width space in older Unicode, still rendered as nothing). The variation
+/// as nothing: the soft hyphen (visible only where a line breaks), the Mongolian vowel
+/// separator (a zero-width space in older Unicode, still rendered as nothing), the interlinear
+/// annotation marks, and the tag characters (U+E0000–U+E007F), an invisible copy of ASCII that
+/// can carry a whole hidden message inside a name that looks short and clean. The variation
 /// selectors (U+FE00–U+FE0F) are invisible too but stay: emoji need them, and on their own they
 /// change how a character looks, not which one it is.
 fn is_format_trick(c: char) -> bool {
@@ -62,7 +64,9 @@ fn is_format_trick(c: char) -> bool {
         | '\u{2028}'..='\u{202E}'
         | '\u{2060}'..='\u{2064}'
         | '\u{2066}'..='\u{2069}'
-        | '\u{FEFF}')
+        | '\u{FEFF}'
+        | '\u{FFF9}'..='\u{FFFB}'
+        | '\u{E0000}'..='\u{E007F}')
 }
 
 fn push_char(out: &mut String, c: char) {
@@ -132,6 +136,15 @@ mod tests {
         assert!(!out.contains('\n'));
         // Escaping is idempotent: inert text has nothing left to escape.
         assert_eq!(inert(&out), out);
+    }
+
+    #[test]
+    fn tag_characters_and_annotation_marks_are_escaped() {
+        // `Lobby` followed by an invisible `ok` in tag characters.
+        assert_eq!(
+            inert("Lobby\u{e006f}\u{e006b}\u{fff9}"),
+            "Lobby\\u{e006f}\\u{e006b}\\u{fff9}"
+        );
     }
 
     #[test]

@@ -66,9 +66,13 @@ fn contains(hay: &[u8], needle: &str) -> bool {
 }
 
 /// An alias meant to do harm wherever it lands: a terminal escape (clear screen), a forged
-/// line of output, HTML that would run, and a cell a spreadsheet would evaluate.
+/// line of output, HTML that would run, a cell a spreadsheet would evaluate, and a message
+/// hidden in invisible tag characters.
 const ALIAS_CELL: &str =
-    "\"=cmd|' /C calc'!A0\u{1b}[2J</td><script>alert(1)</script>\nok: forged\"";
+    "\"=cmd|' /C calc'!A0\u{1b}[2J</td><script>alert(1)</script>\nok: forged\u{e006f}\u{e006b}\"";
+
+/// The hidden `o` of [`ALIAS_CELL`].
+const TAG_O: &str = "\u{e006f}";
 
 #[test]
 fn hostile_camera_names_stay_inert_on_the_terminal_in_reports_and_work_orders() {
@@ -117,6 +121,7 @@ fn hostile_camera_names_stay_inert_on_the_terminal_in_reports_and_work_orders() 
             !contains(bytes, "\nok: forged"),
             "{what} has a forged line:\n{t}"
         );
+        assert!(!contains(bytes, TAG_O), "{what} holds a raw tag character");
         assert!(!contains(bytes, PASSWORD), "{what} holds the password");
     }
     // The report of the run, in every format it writes.
@@ -145,6 +150,8 @@ fn check_inert(written: &[(PathBuf, Vec<u8>)]) {
         let name = path.display();
         assert!(!bytes.contains(&0x1b), "{name} holds a raw ESC");
         assert!(!contains(bytes, "\nok: forged"), "{name} has a forged line");
+        assert!(!contains(bytes, TAG_O), "{name} holds a raw tag character");
+        assert!(!contains(bytes, TAG_O), "{name} holds a raw tag character");
         assert!(!contains(bytes, PASSWORD), "{name} holds the password");
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
         if ext == "html" {

@@ -75,7 +75,7 @@ const ALIAS_CELL: &str =
 const TAG_O: &str = "\u{e006f}";
 
 #[test]
-fn hostile_camera_names_stay_inert_on_the_terminal_in_reports_and_work_orders() {
+fn hostile_camera_names_stay_inert_on_the_terminal_and_in_every_report() {
     let keys = tempfile::tempdir().unwrap();
     let sim_creds = creds(keys.path(), "sim.toml", PASSWORD);
     let sim_csv = format!(

@@ -295,6 +295,19 @@ fn a_camera_that_refuses_the_password_or_locks_out_costs_one_login_and_none_on_r
     for id in ["wrong-pw", "locked"] {
         assert_eq!(count(&rec, id, "login_attempt"), 1, "{id}");
     }
+    // One login asked for each in the run (the locked one had the stranger's before it).
+    assert_eq!(
+        journal_count(&journal, "wrong-pw", "login"),
+        1,
+        "{}",
+        journal.text
+    );
+    assert_eq!(
+        journal_count(&journal, "locked", "login"),
+        2,
+        "{}",
+        journal.text
+    );
     // The Kasa camera was tried once in each credential encoding, then left alone.
     assert_eq!(
         journal_count(&journal, "kasa-wrong", "login_failed"),
@@ -403,7 +416,12 @@ fn a_camera_run_killed_mid_login_is_not_logged_in_again_on_resume() {
     )));
     let db = bench.db();
     wait_for_events(&db, "login_attempt", 1);
-    kill_when(&mut run, || true);
+    // Killed once the camera has the login's first step, whose answer it holds back 3 s.
+    kill_when(&mut run, || {
+        journal_count(&bench.journal(), "tapo-cam", "login") >= 1
+    });
+    let logins = journal_count(&bench.journal(), "tapo-cam", "login");
+    assert_eq!(logins, 1, "{}", bench.journal().text);
     let out = bench.output(&["resume", "latest", "--yes", "--credentials", creds]);
     let t = text(&out);
     let rec = latest_run(&db);
@@ -414,6 +432,12 @@ fn a_camera_run_killed_mid_login_is_not_logged_in_again_on_resume() {
         rec.jobs
     );
     assert_truthful(&rec, &journal, true, "killed mid-login");
+    assert_eq!(
+        journal_count(&journal, "tapo-cam", "login"),
+        logins,
+        "{}\n{t}",
+        journal.text
+    );
     assert_eq!(
         journal.reboots.get("tapo-cam"),
         None,

@@ -132,6 +132,11 @@ impl CameraState {
         if req["method"] != "login" {
             return json_reply(&json!({"error_code": UNSUPPORTED_METHOD}));
         }
+        if p["digest_passwd"].is_null() {
+            // Each login begins here: journaled, so a test can count them, even those the
+            // client gives up at this step (it sees the camera holds another password).
+            self.journal.record("login");
+        }
         if account.is_locked() {
             account.refused();
             let data = json!({"code": DEVICE_BLOCKED, "sec_left": LOCKOUT_SECS_LEFT});

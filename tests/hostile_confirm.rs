@@ -118,6 +118,15 @@ fn a_factory_reset_tapo_camera_is_confirmed_and_one_still_bound_is_flagged() {
     assert!(journal.no_commands(), "{}", journal.text);
     assert!(!journal.text.contains("login_failed"), "{}", journal.text);
     assert!(!journal.text.contains("login_refused"), "{}", journal.text);
+    // One look, one login, each.
+    for id in ["wiped", "bound"] {
+        let logins = journal
+            .text
+            .lines()
+            .filter(|l| l.ends_with(&format!(" {id} login")))
+            .count();
+        assert_eq!(logins, 1, "{id}\n{}", journal.text);
+    }
     assert!(!contains(&std::fs::read(&db).unwrap(), PASSWORD));
     assert!(!text(&out).contains(PASSWORD));
 }

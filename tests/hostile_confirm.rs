@@ -842,3 +842,82 @@ fn cameras_looked_at_with_the_profile_at_vv_show_their_names_inert_and_leak_noth
     );
     assert!(!contains(&std::fs::read(&db).unwrap(), PASSWORD));
 }
+
+/// A checklist of another run with its `run` column deleted, applied to a run with the same
+/// device ids: its rows say another action, and a row whose MAC names another device, so the
+/// file is refused and nothing is recorded.
+#[test]
+fn a_checklist_of_another_run_without_its_run_column_is_refused_by_its_action_and_macs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut devs = three(30);
+    devs[0].mac = Some("74:FE:CE:47:1E:01");
+    devs[1].mac = Some("50:C7:BF:47:1E:02");
+    // Yesterday's power cycle of the same devices, then today's factory reset.
+    manual_run(tmp.path(), "run-h-30a", Action::PowerCycle, &devs);
+    let (header, rows) = work_orders_csv(tmp.path(), "run-h-30a");
+    let db = manual_run(tmp.path(), "run-h-30b", Action::FactoryReset, &devs);
+    let (by, run, id, mac) = (
+        col(&header, "confirmed_by"),
+        col(&header, "run"),
+        col(&header, "id"),
+        col(&header, "mac"),
+    );
+    let keep: Vec<usize> = (0..header.len()).filter(|&c| c != run).collect();
+    let strip = |r: &[String]| keep.iter().map(|&c| r[c].clone()).collect::<Vec<_>>();
+    let signed: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r[by] = "Ana".into();
+            strip(&r)
+        })
+        .collect();
+    write_csv(&tmp.path().join("yesterday.csv"), &strip(&header), &signed);
+    let before = load(&db, "run-h-30b");
+    let out = confirm(
+        tmp.path(),
+        &["run-h-30b", "--from", "yesterday.csv", "--no-verify"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("this row is for a power-cycle, but run run-h-30b is a factory-reset"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(load(&db, "run-h-30b"), before);
+
+    // Today's list, one row's MAC another device's.
+    let (header, rows) = work_orders_csv(tmp.path(), "run-h-30b");
+    let mut today: Vec<Vec<String>> = rows.clone();
+    for r in &mut today {
+        r[by] = "Ana".into();
+        if r[id] == "plug" {
+            r[mac] = "50:C7:BF:47:1E:99".into();
+        }
+    }
+    write_csv(&tmp.path().join("today.csv"), &header, &today);
+    let out = confirm(
+        tmp.path(),
+        &["run-h-30b", "--from", "today.csv", "--no-verify"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("this row gives plug the MAC 50:C7:BF:47:1E:99, but run run-h-30b knows it as 50:C7:BF:47:1E:02"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(load(&db, "run-h-30b"), before);
+    // As returned, it confirms all three.
+    for r in &mut today {
+        if r[id] == "plug" {
+            r[mac] = "50:c7:bf:47:1e:02".into();
+        }
+    }
+    write_csv(&tmp.path().join("today.csv"), &header, &today);
+    let out = confirm(
+        tmp.path(),
+        &["run-h-30b", "--from", "today.csv", "--no-verify"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(events(&load(&db, "run-h-30b"), "manual_confirmed").len(), 3);
+}

@@ -8,8 +8,9 @@
 use std::path::Path;
 
 use crate::inert::Inert;
+use crate::inventory::MacAddr;
 use crate::inventory::ReadOptions;
-use crate::report::work_orders::{BY, ID, NOTE, RUN, SAID_AT, unneutralised};
+use crate::report::work_orders::{ACTION, BY, ID, MAC, NOTE, RUN, SAID_AT, unneutralised};
 use crate::store::RunRecord;
 
 /// One row the technician signed.
@@ -32,7 +33,8 @@ pub struct Returned {
 }
 
 /// Reads `path` and checks every signed row against `record`: the device is in the run and is
-/// `manual_required`, and no device is signed twice. `by` signs rows that give a
+/// `manual_required`, no device is signed twice, and a row's `action` and `mac`, when given,
+/// are the run's (a list of another run with its `run` column dropped says another action). `by` signs rows that give a
 /// `confirmed_at` and no `confirmed_by`. `Err` holds every problem, one line each.
 pub fn read(
     path: &Path,
@@ -70,6 +72,7 @@ pub fn read(
         )]));
     };
     let (at_col, note_col, run_col) = (column(SAID_AT), column(NOTE), column(RUN));
+    let (mac_col, action_col) = (column(MAC), column(ACTION));
     let cell = |fields: &[String], col: Option<usize>| -> Option<String> {
         let text = fields.get(col?)?.trim();
         (!text.is_empty()).then(|| unneutralised(text).to_string())
@@ -113,8 +116,37 @@ pub fn read(
             )));
             continue;
         }
-        if let Err(e) = record.confirmable(&device_id) {
-            problems.push(at(crate::inert::inert(&e.to_string()).into_owned()));
+        let job = match record.confirmable(&device_id) {
+            Ok(job) => job,
+            Err(e) => {
+                problems.push(at(crate::inert::inert(&e.to_string()).into_owned()));
+                continue;
+            }
+        };
+        // A row that says another action or another MAC than the run's is another list's
+        // (another run's, its `run` column dropped), or another device: the work it signs
+        // for is not this job's.
+        if let Some(action) = cell(&fields, action_col)
+            && action != record.run.action.as_str()
+        {
+            problems.push(at(format!(
+                "this row is for a {}, but run {} is a {}",
+                Inert(&action),
+                record.run.id,
+                record.run.action
+            )));
+            continue;
+        }
+        if let Some(mac) = cell(&fields, mac_col)
+            && let Some(known) = job.mac.as_deref().and_then(|m| m.parse::<MacAddr>().ok())
+            && mac.parse::<MacAddr>().ok() != Some(known)
+        {
+            problems.push(at(format!(
+                "this row gives {} the MAC {}, but run {} knows it as {known}",
+                Inert(&device_id),
+                Inert(&mac),
+                record.run.id
+            )));
             continue;
         }
         signed.push(Signed {

@@ -18,6 +18,10 @@ pub const BY: &str = "confirmed_by";
 pub const SAID_AT: &str = "confirmed_at";
 /// Filled in by the technician, optional.
 pub const NOTE: &str = "note";
+/// The device's MAC as the run knew it; `confirm --from` refuses a row that names another.
+pub const MAC: &str = "mac";
+/// The run's action; `confirm --from` refuses a row that says another (another run's list).
+pub const ACTION: &str = "action";
 
 pub const COLUMNS: [&str; 15] = [
     RUN,
@@ -26,9 +30,9 @@ pub const COLUMNS: [&str; 15] = [
     ID,
     "model",
     "host",
-    "mac",
+    MAC,
     "notes",
-    "action",
+    ACTION,
     "why",
     "steps",
     "check_afterwards",

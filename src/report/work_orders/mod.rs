@@ -25,7 +25,9 @@ use anyhow::Context;
 use crate::model::{Action, Outcome};
 use crate::store::{JobRow, RunRecord};
 
-pub use self::csv::{BY, COLUMNS as CSV_COLUMNS, ID, NOTE, RUN, SAID_AT, unneutralised};
+pub use self::csv::{
+    ACTION, BY, COLUMNS as CSV_COLUMNS, ID, MAC, NOTE, RUN, SAID_AT, unneutralised,
+};
 pub use self::steps::Steps;
 
 /// The work orders of one run.

@@ -921,3 +921,75 @@ fn a_checklist_of_another_run_without_its_run_column_is_refused_by_its_action_an
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(events(&load(&db, "run-h-30b"), "manual_confirmed").len(), 3);
 }
+
+/// Work orders from hostile inventory text (notes, site and unit with a terminal escape, a
+/// forged line, HTML, formula prefixes): every file shows it inert, the CSV has no cell a
+/// spreadsheet would run, and the checklist still reads back as returned.
+#[test]
+fn work_orders_show_hostile_inventory_text_inert_in_every_format() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut devs = three(31);
+    devs[0].notes = Some("=cmd|' /C calc'!A0\u{1b}[2J</td><script>alert(1)</script>\nok: forged");
+    devs[1].notes = Some("@SUM(1+1)");
+    devs[1].site = Some("+Oak</h2><img src=x onerror=alert(2)>");
+    devs[1].unit = Some("-204\u{202e}gnp.exe");
+    let db = manual_run(tmp.path(), "run-h-31", Action::FactoryReset, &devs);
+    let out = fleetreset_in(tmp.path())
+        .args(["work-orders", "run-h-31", "--db", "audit.db"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!out.stdout.contains(&0x1b) && !out.stderr.contains(&0x1b));
+    let dir = tmp.path().join("reports/run-h-31");
+    let written = files(&dir);
+    assert_eq!(written.len(), 3);
+    assert!(
+        written.iter().all(|(_, b)| contains(b, "alert(1)")),
+        "the notes are in every file"
+    );
+    for (path, bytes) in &written {
+        let name = path.display();
+        assert!(!bytes.contains(&0x1b), "{name} holds a raw ESC");
+        assert!(!contains(bytes, "\nok: forged"), "{name} has a forged line");
+        assert!(!contains(bytes, "\u{202e}"), "{name} holds a raw RLO");
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if ext == "html" {
+            assert!(!contains(bytes, "<script"), "{name} has a live script");
+            assert!(!contains(bytes, "<img"), "{name} has a live image");
+            assert!(
+                !contains(bytes, "</td>") && !contains(bytes, "</h2><"),
+                "{name}"
+            );
+        }
+        if ext == "csv" {
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(bytes.as_slice());
+            for record in reader.records() {
+                for cell in record.unwrap().iter() {
+                    assert!(
+                        !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                        "{name}: a cell a spreadsheet would run: {cell:?}"
+                    );
+                }
+            }
+        }
+    }
+    // Returned as written, with one row signed by a name with a formula prefix: read back.
+    let (header, rows) = work_orders_csv(tmp.path(), "run-h-31");
+    let (by, id) = (col(&header, "confirmed_by"), col(&header, "id"));
+    let mut back = rows.clone();
+    for r in &mut back {
+        if r[id] == "plug" {
+            r[by] = "'-Ana-".into();
+        }
+    }
+    write_csv(&tmp.path().join("back.csv"), &header, &back);
+    let out = confirm(
+        tmp.path(),
+        &["run-h-31", "--from", "back.csv", "--no-verify"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let rec = load(&db, "run-h-31");
+    assert_eq!(events(&rec, "manual_confirmed")[0]["by"], "-Ana-");
+}

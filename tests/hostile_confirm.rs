@@ -587,6 +587,12 @@ fn work_orders_survive_a_changed_or_deleted_inventory_and_refuse_an_unwritable_d
     assert_ne!(out.status.code(), Some(0), "{}", text(&out));
     assert!(out.stdout.is_empty(), "{}", text(&out));
     assert_eq!(std::fs::read(&file).unwrap(), b"keep me");
+    // Under a file: no directory can be made there, whoever runs it.
+    let out = wo(&file.join("orders"));
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(out.stdout.is_empty(), "{}", text(&out));
+    assert!(text(&out).contains("a-file/orders"), "{}", text(&out));
+    assert_eq!(std::fs::read(&file).unwrap(), b"keep me");
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o700)).unwrap();
 }
 

@@ -54,9 +54,29 @@ pub async fn connect(tcp: TcpStream) -> Result<SslStream<TcpStream>, String> {
         })
         .map_err(|e| format!("cannot set up TLS: {e}"))?;
     let mut stream = SslStream::new(ssl, tcp).map_err(|e| format!("cannot set up TLS: {e}"))?;
-    Pin::new(&mut stream)
-        .connect()
-        .await
-        .map_err(|e| format!("TLS handshake failed: {e}"))?;
+    Pin::new(&mut stream).connect().await.map_err(|e| {
+        let words = e.to_string();
+        if refused_by_the_offer(&words) {
+            format!(
+                "TLS handshake failed: the device accepts no TLS version or cipher suite fleetreset offers (TLS 1.2 or later; ECDHE or static-RSA AES suites): {words}"
+            )
+        } else {
+            format!("TLS handshake failed: {e}")
+        }
+    })?;
     Ok(stream)
+}
+
+/// Whether OpenSSL's words say the server refused what the client offered (an alert for the
+/// handshake or the protocol version, no shared cipher), rather than the connection failing.
+fn refused_by_the_offer(words: &str) -> bool {
+    [
+        "alert handshake failure",
+        "alert protocol version",
+        "no shared cipher",
+        "unsupported protocol",
+        "wrong version number",
+    ]
+    .iter()
+    .any(|w| words.contains(w))
 }

@@ -119,12 +119,15 @@ pub async fn run(args: &ConfirmArgs) -> anyhow::Result<Status> {
             }),
         }
     }
-    for refusal in &refusals {
-        db.refuse_confirmation(&run_id, refusal)
-            .with_context(|| format!("cannot record the evidence in {}", args.db.display()))?;
-    }
-    db.confirm_manual(&run_id, &confirmations)
-        .with_context(|| format!("cannot record the confirmations in {}", args.db.display()))?;
+    // The evidence and the confirmations together, or nothing: a confirmation a racing
+    // `confirm` recorded first refuses this one whole, and it can be run again as it was.
+    db.record_confirmations(&run_id, &confirmations, &refusals)
+        .with_context(|| {
+            format!(
+                "cannot record the confirmations in {}; nothing was recorded",
+                args.db.display()
+            )
+        })?;
 
     let mut text = String::new();
     for c in &confirmations {

@@ -205,88 +205,113 @@ impl Db {
         run_id: &str,
         confirmations: &[Confirmation],
     ) -> Result<(), StoreError> {
-        durably(&mut self.conn, |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            for c in confirmations {
-                let outcome: Option<Option<Outcome>> = tx
-                    .query_row(
-                        "SELECT outcome FROM jobs WHERE run_id = ?1 AND device_id = ?2",
-                        params![run_id, c.device_id],
-                        |r| opt_word(r, 0),
-                    )
-                    .optional()?;
-                match outcome {
-                    None => {
-                        return Err(StoreError::NoSuchJob {
-                            run_id: run_id.into(),
-                            device_id: c.device_id.clone(),
-                        });
-                    }
-                    Some(Some(Outcome::ManualRequired)) => {}
-                    Some(Some(Outcome::ManualConfirmed)) => {
-                        return Err(already(run_id, &c.device_id, None));
-                    }
-                    Some(other) => {
-                        return Err(StoreError::NotManual {
-                            run_id: run_id.into(),
-                            device_id: c.device_id.clone(),
-                            outcome: outcome_word(other),
-                        });
-                    }
-                }
-                if let Some(data) = &c.post {
-                    apply(&tx, &post_snapshot(run_id, &c.device_id, c.at, data))?;
-                }
-                let event = ConfirmedDetail {
-                    technician: c.technician.clone(),
-                    seen: c.seen.clone(),
-                };
-                insert_event(
-                    &tx,
-                    run_id,
-                    Some(&c.device_id),
-                    &c.at,
-                    None,
-                    EventKind::ManualConfirmed.as_str(),
-                    &serde_json::to_value(&event).expect("plain strings serialize"),
-                )?;
-                tx.execute(
-                    "UPDATE jobs SET outcome = 'manual_confirmed', detail = ?3, finished_at = ?4
-                     WHERE run_id = ?1 AND device_id = ?2 AND outcome = 'manual_required'",
-                    params![run_id, c.device_id, detail(c), super::time::format(&c.at)],
-                )?;
-            }
-            tx.commit()?;
-            Ok(())
-        })
+        self.record_confirmations(run_id, confirmations, &[])
     }
 
     /// Records a confirmation the device contradicted: the `confirmation_refused` event and,
     /// when it answered, its post snapshot. The job keeps its `manual_required`.
     pub fn refuse_confirmation(&mut self, run_id: &str, r: &Refusal) -> Result<(), StoreError> {
+        self.record_confirmations(run_id, &[], std::slice::from_ref(r))
+    }
+
+    /// What one `fleetreset confirm` found, all or none, in one durable transaction: the
+    /// confirmations the devices contradicted (`refusals`) and the ones that stand. If any
+    /// confirmation can't be recorded (a racing `confirm` took the job), neither is.
+    pub fn record_confirmations(
+        &mut self,
+        run_id: &str,
+        confirmations: &[Confirmation],
+        refusals: &[Refusal],
+    ) -> Result<(), StoreError> {
         durably(&mut self.conn, |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            if let Some(data) = &r.post {
-                apply(&tx, &post_snapshot(run_id, &r.device_id, r.at, data))?;
+            for r in refusals {
+                refuse_in(&tx, run_id, r)?;
             }
-            let event = RefusedDetail {
-                technician: r.technician.clone(),
-                address: r.address.clone(),
-                why: r.why.clone(),
-            };
-            insert_event(
-                &tx,
-                run_id,
-                Some(&r.device_id),
-                &r.at,
-                None,
-                EventKind::ConfirmationRefused.as_str(),
-                &serde_json::to_value(&event).expect("plain strings serialize"),
-            )?;
+            for c in confirmations {
+                confirm_in(&tx, run_id, c)?;
+            }
             tx.commit()?;
             Ok(())
         })
     }
+}
+
+/// One confirmation, inside the caller's transaction.
+fn confirm_in(
+    tx: &rusqlite::Transaction<'_>,
+    run_id: &str,
+    c: &Confirmation,
+) -> Result<(), StoreError> {
+    let outcome: Option<Option<Outcome>> = tx
+        .query_row(
+            "SELECT outcome FROM jobs WHERE run_id = ?1 AND device_id = ?2",
+            params![run_id, c.device_id],
+            |r| opt_word(r, 0),
+        )
+        .optional()?;
+    match outcome {
+        None => {
+            return Err(StoreError::NoSuchJob {
+                run_id: run_id.into(),
+                device_id: c.device_id.clone(),
+            });
+        }
+        Some(Some(Outcome::ManualRequired)) => {}
+        Some(Some(Outcome::ManualConfirmed)) => {
+            return Err(already(run_id, &c.device_id, None));
+        }
+        Some(other) => {
+            return Err(StoreError::NotManual {
+                run_id: run_id.into(),
+                device_id: c.device_id.clone(),
+                outcome: outcome_word(other),
+            });
+        }
+    }
+    if let Some(data) = &c.post {
+        apply(tx, &post_snapshot(run_id, &c.device_id, c.at, data))?;
+    }
+    let event = ConfirmedDetail {
+        technician: c.technician.clone(),
+        seen: c.seen.clone(),
+    };
+    insert_event(
+        tx,
+        run_id,
+        Some(&c.device_id),
+        &c.at,
+        None,
+        EventKind::ManualConfirmed.as_str(),
+        &serde_json::to_value(&event).expect("plain strings serialize"),
+    )?;
+    tx.execute(
+        "UPDATE jobs SET outcome = 'manual_confirmed', detail = ?3, finished_at = ?4
+         WHERE run_id = ?1 AND device_id = ?2 AND outcome = 'manual_required'",
+        params![run_id, c.device_id, detail(c), super::time::format(&c.at)],
+    )?;
+    Ok(())
+}
+
+/// One contradicted confirmation, inside the caller's transaction.
+fn refuse_in(tx: &rusqlite::Transaction<'_>, run_id: &str, r: &Refusal) -> Result<(), StoreError> {
+    if let Some(data) = &r.post {
+        apply(tx, &post_snapshot(run_id, &r.device_id, r.at, data))?;
+    }
+    let event = RefusedDetail {
+        technician: r.technician.clone(),
+        address: r.address.clone(),
+        why: r.why.clone(),
+    };
+    insert_event(
+        tx,
+        run_id,
+        Some(&r.device_id),
+        &r.at,
+        None,
+        EventKind::ConfirmationRefused.as_str(),
+        &serde_json::to_value(&event).expect("plain strings serialize"),
+    )
 }
 
 fn post_snapshot(run_id: &str, device_id: &str, at: Timestamp, data: &Value) -> Record {

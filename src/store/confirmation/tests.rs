@@ -178,3 +178,37 @@ async fn a_refused_confirmation_keeps_the_job_manual_required_with_the_evidence(
     assert!(rec.confirmations().is_empty());
     assert!(rec.confirmable("manual").is_ok());
 }
+
+#[tokio::test]
+async fn evidence_and_confirmations_are_recorded_together_or_not_at_all() {
+    let (_dir, mut db) = db().await;
+    let refusal = Refusal {
+        device_id: "manual".into(),
+        at: t(20),
+        technician: confirmation("manual", Seen::NotChecked, None).technician,
+        address: "127.44.0.1:9999".into(),
+        why: "it still answers bound".into(),
+        post: Some(json!({"summary": {"bound": true}})),
+    };
+    let before = db.load_run("r").unwrap();
+    // The confirmation can't stand (the job succeeded): the refusal is not recorded either.
+    assert!(
+        db.record_confirmations(
+            "r",
+            &[confirmation("done", Seen::NotChecked, None)],
+            std::slice::from_ref(&refusal),
+        )
+        .is_err()
+    );
+    assert_eq!(db.load_run("r").unwrap(), before);
+    db.record_confirmations("r", &[], std::slice::from_ref(&refusal))
+        .unwrap();
+    let rec = db.load_run("r").unwrap();
+    assert_eq!(
+        rec.events
+            .iter()
+            .filter(|e| e.kind == "confirmation_refused")
+            .count(),
+        1
+    );
+}

@@ -403,6 +403,9 @@ impl DeviceState {
             Some(1) => true,
             _ => return error(-3, "invalid argument"),
         };
+        if on && self.faults.on_refused {
+            return error(-1, "module not support");
+        }
         match child_ids {
             None if self.outlets.is_empty() => self.relay.set(on, now),
             // A strip without a context switches every outlet.

@@ -4,7 +4,8 @@
 //! 1. Each device is probed (its pre-state, if it answers) and, when it answers, its identity
 //!    checked.
 //! 2. The switch is probed, and the outlet's relay state read. A switch that can't be reached
-//!    or has no such outlet ends every job behind it `skipped: dependency_failed`.
+//!    or has no such outlet, or an outlet someone left off, ends every job behind it
+//!    `skipped: dependency_failed`, with nothing switched.
 //! 3. Each job's intent is recorded durably. Switching the outlet off is the disruptive
 //!    command: after a crash `resume` switches it on, and never off again.
 //! 4. Off; held off for at least the catalog's off time (device time); on, retried until the
@@ -98,6 +99,19 @@ async fn cycle(env: &JobEnv, jobs: &[PlannedJob]) -> Result<Vec<JobResult>, Stor
         }
     };
     let (switch, relay_before) = switch;
+    // An outlet already off was switched off by someone: what it powers has no power to
+    // cycle, and switching it on is not what was asked.
+    if relay_before == Some(false) {
+        for m in members.iter_mut().filter(|m| active(m)) {
+            skip(
+                m,
+                format!(
+                    "{outlet} is already off: the device behind it has no power to cycle; nothing was switched (switch it on by hand if it should be on)"
+                ),
+            );
+        }
+        return finish(env, members).await;
+    }
 
     // The intents, durably, before the outlet goes off.
     let intent = OutletIntent {

@@ -367,3 +367,12 @@ fn faults_that_cut_a_reply_short_apply_to_what_the_content_faults_chose() {
     assert_eq!(w.bytes, whole[..codec::HEADER_LEN + shaped.len() / 2]);
     assert_eq!((w.trickle, w.then), (true, Then::Silence));
 }
+
+#[test]
+fn on_refused_parses_and_describes_itself() {
+    let f = Faults::parse("on_refused;slow=5").unwrap();
+    assert!(f.on_refused);
+    assert_eq!(Faults::parse(&f.describe()).unwrap(), f);
+    assert!(f.xor_only().is_empty(), "HTTP switches take it too");
+    assert!(Faults::parse("on_refused=1").is_err());
+}

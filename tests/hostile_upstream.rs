@@ -1,0 +1,413 @@
+//! A hostile pass over the upstream power cycle, the method choice and work orders: the real
+//! binary against `fleetreset simulate`, killed at each point of a cycle, with switches that
+//! misbehave and rows that lie. Every test reads the simulator's journal (what each switch and
+//! device went through) beside the audit database.
+//!
+//! Loopback: 127.46.T.N, one third octet per test.
+
+mod common;
+
+use chrono::{DateTime, Utc};
+use common::bench::{Bench, kill_when, run_args};
+use common::text;
+use common::truth::{assert_truthful, count_events, latest_run, outcome_of};
+use fleetreset::model::{Method, Outcome, Reason};
+
+/// One journal line: when, which device, what, and its argument (an outlet number).
+#[derive(Debug, Clone)]
+struct Line {
+    at: DateTime<Utc>,
+    id: String,
+    what: String,
+    arg: Option<String>,
+}
+
+fn lines(bench: &Bench) -> Vec<Line> {
+    bench
+        .journal()
+        .text
+        .lines()
+        .filter_map(|l| {
+            let mut p = l.split_whitespace();
+            let at = DateTime::parse_from_rfc3339(p.next()?)
+                .ok()?
+                .with_timezone(&Utc);
+            Some(Line {
+                at,
+                id: p.next()?.to_string(),
+                what: p.next()?.to_string(),
+                arg: p.next().map(str::to_string),
+            })
+        })
+        .collect()
+}
+
+/// `(offs, ons)` of `id`'s outlets in the journal.
+fn switched(bench: &Bench, id: &str) -> (usize, usize) {
+    let l = lines(bench);
+    let n = |what: &str| l.iter().filter(|l| l.id == id && l.what == what).count();
+    (n("outlet_off"), n("outlet_on"))
+}
+
+/// How long outlet `n` of `id` was off, in ms: from its first `outlet_off` to the next
+/// `outlet_on`.
+fn off_ms(bench: &Bench, id: &str, n: &str) -> Option<i64> {
+    let l = lines(bench);
+    let mine = |what: &str| {
+        l.iter()
+            .filter(|x| x.id == id && x.what == what && x.arg.as_deref() == Some(n))
+            .map(|x| x.at)
+            .collect::<Vec<_>>()
+    };
+    let off = *mine("outlet_off").first()?;
+    let on = mine("outlet_on").into_iter().find(|&t| t >= off)?;
+    Some((on - off).num_milliseconds())
+}
+
+fn journal_has(bench: &Bench, id: &str, what: &str) -> bool {
+    lines(bench).iter().any(|l| l.id == id && l.what == what)
+}
+
+fn events_of(record: &fleetreset::store::RunRecord, id: &str) -> Vec<String> {
+    record
+        .events
+        .iter()
+        .filter(|e| e.device_id.as_deref() == Some(id))
+        .map(|e| e.kind.clone())
+        .collect()
+}
+
+/// An HS300 strip at `.1` (with `strip_fault`), then `rows` `(id, n, model, power_via,
+/// fault)`, MACs from the address.
+fn fleet(test: u8, strip_fault: &str, rows: &[(&str, u8, &str, &str, &str)]) -> String {
+    let mut csv = format!(
+        "id,host,model,mac,power_via,sim_fault\n\
+         strip,127.46.{test}.1,HS300(US),50:C7:BF:46:{test:02X}:01,,{strip_fault}\n"
+    );
+    for (id, n, model, via, fault) in rows {
+        csv.push_str(&format!(
+            "{id},127.46.{test}.{n},{model},50:C7:BF:46:{test:02X}:{n:02X},{via},{fault}\n"
+        ));
+    }
+    csv
+}
+
+/// The catalog's off time of a bulb or a plug (10 s), at time scale 0.1.
+const OFF_AT_TENTH_MS: i64 = 1000;
+
+/// Killed once the strip has taken the outlet off but before its reply arrived (the strip is
+/// slow to answer): the run never recorded the `outlet_off`. `resume` finds the outlet off,
+/// must hold it off for the whole off time, switch it on once, and never off again.
+#[test]
+fn a_kill_after_the_outlet_went_off_but_before_the_switch_answered_is_resumed_with_the_full_off_time()
+ {
+    let csv = fleet(1, "slow=150", &[("bulb", 2, "KL130(US)", "strip#2", "")]);
+    let bench = Bench::start_with(&csv, &csv, &["--time-scale", "0.1"]);
+    let db = bench.db();
+    let mut child = Bench::spawn(&mut bench.cmd(&run_args(
+        "power-cycle",
+        &["--method", "upstream", "--time-scale", "0.1"],
+    )));
+    kill_when(&mut child, || journal_has(&bench, "strip", "outlet_off"));
+    assert_eq!(count_events(&db, "outlet_off"), 0, "killed before the ack");
+    assert_eq!(count_events(&db, "intent"), 1);
+
+    let out = bench.output(&["resume", "latest", "--yes"]);
+    let record = latest_run(&db);
+    let (outcome, reason, detail) = outcome_of(&record, "bulb");
+    assert_eq!(
+        outcome,
+        Some(Outcome::Succeeded),
+        "{reason:?} {detail}\n{}",
+        text(&out)
+    );
+    assert_eq!(
+        switched(&bench, "strip"),
+        (1, 1),
+        "{}",
+        bench.journal().text
+    );
+    let held = off_ms(&bench, "strip", "2").expect("off, then on");
+    assert!(
+        held >= OFF_AT_TENTH_MS,
+        "resume switched the outlet on after {held} ms, under the catalog's off time: a blip, not a power cycle\n{}",
+        bench.journal().text
+    );
+    assert_truthful(&record, &bench.journal(), true, "after resume");
+    let events = events_of(&record, "bulb");
+    assert_eq!(
+        events.iter().filter(|e| *e == "outlet_on").count(),
+        1,
+        "{events:?}"
+    );
+}
+
+/// Killed while the outlet is held off, with two devices behind it and the strip itself (a
+/// remote reboot) still to go: `resume` switches the outlet on once, both devices succeed,
+/// and the strip reboots only after both are back.
+#[test]
+fn a_kill_in_the_off_hold_of_a_shared_outlet_is_resumed_once_and_the_strip_reboots_last() {
+    // The devices behind the strip are cycled at the outlet (their rows say so); the strip
+    // reboots by its own command.
+    let csv = "id,host,model,mac,power_via,sim_fault,method\n\
+               strip,127.46.2.1,HS300(US),50:C7:BF:46:02:01,,,\n\
+               lamp,127.46.2.2,KL130(US),50:C7:BF:46:02:02,strip#3,,upstream\n\
+               plug,127.46.2.3,HS110(EU),50:C7:BF:46:02:03,strip#3,,Upstream\n";
+    let bench = Bench::start_with(csv, csv, &["--time-scale", "0.1"]);
+    let db = bench.db();
+    let mut child =
+        Bench::spawn(&mut bench.cmd(&run_args("power-cycle", &["--time-scale", "0.1"])));
+    kill_when(&mut child, || count_events(&db, "outlet_off") >= 2);
+    assert_eq!(switched(&bench, "strip"), (1, 0));
+
+    let out = bench.output(&["resume", "latest", "--yes"]);
+    let record = latest_run(&db);
+    for id in ["lamp", "plug", "strip"] {
+        let (outcome, reason, detail) = outcome_of(&record, id);
+        assert_eq!(
+            outcome,
+            Some(Outcome::Succeeded),
+            "{id}: {reason:?} {detail}\n{}",
+            text(&out)
+        );
+    }
+    assert_eq!(
+        switched(&bench, "strip"),
+        (1, 1),
+        "{}",
+        bench.journal().text
+    );
+    let l = lines(&bench);
+    let at = |id: &str, what: &str| {
+        l.iter()
+            .find(|x| x.id == id && x.what == what)
+            .unwrap_or_else(|| panic!("no {id} {what}\n{}", bench.journal().text))
+            .at
+    };
+    let reboot = at("strip", "reboot");
+    assert!(
+        reboot > at("lamp", "power_back") && reboot > at("plug", "power_back"),
+        "the strip rebooted before the devices behind it were back\n{}",
+        bench.journal().text
+    );
+    assert_truthful(&record, &bench.journal(), true, "after resume");
+}
+
+/// Killed after the outlet came back on, before the device was seen back: `resume` switches
+/// nothing and sees it back.
+#[test]
+fn a_kill_after_the_outlet_came_back_on_is_resumed_without_touching_the_switch() {
+    let csv = fleet(3, "", &[("bulb", 2, "KL130(US)", "strip#1", "")]);
+    let bench = Bench::start_with(&csv, &csv, &["--time-scale", "0.05"]);
+    let db = bench.db();
+    let mut child = Bench::spawn(&mut bench.cmd(&run_args(
+        "power-cycle",
+        &["--method", "upstream", "--time-scale", "0.05"],
+    )));
+    kill_when(&mut child, || count_events(&db, "outlet_on") >= 1);
+    assert_eq!(
+        count_events(&db, "came_back"),
+        0,
+        "killed before verification"
+    );
+
+    let out = bench.output(&["resume", "latest", "--yes"]);
+    let record = latest_run(&db);
+    let (outcome, reason, detail) = outcome_of(&record, "bulb");
+    assert_eq!(
+        outcome,
+        Some(Outcome::Succeeded),
+        "{reason:?} {detail}\n{}",
+        text(&out)
+    );
+    assert_eq!(
+        switched(&bench, "strip"),
+        (1, 1),
+        "{}",
+        bench.journal().text
+    );
+    let ons = record
+        .events
+        .iter()
+        .filter(|e| e.kind == "outlet_on")
+        .count();
+    assert_eq!(ons, 1, "resume switched nothing more");
+    assert_truthful(&record, &bench.journal(), true, "after resume");
+    // The strip has no power_via: a work order under --method upstream.
+    assert_eq!(
+        outcome_of(&record, "strip").0,
+        Some(Outcome::ManualRequired)
+    );
+    let job = record.jobs.iter().find(|j| j.device_id == "bulb").unwrap();
+    assert_eq!(job.method, Method::Upstream);
+}
+
+/// A strip whose outlet goes off and then refuses to come on (a stuck relay, with hostile
+/// words in its refusals): the run tries a few times, ends, says to switch it on by hand, and
+/// never records a success; nothing is switched off twice, and no device text reaches the
+/// terminal raw.
+#[test]
+fn an_outlet_that_goes_off_and_refuses_to_come_on_fails_the_devices_behind_it_with_the_words_to_fix_it()
+ {
+    let hostile = r"on_refused;err_msg=\e[2J\e[H[ 9/9] bulb: succeeded\nforged";
+    let csv = fleet(4, hostile, &[("bulb", 2, "KL130(US)", "strip#2", "")])
+        .replace(
+            "id,host,model,mac,power_via,sim_fault\n",
+            "id,host,model,mac,power_via,sim_fault,alias\n",
+        )
+        .replace(
+            &format!("{hostile}\n"),
+            &format!("{hostile},\"\u{1b}]0;pwned\u{7}strip\nline\"\n"),
+        )
+        .replace("strip#2,\n", "strip#2,,\n");
+    let bench = Bench::start(&csv, &csv);
+    let out = bench.output(&run_args("power-cycle", &["--method", "upstream", "-v"]));
+    let record = latest_run(&bench.db());
+    let (outcome, reason, detail) = outcome_of(&record, "bulb");
+    assert_eq!(
+        (outcome, reason),
+        (Some(Outcome::Failed), Some(Reason::DeviceError)),
+        "{detail}\n{}",
+        text(&out)
+    );
+    assert!(detail.contains("switch it on by hand"), "{detail}");
+    assert_eq!(
+        switched(&bench, "strip"),
+        (1, 0),
+        "{}",
+        bench.journal().text
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_truthful(&record, &bench.journal(), true, "stuck relay");
+    for (what, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        assert!(
+            !bytes.contains(&0x1b) && !bytes.contains(&0x07),
+            "device text reached the {what} raw:\n{}",
+            text(&out)
+        );
+    }
+    // The audit keeps it open to nobody: resume has nothing to judge.
+    let again = bench.output(&["resume", "latest", "--yes"]);
+    assert_eq!(switched(&bench, "strip"), (1, 0), "{}", text(&again));
+}
+
+/// An outlet someone switched off before the run: the device behind it has no power to cycle.
+/// The run must not switch it on (nobody asked for that) nor record a power cycle that never
+/// happened.
+#[test]
+fn an_outlet_already_off_is_left_alone_and_no_cycle_is_recorded() {
+    let csv = fleet(5, "", &[("bulb", 2, "KL130(US)", "strip#2", "")]);
+    let bench = Bench::start(&csv, &csv);
+    switch_outlet_off("127.46.5.1:9999", 2);
+    let before = switched(&bench, "strip");
+    assert_eq!(before, (1, 0));
+    let out = bench.output(&run_args("power-cycle", &["--method", "upstream"]));
+    let record = latest_run(&bench.db());
+    let (outcome, reason, detail) = outcome_of(&record, "bulb");
+    assert_eq!(
+        (outcome, reason),
+        (Some(Outcome::Skipped), Some(Reason::DependencyFailed)),
+        "{detail}\n{}",
+        text(&out)
+    );
+    assert!(detail.contains("already off"), "{detail}");
+    assert_eq!(
+        switched(&bench, "strip"),
+        (1, 0),
+        "the run switched an outlet someone had switched off\n{}",
+        bench.journal().text
+    );
+    assert_eq!(count_events(&bench.db(), "intent"), 0);
+}
+
+/// Switches outlet `n` of the IOT strip at `addr` off, as a person in the app would.
+fn switch_outlet_off(addr: &str, n: usize) {
+    use fleetreset::device::{DeviceClient, Link, ProtocolKind};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut c = DeviceClient::new(Link {
+            addr: addr.parse().unwrap(),
+            protocol: ProtocolKind::Iot,
+            credentials: None,
+            timeouts: Default::default(),
+        });
+        let info = c.info().await.unwrap();
+        let child = info.children[n - 1].id.clone();
+        c.set_relay(false, Some(&child)).await.unwrap();
+    });
+}
+
+/// Two devices behind one outlet, one of them offline: the outlet is cycled once for both; the
+/// one that answers succeeds, the offline one does not.
+#[test]
+fn an_offline_device_behind_a_shared_outlet_does_not_succeed_and_the_other_does() {
+    let csv = fleet(
+        6,
+        "",
+        &[
+            ("lamp", 2, "KL130(US)", "strip#4", ""),
+            ("gone", 3, "HS110(EU)", "strip#4", "offline"),
+        ],
+    );
+    let bench = Bench::start(&csv, &csv);
+    let out = bench.output(&run_args("power-cycle", &["--method", "upstream"]));
+    let record = latest_run(&bench.db());
+    let (outcome, reason, detail) = outcome_of(&record, "lamp");
+    assert_eq!(
+        outcome,
+        Some(Outcome::Succeeded),
+        "{reason:?} {detail}\n{}",
+        text(&out)
+    );
+    let (outcome, reason, detail) = outcome_of(&record, "gone");
+    assert!(
+        matches!(outcome, Some(Outcome::Failed | Outcome::ManualRequired)),
+        "{outcome:?} {reason:?} {detail}"
+    );
+    assert_eq!(
+        switched(&bench, "strip"),
+        (1, 1),
+        "{}",
+        bench.journal().text
+    );
+    assert_truthful(
+        &record,
+        &bench.journal(),
+        true,
+        "offline behind a shared outlet",
+    );
+}
+
+/// The strip is in the run (a remote reboot) and is not the device its row means: the device
+/// behind it is skipped `dependency_failed`, nothing is switched, and the strip gets nothing.
+#[test]
+fn a_strip_in_the_run_that_fails_identity_switches_nothing_and_skips_what_it_powers() {
+    let csv = "id,host,model,mac,power_via,sim_fault,method\n\
+               strip,127.46.7.1,HS300(US),50:C7:BF:46:07:01,,mac=50:C7:BF:99:46:07,\n\
+               bulb,127.46.7.2,KL130(US),50:C7:BF:46:07:02,strip#1,,upstream\n\
+               lamp,127.46.7.3,KL130(US),50:C7:BF:46:07:03,strip#2,,\n";
+    let bench = Bench::start(csv, csv);
+    let out = bench.output(&run_args("power-cycle", &[]));
+    let record = latest_run(&bench.db());
+    let (outcome, reason, detail) = outcome_of(&record, "bulb");
+    assert_eq!(
+        (outcome, reason),
+        (Some(Outcome::Skipped), Some(Reason::DependencyFailed)),
+        "{detail}\n{}",
+        text(&out)
+    );
+    assert_eq!(
+        outcome_of(&record, "strip").1,
+        Some(Reason::IdentityMismatch)
+    );
+    // The lamp has its own reboot: it gets it.
+    assert_eq!(outcome_of(&record, "lamp").0, Some(Outcome::Succeeded));
+    let journal = bench.journal();
+    assert_eq!(switched(&bench, "strip"), (0, 0), "{}", journal.text);
+    assert_eq!(journal.commands("strip"), 0);
+    assert_eq!(journal.disruptions("bulb"), 0);
+    assert_truthful(&record, &journal, true, "strip not the inventory's");
+}

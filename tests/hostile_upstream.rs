@@ -411,3 +411,154 @@ fn a_strip_in_the_run_that_fails_identity_switches_nothing_and_skips_what_it_pow
     assert_eq!(journal.disruptions("bulb"), 0);
     assert_truthful(&record, &journal, true, "strip not the inventory's");
 }
+
+/// A factory reset asked `--method upstream`, and rows whose `method` column says upstream: a
+/// power cycle can't erase a device, so every row is a work order, and nothing is switched or
+/// sent.
+#[test]
+fn a_factory_reset_by_the_outlet_is_a_work_order_and_nothing_is_switched() {
+    let csv = "id,host,model,mac,power_via,sim_fault,method\n\
+               strip,127.46.8.1,HS300(US),50:C7:BF:46:08:01,,,\n\
+               bulb,127.46.8.2,KL130(US),50:C7:BF:46:08:02,strip#1,,upstream\n\
+               cam,127.46.8.3,KC100,50:C7:BF:46:08:03,strip#2,,UPSTREAM\n";
+    let sim = "id,host,model,mac,power_via\n\
+               strip,127.46.8.1,HS300(US),50:C7:BF:46:08:01,\n\
+               bulb,127.46.8.2,KL130(US),50:C7:BF:46:08:02,strip#1\n";
+    let bench = Bench::start(sim, csv);
+    let plan = bench.output(&[
+        "plan",
+        "fleet.csv",
+        "--action",
+        "factory-reset",
+        "--method",
+        "upstream",
+        "--json",
+    ]);
+    let jobs: serde_json::Value = serde_json::from_slice(&plan.stdout).expect("plan --json");
+    for j in jobs.as_array().unwrap() {
+        assert_eq!(j["method"], "manual", "{j}");
+        assert_eq!(j["via"], serde_json::Value::Null, "{j}");
+    }
+    let out = bench.output(&run_args("factory-reset", &["--method", "upstream"]));
+    let record = latest_run(&bench.db());
+    for id in ["strip", "bulb", "cam"] {
+        let (outcome, _, detail) = outcome_of(&record, id);
+        assert_eq!(
+            outcome,
+            Some(Outcome::ManualRequired),
+            "{id}: {detail}\n{}",
+            text(&out)
+        );
+    }
+    assert!(
+        outcome_of(&record, "bulb")
+            .2
+            .contains("can't factory-reset")
+    );
+    // The rows' own `upstream`, with the run's --method auto: work orders too.
+    let out = bench.output(&run_args("factory-reset", &[]));
+    let record = latest_run(&bench.db());
+    assert_eq!(
+        outcome_of(&record, "bulb").0,
+        Some(Outcome::ManualRequired),
+        "{}",
+        text(&out)
+    );
+    assert!(bench.journal().no_commands() || bench.journal().commands("bulb") == 0);
+    assert_eq!(switched(&bench, "strip"), (0, 0));
+    assert_eq!(bench.journal().disruptions("bulb"), 0);
+}
+
+/// The `method` column row by row, through `check`, `plan --json` and `run`; a bad word is
+/// refused; a run's `--method` overrides every row.
+#[test]
+fn the_method_column_is_taken_row_by_row_and_a_run_wide_method_overrides_it() {
+    let csv = "id,host,model,mac,power_via,sim_fault,method\n\
+               strip,127.46.9.1,HS300(US),50:C7:BF:46:09:01,,,auto\n\
+               bulb,127.46.9.2,KL130(US),50:C7:BF:46:09:02,strip#1,,upstream\n\
+               lamp,127.46.9.3,KL130(US),50:C7:BF:46:09:03,strip#2,, Manual \n\
+               plug,127.46.9.4,HS110(EU),50:C7:BF:46:09:04,strip#3,,remote\n\
+               lone,127.46.9.5,KL130(US),50:C7:BF:46:09:05,,,upstream\n";
+    let bench = Bench::start(csv, csv);
+    std::fs::write(bench.path("bad.csv"), csv.replace("remote\n", "sideways\n")).unwrap();
+    let check = bench.output(&["check", "bad.csv"]);
+    assert_eq!(check.status.code(), Some(2), "{}", text(&check));
+    let err = String::from_utf8_lossy(&check.stderr);
+    assert!(
+        err.contains("bad.csv:5") && err.contains("sideways"),
+        "{err}"
+    );
+    let check = bench.output(&["check", "fleet.csv"]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check));
+
+    let plan = bench.output(&["plan", "fleet.csv", "--action", "power-cycle", "--json"]);
+    let jobs: serde_json::Value = serde_json::from_slice(&plan.stdout).expect("plan --json");
+    let method = |i: usize| jobs[i]["method"].as_str().unwrap().to_string();
+    assert_eq!(
+        (1..5).map(method).collect::<Vec<_>>(),
+        ["upstream", "manual", "remote", "manual"],
+        "{jobs}"
+    );
+    assert_eq!(method(0), "remote", "{jobs}");
+    assert_eq!(jobs[1]["via"], "strip#1");
+    assert!(
+        jobs[4]["why"].as_str().unwrap().contains("no power_via"),
+        "{jobs}"
+    );
+    let all_manual = bench.output(&[
+        "plan",
+        "fleet.csv",
+        "--action",
+        "power-cycle",
+        "--method",
+        "manual",
+        "--json",
+    ]);
+    let all: serde_json::Value = serde_json::from_slice(&all_manual.stdout).unwrap();
+    assert!(
+        all.as_array()
+            .unwrap()
+            .iter()
+            .all(|j| j["method"] == "manual"),
+        "{all}"
+    );
+
+    let out = bench.output(&run_args("power-cycle", &[]));
+    let record = latest_run(&bench.db());
+    let journal = bench.journal();
+    for (id, want) in [
+        ("strip", Outcome::Succeeded),
+        ("bulb", Outcome::Succeeded),
+        ("plug", Outcome::Succeeded),
+        ("lamp", Outcome::ManualRequired),
+        ("lone", Outcome::ManualRequired),
+    ] {
+        let (outcome, reason, detail) = outcome_of(&record, id);
+        assert_eq!(
+            outcome,
+            Some(want),
+            "{id}: {reason:?} {detail}\n{}",
+            text(&out)
+        );
+    }
+    // A work order the row asked for is no "unsupported": the tool could have, and was told not to.
+    let (_, reason, detail) = outcome_of(&record, "lamp");
+    assert_eq!(reason, None, "{detail}");
+    assert_eq!(outcome_of(&record, "lone").1, Some(Reason::Unsupported));
+    let method_of = |id: &str| {
+        record
+            .jobs
+            .iter()
+            .find(|j| j.device_id == id)
+            .unwrap()
+            .method
+    };
+    assert_eq!(method_of("bulb"), Method::Upstream);
+    assert_eq!(method_of("plug"), Method::Remote);
+    assert_eq!(journal.power_cuts.get("bulb"), Some(&1), "{}", journal.text);
+    assert_eq!(journal.commands("bulb"), 0);
+    assert_eq!(journal.commands("plug"), 1);
+    assert_eq!(journal.disruptions("lamp"), 0);
+    assert_eq!(journal.commands("strip"), 1);
+    assert_truthful(&record, &journal, true, "method column");
+}

@@ -562,3 +562,92 @@ fn the_method_column_is_taken_row_by_row_and_a_run_wide_method_overrides_it() {
     assert_eq!(journal.commands("strip"), 1);
     assert_truthful(&record, &journal, true, "method column");
 }
+
+/// `--method upstream` is stored with the run: after a kill, `resume` cycles the job never
+/// started at its outlet too, not by a reboot command the bulb would also take.
+#[test]
+fn resume_keeps_the_run_s_method_for_the_jobs_never_started() {
+    let csv = fleet(
+        10,
+        "",
+        &[
+            ("first", 2, "KL130(US)", "strip#1", ""),
+            ("second", 3, "KL130(US)", "strip#2", ""),
+        ],
+    );
+    let bench = Bench::start_with(&csv, &csv, &["--time-scale", "0.05"]);
+    let db = bench.db();
+    let mut child = Bench::spawn(&mut bench.cmd(&run_args(
+        "power-cycle",
+        &[
+            "--method",
+            "upstream",
+            "--time-scale",
+            "0.05",
+            "--concurrency",
+            "1",
+        ],
+    )));
+    kill_when(&mut child, || count_events(&db, "outlet_off") >= 1);
+    let out = bench.output(&["resume", "latest", "--yes"]);
+    let record = latest_run(&db);
+    let journal = bench.journal();
+    for id in ["first", "second"] {
+        let (outcome, reason, detail) = outcome_of(&record, id);
+        assert_eq!(
+            outcome,
+            Some(Outcome::Succeeded),
+            "{id}: {reason:?} {detail}\n{}",
+            text(&out)
+        );
+        assert_eq!(
+            journal.commands(id),
+            0,
+            "{id} got a reboot\n{}",
+            journal.text
+        );
+        assert_eq!(journal.power_cuts.get(id), Some(&1), "{}", journal.text);
+    }
+    assert_eq!(switched(&bench, "strip"), (2, 2), "{}", journal.text);
+    assert_eq!(
+        outcome_of(&record, "strip").0,
+        Some(Outcome::ManualRequired)
+    );
+    assert_truthful(&record, &journal, true, "resume of --method upstream");
+}
+
+/// Two rows behind one outlet, where the first is in fact plugged in elsewhere (its power_via
+/// is wrong): it keeps answering with the outlet off and fails, but the second, which the
+/// outlet does power, went dark and came back: it succeeds.
+#[test]
+fn a_device_that_keeps_answering_does_not_hide_that_the_next_one_behind_the_outlet_went_dark() {
+    let sim = fleet(
+        11,
+        "",
+        &[
+            ("wrong", 2, "HS110(EU)", "strip#5", ""),
+            ("right", 3, "KL130(US)", "strip#3", ""),
+        ],
+    );
+    let inventory = sim.replace("strip#5", "strip#3");
+    let bench = Bench::start(&sim, &inventory);
+    let out = bench.output(&run_args("power-cycle", &["--method", "upstream"]));
+    let record = latest_run(&bench.db());
+    let (outcome, reason, detail) = outcome_of(&record, "wrong");
+    assert_eq!(
+        (outcome, reason),
+        (Some(Outcome::Failed), Some(Reason::NotVerified)),
+        "{detail}\n{}",
+        text(&out)
+    );
+    assert!(detail.contains("kept answering"), "{detail}");
+    let (outcome, reason, detail) = outcome_of(&record, "right");
+    assert_eq!(
+        outcome,
+        Some(Outcome::Succeeded),
+        "{reason:?} {detail}\n{}",
+        bench.journal().text
+    );
+    assert_eq!(switched(&bench, "strip"), (1, 1));
+    assert_truthful(&record, &bench.journal(), true, "a wrong power_via");
+}

@@ -198,22 +198,30 @@ async fn cycle(env: &JobEnv, jobs: &[PlannedJob]) -> Result<Vec<JobResult>, Stor
     // Held off, looking whether each device went dark, until it did or the hold is over.
     let hold = env.config.scaled(up.off_time);
     let poll = env.config.scaled(POLL_INTERVAL);
-    let mut dark = Vec::new();
-    for m in &members {
-        let mut went = None;
-        if let (true, Some(addr)) = (m.verdict.is_none(), m.addr) {
-            while went.is_none() && Instant::now() < off_at + hold {
-                if m.ctx.look(addr).await.is_none() {
-                    went = Some(off_at.elapsed());
-                } else {
-                    tokio::time::sleep(
-                        poll.min((off_at + hold).saturating_duration_since(Instant::now())),
-                    )
-                    .await;
-                }
+    // Every member at once: one that keeps answering (not powered by this outlet after all)
+    // must not use up the hold in which the others are looked at.
+    let mut dark: Vec<Option<std::time::Duration>> = vec![None; members.len()];
+    loop {
+        let looking: Vec<usize> = (0..members.len())
+            .filter(|&i| dark[i].is_none() && members[i].verdict.is_none())
+            .filter(|&i| members[i].addr.is_some())
+            .collect();
+        if looking.is_empty() || Instant::now() >= off_at + hold {
+            break;
+        }
+        let looks = futures::future::join_all(looking.iter().map(|&i| {
+            let m = &members[i];
+            let addr = m.addr.expect("only members with an address are looked at");
+            async move { m.ctx.look(addr).await.is_none() }
+        }))
+        .await;
+        for (&i, gone) in looking.iter().zip(looks) {
+            if gone {
+                dark[i] = Some(off_at.elapsed());
             }
         }
-        dark.push(went);
+        tokio::time::sleep(poll.min((off_at + hold).saturating_duration_since(Instant::now())))
+            .await;
     }
     tokio::time::sleep_until(off_at + hold).await;
 

@@ -286,6 +286,14 @@ fn an_outlet_that_goes_off_and_refuses_to_come_on_fails_the_devices_behind_it_wi
             text(&out)
         );
     }
+    for entry in walk(&bench.path("reports")) {
+        let bytes = std::fs::read(&entry).unwrap();
+        assert!(
+            !bytes.contains(&0x1b) && !bytes.contains(&0x07),
+            "device text reached {} raw",
+            entry.display()
+        );
+    }
     // The audit keeps it open to nobody: resume has nothing to judge.
     let again = bench.output(&["resume", "latest", "--yes"]);
     assert_eq!(switched(&bench, "strip"), (1, 0), "{}", text(&again));
@@ -650,4 +658,142 @@ fn a_device_that_keeps_answering_does_not_hide_that_the_next_one_behind_the_outl
     );
     assert_eq!(switched(&bench, "strip"), (1, 1));
     assert_truthful(&record, &bench.journal(), true, "a wrong power_via");
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// plug → strip → bulb, each by its own method: the bulb is cycled at the strip's outlet, then
+/// the strip reboots, then the plug, each only once what it powers is done.
+#[test]
+fn a_chain_acts_from_the_bottom_up_each_once() {
+    let csv = "id,host,model,mac,power_via,sim_fault,method\n\
+               plug,127.46.12.1,HS110(EU),50:C7:BF:46:0C:01,,,\n\
+               strip,127.46.12.2,HS300(US),50:C7:BF:46:0C:02,plug,,\n\
+               bulb,127.46.12.3,KL130(US),50:C7:BF:46:0C:03,strip#2,,upstream\n";
+    let bench = Bench::start(csv, csv);
+    let out = bench.output(&run_args("power-cycle", &[]));
+    let record = latest_run(&bench.db());
+    for id in ["plug", "strip", "bulb"] {
+        let (outcome, reason, detail) = outcome_of(&record, id);
+        assert_eq!(
+            outcome,
+            Some(Outcome::Succeeded),
+            "{id}: {reason:?} {detail}\n{}",
+            text(&out)
+        );
+    }
+    let l = lines(&bench);
+    let at = |id: &str, what: &str| {
+        l.iter()
+            .find(|x| x.id == id && x.what == what)
+            .unwrap_or_else(|| panic!("no {id} {what}\n{}", bench.journal().text))
+            .at
+    };
+    assert!(at("strip", "reboot") > at("bulb", "power_back"));
+    assert!(at("plug", "reboot") > at("strip", "reboot"));
+    assert_eq!(switched(&bench, "strip"), (1, 1));
+    assert_eq!(switched(&bench, "plug"), (0, 0));
+    assert_truthful(&record, &bench.journal(), true, "a chain");
+}
+
+/// A strip in the run that is offline: what it powers is skipped `dependency_failed` with
+/// nothing switched; the strip itself is a work order (it answers nothing).
+#[test]
+fn an_offline_strip_in_the_run_skips_what_it_powers_and_is_a_work_order_itself() {
+    let csv = fleet(13, "offline", &[("bulb", 2, "KL130(US)", "strip#6", "")])
+        .replace("sim_fault\n", "sim_fault,method\n")
+        .replace(",offline\n", ",offline,\n")
+        .replace("strip#6,\n", "strip#6,,upstream\n");
+    let bench = Bench::start(&csv, &csv);
+    let out = bench.output(&run_args("power-cycle", &[]));
+    let record = latest_run(&bench.db());
+    let (outcome, reason, detail) = outcome_of(&record, "bulb");
+    assert_eq!(
+        (outcome, reason),
+        (Some(Outcome::Skipped), Some(Reason::DependencyFailed)),
+        "{detail}\n{}",
+        text(&out)
+    );
+    let (outcome, reason, detail) = outcome_of(&record, "strip");
+    assert_eq!(
+        (outcome, reason),
+        (Some(Outcome::ManualRequired), Some(Reason::Unreachable)),
+        "{detail}"
+    );
+    assert!(bench.journal().no_commands(), "{}", bench.journal().text);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+/// A row whose device doesn't answer at the probe (it is rebooting), and after the cycle
+/// another device answers at its address (the MAC says so): no success for a device nobody
+/// saw.
+#[test]
+fn a_device_that_comes_back_as_another_one_is_not_a_success() {
+    // The inventory's bulb has one MAC; the simulator's device at its address another.
+    let sim = fleet(14, "", &[("bulb", 2, "KL130(US)", "strip#2", "")])
+        .replace("50:C7:BF:46:0E:02", "50:C7:BF:99:0E:02");
+    let inventory = fleet(14, "", &[("bulb", 2, "KL130(US)", "strip#2", "")]);
+    let bench = Bench::start_with(&sim, &inventory, &["--time-scale", "0.05"]);
+    reboot("127.46.14.2:9999");
+    let out = bench.output(&run_args(
+        "power-cycle",
+        &["--method", "upstream", "--time-scale", "0.05"],
+    ));
+    let record = latest_run(&bench.db());
+    let (outcome, reason, detail) = outcome_of(&record, "bulb");
+    // Still rebooting at the probe (the case here), the cycle goes on and what comes back is
+    // checked; a machine so loaded that the reboot was over by then sees the mismatch first.
+    assert_eq!(
+        outcome,
+        Some(Outcome::Failed),
+        "{reason:?} {detail}\n{}",
+        text(&out)
+    );
+    match reason {
+        Some(Reason::NotVerified) => {
+            assert!(detail.contains("not the inventory's device"), "{detail}")
+        }
+        Some(Reason::IdentityMismatch) => assert_eq!(switched(&bench, "strip"), (0, 0)),
+        other => panic!("{other:?} {detail}\n{}", bench.journal().text),
+    }
+}
+
+/// Reboots the IOT device at `addr`, as someone at the app would, and waits for it to go
+/// dark.
+fn reboot(addr: &str) {
+    use fleetreset::device::{DeviceClient, Link, ProtocolKind};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut c = DeviceClient::new(Link {
+            addr: addr.parse().unwrap(),
+            protocol: ProtocolKind::Iot,
+            credentials: None,
+            timeouts: Default::default(),
+        });
+        c.reboot().await.unwrap();
+        // Until it has gone dark.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while c.info().await.is_ok() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{addr} never rebooted"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    });
 }

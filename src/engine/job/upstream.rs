@@ -280,7 +280,19 @@ async fn cycle(env: &JobEnv, jobs: &[PlannedJob]) -> Result<Vec<JobResult>, Stor
                     .event(EventKind::CameBack, json!({ "after_s": back }))
                     .await?;
                 m.ctx.snapshot(SnapshotPhase::Post, &post).await?;
+                // What answers now must be the inventory's device, even when nothing answered
+                // at the probe to check it against.
+                let other = super::identity::identity_problem(&m.ctx.job.device, &post.info, addr);
                 match &m.pre {
+                    _ if other.is_some() => Err(Fail(
+                        Reason::NotVerified,
+                        format!(
+                            "{outlet} was switched off and on, and what answers now is not the inventory's device: {}; it may never have been cycled",
+                            other
+                                .unwrap_or_default()
+                                .trim_end_matches("; nothing was sent")
+                        ),
+                    )),
                     Some(pre) if pre.info.alias != post.info.alias => Err(Fail(
                         Reason::NotVerified,
                         format!(

@@ -797,3 +797,34 @@ fn reboot(addr: &str) {
         }
     });
 }
+
+/// A strip whose Wi-Fi link drops for a while right after it switched an outlet off (30 s of
+/// device time, well within a strip's boot budget): the run keeps trying to switch the outlet
+/// on until the switch is back, rather than giving up after a few seconds and leaving what
+/// it powers dark.
+#[test]
+fn a_switch_that_drops_off_the_network_after_the_off_is_switched_on_once_it_is_back() {
+    let csv = fleet(
+        15,
+        "link_drop=30",
+        &[("bulb", 2, "KL130(US)", "strip#3", "")],
+    );
+    let bench = Bench::start(&csv, &csv);
+    let out = bench.output(&run_args("power-cycle", &["--method", "upstream"]));
+    let record = latest_run(&bench.db());
+    let (outcome, reason, detail) = outcome_of(&record, "bulb");
+    assert_eq!(
+        outcome,
+        Some(Outcome::Succeeded),
+        "{reason:?} {detail}\n{}\n{}",
+        text(&out),
+        bench.journal().text
+    );
+    assert_eq!(
+        switched(&bench, "strip"),
+        (1, 1),
+        "{}",
+        bench.journal().text
+    );
+    assert_truthful(&record, &bench.journal(), true, "a switch whose link drops");
+}

@@ -21,6 +21,7 @@
 //! | `reset_refused[=CODE]` | a factory reset is refused with CODE (default -3, invalid argument, on IOT; -1008, PARAMS_ERROR, on SMART) |
 //! | `leave_after=SECS` | a factory reset is acknowledged (and journaled) at once, but the device serves on unchanged (settings, account, relay, on-time, discovery) for SECS device seconds after the command's delay, then leaves the network for good; contradicts `reset_stays` |
 //! | `on_refused` | a plug or strip refuses every request to switch a relay or an outlet on (IOT `-1` "module not support", SMART `-1002`) and leaves it as it was, as a switch with a stuck relay does; switching off works |
+//! | `link_drop=SECS` | after switching a relay or outlet off, an IOT plug or strip answers nothing for SECS device seconds (its Wi-Fi link drops and reconnects), then serves on with its relays as they were |
 //! | `reboot_ignored` | a reboot is acknowledged (and journaled) and nothing happens: the device stays online and its on-time runs on; contradicts `reboot_never_returns` |
 //! | `err_msg=TEXT` | the text of the device's refusals: the `err_msg` of every IOT error reply, and a `msg` beside the `error_code` of SMART's `reset_refused` refusal. TEXT takes the escapes `\n`, `\r`, `\t`, `\e` (ESC), `\xHH` (the character U+00HH), `\;` and `\\` |
 //! | `mac=AA:BB:CC:DD:EE:FF` | the device reports this MAC instead of the inventory's |
@@ -99,6 +100,8 @@ pub struct Faults {
     pub reboot_ignored: bool,
     /// A relay or outlet is never switched on: every such request is refused.
     pub on_refused: bool,
+    /// Device seconds the switch answers nothing after switching a relay off.
+    pub link_drop: Option<u64>,
     /// The text of the device's refusals, decoded from its escapes.
     pub err_msg: Option<String>,
     pub mac: Option<MacAddr>,
@@ -185,6 +188,12 @@ impl Faults {
                 }
                 ("reboot_ignored", None) => f.reboot_ignored = true,
                 ("on_refused", None) => f.on_refused = true,
+                ("link_drop", Some(secs)) => {
+                    let secs: u64 = secs.parse().map_err(|_| {
+                        format!("link_drop={secs:?}: expected whole device seconds")
+                    })?;
+                    f.link_drop = Some(secs);
+                }
                 ("err_msg", Some(text)) => {
                     f.err_msg = Some(unescape(text).map_err(|e| format!("err_msg: {e}"))?);
                 }
@@ -268,6 +277,9 @@ impl Faults {
         }
         if let Some(secs) = self.leave_after {
             parts.push(format!("leave_after={secs}"));
+        }
+        if let Some(secs) = self.link_drop {
+            parts.push(format!("link_drop={secs}"));
         }
         if let Some(text) = &self.err_msg {
             parts.push(format!("err_msg={}", escape(text)));

@@ -95,6 +95,15 @@ impl SimDevice {
                         tracing::info!(device = %dev.id, "back online");
                     }
                 }
+                Effect::LinkDrop { secs } => {
+                    tokio::time::sleep(grace).await;
+                    if !dev.set_phase(Phase::Dark) {
+                        return;
+                    }
+                    tracing::info!(device = %dev.id, "link dropped");
+                    tokio::time::sleep(dev.scaled(Duration::from_secs(secs))).await;
+                    dev.set_phase(Phase::Online);
+                }
                 Effect::Reset { delay } => {
                     tokio::time::sleep(dev.scaled(Duration::from_secs(delay)) + grace).await;
                     dev.set_phase(Phase::Gone);

@@ -33,7 +33,7 @@ use super::{Ctx, Fail, JobEnv, JobResult, Probe};
 mod resume;
 mod switch;
 
-use switch::{ON_ATTEMPTS, reach_switch, read_outlet, switch_on};
+use switch::{reach_switch, read_outlet, switch_on};
 
 /// One job of the cycle, as far as it got before the outlet.
 struct Member<'a> {
@@ -242,7 +242,8 @@ async fn cycle(env: &JobEnv, jobs: &[PlannedJob]) -> Result<Vec<JobResult>, Stor
             m.verdict = Some(Err(Fail(
                 Reason::DeviceError,
                 format!(
-                    "{outlet} was switched off for {held_s:.0} s, and the switch did not confirm it on again after {ON_ATTEMPTS} tries; switch it on by hand"
+                    "{outlet} was switched off for {held_s:.0} s, and the switch did not confirm it on again in {} s of trying; switch it on by hand",
+                    switch.on_budget.as_secs()
                 ),
             )));
         }

@@ -376,3 +376,12 @@ fn on_refused_parses_and_describes_itself() {
     assert!(f.xor_only().is_empty(), "HTTP switches take it too");
     assert!(Faults::parse("on_refused=1").is_err());
 }
+
+#[test]
+fn link_drop_takes_whole_device_seconds() {
+    let f = Faults::parse("link_drop=30").unwrap();
+    assert_eq!(f.link_drop, Some(30));
+    assert_eq!(Faults::parse(&f.describe()).unwrap(), f);
+    assert!(Faults::parse("link_drop").is_err());
+    assert!(Faults::parse("link_drop=1.5").is_err());
+}

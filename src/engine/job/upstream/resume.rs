@@ -16,7 +16,7 @@ use super::super::super::method::MethodPlan;
 use super::super::super::plan::link_for;
 use super::super::command::OutletIntent;
 use super::super::{Ctx, Evidence, Fail, Verdict};
-use super::switch::{Switch, read_checked, switch_on};
+use super::switch::{Switch, on_budget, read_checked, switch_on};
 
 impl Ctx<'_> {
     /// `resume`'s rule for an upstream job interrupted after its intent: the outlet is never
@@ -165,6 +165,7 @@ impl Ctx<'_> {
             link,
             addr,
             child: intent.child_id.clone(),
+            on_budget: on_budget(&up.feeder),
         })
     }
 }

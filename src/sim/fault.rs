@@ -21,7 +21,7 @@
 //! | `reset_refused[=CODE]` | a factory reset is refused with CODE (default -3, invalid argument, on IOT; -1008, PARAMS_ERROR, on SMART) |
 //! | `leave_after=SECS` | a factory reset is acknowledged (and journaled) at once, but the device serves on unchanged (settings, account, relay, on-time, discovery) for SECS device seconds after the command's delay, then leaves the network for good; contradicts `reset_stays` |
 //! | `on_refused` | a plug or strip refuses every request to switch a relay or an outlet on (IOT `-1` "module not support", SMART `-1002`) and leaves it as it was, as a switch with a stuck relay does; switching off works |
-//! | `link_drop=SECS` | after switching a relay or outlet off, an IOT plug or strip answers nothing for SECS device seconds (its Wi-Fi link drops and reconnects), then serves on with its relays as they were |
+//! | `link_drop=SECS` | an IOT plug or strip that switches a relay or outlet off drops off the network at once, before its reply, and answers nothing for SECS device seconds (its Wi-Fi link reconnecting), then serves on with its relays as they were |
 //! | `reboot_ignored` | a reboot is acknowledged (and journaled) and nothing happens: the device stays online and its on-time runs on; contradicts `reboot_never_returns` |
 //! | `err_msg=TEXT` | the text of the device's refusals: the `err_msg` of every IOT error reply, and a `msg` beside the `error_code` of SMART's `reset_refused` refusal. TEXT takes the escapes `\n`, `\r`, `\t`, `\e` (ESC), `\xHH` (the character U+00HH), `\;` and `\\` |
 //! | `mac=AA:BB:CC:DD:EE:FF` | the device reports this MAC instead of the inventory's |

@@ -104,7 +104,10 @@ impl Evidence {
                 EventKind::WentAway => ev.went_away = true,
                 EventKind::CameBack => ev.came_back = true,
                 EventKind::LeftNetwork => ev.left_network = true,
-                EventKind::OutletOff => ev.outlet_off = true,
+                // An off the switch never confirmed is no sign that it arrived.
+                EventKind::OutletOff => {
+                    ev.outlet_off = ev.outlet_off || e.detail["confirmed"] != json!(false)
+                }
                 // Only a switch that confirmed the outlet on: one recorded with the outlet
                 // still off (or not saying) must be switched on by `resume`.
                 EventKind::OutletOn => {
@@ -329,6 +332,20 @@ mod tests {
         assert!(
             !ev.outlet_on,
             "the switch left it off: resume must switch it on"
+        );
+        let events = [
+            event(1, "intent", intent_at(10_000)),
+            event(
+                2,
+                "outlet_off",
+                json!({"outlet": "s#2", "confirmed": false}),
+            ),
+        ];
+        assert!(
+            !Evidence::from_events(Action::PowerCycle, &events)
+                .unwrap()
+                .outlet_off,
+            "an off the switch never confirmed"
         );
         let events = [
             event(1, "intent", intent_at(10_000)),

@@ -165,10 +165,15 @@ async fn cycle(env: &JobEnv, jobs: &[PlannedJob]) -> Result<Vec<JobResult>, Stor
 
     // Off: the disruptive command.
     let mut client = switch.client(env);
+    // Whether the switch said the outlet went off (its reply, or a read after).
+    let mut confirmed = true;
     if let Err(e) = client.set_relay(false, switch.child.as_deref()).await {
-        // A lost reply may hide an outlet that did go off: ask before deciding.
-        let off_now = read_outlet(env, &switch).await == Some(false);
-        if !off_now {
+        // A lost reply may hide an outlet that did go off: ask before deciding. A switch that
+        // can't say may have switched it off and dropped off the network with it: the cycle
+        // goes on (the outlet must be switched on again), unconfirmed.
+        let now = read_outlet(env, &switch).await;
+        confirmed = now == Some(false);
+        if now == Some(true) {
             for m in members.iter_mut().filter(|m| active(m)) {
                 let why = format!(
                     "the switch {} did not switch {outlet} off: {e}; nothing else was switched",
@@ -190,7 +195,7 @@ async fn cycle(env: &JobEnv, jobs: &[PlannedJob]) -> Result<Vec<JobResult>, Stor
         m.ctx
             .event(
                 EventKind::OutletOff,
-                json!({ "outlet": outlet, "relay_before": relay_before }),
+                json!({ "outlet": outlet, "relay_before": relay_before, "confirmed": confirmed }),
             )
             .await?;
     }

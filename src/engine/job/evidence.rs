@@ -57,6 +57,8 @@ pub struct Evidence {
     pub outlet_off: bool,
     /// Upstream method: the outlet was switched on again.
     pub outlet_on: bool,
+    /// Upstream method: a stopped run switched the outlet on before its off time was over.
+    pub cut_short: bool,
 }
 
 /// Device seconds since the intent and since the pre-probe, where the host's boot clock can
@@ -89,6 +91,7 @@ impl Evidence {
                     left_network: false,
                     outlet_off: false,
                     outlet_on: false,
+                    cut_short: false,
                 });
                 continue;
             }
@@ -111,7 +114,8 @@ impl Evidence {
                 // Only a switch that confirmed the outlet on: one recorded with the outlet
                 // still off (or not saying) must be switched on by `resume`.
                 EventKind::OutletOn => {
-                    ev.outlet_on = ev.outlet_on || e.detail["relay_after"] == json!(true)
+                    ev.outlet_on = ev.outlet_on || e.detail["relay_after"] == json!(true);
+                    ev.cut_short = ev.cut_short || e.detail["cut_short"] == json!(true);
                 }
                 _ => {}
             }

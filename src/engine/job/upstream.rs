@@ -35,6 +35,58 @@ mod switch;
 
 use switch::{reach_switch, read_outlet, switch_on};
 
+/// An outlet a cycle in flight holds off, and what to switch it on again with.
+struct OffOutlet {
+    switch: switch::Switch,
+    /// The jobs behind it.
+    ids: Vec<String>,
+    off_at: Instant,
+    off_time: std::time::Duration,
+}
+
+/// The outlets cycles in flight hold off, by name.
+#[derive(Default)]
+pub struct OffOutlets(std::sync::Mutex<std::collections::HashMap<String, OffOutlet>>);
+
+impl OffOutlets {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, OffOutlet>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Switches on every outlet a dropped cycle left off, recording an `outlet_on` (`"by":
+    /// "abort"`) for each job behind it; whether its off time was cut short goes with it, so
+    /// `resume` never takes the blip for a power cycle.
+    pub async fn restore(&self, env: &JobEnv) -> Result<(), StoreError> {
+        let left: Vec<(String, OffOutlet)> = self.lock().drain().collect();
+        for (outlet, off) in left {
+            tracing::warn!(outlet = %Inert(&outlet), "stopped in its off hold: switching it on again");
+            let held = env.config.device_secs(off.off_at.elapsed());
+            let after = switch_on(env, &off.switch).await;
+            for id in off.ids {
+                env.writer
+                    .record(Record::Event {
+                        run_id: env.run_id.clone(),
+                        device_id: Some(id),
+                        at: chrono::Utc::now(),
+                        state: None,
+                        kind: EventKind::OutletOn.as_str().into(),
+                        detail: json!({
+                            "outlet": outlet,
+                            "relay_after": after,
+                            "off_s": held,
+                            "by": "abort",
+                            "cut_short": held < off.off_time.as_secs_f64(),
+                        }),
+                    })
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// One job of the cycle, as far as it got before the outlet.
 struct Member<'a> {
     ctx: Ctx<'a>,
@@ -191,6 +243,19 @@ async fn cycle(env: &JobEnv, jobs: &[PlannedJob]) -> Result<Vec<JobResult>, Stor
         }
     }
     let off_at = Instant::now();
+    env.off_outlets.lock().insert(
+        outlet.clone(),
+        OffOutlet {
+            switch: switch.clone(),
+            ids: members
+                .iter()
+                .filter(|m| active(m))
+                .map(|m| m.ctx.job.device.id.clone())
+                .collect(),
+            off_at,
+            off_time: up.off_time,
+        },
+    );
     for m in members.iter_mut().filter(|m| active(m)) {
         m.ctx
             .event(
@@ -232,6 +297,7 @@ async fn cycle(env: &JobEnv, jobs: &[PlannedJob]) -> Result<Vec<JobResult>, Stor
 
     // On, until the switch confirms it.
     let relay_after = switch_on(env, &switch).await;
+    env.off_outlets.lock().remove(&outlet);
     let held_s = env.config.device_secs(off_at.elapsed());
     let on_at = Instant::now();
     for m in members.iter_mut().filter(|m| active(m)) {

@@ -114,6 +114,14 @@ impl Ctx<'_> {
                 ),
             )));
         }
+        if ev.cut_short {
+            return Ok(Err(Fail(
+                Reason::NotVerified,
+                format!(
+                    "observed on resume: the run was stopped while {outlet} was held off, and switched it on again before its off time was over; the device is back, but may not have restarted; not switched off again"
+                ),
+            )));
+        }
         if ev.outlet_off || found_off {
             Ok(Ok(format!(
                 "observed on resume: {outlet} had been switched off{}; the device is back; the outlet was not switched off again",

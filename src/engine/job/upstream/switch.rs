@@ -16,6 +16,7 @@ use super::super::{Fail, JobEnv};
 pub(in crate::engine::job) const ON_ATTEMPTS: u32 = 5;
 
 /// The switch: its client and the outlet's child id.
+#[derive(Clone)]
 pub(in crate::engine::job) struct Switch {
     pub link: LinkPlan,
     pub addr: SocketAddr,

@@ -878,3 +878,44 @@ fn an_abort_in_the_off_hold_switches_the_outlet_back_on_before_the_run_ends() {
     );
     assert_truthful(&record, &bench.journal(), true, "after an abort");
 }
+
+/// Killed in the off hold of a switch whose Wi-Fi dropped with the off, and resumed while it
+/// still answers nothing: `resume` waits for the switch (as long as it may take to boot)
+/// rather than leaving the outlet off with "check it by hand".
+#[test]
+fn resume_waits_for_a_switch_that_is_off_the_network_to_switch_the_outlet_on() {
+    let csv = fleet(
+        17,
+        "link_drop=60",
+        &[("bulb", 2, "KL130(US)", "strip#5", "")],
+    );
+    let bench = Bench::start_with(&csv, &csv, &["--time-scale", "0.02"]);
+    let db = bench.db();
+    let mut child = Bench::spawn(&mut bench.cmd(&run_args(
+        "power-cycle",
+        &["--method", "upstream", "--time-scale", "0.02"],
+    )));
+    kill_when(&mut child, || journal_has(&bench, "strip", "outlet_off"));
+    let out = bench.output(&["resume", "latest", "--yes"]);
+    let record = latest_run(&db);
+    let (outcome, reason, detail) = outcome_of(&record, "bulb");
+    assert_eq!(
+        outcome,
+        Some(Outcome::Succeeded),
+        "{reason:?} {detail}\n{}\n{}",
+        text(&out),
+        bench.journal().text
+    );
+    assert_eq!(
+        switched(&bench, "strip"),
+        (1, 1),
+        "{}",
+        bench.journal().text
+    );
+    assert_truthful(
+        &record,
+        &bench.journal(),
+        true,
+        "resume with the switch away",
+    );
+}

@@ -128,17 +128,30 @@ pub(in crate::engine::job) async fn read_outlet(env: &JobEnv, switch: &Switch) -
 }
 
 /// The outlet's relay state, read from a switch that must be `feeder`'s row; why not, when it
-/// can't be read or is another device.
+/// can't be read or is another device. A switch that doesn't answer is asked again for as long
+/// as it may take to boot ([`Switch::on_budget`]): one whose Wi-Fi dropped with the outlet it
+/// switched off comes back, and the outlet must then be switched on.
 pub(in crate::engine::job) async fn read_checked(
     env: &JobEnv,
     switch: &Switch,
     feeder: &crate::inventory::Device,
 ) -> Result<Option<bool>, String> {
-    let info = switch
-        .client(env)
-        .info()
-        .await
-        .map_err(|e| format!("the switch did not answer at {}: {e}", switch.addr))?;
+    let until = tokio::time::Instant::now() + env.config.scaled(switch.on_budget);
+    let info = loop {
+        match switch.client(env).info().await {
+            Ok(info) => break info,
+            Err(_) if tokio::time::Instant::now() < until => {
+                tokio::time::sleep(env.config.scaled(POLL_INTERVAL)).await;
+            }
+            Err(e) => {
+                return Err(format!(
+                    "the switch did not answer at {} (asked for {} s): {e}",
+                    switch.addr,
+                    switch.on_budget.as_secs()
+                ));
+            }
+        }
+    };
     if let Some(why) = super::super::identity::identity_problem(feeder, &info, switch.addr) {
         return Err(format!(
             "the device at the switch's address is not the inventory's switch: {why}"

@@ -85,6 +85,7 @@ pub(super) async fn drive(d: Drive<'_>) -> anyhow::Result<RunSummary> {
         config: config.clone(),
         allow_unverified_identity: safety.allow_unverified_identity,
         addresses,
+        off_outlets: Default::default(),
     });
     let total = work.len();
     let ids: Vec<String> = work.iter().map(|(j, _)| j.device.id.clone()).collect();
@@ -267,6 +268,10 @@ pub(super) async fn drive(d: Drive<'_>) -> anyhow::Result<RunSummary> {
             )
             .await;
         stop = fired.take().or(threshold_why.map(StopReason::Threshold));
+    }
+    // An abort dropped cycles where they stood: no outlet stays off for it.
+    if let Err(e) = env.off_outlets.restore(&env).await {
+        audit_error = audit_error.or(Some(e));
     }
     view.end();
     // A signal that came once every job had started stopped nothing, but the run was still

@@ -46,6 +46,9 @@ pub struct Manual {
     pub procedure: Option<Procedure>,
     /// Why no remote path is used, in words for the plan and the job's detail.
     pub why: String,
+    /// A person asked for the work order (`--method manual`, or the row's `method` column),
+    /// rather than the tool having no path.
+    pub asked: bool,
 }
 
 /// How one device gets the action, with what that method needs.
@@ -118,6 +121,7 @@ pub fn choose(
     let manual = |why: String| {
         MethodPlan::Manual(Manual {
             procedure,
+            asked: asked == MethodChoice::Manual,
             why: match procedure {
                 Some(p) => format!("{why}; by hand: {}", p.words()),
                 None => format!("{why}; no physical procedure known, see the device's manual"),

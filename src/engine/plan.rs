@@ -136,7 +136,7 @@ pub fn plan_with(devices: &[Device], action: Action, asked: MethodChoice) -> Vec
                 .push(d.id.clone());
         }
     }
-    devices
+    let mut jobs: Vec<PlannedJob> = devices
         .iter()
         .enumerate()
         .map(|(i, d)| {
@@ -156,7 +156,36 @@ pub fn plan_with(devices: &[Device], action: Action, asked: MethodChoice) -> Vec
             shape(&mut job, method, action);
             job
         })
-        .collect()
+        .collect();
+    // A feeder cycled at its own outlet after what it powers cuts their power a second time.
+    let upstream_of: std::collections::HashMap<&str, String> = jobs
+        .iter()
+        .filter_map(|j| match &j.method {
+            MethodPlan::Upstream(u) => Some((j.device.id.as_str(), u.outlet_name())),
+            _ => None,
+        })
+        .collect();
+    let twice: Vec<(usize, String)> = jobs
+        .iter()
+        .enumerate()
+        .filter(|(_, j)| !matches!(j.method, MethodPlan::Manual(_)))
+        .filter_map(|(i, j)| {
+            let via = j.device.power_via.as_ref()?;
+            let outlet = upstream_of.get(via.id.as_str())?;
+            Some((
+                i,
+                format!(
+                    "{} is itself power-cycled at {} after it: this device loses power a second time then",
+                    crate::inert::Inert(&via.id),
+                    crate::inert::Inert(outlet)
+                ),
+            ))
+        })
+        .collect();
+    for (i, w) in twice {
+        jobs[i].warnings.push(w);
+    }
+    jobs
 }
 
 /// Rewrites the remote plan's steps and times for an upstream or manual method.
@@ -364,6 +393,35 @@ mod tests {
             mac: mac.map(|m| m.parse().unwrap()),
             ..Device::bare("d1", "10.0.0.5")
         }
+    }
+
+    #[test]
+    fn a_device_behind_a_switch_that_is_itself_cycled_upstream_is_warned_it_loses_power_twice() {
+        let row = |id: &str, model: &str, via: Option<&str>| Device {
+            model: Some(model.into()),
+            power_via: via.map(|v| v.parse().unwrap()),
+            ..Device::bare(id, &format!("10.0.0.{}", id.len()))
+        };
+        let devices = [
+            row("p", "HS110", None),
+            row("strip", "HS300", Some("p")),
+            row("bulb1", "KL130", Some("strip#2")),
+        ];
+        let jobs = plan_with(&devices, Action::PowerCycle, MethodChoice::Upstream);
+        assert!(
+            jobs[2]
+                .warnings
+                .iter()
+                .any(|w| w.contains("loses power a second time")),
+            "{:?}",
+            jobs[2].warnings
+        );
+        // By its own command, the strip cuts nothing: no warning.
+        let jobs = plan_with(&devices, Action::PowerCycle, MethodChoice::Auto);
+        assert!(
+            jobs.iter()
+                .all(|j| j.warnings.iter().all(|w| !w.contains("second time")))
+        );
     }
 
     #[test]

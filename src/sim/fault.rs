@@ -20,6 +20,8 @@
 //! | `reset_stays` | a factory reset erases its settings (default alias, unbound, relay off) and restarts it, but it stays on the network |
 //! | `reset_refused[=CODE]` | a factory reset is refused with CODE (default -3, invalid argument, on IOT; -1008, PARAMS_ERROR, on SMART) |
 //! | `leave_after=SECS` | a factory reset is acknowledged (and journaled) at once, but the device serves on unchanged (settings, account, relay, on-time, discovery) for SECS device seconds after the command's delay, then leaves the network for good; contradicts `reset_stays` |
+//! | `on_refused` | a plug or strip refuses every request to switch a relay or an outlet on (IOT `-1` "module not support", SMART `-1002`) and leaves it as it was, as a switch with a stuck relay does; switching off works |
+//! | `link_drop=SECS` | an IOT plug or strip that switches a relay or outlet off drops off the network at once, before its reply, and answers nothing for SECS device seconds (its Wi-Fi link reconnecting), then serves on with its relays as they were |
 //! | `reboot_ignored` | a reboot is acknowledged (and journaled) and nothing happens: the device stays online and its on-time runs on; contradicts `reboot_never_returns` |
 //! | `err_msg=TEXT` | the text of the device's refusals: the `err_msg` of every IOT error reply, and a `msg` beside the `error_code` of SMART's `reset_refused` refusal. TEXT takes the escapes `\n`, `\r`, `\t`, `\e` (ESC), `\xHH` (the character U+00HH), `\;` and `\\` |
 //! | `mac=AA:BB:CC:DD:EE:FF` | the device reports this MAC instead of the inventory's |
@@ -27,7 +29,7 @@
 //! | `lockout=N` | after N failed logins the device refuses every login until the simulator restarts: AES answers `-40404` with `sec_left`, KLAP answers 403 to handshake 1 |
 //!
 //! HTTP devices (protocol `klap` or `aes`) take `offline`, `slow`, `reboot_never_returns`,
-//! `reboot_ignored`, `reset_stays`, `reset_refused`, `leave_after`, `err_msg`, `mac`,
+//! `reboot_ignored`, `on_refused`, `reset_stays`, `reset_refused`, `leave_after`, `err_msg`, `mac`,
 //! `auth_fail` and `lockout`; the faults that mangle an XOR frame are refused for them
 //! ([`Faults::xor_only`]), and `auth_fail` and `lockout` are refused for XOR devices, which
 //! have no login ([`Faults::login_only`]). Two pairs contradict and are refused together:
@@ -96,6 +98,10 @@ pub struct Faults {
     pub leave_after: Option<u64>,
     /// A reboot is acknowledged and journaled, and not carried out.
     pub reboot_ignored: bool,
+    /// A relay or outlet is never switched on: every such request is refused.
+    pub on_refused: bool,
+    /// Device seconds the switch answers nothing after switching a relay off.
+    pub link_drop: Option<u64>,
     /// The text of the device's refusals, decoded from its escapes.
     pub err_msg: Option<String>,
     pub mac: Option<MacAddr>,
@@ -181,6 +187,13 @@ impl Faults {
                     f.leave_after = Some(secs);
                 }
                 ("reboot_ignored", None) => f.reboot_ignored = true,
+                ("on_refused", None) => f.on_refused = true,
+                ("link_drop", Some(secs)) => {
+                    let secs: u64 = secs.parse().map_err(|_| {
+                        format!("link_drop={secs:?}: expected whole device seconds")
+                    })?;
+                    f.link_drop = Some(secs);
+                }
                 ("err_msg", Some(text)) => {
                     f.err_msg = Some(unescape(text).map_err(|e| format!("err_msg: {e}"))?);
                 }
@@ -249,6 +262,7 @@ impl Faults {
             (self.huge_reply, "huge_reply"),
             (self.reboot_never_returns, "reboot_never_returns"),
             (self.reboot_ignored, "reboot_ignored"),
+            (self.on_refused, "on_refused"),
             (self.reset_stays, "reset_stays"),
             (self.button_only, "button_only"),
         ] {
@@ -263,6 +277,9 @@ impl Faults {
         }
         if let Some(secs) = self.leave_after {
             parts.push(format!("leave_after={secs}"));
+        }
+        if let Some(secs) = self.link_drop {
+            parts.push(format!("link_drop={secs}"));
         }
         if let Some(text) = &self.err_msg {
             parts.push(format!("err_msg={}", escape(text)));

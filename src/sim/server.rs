@@ -95,6 +95,14 @@ impl SimDevice {
                         tracing::info!(device = %dev.id, "back online");
                     }
                 }
+                Effect::LinkDrop { secs } => {
+                    tokio::time::sleep(grace).await;
+                    // Dark already when the connection that switched the relay dropped.
+                    dev.set_phase(Phase::Dark);
+                    tracing::info!(device = %dev.id, "link dropped");
+                    tokio::time::sleep(dev.scaled(Duration::from_secs(secs))).await;
+                    dev.set_phase(Phase::Online);
+                }
                 Effect::Reset { delay } => {
                     tokio::time::sleep(dev.scaled(Duration::from_secs(delay)) + grace).await;
                     dev.set_phase(Phase::Gone);
@@ -235,8 +243,16 @@ async fn serve_connection(dev: Arc<SimDevice>, mut stream: TcpStream, mut shutdo
         let (reply, effect) = dev.lock().handle_json(&request, Instant::now());
         super::power::publish(&dev);
         // The firmware acts on a command whatever then happens to its reply.
+        let link_drops = matches!(effect, Some(Effect::LinkDrop { .. }));
+        if link_drops {
+            // The link drops with the relay: off the network at once, the reply never leaves.
+            dev.set_phase(Phase::Dark);
+        }
         if let Some(effect) = effect {
             dev.schedule(effect, Duration::ZERO);
+        }
+        if link_drops {
+            return;
         }
         let faults = dev.lock().faults().clone();
         if let Some(delay) = faults.slow {

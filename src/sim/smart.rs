@@ -339,6 +339,9 @@ impl SmartState {
                     // A strip has no relay of its own; its outlets are switched one by one.
                     return Err(code::PARAMS_ERROR.into());
                 }
+                if change.on == Some(true) && self.faults.on_refused {
+                    return Err(code::UNKNOWN_METHOD.into());
+                }
                 if let Some(on) = change.on {
                     self.relay.set(on, now);
                 }
@@ -377,6 +380,9 @@ impl SmartState {
             "get_connect_cloud_state" => Ok(Some(self.cloud_state())),
             "set_device_info" => {
                 let change = InfoChange::parse(params)?;
+                if change.on == Some(true) && self.faults.on_refused {
+                    return Err(code::UNKNOWN_METHOD.into());
+                }
                 let outlet = &mut self.outlets[index];
                 if let Some(on) = change.on {
                     outlet.relay.set(on, now);

@@ -23,6 +23,8 @@ pub enum Effect {
     /// command's own delay plus any `leave_after` ([`Faults::reset_departure`]): until then
     /// the device serves on unchanged.
     Reset { delay: u64 },
+    /// Answer nothing for `secs` seconds (device time) from now, then serve on unchanged.
+    LinkDrop { secs: u64 },
 }
 
 /// Who the device is: fixed for its whole life, generated from the inventory row.
@@ -308,7 +310,12 @@ impl DeviceState {
                 "reboot" | "reset" if self.faults.button_only => {
                     return (error(-2, "member not support"), None);
                 }
-                "set_relay_state" => return (self.set_relay(params, child_ids, now), None),
+                "set_relay_state" => {
+                    let reply = self.set_relay(params, child_ids, now);
+                    let off = params["state"].as_u64() == Some(0) && reply["err_code"] == 0;
+                    let drop = self.faults.link_drop.filter(|_| off);
+                    return (reply, drop.map(|secs| Effect::LinkDrop { secs }));
+                }
                 "reboot" => {
                     return match delay_param(params) {
                         // Acknowledged and journaled, like any reboot, then dropped.
@@ -403,6 +410,9 @@ impl DeviceState {
             Some(1) => true,
             _ => return error(-3, "invalid argument"),
         };
+        if on && self.faults.on_refused {
+            return error(-1, "module not support");
+        }
         match child_ids {
             None if self.outlets.is_empty() => self.relay.set(on, now),
             // A strip without a context switches every outlet.

@@ -47,6 +47,7 @@ async fn work_orders_are_recorded_before_anything_starts_and_never_reach_the_sch
         },
         allow_unverified_identity: true,
         addresses: Addresses::default(),
+        off_outlets: Default::default(),
     };
     let work = jobs.into_iter().map(|j| (j, Mode::Fresh)).collect();
     let (scheduled, orders) = settle_work_orders(&env, work).await;

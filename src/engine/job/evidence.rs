@@ -57,6 +57,8 @@ pub struct Evidence {
     pub outlet_off: bool,
     /// Upstream method: the outlet was switched on again.
     pub outlet_on: bool,
+    /// Upstream method: a stopped run switched the outlet on before its off time was over.
+    pub cut_short: bool,
 }
 
 /// Device seconds since the intent and since the pre-probe, where the host's boot clock can
@@ -89,6 +91,7 @@ impl Evidence {
                     left_network: false,
                     outlet_off: false,
                     outlet_on: false,
+                    cut_short: false,
                 });
                 continue;
             }
@@ -104,8 +107,16 @@ impl Evidence {
                 EventKind::WentAway => ev.went_away = true,
                 EventKind::CameBack => ev.came_back = true,
                 EventKind::LeftNetwork => ev.left_network = true,
-                EventKind::OutletOff => ev.outlet_off = true,
-                EventKind::OutletOn => ev.outlet_on = true,
+                // An off the switch never confirmed is no sign that it arrived.
+                EventKind::OutletOff => {
+                    ev.outlet_off = ev.outlet_off || e.detail["confirmed"] != json!(false)
+                }
+                // Only a switch that confirmed the outlet on: one recorded with the outlet
+                // still off (or not saying) must be switched on by `resume`.
+                EventKind::OutletOn => {
+                    ev.outlet_on = ev.outlet_on || e.detail["relay_after"] == json!(true);
+                    ev.cut_short = ev.cut_short || e.detail["cut_short"] == json!(true);
+                }
                 _ => {}
             }
         }
@@ -303,6 +314,69 @@ mod tests {
             event(2, "probe_retry", json!({})),
         ];
         assert_eq!(Evidence::from_events(Action::PowerCycle, &events), None);
+    }
+
+    #[test]
+    fn an_outlet_on_the_switch_did_not_confirm_is_not_evidence_that_the_outlet_is_on() {
+        let events = [
+            event(1, "intent", intent_at(10_000)),
+            event(
+                2,
+                "outlet_off",
+                json!({"outlet": "s#2", "relay_before": true}),
+            ),
+            event(
+                3,
+                "outlet_on",
+                json!({"outlet": "s#2", "relay_after": false}),
+            ),
+        ];
+        let ev = Evidence::from_events(Action::PowerCycle, &events).unwrap();
+        assert!(ev.outlet_off);
+        assert!(
+            !ev.outlet_on,
+            "the switch left it off: resume must switch it on"
+        );
+        let events = [
+            event(1, "intent", intent_at(10_000)),
+            event(
+                2,
+                "outlet_off",
+                json!({"outlet": "s#2", "confirmed": false}),
+            ),
+        ];
+        assert!(
+            !Evidence::from_events(Action::PowerCycle, &events)
+                .unwrap()
+                .outlet_off,
+            "an off the switch never confirmed"
+        );
+        let events = [
+            event(1, "intent", intent_at(10_000)),
+            event(
+                2,
+                "outlet_on",
+                json!({"outlet": "s#2", "relay_after": null}),
+            ),
+        ];
+        assert!(
+            !Evidence::from_events(Action::PowerCycle, &events)
+                .unwrap()
+                .outlet_on
+        );
+        let events = [
+            event(1, "intent", intent_at(10_000)),
+            event(
+                2,
+                "outlet_on",
+                json!({"outlet": "s#2", "relay_after": true}),
+            ),
+        ];
+        assert!(
+            Evidence::from_events(Action::PowerCycle, &events)
+                .unwrap()
+                .outlet_on
+        );
     }
 
     #[test]

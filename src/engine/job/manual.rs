@@ -15,10 +15,10 @@ use super::super::plan::PlannedJob;
 use super::{JobEnv, JobResult};
 
 /// The outcome of a job planned manual: `manual_required`, with why and what to do by hand.
-/// `unsupported` when the tool has no remote path for it; no reason when `--method manual`
-/// asked for a work order.
+/// `unsupported` when the tool has no remote path for it; no reason when a person asked for a
+/// work order (`--method manual`, or the row's `method` column).
 pub fn outcome(job: &PlannedJob, m: &Manual) -> JobResult {
-    let reason = (!m.why.starts_with("--method manual")).then_some(Reason::Unsupported);
+    let reason = (!m.asked).then_some(Reason::Unsupported);
     JobResult {
         device_id: job.device.id.clone(),
         outcome: Outcome::ManualRequired,

@@ -53,6 +53,9 @@ pub struct JobEnv {
     pub allow_unverified_identity: bool,
     /// Which job of this run reached which address first.
     pub addresses: Addresses,
+    /// Outlets that cycles in flight hold off: an abort drops a cycle where it stands, and the
+    /// run switches these on again before it ends ([`upstream::OffOutlets::restore`]).
+    pub off_outlets: upstream::OffOutlets,
 }
 
 /// The addresses the jobs of one run reach, each taken by the first job that resolves to it.

@@ -4,7 +4,8 @@
 //! 1. Each device is probed (its pre-state, if it answers) and, when it answers, its identity
 //!    checked.
 //! 2. The switch is probed, and the outlet's relay state read. A switch that can't be reached
-//!    or has no such outlet ends every job behind it `skipped: dependency_failed`.
+//!    or has no such outlet, or an outlet someone left off, ends every job behind it
+//!    `skipped: dependency_failed`, with nothing switched.
 //! 3. Each job's intent is recorded durably. Switching the outlet off is the disruptive
 //!    command: after a crash `resume` switches it on, and never off again.
 //! 4. Off; held off for at least the catalog's off time (device time); on, retried until the
@@ -32,7 +33,59 @@ use super::{Ctx, Fail, JobEnv, JobResult, Probe};
 mod resume;
 mod switch;
 
-use switch::{ON_ATTEMPTS, reach_switch, read_outlet, switch_on};
+use switch::{reach_switch, read_outlet, switch_on};
+
+/// An outlet a cycle in flight holds off, and what to switch it on again with.
+struct OffOutlet {
+    switch: switch::Switch,
+    /// The jobs behind it.
+    ids: Vec<String>,
+    off_at: Instant,
+    off_time: std::time::Duration,
+}
+
+/// The outlets cycles in flight hold off, by name.
+#[derive(Default)]
+pub struct OffOutlets(std::sync::Mutex<std::collections::HashMap<String, OffOutlet>>);
+
+impl OffOutlets {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, OffOutlet>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Switches on every outlet a dropped cycle left off, recording an `outlet_on` (`"by":
+    /// "abort"`) for each job behind it; whether its off time was cut short goes with it, so
+    /// `resume` never takes the blip for a power cycle.
+    pub async fn restore(&self, env: &JobEnv) -> Result<(), StoreError> {
+        let left: Vec<(String, OffOutlet)> = self.lock().drain().collect();
+        for (outlet, off) in left {
+            tracing::warn!(outlet = %Inert(&outlet), "stopped in its off hold: switching it on again");
+            let held = env.config.device_secs(off.off_at.elapsed());
+            let after = switch_on(env, &off.switch).await;
+            for id in off.ids {
+                env.writer
+                    .record(Record::Event {
+                        run_id: env.run_id.clone(),
+                        device_id: Some(id),
+                        at: chrono::Utc::now(),
+                        state: None,
+                        kind: EventKind::OutletOn.as_str().into(),
+                        detail: json!({
+                            "outlet": outlet,
+                            "relay_after": after,
+                            "off_s": held,
+                            "by": "abort",
+                            "cut_short": held < off.off_time.as_secs_f64(),
+                        }),
+                    })
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
 
 /// One job of the cycle, as far as it got before the outlet.
 struct Member<'a> {
@@ -98,6 +151,19 @@ async fn cycle(env: &JobEnv, jobs: &[PlannedJob]) -> Result<Vec<JobResult>, Stor
         }
     };
     let (switch, relay_before) = switch;
+    // An outlet already off was switched off by someone: what it powers has no power to
+    // cycle, and switching it on is not what was asked.
+    if relay_before == Some(false) {
+        for m in members.iter_mut().filter(|m| active(m)) {
+            skip(
+                m,
+                format!(
+                    "{outlet} is already off: the device behind it has no power to cycle; nothing was switched (switch it on by hand if it should be on)"
+                ),
+            );
+        }
+        return finish(env, members).await;
+    }
 
     // The intents, durably, before the outlet goes off.
     let intent = OutletIntent {
@@ -151,10 +217,15 @@ async fn cycle(env: &JobEnv, jobs: &[PlannedJob]) -> Result<Vec<JobResult>, Stor
 
     // Off: the disruptive command.
     let mut client = switch.client(env);
+    // Whether the switch said the outlet went off (its reply, or a read after).
+    let mut confirmed = true;
     if let Err(e) = client.set_relay(false, switch.child.as_deref()).await {
-        // A lost reply may hide an outlet that did go off: ask before deciding.
-        let off_now = read_outlet(env, &switch).await == Some(false);
-        if !off_now {
+        // A lost reply may hide an outlet that did go off: ask before deciding. A switch that
+        // can't say may have switched it off and dropped off the network with it: the cycle
+        // goes on (the outlet must be switched on again), unconfirmed.
+        let now = read_outlet(env, &switch).await;
+        confirmed = now == Some(false);
+        if now == Some(true) {
             for m in members.iter_mut().filter(|m| active(m)) {
                 let why = format!(
                     "the switch {} did not switch {outlet} off: {e}; nothing else was switched",
@@ -172,11 +243,24 @@ async fn cycle(env: &JobEnv, jobs: &[PlannedJob]) -> Result<Vec<JobResult>, Stor
         }
     }
     let off_at = Instant::now();
+    env.off_outlets.lock().insert(
+        outlet.clone(),
+        OffOutlet {
+            switch: switch.clone(),
+            ids: members
+                .iter()
+                .filter(|m| active(m))
+                .map(|m| m.ctx.job.device.id.clone())
+                .collect(),
+            off_at,
+            off_time: up.off_time,
+        },
+    );
     for m in members.iter_mut().filter(|m| active(m)) {
         m.ctx
             .event(
                 EventKind::OutletOff,
-                json!({ "outlet": outlet, "relay_before": relay_before }),
+                json!({ "outlet": outlet, "relay_before": relay_before, "confirmed": confirmed }),
             )
             .await?;
     }
@@ -184,27 +268,36 @@ async fn cycle(env: &JobEnv, jobs: &[PlannedJob]) -> Result<Vec<JobResult>, Stor
     // Held off, looking whether each device went dark, until it did or the hold is over.
     let hold = env.config.scaled(up.off_time);
     let poll = env.config.scaled(POLL_INTERVAL);
-    let mut dark = Vec::new();
-    for m in &members {
-        let mut went = None;
-        if let (true, Some(addr)) = (m.verdict.is_none(), m.addr) {
-            while went.is_none() && Instant::now() < off_at + hold {
-                if m.ctx.look(addr).await.is_none() {
-                    went = Some(off_at.elapsed());
-                } else {
-                    tokio::time::sleep(
-                        poll.min((off_at + hold).saturating_duration_since(Instant::now())),
-                    )
-                    .await;
-                }
+    // Every member at once: one that keeps answering (not powered by this outlet after all)
+    // must not use up the hold in which the others are looked at.
+    let mut dark: Vec<Option<std::time::Duration>> = vec![None; members.len()];
+    loop {
+        let looking: Vec<usize> = (0..members.len())
+            .filter(|&i| dark[i].is_none() && members[i].verdict.is_none())
+            .filter(|&i| members[i].addr.is_some())
+            .collect();
+        if looking.is_empty() || Instant::now() >= off_at + hold {
+            break;
+        }
+        let looks = futures::future::join_all(looking.iter().map(|&i| {
+            let m = &members[i];
+            let addr = m.addr.expect("only members with an address are looked at");
+            async move { m.ctx.look(addr).await.is_none() }
+        }))
+        .await;
+        for (&i, gone) in looking.iter().zip(looks) {
+            if gone {
+                dark[i] = Some(off_at.elapsed());
             }
         }
-        dark.push(went);
+        tokio::time::sleep(poll.min((off_at + hold).saturating_duration_since(Instant::now())))
+            .await;
     }
     tokio::time::sleep_until(off_at + hold).await;
 
     // On, until the switch confirms it.
     let relay_after = switch_on(env, &switch).await;
+    env.off_outlets.lock().remove(&outlet);
     let held_s = env.config.device_secs(off_at.elapsed());
     let on_at = Instant::now();
     for m in members.iter_mut().filter(|m| active(m)) {
@@ -220,7 +313,8 @@ async fn cycle(env: &JobEnv, jobs: &[PlannedJob]) -> Result<Vec<JobResult>, Stor
             m.verdict = Some(Err(Fail(
                 Reason::DeviceError,
                 format!(
-                    "{outlet} was switched off for {held_s:.0} s, and the switch did not confirm it on again after {ON_ATTEMPTS} tries; switch it on by hand"
+                    "{outlet} was switched off for {held_s:.0} s, and the switch did not confirm it on again in {} s of trying; switch it on by hand",
+                    switch.on_budget.as_secs()
                 ),
             )));
         }
@@ -258,7 +352,19 @@ async fn cycle(env: &JobEnv, jobs: &[PlannedJob]) -> Result<Vec<JobResult>, Stor
                     .event(EventKind::CameBack, json!({ "after_s": back }))
                     .await?;
                 m.ctx.snapshot(SnapshotPhase::Post, &post).await?;
+                // What answers now must be the inventory's device, even when nothing answered
+                // at the probe to check it against.
+                let other = super::identity::identity_problem(&m.ctx.job.device, &post.info, addr);
                 match &m.pre {
+                    _ if other.is_some() => Err(Fail(
+                        Reason::NotVerified,
+                        format!(
+                            "{outlet} was switched off and on, and what answers now is not the inventory's device: {}; it may never have been cycled",
+                            other
+                                .unwrap_or_default()
+                                .trim_end_matches("; nothing was sent")
+                        ),
+                    )),
                     Some(pre) if pre.info.alias != post.info.alias => Err(Fail(
                         Reason::NotVerified,
                         format!(

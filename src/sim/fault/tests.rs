@@ -367,3 +367,21 @@ fn faults_that_cut_a_reply_short_apply_to_what_the_content_faults_chose() {
     assert_eq!(w.bytes, whole[..codec::HEADER_LEN + shaped.len() / 2]);
     assert_eq!((w.trickle, w.then), (true, Then::Silence));
 }
+
+#[test]
+fn on_refused_parses_and_describes_itself() {
+    let f = Faults::parse("on_refused;slow=5").unwrap();
+    assert!(f.on_refused);
+    assert_eq!(Faults::parse(&f.describe()).unwrap(), f);
+    assert!(f.xor_only().is_empty(), "HTTP switches take it too");
+    assert!(Faults::parse("on_refused=1").is_err());
+}
+
+#[test]
+fn link_drop_takes_whole_device_seconds() {
+    let f = Faults::parse("link_drop=30").unwrap();
+    assert_eq!(f.link_drop, Some(30));
+    assert_eq!(Faults::parse(&f.describe()).unwrap(), f);
+    assert!(Faults::parse("link_drop").is_err());
+    assert!(Faults::parse("link_drop=1.5").is_err());
+}

@@ -12,6 +12,7 @@ fn mark(ms: u64) -> HostMark {
 
 fn evidence(action: Action, arrival: Arrival, pre_on_time: Option<u64>) -> Evidence {
     Evidence {
+        cut_short: false,
         action,
         intent: Some(IntentDetail {
             command: "x".into(),

@@ -2,6 +2,7 @@
 //! is off, never off again, and see the device come back.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use serde_json::json;
 use tokio::time::Instant;
@@ -10,11 +11,12 @@ use crate::device::DeviceInfo;
 use crate::model::{EventKind, Reason};
 use crate::store::{SnapshotPhase, StoreError};
 
+use super::super::super::config::POLL_INTERVAL;
 use super::super::super::method::MethodPlan;
 use super::super::super::plan::link_for;
 use super::super::command::OutletIntent;
 use super::super::{Ctx, Evidence, Fail, Verdict};
-use super::switch::{Switch, read_checked, switch_on};
+use super::switch::{Switch, on_budget, read_checked, switch_on};
 
 impl Ctx<'_> {
     /// `resume`'s rule for an upstream job interrupted after its intent: the outlet is never
@@ -39,6 +41,7 @@ impl Ctx<'_> {
         };
         self.attempts += 1;
         let mut found_off = false;
+        let mut kept_answering = false;
         if !ev.outlet_on {
             let feeder = match &self.job.method {
                 MethodPlan::Upstream(up) => up.feeder.as_ref().clone(),
@@ -58,6 +61,10 @@ impl Ctx<'_> {
             match state {
                 Some(false) => {
                     found_off = true;
+                    // When it went off is not known (after the intent, before the crash):
+                    // held off for the whole off time from now, as the run would have. A
+                    // moment off is a blip, not a power cycle.
+                    kept_answering = self.hold_off(addr, intent).await;
                     let after = switch_on(self.env, &switch).await;
                     self.event(
                         EventKind::OutletOn,
@@ -99,6 +106,22 @@ impl Ctx<'_> {
         if let Some(f) = identity_problem_on_resume(self, addr, &post.info) {
             return Ok(Err(f));
         }
+        if kept_answering {
+            return Ok(Err(Fail(
+                Reason::NotVerified,
+                format!(
+                    "observed on resume: {outlet} was found off and held off, but the device kept answering: the outlet may not power it (check its power_via); the outlet is on again"
+                ),
+            )));
+        }
+        if ev.cut_short {
+            return Ok(Err(Fail(
+                Reason::NotVerified,
+                format!(
+                    "observed on resume: the run was stopped while {outlet} was held off, and switched it on again before its off time was over; the device is back, but may not have restarted; not switched off again"
+                ),
+            )));
+        }
         if ev.outlet_off || found_off {
             Ok(Ok(format!(
                 "observed on resume: {outlet} had been switched off{}; the device is back; the outlet was not switched off again",
@@ -118,6 +141,24 @@ impl Ctx<'_> {
         }
     }
 
+    /// Holds an outlet found off for the intent's whole off time from now, looking meanwhile
+    /// whether the device went dark; whether it kept answering all along.
+    async fn hold_off(&self, addr: SocketAddr, intent: &OutletIntent) -> bool {
+        let cfg = self.config();
+        let until = Instant::now() + cfg.scaled(Duration::from_secs(intent.off_time_s));
+        let poll = cfg.scaled(POLL_INTERVAL);
+        let mut answering = true;
+        while answering && Instant::now() < until {
+            if self.look(addr).await.is_none() {
+                answering = false;
+            } else {
+                tokio::time::sleep(poll.min(until.saturating_duration_since(Instant::now()))).await;
+            }
+        }
+        tokio::time::sleep_until(until).await;
+        answering
+    }
+
     /// The switch an intent names, with the credentials of the switch's row.
     fn switch_from(&self, intent: &OutletIntent) -> Option<Switch> {
         let addr: SocketAddr = intent.switch_addr.parse().ok()?;
@@ -132,6 +173,7 @@ impl Ctx<'_> {
             link,
             addr,
             child: intent.child_id.clone(),
+            on_budget: on_budget(&up.feeder),
         })
     }
 }

@@ -124,3 +124,23 @@ async fn power_cut_during_the_boot_keeps_the_device_dark() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_plug_captured_off_that_powers_a_row_starts_on_so_the_device_behind_it_answers() {
+    // The HS103 capture has its relay off; a plug the inventory says powers a device is on.
+    let plug = row("plug", "127.43.21.1".parse().unwrap(), "HS103(US)", None);
+    let lone = row("lone", "127.43.21.3".parse().unwrap(), "HS103(US)", None);
+    let mut lamp = row("lamp", "127.43.21.2".parse().unwrap(), "KL130(US)", None);
+    lamp.power_via = Some("plug".parse().unwrap());
+    let sim = Simulator::start(sim::plan(&[plug, lamp, lone]).unwrap(), SCALE)
+        .await
+        .unwrap();
+    let dev = sim.device("127.43.21.2:9999".parse().unwrap()).unwrap();
+    assert_eq!(dev.phase(), Phase::Online);
+    assert!(client("127.43.21.2").info().await.is_ok());
+    let on = client("127.43.21.1").info().await.unwrap().relay_on;
+    assert_eq!(on, Some(true));
+    // A plug that powers nothing keeps the capture's state.
+    let on = client("127.43.21.3").info().await.unwrap().relay_on;
+    assert_eq!(on, Some(false));
+}

@@ -220,6 +220,12 @@ impl Simulator {
         let now = Instant::now();
         let mut bound = Vec::new();
         let mut powered_by = Vec::new();
+        // The outlets that power another row start on.
+        let feeding: Vec<(String, usize)> = specs
+            .iter()
+            .filter_map(|s| s.power_via.as_ref())
+            .map(|via| (via.id.clone(), usize::from(via.outlet.unwrap_or(1)) - 1))
+            .collect();
         for spec in specs {
             let offline = spec.faults.offline;
             endpoints.push(Endpoint {
@@ -264,7 +270,11 @@ impl Simulator {
                     .with_journal(journal.clone()),
                 ),
             };
-            let sim_state = SimState::new(model, spec.transport, account, time_scale, spec.addr);
+            let mut sim_state =
+                SimState::new(model, spec.transport, account, time_scale, spec.addr);
+            for (_, index) in feeding.iter().filter(|(id, _)| *id == spec.id) {
+                sim_state.start_powering(*index, now);
+            }
             let (outputs, _) = watch::channel(sim_state.outputs());
             powered_by.push(spec.power_via.clone());
             let dev = Arc::new(SimDevice {

@@ -232,6 +232,16 @@ impl SimState {
         }
     }
 
+    /// Switches output `index` on at start: a device the inventory says it powers starts with
+    /// power, whatever the capture's relay state was.
+    pub fn start_powering(&mut self, index: usize, now: Instant) {
+        match &mut self.model {
+            Model::Iot(d) => d.start_powering(index, now),
+            Model::Smart(d) => d.start_powering(index, now),
+            Model::Camera(_) => {}
+        }
+    }
+
     /// What the device powers now: its relay, or each outlet's ([`super::power`]). A camera
     /// powers nothing.
     pub fn outputs(&self) -> Vec<bool> {

@@ -157,6 +157,18 @@ impl SmartState {
     }
 
     /// What the device powers: its own relay, or each outlet's, in order.
+    /// Switches output `index` (from 0) on at start, as the building keeps the plug that feeds
+    /// another device ([`DeviceState::start_powering`](super::state::DeviceState)).
+    pub fn start_powering(&mut self, index: usize, now: Instant) {
+        if !self.is_strip() {
+            if index == 0 && !self.relay.on {
+                self.relay.set(true, now);
+            }
+        } else if let Some(outlet) = self.outlets.get_mut(index).filter(|o| !o.relay.on) {
+            outlet.relay.set(true, now);
+        }
+    }
+
     pub fn outputs(&self) -> Vec<bool> {
         if self.is_strip() {
             self.outlets.iter().map(|o| o.relay.on).collect()

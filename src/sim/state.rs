@@ -160,6 +160,18 @@ impl DeviceState {
         }
     }
 
+    /// Switches output `index` (from 0: its own relay, or that outlet's) on, as the building
+    /// keeps the plug that feeds another device. Not journaled: it is how the device starts.
+    pub fn start_powering(&mut self, index: usize, now: Instant) {
+        if self.outlets.is_empty() {
+            if index == 0 && !self.relay.on {
+                self.relay.set(true, now);
+            }
+        } else if let Some(outlet) = self.outlets.get_mut(index).filter(|o| !o.relay.on) {
+            outlet.relay.set(true, now);
+        }
+    }
+
     /// What the device powers: its own relay, or each outlet's, in order.
     pub fn outputs(&self) -> Vec<bool> {
         if self.outlets.is_empty() {

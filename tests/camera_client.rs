@@ -45,15 +45,8 @@ struct Lab {
 
 impl Lab {
     async fn start(rows: &[Device]) -> Lab {
-        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
-        let creds = dir.path().join("credentials.toml");
-        std::fs::write(
-            &creds,
-            format!("[profiles.office]\nusername = \"{USER}\"\npassword = \"{PASS}\"\n"),
-        )
-        .unwrap();
-        std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let creds = common::office_credentials(dir.path().join("credentials.toml"), USER, PASS);
         let store = Store::load(Some(&creds), true).unwrap();
         let journal = dir.path().join("journal.log");
         let specs = sim::plan_with(rows, &store).unwrap();

@@ -31,15 +31,8 @@ struct Lab {
 
 impl Lab {
     fn start(rows: &str) -> Lab {
-        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
-        let creds = dir.path().join("credentials.toml");
-        std::fs::write(
-            &creds,
-            format!("[profiles.office]\nusername = \"{USER}\"\npassword = \"{PASS}\"\n"),
-        )
-        .unwrap();
-        std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let creds = common::office_credentials(dir.path().join("credentials.toml"), USER, PASS);
         let journal = dir.path().join("journal.log");
         let sim = Simulate::start_with(
             &format!("id,host,model,credentials,sim_fault\n{rows}"),

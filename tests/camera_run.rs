@@ -8,7 +8,6 @@
 mod common;
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
 use common::bench::{Bench, run_args};
@@ -25,14 +24,7 @@ fn ip(test: u8, n: u8) -> IpAddr {
 }
 
 fn creds(dir: &std::path::Path, name: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(
-        &path,
-        format!("[profiles.office]\nusername = \"{USER}\"\npassword = \"{PASSWORD}\"\n"),
-    )
-    .unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    path
+    common::office_credentials(dir.join(name), USER, PASSWORD)
 }
 
 /// A bench serving a Tapo C210 on :8443 and a Kasa EC60 on :10443, both bound to `office`.

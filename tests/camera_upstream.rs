@@ -8,67 +8,18 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use common::bench::Bench;
 use common::text;
-use common::truth::{assert_truthful, latest_run, outcome_of};
+use common::truth::{assert_truthful, latest_run, outcome_of, switchings};
 use fleetreset::model::{Method, Outcome};
 
 const USER: &str = "owner@example.com";
 const PASSWORD: &str = "Upstream-cam-PASSWORD-4711";
 
 fn creds(dir: &Path, name: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(
-        &path,
-        format!("[profiles.office]\nusername = \"{USER}\"\npassword = \"{PASSWORD}\"\n"),
-    )
-    .unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    path
-}
-
-/// `(device, what, argument)` of each journal line, in order.
-fn journal_lines(text: &str) -> Vec<(String, String, Option<String>)> {
-    text.lines()
-        .filter_map(|l| {
-            let mut p = l.split_whitespace();
-            p.next()?;
-            Some((
-                p.next()?.to_string(),
-                p.next()?.to_string(),
-                p.next().map(str::to_string),
-            ))
-        })
-        .collect()
-}
-
-/// The real time between the strip's `outlet_off N` and `outlet_on N`, and every outlet it
-/// switched.
-fn switchings(text: &str, strip: &str) -> (Vec<(String, String)>, i64) {
-    let mut seen = Vec::new();
-    let mut off_at = None;
-    let mut held = 0;
-    for l in text.lines() {
-        let mut p = l.split_whitespace();
-        let (Some(at), Some(id), Some(what)) = (p.next(), p.next(), p.next()) else {
-            continue;
-        };
-        if id != strip || !what.starts_with("outlet_") {
-            continue;
-        }
-        let at = chrono::DateTime::parse_from_rfc3339(at).unwrap();
-        let outlet = p.next().unwrap_or_default().to_string();
-        match what {
-            "outlet_off" => off_at = Some(at),
-            "outlet_on" => held = (at - off_at.expect("on without off")).num_milliseconds(),
-            _ => {}
-        }
-        seen.push((what.to_string(), outlet));
-    }
-    (seen, held)
+    common::office_credentials(dir.join(name), USER, PASSWORD)
 }
 
 #[test]
@@ -95,17 +46,19 @@ fn a_camera_behind_a_strip_outlet_is_power_cycled_at_that_outlet_and_comes_back(
     let out = bench.output(&args);
     let t = text(&out);
     let journal = bench.journal();
-    let (seen, held_ms) = switchings(&journal.text, "strip");
+    let lines = journal.lines();
+    let seen = switchings(&lines, "strip");
     // The strip itself is in the run too, with nothing behind it but the camera: with
     // `--method upstream` it has no upstream of its own, so only the camera's outlet moves.
-    let cam_outlet: Vec<_> = seen.iter().filter(|(_, o)| o == "3").collect();
+    let cam_outlet: Vec<_> = seen.iter().filter(|(o, _, _)| o == "3").collect();
     assert_eq!(cam_outlet.len(), 2, "one off, one on: {seen:?}\n{t}");
-    assert_eq!(cam_outlet[0].0, "outlet_off", "{seen:?}");
-    assert_eq!(cam_outlet[1].0, "outlet_on", "{seen:?}");
+    assert!(!cam_outlet[0].1, "{seen:?}");
+    assert!(cam_outlet[1].1, "{seen:?}");
     assert!(
-        seen.iter().all(|(_, o)| o == "3"),
+        seen.iter().all(|(o, _, _)| o == "3"),
         "another outlet moved: {seen:?}"
     );
+    let held_ms = (cam_outlet[1].2 - cam_outlet[0].2).num_milliseconds();
     let off = fleetreset::catalog::lookup("C210").off_time;
     let scaled_ms = (off.as_secs_f64() * 0.01 * 1000.0) as i64;
     assert!(
@@ -115,10 +68,10 @@ fn a_camera_behind_a_strip_outlet_is_power_cycled_at_that_outlet_and_comes_back(
     );
     // The camera went dark and booted; it was sent nothing. The lamp on outlet 1 never lost
     // power.
-    let cam: Vec<_> = journal_lines(&journal.text)
-        .into_iter()
-        .filter(|(id, what, _)| id == "cam" && what.starts_with("power_"))
-        .map(|(_, what, _)| what)
+    let cam: Vec<_> = lines
+        .iter()
+        .filter(|l| l.id == "cam" && l.what.starts_with("power_"))
+        .map(|l| l.what.as_str())
         .collect();
     assert_eq!(cam, ["power_lost", "power_back"], "{}", journal.text);
     assert_eq!(journal.commands("cam"), 0, "{}", journal.text);

@@ -6,7 +6,6 @@
 mod common;
 mod manual_run;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use common::truth::Journal;
@@ -37,14 +36,7 @@ const USER: &str = "owner@example.com";
 const PASSWORD: &str = "Conf-44-unique-PASSWORD";
 
 fn creds_file(dir: &Path) -> PathBuf {
-    let path = dir.join("credentials.toml");
-    std::fs::write(
-        &path,
-        format!("[profiles.office]\nusername = \"{USER}\"\npassword = \"{PASSWORD}\"\n"),
-    )
-    .unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    path
+    common::office_credentials(dir.join("credentials.toml"), USER, PASSWORD)
 }
 
 #[test]

@@ -9,7 +9,6 @@
 mod common;
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use common::bench::{Bench, kill_when, run_args, wait_for_events};
@@ -27,14 +26,7 @@ fn ip(test: u8, n: u8) -> IpAddr {
 }
 
 fn creds(dir: &Path, name: &str, password: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(
-        &path,
-        format!("[profiles.office]\nusername = \"{USER}\"\npassword = \"{password}\"\n"),
-    )
-    .unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    path
+    common::office_credentials(dir.join(name), USER, password)
 }
 
 fn count(rec: &fleetreset::store::RunRecord, id: &str, kind: &str) -> usize {

@@ -40,14 +40,7 @@ fn events<'a>(record: &'a fleetreset::store::RunRecord, kind: &str) -> Vec<&'a V
 }
 
 fn creds_file(dir: &Path) -> PathBuf {
-    let path = dir.join("credentials.toml");
-    std::fs::write(
-        &path,
-        format!("[profiles.office]\nusername = \"{USER}\"\npassword = \"{PASSWORD}\"\n"),
-    )
-    .unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    path
+    common::office_credentials(dir.join("credentials.toml"), USER, PASSWORD)
 }
 
 fn contains(hay: &[u8], needle: &str) -> bool {

@@ -7,39 +7,13 @@
 
 mod common;
 
-use chrono::{DateTime, Utc};
 use common::bench::{Bench, kill_when, run_args};
 use common::text;
-use common::truth::{assert_truthful, count_events, latest_run, outcome_of};
+use common::truth::{Line, assert_truthful, count_events, events_of, latest_run, outcome_of};
 use fleetreset::model::{Method, Outcome, Reason};
 
-/// One journal line: when, which device, what, and its argument (an outlet number).
-#[derive(Debug, Clone)]
-struct Line {
-    at: DateTime<Utc>,
-    id: String,
-    what: String,
-    arg: Option<String>,
-}
-
 fn lines(bench: &Bench) -> Vec<Line> {
-    bench
-        .journal()
-        .text
-        .lines()
-        .filter_map(|l| {
-            let mut p = l.split_whitespace();
-            let at = DateTime::parse_from_rfc3339(p.next()?)
-                .ok()?
-                .with_timezone(&Utc);
-            Some(Line {
-                at,
-                id: p.next()?.to_string(),
-                what: p.next()?.to_string(),
-                arg: p.next().map(str::to_string),
-            })
-        })
-        .collect()
+    bench.journal().lines()
 }
 
 /// `(offs, ons)` of `id`'s outlets in the journal.
@@ -66,15 +40,6 @@ fn off_ms(bench: &Bench, id: &str, n: &str) -> Option<i64> {
 
 fn journal_has(bench: &Bench, id: &str, what: &str) -> bool {
     lines(bench).iter().any(|l| l.id == id && l.what == what)
-}
-
-fn events_of(record: &fleetreset::store::RunRecord, id: &str) -> Vec<String> {
-    record
-        .events
-        .iter()
-        .filter(|e| e.device_id.as_deref() == Some(id))
-        .map(|e| e.kind.clone())
-        .collect()
 }
 
 /// An HS300 strip at `.1` (with `strip_fault`), then `rows` `(id, n, model, power_via,

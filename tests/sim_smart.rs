@@ -84,15 +84,7 @@ fn http_row(
 
 /// An owner-only credentials file with the profile `office` = USER / PASS.
 fn credentials_file(dir: &tempfile::TempDir) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let path = dir.path().join("credentials.toml");
-    std::fs::write(
-        &path,
-        format!("[profiles.office]\nusername = \"{USER}\"\npassword = \"{PASS}\"\n"),
-    )
-    .unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    path
+    common::office_credentials(dir.path().join("credentials.toml"), USER, PASS)
 }
 
 struct Lab {

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -19,14 +18,7 @@ const USER: &str = "owner@example.com";
 const PASSWORD: &str = "Zq7-unique-PASSWORD-4711";
 
 fn creds_file(dir: &Path, name: &str, password: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(
-        &path,
-        format!("[profiles.office]\nusername = \"{USER}\"\npassword = \"{password}\"\n"),
-    )
-    .unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    path
+    common::office_credentials(dir.join(name), USER, password)
 }
 
 struct Lab {

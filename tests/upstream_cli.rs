@@ -6,60 +6,9 @@
 
 mod common;
 
-use chrono::{DateTime, Utc};
 use common::bench::{Bench, exit_code, kill_when, run_args, wait_for_events};
-use common::truth::{count_events, latest_run, outcome_of};
+use common::truth::{count_events, events_of, latest_run, outcome_of, switchings};
 use fleetreset::model::{Method, Outcome, Reason};
-
-/// One journal line: when, which device, what, and its argument (an outlet number).
-#[derive(Debug, Clone)]
-struct Line {
-    at: DateTime<Utc>,
-    id: String,
-    what: String,
-    arg: Option<String>,
-}
-
-fn lines(text: &str) -> Vec<Line> {
-    text.lines()
-        .filter_map(|l| {
-            let mut p = l.split_whitespace();
-            let at = DateTime::parse_from_rfc3339(p.next()?)
-                .ok()?
-                .with_timezone(&Utc);
-            Some(Line {
-                at,
-                id: p.next()?.to_string(),
-                what: p.next()?.to_string(),
-                arg: p.next().map(str::to_string),
-            })
-        })
-        .collect()
-}
-
-/// The switchings of `id`'s outlets: `(outlet, on, at)`, in order.
-fn switchings(lines: &[Line], id: &str) -> Vec<(String, bool, DateTime<Utc>)> {
-    lines
-        .iter()
-        .filter(|l| l.id == id && (l.what == "outlet_off" || l.what == "outlet_on"))
-        .map(|l| {
-            (
-                l.arg.clone().unwrap_or_default(),
-                l.what == "outlet_on",
-                l.at,
-            )
-        })
-        .collect()
-}
-
-fn events_of(record: &fleetreset::store::RunRecord, id: &str) -> Vec<String> {
-    record
-        .events
-        .iter()
-        .filter(|e| e.device_id.as_deref() == Some(id))
-        .map(|e| e.kind.clone())
-        .collect()
-}
 
 /// HS300 with six outlets at .1; `rows` after it.
 fn fleet(test: u8, rows: &[(&str, u8, &str, &str)]) -> String {
@@ -84,7 +33,7 @@ fn a_power_cycle_behind_a_strip_outlet_switches_only_that_outlet_off_then_on_and
     let bench = Bench::start(&csv, &csv);
     let out = bench.output(&run_args("power-cycle", &["--method", "upstream"]));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let journal = lines(&bench.journal().text);
+    let journal = bench.journal().lines();
     let sw = switchings(&journal, "strip");
     assert_eq!(sw.len(), 2, "one off and one on: {sw:?}\n{stderr}");
     assert_eq!((sw[0].0.as_str(), sw[0].1), ("2", false), "{sw:?}");
@@ -153,7 +102,7 @@ fn two_devices_behind_one_outlet_share_one_cycle_and_each_keeps_its_outcome() {
     );
     let bench = Bench::start(&csv, &csv);
     let out = bench.output(&run_args("power-cycle", &["--method", "upstream"]));
-    let journal = lines(&bench.journal().text);
+    let journal = bench.journal().lines();
     let sw = switchings(&journal, "strip");
     assert_eq!(sw.len(), 2, "one cycle for both: {sw:?}");
     assert!(sw.iter().all(|(o, _, _)| o == "3"), "{sw:?}");
@@ -181,7 +130,7 @@ fn a_strip_powered_by_a_plug_is_cycled_only_after_the_bulb_behind_it_is_done() {
     let bench = Bench::start(csv, csv);
     let out = bench.output(&run_args("power-cycle", &["--method", "upstream"]));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let journal = lines(&bench.journal().text);
+    let journal = bench.journal().lines();
     let record = latest_run(&bench.db());
     for id in ["strip", "bulb"] {
         let (outcome, reason, detail) = outcome_of(&record, id);
@@ -252,7 +201,7 @@ fn a_switch_at_the_address_that_is_not_the_inventory_s_is_never_switched() {
         "{detail}"
     );
     assert!(detail.contains("not the inventory's switch"), "{detail}");
-    assert!(switchings(&lines(&bench.journal().text), "strip").is_empty());
+    assert!(switchings(&bench.journal().lines(), "strip").is_empty());
 }
 
 #[test]
@@ -266,7 +215,7 @@ fn a_switch_that_does_not_answer_leaves_the_devices_behind_it_skipped_with_nothi
     let (outcome, reason, detail) = outcome_of(&record, "bulb");
     assert_eq!(outcome, Some(Outcome::Skipped), "{detail}");
     assert_eq!(reason, Some(Reason::DependencyFailed), "{detail}");
-    assert!(switchings(&lines(&bench.journal().text), "strip").is_empty());
+    assert!(switchings(&bench.journal().lines(), "strip").is_empty());
 }
 
 #[test]
@@ -280,7 +229,7 @@ fn resume_after_a_kill_with_the_outlet_off_switches_it_on_and_never_cycles_it_ag
     )));
     let db = bench.db();
     kill_when(&mut child, || count_events(&db, "outlet_off") >= 1);
-    let before = switchings(&lines(&bench.journal().text), "strip");
+    let before = switchings(&bench.journal().lines(), "strip");
     assert_eq!(before.len(), 1, "killed with the outlet off: {before:?}");
     assert_eq!(count_events(&db, "outlet_on"), 0);
 
@@ -288,7 +237,7 @@ fn resume_after_a_kill_with_the_outlet_off_switches_it_on_and_never_cycles_it_ag
     // 1: the strip itself (no power_via) stays a work order.
     assert_eq!(exit_code(&mut resume), Some(1));
     wait_for_events(&db, "outlet_on", 1);
-    let journal = lines(&bench.journal().text);
+    let journal = bench.journal().lines();
     let sw = switchings(&journal, "strip");
     let offs = sw.iter().filter(|(_, on, _)| !on).count();
     let ons = sw.iter().filter(|(_, on, _)| *on).count();
@@ -319,7 +268,7 @@ fn a_tapo_strip_outlet_is_switched_through_control_child_like_a_kasa_one() {
         "{reason:?} {detail}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let sw = switchings(&lines(&bench.journal().text), "strip");
+    let sw = switchings(&bench.journal().lines(), "strip");
     assert_eq!(sw.len(), 2, "{sw:?}");
     assert!(sw.iter().all(|(o, _, _)| o == "2"), "{sw:?}");
     assert_eq!(bench.journal().commands("plug"), 0);
@@ -344,5 +293,5 @@ fn a_wrong_device_behind_an_outlet_keeps_the_outlet_on_for_everyone_behind_it() 
         (Some(Outcome::Skipped), Some(Reason::DependencyFailed)),
         "{detail}"
     );
-    assert!(switchings(&lines(&bench.journal().text), "strip").is_empty());
+    assert!(switchings(&bench.journal().lines(), "strip").is_empty());
 }

@@ -248,3 +248,20 @@ pub fn terminal(dir: &std::path::Path, args: &str) -> Option<std::process::Comma
         .current_dir(dir);
     Some(script)
 }
+
+/// Writes a credentials file at `path` whose profile `office` is `user` / `password`,
+/// owner-only as the credentials store requires, and returns the path.
+pub fn office_credentials(
+    path: std::path::PathBuf,
+    user: &str,
+    password: &str,
+) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(
+        &path,
+        format!("[profiles.office]\nusername = \"{user}\"\npassword = \"{password}\"\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path
+}

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use chrono::{DateTime, Utc};
 use fleetreset::model::{Outcome, Reason};
 use fleetreset::store::{Db, RunRecord};
 
@@ -63,11 +64,64 @@ impl Journal {
         self.reboots.get(id).copied().unwrap_or(0) + self.resets.get(id).copied().unwrap_or(0)
     }
 
+    /// Every line that reads as `TIME ID WHAT [ARG]`, in order.
+    pub fn lines(&self) -> Vec<Line> {
+        self.text
+            .lines()
+            .filter_map(|l| {
+                let mut p = l.split_whitespace();
+                let at = DateTime::parse_from_rfc3339(p.next()?)
+                    .ok()?
+                    .with_timezone(&Utc);
+                Some(Line {
+                    at,
+                    id: p.next()?.to_string(),
+                    what: p.next()?.to_string(),
+                    arg: p.next().map(str::to_string),
+                })
+            })
+            .collect()
+    }
+
     /// Everything that disrupted a device: its commands, and the power cuts of the outlet
     /// feeding it.
     pub fn disruptions(&self, id: &str) -> usize {
         self.commands(id) + self.power_cuts.get(id).copied().unwrap_or(0)
     }
+}
+
+/// One journal line: when, which device, what, and its argument (an outlet number).
+#[derive(Debug, Clone)]
+pub struct Line {
+    pub at: DateTime<Utc>,
+    pub id: String,
+    pub what: String,
+    pub arg: Option<String>,
+}
+
+/// The switchings of `id`'s outlets: `(outlet, on, at)`, in order.
+pub fn switchings(lines: &[Line], id: &str) -> Vec<(String, bool, DateTime<Utc>)> {
+    lines
+        .iter()
+        .filter(|l| l.id == id && (l.what == "outlet_off" || l.what == "outlet_on"))
+        .map(|l| {
+            (
+                l.arg.clone().unwrap_or_default(),
+                l.what == "outlet_on",
+                l.at,
+            )
+        })
+        .collect()
+}
+
+/// The kinds of `id`'s events, in the order they were written.
+pub fn events_of(record: &RunRecord, id: &str) -> Vec<String> {
+    record
+        .events
+        .iter()
+        .filter(|e| e.device_id.as_deref() == Some(id))
+        .map(|e| e.kind.clone())
+        .collect()
 }
 
 /// The latest run of the database at `db`.

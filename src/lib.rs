@@ -21,6 +21,7 @@
 //! - [`output`]: messages on stderr that never stop the work when stderr is gone.
 
 pub mod catalog;
+pub mod certificate;
 pub mod cli;
 pub mod commands;
 pub mod credentials;

@@ -172,6 +172,9 @@ pub enum EventKind {
     /// A technician's confirmation was not accepted: the device still answered as it was
     /// before (a factory reset still bound to its account). The job stays `manual_required`.
     ConfirmationRefused,
+    /// `fleetreset audit sample`: one sampled device was looked at again by the verifier, with
+    /// what it answered and whether that passes (unbound, not the old alias, or gone).
+    SampleChecked,
 }
 
 /// What a run-level event records: the life of the run itself rather than of one job. They
@@ -189,6 +192,11 @@ pub enum RunEventKind {
     RunResumed,
     /// Every job it started has its outcome.
     RunFinished,
+    /// `fleetreset audit sample`: a verifier drew a random sample of the sanitized devices
+    /// (who, the seed, the percentage, the devices drawn).
+    SampleDrawn,
+    /// `fleetreset audit sample`: every sampled device was checked; the sample's result.
+    SampleFinished,
 }
 
 macro_rules! words {
@@ -259,6 +267,7 @@ words!(EventKind {
     OutletOn => "outlet_on",
     ManualConfirmed => "manual_confirmed",
     ConfirmationRefused => "confirmation_refused",
+    SampleChecked => "sample_checked",
 });
 words!(RunEventKind {
     RunStarted => "run_started",
@@ -266,6 +275,8 @@ words!(RunEventKind {
     RunStopped => "run_stopped",
     RunResumed => "run_resumed",
     RunFinished => "run_finished",
+    SampleDrawn => "sample_drawn",
+    SampleFinished => "sample_finished",
 });
 words!(Outcome {
     Succeeded => "succeeded",

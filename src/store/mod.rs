@@ -25,6 +25,7 @@
 //! - `columns`, `time`: stored words, timestamps and JSON, read and written one way.
 
 mod apply;
+mod chain;
 mod columns;
 mod confirmation;
 mod db;
@@ -46,6 +47,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::model::{Action, JobState, Method, Outcome, Reason};
 
+pub use self::chain::ChainHead;
 pub use self::confirmation::{Confirmation, Confirmed, Refusal, Seen, Technician};
 pub use self::run_events::{Finished, Interrupted, Resumed, RunEnd, RunEvent, Started, Stopped};
 

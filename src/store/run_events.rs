@@ -164,6 +164,8 @@ impl RunEvent {
             RunEventKind::RunStopped => RunEvent::Stopped(serde_json::from_value(detail).ok()?),
             RunEventKind::RunResumed => RunEvent::Resumed(serde_json::from_value(detail).ok()?),
             RunEventKind::RunFinished => RunEvent::Finished(serde_json::from_value(detail).ok()?),
+            // A verification sample's events are read by `store::sample`, not the timeline.
+            RunEventKind::SampleDrawn | RunEventKind::SampleFinished => return None,
         };
         Some(event)
     }

@@ -160,8 +160,63 @@ BEGIN
 END;
 "#;
 
+/// Version 5: the audit chain over every record a report relies on, and its checkpoints.
+const V5: &str = r#"
+-- Every record a report relies on enters its run's chain when it is written: the run, each job
+-- as the inventory described it, each event, each snapshot, each identity verdict. Entry n
+-- holds the digest of the record's canonical encoding and the chain hash
+--   hash(n) = SHA-256("fleetreset/chain/v1/" || kind || 0x00 || hash(n-1) || digest)
+-- with hash(0) 32 zero bytes, so `fleetreset audit verify` can recompute the chain from the
+-- records and name the first one that was edited, removed, reordered or inserted.
+CREATE TABLE chain (
+    run_id TEXT NOT NULL REFERENCES runs (id),
+    n      INTEGER NOT NULL CHECK (n >= 1),     -- position in the run's chain, from 1
+    kind   TEXT NOT NULL
+           CHECK (kind IN ('run', 'job', 'event', 'snapshot', 'identity')),
+    ref    TEXT NOT NULL,                        -- which record: event id, device id, device/phase
+    digest TEXT NOT NULL,                        -- hex SHA-256 of the record's canonical encoding
+    hash   TEXT NOT NULL,                        -- hex chain hash up to and including this entry
+    PRIMARY KEY (run_id, n)
+);
+
+CREATE TRIGGER chain_is_not_updated BEFORE UPDATE ON chain
+BEGIN
+    SELECT RAISE(ABORT, 'the audit chain is append-only: no UPDATE');
+END;
+
+CREATE TRIGGER chain_is_not_deleted BEFORE DELETE ON chain
+BEGIN
+    SELECT RAISE(ABORT, 'the audit chain is append-only: no DELETE');
+END;
+
+-- A chain head sealed at a moment people rely on (a run's end, a confirmation, a sample, a
+-- certificate), signed when a signing key is configured. A copy of the head kept elsewhere
+-- (a report, a certificate, a signed file) proves later that nothing before it was changed.
+CREATE TABLE checkpoints (
+    run_id    TEXT NOT NULL REFERENCES runs (id),
+    n         INTEGER NOT NULL CHECK (n >= 1),  -- the chain length it seals
+    head      TEXT NOT NULL,                    -- hex chain hash at n
+    at        TEXT NOT NULL,                    -- RFC 3339 UTC with ms
+    why       TEXT NOT NULL
+              CHECK (why IN ('run_ended', 'confirmed', 'sampled', 'certified')),
+    key_id    TEXT,                             -- minisign key id of the signer, NULL unsigned
+    signature TEXT,                             -- minisign signature of the head statement
+    PRIMARY KEY (run_id, n, why)
+);
+
+CREATE TRIGGER checkpoints_are_not_updated BEFORE UPDATE ON checkpoints
+BEGIN
+    SELECT RAISE(ABORT, 'checkpoints are append-only: no UPDATE');
+END;
+
+CREATE TRIGGER checkpoints_are_not_deleted BEFORE DELETE ON checkpoints
+BEGIN
+    SELECT RAISE(ABORT, 'checkpoints are append-only: no DELETE');
+END;
+"#;
+
 /// Every migration, oldest first; index N-1 holds migration N. Append only.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The tables every fleetreset schema version has, from V1 on.
 pub(crate) const OUR_TABLES: [&str; 4] = ["runs", "jobs", "events", "snapshots"];
@@ -248,8 +303,8 @@ mod tests {
     #[test]
     fn a_fresh_database_is_at_the_latest_version() {
         let conn = migrated();
-        assert_eq!(user_version(&conn).unwrap(), 4);
-        assert_eq!(known_version(), 4);
+        assert_eq!(user_version(&conn).unwrap(), 5);
+        assert_eq!(known_version(), 5);
     }
 
     #[test]
@@ -272,7 +327,7 @@ mod tests {
         }
         let conn = Connection::open(&path).unwrap();
         assert_eq!(application_id(&conn).unwrap(), APPLICATION_ID);
-        assert_eq!(user_version(&conn).unwrap(), 4);
+        assert_eq!(user_version(&conn).unwrap(), 5);
         // In the file header itself (offset 68, big-endian), not only in a WAL frame.
         drop(conn);
         let header = std::fs::read(&path).unwrap();
@@ -294,7 +349,7 @@ mod tests {
         let mut conn = migrated();
         with_one_event(&conn);
         migrate(&mut conn, MIGRATIONS).unwrap().unwrap();
-        assert_eq!(user_version(&conn).unwrap(), 4);
+        assert_eq!(user_version(&conn).unwrap(), 5);
         let events: i64 = conn
             .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
             .unwrap();
@@ -314,8 +369,8 @@ mod tests {
     fn a_failing_migration_leaves_the_previous_version_whole() {
         let mut conn = migrated();
         let broken = "CREATE TABLE half_done (x); INSERT INTO no_such_table VALUES (1);";
-        assert!(migrate(&mut conn, &[V1, V2, V3, V4, broken]).is_err());
-        assert_eq!(user_version(&conn).unwrap(), 4);
+        assert!(migrate(&mut conn, &[V1, V2, V3, V4, V5, broken]).is_err());
+        assert_eq!(user_version(&conn).unwrap(), 5);
         let tables: i64 = conn
             .query_row(
                 "SELECT COUNT(*) FROM sqlite_master WHERE name = 'half_done'",

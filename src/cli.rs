@@ -46,6 +46,38 @@ pub enum Command {
     WorkOrders(WorkOrdersArgs),
     /// Record a technician's confirmation of manual work: one device, or a returned checklist.
     Confirm(ConfirmArgs),
+    /// Check the audit trail itself: `audit verify` recomputes the runs' hash chains.
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: AuditCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum AuditCommand {
+    /// Recompute runs' hash chains from the database and name the first record edited,
+    /// removed, reordered or inserted since it was written.
+    Verify(AuditVerifyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AuditVerifyArgs {
+    /// The audit database.
+    #[arg(long, default_value = crate::store::DEFAULT_DB)]
+    pub db: PathBuf,
+    /// One run: its id, a unique prefix of it, or `latest` (default: every run).
+    #[arg(long)]
+    pub run: Option<String>,
+    /// A head kept elsewhere (`RECORDS:HASH`, as reports and certificates print it): it must
+    /// be in the chain, so a chain cut short or rewritten is caught. Needs --run.
+    #[arg(long, value_name = "HEAD")]
+    pub expect: Option<String>,
+    /// Print the verdicts as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// An inventory file and how to read it.

@@ -2,7 +2,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use fleetreset::cli::{Cli, Command};
+use fleetreset::cli::{AuditCommand, Cli, Command};
 use fleetreset::commands;
 use fleetreset::engine::shutdown::{self, Signals};
 use fleetreset::exit::Status;
@@ -25,6 +25,9 @@ fn main() -> ExitCode {
         }
         Command::Report(args) => commands::report::run(&args),
         Command::WorkOrders(args) => commands::work_orders::run(&args),
+        Command::Audit(args) => match &args.command {
+            AuditCommand::Verify(args) => commands::audit::verify::run(args),
+        },
         Command::Confirm(args) => {
             runtime().and_then(|rt| rt.block_on(commands::confirm::run(&args)))
         }
@@ -76,6 +79,9 @@ fn wants_json(command: &Command) -> bool {
         | Command::WorkOrders(_)
         | Command::Confirm(_)
         | Command::Demo(_) => false,
+        Command::Audit(a) => match &a.command {
+            AuditCommand::Verify(v) => v.json,
+        },
     }
 }
 

@@ -3,6 +3,7 @@
 use rusqlite::{Connection, params};
 use serde_json::json;
 
+use super::chain::{encode, record};
 use super::{Record, StoreError, time};
 use crate::model::JobState;
 
@@ -36,20 +37,24 @@ pub(crate) fn apply(conn: &Connection, rec: &Record) -> Result<(), StoreError> {
             // A retried job snapshots again. `pre` keeps the first: a re-probe may already see
             // the device after an earlier attempt acted, which would erase the evidence of
             // how it was. `post` keeps the last: the state the outcome was judged on.
-            conn.prepare_cached(
-                "INSERT INTO snapshots (run_id, device_id, phase, taken_at, data)
+            let changed = conn
+                .prepare_cached(
+                    "INSERT INTO snapshots (run_id, device_id, phase, taken_at, data)
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (run_id, device_id, phase) DO UPDATE
                      SET taken_at = excluded.taken_at, data = excluded.data
                      WHERE excluded.phase = 'post'",
-            )?
-            .execute(params![
-                run_id,
-                device_id,
-                phase.as_str(),
-                time::format(at),
-                data.to_string()
-            ])?;
+                )?
+                .execute(params![
+                    run_id,
+                    device_id,
+                    phase.as_str(),
+                    time::format(at),
+                    data.to_string()
+                ])?;
+            if changed > 0 {
+                record::chain_snapshot(conn, run_id, device_id, phase.as_str())?;
+            }
             Ok(())
         }
         Record::Identity {
@@ -65,7 +70,7 @@ pub(crate) fn apply(conn: &Connection, rec: &Record) -> Result<(), StoreError> {
             if changed == 0 {
                 return Err(no_such_job(run_id, device_id));
             }
-            Ok(())
+            record::chain_identity(conn, run_id, device_id)
         }
         Record::Started {
             run_id,
@@ -118,6 +123,7 @@ pub(crate) fn apply(conn: &Connection, rec: &Record) -> Result<(), StoreError> {
                     no_such_job(run_id, device_id)
                 });
             }
+            record::chain_outcome(conn, run_id, device_id)?;
             let detail = json!({
                 "outcome": outcome.as_str(),
                 "reason": reason.map(|r| r.as_str()),
@@ -157,7 +163,15 @@ pub(super) fn insert_event(
         kind,
         detail.to_string(),
     ])?;
-    Ok(())
+    let event = encode::Event {
+        id: conn.last_insert_rowid(),
+        device_id: device_id.map(str::to_string),
+        at: time::format(at),
+        state: state.map(|s| s.as_str().to_string()),
+        kind: kind.to_string(),
+        detail: detail.clone(),
+    };
+    record::chain_event(conn, run_id, &event)
 }
 
 fn job_exists(conn: &Connection, run_id: &str, device_id: &str) -> rusqlite::Result<bool> {

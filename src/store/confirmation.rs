@@ -290,7 +290,7 @@ fn confirm_in(
          WHERE run_id = ?1 AND device_id = ?2 AND outcome = 'manual_required'",
         params![run_id, c.device_id, detail(c), super::time::format(&c.at)],
     )?;
-    Ok(())
+    super::chain::record::chain_outcome(tx, run_id, &c.device_id)
 }
 
 /// One contradicted confirmation, inside the caller's transaction.

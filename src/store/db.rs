@@ -18,6 +18,8 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 use super::run_events::{self, Resumed, RunEvent, Started};
 use super::schema::{self, TooNew};
 use super::{Db, NewJob, NewRun, RunStatus, StoreError, Timestamp, space, time, wal};
+use super::{apply, chain};
+use crate::model::{EventKind, JobState};
 
 /// How long a statement waits on another process's lock (a `report` reading while a run
 /// writes) before failing with SQLITE_BUSY: long enough to ride out a checkpoint, short enough
@@ -178,6 +180,7 @@ impl Db {
                 tool_version: run.tool_version.clone(),
                 parameters: run.parameters.clone(),
             });
+            chain::record::chain_run(&tx, &run.id)?;
             run_events::insert(&tx, &run.id, &run.started_at, &started)?;
             {
                 let mut insert = tx.prepare(
@@ -197,6 +200,7 @@ impl Db {
                         job.unit,
                         job.method.as_str(),
                     ])?;
+                    chain::record::chain_job(&tx, &run.id, &job.device_id)?;
                 }
             }
             tx.commit()?;
@@ -221,7 +225,7 @@ impl Db {
             if changed == 0 {
                 return Err(StoreError::NoSuchRun(run_id.to_string()));
             }
-            Ok(())
+            chain::record::chain_status(conn, run_id)
         })
     }
 }
@@ -247,6 +251,7 @@ impl Db {
             if changed == 0 {
                 return Err(StoreError::NoSuchRun(run_id.to_string()));
             }
+            chain::record::chain_status(&tx, run_id)?;
             run_events::insert(&tx, run_id, &at, &RunEvent::Resumed(resumed.clone()))?;
             let skipped: Vec<(String, String, Option<String>)> = tx
                 .prepare(
@@ -264,12 +269,17 @@ impl Db {
                      WHERE run_id = ?1 AND device_id = ?2",
                     params![run_id, device_id],
                 )?;
+                chain::record::chain_outcome(&tx, run_id, device_id)?;
                 let event =
                     serde_json::json!({ "was": "skipped", "reason": reason, "detail": detail });
-                tx.execute(
-                    "INSERT INTO events (run_id, device_id, at, state, kind, detail)
-                     VALUES (?1, ?2, ?3, 'pending', 'reopened', ?4)",
-                    params![run_id, device_id, time::format(&at), event.to_string()],
+                apply::insert_event(
+                    &tx,
+                    run_id,
+                    Some(device_id),
+                    &at,
+                    Some(JobState::Pending),
+                    EventKind::Reopened.as_str(),
+                    &event,
                 )?;
             }
             tx.commit()?;

@@ -47,7 +47,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::model::{Action, JobState, Method, Outcome, Reason};
 
-pub use self::chain::ChainHead;
+pub use self::chain::{ChainHead, Checkpoint, Seal, Signed, verify};
 pub use self::confirmation::{Confirmation, Confirmed, Refusal, Seen, Technician};
 pub use self::run_events::{Finished, Interrupted, Resumed, RunEnd, RunEvent, Started, Stopped};
 
@@ -120,6 +120,12 @@ pub enum StoreError {
         by: String,
         at: String,
     },
+    /// A stored chain hash is not a hash: the chain table was edited. Nothing more is
+    /// appended to a chain that can't be continued; `fleetreset audit verify` says more.
+    #[error(
+        "the audit chain of run {run_id} is damaged at record {n}; nothing was written. `fleetreset audit verify --run {run_id}` shows what changed"
+    )]
+    ChainDamaged { run_id: String, n: i64 },
     #[error("the audit writer has stopped")]
     WriterGone,
     #[error(transparent)]

@@ -204,6 +204,7 @@ impl Db {
             if changed == 0 {
                 return Err(StoreError::NoSuchRun(run_id.to_string()));
             }
+            super::chain::record::chain_status(&tx, run_id)?;
             insert(&tx, run_id, &at, &event)?;
             tx.commit()?;
             Ok(())

@@ -162,18 +162,20 @@ END;
 
 /// Version 5: the audit chain over every record a report relies on, and its checkpoints.
 const V5: &str = r#"
--- Every record a report relies on enters its run's chain when it is written: the run, each job
--- as the inventory described it, each event, each snapshot, each identity verdict. Entry n
--- holds the digest of the record's canonical encoding and the chain hash
+-- Every record a report relies on enters its run's chain each time it is written: the run and
+-- its status, each job as the inventory described it, each outcome, identity verdict, event
+-- and snapshot. Entry n holds the digest of the record's canonical encoding and the hash
 --   hash(n) = SHA-256("fleetreset/chain/v1/" || kind || 0x00 || hash(n-1) || digest)
--- with hash(0) 32 zero bytes, so `fleetreset audit verify` can recompute the chain from the
--- records and name the first one that was edited, removed, reordered or inserted.
+-- with hash(0) 32 zero bytes. The latest entry of each record must match the row as it is,
+-- so `fleetreset audit verify` recomputes the chain from the rows and names the first record
+-- that was edited, removed, reordered or inserted.
 CREATE TABLE chain (
     run_id TEXT NOT NULL REFERENCES runs (id),
     n      INTEGER NOT NULL CHECK (n >= 1),     -- position in the run's chain, from 1
     kind   TEXT NOT NULL
-           CHECK (kind IN ('run', 'job', 'event', 'snapshot', 'identity')),
-    ref    TEXT NOT NULL,                        -- which record: event id, device id, device/phase
+           CHECK (kind IN ('run', 'status', 'job', 'outcome', 'identity', 'event', 'snapshot')),
+    ref    TEXT NOT NULL,                        -- which record: run id, device id, event id,
+                                                 -- device id and phase (`plug-1/post`)
     digest TEXT NOT NULL,                        -- hex SHA-256 of the record's canonical encoding
     hash   TEXT NOT NULL,                        -- hex chain hash up to and including this entry
     PRIMARY KEY (run_id, n)

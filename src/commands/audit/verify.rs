@@ -1,0 +1,103 @@
+//! `fleetreset audit verify [--db PATH] [--run RUN] [--expect HEAD] [--json]`: recomputes the
+//! hash chain of one run, or of every run, from the rows, and names the first record that was
+//! edited, removed, reordered or inserted since it was written. With `--expect` (a head a
+//! report or certificate printed), a chain cut short or rewritten from scratch is caught too.
+//!
+//! Exit 0 when every chain checked is intact, 1 when any is not, 2 for bad input.
+
+use std::io::Write;
+
+use anyhow::{Context, bail};
+
+use super::super::report::resolve;
+use super::super::runs::open_existing;
+use crate::cli::AuditVerifyArgs;
+use crate::exit::Status;
+use crate::inert::Inert;
+use crate::store::verify::{Expected, Verification};
+
+pub fn run(args: &AuditVerifyArgs) -> anyhow::Result<Status> {
+    let db = open_existing(&args.db)?;
+    let expected: Option<Expected> = match &args.expect {
+        Some(text) => Some(text.parse().map_err(anyhow::Error::msg)?),
+        None => None,
+    };
+    let runs: Vec<String> = match &args.run {
+        Some(query) => vec![resolve(&db, query, &args.db)?],
+        None if expected.is_some() => {
+            bail!("--expect names one run's head: give the run with --run")
+        }
+        None => db.list_runs()?.into_iter().map(|r| r.id).collect(),
+    };
+    if runs.is_empty() {
+        bail!("no runs recorded in {}", args.db.display());
+    }
+    let mut verdicts = Vec::with_capacity(runs.len());
+    for run_id in &runs {
+        let verdict = db
+            .verify_chain(run_id, expected.as_ref(), None)
+            .with_context(|| format!("cannot read the audit chain of run {run_id}"))?;
+        verdicts.push(verdict);
+    }
+    let text = if args.json {
+        crate::report::json_inert(&verdicts)?
+    } else {
+        verdicts.iter().map(render).collect()
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    Ok(if verdicts.iter().all(Verification::intact) {
+        Status::Success
+    } else {
+        Status::DeviceFailures
+    })
+}
+
+/// One run's verdict for people: one line when intact, the first broken record then every
+/// finding when not.
+pub fn render(v: &Verification) -> String {
+    let mut out = String::new();
+    let head = v
+        .head
+        .as_ref()
+        .map_or_else(|| "none".to_string(), ToString::to_string);
+    if v.intact() {
+        out.push_str(&format!(
+            "run {}: intact, {} records, head {head}",
+            Inert(&v.run_id),
+            v.head.as_ref().map_or(0, |h| h.records)
+        ));
+        if let Some(since) = v.since_expected {
+            out.push_str(&format!(
+                "; the expected head is in it, {since} records were added since"
+            ));
+        }
+        out.push_str(&format!(
+            "; {} checkpoint{}\n",
+            v.checkpoints,
+            if v.checkpoints == 1 { "" } else { "s" }
+        ));
+        return out;
+    }
+    let first = &v.problems[0];
+    out.push_str(&format!(
+        "run {}: BROKEN at record {}: {} {}: {}\n",
+        Inert(&v.run_id),
+        first.position,
+        first.record,
+        first.tamper.as_str(),
+        first.detail
+    ));
+    for p in &v.problems {
+        out.push_str(&format!(
+            "  record {}: {}: {}: {}\n",
+            p.position,
+            p.record,
+            p.tamper.as_str(),
+            p.detail
+        ));
+    }
+    out.push_str(&format!("  chain head now: {head}\n"));
+    out
+}

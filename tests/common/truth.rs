@@ -124,10 +124,18 @@ pub fn events_of(record: &RunRecord, id: &str) -> Vec<String> {
         .collect()
 }
 
-/// The latest run of the database at `db`.
+/// The latest run of the database at `db`, after checking that its audit chain is intact:
+/// every test that reads a run this way also proves the chain of that kind of run verifies.
 pub fn latest_run(db: &Path) -> RunRecord {
     let db = Db::open(db).unwrap();
-    db.load_run(&db.resolve_run_id("latest").unwrap()).unwrap()
+    let run_id = db.resolve_run_id("latest").unwrap();
+    let verdict = db.verify_chain(&run_id, None, None).unwrap();
+    assert!(
+        verdict.intact(),
+        "the audit chain of run {run_id} does not verify: {:#?}",
+        verdict.problems
+    );
+    db.load_run(&run_id).unwrap()
 }
 
 /// The invariants every disruptive test holds the run to, against the journal:

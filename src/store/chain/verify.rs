@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
-use super::encode::Outcome;
+use super::encode::{Event, Outcome};
 use super::record::{read_events, read_jobs, read_run, read_snapshots};
 use super::{ChainHead, Hash, Kind, digest, from_hex, link, snapshot_ref, to_hex};
 use crate::inert::Inert;
@@ -258,6 +258,8 @@ fn check_links(entries: &[Entry], problems: &mut Vec<Problem>) {
 struct Current {
     digest: String,
     name: String,
+    /// An event's row, to tell an event moved to another's place from an edited one.
+    event: Option<Event>,
     /// A job without an outcome: as chained when `resume` cleared a skip (the latest entry is
     /// all `null`), and nothing to chain when it never had one.
     optional: bool,
@@ -272,13 +274,34 @@ fn check_rows(
     let rows = current(conn, run_id)?;
     // The latest entry of each record, and which record each event digest was chained for.
     let mut latest: BTreeMap<(Kind, &str), &Entry> = BTreeMap::new();
-    let mut event_digests: HashMap<&str, &Entry> = HashMap::new();
     for e in entries {
         latest.insert((e.kind, e.reference.as_str()), e);
-        if e.kind == Kind::Event {
-            event_digests.insert(e.digest.as_str(), e);
-        }
     }
+    // Events whose row differs from their entry: a swap of two shows as two of them, each
+    // holding what the other's entry chained once its id is put back.
+    let changed: Vec<(&Entry, &Event)> = latest
+        .iter()
+        .filter(|((kind, _), _)| *kind == Kind::Event)
+        .filter_map(|((kind, reference), entry)| {
+            let row = rows.get(&(*kind, reference.to_string()))?;
+            (row.digest != entry.digest).then_some((*entry, row.event.as_ref()?))
+        })
+        .collect();
+    let moved_from = |event: &Event| -> Option<&Entry> {
+        changed.iter().map(|(entry, _)| *entry).find(|entry| {
+            let Ok(id) = entry.reference.parse::<i64>() else {
+                return false;
+            };
+            id != event.id
+                && to_hex(&digest(
+                    &Event {
+                        id,
+                        ..event.clone()
+                    }
+                    .encode(),
+                )) == entry.digest
+        })
+    };
     for ((kind, reference), entry) in &latest {
         let name = describe(*kind, reference);
         match rows.get(&(*kind, reference.to_string())) {
@@ -292,8 +315,8 @@ fn check_rows(
                 ),
             }),
             Some(row) if row.digest != entry.digest => {
-                let (tamper, detail) = match event_digests.get(row.digest.as_str()) {
-                    Some(other) if *kind == Kind::Event => (
+                let (tamper, detail) = match row.event.as_ref().and_then(&moved_from) {
+                    Some(other) => (
                         Tamper::Reordered,
                         format!(
                             "it holds what record {} chained as event {}",
@@ -359,36 +382,43 @@ fn describe(kind: Kind, reference: &str) -> String {
 }
 
 /// Every chained record the rows hold now, keyed by kind and reference.
-fn current(
-    conn: &Connection,
-    run_id: &str,
-) -> Result<BTreeMap<(Kind, String), Current>, StoreError> {
-    let mut rows = BTreeMap::new();
-    let mut put =
-        |kind: Kind, reference: String, canonical: String, name: String, optional: bool| {
-            rows.insert(
-                (kind, reference),
-                Current {
-                    digest: to_hex(&digest(&canonical)),
-                    name,
-                    optional,
-                },
-            );
-        };
+type Rows = BTreeMap<(Kind, String), Current>;
+
+fn put<'a>(
+    rows: &'a mut Rows,
+    kind: Kind,
+    reference: String,
+    canonical: &str,
+    name: String,
+) -> &'a mut Current {
+    let entry = rows.entry((kind, reference)).or_insert(Current {
+        digest: String::new(),
+        name: String::new(),
+        event: None,
+        optional: false,
+    });
+    entry.digest = to_hex(&digest(canonical));
+    entry.name = name;
+    entry
+}
+
+fn current(conn: &Connection, run_id: &str) -> Result<Rows, StoreError> {
+    let mut rows = Rows::new();
     if let Some((run, status)) = read_run(conn, run_id)? {
         put(
+            &mut rows,
             Kind::Run,
             run_id.into(),
-            run.encode(),
+            &run.encode(),
             "the run".into(),
-            false,
         );
+        let name = format!("the run's status ({})", Inert(&status.status));
         put(
+            &mut rows,
             Kind::Status,
             run_id.into(),
-            status.encode(),
-            format!("the run's status ({})", Inert(&status.status)),
-            false,
+            &status.encode(),
+            name,
         );
     }
     for (job, outcome, identity) in read_jobs(conn, run_id)? {
@@ -396,29 +426,27 @@ fn current(
         let optional = outcome.is_none();
         let outcome = outcome.unwrap_or_else(|| Outcome::none(&id));
         let word = outcome.outcome.clone().unwrap_or_else(|| "none".into());
+        let name = format!("the outcome of job {} ({})", Inert(&id), Inert(&word));
         put(
+            &mut rows,
             Kind::Outcome,
             id.clone(),
-            outcome.encode(),
-            format!("the outcome of job {} ({})", Inert(&id), Inert(&word)),
-            optional,
-        );
+            &outcome.encode(),
+            name,
+        )
+        .optional = optional;
         if let Some(identity) = identity {
+            let name = format!("the identity verdict of job {}", Inert(&id));
             put(
+                &mut rows,
                 Kind::Identity,
                 id.clone(),
-                identity.encode(),
-                format!("the identity verdict of job {}", Inert(&id)),
-                false,
+                &identity.encode(),
+                name,
             );
         }
-        put(
-            Kind::Job,
-            id.clone(),
-            job.encode(),
-            format!("job {}", Inert(&id)),
-            false,
-        );
+        let name = format!("job {}", Inert(&id));
+        put(&mut rows, Kind::Job, id, &job.encode(), name);
     }
     for event in read_events(conn, run_id)? {
         let name = format!(
@@ -431,18 +459,14 @@ fn current(
                 .map_or("the run".into(), |d| Inert(d).to_string()),
             Inert(&event.at)
         );
-        put(
-            Kind::Event,
-            event.id.to_string(),
-            event.encode(),
-            name,
-            false,
-        );
+        let canonical = event.encode();
+        let reference = event.id.to_string();
+        put(&mut rows, Kind::Event, reference, &canonical, name).event = Some(event);
     }
     for snap in read_snapshots(conn, run_id)? {
         let reference = snapshot_ref(&snap.device_id, &snap.phase);
         let name = format!("snapshot {}", Inert(&reference));
-        put(Kind::Snapshot, reference, snap.encode(), name, false);
+        put(&mut rows, Kind::Snapshot, reference, &snap.encode(), name);
     }
     Ok(rows)
 }

@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         }
         Command::Report(args) => commands::report::run(&args),
         Command::WorkOrders(args) => commands::work_orders::run(&args),
+        Command::Certificates(args) => commands::certificates::run(&args),
         Command::Confirm(args) => {
             runtime().and_then(|rt| rt.block_on(commands::confirm::run(&args)))
         }
@@ -74,6 +75,7 @@ fn wants_json(command: &Command) -> bool {
         | Command::Discover(_)
         | Command::Report(_)
         | Command::WorkOrders(_)
+        | Command::Certificates(_)
         | Command::Confirm(_)
         | Command::Demo(_) => false,
     }

@@ -64,8 +64,12 @@ pub(crate) fn build_in(
             run.id
         )
     } else {
+        let sampled = match &sample {
+            Some(s) => format!(" {}", sample::sentence(s)),
+            None => " No independent sample was drawn.".to_string(),
+        };
         format!(
-            "{} of {} device(s) sanitized (Clear, vendor-implemented, post-checked), one certificate each; {} not sanitized, listed with the reason.",
+            "{} of {} device(s) sanitized (Clear, vendor-implemented, post-checked), one certificate each; {} not sanitized, listed with the reason.{sampled}",
             certificates.len(),
             record.jobs.len(),
             not_sanitized.len()

@@ -169,3 +169,8 @@ fn signer() -> SignerInfo {
 pub(super) fn bundle_of(record: &RunRecord) -> Bundle {
     build_in(record, &head(), "9.9.9", Some(signer()), ZONE)
 }
+
+/// [`bundle_of`], to be written unsigned.
+pub(super) fn unsigned_bundle_of(record: &RunRecord) -> Bundle {
+    build_in(record, &head(), "9.9.9", None, ZONE)
+}

@@ -112,14 +112,50 @@ pub fn verifier(sample: Option<&SampleSummary>, asset_id: &str) -> Verifier {
     } else {
         "NOT independent: the verifier is the run's operator"
     };
+    let outcome = if check.result == "passed" {
+        "passed".to_string()
+    } else {
+        format!(
+            "{}: the outcome was NOT validated; review this device before relying on this certificate",
+            check.result
+        )
+    };
     Verifier {
         name: Some(sample.verifier.clone()),
         result: Some(check.result.clone()),
         at: Some(check.at.clone()),
         evidence: check.evidence.clone(),
         statement: format!(
-            "sampled and checked by {} ({independence}): {}",
-            sample.verifier, check.result
+            "sampled and checked by {} ({independence}): {outcome}",
+            sample.verifier
         ),
     }
+}
+
+/// The sample in one sentence, for the bundle's statement.
+pub fn sentence(sample: &SampleSummary) -> String {
+    let who = if sample.independent {
+        format!("{} (independent)", sample.verifier)
+    } else {
+        format!("{} (NOT independent: the run's operator)", sample.verifier)
+    };
+    let failed: Vec<&str> = sample
+        .checks
+        .iter()
+        .filter(|c| c.result != "passed")
+        .map(|c| c.asset_id.as_str())
+        .collect();
+    let result = match sample.result.as_deref() {
+        Some(r) => format!("result {r}"),
+        None => "not finished".to_string(),
+    };
+    let mut text = format!(
+        "Sample of {} device(s) ({}%) checked by {who}: {result}.",
+        sample.devices.len(),
+        sample.percent
+    );
+    if !failed.is_empty() {
+        text.push_str(&format!(" Not passed: {}.", failed.join(", ")));
+    }
+    text
 }

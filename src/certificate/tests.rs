@@ -271,3 +271,35 @@ fn a_verifier_who_is_the_operator_is_not_independent() {
             .contains("NOT independent")
     );
 }
+
+#[test]
+fn a_failed_sample_check_is_shown_on_the_certificate_and_in_the_bundle() {
+    let mut record = factory_record();
+    let check = record
+        .events
+        .iter_mut()
+        .find(|e| e.kind == "sample_checked")
+        .unwrap();
+    check.detail["result"] = "failed".into();
+    let b = bundle_of(&record);
+    let plug = &b.certificates[0];
+    assert_eq!(plug.verifier.result.as_deref(), Some("failed"));
+    assert!(
+        plug.verifier.statement.contains("NOT validated"),
+        "{}",
+        plug.verifier.statement
+    );
+    assert!(
+        b.statement.contains("Not passed: plug-1."),
+        "{}",
+        b.statement
+    );
+    let good = bundle_of(&factory_record());
+    assert!(
+        good.statement.ends_with(
+            "Sample of 1 device(s) (50%) checked by victor (independent): result passed."
+        ),
+        "{}",
+        good.statement
+    );
+}

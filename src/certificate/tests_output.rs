@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
-use super::fixture::{HOSTILE, bundle_of, factory_record};
+use super::fixture::{HOSTILE, bundle_of, factory_record, unsigned_bundle_of};
 
 fn every_output() -> Vec<String> {
     let b = bundle_of(&factory_record());
@@ -134,7 +134,7 @@ fn writing_signs_each_json_with_its_exact_bytes() {
     fs::create_dir(&dir).unwrap();
     fs::write(dir.join("other-run-0001.json"), "{}").unwrap();
     let written = super::write(tmp.path(), &b, Some(&sign)).unwrap();
-    let seen = seen.into_inner();
+    let seen = seen.take();
     let jsons: Vec<_> = written
         .files
         .iter()
@@ -173,8 +173,9 @@ fn writing_signs_each_json_with_its_exact_bytes() {
         "{}"
     );
     // Written again: replaced, not added to.
-    let again = super::write(tmp.path(), &b, None).unwrap();
-    assert_eq!(again.files.len(), 3 + 2 * 2 + 2);
+    let again = super::write(tmp.path(), &b, Some(&sign)).unwrap();
+    assert_eq!(again.files, written.files);
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), written.files.len() + 1);
 }
 
 #[test]
@@ -182,7 +183,27 @@ fn a_symlinked_certificates_directory_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let elsewhere = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(elsewhere.path(), tmp.path().join("certificates")).unwrap();
-    let err = super::write(tmp.path(), &bundle_of(&factory_record()), None).unwrap_err();
+    let err = super::write(tmp.path(), &unsigned_bundle_of(&factory_record()), None).unwrap_err();
     assert!(format!("{err:#}").contains("is a symbolic link"), "{err:#}");
     assert_eq!(fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_bundle_is_written_signed_only_when_it_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let signed = bundle_of(&factory_record());
+    assert!(super::write(tmp.path(), &signed, None).is_err());
+    let sign = |_: &[u8], _: &str| -> anyhow::Result<String> { Ok("sig".into()) };
+    let unsigned = unsigned_bundle_of(&factory_record());
+    assert!(super::write(tmp.path(), &unsigned, Some(&sign)).is_err());
+    assert!(!tmp.path().join("certificates").exists());
+    let written = super::write(tmp.path(), &unsigned, None).unwrap();
+    assert!(
+        written
+            .files
+            .iter()
+            .all(|p| !p.to_string_lossy().ends_with(".minisig"))
+    );
+    let json = fs::read_to_string(tmp.path().join("certificates/bundle.json")).unwrap();
+    assert!(json.contains("\"statement\":\"unsigned\""), "{json}");
 }

@@ -33,6 +33,22 @@ pub fn trusted_comment(what: &str, head: &str) -> String {
 /// Writes the bundle's files into `dir/certificates/` (created owner-only). Everything is
 /// rendered and signed before the first file is written, so a failure leaves no half set.
 pub fn write(dir: &Path, bundle: &Bundle, sign: Option<Sign<'_>>) -> anyhow::Result<Written> {
+    // The files say whether they are signed; they must not say so wrongly.
+    if bundle.signature.signed != sign.is_some() {
+        anyhow::bail!(
+            "the certificates were built {} but are being written {}",
+            if bundle.signature.signed {
+                "to be signed"
+            } else {
+                "unsigned"
+            },
+            if sign.is_some() {
+                "with a signer"
+            } else {
+                "without one"
+            }
+        );
+    }
     let out = dir.join("certificates");
     let mut pending: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     let mut add_json = |name: String, text: String, what: String| -> anyhow::Result<()> {

@@ -78,6 +78,8 @@ pub struct AuditVerifyArgs {
     /// Print the verdicts as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Write certificates of sanitization for a factory-reset run: one per device, one bundle.
+    Certificates(CertificatesArgs),
 }
 
 /// An inventory file and how to read it.
@@ -362,6 +364,25 @@ pub struct WorkOrdersArgs {
     /// Where to write the files (default: reports/RUN_ID/).
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("signing").required(true).args(["signing_key", "unsigned"])))]
+pub struct CertificatesArgs {
+    /// The run: its id, a unique prefix of it, or `latest`.
+    pub run: String,
+    /// The audit database.
+    #[arg(long, default_value = crate::store::DEFAULT_DB)]
+    pub db: PathBuf,
+    /// Where to write them (default: reports/RUN_ID/); they go into its `certificates/`.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Sign every JSON file with this minisign secret key (`<file>.json.minisig` beside it).
+    #[arg(long, value_name = "PATH")]
+    pub signing_key: Option<PathBuf>,
+    /// Write the certificates without signatures; each says `unsigned`.
+    #[arg(long)]
+    pub unsigned: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -16,6 +16,7 @@
 //! - [`engine`]: planning, the job state machine and the scheduler with its limits.
 //! - [`store`]: the SQLite audit (runs, jobs, events, snapshots) and its single writer.
 //! - [`report`]: `devices.csv`, `run.json` and `summary.md` from the audit; the work orders.
+//! - [`certificate`]: certificates of sanitization for factory-reset runs (JSON, Markdown, HTML).
 //! - [`hint`]: the commands our messages suggest (`fleetreset resume …`), quoted to work as printed.
 //! - [`inert`]: device text made safe to show: one line, control characters escaped.
 //! - [`output`]: messages on stderr that never stop the work when stderr is gone.

@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Command::Audit(args) => match &args.command {
             AuditCommand::Verify(args) => commands::audit::verify::run(args),
         },
+        Command::Certificates(args) => commands::certificates::run(&args),
         Command::Confirm(args) => {
             runtime().and_then(|rt| rt.block_on(commands::confirm::run(&args)))
         }
@@ -77,6 +78,7 @@ fn wants_json(command: &Command) -> bool {
         | Command::Discover(_)
         | Command::Report(_)
         | Command::WorkOrders(_)
+        | Command::Certificates(_)
         | Command::Confirm(_)
         | Command::Demo(_) => false,
         Command::Audit(a) => match &a.command {

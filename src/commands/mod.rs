@@ -2,6 +2,7 @@
 //! returns the exit status; nothing here reads globals.
 
 pub mod audit;
+pub mod certificates;
 pub mod check;
 pub mod confirm;
 pub mod consent;

@@ -17,13 +17,13 @@
 
 mod confirmations;
 mod csv;
-mod evidence;
-mod files;
+pub(crate) mod evidence;
+pub(crate) mod files;
 #[cfg(test)]
-mod fixture;
+pub(crate) mod fixture;
 mod json;
-mod local_time;
-mod markdown;
+pub(crate) mod local_time;
+pub(crate) mod markdown;
 mod settings;
 mod summary;
 mod timeline;

@@ -11,7 +11,7 @@
 //!   `fleetreset confirm RUN --from FILE` reads back.
 
 mod csv;
-mod html;
+pub(crate) mod html;
 mod markdown;
 mod steps;
 #[cfg(test)]

@@ -1,0 +1,154 @@
+//! `fleetreset certificates RUN`, the real binary in a temp dir, over factory-reset runs built
+//! through the store's API. Addresses: 127.50.1.0/24 (nothing is sent to them: `certificates`
+//! reads only the audit).
+//!
+//! The audit chain is written by another part of fleetreset; until it is, the one test that
+//! needs a chain head adds a chain row to the database itself.
+
+mod common;
+mod manual_run;
+
+use std::path::Path;
+
+use common::{fleetreset_in, text};
+use fleetreset::model::{Action, Outcome};
+use manual_run::{Dev, manual_run};
+
+fn fleet() -> Vec<Dev> {
+    vec![
+        Dev {
+            outcome: Outcome::Succeeded,
+            mac: Some("50:C7:BF:50:01:01"),
+            ..Dev::manual("oak-101-plug", "127.50.1.1".into(), "HS103(US)").at("Oak House", "101")
+        },
+        Dev::manual("oak-204-bell", "127.50.1.2".into(), "KD110(US)").at("Oak House", "204"),
+    ]
+}
+
+/// A chain of one record for the run, as the chain writer would leave it.
+fn add_chain(db: &Path, run_id: &str) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.execute(
+        "INSERT INTO chain (run_id, n, kind, ref, digest, hash) VALUES (?1, 1, 'run', ?1, ?2, ?3)",
+        rusqlite::params![run_id, "00".repeat(32), "cd".repeat(32)],
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_run_with_a_chain_gets_a_certificate_per_sanitized_device_and_a_bundle() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = manual_run(tmp.path(), "run-cert-1", Action::FactoryReset, &fleet());
+    add_chain(&db, "run-cert-1");
+    let out = fleetreset_in(tmp.path())
+        .args([
+            "certificates",
+            "run-cert-1",
+            "--db",
+            "audit.db",
+            "--out",
+            "out",
+            "--unsigned",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+    let files: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        files,
+        [
+            "out/certificates/run-cert-1-0001.json",
+            "out/certificates/bundle.json",
+            "out/certificates/run-cert-1-0001.md",
+            "out/certificates/run-cert-1-0001.html",
+            "out/certificates/bundle.md",
+            "out/certificates/bundle.html",
+        ],
+        "{}",
+        text(&out)
+    );
+    let bundle: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join(files[1])).unwrap()).unwrap();
+    assert_eq!(bundle["chain"]["head"], format!("1:{}", "cd".repeat(32)));
+    assert_eq!(bundle["certificates"][0]["asset_id"], "oak-101-plug");
+    assert_eq!(bundle["not_sanitized"][0]["asset_id"], "oak-204-bell");
+    assert_eq!(bundle["signature"]["statement"], "unsigned");
+    let cert: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join(files[0])).unwrap()).unwrap();
+    assert_eq!(cert["sanitization"]["category"], "Clear");
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("1 certificate(s), 1 device(s) not sanitized, unsigned")
+    );
+}
+
+#[test]
+fn a_run_without_an_audit_chain_is_refused_and_nothing_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    manual_run(tmp.path(), "run-cert-2", Action::FactoryReset, &fleet());
+    let out = fleetreset_in(tmp.path())
+        .args([
+            "certificates",
+            "run-cert-2",
+            "--db",
+            "audit.db",
+            "--out",
+            "out",
+            "--unsigned",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("has no audit chain"), "{}", text(&out));
+    assert!(out.stdout.is_empty());
+    assert!(!tmp.path().join("out").exists());
+}
+
+#[test]
+fn a_power_cycle_run_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = manual_run(tmp.path(), "run-cert-3", Action::PowerCycle, &fleet());
+    add_chain(&db, "run-cert-3");
+    let out = fleetreset_in(tmp.path())
+        .args([
+            "certificates",
+            "run-cert-3",
+            "--db",
+            "audit.db",
+            "--out",
+            "out",
+            "--unsigned",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("erases nothing"), "{}", text(&out));
+    assert!(!tmp.path().join("out").exists());
+}
+
+#[test]
+fn signing_or_not_must_be_said_and_this_build_cannot_sign() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = manual_run(tmp.path(), "run-cert-4", Action::FactoryReset, &fleet());
+    add_chain(&db, "run-cert-4");
+    let neither = fleetreset_in(tmp.path())
+        .args(["certificates", "run-cert-4", "--db", "audit.db"])
+        .output()
+        .unwrap();
+    assert_eq!(neither.status.code(), Some(2), "{}", text(&neither));
+    let keyed = fleetreset_in(tmp.path())
+        .args([
+            "certificates",
+            "run-cert-4",
+            "--db",
+            "audit.db",
+            "--signing-key",
+            "k.key",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(keyed.status.code(), Some(2), "{}", text(&keyed));
+    assert!(text(&keyed).contains("no signer"), "{}", text(&keyed));
+    assert!(!tmp.path().join("reports").exists());
+}

@@ -48,6 +48,8 @@ pub enum Command {
     Confirm(ConfirmArgs),
     /// Check the audit trail itself: `audit verify` recomputes the runs' hash chains.
     Audit(AuditArgs),
+    /// Write certificates of sanitization for a factory-reset run: one per device, one bundle.
+    Certificates(CertificatesArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -78,8 +80,6 @@ pub struct AuditVerifyArgs {
     /// Print the verdicts as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Write certificates of sanitization for a factory-reset run: one per device, one bundle.
-    Certificates(CertificatesArgs),
 }
 
 /// An inventory file and how to read it.

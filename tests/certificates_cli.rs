@@ -1,9 +1,6 @@
 //! `fleetreset certificates RUN`, the real binary in a temp dir, over factory-reset runs built
 //! through the store's API. Addresses: 127.50.1.0/24 (nothing is sent to them: `certificates`
 //! reads only the audit).
-//!
-//! The audit chain is written by another part of fleetreset; until it is, the one test that
-//! needs a chain head adds a chain row to the database itself.
 
 mod common;
 mod manual_run;
@@ -25,21 +22,20 @@ fn fleet() -> Vec<Dev> {
     ]
 }
 
-/// A chain of one record for the run, as the chain writer would leave it.
-fn add_chain(db: &Path, run_id: &str) {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    conn.execute(
-        "INSERT INTO chain (run_id, n, kind, ref, digest, hash) VALUES (?1, 1, 'run', ?1, ?2, ?3)",
-        rusqlite::params![run_id, "00".repeat(32), "cd".repeat(32)],
-    )
-    .unwrap();
+/// The run's chain head as the store has it.
+fn head(db: &Path, run_id: &str) -> String {
+    fleetreset::store::Db::open(db)
+        .unwrap()
+        .chain_head(run_id)
+        .unwrap()
+        .expect("the run has a chain")
+        .to_string()
 }
 
 #[test]
 fn a_run_with_a_chain_gets_a_certificate_per_sanitized_device_and_a_bundle() {
     let tmp = tempfile::tempdir().unwrap();
     let db = manual_run(tmp.path(), "run-cert-1", Action::FactoryReset, &fleet());
-    add_chain(&db, "run-cert-1");
     let out = fleetreset_in(tmp.path())
         .args([
             "certificates",
@@ -70,7 +66,7 @@ fn a_run_with_a_chain_gets_a_certificate_per_sanitized_device_and_a_bundle() {
     );
     let bundle: serde_json::Value =
         serde_json::from_slice(&std::fs::read(tmp.path().join(files[1])).unwrap()).unwrap();
-    assert_eq!(bundle["chain"]["head"], format!("1:{}", "cd".repeat(32)));
+    assert_eq!(bundle["chain"]["head"], head(&db, "run-cert-1"));
     assert_eq!(bundle["certificates"][0]["asset_id"], "oak-101-plug");
     assert_eq!(bundle["not_sanitized"][0]["asset_id"], "oak-204-bell");
     assert_eq!(bundle["signature"]["statement"], "unsigned");
@@ -86,7 +82,12 @@ fn a_run_with_a_chain_gets_a_certificate_per_sanitized_device_and_a_bundle() {
 #[test]
 fn a_run_without_an_audit_chain_is_refused_and_nothing_written() {
     let tmp = tempfile::tempdir().unwrap();
-    manual_run(tmp.path(), "run-cert-2", Action::FactoryReset, &fleet());
+    let db = manual_run(tmp.path(), "run-cert-2", Action::FactoryReset, &fleet());
+    // As a run recorded before fleetreset chained its audit has it: no chain at all.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("DROP TRIGGER chain_is_not_deleted; DELETE FROM chain;")
+        .unwrap();
     let out = fleetreset_in(tmp.path())
         .args([
             "certificates",
@@ -108,8 +109,7 @@ fn a_run_without_an_audit_chain_is_refused_and_nothing_written() {
 #[test]
 fn a_power_cycle_run_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    let db = manual_run(tmp.path(), "run-cert-3", Action::PowerCycle, &fleet());
-    add_chain(&db, "run-cert-3");
+    manual_run(tmp.path(), "run-cert-3", Action::PowerCycle, &fleet());
     let out = fleetreset_in(tmp.path())
         .args([
             "certificates",
@@ -130,8 +130,7 @@ fn a_power_cycle_run_is_refused() {
 #[test]
 fn signing_or_not_must_be_said_and_this_build_cannot_sign() {
     let tmp = tempfile::tempdir().unwrap();
-    let db = manual_run(tmp.path(), "run-cert-4", Action::FactoryReset, &fleet());
-    add_chain(&db, "run-cert-4");
+    manual_run(tmp.path(), "run-cert-4", Action::FactoryReset, &fleet());
     let neither = fleetreset_in(tmp.path())
         .args(["certificates", "run-cert-4", "--db", "audit.db"])
         .output()

@@ -53,6 +53,22 @@ pub(crate) fn build_in(
     let mut certificates = Vec::new();
     let mut not_sanitized = Vec::new();
     for job in jobs {
+        // A device the verifier found still set up (bound, or with its old alias) was not
+        // sanitized, whatever the run concluded: no certificate says otherwise.
+        let refuted = sample
+            .as_ref()
+            .and_then(|s| s.checks.iter().find(|c| c.asset_id == job.device_id))
+            .filter(|c| c.result == "failed");
+        if let Some(check) = refuted.filter(|_| sanitizes) {
+            let mut entry = not_sanitized_of(job, sanitizes);
+            entry.why = format!(
+                "the independent check by {} found it not sanitized: {}",
+                sample.as_ref().map_or("", |s| s.verifier.as_str()),
+                check.evidence.as_deref().unwrap_or("no evidence recorded")
+            );
+            not_sanitized.push(entry);
+            continue;
+        }
         match sanitizes.then(|| build::certificate(&cx, job)).flatten() {
             Some(c) => certificates.push(c),
             None => not_sanitized.push(not_sanitized_of(job, sanitizes)),

@@ -273,21 +273,29 @@ fn a_verifier_who_is_the_operator_is_not_independent() {
 }
 
 #[test]
-fn a_failed_sample_check_is_shown_on_the_certificate_and_in_the_bundle() {
+fn a_device_the_verifier_found_still_set_up_gets_no_certificate() {
     let mut record = factory_record();
     let check = record
         .events
         .iter_mut()
-        .find(|e| e.kind == "sample_checked")
+        .find(|e| e.kind.as_str() == "sample_checked")
         .unwrap();
     check.detail["result"] = "failed".into();
+    check.detail["evidence"] = "answered bound to its account, alias Kitchen".into();
     let b = bundle_of(&record);
-    let plug = &b.certificates[0];
-    assert_eq!(plug.verifier.result.as_deref(), Some("failed"));
     assert!(
-        plug.verifier.statement.contains("NOT validated"),
-        "{}",
-        plug.verifier.statement
+        b.certificates.iter().all(|c| c.device.asset_id != "plug-1"),
+        "{:?}",
+        b.certificates
+    );
+    let withheld = b
+        .not_sanitized
+        .iter()
+        .find(|n| n.asset_id == "plug-1")
+        .expect("plug-1 is listed as not sanitized");
+    assert_eq!(
+        withheld.why,
+        "the independent check by victor found it not sanitized: answered bound to its account, alias Kitchen"
     );
     assert!(
         b.statement.contains("Not passed: plug-1."),

@@ -8,6 +8,7 @@
 
 mod common;
 
+use fleetreset::model::{EventKind, RunEventKind};
 use std::path::Path;
 
 use common::bench::{Bench, exit_code, kill_when, run_args, wait_for_events};
@@ -43,9 +44,9 @@ fn run_events(record: &RunRecord) -> Vec<(&str, &Value)> {
 fn without_reopened_skips(record: &RunRecord) -> RunRecord {
     let mut kept: Vec<EventRow> = Vec::new();
     for e in &record.events {
-        if e.kind == "reopened" {
+        if e.kind == EventKind::Reopened {
             let superseded = kept.iter().rposition(|k| {
-                k.kind == "outcome"
+                k.kind == EventKind::Outcome
                     && k.device_id == e.device_id
                     && k.detail["outcome"] == "skipped"
             });
@@ -94,7 +95,7 @@ fn a_run_interrupted_by_ctrl_c_and_resumed_by_another_operator_on_an_edited_inve
         &["--operator", "alice", "--rate", "2", "--concurrency", "1"],
     );
     let mut run = Bench::spawn(bench.cmd(&args).env("TZ", TZ));
-    wait_for_events(&bench.db(), "intent", 1);
+    wait_for_events(&bench.db(), EventKind::Intent, 1);
     // SAFETY: kill(2) on our own child's pid, which it still is (not yet reaped).
     assert_eq!(
         unsafe { libc::kill(run.0.id() as libc::pid_t, libc::SIGINT) },
@@ -139,7 +140,7 @@ fn a_run_interrupted_by_ctrl_c_and_resumed_by_another_operator_on_an_edited_inve
     let journal_before = bench.journal();
     let refused = resume(&[]);
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
-    assert_eq!(count_events(&bench.db(), "run_resumed"), 0);
+    assert_eq!(count_events(&bench.db(), RunEventKind::RunResumed), 0);
     assert_eq!(
         bench.journal(),
         journal_before,
@@ -157,7 +158,7 @@ fn a_run_interrupted_by_ctrl_c_and_resumed_by_another_operator_on_an_edited_inve
         true,
         "after the resume",
     );
-    assert_eq!(count_events(&bench.db(), "reopened"), skipped);
+    assert_eq!(count_events(&bench.db(), EventKind::Reopened), skipped);
     for job in &done.jobs {
         assert_eq!(job.outcome, Some(Outcome::Succeeded), "{job:?}");
         assert_eq!(journal.commands(&job.device_id), 1, "{}", journal.text);
@@ -238,7 +239,7 @@ fn a_run_killed_outright_is_resumed_under_the_users_name_and_the_timeline_says_i
     );
     let mut run = Bench::spawn(&mut bench.cmd(&args));
     let db = bench.db();
-    kill_when(&mut run, || count_events(&db, "intent") >= 1);
+    kill_when(&mut run, || count_events(&db, EventKind::Intent) >= 1);
 
     let killed = latest_run(&db);
     assert_eq!(killed.run.status, RunStatus::Running);

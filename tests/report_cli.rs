@@ -1,6 +1,7 @@
 //! `fleetreset runs` and `fleetreset report` as users run them: the real binary, in a temporary
 //! directory, against a database filled through the store's public API.
 
+use fleetreset::model::EventKind;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -183,7 +184,7 @@ fn two_runs() -> TempDir {
                 device_id: Some("plug-1".to_string()),
                 at: at("2026-01-02T09:00:01.000Z"),
                 state: Some(JobState::Probing),
-                kind: "state".to_string(),
+                kind: EventKind::State.into(),
                 detail: json!({}),
             },
             snapshot(

@@ -4,7 +4,7 @@ use rusqlite::{Connection, params};
 use serde_json::json;
 
 use super::{Record, StoreError, time};
-use crate::model::JobState;
+use crate::model::{EventKind, JobState, StoredKind};
 
 pub(crate) fn apply(conn: &Connection, rec: &Record) -> Result<(), StoreError> {
     match rec {
@@ -16,7 +16,15 @@ pub(crate) fn apply(conn: &Connection, rec: &Record) -> Result<(), StoreError> {
             kind,
             detail,
         } => {
-            insert_event(conn, run_id, device_id.as_deref(), at, *state, kind, detail)?;
+            insert_event(
+                conn,
+                run_id,
+                device_id.as_deref(),
+                at,
+                *state,
+                *kind,
+                detail,
+            )?;
             // The schema refuses a state without a device, so the insert above failed already.
             if let (Some(state), Some(device_id)) = (state, device_id) {
                 conn.prepare_cached(
@@ -129,7 +137,7 @@ pub(crate) fn apply(conn: &Connection, rec: &Record) -> Result<(), StoreError> {
                 Some(device_id),
                 at,
                 Some(JobState::Done),
-                "outcome",
+                EventKind::Outcome.into(),
                 &detail,
             )
         }
@@ -142,7 +150,7 @@ pub(super) fn insert_event(
     device_id: Option<&str>,
     at: &super::Timestamp,
     state: Option<JobState>,
-    kind: &str,
+    kind: StoredKind,
     detail: &serde_json::Value,
 ) -> Result<(), StoreError> {
     conn.prepare_cached(
@@ -154,7 +162,7 @@ pub(super) fn insert_event(
         device_id,
         time::format(at),
         state.map(|s| s.as_str()),
-        kind,
+        kind.as_str(),
         detail.to_string(),
     ])?;
     Ok(())

@@ -15,9 +15,11 @@ use std::time::Duration;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 
+use super::apply::insert_event;
 use super::run_events::{self, Resumed, RunEvent, Started};
 use super::schema::{self, TooNew};
 use super::{Db, NewJob, NewRun, RunStatus, StoreError, Timestamp, space, time, wal};
+use crate::model::{EventKind, JobState};
 
 /// How long a statement waits on another process's lock (a `report` reading while a run
 /// writes) before failing with SQLITE_BUSY: long enough to ride out a checkpoint, short enough
@@ -266,10 +268,14 @@ impl Db {
                 )?;
                 let event =
                     serde_json::json!({ "was": "skipped", "reason": reason, "detail": detail });
-                tx.execute(
-                    "INSERT INTO events (run_id, device_id, at, state, kind, detail)
-                     VALUES (?1, ?2, ?3, 'pending', 'reopened', ?4)",
-                    params![run_id, device_id, time::format(&at), event.to_string()],
+                insert_event(
+                    &tx,
+                    run_id,
+                    Some(device_id),
+                    &at,
+                    Some(JobState::Pending),
+                    EventKind::Reopened.into(),
+                    &event,
                 )?;
             }
             tx.commit()?;

@@ -45,7 +45,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::model::{Action, JobState, Method, Outcome, Reason};
+use crate::model::{Action, JobState, Method, Outcome, Reason, StoredKind};
 
 pub use self::chain::ChainHead;
 pub use self::confirmation::{Confirmation, Confirmed, Refusal, Seen, Technician};
@@ -120,6 +120,17 @@ pub enum StoreError {
         by: String,
         at: String,
     },
+    /// An event row whose kind is no word this build knows: a newer fleetreset wrote it, or
+    /// the row was edited. Refused rather than skipped, so no report leaves an event out
+    /// unsaid.
+    #[error(
+        "event {event_id} of run {run_id} has kind {word:?}, which this fleetreset does not know (written by a newer fleetreset, or edited); upgrade fleetreset to read this run"
+    )]
+    UnknownEventKind {
+        run_id: String,
+        event_id: i64,
+        word: String,
+    },
     #[error("the audit writer has stopped")]
     WriterGone,
     #[error(transparent)]
@@ -187,7 +198,7 @@ pub enum Record {
         device_id: Option<String>,
         at: Timestamp,
         state: Option<JobState>,
-        kind: String,
+        kind: StoredKind,
         detail: Value,
     },
     Snapshot {
@@ -288,7 +299,7 @@ pub struct EventRow {
     pub device_id: Option<String>,
     pub at: Timestamp,
     pub state: Option<JobState>,
-    pub kind: String,
+    pub kind: StoredKind,
     pub detail: Value,
 }
 

@@ -56,7 +56,11 @@ fn new_run(id: &str, action: Action, started: &str) -> NewRun {
         action,
         inventory_path: "inventories/lab.csv".to_string(),
         inventory_sha256: "ab".repeat(32),
-        parameters: json!({"rate_per_s": 2, "concurrency": 4}),
+        parameters: fleetreset::store::RunParameters {
+            rate_per_s: Some(2),
+            concurrency: Some(4),
+            ..Default::default()
+        },
         operator: "alice".to_string(),
         tool_version: "0.1.0".to_string(),
         started_at: at(started),

@@ -28,7 +28,11 @@ fn new_run(id: &str, started_at: Timestamp) -> NewRun {
         inventory_path: "lab.csv".to_string(),
         inventory_sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
             .to_string(),
-        parameters: json!({"rate_per_s": 2, "concurrency": 8}),
+        parameters: fleetreset::store::RunParameters {
+            rate_per_s: Some(2),
+            concurrency: Some(8),
+            ..Default::default()
+        },
         operator: "ops@example".to_string(),
         tool_version: "0.1.0".to_string(),
         started_at,
@@ -197,6 +201,8 @@ async fn a_run_written_by_many_concurrent_jobs_loads_back_complete_and_in_order(
         rec.run.parameters,
         json!({"rate_per_s": 2, "concurrency": 8})
     );
+    let typed = rec.run.parameters().unwrap();
+    assert_eq!((typed.rate_per_s, typed.concurrency), (Some(2), Some(8)));
     assert_eq!(rec.run.started_at, t(-1000));
     assert_eq!(rec.run.finished_at, Some(t(99_000)));
     assert_eq!(rec.run.status, RunStatus::Finished);

@@ -155,6 +155,7 @@ impl Db {
 
     /// Creates the run and all its jobs (state pending) in one durable transaction.
     pub fn create_run(&mut self, run: &NewRun, jobs: &[NewJob]) -> Result<(), StoreError> {
+        let parameters = run.parameters.to_value();
         durably(&mut self.conn, |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute(
@@ -166,7 +167,7 @@ impl Db {
                     run.action.as_str(),
                     run.inventory_path,
                     run.inventory_sha256,
-                    run.parameters.to_string(),
+                    parameters.to_string(),
                     run.operator,
                     run.tool_version,
                     time::format(&run.started_at),
@@ -178,7 +179,7 @@ impl Db {
                 inventory_path: run.inventory_path.clone(),
                 inventory_sha256: run.inventory_sha256.clone(),
                 tool_version: run.tool_version.clone(),
-                parameters: run.parameters.clone(),
+                parameters: parameters.clone(),
             });
             run_events::insert(&tx, &run.id, &run.started_at, &started)?;
             {

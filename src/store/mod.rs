@@ -13,6 +13,8 @@
 //!   preflight check, creating and finishing a run.
 //! - `writer`: the writer thread, its batches and durable commits.
 //! - `apply`: what each [`Record`] does to the tables.
+//! - `parameters`: [`RunParameters`], the run's settings as `runs.parameters` holds them,
+//!   written and read back by that one type.
 //! - `query`: listing runs, resolving run ids, loading a whole run.
 //! - `run_events`: the events of the whole run (started, interrupted, stopped, resumed,
 //!   finished), typed, written with the change to `runs` they describe.
@@ -30,6 +32,7 @@ mod columns;
 mod confirmation;
 mod db;
 pub mod lock;
+mod parameters;
 mod query;
 mod run_events;
 mod schema;
@@ -49,6 +52,7 @@ use crate::model::{Action, JobState, Method, Outcome, Reason, StoredKind};
 
 pub use self::chain::ChainHead;
 pub use self::confirmation::{Confirmation, Confirmed, Refusal, Seen, Technician};
+pub use self::parameters::{InventoryRead, RunParameters, SafetyParameters};
 pub use self::run_events::{Finished, Interrupted, Resumed, RunEnd, RunEvent, Started, Stopped};
 
 /// Times are UTC, stored as RFC 3339 text with milliseconds (`2026-11-21T05:47:08.123Z`).
@@ -159,8 +163,8 @@ pub struct NewRun {
     pub action: Action,
     pub inventory_path: String,
     pub inventory_sha256: String,
-    /// The validated parameters (rate, concurrency, timeouts, …) as JSON.
-    pub parameters: Value,
+    /// The validated parameters (rate, concurrency, timeouts, …).
+    pub parameters: RunParameters,
     pub operator: String,
     pub tool_version: String,
     pub started_at: Timestamp,
@@ -240,6 +244,7 @@ pub struct RunRow {
     pub action: Action,
     pub inventory_path: String,
     pub inventory_sha256: String,
+    /// As stored, for `run.json`; [`RunRow::parameters`] reads it typed.
     pub parameters: Value,
     pub operator: String,
     pub tool_version: String,

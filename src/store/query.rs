@@ -207,7 +207,6 @@ fn job_row(r: &Row<'_>) -> rusqlite::Result<JobRow> {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
 
     use super::*;
     use crate::model::{Action, EventKind, RunEventKind};
@@ -222,7 +221,7 @@ mod tests {
             action: Action::PowerCycle,
             inventory_path: "lab.csv".into(),
             inventory_sha256: "aa".into(),
-            parameters: json!({}),
+            parameters: Default::default(),
             operator: "alice".into(),
             tool_version: "0.1.0".into(),
             started_at: chrono::Utc::now(),

@@ -232,7 +232,10 @@ mod tests {
             action: Action::PowerCycle,
             inventory_path: "lab.csv".into(),
             inventory_sha256: "aa".into(),
-            parameters: json!({"rate_per_s": 5}),
+            parameters: crate::store::RunParameters {
+                rate_per_s: Some(5),
+                ..Default::default()
+            },
             operator: "alice".into(),
             tool_version: "0.1.0".into(),
             started_at: at("2026-11-21T05:47:08.123Z"),

@@ -193,7 +193,7 @@ mod tests {
             action: Action::FactoryReset,
             inventory_path: "lab.csv".into(),
             inventory_sha256: "00".into(),
-            parameters: json!({}),
+            parameters: Default::default(),
             operator: "op".into(),
             tool_version: "0.1.0".into(),
             started_at: Utc::now(),

@@ -34,7 +34,7 @@ async fn db() -> (tempfile::TempDir, Db) {
         action: Action::FactoryReset,
         inventory_path: "lab.csv".into(),
         inventory_sha256: "aa".into(),
-        parameters: json!({}),
+        parameters: Default::default(),
         operator: "op".into(),
         tool_version: "0".into(),
         started_at: t(0),

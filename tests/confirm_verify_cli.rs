@@ -24,7 +24,7 @@ fn confirm(dir: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-fn events<'a>(record: &'a fleetreset::store::RunRecord, kind: EventKind) -> Vec<&'a Value> {
+fn events(record: &fleetreset::store::RunRecord, kind: EventKind) -> Vec<&Value> {
     record
         .events
         .iter()

@@ -8,6 +8,7 @@
 
 mod common;
 
+use fleetreset::model::{EventKind, RunEventKind, StoredKind};
 use std::path::Path;
 
 use common::bench::{Bench, exit_code, kill_when, run_args, wait_for_events};
@@ -27,12 +28,12 @@ fn sha256_hex(path: &Path) -> String {
 }
 
 /// The run's own events (no device), as `(kind, detail)` in write order.
-fn run_events(record: &RunRecord) -> Vec<(&str, &Value)> {
+fn run_events(record: &RunRecord) -> Vec<(StoredKind, &Value)> {
     record
         .events
         .iter()
         .filter(|e| e.device_id.is_none())
-        .map(|e: &EventRow| (e.kind.as_str(), &e.detail))
+        .map(|e: &EventRow| (e.kind, &e.detail))
         .collect()
 }
 
@@ -43,9 +44,9 @@ fn run_events(record: &RunRecord) -> Vec<(&str, &Value)> {
 fn without_reopened_skips(record: &RunRecord) -> RunRecord {
     let mut kept: Vec<EventRow> = Vec::new();
     for e in &record.events {
-        if e.kind == "reopened" {
+        if e.kind == EventKind::Reopened {
             let superseded = kept.iter().rposition(|k| {
-                k.kind == "outcome"
+                k.kind == EventKind::Outcome
                     && k.device_id == e.device_id
                     && k.detail["outcome"] == "skipped"
             });
@@ -94,7 +95,7 @@ fn a_run_interrupted_by_ctrl_c_and_resumed_by_another_operator_on_an_edited_inve
         &["--operator", "alice", "--rate", "2", "--concurrency", "1"],
     );
     let mut run = Bench::spawn(bench.cmd(&args).env("TZ", TZ));
-    wait_for_events(&bench.db(), "intent", 1);
+    wait_for_events(&bench.db(), EventKind::Intent, 1);
     // SAFETY: kill(2) on our own child's pid, which it still is (not yet reaped).
     assert_eq!(
         unsafe { libc::kill(run.0.id() as libc::pid_t, libc::SIGINT) },
@@ -112,8 +113,11 @@ fn a_run_interrupted_by_ctrl_c_and_resumed_by_another_operator_on_an_edited_inve
     assert!(skipped >= 1, "{:?}", stopped.jobs);
     assert_truthful(&stopped, &bench.journal(), false, "after the interruption");
     let events = run_events(&stopped);
-    let kinds: Vec<&str> = events.iter().map(|(k, _)| *k).collect();
-    assert_eq!(kinds, ["run_started", "run_interrupted"]);
+    let kinds: Vec<_> = events.iter().map(|(k, _)| *k).collect();
+    assert_eq!(
+        kinds,
+        [RunEventKind::RunStarted, RunEventKind::RunInterrupted]
+    );
     let started = events[0].1;
     assert_eq!(started["operator"], "alice");
     assert_eq!(started["inventory_sha256"], sha_then.as_str());
@@ -139,7 +143,7 @@ fn a_run_interrupted_by_ctrl_c_and_resumed_by_another_operator_on_an_edited_inve
     let journal_before = bench.journal();
     let refused = resume(&[]);
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
-    assert_eq!(count_events(&bench.db(), "run_resumed"), 0);
+    assert_eq!(count_events(&bench.db(), RunEventKind::RunResumed), 0);
     assert_eq!(
         bench.journal(),
         journal_before,
@@ -157,7 +161,7 @@ fn a_run_interrupted_by_ctrl_c_and_resumed_by_another_operator_on_an_edited_inve
         true,
         "after the resume",
     );
-    assert_eq!(count_events(&bench.db(), "reopened"), skipped);
+    assert_eq!(count_events(&bench.db(), EventKind::Reopened), skipped);
     for job in &done.jobs {
         assert_eq!(job.outcome, Some(Outcome::Succeeded), "{job:?}");
         assert_eq!(journal.commands(&job.device_id), 1, "{}", journal.text);
@@ -168,14 +172,14 @@ fn a_run_interrupted_by_ctrl_c_and_resumed_by_another_operator_on_an_edited_inve
     }
 
     let events = run_events(&done);
-    let kinds: Vec<&str> = events.iter().map(|(k, _)| *k).collect();
+    let kinds: Vec<_> = events.iter().map(|(k, _)| *k).collect();
     assert_eq!(
         kinds,
         [
-            "run_started",
-            "run_interrupted",
-            "run_resumed",
-            "run_finished"
+            RunEventKind::RunStarted,
+            RunEventKind::RunInterrupted,
+            RunEventKind::RunResumed,
+            RunEventKind::RunFinished
         ]
     );
     let resumed = events[2].1;
@@ -238,7 +242,7 @@ fn a_run_killed_outright_is_resumed_under_the_users_name_and_the_timeline_says_i
     );
     let mut run = Bench::spawn(&mut bench.cmd(&args));
     let db = bench.db();
-    kill_when(&mut run, || count_events(&db, "intent") >= 1);
+    kill_when(&mut run, || count_events(&db, EventKind::Intent) >= 1);
 
     let killed = latest_run(&db);
     assert_eq!(killed.run.status, RunStatus::Running);
@@ -247,7 +251,7 @@ fn a_run_killed_outright_is_resumed_under_the_users_name_and_the_timeline_says_i
             .iter()
             .map(|(k, _)| *k)
             .collect::<Vec<_>>(),
-        ["run_started"],
+        [RunEventKind::RunStarted],
         "a killed process writes no end"
     );
 
@@ -262,8 +266,15 @@ fn a_run_killed_outright_is_resumed_under_the_users_name_and_the_timeline_says_i
     let done = latest_run(&db);
     assert_truthful(&done, &bench.journal(), true, "after the resume");
     let events = run_events(&done);
-    let kinds: Vec<&str> = events.iter().map(|(k, _)| *k).collect();
-    assert_eq!(kinds, ["run_started", "run_resumed", "run_finished"]);
+    let kinds: Vec<_> = events.iter().map(|(k, _)| *k).collect();
+    assert_eq!(
+        kinds,
+        [
+            RunEventKind::RunStarted,
+            RunEventKind::RunResumed,
+            RunEventKind::RunFinished
+        ]
+    );
     let resumed = events[1].1;
     assert_eq!(resumed["operator"], "carol");
     assert_eq!(resumed["previous_status"], "running");
@@ -317,8 +328,8 @@ fn a_run_stopped_by_its_failure_threshold_says_which_and_how_many_never_started(
     assert!(skipped >= 1, "{:?}", record.jobs);
 
     let events = run_events(&record);
-    let kinds: Vec<&str> = events.iter().map(|(k, _)| *k).collect();
-    assert_eq!(kinds, ["run_started", "run_stopped"]);
+    let kinds: Vec<_> = events.iter().map(|(k, _)| *k).collect();
+    assert_eq!(kinds, [RunEventKind::RunStarted, RunEventKind::RunStopped]);
     let stopped = events[1].1;
     assert_eq!(stopped["reason"], "threshold_reached");
     assert_eq!(stopped["skipped"], skipped);

@@ -7,6 +7,7 @@
 
 mod common;
 
+use fleetreset::model::EventKind;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
@@ -42,7 +43,7 @@ fn cameras(test: u8) -> (Bench, tempfile::TempDir) {
     (bench, keys)
 }
 
-fn events(rec: &fleetreset::store::RunRecord, id: &str, kind: &str) -> usize {
+fn events(rec: &fleetreset::store::RunRecord, id: &str, kind: EventKind) -> usize {
     rec.events
         .iter()
         .filter(|e| e.kind == kind && e.device_id.as_deref() == Some(id))
@@ -70,13 +71,13 @@ fn a_power_cycle_reboots_a_tapo_and_a_kasa_camera_once_each_and_sees_them_come_b
             "{id}: {reason:?} {detail}\n{t}"
         );
         assert_eq!(journal.reboots.get(id), Some(&1), "{id}\n{}", journal.text);
-        assert_eq!(events(&rec, id, "went_away"), 1, "{id}");
-        assert_eq!(events(&rec, id, "came_back"), 1, "{id}");
+        assert_eq!(events(&rec, id, EventKind::WentAway), 1, "{id}");
+        assert_eq!(events(&rec, id, EventKind::CameBack), 1, "{id}");
     }
     assert!(!journal.text.contains("login_failed"), "{}", journal.text);
     // A Tapo camera counts failed logins: its login was recorded before it was tried, so a
     // crash mid-login is never followed by a second attempt on resume.
-    assert_eq!(events(&rec, "tapo-cam", "login_attempt"), 1);
+    assert_eq!(events(&rec, "tapo-cam", EventKind::LoginAttempt), 1);
     // Which LINKIE2 credential encoding matched is in the pre-state snapshot.
     let kasa_pre = rec
         .snapshots
@@ -91,9 +92,15 @@ fn a_power_cycle_reboots_a_tapo_and_a_kasa_camera_once_each_and_sees_them_come_b
         "{}",
         kasa_pre.data
     );
-    assert_eq!(rec.events.iter().filter(|e| e.kind == "link").count(), 2);
+    assert_eq!(
+        rec.events
+            .iter()
+            .filter(|e| e.kind == EventKind::Link)
+            .count(),
+        2
+    );
     for e in &rec.events {
-        if e.kind == "link" {
+        if e.kind == EventKind::Link {
             let want = match e.device_id.as_deref() {
                 Some("tapo-cam") => "sslaes",
                 _ => "linkie2",
@@ -185,7 +192,7 @@ fn camera_faults_end_their_jobs_truthfully_a_doorbell_that_is_slow_still_succeed
     let (outcome, _, detail) = outcome_of(&rec, "bell");
     assert_eq!(outcome, Some(Outcome::Succeeded), "{detail}\n{t}");
     assert_eq!(journal.reboots.get("bell"), Some(&1), "{}", journal.text);
-    assert_eq!(events(&rec, "bell", "came_back"), 1);
+    assert_eq!(events(&rec, "bell", EventKind::CameBack), 1);
 }
 
 #[test]

@@ -8,6 +8,7 @@
 
 mod common;
 
+use fleetreset::model::EventKind;
 use std::path::{Path, PathBuf};
 
 use common::bench::Bench;
@@ -91,7 +92,12 @@ fn a_camera_behind_a_strip_outlet_is_power_cycled_at_that_outlet_and_comes_back(
     );
     let job = record.jobs.iter().find(|j| j.device_id == "cam").unwrap();
     assert_eq!(job.method, Method::Upstream);
-    for kind in ["outlet_off", "outlet_on", "went_away", "came_back"] {
+    for kind in [
+        EventKind::OutletOff,
+        EventKind::OutletOn,
+        EventKind::WentAway,
+        EventKind::CameBack,
+    ] {
         assert!(
             record
                 .events
@@ -204,7 +210,7 @@ fn a_factory_reset_of_a_mixed_building_leaves_work_orders_that_technicians_close
     let confirmed = record
         .events
         .iter()
-        .find(|e| e.kind == "manual_confirmed" && e.device_id.as_deref() == Some("gone"))
+        .find(|e| e.kind == EventKind::ManualConfirmed && e.device_id.as_deref() == Some("gone"))
         .expect("a manual_confirmed event");
     assert!(
         confirmed.detail.to_string().contains("Ana Costa"),
@@ -214,7 +220,7 @@ fn a_factory_reset_of_a_mixed_building_leaves_work_orders_that_technicians_close
         record
             .events
             .iter()
-            .filter(|e| e.kind == "confirmation_refused")
+            .filter(|e| e.kind == EventKind::ConfirmationRefused)
             .count(),
         2
     );
@@ -253,9 +259,12 @@ fn a_factory_reset_of_a_mixed_building_leaves_work_orders_that_technicians_close
         Some(Outcome::ManualRequired)
     );
     assert!(
-        record.events.iter().any(|e| e.kind == "manual_confirmed"
-            && e.device_id.as_deref() == Some("bell")
-            && e.detail.to_string().contains("Bo Lind")),
+        record
+            .events
+            .iter()
+            .any(|e| e.kind == EventKind::ManualConfirmed
+                && e.device_id.as_deref() == Some("bell")
+                && e.detail.to_string().contains("Bo Lind")),
         "no confirmation by Bo Lind"
     );
     // Confirmations sent nothing to any device.

@@ -6,6 +6,7 @@
 mod common;
 mod manual_run;
 
+use fleetreset::model::EventKind;
 use std::path::{Path, PathBuf};
 
 use common::{fleetreset_in, text};
@@ -25,7 +26,7 @@ fn confirm(dir: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-fn events<'a>(record: &'a fleetreset::store::RunRecord, kind: &str) -> Vec<&'a Value> {
+fn events(record: &fleetreset::store::RunRecord, kind: EventKind) -> Vec<&Value> {
     record
         .events
         .iter()
@@ -72,7 +73,7 @@ fn a_confirmation_records_the_technician_and_a_second_one_is_refused() {
     let rec = load(&db, "run-c-1");
     assert_eq!(outcome(&rec, "bell"), Some(Outcome::ManualConfirmed));
     assert_eq!(outcome(&rec, "plug"), Some(Outcome::ManualRequired));
-    let confirmed = events(&rec, "manual_confirmed");
+    let confirmed = events(&rec, EventKind::ManualConfirmed);
     assert_eq!(confirmed.len(), 1);
     assert_eq!(confirmed[0]["by"], "Ana Técnica");
     assert_eq!(confirmed[0]["note"], "off the bracket, pin 8 s");
@@ -94,7 +95,10 @@ fn a_confirmation_records_the_technician_and_a_second_one_is_refused() {
         stderr.contains("device bell of run run-c-1 is already confirmed, by Ana Técnica at "),
         "{stderr}"
     );
-    assert_eq!(events(&load(&db, "run-c-1"), "manual_confirmed").len(), 2);
+    assert_eq!(
+        events(&load(&db, "run-c-1"), EventKind::ManualConfirmed).len(),
+        2
+    );
 
     // The reports count them and name the technician.
     let out = fleetreset_in(tmp.path())
@@ -225,7 +229,7 @@ fn a_returned_csv_checklist_confirms_its_signed_rows() {
     assert_eq!(outcome(&rec, "bell"), Some(Outcome::ManualConfirmed));
     assert_eq!(outcome(&rec, "plug"), Some(Outcome::ManualConfirmed));
     assert_eq!(outcome(&rec, "lamp"), Some(Outcome::ManualRequired));
-    let confirmed = events(&rec, "manual_confirmed");
+    let confirmed = events(&rec, EventKind::ManualConfirmed);
     let bell = confirmed.iter().find(|e| e["by"] == "tech-bell").unwrap();
     assert_eq!(bell["said_at"], "2026-12-01 10:15");
     assert_eq!(bell["note"], "done at 204");
@@ -299,7 +303,7 @@ fn with_by_a_row_that_gives_only_a_time_is_signed_in_that_name_and_empty_rows_ar
     let rec = load(&db, "run-c-7");
     assert_eq!(outcome(&rec, "bell"), Some(Outcome::ManualConfirmed));
     assert_eq!(outcome(&rec, "plug"), Some(Outcome::ManualRequired));
-    let confirmed = events(&rec, "manual_confirmed");
+    let confirmed = events(&rec, EventKind::ManualConfirmed);
     assert_eq!(confirmed.len(), 1);
     assert_eq!(confirmed[0]["by"], "Cy Crew");
     assert_eq!(confirmed[0]["said_at"], "08:40");
@@ -312,7 +316,10 @@ fn with_by_a_row_that_gives_only_a_time_is_signed_in_that_name_and_empty_rows_ar
         "{}",
         text(&out)
     );
-    assert_eq!(events(&load(&db, "run-c-7"), "manual_confirmed").len(), 1);
+    assert_eq!(
+        events(&load(&db, "run-c-7"), EventKind::ManualConfirmed).len(),
+        1
+    );
 }
 
 /// Python with openpyxl, in a virtualenv made on first use (as `spreadsheet_cli` makes it).
@@ -374,7 +381,7 @@ fn returned_workbook_confirms_its_signed_rows(ext: &str, tag: u8) {
     let rec = load(&db, &run);
     assert_eq!(outcome(&rec, "plug"), Some(Outcome::ManualConfirmed));
     assert_eq!(outcome(&rec, "bell"), Some(Outcome::ManualRequired));
-    let confirmed = events(&rec, "manual_confirmed");
+    let confirmed = events(&rec, EventKind::ManualConfirmed);
     assert_eq!(confirmed.len(), 1);
     assert_eq!(confirmed[0]["by"], "Bea Wire");
     assert_eq!(confirmed[0]["source"], format!("{book}[Checklist]:3"));

@@ -6,6 +6,7 @@
 mod common;
 mod manual_run;
 
+use fleetreset::model::EventKind;
 use std::path::{Path, PathBuf};
 
 use common::truth::Journal;
@@ -23,7 +24,7 @@ fn confirm(dir: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-fn events<'a>(record: &'a fleetreset::store::RunRecord, kind: &str) -> Vec<&'a Value> {
+fn events(record: &fleetreset::store::RunRecord, kind: EventKind) -> Vec<&Value> {
     record
         .events
         .iter()
@@ -91,7 +92,7 @@ fn a_factory_reset_device_that_still_answers_bound_is_flagged_not_confirmed() {
     );
     let rec = load(&db, "run-c-6");
     assert_eq!(outcome(&rec, "bound"), Some(Outcome::ManualRequired));
-    let refused = events(&rec, "confirmation_refused");
+    let refused = events(&rec, EventKind::ConfirmationRefused);
     assert_eq!(refused.len(), 1);
     assert_eq!(refused[0]["by"], "Ana");
     assert_eq!(refused[0]["address"], "127.44.5.1:8080");
@@ -117,7 +118,7 @@ fn a_factory_reset_device_that_still_answers_bound_is_flagged_not_confirmed() {
     );
     let rec = load(&db, "run-c-6");
     assert_eq!(outcome(&rec, "reset"), Some(Outcome::ManualConfirmed));
-    let seen = &events(&rec, "manual_confirmed")[0]["seen"];
+    let seen = &events(&rec, EventKind::ManualConfirmed)[0]["seen"];
     assert_eq!(seen["result"], "answered");
     assert_eq!(seen["bound"], false);
 
@@ -147,7 +148,7 @@ fn a_factory_reset_device_that_still_answers_bound_is_flagged_not_confirmed() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let rec = load(&db, "run-c-6");
     assert_eq!(outcome(&rec, "bound"), Some(Outcome::ManualConfirmed));
-    let last = events(&rec, "manual_confirmed");
+    let last = events(&rec, EventKind::ManualConfirmed);
     assert_eq!(last.last().unwrap()["seen"]["result"], "not_checked");
 
     // The looks were reads: no device received a command, and no password reached the audit.

@@ -5,6 +5,7 @@
 
 mod common;
 
+use fleetreset::model::EventKind;
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Stdio;
@@ -103,7 +104,7 @@ fn crash_and_resume(test: u8, kill_after_events: usize) -> usize {
     let rec = db.load_run(&db.resolve_run_id("latest").unwrap()).unwrap();
     assert_eq!(rec.jobs.len(), usize::from(DEVICES));
     let mut outcome_events: HashMap<&str, usize> = HashMap::new();
-    for e in rec.events.iter().filter(|e| e.kind == "outcome") {
+    for e in rec.events.iter().filter(|e| e.kind == EventKind::Outcome) {
         *outcome_events
             .entry(e.device_id.as_deref().unwrap())
             .or_default() += 1;
@@ -150,7 +151,10 @@ fn crash_and_resume(test: u8, kill_after_events: usize) -> usize {
             j.detail
         );
     }
-    rec.events.iter().filter(|e| e.kind == "resolving").count()
+    rec.events
+        .iter()
+        .filter(|e| e.kind == EventKind::Resolving)
+        .count()
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 mod common;
 
+use fleetreset::model::EventKind;
 use std::collections::HashMap;
 
 use common::Simulate;
@@ -77,7 +78,7 @@ fn a_thousand_device_factory_reset_gives_every_job_exactly_one_outcome_at_the_ra
     let rec = db.load_run(&db.resolve_run_id("latest").unwrap()).unwrap();
     assert_eq!(rec.jobs.len(), DEVICES);
     let mut outcome_events: HashMap<&str, usize> = HashMap::new();
-    for e in rec.events.iter().filter(|e| e.kind == "outcome") {
+    for e in rec.events.iter().filter(|e| e.kind == EventKind::Outcome) {
         *outcome_events
             .entry(e.device_id.as_deref().unwrap())
             .or_default() += 1;

@@ -8,6 +8,7 @@
 
 mod common;
 
+use fleetreset::model::EventKind;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
@@ -29,7 +30,7 @@ fn creds(dir: &Path, name: &str, password: &str) -> PathBuf {
     common::office_credentials(dir.join(name), USER, password)
 }
 
-fn count(rec: &fleetreset::store::RunRecord, id: &str, kind: &str) -> usize {
+fn count(rec: &fleetreset::store::RunRecord, id: &str, kind: EventKind) -> usize {
     rec.events
         .iter()
         .filter(|e| e.kind == kind && e.device_id.as_deref() == Some(id))
@@ -285,7 +286,7 @@ fn a_camera_that_refuses_the_password_or_locks_out_costs_one_login_and_none_on_r
         journal.text
     );
     for id in ["wrong-pw", "locked"] {
-        assert_eq!(count(&rec, id, "login_attempt"), 1, "{id}");
+        assert_eq!(count(&rec, id, EventKind::LoginAttempt), 1, "{id}");
     }
     // One login asked for each in the run (the locked one had the stranger's before it).
     assert_eq!(
@@ -324,7 +325,7 @@ fn a_camera_that_refuses_the_password_or_locks_out_costs_one_login_and_none_on_r
     assert_eq!(after.text, journal.text, "resume reached a camera\n{t2}");
     let rec2 = latest_run(&bench.db());
     for id in ["wrong-pw", "locked"] {
-        assert_eq!(count(&rec2, id, "login_attempt"), 1, "{id}\n{t2}");
+        assert_eq!(count(&rec2, id, EventKind::LoginAttempt), 1, "{id}\n{t2}");
         assert_eq!(outcome_of(&rec2, id).0, Some(Outcome::Failed), "{id}");
     }
 
@@ -370,7 +371,9 @@ fn a_camera_run_killed_right_after_the_reboot_acks_never_reboots_twice_on_resume
     let creds = run_creds.to_str().unwrap();
     let mut run = Bench::spawn(&mut bench.cmd(&run_args("power-cycle", &["--credentials", creds])));
     let db = bench.db();
-    kill_when(&mut run, || common::truth::count_events(&db, "ack") >= 2);
+    kill_when(&mut run, || {
+        common::truth::count_events(&db, EventKind::Ack) >= 2
+    });
     let out = bench.output(&["resume", "latest", "--yes", "--credentials", creds]);
     let t = text(&out);
     let rec = latest_run(&db);
@@ -383,7 +386,7 @@ fn a_camera_run_killed_right_after_the_reboot_acks_never_reboots_twice_on_resume
             "{id}\n{}\n{t}",
             journal.text
         );
-        assert_eq!(count(&rec, id, "ack"), 1, "{id}\n{t}");
+        assert_eq!(count(&rec, id, EventKind::Ack), 1, "{id}\n{t}");
         let (outcome, reason, detail) = outcome_of(&rec, id);
         assert!(
             outcome == Some(Outcome::Succeeded)
@@ -407,7 +410,7 @@ fn a_camera_run_killed_mid_login_is_not_logged_in_again_on_resume() {
         &["--credentials", creds, "--request-timeout", "20"],
     )));
     let db = bench.db();
-    wait_for_events(&db, "login_attempt", 1);
+    wait_for_events(&db, EventKind::LoginAttempt, 1);
     // Killed once the camera has the login's first step, whose answer it holds back 3 s.
     kill_when(&mut run, || {
         journal_count(&bench.journal(), "tapo-cam", "login") >= 1
@@ -436,7 +439,7 @@ fn a_camera_run_killed_mid_login_is_not_logged_in_again_on_resume() {
         "{}\n{t}",
         journal.text
     );
-    assert_eq!(count(&rec, "tapo-cam", "login_attempt"), 1, "{t}");
+    assert_eq!(count(&rec, "tapo-cam", EventKind::LoginAttempt), 1, "{t}");
     let (outcome, reason, detail) = outcome_of(&rec, "tapo-cam");
     assert_eq!(outcome, Some(Outcome::Failed), "{detail}\n{t}");
     assert_eq!(
@@ -612,8 +615,8 @@ fn cameras_answering_garbage_or_cut_tls_or_odd_suites_are_never_a_success() {
             Some(Outcome::Failed),
             "{id}: {reason:?} {detail}\n{t}"
         );
-        assert_eq!(count(&rec, id, "ack"), 0, "{id}");
-        assert_eq!(count(&rec, id, "intent"), 0, "{id}");
+        assert_eq!(count(&rec, id, EventKind::Ack), 0, "{id}");
+        assert_eq!(count(&rec, id, EventKind::Intent), 0, "{id}");
         // A probe is at most a few reads: no reboot could have been among them unprobed.
         let n = seen.load(std::sync::atomic::Ordering::SeqCst);
         assert!(n <= 4, "{id}: {n} requests\n{t}");
@@ -645,8 +648,16 @@ fn a_camera_that_refuses_the_reboot_module_is_not_taken_as_an_acknowledgement() 
     for id in ["tapo-cam", "kasa-cam"] {
         let (outcome, reason, detail) = outcome_of(&rec, id);
         assert_ne!(outcome, Some(Outcome::Succeeded), "{id}: {detail}\n{t}");
-        assert_eq!(count(&rec, id, "ack"), 0, "{id}: {reason:?} {detail}\n{t}");
-        assert_eq!(count(&rec, id, "command_failed"), 1, "{id}: {detail}\n{t}");
+        assert_eq!(
+            count(&rec, id, EventKind::Ack),
+            0,
+            "{id}: {reason:?} {detail}\n{t}"
+        );
+        assert_eq!(
+            count(&rec, id, EventKind::CommandFailed),
+            1,
+            "{id}: {detail}\n{t}"
+        );
     }
     let (_, _, detail) = outcome_of(&rec, "kasa-cam");
     assert!(detail.contains("module not support"), "{detail}");
@@ -672,8 +683,8 @@ fn a_camera_run_killed_between_intent_and_ack_never_sends_the_reboot_again() {
     )));
     let db = bench.db();
     kill_when(&mut run, || {
-        common::truth::count_events(&db, "intent") >= 1
-            && common::truth::count_events(&db, "ack") == 0
+        common::truth::count_events(&db, EventKind::Intent) >= 1
+            && common::truth::count_events(&db, EventKind::Ack) == 0
             && bench.journal().reboots.values().sum::<usize>() >= 1
     });
     let before = bench.journal();
@@ -688,7 +699,7 @@ fn a_camera_run_killed_between_intent_and_ack_never_sends_the_reboot_again() {
     );
     assert_truthful(&rec, &journal, true, "killed between intent and ack");
     for id in ["tapo-cam", "kasa-cam"] {
-        let intents = count(&rec, id, "intent");
+        let intents = count(&rec, id, EventKind::Intent);
         let reboots = journal.reboots.get(id).copied().unwrap_or(0);
         assert!(
             reboots <= 1,

@@ -10,6 +10,7 @@
 mod common;
 mod manual_run;
 
+use fleetreset::model::EventKind;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -30,7 +31,7 @@ fn confirm(dir: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-fn events<'a>(record: &'a fleetreset::store::RunRecord, kind: &str) -> Vec<&'a Value> {
+fn events(record: &fleetreset::store::RunRecord, kind: EventKind) -> Vec<&Value> {
     record
         .events
         .iter()
@@ -90,10 +91,10 @@ fn a_factory_reset_tapo_camera_is_confirmed_and_one_still_bound_is_flagged() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let rec = load(&db, "run-h-20");
     assert_eq!(outcome(&rec, "wiped"), Some(Outcome::ManualConfirmed));
-    let seen = &events(&rec, "manual_confirmed")[0]["seen"];
+    let seen = &events(&rec, EventKind::ManualConfirmed)[0]["seen"];
     assert_eq!(seen["result"], "answered", "{seen}");
     assert_eq!(seen["bound"], false, "{seen}");
-    assert!(events(&rec, "confirmation_refused").is_empty());
+    assert!(events(&rec, EventKind::ConfirmationRefused).is_empty());
 
     let out = confirm(
         tmp.path(),
@@ -102,7 +103,7 @@ fn a_factory_reset_tapo_camera_is_confirmed_and_one_still_bound_is_flagged() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let rec = load(&db, "run-h-20");
     assert_eq!(outcome(&rec, "bound"), Some(Outcome::ManualRequired));
-    let refused = events(&rec, "confirmation_refused");
+    let refused = events(&rec, EventKind::ConfirmationRefused);
     assert_eq!(refused.len(), 1, "{refused:?}");
     assert_eq!(refused[0]["address"], "127.47.20.2:8443");
 
@@ -313,7 +314,7 @@ fn hostile_technician_text_from_a_windows_1252_csv_and_a_workbook_stays_inert() 
     assert!(!contains(&out.stdout, "\nok: forged"), "{}", text(&out));
     let rec = load(&db, "run-h-23");
     assert_eq!(outcome(&rec, "bell"), Some(Outcome::ManualConfirmed));
-    let c = events(&rec, "manual_confirmed");
+    let c = events(&rec, EventKind::ManualConfirmed);
     assert_eq!(c.len(), 1);
     assert_eq!(c[0]["by"], "José Müller");
     assert_eq!(c[0]["said_at"], "+1 555 0100");
@@ -355,7 +356,7 @@ fn hostile_technician_text_from_a_windows_1252_csv_and_a_workbook_stays_inert() 
     let rec = load(&db, "run-h-23");
     assert_eq!(outcome(&rec, "plug"), Some(Outcome::ManualConfirmed));
     assert_eq!(outcome(&rec, "cam"), Some(Outcome::ManualRequired));
-    let c = events(&rec, "manual_confirmed");
+    let c = events(&rec, EventKind::ManualConfirmed);
     assert_eq!(c.len(), 2, "{c:?}");
     assert_eq!(c[1]["by"], "@SUM(1)</td><script>alert(1)</script>");
     assert_eq!(c[1]["source"], format!("back.xlsx[Checklist]:{}", plug + 2));
@@ -472,7 +473,7 @@ fn two_confirms_of_one_device_at_once_record_exactly_one_confirmation() {
         );
     }
     let rec = load(&db, "run-h-24");
-    let confirmed = events(&rec, "manual_confirmed");
+    let confirmed = events(&rec, EventKind::ManualConfirmed);
     for d in ["d1", "d2", "d3", "d4", "d5", "d6"] {
         assert_eq!(
             outcome(&rec, d),
@@ -482,14 +483,14 @@ fn two_confirms_of_one_device_at_once_record_exactly_one_confirmation() {
         let n = rec
             .events
             .iter()
-            .filter(|e| e.kind == "manual_confirmed" && e.device_id.as_deref() == Some(d))
+            .filter(|e| e.kind == EventKind::ManualConfirmed && e.device_id.as_deref() == Some(d))
             .count();
         assert_eq!(n, 1, "{d} confirmed {n} times\n{all}");
         let job = rec.jobs.iter().find(|j| j.device_id == d).unwrap();
         let event = rec
             .events
             .iter()
-            .find(|e| e.kind == "manual_confirmed" && e.device_id.as_deref() == Some(d))
+            .find(|e| e.kind == EventKind::ManualConfirmed && e.device_id.as_deref() == Some(d))
             .unwrap();
         // The job's detail names the technician its one event names.
         let who = event.detail["by"].as_str().unwrap();
@@ -605,8 +606,8 @@ fn a_confirm_while_resume_of_the_same_run_is_working_records_one_confirmation() 
     let mut run = Bench::spawn(&mut bench.cmd(&run_args("power-cycle", &["--rate", "5"])));
     // Killed once `off` waits for a technician and `gone`'s reboot is acknowledged.
     kill_when(&mut run, || {
-        count_events(&db, "work_order") + count_events(&db, "outcome") >= 1
-            && count_events(&db, "ack") >= 1
+        count_events(&db, EventKind::WorkOrder) + count_events(&db, EventKind::Outcome) >= 1
+            && count_events(&db, EventKind::Ack) >= 1
     });
     let rec = latest_run(&db);
     let run_id = rec.run.id.clone();
@@ -659,14 +660,14 @@ fn a_confirm_while_resume_of_the_same_run_is_working_records_one_confirmation() 
     }
     let rec = latest_run(&db);
     let journal = bench.journal();
-    let on = |id: &str, kind: &str| {
+    let on = |id: &str, kind: EventKind| {
         rec.events
             .iter()
             .filter(|e| e.kind == kind && e.device_id.as_deref() == Some(id))
             .count()
     };
     assert_eq!(
-        on("off", "manual_confirmed"),
+        on("off", EventKind::ManualConfirmed),
         1,
         "{confirm_text}\n{resume_text}"
     );
@@ -684,9 +685,9 @@ fn a_confirm_while_resume_of_the_same_run_is_working_records_one_confirmation() 
         rec.jobs
     );
     for id in ["gone", "fine"] {
-        assert_eq!(on(id, "outcome"), 1, "{id}\n{resume_text}");
+        assert_eq!(on(id, EventKind::Outcome), 1, "{id}\n{resume_text}");
     }
-    assert_eq!(on("off", "outcome"), 1, "{resume_text}");
+    assert_eq!(on("off", EventKind::Outcome), 1, "{resume_text}");
     assert_truthful(&rec, &journal, true, "confirm during resume");
 }
 
@@ -731,7 +732,10 @@ fn after_a_factory_reset_kasa_cameras_are_looked_at_without_the_account_password
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let rec = load(&db, "run-h-27");
     assert_eq!(outcome(&rec, "bell"), Some(Outcome::ManualConfirmed));
-    assert_eq!(events(&rec, "manual_confirmed")[0]["seen"]["bound"], false);
+    assert_eq!(
+        events(&rec, EventKind::ManualConfirmed)[0]["seen"]["bound"],
+        false
+    );
     let out = confirm(
         tmp.path(),
         &[&["run-h-27", "cam", "--by", "Ana"], &with_creds[..]].concat(),
@@ -739,7 +743,7 @@ fn after_a_factory_reset_kasa_cameras_are_looked_at_without_the_account_password
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let rec = load(&db, "run-h-27");
     assert_eq!(outcome(&rec, "cam"), Some(Outcome::ManualRequired));
-    assert_eq!(events(&rec, "confirmation_refused").len(), 1);
+    assert_eq!(events(&rec, EventKind::ConfirmationRefused).len(), 1);
     let journal = Journal::read(&journal);
     assert!(journal.no_commands(), "{}", journal.text);
     let failed = journal
@@ -918,7 +922,10 @@ fn a_checklist_of_another_run_without_its_run_column_is_refused_by_its_action_an
         &["run-h-30b", "--from", "today.csv", "--no-verify"],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(events(&load(&db, "run-h-30b"), "manual_confirmed").len(), 3);
+    assert_eq!(
+        events(&load(&db, "run-h-30b"), EventKind::ManualConfirmed).len(),
+        3
+    );
 }
 
 /// Work orders from hostile inventory text (notes, site and unit with a terminal escape, a
@@ -990,5 +997,5 @@ fn work_orders_show_hostile_inventory_text_inert_in_every_format() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let rec = load(&db, "run-h-31");
-    assert_eq!(events(&rec, "manual_confirmed")[0]["by"], "-Ana-");
+    assert_eq!(events(&rec, EventKind::ManualConfirmed)[0]["by"], "-Ana-");
 }

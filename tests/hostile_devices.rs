@@ -6,6 +6,7 @@
 
 mod common;
 
+use fleetreset::model::EventKind;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -428,7 +429,9 @@ fn a_power_cycle_over_a_hostile_fleet_fails_each_hostile_device_alone_and_reboot
         let outcomes = rec
             .events
             .iter()
-            .filter(|e| e.kind == "outcome" && e.device_id.as_deref() == Some(&job.device_id))
+            .filter(|e| {
+                e.kind == EventKind::Outcome && e.device_id.as_deref() == Some(&job.device_id)
+            })
             .count();
         assert_eq!(
             outcomes, 1,
@@ -441,7 +444,7 @@ fn a_power_cycle_over_a_hostile_fleet_fails_each_hostile_device_alone_and_reboot
         assert!(
             !rec.events
                 .iter()
-                .any(|e| e.kind == "intent" && e.device_id.as_deref() == Some(id)),
+                .any(|e| e.kind == EventKind::Intent && e.device_id.as_deref() == Some(id)),
             "an intent was recorded for {id}"
         );
     }

@@ -10,6 +10,7 @@ mod common;
 use common::bench::{Bench, kill_when, run_args};
 use common::text;
 use common::truth::{Line, assert_truthful, count_events, events_of, latest_run, outcome_of};
+use fleetreset::model::EventKind;
 use fleetreset::model::{Method, Outcome, Reason};
 
 fn lines(bench: &Bench) -> Vec<Line> {
@@ -74,8 +75,12 @@ fn a_kill_after_the_outlet_went_off_but_before_the_switch_answered_is_resumed_wi
         &["--method", "upstream", "--time-scale", "0.1"],
     )));
     kill_when(&mut child, || journal_has(&bench, "strip", "outlet_off"));
-    assert_eq!(count_events(&db, "outlet_off"), 0, "killed before the ack");
-    assert_eq!(count_events(&db, "intent"), 1);
+    assert_eq!(
+        count_events(&db, EventKind::OutletOff),
+        0,
+        "killed before the ack"
+    );
+    assert_eq!(count_events(&db, EventKind::Intent), 1);
 
     let out = bench.output(&["resume", "latest", "--yes"]);
     let record = latest_run(&db);
@@ -101,7 +106,7 @@ fn a_kill_after_the_outlet_went_off_but_before_the_switch_answered_is_resumed_wi
     assert_truthful(&record, &bench.journal(), true, "after resume");
     let events = events_of(&record, "bulb");
     assert_eq!(
-        events.iter().filter(|e| *e == "outlet_on").count(),
+        events.iter().filter(|e| **e == EventKind::OutletOn).count(),
         1,
         "{events:?}"
     );
@@ -122,7 +127,7 @@ fn a_kill_in_the_off_hold_of_a_shared_outlet_is_resumed_once_and_the_strip_reboo
     let db = bench.db();
     let mut child =
         Bench::spawn(&mut bench.cmd(&run_args("power-cycle", &["--time-scale", "0.1"])));
-    kill_when(&mut child, || count_events(&db, "outlet_off") >= 2);
+    kill_when(&mut child, || count_events(&db, EventKind::OutletOff) >= 2);
     assert_eq!(switched(&bench, "strip"), (1, 0));
 
     let out = bench.output(&["resume", "latest", "--yes"]);
@@ -169,9 +174,9 @@ fn a_kill_after_the_outlet_came_back_on_is_resumed_without_touching_the_switch()
         "power-cycle",
         &["--method", "upstream", "--time-scale", "0.05"],
     )));
-    kill_when(&mut child, || count_events(&db, "outlet_on") >= 1);
+    kill_when(&mut child, || count_events(&db, EventKind::OutletOn) >= 1);
     assert_eq!(
-        count_events(&db, "came_back"),
+        count_events(&db, EventKind::CameBack),
         0,
         "killed before verification"
     );
@@ -194,7 +199,7 @@ fn a_kill_after_the_outlet_came_back_on_is_resumed_without_touching_the_switch()
     let ons = record
         .events
         .iter()
-        .filter(|e| e.kind == "outlet_on")
+        .filter(|e| e.kind == EventKind::OutletOn)
         .count();
     assert_eq!(ons, 1, "resume switched nothing more");
     assert_truthful(&record, &bench.journal(), true, "after resume");
@@ -290,7 +295,7 @@ fn an_outlet_already_off_is_left_alone_and_no_cycle_is_recorded() {
         "the run switched an outlet someone had switched off\n{}",
         bench.journal().text
     );
-    assert_eq!(count_events(&bench.db(), "intent"), 0);
+    assert_eq!(count_events(&bench.db(), EventKind::Intent), 0);
 }
 
 /// Switches outlet `n` of the IOT strip at `addr` off, as a person in the app would.
@@ -561,7 +566,7 @@ fn resume_keeps_the_run_s_method_for_the_jobs_never_started() {
             "1",
         ],
     )));
-    kill_when(&mut child, || count_events(&db, "outlet_off") >= 1);
+    kill_when(&mut child, || count_events(&db, EventKind::OutletOff) >= 1);
     let out = bench.output(&["resume", "latest", "--yes"]);
     let record = latest_run(&db);
     let journal = bench.journal();
@@ -806,7 +811,7 @@ fn an_abort_in_the_off_hold_switches_the_outlet_back_on_before_the_run_ends() {
         &["--method", "upstream", "--time-scale", "0.1"],
     )));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while count_events(&db, "outlet_off") < 1 {
+    while count_events(&db, EventKind::OutletOff) < 1 {
         assert!(std::time::Instant::now() < deadline, "no outlet_off");
         std::thread::sleep(std::time::Duration::from_millis(2));
     }

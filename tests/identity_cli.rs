@@ -5,6 +5,7 @@
 
 mod common;
 
+use fleetreset::model::EventKind;
 use std::process::Output;
 
 use common::bench::{Bench, run_args};
@@ -127,7 +128,7 @@ fn a_device_of_another_family_than_the_inventory_says_is_refused_and_another_mod
     let noted = record
         .events
         .iter()
-        .find(|e| e.kind == "model_mismatch")
+        .find(|e| e.kind == EventKind::ModelMismatch)
         .expect("the other model is recorded");
     assert_eq!(noted.device_id.as_deref(), Some("plug"));
     assert_eq!(noted.detail["reported_model"], "HS110(EU)");

@@ -7,6 +7,7 @@ mod common;
 
 use common::bench::{Bench, run_args};
 use common::truth::{latest_run, outcome_of};
+use fleetreset::model::EventKind;
 use fleetreset::model::{Outcome, Reason};
 
 #[test]
@@ -72,7 +73,7 @@ fn a_factory_reset_of_a_mixed_fleet_ends_every_device_without_a_remote_path_manu
         let order = record
             .events
             .iter()
-            .find(|e| e.device_id.as_deref() == Some(id) && e.kind == "work_order")
+            .find(|e| e.device_id.as_deref() == Some(id) && e.kind == EventKind::WorkOrder)
             .unwrap_or_else(|| panic!("no work_order event for {id}"));
         assert!(
             order.detail["procedure"]["words"].is_string(),

@@ -7,6 +7,7 @@ mod common;
 use common::bench::{Bench, exit_code, run_args, run_args_on, wait_for_events};
 use common::truth::{assert_truthful, latest_run};
 use common::{signal, signal_twice, text};
+use fleetreset::model::EventKind;
 use fleetreset::model::Outcome;
 use fleetreset::store::Db;
 
@@ -25,7 +26,7 @@ fn a_second_run_or_resume_on_a_database_with_a_run_in_progress_is_refused_naming
         "power-cycle",
         &["--db", "audit.db", "--rate", "1"],
     )));
-    wait_for_events(&b.path("audit.db"), "intent", 1);
+    wait_for_events(&b.path("audit.db"), EventKind::Intent, 1);
 
     for args in [
         run_args("power-cycle", &["--db", "audit.db"]),
@@ -68,7 +69,7 @@ fn two_runs_on_different_databases_cannot_act_on_the_same_devices_at_once() {
     let b = Bench::start(&csv, &csv);
     let mut first =
         Bench::spawn(&mut b.cmd(&run_args("power-cycle", &["--db", "a.db", "--rate", "1"])));
-    wait_for_events(&b.path("a.db"), "intent", 1);
+    wait_for_events(&b.path("a.db"), EventKind::Intent, 1);
 
     let out = b.output(&run_args("power-cycle", &["--db", "b.db"]));
     let t = text(&out);
@@ -108,7 +109,7 @@ fn a_new_run_is_refused_while_a_crashed_run_has_commands_without_outcomes() {
         "factory-reset",
         &["--db", "audit.db", "--rate", "20"],
     )));
-    wait_for_events(&b.path("audit.db"), "intent", 1);
+    wait_for_events(&b.path("audit.db"), EventKind::Intent, 1);
     let _ = first.0.kill(); // SIGKILL mid-run: intents without outcomes stay behind.
     let _ = first.0.wait();
 
@@ -140,7 +141,7 @@ fn a_new_run_is_refused_while_a_run_stopped_at_once_by_two_signals_left_commands
         "power-cycle",
         &["--rate", "1", "--time-scale", "0.1"],
     )));
-    wait_for_events(&b.db(), "intent", 1);
+    wait_for_events(&b.db(), EventKind::Intent, 1);
     signal_twice(&first, "-INT");
     assert_eq!(exit_code(&mut first), Some(3));
     let open = latest_run(&b.db())
@@ -167,7 +168,7 @@ fn resume_of_one_run_is_refused_while_another_run_of_the_database_left_a_command
     let csv = fleet(5, 2, "");
     let b = Bench::start(&csv, &csv);
     let mut a = Bench::spawn(&mut b.cmd(&run_args("power-cycle", &["--rate", "1"])));
-    wait_for_events(&b.db(), "intent", 1);
+    wait_for_events(&b.db(), EventKind::Intent, 1);
     signal(&a, "-INT");
     assert_eq!(exit_code(&mut a), Some(3));
     let run_a = latest_run(&b.db()).run.id;
@@ -182,7 +183,7 @@ fn resume_of_one_run_is_refused_while_another_run_of_the_database_left_a_command
     let mut run_b = Bench::spawn(&mut b.cmd(&args));
     let db = b.db();
     common::bench::kill_when(&mut run_b, || {
-        common::truth::count_events(&db, "intent") >= 2 && b.journal().commands("p02") == 1
+        common::truth::count_events(&db, EventKind::Intent) >= 2 && b.journal().commands("p02") == 1
     });
 
     let out = b.output(&["resume", &run_a, "--yes"]);
@@ -201,7 +202,9 @@ fn an_open_command_is_found_whatever_way_the_address_is_written() {
     let b = Bench::start(&csv, &csv);
     let mut first = Bench::spawn(&mut b.cmd(&run_args("power-cycle", &[])));
     let db = b.db();
-    common::bench::kill_when(&mut first, || common::truth::count_events(&db, "ack") >= 1);
+    common::bench::kill_when(&mut first, || {
+        common::truth::count_events(&db, EventKind::Ack) >= 1
+    });
     for spelled in [format!("{ip}:9999"), format!("::ffff:{ip}")] {
         std::fs::write(
             b.path("other.csv"),
@@ -224,7 +227,7 @@ fn a_device_is_claimed_whatever_way_its_address_is_written() {
     let b = Bench::start(&csv, &csv);
     let mut first =
         Bench::spawn(&mut b.cmd(&run_args("power-cycle", &["--db", "a.db", "--rate", "1"])));
-    wait_for_events(&b.path("a.db"), "intent", 1);
+    wait_for_events(&b.path("a.db"), EventKind::Intent, 1);
     std::fs::write(
         b.path("other.csv"),
         format!("id,host,model\nsame,::ffff:{ip},HS110(EU)\n"),
@@ -247,7 +250,7 @@ fn a_run_on_another_database_is_refused_while_a_crashed_run_has_commands_open_on
     let mut first = Bench::spawn(&mut b.cmd(&run_args("power-cycle", &["--db", "a.db"])));
     let a_db = b.path("a.db");
     common::bench::kill_when(&mut first, || {
-        common::truth::count_events(&a_db, "ack") >= 1
+        common::truth::count_events(&a_db, EventKind::Ack) >= 1
     });
     let sent = b.journal().reboots.len();
 
@@ -279,7 +282,7 @@ fn a_device_named_by_a_host_name_in_one_run_and_by_its_address_in_another_is_one
     let csv = "id,host,model,sim_fault\nplug,127.0.0.1:19998,HS110(EU),reboot_ignored\n";
     let b = Bench::start(csv, csv);
     let mut first = Bench::spawn(&mut b.cmd(&run_args("power-cycle", &["--db", "a.db"])));
-    wait_for_events(&b.path("a.db"), "intent", 1);
+    wait_for_events(&b.path("a.db"), EventKind::Intent, 1);
     std::fs::write(
         b.path("named.csv"),
         "id,host,model\nsame,localhost:19998,HS110(EU)\n",
@@ -315,7 +318,7 @@ fn a_crashed_run_s_claim_survives_later_runs_on_its_own_database_until_it_is_res
     let mut crashed = Bench::spawn(&mut b.cmd(&with("p01.csv", "a.db")));
     let a_db = b.path("a.db");
     common::bench::kill_when(&mut crashed, || {
-        common::truth::count_events(&a_db, "ack") >= 1
+        common::truth::count_events(&a_db, EventKind::Ack) >= 1
     });
     let out = b.output(&with("p02.csv", "a.db"));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -338,7 +341,7 @@ fn a_run_stopped_at_once_by_two_signals_keeps_its_devices_from_runs_on_other_dat
         "power-cycle",
         &["--db", "a.db", "--time-scale", "0.1"],
     )));
-    wait_for_events(&b.path("a.db"), "intent", 1);
+    wait_for_events(&b.path("a.db"), EventKind::Intent, 1);
     signal_twice(&first, "-INT");
     assert_eq!(exit_code(&mut first), Some(3));
     let out = b.output(&run_args("power-cycle", &["--db", "b.db"]));
@@ -363,7 +366,7 @@ fn a_device_found_at_a_new_address_is_claimed_there_too() {
         "power-cycle",
         &["--db", "a.db", "--rediscover", &target],
     )));
-    wait_for_events(&b.path("a.db"), "intent", 1);
+    wait_for_events(&b.path("a.db"), EventKind::Intent, 1);
     std::fs::write(
         b.path("new.csv"),
         format!("id,host,model\nsame,{new},HS110(EU)\n"),

@@ -5,6 +5,7 @@
 
 mod common;
 
+use fleetreset::model::EventKind;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -112,7 +113,7 @@ fn plan_json_into_a_closed_pipe_exits_quietly() {
 fn a_run_whose_terminal_hangs_up_carries_on_to_its_reports() {
     let b = bench(3, 6);
     let mut child = Bench::spawn(&mut run(&b, "5", &[]));
-    wait_for_events(&b.db(), "intent", 1);
+    wait_for_events(&b.db(), EventKind::Intent, 1);
     let hup = Command::new("kill")
         .args(["-HUP", &child.0.id().to_string()])
         .status()
@@ -255,7 +256,7 @@ fn ctrl_c_twice_still_stops_a_run_whose_stderr_is_a_closed_pipe() {
             .unwrap(),
     );
     drop(child.0.stderr.take());
-    wait_for_events(&b.db(), "intent", 3);
+    wait_for_events(&b.db(), EventKind::Intent, 3);
     signal_twice(&child, "-INT");
     assert_eq!(exit_code(&mut child), Some(3), "the second signal was lost");
     let record = latest_run(&b.db());
@@ -270,7 +271,7 @@ fn ctrl_c_twice_still_stops_a_run_whose_stderr_is_a_closed_pipe() {
 fn a_signal_after_the_last_job_started_still_ends_the_run_interrupted() {
     let b = bench(7, 2);
     let mut child = Bench::spawn(&mut run(&b, "50", &[]));
-    wait_for_events(&b.db(), "intent", 2);
+    wait_for_events(&b.db(), EventKind::Intent, 2);
     signal(&child, "-TERM");
     assert_eq!(exit_code(&mut child), Some(3));
     let record = latest_run(&b.db());

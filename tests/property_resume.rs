@@ -11,6 +11,7 @@
 
 mod common;
 
+use fleetreset::model::EventKind;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -180,7 +181,7 @@ fn check_case(c: &Case) {
     let judged = record
         .events
         .iter()
-        .filter(|e| e.kind == "resolving")
+        .filter(|e| e.kind == EventKind::Resolving)
         .count();
     eprintln!(
         "seed {}: {} {} device(s), {} judged by resume, {} command(s) received",

@@ -1,6 +1,7 @@
 //! `fleetreset runs` and `fleetreset report` as users run them: the real binary, in a temporary
 //! directory, against a database filled through the store's public API.
 
+use fleetreset::model::EventKind;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -55,7 +56,11 @@ fn new_run(id: &str, action: Action, started: &str) -> NewRun {
         action,
         inventory_path: "inventories/lab.csv".to_string(),
         inventory_sha256: "ab".repeat(32),
-        parameters: json!({"rate_per_s": 2, "concurrency": 4}),
+        parameters: fleetreset::store::RunParameters {
+            rate_per_s: Some(2),
+            concurrency: Some(4),
+            ..Default::default()
+        },
         operator: "alice".to_string(),
         tool_version: "0.1.0".to_string(),
         started_at: at(started),
@@ -183,7 +188,7 @@ fn two_runs() -> TempDir {
                 device_id: Some("plug-1".to_string()),
                 at: at("2026-01-02T09:00:01.000Z"),
                 state: Some(JobState::Probing),
-                kind: "state".to_string(),
+                kind: EventKind::State.into(),
                 detail: json!({}),
             },
             snapshot(

@@ -5,6 +5,7 @@
 
 mod common;
 
+use fleetreset::model::EventKind;
 use std::process::Output;
 use std::time::Duration;
 
@@ -37,9 +38,9 @@ fn a_factory_reset_acknowledged_before_a_crash_is_never_sent_again_when_the_devi
     let mut run = Bench::spawn(&mut b.cmd(&run_args("factory-reset", &["--rate", "40"])));
     let db = b.db();
     kill_when(&mut run, || {
-        count_events(&db, "ack") >= 3 && count_events(&db, "left_network") == 0
+        count_events(&db, EventKind::Ack) >= 3 && count_events(&db, EventKind::LeftNetwork) == 0
     });
-    let acked_before = count_events(&b.db(), "ack");
+    let acked_before = count_events(&b.db(), EventKind::Ack);
 
     let out = resume(&b);
     let t = text(&out);
@@ -63,7 +64,7 @@ fn a_factory_reset_acknowledged_before_a_crash_is_never_sent_again_when_the_devi
     let judged = record
         .events
         .iter()
-        .filter(|e| e.kind == "resolving")
+        .filter(|e| e.kind == EventKind::Resolving)
         .count();
     assert!(
         judged >= acked_before.min(3),
@@ -82,9 +83,14 @@ fn a_reset_without_a_recorded_acknowledgement_and_a_device_gone_at_resume_is_not
     )));
     let db = b.db();
     kill_when(&mut run, || {
-        count_events(&db, "intent") == 1 && Journal::read(b.journal_path()).commands("p01") == 1
+        count_events(&db, EventKind::Intent) == 1
+            && Journal::read(b.journal_path()).commands("p01") == 1
     });
-    assert_eq!(count_events(&b.db(), "ack"), 0, "the kill came too late");
+    assert_eq!(
+        count_events(&b.db(), EventKind::Ack),
+        0,
+        "the kill came too late"
+    );
 
     let out = resume(&b);
     let t = text(&out);
@@ -113,7 +119,7 @@ fn power_cycle_across_a_clock_step(b: &Bench, offset: i64, n: usize) -> Output {
     faketime::wall_clock_offset(&mut cmd, offset);
     let mut run = Bench::spawn(&mut cmd);
     let db = b.db();
-    kill_when(&mut run, || count_events(&db, "ack") >= n);
+    kill_when(&mut run, || count_events(&db, EventKind::Ack) >= n);
     resume(b)
 }
 
@@ -136,11 +142,15 @@ fn a_wall_clock_two_hours_ahead_during_the_run_gives_no_device_a_second_reboot()
         assert_eq!(j.outcome, Some(Outcome::Succeeded), "{j:?}");
     }
     // The run's timestamps are two hours ahead of the resume's: proof the clock really was off.
-    let intent = record.events.iter().find(|e| e.kind == "intent").unwrap();
+    let intent = record
+        .events
+        .iter()
+        .find(|e| e.kind == EventKind::Intent)
+        .unwrap();
     let resolving = record
         .events
         .iter()
-        .find(|e| e.kind == "resolving")
+        .find(|e| e.kind == EventKind::Resolving)
         .unwrap();
     assert!(
         intent.at - resolving.at > chrono::Duration::minutes(100),
@@ -177,10 +187,9 @@ fn a_wall_clock_two_hours_behind_does_not_make_an_ignored_reboot_a_success() {
         .jobs
         .iter()
         .filter(|j| {
-            record
-                .events
-                .iter()
-                .any(|e| e.kind == "resolving" && e.device_id.as_deref() == Some(&j.device_id))
+            record.events.iter().any(|e| {
+                e.kind == EventKind::Resolving && e.device_id.as_deref() == Some(&j.device_id)
+            })
         })
         .collect();
     assert!(!judged.is_empty(), "no job was left for resume to judge");
@@ -200,7 +209,7 @@ fn a_crashed_run_whose_write_ahead_log_was_deleted_is_refused_rather_than_resume
     let b = bench(&csv);
     let mut run = Bench::spawn(&mut b.cmd(&run_args("factory-reset", &["--rate", "20"])));
     let db = b.db();
-    kill_when(&mut run, || count_events(&db, "ack") >= 1);
+    kill_when(&mut run, || count_events(&db, EventKind::Ack) >= 1);
     let sent = b.journal().resets.len();
     // Copying the database without its -wal (or deleting it) loses the newest records, the
     // intents among them.
@@ -257,7 +266,7 @@ fn one_command_per_address_holds_across_a_resume() {
     let b = Bench::start(sim, inventory);
     let mut run = Bench::spawn(&mut b.cmd(&run_args("power-cycle", &["--rate", "1"])));
     let db = b.db();
-    common::bench::wait_for_events(&db, "ack", 1);
+    common::bench::wait_for_events(&db, EventKind::Ack, 1);
     let _ = std::process::Command::new("kill")
         .args(["-INT", &run.0.id().to_string()])
         .status();
@@ -286,7 +295,7 @@ fn resume_judges_a_moved_device_where_the_command_went_not_at_the_inventory_s_ol
     let target = format!("{}/29", common::ip(FILE, 7, 0));
     let mut run = Bench::spawn(&mut b.cmd(&run_args("factory-reset", &["--rediscover", &target])));
     let db = b.db();
-    kill_when(&mut run, || count_events(&db, "ack") >= 1);
+    kill_when(&mut run, || count_events(&db, EventKind::Ack) >= 1);
     let out = resume(&b);
     let t = text(&out);
     let (outcome, reason, detail) = outcome_of(&latest_run(&db), "plug");
@@ -323,7 +332,7 @@ fn a_resume_refused_for_its_credentials_leaves_the_run_as_it_was() {
         .env("FLEETRESET_CRED_OFFICE_PASSWORD", "pw");
     let mut run = Bench::spawn(&mut cmd);
     let db = b.db();
-    common::bench::wait_for_events(&db, "ack", 1);
+    common::bench::wait_for_events(&db, EventKind::Ack, 1);
     let _ = std::process::Command::new("kill")
         .args(["-INT", &run.0.id().to_string()])
         .status();

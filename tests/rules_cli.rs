@@ -5,6 +5,7 @@
 
 mod common;
 
+use fleetreset::model::EventKind;
 use std::process::Output;
 
 use common::bench::{Bench, run_args};
@@ -292,7 +293,7 @@ fn a_klap_device_at_another_time_scale_is_refused_by_its_own_probe_and_gets_noth
         "{detail}"
     );
     assert!(
-        !record.events.iter().any(|e| e.kind == "intent"),
+        !record.events.iter().any(|e| e.kind == EventKind::Intent),
         "an intent was recorded"
     );
 }

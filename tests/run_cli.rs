@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Output;
 
 use common::{Simulate, ip, text};
-use fleetreset::model::{Method, Outcome, Reason};
+use fleetreset::model::{EventKind, Method, Outcome, Reason};
 use fleetreset::store::Db;
 
 const FILE: u8 = 23;
@@ -163,10 +163,13 @@ fn the_moved_device_is_never_sent_a_command() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let db = Db::open(&dir.path().join("fleetreset.db")).unwrap();
     let rec = db.load_run(&db.resolve_run_id("latest").unwrap()).unwrap();
-    let kinds: Vec<&str> = rec.events.iter().map(|e| e.kind.as_str()).collect();
-    assert!(kinds.contains(&"identity_mismatch"), "{kinds:?}");
+    let kinds: Vec<_> = rec.events.iter().map(|e| e.kind).collect();
     assert!(
-        !kinds.contains(&"intent"),
+        kinds.contains(&EventKind::IdentityMismatch.into()),
+        "{kinds:?}"
+    );
+    assert!(
+        !kinds.contains(&EventKind::Intent.into()),
         "an intent was recorded: {kinds:?}"
     );
     // The simulated device is still there and still bound: it was not reset.

@@ -3,6 +3,7 @@
 
 mod common;
 
+use fleetreset::model::EventKind;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Output, Stdio};
@@ -197,7 +198,11 @@ fn a_failing_canary_stops_the_run_with_exit_three_and_resume_finishes_it() {
     }
     // The canary's failure stands; it was not run again.
     assert_eq!(rec.jobs[0].attempts, 1);
-    let reopened = rec.events.iter().filter(|e| e.kind == "reopened").count();
+    let reopened = rec
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::Reopened)
+        .count();
     assert_eq!(reopened, 5);
 }
 
@@ -373,17 +378,18 @@ fn spawn_run(dir: &Path, args: &[&str]) -> KillOnDrop {
 }
 
 /// Waits (up to 20 s) until the running process has recorded `n` events of `kind`.
-fn wait_for_events(dir: &Path, kind: &str, n: usize) {
+fn wait_for_events(dir: &Path, kind: EventKind, n: usize) {
     let db = dir.join("fleetreset.db");
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while std::time::Instant::now() < deadline {
         if let Ok(conn) =
             rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
         {
-            let count: rusqlite::Result<i64> =
-                conn.query_row("SELECT COUNT(*) FROM events WHERE kind = ?1", [kind], |r| {
-                    r.get(0)
-                });
+            let count: rusqlite::Result<i64> = conn.query_row(
+                "SELECT COUNT(*) FROM events WHERE kind = ?1",
+                [kind.as_str()],
+                |r| r.get(0),
+            );
             if count.is_ok_and(|c| c as usize >= n) {
                 return;
             }
@@ -399,7 +405,7 @@ fn a_first_signal_stops_new_jobs_lets_running_ones_finish_and_resume_completes()
     let _sim = Simulate::start(&csv);
     let dir = workdir(&csv);
     let mut child = spawn_run(dir.path(), &run_args("power-cycle", &["--rate", "2"]));
-    wait_for_events(dir.path(), "intent", 2);
+    wait_for_events(dir.path(), EventKind::Intent, 2);
     signal(&child, "-INT");
     let status = child.0.wait().unwrap();
     assert_eq!(status.code(), Some(3));
@@ -448,7 +454,7 @@ fn a_second_signal_stops_at_once_and_resume_resolves_the_intents_by_observation(
     let dir = workdir(&csv);
     let mut child = spawn_run(dir.path(), &run_args("power-cycle", &["--rate", "50"]));
     // A reboot is in flight (boot 0.6 s) when the signals come.
-    wait_for_events(dir.path(), "ack", 1);
+    wait_for_events(dir.path(), EventKind::Ack, 1);
     signal_twice(&child, "-TERM");
     assert_eq!(child.0.wait().unwrap().code(), Some(3));
     let rec = latest(dir.path());
@@ -479,7 +485,11 @@ fn a_second_signal_stops_at_once_and_resume_resolves_the_intents_by_observation(
         let detail = job.detail.as_deref().unwrap();
         assert!(detail.contains("not sent again"), "{id}: {detail}");
     }
-    let intents = rec.events.iter().filter(|e| e.kind == "intent").count();
+    let intents = rec
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::Intent)
+        .count();
     assert_eq!(intents, 4, "no device was sent a second reboot");
 }
 
@@ -534,7 +544,7 @@ fn two_processes_cannot_work_on_the_same_database() {
     // A slow run holds the database's lock; a resume of it meanwhile is refused, naming the
     // holder.
     let mut child = spawn_run(dir.path(), &run_args("power-cycle", &["--rate", "1"]));
-    wait_for_events(dir.path(), "intent", 1);
+    wait_for_events(dir.path(), EventKind::Intent, 1);
     let out = fleetreset(dir.path(), &["resume", "latest"]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");

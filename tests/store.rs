@@ -1,6 +1,7 @@
 //! The audit store through its public API: a run written by many concurrent jobs through the
 //! writer, the one-outcome rule, durable commits, run ids, and the errors of a bad path.
 
+use fleetreset::model::{EventKind, RunEventKind};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -27,7 +28,11 @@ fn new_run(id: &str, started_at: Timestamp) -> NewRun {
         inventory_path: "lab.csv".to_string(),
         inventory_sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
             .to_string(),
-        parameters: json!({"rate_per_s": 2, "concurrency": 8}),
+        parameters: fleetreset::store::RunParameters {
+            rate_per_s: Some(2),
+            concurrency: Some(8),
+            ..Default::default()
+        },
         operator: "ops@example".to_string(),
         tool_version: "0.1.0".to_string(),
         started_at,
@@ -59,14 +64,14 @@ fn temp_db() -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
-fn event(run: &str, dev: &str, at: Timestamp, state: Option<JobState>, kind: &str) -> Record {
+fn event(run: &str, dev: &str, at: Timestamp, state: Option<JobState>, kind: EventKind) -> Record {
     Record::Event {
         run_id: run.to_string(),
         device_id: Some(dev.to_string()),
         at,
         state,
-        kind: kind.to_string(),
-        detail: json!({"device": dev, "kind": kind}),
+        kind: kind.into(),
+        detail: json!({"device": dev, "kind": kind.as_str()}),
     }
 }
 
@@ -124,7 +129,7 @@ async fn run_one_job(writer: Writer, run: String, n: usize) {
             &dev,
             t(base + 1),
             Some(JobState::Probing),
-            "state",
+            EventKind::State,
         ))
         .await
         .unwrap();
@@ -138,13 +143,13 @@ async fn run_one_job(writer: Writer, run: String, n: usize) {
             &dev,
             t(base + 3),
             Some(JobState::IntentRecorded),
-            "state",
+            EventKind::State,
         ))
         .await
         .unwrap();
     tokio::task::yield_now().await;
     writer
-        .record(event(&run, &dev, t(base + 4), None, "ack"))
+        .record(event(&run, &dev, t(base + 4), None, EventKind::Ack))
         .await
         .unwrap();
     writer
@@ -153,7 +158,7 @@ async fn run_one_job(writer: Writer, run: String, n: usize) {
             &dev,
             t(base + 5),
             Some(JobState::Verifying),
-            "state",
+            EventKind::State,
         ))
         .await
         .unwrap();
@@ -196,6 +201,8 @@ async fn a_run_written_by_many_concurrent_jobs_loads_back_complete_and_in_order(
         rec.run.parameters,
         json!({"rate_per_s": 2, "concurrency": 8})
     );
+    let typed = rec.run.parameters().unwrap();
+    assert_eq!((typed.rate_per_s, typed.concurrency), (Some(2), Some(8)));
     assert_eq!(rec.run.started_at, t(-1000));
     assert_eq!(rec.run.finished_at, Some(t(99_000)));
     assert_eq!(rec.run.status, RunStatus::Finished);
@@ -244,7 +251,7 @@ async fn a_run_written_by_many_concurrent_jobs_loads_back_complete_and_in_order(
     assert_eq!(rec.events.len(), 1 + JOBS * JOB_EVENT_KINDS.len());
     assert!(rec.events.windows(2).all(|w| w[0].id < w[1].id));
     // The run's own start, written with the run itself, comes first.
-    assert_eq!(rec.events[0].kind, "run_started");
+    assert_eq!(rec.events[0].kind, RunEventKind::RunStarted);
     assert_eq!(rec.events[0].device_id, None);
     assert_eq!(rec.events[0].at, t(-1000));
     assert_eq!(rec.events[0].detail["parameters"], rec.run.parameters);
@@ -320,7 +327,11 @@ async fn a_second_outcome_for_a_job_is_refused_and_the_first_kept() {
     assert_eq!(job.outcome, Some(Outcome::Failed));
     assert_eq!(job.reason, Some(Reason::Unreachable));
     assert_eq!(job.finished_at, Some(t(10)));
-    let outcome_events = rec.events.iter().filter(|e| e.kind == "outcome").count();
+    let outcome_events = rec
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::Outcome)
+        .count();
     assert_eq!(outcome_events, 1);
 }
 
@@ -340,13 +351,19 @@ async fn a_refused_record_does_not_lose_the_records_batched_with_it() {
     let blocker = rusqlite::Connection::open(&path).unwrap();
     blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
     writer
-        .record(event("r1", &device(1), t(2), None, "first"))
+        .record(event("r1", &device(1), t(2), None, EventKind::Link))
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     for i in 0..10 {
         writer
-            .record(event("r1", &device(1), t(10 + i), None, "before"))
+            .record(event(
+                "r1",
+                &device(1),
+                t(10 + i),
+                None,
+                EventKind::ProbeRetry,
+            ))
             .await
             .unwrap();
     }
@@ -362,7 +379,13 @@ async fn a_refused_record_does_not_lose_the_records_batched_with_it() {
         .unwrap();
     for i in 0..10 {
         writer
-            .record(event("r1", &device(1), t(40 + i), None, "after"))
+            .record(event(
+                "r1",
+                &device(1),
+                t(40 + i),
+                None,
+                EventKind::WentAway,
+            ))
             .await
             .unwrap();
     }
@@ -371,9 +394,9 @@ async fn a_refused_record_does_not_lose_the_records_batched_with_it() {
 
     let rec = task.finish().await.unwrap().load_run("r1").unwrap();
     let kinds: Vec<_> = rec.events.iter().map(|e| e.kind.as_str()).collect();
-    let mut expected = vec!["run_started", "outcome", "first"];
-    expected.extend(["before"; 10]);
-    expected.extend(["after"; 10]);
+    let mut expected = vec!["run_started", "outcome", "link"];
+    expected.extend(["probe_retry"; 10]);
+    expected.extend(["went_away"; 10]);
     assert_eq!(kinds, expected);
     assert_eq!(rec.jobs[0].outcome, Some(Outcome::Succeeded));
 }
@@ -402,7 +425,7 @@ async fn record_durable_returns_after_the_commit_another_connection_can_see() {
             &device(0),
             t(5),
             Some(JobState::IntentRecorded),
-            "intent",
+            EventKind::Intent,
         ))
         .await
         .unwrap();
@@ -430,7 +453,7 @@ async fn finish_waits_for_every_writer_clone_and_drains_the_queue() {
     let job = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(200)).await;
         for i in 0..20 {
-            late.record(event("r1", &device(0), t(i), None, "late"))
+            late.record(event("r1", &device(0), t(i), None, EventKind::ProbeRetry))
                 .await
                 .unwrap();
         }
@@ -438,7 +461,11 @@ async fn finish_waits_for_every_writer_clone_and_drains_the_queue() {
     let db = task.finish().await.unwrap();
     job.await.unwrap();
     let rec = db.load_run("r1").unwrap();
-    let late = rec.events.iter().filter(|e| e.kind == "late").count();
+    let late = rec
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::ProbeRetry)
+        .count();
     assert_eq!(late, 20);
 }
 
@@ -798,11 +825,11 @@ async fn open_commands_are_the_jobs_with_an_intent_and_no_outcome_in_any_run_or_
     let (d0, d1, d2) = (device(0), device(1), device(2));
     // d0: intent, no outcome (open). d1: intent and outcome. d2: no intent. r2's d0: open.
     for rec in [
-        event("r1", &d0, t(10), None, "intent"),
-        event("r1", &d1, t(11), None, "intent"),
+        event("r1", &d0, t(10), None, EventKind::Intent),
+        event("r1", &d1, t(11), None, EventKind::Intent),
         outcome("r1", &d1, t(12), Outcome::Succeeded, None),
-        event("r1", &d2, t(13), None, "state"),
-        event("r2", &d0, t(14), None, "intent"),
+        event("r1", &d2, t(13), None, EventKind::State),
+        event("r2", &d0, t(14), None, EventKind::Intent),
     ] {
         writer.record_durable(rec).await.unwrap();
     }

@@ -5,6 +5,7 @@
 
 mod common;
 
+use fleetreset::model::EventKind;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -131,7 +132,7 @@ fn protocol_of(rec: &RunRecord, id: &str) -> (String, String) {
     let e = rec
         .events
         .iter()
-        .find(|e| e.kind == "link" && e.device_id.as_deref() == Some(id))
+        .find(|e| e.kind == EventKind::Link && e.device_id.as_deref() == Some(id))
         .unwrap();
     (
         e.detail["protocol"].as_str().unwrap().to_string(),
@@ -440,7 +441,7 @@ fn discover_update_moves_a_host_by_mac_and_rediscover_follows_a_moved_device_at_
     let link = rec
         .events
         .iter()
-        .find(|e| e.kind == "link" && e.device_id.as_deref() == Some("tapo"))
+        .find(|e| e.kind == EventKind::Link && e.device_id.as_deref() == Some("tapo"))
         .unwrap();
     assert_eq!(link.detail["moved_from"], "127.31.6.9:8080");
     assert_eq!(lab.journal_count("tapo", "reboot"), 1);

@@ -8,6 +8,7 @@ mod common;
 
 use common::bench::{Bench, exit_code, kill_when, run_args, wait_for_events};
 use common::truth::{count_events, events_of, latest_run, outcome_of, switchings};
+use fleetreset::model::EventKind;
 use fleetreset::model::{Method, Outcome, Reason};
 
 /// HS300 with six outlets at .1; `rows` after it.
@@ -69,16 +70,19 @@ fn a_power_cycle_behind_a_strip_outlet_switches_only_that_outlet_off_then_on_and
     assert_eq!(job.method, Method::Upstream);
     let events = events_of(&record, "bulb");
     for kind in [
-        "intent",
-        "outlet_off",
-        "went_away",
-        "outlet_on",
-        "came_back",
+        EventKind::Intent,
+        EventKind::OutletOff,
+        EventKind::WentAway,
+        EventKind::OutletOn,
+        EventKind::CameBack,
     ] {
-        assert!(events.iter().any(|e| e == kind), "no {kind}: {events:?}");
+        assert!(events.iter().any(|e| *e == kind), "no {kind}: {events:?}");
     }
-    let pos = |k: &str| events.iter().position(|e| e == k).unwrap();
-    assert!(pos("intent") < pos("outlet_off") && pos("outlet_off") < pos("outlet_on"));
+    let pos = |k: EventKind| events.iter().position(|e| *e == k).unwrap();
+    assert!(
+        pos(EventKind::Intent) < pos(EventKind::OutletOff)
+            && pos(EventKind::OutletOff) < pos(EventKind::OutletOn)
+    );
     // The strip has no power_via: with --method upstream it is a work order, untouched.
     assert_eq!(
         outcome_of(&record, "strip").0,
@@ -228,15 +232,15 @@ fn resume_after_a_kill_with_the_outlet_off_switches_it_on_and_never_cycles_it_ag
         &["--method", "upstream", "--time-scale", "0.1"],
     )));
     let db = bench.db();
-    kill_when(&mut child, || count_events(&db, "outlet_off") >= 1);
+    kill_when(&mut child, || count_events(&db, EventKind::OutletOff) >= 1);
     let before = switchings(&bench.journal().lines(), "strip");
     assert_eq!(before.len(), 1, "killed with the outlet off: {before:?}");
-    assert_eq!(count_events(&db, "outlet_on"), 0);
+    assert_eq!(count_events(&db, EventKind::OutletOn), 0);
 
     let mut resume = Bench::spawn(&mut bench.cmd(&["resume", "latest", "--yes"]));
     // 1: the strip itself (no power_via) stays a work order.
     assert_eq!(exit_code(&mut resume), Some(1));
-    wait_for_events(&db, "outlet_on", 1);
+    wait_for_events(&db, EventKind::OutletOn, 1);
     let journal = bench.journal().lines();
     let sw = switchings(&journal, "strip");
     let offs = sw.iter().filter(|(_, on, _)| !on).count();

@@ -1,7 +1,6 @@
 //! `fleetreset resume RUN`: continue an interrupted, stopped or crashed run.
 
 use anyhow::Context;
-use serde_json::Value;
 
 use crate::cli::ResumeArgs;
 use crate::engine::config::RunConfig;
@@ -207,52 +206,41 @@ fn read_as(options: &ReadOptions) -> String {
 /// How the run read its inventory: the same delimiter, encoding and sheet. Runs recorded
 /// before these were stored read with the defaults, as they did then.
 fn read_options(run: &RunRow) -> anyhow::Result<ReadOptions> {
-    match run.parameters.get("inventory") {
-        None => Ok(ReadOptions::default()),
-        Some(stored) => {
-            serde_json::from_value(stored.clone()).context("unusable inventory read options")
-        }
-    }
+    Ok(run
+        .parameters()
+        .context("unusable parameters")?
+        .read_options())
 }
 
 /// The run's own limits, as stored when it began, checked by the same rules as `run`'s
 /// arguments (the file may have been edited). The canary already ran then: a resumed run
 /// doesn't repeat it.
 fn stored_settings(run: &RunRow) -> Result<(RunConfig, Safety), String> {
-    let p = &run.parameters;
-    let num = |k: &str| p[k].as_f64().ok_or_else(|| format!("{k} missing"));
-    let int = |k: &str| p[k].as_u64().ok_or_else(|| format!("{k} missing"));
+    let p = run.parameters().map_err(|e| e.to_string())?;
+    fn given<T>(value: Option<T>, key: &str) -> Result<T, String> {
+        value.ok_or_else(|| format!("{key} missing"))
+    }
     let config = checked_config(Unchecked {
         action: run.action,
-        rate: u32::try_from(int("rate_per_s")?).map_err(|_| "rate_per_s out of range")?,
-        burst: u32::try_from(int("burst")?).map_err(|_| "burst out of range")?,
-        concurrency: usize::try_from(int("concurrency")?)
-            .map_err(|_| "concurrency out of range")?,
-        connect_timeout_s: num("connect_timeout_s")?,
-        request_timeout_s: num("request_timeout_s")?,
-        time_scale: num("time_scale")?,
+        rate: given(p.rate_per_s, "rate_per_s")?,
+        burst: given(p.burst, "burst")?,
+        concurrency: given(p.concurrency, "concurrency")?,
+        connect_timeout_s: given(p.connect_timeout_s, "connect_timeout_s")?,
+        request_timeout_s: given(p.request_timeout_s, "request_timeout_s")?,
+        time_scale: given(p.time_scale, "time_scale")?,
         // Runs recorded before `--method` chose by the catalog, as `auto` does.
-        method: match p["method"].as_str() {
-            None => Default::default(),
-            Some(word) => {
-                <crate::engine::method::MethodChoice as clap::ValueEnum>::from_str(word, false)
-                    .map_err(|_| {
-                        format!("method {word:?} is not one of auto, remote, upstream, manual")
-                    })?
-            }
-        },
+        method: p.method.unwrap_or_default(),
     })?;
-    let s = &p["safety"];
-    let amount = |v: &Value| v.as_str().map(str::parse::<Amount>).transpose();
+    let s = p.safety.unwrap_or_default();
+    let amount = |v: Option<&str>| v.map(str::parse::<Amount>).transpose();
     let safety = Safety {
         canary: 0,
-        batch: amount(&s["batch"])?,
-        max_fail: amount(&s["max_fail"])?,
-        window: parse_window(s["window"].as_str())?,
-        allow_unverified_identity: s["allow_unverified_identity"].as_bool().unwrap_or(false),
-        max_auth_failures: s["max_auth_failures"]
-            .as_u64()
-            .and_then(|n| usize::try_from(n).ok())
+        batch: amount(s.batch.as_deref())?,
+        max_fail: amount(s.max_fail.as_deref())?,
+        window: parse_window(s.window.as_deref())?,
+        allow_unverified_identity: s.allow_unverified_identity.unwrap_or(false),
+        max_auth_failures: s
+            .max_auth_failures
             .unwrap_or(DEFAULT_MAX_AUTH_FAILURES)
             .max(1),
     };

@@ -44,7 +44,8 @@ fn timing(s: &RunSummary) -> String {
             crate::output::local_time(&end.with_timezone(&chrono::Local)),
             crate::output::duration(took)
         ));
-        let scale = run.parameters["time_scale"].as_f64().unwrap_or(1.0);
+        // Parameters this build can't read say nothing of a time scale: real time.
+        let scale = run.parameters().map_or(1.0, |p| p.time_scale_or_real());
         if scale < 1.0 && scale > 0.0 {
             text.push_str(&format!(
                 " (about {} of device time at --time-scale {scale})",

@@ -96,11 +96,10 @@ fn confirm_hint(run_id: &str, csv: &std::path::Path, db: &std::path::Path) -> St
 /// SHA-256); otherwise why not, in words. Its problems are not printed: the run checked it.
 pub(crate) fn run_inventory(run: &RunRow) -> Result<Inventory, String> {
     let path = PathBuf::from(&run.inventory_path);
-    let options: ReadOptions = match run.parameters.get("inventory") {
-        None => ReadOptions::default(),
-        Some(stored) => serde_json::from_value(stored.clone())
-            .map_err(|e| format!("run {}'s read options are unusable: {e}", run.id))?,
-    };
+    let options: ReadOptions = run
+        .parameters()
+        .map_err(|e| format!("run {}'s read options are unusable: {e}", run.id))?
+        .read_options();
     let bytes = std::fs::read(&path)
         .map_err(|e| format!("cannot read the run's inventory {}: {e}", path.display()))?;
     if crate::engine::execute::sha256_hex(&bytes) != run.inventory_sha256 {

@@ -46,14 +46,31 @@ pub enum DeviceError {
     NotSent { op: &'static str },
 }
 
+/// What was asked of the device when an error came back: the one thing besides the error
+/// that decides its outcome reason ([`DeviceError::reason_when`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asked {
+    /// Anything but the disruptive command: a login, a probe, a look while verifying.
+    Query,
+    /// The disruptive command itself (reboot, factory reset).
+    Command,
+}
+
 impl DeviceError {
-    /// The outcome reason recorded for a job that ends with this error: the one mapping from
-    /// device errors to reasons. A connection dropped mid-reply is the device misbehaving
-    /// (`device_error`), not slowness.
-    pub fn reason(&self) -> Reason {
+    /// The outcome reason recorded for a job that ends with this error, when `asked` was asked:
+    /// the one mapping from device errors to reasons; every reason derived from an error comes
+    /// from here. A connection dropped mid-reply is the device misbehaving (`device_error`),
+    /// not slowness. A command refused as a method the device doesn't have
+    /// ([`DeviceError::is_unknown_method`]) is `unsupported`: the device has no remote path,
+    /// and the job becomes a work order; the same codes answering a query are the device
+    /// refusing, `device_error`.
+    pub fn reason_when(&self, asked: Asked) -> Reason {
         match self {
             DeviceError::Unreachable { .. } => Reason::Unreachable,
             DeviceError::Timeout { .. } => Reason::Timeout,
+            DeviceError::Device { .. } if asked == Asked::Command && self.is_unknown_method() => {
+                Reason::Unsupported
+            }
             DeviceError::ConnectionLost { .. }
             | DeviceError::Malformed { .. }
             | DeviceError::Device { .. }
@@ -61,6 +78,21 @@ impl DeviceError {
             DeviceError::Auth { .. } | DeviceError::Blocked { .. } => Reason::AuthFailed,
             DeviceError::Unsupported { .. } => Reason::Unsupported,
         }
+    }
+
+    /// [`DeviceError::reason_when`] for an error that answered a query (login, probe, look).
+    pub fn reason(&self) -> Reason {
+        self.reason_when(Asked::Query)
+    }
+
+    /// Whether the device refused a command as one it doesn't have: SMART's unknown method
+    /// (`-1002`, [`DeviceError::Unsupported`]), or IOT's "module not support" (`-1`) and
+    /// "member not support" (`-2`).
+    pub fn is_unknown_method(&self) -> bool {
+        matches!(
+            self,
+            DeviceError::Unsupported { .. } | DeviceError::Device { code: -1 | -2, .. }
+        )
     }
 
     /// Whether trying again later might succeed. Retries live in the scheduler.
@@ -108,13 +140,22 @@ mod tests {
     use super::*;
     use crate::protocol::smart;
 
+    /// Every variant, with its reason when it answered a query and when it answered the
+    /// disruptive command. The `match` makes a new variant a compile error here until it has
+    /// its row.
     #[test]
     fn each_error_maps_to_the_outcome_reason_the_audit_records() {
         let addr = "127.0.0.1:1".parse().unwrap();
         let s = String::new;
+        let device = |code| DeviceError::Device {
+            op: "x",
+            code,
+            msg: s(),
+        };
         let table = [
             (
                 DeviceError::Unreachable { addr, detail: s() },
+                Reason::Unreachable,
                 Reason::Unreachable,
             ),
             (
@@ -122,6 +163,7 @@ mod tests {
                     op: "x",
                     after: Duration::from_secs(1),
                 },
+                Reason::Timeout,
                 Reason::Timeout,
             ),
             // A connection dropped mid-reply is the device misbehaving, not slowness.
@@ -131,6 +173,7 @@ mod tests {
                     detail: s(),
                 },
                 Reason::DeviceError,
+                Reason::DeviceError,
             ),
             (
                 DeviceError::Malformed {
@@ -138,30 +181,86 @@ mod tests {
                     detail: s(),
                 },
                 Reason::DeviceError,
-            ),
-            (
-                DeviceError::Device {
-                    op: "x",
-                    code: -3,
-                    msg: s(),
-                },
                 Reason::DeviceError,
             ),
-            (DeviceError::NotSent { op: "reset" }, Reason::DeviceError),
-            (DeviceError::Auth { detail: s() }, Reason::AuthFailed),
-            (DeviceError::Blocked { detail: s() }, Reason::AuthFailed),
+            // Invalid argument: a refusal, whatever was asked.
+            (device(-3), Reason::DeviceError, Reason::DeviceError),
+            // IOT's "module not support" and "member not support": to a command, no remote path.
+            (device(-1), Reason::DeviceError, Reason::Unsupported),
+            (device(-2), Reason::DeviceError, Reason::Unsupported),
+            (
+                DeviceError::NotSent { op: "reset" },
+                Reason::DeviceError,
+                Reason::DeviceError,
+            ),
+            (
+                DeviceError::Auth { detail: s() },
+                Reason::AuthFailed,
+                Reason::AuthFailed,
+            ),
+            (
+                DeviceError::Blocked { detail: s() },
+                Reason::AuthFailed,
+                Reason::AuthFailed,
+            ),
             (
                 DeviceError::Unsupported { detail: s() },
+                Reason::Unsupported,
                 Reason::Unsupported,
             ),
             (
                 smart_error("x", smart::classify(-1003)),
                 Reason::DeviceError,
+                Reason::DeviceError,
             ),
         ];
-        for (e, reason) in table {
-            assert_eq!(e.reason(), reason, "{e}");
+        let mut seen = [false; 9];
+        for (e, query, command) in table {
+            let variant = match e {
+                DeviceError::Unreachable { .. } => 0,
+                DeviceError::Timeout { .. } => 1,
+                DeviceError::ConnectionLost { .. } => 2,
+                DeviceError::Malformed { .. } => 3,
+                DeviceError::Device { .. } => 4,
+                DeviceError::Auth { .. } => 5,
+                DeviceError::Blocked { .. } => 6,
+                DeviceError::Unsupported { .. } => 7,
+                DeviceError::NotSent { .. } => 8,
+            };
+            seen[variant] = true;
+            assert_eq!(e.reason_when(Asked::Query), query, "{e}");
+            assert_eq!(e.reason(), query, "{e}");
+            assert_eq!(e.reason_when(Asked::Command), command, "{e} (command)");
         }
+        assert!(seen.iter().all(|s| *s), "a variant has no row: {seen:?}");
+    }
+
+    #[test]
+    fn only_a_refusal_of_the_method_itself_means_no_remote_path() {
+        let device = |code| DeviceError::Device {
+            op: "reboot",
+            code,
+            msg: "x".into(),
+        };
+        assert!(device(-1).is_unknown_method());
+        assert!(device(-2).is_unknown_method());
+        assert!(
+            DeviceError::Unsupported {
+                detail: "-1002".into()
+            }
+            .is_unknown_method()
+        );
+        assert!(
+            !device(-3).is_unknown_method(),
+            "invalid argument is a refusal"
+        );
+        assert!(
+            !DeviceError::Timeout {
+                op: "reboot",
+                after: Duration::from_secs(1)
+            }
+            .is_unknown_method()
+        );
     }
 
     #[test]

@@ -3,12 +3,13 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
-
+use crate::inventory::ReadOptions;
 use crate::model::Action;
 use crate::protocol::iot::transport::Timeouts;
+use crate::store::RunParameters;
 
 use super::method::MethodChoice;
+use super::policy::Safety;
 use super::schedule::Limits;
 
 /// How often a job looks at a device while waiting for it to go away or come back. Each look is
@@ -69,21 +70,79 @@ impl RunConfig {
         real.as_secs_f64() / self.time_scale
     }
 
-    /// The parameters as stored with the run.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "action": self.action.as_str(),
-            "rate_per_s": self.limits.rate.get(),
-            "burst": self.limits.burst.get(),
-            "concurrency": self.limits.concurrency.get(),
-            "connect_timeout_s": self.timeouts.connect.as_secs_f64(),
-            "request_timeout_s": self.timeouts.request.as_secs_f64(),
-            "time_scale": self.time_scale,
-            "method": self.method.as_str(),
-            "poll_interval_s": POLL_INTERVAL.as_secs_f64(),
-            "away_budget_s": AWAY_BUDGET.as_secs_f64(),
-            "leave_budget_s": LEAVE_BUDGET.as_secs_f64(),
-            "boot_budget_factor": BOOT_BUDGET_FACTOR,
-        })
+    /// The parameters as stored with the run: these settings, the run's `safety` limits, and
+    /// how its inventory was `read` (so that `resume` reads it the same way).
+    pub fn parameters(&self, safety: &Safety, read: &ReadOptions) -> RunParameters {
+        RunParameters {
+            action: Some(self.action),
+            rate_per_s: Some(self.limits.rate.get()),
+            burst: Some(self.limits.burst.get()),
+            concurrency: Some(self.limits.concurrency.get()),
+            connect_timeout_s: Some(self.timeouts.connect.as_secs_f64()),
+            request_timeout_s: Some(self.timeouts.request.as_secs_f64()),
+            time_scale: Some(self.time_scale),
+            method: Some(self.method),
+            poll_interval_s: Some(POLL_INTERVAL.as_secs_f64()),
+            away_budget_s: Some(AWAY_BUDGET.as_secs_f64()),
+            leave_budget_s: Some(LEAVE_BUDGET.as_secs_f64()),
+            boot_budget_factor: Some(BOOT_BUDGET_FACTOR),
+            safety: Some(safety.parameters()),
+            inventory: Some(read.into()),
+            other: Default::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::{NonZeroU32, NonZeroUsize};
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::engine::policy::Amount;
+
+    /// What `run` writes to `runs.parameters`, exactly: the keys resume and the reports read.
+    #[test]
+    fn the_stored_parameters_are_the_ones_runs_always_stored() {
+        let config = RunConfig {
+            action: Action::PowerCycle,
+            limits: Limits {
+                rate: NonZeroU32::new(5).unwrap(),
+                burst: NonZeroU32::new(1).unwrap(),
+                concurrency: NonZeroUsize::new(32).unwrap(),
+            },
+            timeouts: Timeouts {
+                connect: Duration::from_secs(2),
+                request: Duration::from_millis(2500),
+            },
+            time_scale: 1.0,
+            method: MethodChoice::Auto,
+        };
+        let safety = Safety {
+            max_fail: Some(Amount::Percent(10)),
+            ..Safety::default()
+        };
+        let stored = config
+            .parameters(&safety, &ReadOptions::default())
+            .to_value();
+        assert_eq!(
+            stored.to_string(),
+            concat!(
+                r#"{"action":"power-cycle","away_budget_s":30.0,"boot_budget_factor":2,"#,
+                r#""burst":1,"concurrency":32,"connect_timeout_s":2.0,"#,
+                r#""inventory":{"delimiter":null,"encoding":"auto","sheet":null},"#,
+                r#""leave_budget_s":60.0,"method":"auto","poll_interval_s":1.0,"rate_per_s":5,"#,
+                r#""request_timeout_s":2.5,"#,
+                r#""safety":{"allow_unverified_identity":false,"batch":null,"canary":0,"#,
+                r#""max_auth_failures":3,"max_fail":"10%","window":null},"#,
+                r#""time_scale":1.0}"#
+            )
+        );
+        assert_eq!(
+            stored["safety"],
+            json!({"canary": 0, "batch": null, "max_fail": "10%", "window": null,
+                   "allow_unverified_identity": false, "max_auth_failures": 3})
+        );
     }
 }

@@ -85,10 +85,7 @@ pub async fn execute(
         reports_dir,
         operator,
     } = input;
-    let mut parameters = config.to_json();
-    parameters["safety"] = safety.to_json();
-    // How the inventory was read (delimiter, encoding, sheet), so `resume` reads it the same way.
-    parameters["inventory"] = serde_json::to_value(&inventory.read)?;
+    let parameters = config.parameters(&safety, &inventory.read);
     let new_run = NewRun {
         id: run_id.clone(),
         action: config.action,

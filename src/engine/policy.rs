@@ -81,15 +81,17 @@ impl Default for Safety {
 }
 
 impl Safety {
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "canary": self.canary,
-            "batch": self.batch.map(|a| a.to_string()),
-            "max_fail": self.max_fail.map(|a| a.to_string()),
-            "window": self.window.as_ref().map(|w| w.to_string()),
-            "allow_unverified_identity": self.allow_unverified_identity,
-            "max_auth_failures": self.max_auth_failures,
-        })
+    /// The limits as stored with the run (`parameters.safety`).
+    pub fn parameters(&self) -> crate::store::SafetyParameters {
+        crate::store::SafetyParameters {
+            canary: Some(self.canary),
+            batch: self.batch.map(|a| a.to_string()),
+            max_fail: self.max_fail.map(|a| a.to_string()),
+            window: self.window.as_ref().map(|w| w.to_string()),
+            allow_unverified_identity: Some(self.allow_unverified_identity),
+            max_auth_failures: Some(self.max_auth_failures),
+            other: Default::default(),
+        }
     }
 }
 

@@ -48,7 +48,7 @@ pub fn write(out: &mut String, record: &RunRecord, zone: Zone) -> fmt::Result {
     let refused: Vec<_> = record
         .events
         .iter()
-        .filter(|e| e.kind == EventKind::ConfirmationRefused.as_str())
+        .filter(|e| e.kind == EventKind::ConfirmationRefused)
         .collect();
     if !refused.is_empty() {
         writeln!(out)?;
@@ -94,7 +94,7 @@ mod tests {
     use crate::report::fixture;
     use crate::store::EventRow;
 
-    fn event(kind: &str, detail: serde_json::Value) -> EventRow {
+    fn event(kind: EventKind, detail: serde_json::Value) -> EventRow {
         EventRow {
             id: 99,
             device_id: Some("cam-4".into()),
@@ -109,13 +109,13 @@ mod tests {
     fn confirmed_jobs_name_their_technician_and_contradicted_ones_say_why() {
         let mut record = fixture::record();
         record.events.push(event(
-            "confirmation_refused",
+            EventKind::ConfirmationRefused,
             json!({"by": "Bo", "said_at": null, "note": null, "operator": "ops",
                    "source": "command line", "address": "10.0.0.4:9999",
                    "why": "it still answers bound"}),
         ));
         record.events.push(event(
-            "manual_confirmed",
+            EventKind::ManualConfirmed,
             json!({"by": "Ana <b>", "said_at": "10:15", "note": "pin | 8 s", "operator": "ops",
                    "source": "back.csv:3", "seen": {"result": "not_checked"}}),
         ));

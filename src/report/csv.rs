@@ -79,11 +79,7 @@ struct Seen<'a> {
 impl<'a> Seen<'a> {
     fn of(record: &'a RunRecord) -> Seen<'a> {
         let mut bound_at_intent = HashMap::new();
-        for e in record
-            .events
-            .iter()
-            .filter(|e| e.kind == EventKind::Intent.as_str())
-        {
+        for e in record.events.iter().filter(|e| e.kind == EventKind::Intent) {
             if let Some(id) = e.device_id.as_deref() {
                 bound_at_intent
                     .entry(id)

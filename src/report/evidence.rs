@@ -56,8 +56,7 @@ pub fn left_network(record: &RunRecord) -> HashSet<&str> {
         .events
         .iter()
         .filter(|e| {
-            e.kind == EventKind::LeftNetwork.as_str()
-                || (reset && e.kind == EventKind::ObservedAway.as_str())
+            e.kind == EventKind::LeftNetwork || (reset && e.kind == EventKind::ObservedAway)
         })
         .filter_map(|e| e.device_id.as_deref())
         .collect()

@@ -5,7 +5,7 @@
 use chrono::{DateTime, FixedOffset};
 use serde_json::json;
 
-use crate::model::{Action, JobState, Method, Outcome, Reason};
+use crate::model::{Action, EventKind, JobState, Method, Outcome, Reason, RunEventKind};
 use crate::store::{
     EventRow, JobRow, RunRecord, RunRow, RunStatus, SnapshotPhase, SnapshotRow, Timestamp,
 };
@@ -167,7 +167,7 @@ pub fn record() -> RunRecord {
                 device_id: None,
                 at: at("2026-11-21T05:47:08.123Z"),
                 state: None,
-                kind: "run_started".to_string(),
+                kind: RunEventKind::RunStarted.into(),
                 detail: json!({
                     "operator": "alice",
                     "inventory_path": "inventories/lab.csv",
@@ -181,7 +181,7 @@ pub fn record() -> RunRecord {
                 device_id: Some("plug-1".to_string()),
                 at: at("2026-11-21T05:47:09.000Z"),
                 state: Some(JobState::Probing),
-                kind: "state".to_string(),
+                kind: EventKind::State.into(),
                 detail: json!({}),
             },
             EventRow {
@@ -189,7 +189,7 @@ pub fn record() -> RunRecord {
                 device_id: None,
                 at: at("2026-11-21T05:49:10.500Z"),
                 state: None,
-                kind: "run_stopped".to_string(),
+                kind: RunEventKind::RunStopped.into(),
                 detail: json!({
                     "reason": "threshold_reached",
                     "why": "failure threshold reached",

@@ -5,8 +5,6 @@
 
 use std::fmt::{self, Write};
 
-use serde_json::Value;
-
 use super::local_time::Zone;
 use super::summary::{Summary, outcome_word, status_word};
 use super::{settings, timeline};
@@ -71,7 +69,10 @@ fn write_unverified(out: &mut String, record: &RunRecord) -> fmt::Result {
     writeln!(out)?;
     writeln!(out, "## Without an identity check ({})", jobs.len())?;
     writeln!(out)?;
-    let flag = record.run.parameters["safety"]["allow_unverified_identity"].as_bool() == Some(true);
+    let flag = record
+        .run
+        .parameters()
+        .is_ok_and(|p| p.allows_unverified_identity());
     let why = match (record.run.action, flag) {
         (Action::FactoryReset, true) => {
             "The inventory gave no MAC for these devices; --allow-unverified-identity let the run go ahead with whatever answered at their addresses."
@@ -132,7 +133,7 @@ fn write_parameters(out: &mut String, record: &RunRecord, zone: Zone) -> fmt::Re
         None => writeln!(out, "- Ended: not recorded")?,
     }
     writeln!(out, "- Status: {}", status_text(run.status))?;
-    writeln!(out, "- Times: {}", times_note(&run.parameters))
+    writeln!(out, "- Times: {}", times_note(run))
 }
 
 /// The status, with what `running` may mean when read back later.
@@ -149,10 +150,11 @@ fn status_text(status: RunStatus) -> String {
 /// The time convention of this summary, said once: local times carry their offset; the run's
 /// duration and network timeouts are real time; how long a device took to go away, come back
 /// or leave the network is device time, which a rehearsal's time scale shrinks.
-fn times_note(parameters: &Value) -> String {
+fn times_note(run: &RunRow) -> String {
     let base = "local, with their offset from UTC. The duration and network timeouts are real time; \
                 how long a device took to go away, come back or leave the network is device time";
-    match parameters["time_scale"].as_f64() {
+    // Parameters this build can't read say nothing of the time scale, like a run without one.
+    match run.parameters().ok().and_then(|p| p.time_scale) {
         Some(scale) if scale > 0.0 && scale != 1.0 => format!(
             "{base} (at time scale {scale}, 1 device second took {} ms of real time)",
             (scale * 1e9).round() / 1e6

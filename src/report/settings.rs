@@ -3,153 +3,140 @@
 //! typed; a key this build doesn't know (a newer fleetreset's, a hand-edited row) is still
 //! shown, as `key value`, so nothing stored is hidden.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::markdown::escape;
 use crate::model::Action;
+use crate::store::{InventoryRead, RunParameters, SafetyParameters};
 
-/// Keys shown by a rule of their own, in this order; `action` is the summary's title.
-const KNOWN: &[&str] = &[
-    "action",
-    "rate_per_s",
-    "burst",
-    "concurrency",
-    "connect_timeout_s",
-    "request_timeout_s",
-    "time_scale",
-    "away_budget_s",
-    "leave_budget_s",
-    "boot_budget_factor",
-    "poll_interval_s",
-    "safety",
-    "inventory",
-];
-
-/// Keys of `safety`, in order.
-const SAFETY: &[&str] = &[
-    "canary",
-    "batch",
-    "max_fail",
-    "window",
-    "allow_unverified_identity",
-    "max_auth_failures",
-];
-
-/// The settings line, or `None` when the run stored no parameters.
+/// The settings line, or `None` when the run stored no parameters. Parameters this build can't
+/// read as [`RunParameters`] (a value of another type, edited by hand) are shown key by key,
+/// as stored, so nothing is hidden.
 pub fn line(action: Action, parameters: &Value) -> Option<String> {
     let map = parameters.as_object().filter(|m| !m.is_empty())?;
+    let Ok(p) = RunParameters::from_value(parameters) else {
+        let parts: Vec<String> = map
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| unknown(k, v))
+            .collect();
+        return (!parts.is_empty()).then(|| parts.join(", "));
+    };
     let mut parts: Vec<String> = Vec::new();
-    let get = |k: &str| map.get(k).filter(|v| !v.is_null());
-    if let Some(v) = get("rate_per_s") {
-        parts.push(format!("rate {}/s", number(v)));
+    if let Some(v) = p.rate_per_s {
+        parts.push(format!("rate {v}/s"));
     }
-    if let Some(v) = get("burst") {
-        parts.push(format!("burst {}", number(v)));
+    if let Some(v) = p.burst {
+        parts.push(format!("burst {v}"));
     }
-    if let Some(v) = get("concurrency") {
-        parts.push(format!("concurrency {}", number(v)));
+    if let Some(v) = p.concurrency {
+        parts.push(format!("concurrency {v}"));
     }
-    if let Some(v) = get("connect_timeout_s") {
-        parts.push(format!("connect timeout {} s", number(v)));
+    if let Some(v) = p.connect_timeout_s {
+        parts.push(format!("connect timeout {} s", trim(v)));
     }
-    if let Some(v) = get("request_timeout_s") {
-        parts.push(format!("request timeout {} s", number(v)));
+    if let Some(v) = p.request_timeout_s {
+        parts.push(format!("request timeout {} s", trim(v)));
     }
-    if let Some(v) = get("time_scale") {
+    if let Some(v) = p.time_scale {
         parts.push(time_scale(v));
     }
-    let waits = device_waits(action, map);
+    let waits = device_waits(action, &p);
     if !waits.is_empty() {
         parts.push(format!("device-time waits ({})", waits.join("; ")));
     }
-    if let Some(safety) = get("safety") {
-        match safety.as_object() {
-            Some(s) => parts.extend(safety_parts(action, s)),
-            None => parts.push(unknown("safety", safety)),
-        }
+    if let Some(safety) = &p.safety {
+        parts.extend(safety_parts(action, safety));
     }
-    if let Some(v) = get("inventory") {
-        parts.push(inventory_read(v));
+    if let Some(read) = &p.inventory {
+        parts.push(inventory_read(read));
     }
-    parts.extend(
-        map.iter()
-            .filter(|(k, v)| !KNOWN.contains(&k.as_str()) && !v.is_null())
-            .map(|(k, v)| unknown(k, v)),
-    );
+    // Keys without a rule of their own, as `key value` in key order: the ones this build
+    // doesn't know, and `method` (shown so since it was first stored).
+    let method = p.method.map(|m| Value::from(m.as_str()));
+    let mut rest: Vec<(&str, &Value)> = p
+        .other
+        .iter()
+        .map(|(k, v)| (k.as_str(), v))
+        .chain(method.as_ref().map(|m| ("method", m)))
+        .filter(|(_, v)| !v.is_null())
+        .collect();
+    rest.sort_by_key(|(k, _)| *k);
+    parts.extend(rest.into_iter().map(|(k, v)| unknown(k, v)));
     (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 /// `time scale 0.01 (1 device second took 10 ms)`; plain `time scale 1` for real devices.
-fn time_scale(v: &Value) -> String {
-    match v.as_f64() {
-        Some(scale) if scale > 0.0 && scale != 1.0 => format!(
+fn time_scale(scale: f64) -> String {
+    if scale > 0.0 && scale != 1.0 {
+        format!(
             "time scale {} (1 device second took {} ms of real time)",
-            number(v),
+            trim(scale),
             trim(scale * 1000.0)
-        ),
-        _ => format!("time scale {}", number(v)),
+        )
+    } else {
+        format!("time scale {}", trim(scale))
     }
 }
 
 /// The budgets a job of this action waits in, all device time (scaled by the time scale).
-fn device_waits(action: Action, map: &Map<String, Value>) -> Vec<String> {
+fn device_waits(action: Action, p: &RunParameters) -> Vec<String> {
     let mut waits = Vec::new();
-    let get = |k: &str| map.get(k).filter(|v| !v.is_null());
     match action {
         Action::PowerCycle => {
-            if let Some(v) = get("away_budget_s") {
-                waits.push(format!("{} s to go away", number(v)));
+            if let Some(v) = p.away_budget_s {
+                waits.push(format!("{} s to go away", trim(v)));
             }
-            if let Some(v) = get("boot_budget_factor") {
-                waits.push(format!("{}× its boot time to come back", number(v)));
+            if let Some(v) = p.boot_budget_factor {
+                waits.push(format!("{v}× its boot time to come back"));
             }
         }
         Action::FactoryReset => {
-            if let Some(v) = get("leave_budget_s") {
-                waits.push(format!("{} s to leave the network", number(v)));
+            if let Some(v) = p.leave_budget_s {
+                waits.push(format!("{} s to leave the network", trim(v)));
             }
         }
     }
-    if let Some(v) = get("poll_interval_s") {
-        waits.push(format!("a look every {} s", number(v)));
+    if let Some(v) = p.poll_interval_s {
+        waits.push(format!("a look every {} s", trim(v)));
     }
     waits
 }
 
-fn safety_parts(action: Action, s: &Map<String, Value>) -> Vec<String> {
+fn safety_parts(action: Action, s: &SafetyParameters) -> Vec<String> {
     let mut parts = Vec::new();
-    let get = |k: &str| s.get(k);
-    match get("canary").and_then(Value::as_u64) {
+    match s.canary {
         Some(0) | None => parts.push("no canary".to_string()),
         Some(n) => parts.push(format!("canary {n}")),
     }
-    match get("batch").and_then(Value::as_str) {
+    match &s.batch {
         Some(b) => parts.push(format!("batches of {}", escape(b))),
         None => parts.push("one batch".to_string()),
     }
-    match get("max_fail").and_then(Value::as_str) {
+    match &s.max_fail {
         Some(m) => parts.push(format!("max failures {}", escape(m))),
         None => parts.push("no failure limit".to_string()),
     }
-    match get("window").and_then(Value::as_str) {
+    match &s.window {
         Some(w) => parts.push(format!("window {}", escape(w))),
         None => parts.push("no window".to_string()),
     }
-    if let Some(v) = get("max_auth_failures").filter(|v| !v.is_null()) {
-        parts.push(format!("stop after {} refused logins", number(v)));
+    if let Some(n) = s.max_auth_failures {
+        parts.push(format!("stop after {n} refused logins"));
     }
     // Only a factory reset asks for a MAC; the flag changes nothing for a power cycle.
     if action == Action::FactoryReset {
-        match get("allow_unverified_identity").and_then(Value::as_bool) {
+        match s.allow_unverified_identity {
             Some(true) => parts.push(
                 "devices without a MAC reset unchecked (--allow-unverified-identity)".to_string(),
             ),
-            _ => parts.push("devices without a MAC refused".to_string()),
+            Some(false) | None => parts.push("devices without a MAC refused".to_string()),
         }
     }
     parts.extend(
-        s.iter()
-            .filter(|(k, v)| !SAFETY.contains(&k.as_str()) && !v.is_null())
+        s.other
+            .iter()
+            .filter(|(_, v)| !v.is_null())
             .map(|(k, v)| unknown(k, v)),
     );
     parts
@@ -157,55 +144,32 @@ fn safety_parts(action: Action, s: &Map<String, Value>) -> Vec<String> {
 
 /// How the inventory was read, as the options that read it so: `inventory read with
 /// --delimiter ',' --encoding auto`, and `--sheet NAME` for a workbook's sheet.
-fn inventory_read(v: &Value) -> String {
-    let Some(m) = v.as_object() else {
-        return unknown("inventory", v);
-    };
+fn inventory_read(read: &InventoryRead) -> String {
     let mut words = Vec::new();
-    match m.get("delimiter") {
-        Some(Value::Number(n)) => {
-            let shown = match n.as_u64().and_then(|b| u8::try_from(b).ok()) {
-                Some(b'\t') => "tab".to_string(),
-                Some(b) if b.is_ascii_graphic() => {
-                    format!("'{}'", escape(&char::from(b).to_string()))
-                }
-                _ => escape(&n.to_string()),
-            };
-            words.push(format!("--delimiter {shown}"));
-        }
-        Some(Value::Null) | None => {}
-        Some(other) => words.push(unknown("--delimiter", other)),
+    if let Some(d) = read.delimiter {
+        let shown = match d {
+            b'\t' => "tab".to_string(),
+            b if b.is_ascii_graphic() => format!("'{}'", escape(&char::from(b).to_string())),
+            b => escape(&b.to_string()),
+        };
+        words.push(format!("--delimiter {shown}"));
     }
-    if let Some(e) = m.get("encoding").filter(|e| !e.is_null()) {
-        words.push(unknown("--encoding", e));
+    if let Some(e) = read.encoding {
+        words.push(unknown("--encoding", &serde_json::json!(e)));
     }
-    if let Some(sheet) = m.get("sheet").filter(|e| !e.is_null()) {
-        words.push(unknown("--sheet", sheet));
+    if let Some(sheet) = &read.sheet {
+        words.push(unknown("--sheet", &Value::from(sheet.as_str())));
     }
     words.extend(
-        m.iter()
-            .filter(|(k, v)| {
-                !["delimiter", "encoding", "sheet"].contains(&k.as_str()) && !v.is_null()
-            })
+        read.other
+            .iter()
+            .filter(|(_, v)| !v.is_null())
             .map(|(k, v)| unknown(k, v)),
     );
     if words.is_empty() {
         return "inventory read with the defaults".to_string();
     }
     format!("inventory read with {}", words.join(" "))
-}
-
-/// A stored number as people write it: `1` for `1.0`, `0.01`.
-fn number(v: &Value) -> String {
-    match v {
-        Value::Number(n) => match (n.as_u64(), n.as_f64()) {
-            (Some(u), _) => u.to_string(),
-            (None, Some(f)) => trim(f),
-            _ => n.to_string(),
-        },
-        Value::String(s) => escape(s),
-        other => escape(&other.to_string()),
-    }
 }
 
 /// `1` for 1.0, `0.5`, `10` for 10.000000000000002 (a scaled product).
@@ -318,5 +282,23 @@ mod tests {
             "rate 5/s, time scale 1, new_knob a\\|b\\n"
         );
         assert_eq!(line(Action::PowerCycle, &json!({})), None);
+    }
+
+    #[test]
+    fn the_method_and_unknown_keys_come_last_in_key_order() {
+        let p = json!({"zeta": 1, "method": "upstream", "alpha": "x", "rate_per_s": 5});
+        assert_eq!(
+            line(Action::PowerCycle, &p).unwrap(),
+            "rate 5/s, alpha x, method upstream, zeta 1"
+        );
+    }
+
+    #[test]
+    fn parameters_this_build_cannot_read_are_shown_key_by_key() {
+        let p = json!({"rate_per_s": "fast", "burst": 1, "window": null});
+        assert_eq!(
+            line(Action::PowerCycle, &p).unwrap(),
+            "burst 1, rate_per_s fast"
+        );
     }
 }

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::chain::{encode, record};
 use super::{Record, StoreError, time};
-use crate::model::JobState;
+use crate::model::{EventKind, JobState, StoredKind};
 
 pub(crate) fn apply(conn: &Connection, rec: &Record) -> Result<(), StoreError> {
     match rec {
@@ -17,7 +17,15 @@ pub(crate) fn apply(conn: &Connection, rec: &Record) -> Result<(), StoreError> {
             kind,
             detail,
         } => {
-            insert_event(conn, run_id, device_id.as_deref(), at, *state, kind, detail)?;
+            insert_event(
+                conn,
+                run_id,
+                device_id.as_deref(),
+                at,
+                *state,
+                *kind,
+                detail,
+            )?;
             // The schema refuses a state without a device, so the insert above failed already.
             if let (Some(state), Some(device_id)) = (state, device_id) {
                 conn.prepare_cached(
@@ -135,7 +143,7 @@ pub(crate) fn apply(conn: &Connection, rec: &Record) -> Result<(), StoreError> {
                 Some(device_id),
                 at,
                 Some(JobState::Done),
-                "outcome",
+                EventKind::Outcome.into(),
                 &detail,
             )
         }
@@ -148,7 +156,7 @@ pub(super) fn insert_event(
     device_id: Option<&str>,
     at: &super::Timestamp,
     state: Option<JobState>,
-    kind: &str,
+    kind: StoredKind,
     detail: &serde_json::Value,
 ) -> Result<(), StoreError> {
     conn.prepare_cached(
@@ -160,7 +168,7 @@ pub(super) fn insert_event(
         device_id,
         time::format(at),
         state.map(|s| s.as_str()),
-        kind,
+        kind.as_str(),
         detail.to_string(),
     ])?;
     let event = encode::Event {
@@ -168,7 +176,7 @@ pub(super) fn insert_event(
         device_id: device_id.map(str::to_string),
         at: time::format(at),
         state: state.map(|s| s.as_str().to_string()),
-        kind: kind.to_string(),
+        kind: kind.as_str().to_string(),
         detail: detail.clone(),
     };
     record::chain_event(conn, run_id, &event)

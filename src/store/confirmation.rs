@@ -125,7 +125,7 @@ impl RunRecord {
     pub fn confirmations(&self) -> Vec<Confirmed> {
         self.events
             .iter()
-            .filter(|e| e.kind == EventKind::ManualConfirmed.as_str())
+            .filter(|e| e.kind == EventKind::ManualConfirmed)
             .filter_map(|e| {
                 let d: ConfirmedDetail = serde_json::from_value(e.detail.clone()).ok()?;
                 Some(Confirmed {
@@ -282,7 +282,7 @@ fn confirm_in(
         Some(&c.device_id),
         &c.at,
         None,
-        EventKind::ManualConfirmed.as_str(),
+        EventKind::ManualConfirmed.into(),
         &serde_json::to_value(&event).expect("plain strings serialize"),
     )?;
     tx.execute(
@@ -309,7 +309,7 @@ fn refuse_in(tx: &rusqlite::Transaction<'_>, run_id: &str, r: &Refusal) -> Resul
         Some(&r.device_id),
         &r.at,
         None,
-        EventKind::ConfirmationRefused.as_str(),
+        EventKind::ConfirmationRefused.into(),
         &serde_json::to_value(&event).expect("plain strings serialize"),
     )
 }

@@ -15,10 +15,11 @@ use std::time::Duration;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 
+use super::apply::insert_event;
 use super::run_events::{self, Resumed, RunEvent, Started};
 use super::schema::{self, TooNew};
 use super::{Db, NewJob, NewRun, RunStatus, StoreError, Timestamp, space, time, wal};
-use super::{apply, chain};
+use super::chain;
 use crate::model::{EventKind, JobState};
 
 /// How long a statement waits on another process's lock (a `report` reading while a run
@@ -155,6 +156,7 @@ impl Db {
 
     /// Creates the run and all its jobs (state pending) in one durable transaction.
     pub fn create_run(&mut self, run: &NewRun, jobs: &[NewJob]) -> Result<(), StoreError> {
+        let parameters = run.parameters.to_value();
         durably(&mut self.conn, |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute(
@@ -166,7 +168,7 @@ impl Db {
                     run.action.as_str(),
                     run.inventory_path,
                     run.inventory_sha256,
-                    run.parameters.to_string(),
+                    parameters.to_string(),
                     run.operator,
                     run.tool_version,
                     time::format(&run.started_at),
@@ -178,7 +180,7 @@ impl Db {
                 inventory_path: run.inventory_path.clone(),
                 inventory_sha256: run.inventory_sha256.clone(),
                 tool_version: run.tool_version.clone(),
-                parameters: run.parameters.clone(),
+                parameters: parameters.clone(),
             });
             chain::record::chain_run(&tx, &run.id)?;
             run_events::insert(&tx, &run.id, &run.started_at, &started)?;
@@ -272,13 +274,13 @@ impl Db {
                 chain::record::chain_outcome(&tx, run_id, device_id)?;
                 let event =
                     serde_json::json!({ "was": "skipped", "reason": reason, "detail": detail });
-                apply::insert_event(
+                insert_event(
                     &tx,
                     run_id,
                     Some(device_id),
                     &at,
                     Some(JobState::Pending),
-                    EventKind::Reopened.as_str(),
+                    EventKind::Reopened.into(),
                     &event,
                 )?;
             }

@@ -13,6 +13,8 @@
 //!   preflight check, creating and finishing a run.
 //! - `writer`: the writer thread, its batches and durable commits.
 //! - `apply`: what each [`Record`] does to the tables.
+//! - `parameters`: [`RunParameters`], the run's settings as `runs.parameters` holds them,
+//!   written and read back by that one type.
 //! - `query`: listing runs, resolving run ids, loading a whole run.
 //! - `run_events`: the events of the whole run (started, interrupted, stopped, resumed,
 //!   finished), typed, written with the change to `runs` they describe.
@@ -30,6 +32,7 @@ mod columns;
 mod confirmation;
 mod db;
 pub mod lock;
+mod parameters;
 mod query;
 mod run_events;
 mod schema;
@@ -45,10 +48,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::model::{Action, JobState, Method, Outcome, Reason};
+use crate::model::{Action, JobState, Method, Outcome, Reason, StoredKind};
 
 pub use self::chain::{ChainHead, Checkpoint, Seal, Signed, verify};
 pub use self::confirmation::{Confirmation, Confirmed, Refusal, Seen, Technician};
+pub use self::parameters::{InventoryRead, RunParameters, SafetyParameters};
 pub use self::run_events::{Finished, Interrupted, Resumed, RunEnd, RunEvent, Started, Stopped};
 
 /// Times are UTC, stored as RFC 3339 text with milliseconds (`2026-11-21T05:47:08.123Z`).
@@ -126,6 +130,17 @@ pub enum StoreError {
         "the audit chain of run {run_id} is damaged at record {n}; nothing was written. `fleetreset audit verify --run {run_id}` shows what changed"
     )]
     ChainDamaged { run_id: String, n: i64 },
+    /// An event row whose kind is no word this build knows: a newer fleetreset wrote it, or
+    /// the row was edited. Refused rather than skipped, so no report leaves an event out
+    /// unsaid.
+    #[error(
+        "event {event_id} of run {run_id} has kind {word:?}, which this fleetreset does not know (written by a newer fleetreset, or edited); upgrade fleetreset to read this run"
+    )]
+    UnknownEventKind {
+        run_id: String,
+        event_id: i64,
+        word: String,
+    },
     #[error("the audit writer has stopped")]
     WriterGone,
     #[error(transparent)]
@@ -154,8 +169,8 @@ pub struct NewRun {
     pub action: Action,
     pub inventory_path: String,
     pub inventory_sha256: String,
-    /// The validated parameters (rate, concurrency, timeouts, …) as JSON.
-    pub parameters: Value,
+    /// The validated parameters (rate, concurrency, timeouts, …).
+    pub parameters: RunParameters,
     pub operator: String,
     pub tool_version: String,
     pub started_at: Timestamp,
@@ -193,7 +208,7 @@ pub enum Record {
         device_id: Option<String>,
         at: Timestamp,
         state: Option<JobState>,
-        kind: String,
+        kind: StoredKind,
         detail: Value,
     },
     Snapshot {
@@ -235,6 +250,7 @@ pub struct RunRow {
     pub action: Action,
     pub inventory_path: String,
     pub inventory_sha256: String,
+    /// As stored, for `run.json`; [`RunRow::parameters`] reads it typed.
     pub parameters: Value,
     pub operator: String,
     pub tool_version: String,
@@ -294,7 +310,7 @@ pub struct EventRow {
     pub device_id: Option<String>,
     pub at: Timestamp,
     pub state: Option<JobState>,
-    pub kind: String,
+    pub kind: StoredKind,
     pub detail: Value,
 }
 

@@ -3,6 +3,8 @@
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::columns::{json, opt_timestamp, opt_word, timestamp, word};
+use crate::model::StoredKind;
+
 use super::{Db, EventRow, JobRow, OpenCommand, RunRecord, RunRow, SnapshotRow, StoreError};
 
 /// A run with its job counts; callers add `WHERE`, then `GROUP BY r.id`.
@@ -132,16 +134,27 @@ impl Db {
         )?;
         let events = stmt
             .query_map(params![run_id], |r| {
-                Ok(EventRow {
-                    id: r.get(0)?,
+                let id = r.get(0)?;
+                // A word this build doesn't know is the store's own error, naming the row.
+                let word: String = r.get(4)?;
+                let Ok(kind) = word.parse::<StoredKind>() else {
+                    return Ok(Err(StoreError::UnknownEventKind {
+                        run_id: run_id.to_string(),
+                        event_id: id,
+                        word,
+                    }));
+                };
+                Ok(Ok(EventRow {
+                    id,
                     device_id: r.get(1)?,
                     at: timestamp(r, 2)?,
                     state: opt_word(r, 3)?,
-                    kind: r.get(4)?,
+                    kind,
                     detail: json(r, 5)?,
-                })
+                }))
             })?
-            .collect::<Result<_, _>>()?;
+            .map(|row| row?)
+            .collect::<Result<_, StoreError>>()?;
 
         Ok(RunRecord {
             run,
@@ -190,4 +203,59 @@ fn job_row(r: &Row<'_>) -> rusqlite::Result<JobRow> {
         finished_at: opt_timestamp(r, 14)?,
         identity_verified: r.get(15)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+
+    use super::*;
+    use crate::model::{Action, EventKind, RunEventKind};
+    use crate::store::NewRun;
+
+    #[test]
+    fn an_event_of_a_kind_this_build_does_not_know_is_refused_by_id_and_word() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Db::open(&dir.path().join("audit.db")).unwrap();
+        let run = NewRun {
+            id: "r1".into(),
+            action: Action::PowerCycle,
+            inventory_path: "lab.csv".into(),
+            inventory_sha256: "aa".into(),
+            parameters: Default::default(),
+            operator: "alice".into(),
+            tool_version: "0.1.0".into(),
+            started_at: chrono::Utc::now(),
+        };
+        db.create_run(&run, &[]).unwrap();
+        let rec = db.load_run("r1").unwrap();
+        assert_eq!(rec.events[0].kind, RunEventKind::RunStarted);
+        assert_ne!(rec.events[0].kind, EventKind::State);
+        // As a newer fleetreset would write it.
+        db.conn
+            .execute(
+                "INSERT INTO events (run_id, device_id, at, state, kind, detail)
+                 VALUES ('r1', NULL, '2026-11-21T05:47:08.123Z', NULL, 'run_paused', '{}')",
+                [],
+            )
+            .unwrap();
+        let id = db.conn.last_insert_rowid();
+        match db.load_run("r1") {
+            Err(StoreError::UnknownEventKind {
+                run_id,
+                event_id,
+                word,
+            }) => {
+                assert_eq!(
+                    (run_id.as_str(), event_id, word.as_str()),
+                    ("r1", id, "run_paused")
+                );
+            }
+            other => panic!("expected UnknownEventKind, got {other:?}"),
+        }
+        let err = db.load_run("r1").unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("event {id} of run r1")) && err.contains("\"run_paused\""),
+            "{err}"
+        );
+    }
 }

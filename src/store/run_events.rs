@@ -147,14 +147,14 @@ impl RunEvent {
         value.expect("run events serialize to JSON")
     }
 
-    /// The run-level event a stored row holds: `None` for a job's event (it has a device),
-    /// a kind this build doesn't know, or a detail that doesn't read as its kind's (a row
+    /// The run-level event a stored row holds: `None` for a job's event (a job's kind, or a
+    /// device), or a detail that doesn't read as its kind's (a row
     /// edited by hand) — reports show what they can read and leave the rest to `run.json`.
     pub fn of_row(row: &EventRow) -> Option<RunEvent> {
         if row.device_id.is_some() {
             return None;
         }
-        let kind: RunEventKind = row.kind.parse().ok()?;
+        let kind = row.kind.run()?;
         let detail = row.detail.clone();
         let event = match kind {
             RunEventKind::RunStarted => RunEvent::Started(serde_json::from_value(detail).ok()?),
@@ -184,7 +184,7 @@ pub(super) fn insert(
         None,
         at,
         None,
-        event.kind().as_str(),
+        event.kind().into(),
         &event.detail(),
     )
 }
@@ -218,7 +218,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::model::{Action, Method};
+    use crate::model::{Action, EventKind, Method, StoredKind};
     use crate::store::{NewJob, NewRun};
 
     fn at(text: &str) -> Timestamp {
@@ -233,7 +233,10 @@ mod tests {
             action: Action::PowerCycle,
             inventory_path: "lab.csv".into(),
             inventory_sha256: "aa".into(),
-            parameters: json!({"rate_per_s": 5}),
+            parameters: crate::store::RunParameters {
+                rate_per_s: Some(5),
+                ..Default::default()
+            },
             operator: "alice".into(),
             tool_version: "0.1.0".into(),
             started_at: at("2026-11-21T05:47:08.123Z"),
@@ -258,7 +261,7 @@ mod tests {
         let rec = db.load_run("r1").unwrap();
         assert_eq!(rec.events.len(), 1);
         let row = &rec.events[0];
-        assert_eq!(row.kind, "run_started");
+        assert_eq!(row.kind, RunEventKind::RunStarted);
         assert_eq!(row.device_id, None);
         assert_eq!(row.at, at("2026-11-21T05:47:08.123Z"));
         assert_eq!(
@@ -292,7 +295,7 @@ mod tests {
         assert_eq!(rec.run.status, RunStatus::Interrupted);
         assert_eq!(rec.run.finished_at, Some(at("2026-11-21T05:48:01.000Z")));
         let last = rec.events.last().unwrap();
-        assert_eq!(last.kind, "run_interrupted");
+        assert_eq!(last.kind, RunEventKind::RunInterrupted);
         assert_eq!(last.detail["signal"], "SIGTERM");
         assert_eq!(last.detail["signal_at"], "2026-11-21T05:48:00Z");
         assert_eq!(RunEvent::of_row(last), Some(RunEvent::from(end)));
@@ -324,26 +327,31 @@ mod tests {
     }
 
     #[test]
-    fn a_row_of_a_job_or_of_an_unknown_kind_is_no_run_event() {
-        let row = |device_id: Option<&str>, kind: &str, detail: Value| EventRow {
+    fn a_row_of_a_job_or_of_a_job_kind_is_no_run_event() {
+        let row = |device_id: Option<&str>, kind: StoredKind, detail: Value| EventRow {
             id: 1,
             device_id: device_id.map(str::to_string),
             at: Utc::now(),
             state: None,
-            kind: kind.to_string(),
+            kind,
             detail,
         };
+        let finished = RunEventKind::RunFinished.into();
+        assert_eq!(RunEvent::of_row(&row(Some("d"), finished, json!({}))), None);
         assert_eq!(
-            RunEvent::of_row(&row(Some("d"), "run_finished", json!({}))),
-            None
-        );
-        assert_eq!(RunEvent::of_row(&row(None, "run_paused", json!({}))), None);
-        assert_eq!(
-            RunEvent::of_row(&row(None, "run_stopped", json!({"why": 3}))),
+            RunEvent::of_row(&row(None, EventKind::Ack.into(), json!({}))),
             None
         );
         assert_eq!(
-            RunEvent::of_row(&row(None, "run_finished", json!({}))),
+            RunEvent::of_row(&row(
+                None,
+                RunEventKind::RunStopped.into(),
+                json!({"why": 3})
+            )),
+            None
+        );
+        assert_eq!(
+            RunEvent::of_row(&row(None, finished, json!({}))),
             Some(RunEvent::Finished(Finished {}))
         );
     }

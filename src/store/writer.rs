@@ -158,7 +158,7 @@ fn describe(rec: &Record) -> (&str, Option<&str>, &str) {
             device_id,
             kind,
             ..
-        } => (run_id, device_id.as_deref(), kind),
+        } => (run_id, device_id.as_deref(), kind.as_str()),
         Record::Snapshot {
             run_id, device_id, ..
         } => (run_id, Some(device_id), "snapshot"),
@@ -181,7 +181,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::model::{Action, Method};
+    use crate::model::{Action, EventKind, Method, RunEventKind, StoredKind};
     use crate::store::{NewJob, NewRun};
 
     #[tokio::test]
@@ -193,7 +193,7 @@ mod tests {
             action: Action::FactoryReset,
             inventory_path: "lab.csv".into(),
             inventory_sha256: "00".into(),
-            parameters: json!({}),
+            parameters: Default::default(),
             operator: "op".into(),
             tool_version: "0.1.0".into(),
             started_at: Utc::now(),
@@ -225,7 +225,7 @@ mod tests {
             device_id: Some("plug-1".into()),
             at: Utc::now(),
             state: None,
-            kind: "ack".into(),
+            kind: EventKind::Ack.into(),
             detail: json!({"padding": "x".repeat(256 * 1024)}),
         };
         match writer.record_durable(big).await {
@@ -243,7 +243,7 @@ mod tests {
         let rec = task.finish().await.unwrap().load_run("r1").unwrap();
         assert_eq!(rec.jobs[0].attempts, 1);
         // Only the run's own start, written with the run: the failed event left nothing.
-        let kinds: Vec<&str> = rec.events.iter().map(|e| e.kind.as_str()).collect();
-        assert_eq!(kinds, ["run_started"]);
+        let kinds: Vec<_> = rec.events.iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, [StoredKind::Run(RunEventKind::RunStarted)]);
     }
 }

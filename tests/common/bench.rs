@@ -81,7 +81,8 @@ impl Bench {
 }
 
 /// Waits until the database at `db` holds `n` events of `kind`.
-pub fn wait_for_events(db: &Path, kind: &str, n: usize) {
+pub fn wait_for_events(db: &Path, kind: impl Into<fleetreset::model::StoredKind>, n: usize) {
+    let kind = kind.into();
     let deadline = Instant::now() + Duration::from_secs(30);
     while count_events(db, kind) < n {
         assert!(

@@ -2,11 +2,12 @@
 //! own audit is right: these checks read the simulator's journal (every disruptive command each
 //! device accepted, written by the simulator process) beside the database.
 
+use fleetreset::model::EventKind;
 use std::collections::HashMap;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use fleetreset::model::{Outcome, Reason};
+use fleetreset::model::{Outcome, Reason, StoredKind};
 use fleetreset::store::{Db, RunRecord};
 
 /// Disruptive commands, power cuts and discovery probes per device id, from a simulator
@@ -115,12 +116,12 @@ pub fn switchings(lines: &[Line], id: &str) -> Vec<(String, bool, DateTime<Utc>)
 }
 
 /// The kinds of `id`'s events, in the order they were written.
-pub fn events_of(record: &RunRecord, id: &str) -> Vec<String> {
+pub fn events_of(record: &RunRecord, id: &str) -> Vec<StoredKind> {
     record
         .events
         .iter()
         .filter(|e| e.device_id.as_deref() == Some(id))
-        .map(|e| e.kind.clone())
+        .map(|e| e.kind)
         .collect()
 }
 
@@ -157,7 +158,11 @@ pub fn assert_truthful(record: &RunRecord, journal: &Journal, complete: bool, co
         );
     }
     let mut outcome_events: HashMap<&str, usize> = HashMap::new();
-    for e in record.events.iter().filter(|e| e.kind == "outcome") {
+    for e in record
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::Outcome)
+    {
         *outcome_events
             .entry(e.device_id.as_deref().unwrap_or(""))
             .or_default() += 1;
@@ -206,12 +211,13 @@ pub fn outcome_of(record: &RunRecord, id: &str) -> (Option<Outcome>, Option<Reas
 }
 
 /// Events of `kind` in the database at `db`, read without disturbing a writer.
-pub fn count_events(db: &Path, kind: &str) -> usize {
+pub fn count_events(db: &Path, kind: impl Into<StoredKind>) -> usize {
     let Ok(conn) =
         rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
     else {
         return 0;
     };
+    let kind = kind.into().as_str();
     conn.query_row("SELECT COUNT(*) FROM events WHERE kind = ?1", [kind], |r| {
         r.get::<_, i64>(0)
     })

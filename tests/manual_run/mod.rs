@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use fleetreset::model::{Action, Method, Outcome, Reason};
 use fleetreset::store::{Db, NewJob, NewRun, Record, RunRecord, Writer};
-use serde_json::json;
 
 /// One device of the run, and how its job ended.
 #[derive(Debug, Clone)]
@@ -83,7 +82,7 @@ pub fn manual_run(dir: &Path, run_id: &str, action: Action, devs: &[Dev]) -> Pat
         action,
         inventory_path: inventory.display().to_string(),
         inventory_sha256: fleetreset::engine::execute::sha256_hex(text.as_bytes()),
-        parameters: json!({}),
+        parameters: Default::default(),
         operator: "planner".to_string(),
         tool_version: "0.1.0".to_string(),
         started_at: chrono::Utc::now(),

@@ -52,7 +52,7 @@ fn chosen(
     device: Option<&Device>,
 ) -> Option<(ProtocolKind, u16)> {
     let link = record.events.iter().rev().find(|e| {
-        e.device_id.as_deref() == Some(job.device_id.as_str()) && e.kind == EventKind::Link.as_str()
+        e.device_id.as_deref() == Some(job.device_id.as_str()) && e.kind == EventKind::Link
     });
     if let Some(e) = link
         && let Some(protocol) = e.detail["protocol"].as_str().and_then(|p| p.parse().ok())

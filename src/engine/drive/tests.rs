@@ -26,7 +26,7 @@ async fn work_orders_are_recorded_before_anything_starts_and_never_reach_the_sch
             action: Action::FactoryReset,
             inventory_path: "lab.csv".into(),
             inventory_sha256: "00".into(),
-            parameters: serde_json::json!({}),
+            parameters: Default::default(),
             operator: "op".into(),
             tool_version: "0".into(),
             started_at: chrono::Utc::now(),

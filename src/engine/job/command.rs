@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::device::{Ack, COMMAND_DELAY_SECS, DeviceClient, DeviceError, DeviceInfo};
+use crate::device::{Ack, Asked, COMMAND_DELAY_SECS, DeviceClient, DeviceError, DeviceInfo};
 use crate::inert::Inert;
 use crate::model::{Action, EventKind, JobState, Reason};
 use crate::store::StoreError;
@@ -201,11 +201,8 @@ impl Ctx<'_> {
             Err(e) => {
                 // A device that answers reads and refuses the command as a method it doesn't
                 // know (button-only firmware) has no remote path: a work order.
-                self.manual = is_unknown_method(&e);
-                let mut failure = refusal(command, &e);
-                if self.manual {
-                    failure.0 = Reason::Unsupported;
-                }
+                self.manual = e.is_unknown_method();
+                let failure = refusal(command, &e);
                 self.event(
                     EventKind::CommandFailed,
                     json!({ "reason": failure.0, "detail": failure.1, "error": e.to_string() }),
@@ -242,17 +239,7 @@ fn refusal(command: &str, e: &DeviceError) -> Fail {
         }
         other => format!("the {command} could not be sent: {other}"),
     };
-    Fail(e.reason(), detail)
-}
-
-/// Whether the device refused a command as one it doesn't have: SMART's unknown method
-/// (`-1002`, [`DeviceError::Unsupported`]), or IOT's "module not support" (`-1`) and "member
-/// not support" (`-2`).
-pub fn is_unknown_method(e: &DeviceError) -> bool {
-    matches!(
-        e,
-        DeviceError::Unsupported { .. } | DeviceError::Device { code: -1 | -2, .. }
-    )
+    Fail(e.reason_when(Asked::Command), detail)
 }
 
 /// The command's delay as a duration of device time.
@@ -326,25 +313,13 @@ mod tests {
     }
 
     #[test]
-    fn only_a_refusal_of_the_method_itself_means_no_remote_path() {
-        let device = |code| DeviceError::Device {
+    fn a_command_refused_as_an_unknown_method_is_unsupported() {
+        let e = DeviceError::Device {
             op: "reboot",
-            code,
-            msg: "x".into(),
+            code: -2,
+            msg: "member not support".into(),
         };
-        assert!(is_unknown_method(&device(-1)));
-        assert!(is_unknown_method(&device(-2)));
-        assert!(is_unknown_method(&DeviceError::Unsupported {
-            detail: "-1002".into()
-        }));
-        assert!(
-            !is_unknown_method(&device(-3)),
-            "invalid argument is a refusal"
-        );
-        assert!(!is_unknown_method(&DeviceError::Timeout {
-            op: "reboot",
-            after: Duration::from_secs(1)
-        }));
+        assert_eq!(refusal("reboot", &e).0, Reason::Unsupported);
     }
 
     #[test]

@@ -78,7 +78,8 @@ impl Evidence {
     ) -> Option<Evidence> {
         let mut evidence: Option<Evidence> = None;
         for e in events {
-            let Ok(kind) = e.kind.parse::<EventKind>() else {
+            // The run's own events say nothing of one job's command.
+            let Some(kind) = e.kind.job() else {
                 continue;
             };
             if kind == EventKind::Intent {
@@ -203,7 +204,7 @@ impl Evidence {
 pub fn refused_login<'a>(events: impl IntoIterator<Item = &'a EventRow>) -> Option<Fail> {
     events
         .into_iter()
-        .filter(|e| e.kind == EventKind::ProbeFailed.as_str())
+        .filter(|e| e.kind == EventKind::ProbeFailed)
         .find(|e| e.detail["reason"].as_str() == Some(Reason::AuthFailed.as_str()))
         .map(|e| {
             Fail(
@@ -225,7 +226,7 @@ pub fn login_unsettled<'a>(
 ) -> Option<Fail> {
     let attempted = events
         .into_iter()
-        .any(|e| e.kind == EventKind::LoginAttempt.as_str());
+        .any(|e| e.kind == EventKind::LoginAttempt);
     (attempted && !probed).then(|| {
         Fail(
             Reason::NotVerified,

@@ -39,7 +39,7 @@ pub async fn settle(env: &JobEnv, job: &PlannedJob) -> Result<Option<JobResult>,
             device_id: Some(job.device.id.clone()),
             at: chrono::Utc::now(),
             state: None,
-            kind: EventKind::WorkOrder.as_str().into(),
+            kind: EventKind::WorkOrder.into(),
             detail: work_order(job, env.config.action, &m.why),
         })
         .await?;

@@ -230,7 +230,7 @@ impl Ctx<'_> {
             device_id: Some(self.job.device.id.clone()),
             at: chrono::Utc::now(),
             state,
-            kind: kind.as_str().into(),
+            kind: kind.into(),
             detail,
         }
     }

@@ -71,7 +71,7 @@ impl OffOutlets {
                         device_id: Some(id),
                         at: chrono::Utc::now(),
                         state: None,
-                        kind: EventKind::OutletOn.as_str().into(),
+                        kind: EventKind::OutletOn.into(),
                         detail: json!({
                             "outlet": outlet,
                             "relay_after": after,

@@ -167,7 +167,7 @@ fn a_factory_reset_shows_the_binding_before_and_after_and_whether_the_device_lef
         device_id: Some("plug-1".into()),
         at: fixture::at("2026-11-21T05:47:20.000Z"),
         state: None,
-        kind: "left_network".into(),
+        kind: EventKind::LeftNetwork.into(),
         detail: json!({"after_s": 2.3}),
     });
     // lamp-2 stayed and reports factory defaults: bound before (its intent says), not now.
@@ -176,7 +176,7 @@ fn a_factory_reset_shows_the_binding_before_and_after_and_whether_the_device_lef
         device_id: Some("lamp-2".into()),
         at: fixture::at("2026-11-21T05:47:09.700Z"),
         state: Some(crate::model::JobState::IntentRecorded),
-        kind: "intent".into(),
+        kind: EventKind::Intent.into(),
         detail: json!({"pre": {"bound": true}}),
     });
     record.snapshots[1].data["cloud"] = json!(null);
@@ -224,7 +224,7 @@ fn a_confirmed_job_names_its_technician_and_when_it_was_recorded() {
         device_id: Some("cam-4".into()),
         at: fixture::at("2026-11-22T08:00:00.000Z"),
         state: None,
-        kind: "manual_confirmed".into(),
+        kind: EventKind::ManualConfirmed.into(),
         detail: json!({"by": "=Ana", "said_at": null, "note": null, "operator": "ops",
                        "source": "command line", "seen": {"result": "not_checked"}}),
     });

@@ -1,4 +1,5 @@
 use super::*;
+use crate::model::RunEventKind;
 use crate::report::fixture;
 
 #[test]
@@ -197,19 +198,19 @@ fn interrupted_and_resumed() -> RunRecord {
     record.run.parameters =
         serde_json::json!({"rate_per_s": 2, "concurrency": 4, "time_scale": 0.01});
     record.events.truncate(2);
-    let run_event = |id, at: &str, kind: &str, detail| crate::store::EventRow {
+    let run_event = |id, at: &str, kind: RunEventKind, detail| crate::store::EventRow {
         id,
         device_id: None,
         at: fixture::at(at),
         state: None,
-        kind: kind.to_string(),
+        kind: kind.into(),
         detail,
     };
     record.events.extend([
         run_event(
             3,
             "2026-11-21T05:47:30.000Z",
-            "run_interrupted",
+            RunEventKind::RunInterrupted,
             serde_json::json!({
                 "signal": "SIGINT", "signal_at": "2026-11-21T05:47:29.250Z", "signals": 1,
                 "left_open": 1, "skipped": 2
@@ -218,7 +219,7 @@ fn interrupted_and_resumed() -> RunRecord {
         run_event(
             4,
             "2026-11-21T05:48:00.000Z",
-            "run_resumed",
+            RunEventKind::RunResumed,
             serde_json::json!({
                 "operator": "bob", "previous_status": "interrupted",
                 "inventory_sha256_then": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
@@ -226,7 +227,7 @@ fn interrupted_and_resumed() -> RunRecord {
                 "force": true, "window": null, "tool_version": "0.1.0"
             }),
         ),
-        run_event(5, "2026-11-21T05:49:10.500Z", "run_finished", serde_json::json!({})),
+        run_event(5, "2026-11-21T05:49:10.500Z", RunEventKind::RunFinished, serde_json::json!({})),
     ]);
     record
 }

@@ -34,7 +34,7 @@ async fn db() -> (tempfile::TempDir, Db) {
         action: Action::FactoryReset,
         inventory_path: "lab.csv".into(),
         inventory_sha256: "aa".into(),
-        parameters: json!({}),
+        parameters: Default::default(),
         operator: "op".into(),
         tool_version: "0".into(),
         started_at: t(0),
@@ -172,7 +172,7 @@ async fn a_refused_confirmation_keeps_the_job_manual_required_with_the_evidence(
     let rec = db.load_run("r").unwrap();
     assert_eq!(rec.jobs[0].outcome, Some(Outcome::ManualRequired));
     let last = rec.events.last().unwrap();
-    assert_eq!(last.kind, "confirmation_refused");
+    assert_eq!(last.kind, EventKind::ConfirmationRefused);
     assert_eq!(last.detail["why"], "still bound");
     assert_eq!(last.detail["by"], "Ana Técnica");
     assert!(rec.confirmations().is_empty());
@@ -207,7 +207,7 @@ async fn evidence_and_confirmations_are_recorded_together_or_not_at_all() {
     assert_eq!(
         rec.events
             .iter()
-            .filter(|e| e.kind == "confirmation_refused")
+            .filter(|e| e.kind == EventKind::ConfirmationRefused)
             .count(),
         1
     );

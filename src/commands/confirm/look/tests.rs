@@ -163,7 +163,7 @@ fn the_protocol_comes_from_the_run_s_link_then_the_inventory_then_the_catalog() 
         device_id: Some("d".into()),
         at: chrono::Utc::now(),
         state: None,
-        kind: "link".into(),
+        kind: EventKind::Link.into(),
         detail: json!({"protocol": "smart-aes", "port": 8080, "chosen_by": "discovery"}),
     });
     assert_eq!(

@@ -1,8 +1,9 @@
 use super::*;
 use crate::engine::job::command::PreState;
 use crate::engine::job::verify::Settings;
+use crate::model::StoredKind;
 
-fn event(id: i64, kind: &str, detail: Value) -> EventRow {
+fn event(id: i64, kind: impl Into<StoredKind>, detail: Value) -> EventRow {
     EventRow {
         id,
         device_id: Some("d".into()),
@@ -55,8 +56,8 @@ fn config() -> RunConfig {
 #[test]
 fn without_an_intent_there_is_no_evidence_and_the_job_runs_afresh() {
     let events = [
-        event(1, "state", json!({})),
-        event(2, "probe_retry", json!({})),
+        event(1, EventKind::State, json!({})),
+        event(2, EventKind::ProbeRetry, json!({})),
     ];
     assert_eq!(Evidence::from_events(Action::PowerCycle, &events), None);
 }
@@ -64,15 +65,15 @@ fn without_an_intent_there_is_no_evidence_and_the_job_runs_afresh() {
 #[test]
 fn an_outlet_on_the_switch_did_not_confirm_is_not_evidence_that_the_outlet_is_on() {
     let events = [
-        event(1, "intent", intent_at(10_000)),
+        event(1, EventKind::Intent, intent_at(10_000)),
         event(
             2,
-            "outlet_off",
+            EventKind::OutletOff,
             json!({"outlet": "s#2", "relay_before": true}),
         ),
         event(
             3,
-            "outlet_on",
+            EventKind::OutletOn,
             json!({"outlet": "s#2", "relay_after": false}),
         ),
     ];
@@ -83,10 +84,10 @@ fn an_outlet_on_the_switch_did_not_confirm_is_not_evidence_that_the_outlet_is_on
         "the switch left it off: resume must switch it on"
     );
     let events = [
-        event(1, "intent", intent_at(10_000)),
+        event(1, EventKind::Intent, intent_at(10_000)),
         event(
             2,
-            "outlet_off",
+            EventKind::OutletOff,
             json!({"outlet": "s#2", "confirmed": false}),
         ),
     ];
@@ -97,10 +98,10 @@ fn an_outlet_on_the_switch_did_not_confirm_is_not_evidence_that_the_outlet_is_on
         "an off the switch never confirmed"
     );
     let events = [
-        event(1, "intent", intent_at(10_000)),
+        event(1, EventKind::Intent, intent_at(10_000)),
         event(
             2,
-            "outlet_on",
+            EventKind::OutletOn,
             json!({"outlet": "s#2", "relay_after": null}),
         ),
     ];
@@ -110,10 +111,10 @@ fn an_outlet_on_the_switch_did_not_confirm_is_not_evidence_that_the_outlet_is_on
             .outlet_on
     );
     let events = [
-        event(1, "intent", intent_at(10_000)),
+        event(1, EventKind::Intent, intent_at(10_000)),
         event(
             2,
-            "outlet_on",
+            EventKind::OutletOn,
             json!({"outlet": "s#2", "relay_after": true}),
         ),
     ];
@@ -127,9 +128,9 @@ fn an_outlet_on_the_switch_did_not_confirm_is_not_evidence_that_the_outlet_is_on
 #[test]
 fn an_ack_after_the_intent_is_a_sign_the_command_arrived() {
     let events = [
-        event(1, "intent", intent_at(10_000)),
-        event(2, "state", json!({})),
-        event(3, "ack", json!({})),
+        event(1, EventKind::Intent, intent_at(10_000)),
+        event(2, EventKind::State, json!({})),
+        event(3, EventKind::Ack, json!({})),
     ];
     let ev = Evidence::from_events(Action::FactoryReset, &events).unwrap();
     assert_eq!(ev.arrival, Arrival::Acknowledged);
@@ -141,10 +142,10 @@ fn an_ack_after_the_intent_is_a_sign_the_command_arrived() {
 #[test]
 fn a_refusal_settles_the_job_with_the_recorded_reason_and_a_left_network_with_success() {
     let refused = [
-        event(1, "intent", intent_at(10_000)),
+        event(1, EventKind::Intent, intent_at(10_000)),
         event(
             2,
-            "command_failed",
+            EventKind::CommandFailed,
             json!({"reason": "unreachable", "detail": "the reboot could not be sent"}),
         ),
     ];
@@ -159,9 +160,9 @@ fn a_refusal_settles_the_job_with_the_recorded_reason_and_a_left_network_with_su
     );
 
     let left = [
-        event(1, "intent", intent_at(10_000)),
-        event(2, "ack", json!({})),
-        event(3, "left_network", json!({"after_s": 4})),
+        event(1, EventKind::Intent, intent_at(10_000)),
+        event(2, EventKind::Ack, json!({})),
+        event(3, EventKind::LeftNetwork, json!({"after_s": 4})),
     ];
     let ev = Evidence::from_events(Action::FactoryReset, &left).unwrap();
     assert!(matches!(ev.settled(), Some(Ok(_))));
@@ -174,10 +175,10 @@ fn a_refusal_settles_the_job_with_the_recorded_reason_and_a_left_network_with_su
 #[test]
 fn a_recorded_login_refusal_settles_a_job_without_another_try() {
     let refused = [
-        event(1, "state", json!({})),
+        event(1, EventKind::State, json!({})),
         event(
             2,
-            "probe_failed",
+            EventKind::ProbeFailed,
             json!({"reason": "auth_failed", "detail": "probe failed: authentication failed: x"}),
         ),
     ];
@@ -188,7 +189,7 @@ fn a_recorded_login_refusal_settles_a_job_without_another_try() {
     assert!(detail.contains("not tried again"), "{detail}");
     let timeout = [event(
         1,
-        "probe_failed",
+        EventKind::ProbeFailed,
         json!({"reason": "timeout", "detail": "probe failed: timed out"}),
     )];
     assert_eq!(refused_login(&timeout), None);
@@ -197,8 +198,8 @@ fn a_recorded_login_refusal_settles_a_job_without_another_try() {
 #[test]
 fn a_login_under_way_at_the_interruption_is_not_tried_again_unless_it_went_through() {
     let events = [
-        event(1, "login_attempt", json!({})),
-        event(2, "state", json!({})),
+        event(1, EventKind::LoginAttempt, json!({})),
+        event(2, EventKind::State, json!({})),
     ];
     let Some(Fail(reason, detail)) = login_unsettled(&events, false) else {
         panic!("a login of unknown result must not be repeated");
@@ -211,7 +212,7 @@ fn a_login_under_way_at_the_interruption_is_not_tried_again_unless_it_went_throu
         "the probe's snapshot shows it went through"
     );
     assert_eq!(
-        login_unsettled(&[event(1, "state", json!({}))], false),
+        login_unsettled(&[event(1, EventKind::State, json!({}))], false),
         None
     );
 }
@@ -220,7 +221,7 @@ fn a_login_under_way_at_the_interruption_is_not_tried_again_unless_it_went_throu
 fn an_intent_of_an_older_fleetreset_is_evidence_without_clock_marks() {
     let events = [event(
         1,
-        "intent",
+        EventKind::Intent,
         json!({"command": "reboot", "delay_s": 1}),
     )];
     let ev = Evidence::from_events(Action::PowerCycle, &events).unwrap();
@@ -231,7 +232,7 @@ fn an_intent_of_an_older_fleetreset_is_evidence_without_clock_marks() {
 
 #[test]
 fn resume_waits_out_what_is_left_of_the_run_s_own_budget_on_the_boot_clock() {
-    let events = [event(1, "intent", intent_at(10_000))];
+    let events = [event(1, EventKind::Intent, intent_at(10_000))];
     let ev = Evidence::from_events(Action::FactoryReset, &events).unwrap();
     // Delay 1 s plus the 60 s leave budget: 61 s after the intent.
     assert_eq!(ev.budget(), Duration::from_secs(61));
@@ -250,7 +251,7 @@ fn resume_waits_out_what_is_left_of_the_run_s_own_budget_on_the_boot_clock() {
 
 #[test]
 fn after_a_host_reboot_or_with_an_impossible_clock_resume_waits_the_whole_budget() {
-    let events = [event(1, "intent", intent_at(10_000))];
+    let events = [event(1, EventKind::Intent, intent_at(10_000))];
     let ev = Evidence::from_events(Action::PowerCycle, &events).unwrap();
     let other_boot = HostMark {
         boot_id: Some("another".into()),

@@ -26,7 +26,7 @@ fn event(id: i64, device: Option<&str>, when: &str, kind: &str, detail: Value) -
         device_id: device.map(str::to_string),
         at: at(when),
         state: None,
-        kind: kind.to_string(),
+        kind: kind.parse().expect("a stored event word"),
         detail,
     }
 }

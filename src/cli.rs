@@ -46,6 +46,8 @@ pub enum Command {
     WorkOrders(WorkOrdersArgs),
     /// Record a technician's confirmation of manual work: one device, or a returned checklist.
     Confirm(ConfirmArgs),
+    /// Make the key pair that signs certificates and reports (minisign format).
+    Keygen(KeygenArgs),
 }
 
 /// An inventory file and how to read it.
@@ -368,4 +370,17 @@ pub struct ConfirmArgs {
     /// The audit database.
     #[arg(long, default_value = crate::store::DEFAULT_DB)]
     pub db: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct KeygenArgs {
+    /// Where to write the secret key (owner-only); the public key goes beside it as `.pub`.
+    /// Default: $FLEETRESET_SIGNING_KEY, else $XDG_CONFIG_HOME/fleetreset/signing.key, else
+    /// ~/.config/fleetreset/signing.key.
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// Replace a key pair already there (signatures it made will no longer check against the new
+    /// public key).
+    #[arg(long)]
+    pub force: bool,
 }

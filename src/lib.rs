@@ -16,6 +16,7 @@
 //! - [`engine`]: planning, the job state machine and the scheduler with its limits.
 //! - [`store`]: the SQLite audit (runs, jobs, events, snapshots) and its single writer.
 //! - [`report`]: `devices.csv`, `run.json` and `summary.md` from the audit; the work orders.
+//! - [`signing`]: minisign signatures of the files others must trust; the signing key pair.
 //! - [`hint`]: the commands our messages suggest (`fleetreset resume …`), quoted to work as printed.
 //! - [`inert`]: device text made safe to show: one line, control characters escaped.
 //! - [`output`]: messages on stderr that never stop the work when stderr is gone.
@@ -35,5 +36,6 @@ pub mod model;
 pub mod output;
 pub mod protocol;
 pub mod report;
+pub mod signing;
 pub mod sim;
 pub mod store;

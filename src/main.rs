@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         }
         Command::Report(args) => commands::report::run(&args),
         Command::WorkOrders(args) => commands::work_orders::run(&args),
+        Command::Keygen(args) => commands::keygen::run(&args),
         Command::Confirm(args) => {
             runtime().and_then(|rt| rt.block_on(commands::confirm::run(&args)))
         }
@@ -75,6 +76,7 @@ fn wants_json(command: &Command) -> bool {
         | Command::Report(_)
         | Command::WorkOrders(_)
         | Command::Confirm(_)
+        | Command::Keygen(_)
         | Command::Demo(_) => false,
     }
 }

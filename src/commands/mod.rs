@@ -6,6 +6,7 @@ pub mod confirm;
 pub mod consent;
 pub mod demo;
 pub mod discover;
+pub mod keygen;
 pub mod operator;
 pub mod options;
 pub mod plan;

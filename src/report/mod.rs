@@ -18,7 +18,7 @@
 mod confirmations;
 mod csv;
 mod evidence;
-mod files;
+pub(crate) mod files;
 #[cfg(test)]
 mod fixture;
 mod json;

@@ -48,6 +48,8 @@ pub enum Command {
     Confirm(ConfirmArgs),
     /// Make the key pair that signs certificates and reports (minisign format).
     Keygen(KeygenArgs),
+    /// Audits of a run: `sample` draws devices for a verifier to check again.
+    Audit(AuditArgs),
 }
 
 /// An inventory file and how to read it.
@@ -383,4 +385,40 @@ pub struct KeygenArgs {
     /// public key).
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: AuditCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Draw a random share of a factory-reset run's sanitized devices and look at each again
+    /// (reads only), for a verifier other than the run's operator; recorded in the audit.
+    Sample(AuditSampleArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AuditSampleArgs {
+    /// The run: its id, a unique prefix of it, or `latest`.
+    pub run: String,
+    /// The share of the sanitized devices to check, more than 0 and at most 100 (`5` or `5%`);
+    /// at least one device is checked.
+    #[arg(long, value_name = "P", value_parser = crate::audit_sample::parse_percent)]
+    pub percent: f64,
+    /// Who checks: someone other than the run's operator.
+    #[arg(long, value_name = "NAME")]
+    pub verifier: String,
+    /// Draw with this seed (the same seed draws the same devices); default: a random one,
+    /// recorded in the audit.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// The audit database.
+    #[arg(long, default_value = crate::store::DEFAULT_DB)]
+    pub db: PathBuf,
+    /// The credentials file the inventory's profiles come from, for looking at devices that log in.
+    #[arg(long, value_name = "PATH")]
+    pub credentials: Option<PathBuf>,
 }

@@ -26,6 +26,7 @@ fn main() -> ExitCode {
         Command::Report(args) => commands::report::run(&args),
         Command::WorkOrders(args) => commands::work_orders::run(&args),
         Command::Keygen(args) => commands::keygen::run(&args),
+        Command::Audit(args) => runtime().and_then(|rt| rt.block_on(commands::audit::run(&args))),
         Command::Confirm(args) => {
             runtime().and_then(|rt| rt.block_on(commands::confirm::run(&args)))
         }
@@ -77,6 +78,7 @@ fn wants_json(command: &Command) -> bool {
         | Command::WorkOrders(_)
         | Command::Confirm(_)
         | Command::Keygen(_)
+        | Command::Audit(_)
         | Command::Demo(_) => false,
     }
 }

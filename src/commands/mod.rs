@@ -1,6 +1,7 @@
 //! One file per subcommand. Each has a `run` that takes its arguments and what it needs, and
 //! returns the exit status; nothing here reads globals.
 
+pub mod audit;
 pub mod check;
 pub mod confirm;
 pub mod consent;

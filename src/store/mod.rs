@@ -22,6 +22,8 @@
 //!   the reports.
 //! - `confirmation`: a technician's confirmation of a manual job (`manual_required` →
 //!   `manual_confirmed`), or its refusal when the device contradicts it.
+//! - `sample`: a verifier's re-check of a random share of a run's sanitized devices
+//!   (`fleetreset audit sample`), as `sample_drawn`, `sample_checked` and `sample_finished` events.
 //! - `columns`, `time`: stored words, timestamps and JSON, read and written one way.
 
 mod apply;
@@ -32,6 +34,7 @@ mod db;
 pub mod lock;
 mod query;
 mod run_events;
+mod sample;
 mod schema;
 pub(crate) mod space;
 mod time;
@@ -50,6 +53,9 @@ use crate::model::{Action, JobState, Method, Outcome, Reason};
 pub use self::chain::ChainHead;
 pub use self::confirmation::{Confirmation, Confirmed, Refusal, Seen, Technician};
 pub use self::run_events::{Finished, Interrupted, Resumed, RunEnd, RunEvent, Started, Stopped};
+pub use self::sample::{
+    CheckResult, SampleCheck, SampleChecked, SampleDrawn, SampleFinished, SampleResult,
+};
 
 /// Times are UTC, stored as RFC 3339 text with milliseconds (`2026-11-21T05:47:08.123Z`).
 pub type Timestamp = DateTime<Utc>;

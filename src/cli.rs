@@ -50,6 +50,8 @@ pub enum Command {
     Keygen(KeygenArgs),
     /// Audits of a run: `sample` draws devices for a verifier to check again.
     Audit(AuditArgs),
+    /// Every run that touched one device (by its inventory id or its MAC), oldest first.
+    History(HistoryArgs),
 }
 
 /// An inventory file and how to read it.
@@ -421,4 +423,16 @@ pub struct AuditSampleArgs {
     /// The credentials file the inventory's profiles come from, for looking at devices that log in.
     #[arg(long, value_name = "PATH")]
     pub credentials: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HistoryArgs {
+    /// The device: a job's inventory id, or its MAC (any case, with `:`, `-` or no separators).
+    pub device: String,
+    /// The audit database.
+    #[arg(long, default_value = crate::store::DEFAULT_DB)]
+    pub db: PathBuf,
+    /// Print the jobs as a JSON array on stdout.
+    #[arg(long)]
+    pub json: bool,
 }

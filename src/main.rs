@@ -26,6 +26,7 @@ fn main() -> ExitCode {
         Command::Report(args) => commands::report::run(&args),
         Command::WorkOrders(args) => commands::work_orders::run(&args),
         Command::Keygen(args) => commands::keygen::run(&args),
+        Command::History(args) => commands::history::run(&args),
         Command::Audit(args) => runtime().and_then(|rt| rt.block_on(commands::audit::run(&args))),
         Command::Confirm(args) => {
             runtime().and_then(|rt| rt.block_on(commands::confirm::run(&args)))
@@ -71,6 +72,7 @@ fn wants_json(command: &Command) -> bool {
         Command::Resume(a) => a.json,
         Command::Plan(a) => a.json,
         Command::Runs(a) => a.json,
+        Command::History(a) => a.json,
         Command::Check(_)
         | Command::Simulate(_)
         | Command::Discover(_)

@@ -7,6 +7,7 @@ pub mod confirm;
 pub mod consent;
 pub mod demo;
 pub mod discover;
+pub mod history;
 pub mod keygen;
 pub mod operator;
 pub mod options;

@@ -22,7 +22,7 @@ pub(crate) mod files;
 #[cfg(test)]
 mod fixture;
 mod json;
-mod local_time;
+pub(crate) mod local_time;
 mod markdown;
 mod settings;
 mod summary;

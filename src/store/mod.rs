@@ -22,6 +22,7 @@
 //!   the reports.
 //! - `confirmation`: a technician's confirmation of a manual job (`manual_required` →
 //!   `manual_confirmed`), or its refusal when the device contradicts it.
+//! - `history`: every job of every run that touched one device, by id or MAC.
 //! - `sample`: a verifier's re-check of a random share of a run's sanitized devices
 //!   (`fleetreset audit sample`), as `sample_drawn`, `sample_checked` and `sample_finished` events.
 //! - `columns`, `time`: stored words, timestamps and JSON, read and written one way.
@@ -31,6 +32,7 @@ mod chain;
 mod columns;
 mod confirmation;
 mod db;
+mod history;
 pub mod lock;
 mod query;
 mod run_events;
@@ -52,6 +54,7 @@ use crate::model::{Action, JobState, Method, Outcome, Reason};
 
 pub use self::chain::ChainHead;
 pub use self::confirmation::{Confirmation, Confirmed, Refusal, Seen, Technician};
+pub use self::history::{HistoryRow, mac_digits};
 pub use self::run_events::{Finished, Interrupted, Resumed, RunEnd, RunEvent, Started, Stopped};
 pub use self::sample::{
     CheckResult, SampleCheck, SampleChecked, SampleDrawn, SampleFinished, SampleResult,

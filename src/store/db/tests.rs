@@ -259,7 +259,10 @@ fn a_database_from_before_the_application_id_is_migrated_and_marked_as_ours() {
         .unwrap();
     }
     let db = Db::open(&path).unwrap();
-    assert_eq!(schema::user_version(&db.conn).unwrap(), 4);
+    assert_eq!(
+        schema::user_version(&db.conn).unwrap(),
+        schema::known_version()
+    );
     assert_eq!(
         schema::application_id(&db.conn).unwrap(),
         schema::APPLICATION_ID

@@ -46,6 +46,10 @@ pub enum Command {
     WorkOrders(WorkOrdersArgs),
     /// Record a technician's confirmation of manual work: one device, or a returned checklist.
     Confirm(ConfirmArgs),
+    /// Make the key pair that signs certificates and reports (minisign format).
+    Keygen(KeygenArgs),
+    /// Every run that touched one device (by its inventory id or its MAC), oldest first.
+    History(HistoryArgs),
     /// Check the audit trail itself: `audit verify` recomputes the runs' hash chains.
     Audit(AuditArgs),
     /// Write certificates of sanitization for a factory-reset run: one per device, one bundle.
@@ -63,6 +67,9 @@ pub enum AuditCommand {
     /// Recompute runs' hash chains from the database and name the first record edited,
     /// removed, reordered or inserted since it was written.
     Verify(AuditVerifyArgs),
+    /// Draw a random share of a factory-reset run's sanitized devices and look at each again
+    /// (reads only), for a verifier other than the run's operator; recorded in the audit.
+    Sample(AuditSampleArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -421,4 +428,52 @@ pub struct ConfirmArgs {
     /// The audit database.
     #[arg(long, default_value = crate::store::DEFAULT_DB)]
     pub db: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct KeygenArgs {
+    /// Where to write the secret key (owner-only); the public key goes beside it as `.pub`.
+    /// Default: $FLEETRESET_SIGNING_KEY, else $XDG_CONFIG_HOME/fleetreset/signing.key, else
+    /// ~/.config/fleetreset/signing.key.
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// Replace a key pair already there (signatures it made will no longer check against the new
+    /// public key).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AuditSampleArgs {
+    /// The run: its id, a unique prefix of it, or `latest`.
+    pub run: String,
+    /// The share of the sanitized devices to check, more than 0 and at most 100 (`5` or `5%`);
+    /// at least one device is checked.
+    #[arg(long, value_name = "P", value_parser = crate::audit_sample::parse_percent)]
+    pub percent: f64,
+    /// Who checks: someone other than the run's operator.
+    #[arg(long, value_name = "NAME")]
+    pub verifier: String,
+    /// Draw with this seed (the same seed draws the same devices); default: a random one,
+    /// recorded in the audit.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// The audit database.
+    #[arg(long, default_value = crate::store::DEFAULT_DB)]
+    pub db: PathBuf,
+    /// The credentials file the inventory's profiles come from, for looking at devices that log in.
+    #[arg(long, value_name = "PATH")]
+    pub credentials: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HistoryArgs {
+    /// The device: a job's inventory id, or its MAC (any case, with `:`, `-` or no separators).
+    pub device: String,
+    /// The audit database.
+    #[arg(long, default_value = crate::store::DEFAULT_DB)]
+    pub db: PathBuf,
+    /// Print the jobs as a JSON array on stdout.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -14,13 +14,16 @@
 //! - [`exit`]: the process exit codes, shared by `main` and the commands.
 //! - [`model`]: the words of a run: actions, methods, job states, outcomes, reasons.
 //! - [`engine`]: planning, the job state machine and the scheduler with its limits.
+//! - [`audit_sample`]: the reproducible random draw of `fleetreset audit sample`.
 //! - [`store`]: the SQLite audit (runs, jobs, events, snapshots) and its single writer.
 //! - [`report`]: `devices.csv`, `run.json` and `summary.md` from the audit; the work orders.
 //! - [`certificate`]: certificates of sanitization for factory-reset runs (JSON, Markdown, HTML).
+//! - [`signing`]: minisign signatures of the files others must trust; the signing key pair.
 //! - [`hint`]: the commands our messages suggest (`fleetreset resume …`), quoted to work as printed.
 //! - [`inert`]: device text made safe to show: one line, control characters escaped.
 //! - [`output`]: messages on stderr that never stop the work when stderr is gone.
 
+pub mod audit_sample;
 pub mod catalog;
 pub mod certificate;
 pub mod cli;
@@ -36,5 +39,6 @@ pub mod model;
 pub mod output;
 pub mod protocol;
 pub mod report;
+pub mod signing;
 pub mod sim;
 pub mod store;

@@ -25,10 +25,10 @@ fn main() -> ExitCode {
         }
         Command::Report(args) => commands::report::run(&args),
         Command::WorkOrders(args) => commands::work_orders::run(&args),
-        Command::Audit(args) => match &args.command {
-            AuditCommand::Verify(args) => commands::audit::verify::run(args),
-        },
         Command::Certificates(args) => commands::certificates::run(&args),
+        Command::Keygen(args) => commands::keygen::run(&args),
+        Command::History(args) => commands::history::run(&args),
+        Command::Audit(args) => runtime().and_then(|rt| rt.block_on(commands::audit::run(&args))),
         Command::Confirm(args) => {
             runtime().and_then(|rt| rt.block_on(commands::confirm::run(&args)))
         }
@@ -73,6 +73,7 @@ fn wants_json(command: &Command) -> bool {
         Command::Resume(a) => a.json,
         Command::Plan(a) => a.json,
         Command::Runs(a) => a.json,
+        Command::History(a) => a.json,
         Command::Check(_)
         | Command::Simulate(_)
         | Command::Discover(_)
@@ -80,9 +81,11 @@ fn wants_json(command: &Command) -> bool {
         | Command::WorkOrders(_)
         | Command::Certificates(_)
         | Command::Confirm(_)
+        | Command::Keygen(_)
         | Command::Demo(_) => false,
         Command::Audit(a) => match &a.command {
             AuditCommand::Verify(v) => v.json,
+            AuditCommand::Sample(_) => false,
         },
     }
 }

@@ -11,7 +11,7 @@
 //! with the evidence recorded (exit 1). The other devices of the checklist are confirmed.
 
 mod checklist;
-mod look;
+pub(crate) mod look;
 
 use std::io::{self, Write};
 

@@ -8,6 +8,8 @@ pub mod confirm;
 pub mod consent;
 pub mod demo;
 pub mod discover;
+pub mod history;
+pub mod keygen;
 pub mod operator;
 pub mod options;
 pub mod plan;

@@ -16,10 +16,10 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 
 use super::apply::insert_event;
+use super::chain;
 use super::run_events::{self, Resumed, RunEvent, Started};
 use super::schema::{self, TooNew};
 use super::{Db, NewJob, NewRun, RunStatus, StoreError, Timestamp, space, time, wal};
-use super::chain;
 use crate::model::{EventKind, JobState};
 
 /// How long a statement waits on another process's lock (a `report` reading while a run

@@ -24,6 +24,9 @@
 //!   the reports.
 //! - `confirmation`: a technician's confirmation of a manual job (`manual_required` →
 //!   `manual_confirmed`), or its refusal when the device contradicts it.
+//! - `history`: every job of every run that touched one device, by id or MAC.
+//! - `sample`: a verifier's re-check of a random share of a run's sanitized devices
+//!   (`fleetreset audit sample`), as `sample_drawn`, `sample_checked` and `sample_finished` events.
 //! - `columns`, `time`: stored words, timestamps and JSON, read and written one way.
 
 mod apply;
@@ -31,10 +34,12 @@ mod chain;
 mod columns;
 mod confirmation;
 mod db;
+mod history;
 pub mod lock;
 mod parameters;
 mod query;
 mod run_events;
+mod sample;
 mod schema;
 pub(crate) mod space;
 mod time;
@@ -52,8 +57,12 @@ use crate::model::{Action, JobState, Method, Outcome, Reason, StoredKind};
 
 pub use self::chain::{ChainHead, Checkpoint, Seal, Signed, verify};
 pub use self::confirmation::{Confirmation, Confirmed, Refusal, Seen, Technician};
+pub use self::history::{HistoryRow, mac_digits};
 pub use self::parameters::{InventoryRead, RunParameters, SafetyParameters};
 pub use self::run_events::{Finished, Interrupted, Resumed, RunEnd, RunEvent, Started, Stopped};
+pub use self::sample::{
+    CheckResult, SampleCheck, SampleChecked, SampleDrawn, SampleFinished, SampleResult,
+};
 
 /// Times are UTC, stored as RFC 3339 text with milliseconds (`2026-11-21T05:47:08.123Z`).
 pub type Timestamp = DateTime<Utc>;

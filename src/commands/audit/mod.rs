@@ -1,5 +1,19 @@
-//! `fleetreset audit …`: checks of the audit trail itself.
+//! `fleetreset audit …`: checks of the audit trail and of the devices it speaks of.
 //!
-//! - [`verify`]: recompute runs' hash chains and name the first record changed since.
+//! # Layout
+//! - [`verify`]: `fleetreset audit verify`: recompute runs' hash chains and name the first
+//!   record changed since.
+//! - `sample`: `fleetreset audit sample RUN --percent P --verifier NAME`.
 
+mod sample;
 pub mod verify;
+
+use crate::cli::{AuditArgs, AuditCommand};
+use crate::exit::Status;
+
+pub async fn run(args: &AuditArgs) -> anyhow::Result<Status> {
+    match &args.command {
+        AuditCommand::Verify(a) => verify::run(a),
+        AuditCommand::Sample(a) => sample::run(a).await,
+    }
+}

@@ -7,6 +7,9 @@ use clap::{Parser, Subcommand};
 
 use crate::model::Action;
 
+mod audit;
+pub use self::audit::*;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "fleetreset",
@@ -54,39 +57,6 @@ pub enum Command {
     Audit(AuditArgs),
     /// Write certificates of sanitization for a factory-reset run: one per device, one bundle.
     Certificates(CertificatesArgs),
-}
-
-#[derive(Debug, clap::Args)]
-pub struct AuditArgs {
-    #[command(subcommand)]
-    pub command: AuditCommand,
-}
-
-#[derive(Debug, clap::Subcommand)]
-pub enum AuditCommand {
-    /// Recompute runs' hash chains from the database and name the first record edited,
-    /// removed, reordered or inserted since it was written.
-    Verify(AuditVerifyArgs),
-    /// Draw a random share of a factory-reset run's sanitized devices and look at each again
-    /// (reads only), for a verifier other than the run's operator; recorded in the audit.
-    Sample(AuditSampleArgs),
-}
-
-#[derive(Debug, clap::Args)]
-pub struct AuditVerifyArgs {
-    /// The audit database.
-    #[arg(long, default_value = crate::store::DEFAULT_DB)]
-    pub db: PathBuf,
-    /// One run: its id, a unique prefix of it, or `latest` (default: every run).
-    #[arg(long)]
-    pub run: Option<String>,
-    /// A head kept elsewhere (`RECORDS:HASH`, as reports and certificates print it): it must
-    /// be in the chain, so a chain cut short or rewritten is caught. Needs --run.
-    #[arg(long, value_name = "HEAD")]
-    pub expect: Option<String>,
-    /// Print the verdicts as JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// An inventory file and how to read it.
@@ -374,25 +344,6 @@ pub struct WorkOrdersArgs {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("signing").required(true).args(["signing_key", "unsigned"])))]
-pub struct CertificatesArgs {
-    /// The run: its id, a unique prefix of it, or `latest`.
-    pub run: String,
-    /// The audit database.
-    #[arg(long, default_value = crate::store::DEFAULT_DB)]
-    pub db: PathBuf,
-    /// Where to write them (default: reports/RUN_ID/); they go into its `certificates/`.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Sign every JSON file with this minisign secret key (`<file>.json.minisig` beside it).
-    #[arg(long, value_name = "PATH")]
-    pub signing_key: Option<PathBuf>,
-    /// Write the certificates without signatures; each says `unsigned`.
-    #[arg(long)]
-    pub unsigned: bool,
-}
-
-#[derive(Debug, clap::Args)]
 #[command(
     group(clap::ArgGroup::new("what").required(true).args(["device", "from"])),
     override_usage = "fleetreset confirm RUN DEVICE --by NAME [--note TEXT] [OPTIONS]\n       fleetreset confirm RUN --from FILE [--by NAME] [OPTIONS]"
@@ -428,52 +379,4 @@ pub struct ConfirmArgs {
     /// The audit database.
     #[arg(long, default_value = crate::store::DEFAULT_DB)]
     pub db: PathBuf,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct KeygenArgs {
-    /// Where to write the secret key (owner-only); the public key goes beside it as `.pub`.
-    /// Default: $FLEETRESET_SIGNING_KEY, else $XDG_CONFIG_HOME/fleetreset/signing.key, else
-    /// ~/.config/fleetreset/signing.key.
-    #[arg(long, value_name = "PATH")]
-    pub out: Option<PathBuf>,
-    /// Replace a key pair already there (signatures it made will no longer check against the new
-    /// public key).
-    #[arg(long)]
-    pub force: bool,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct AuditSampleArgs {
-    /// The run: its id, a unique prefix of it, or `latest`.
-    pub run: String,
-    /// The share of the sanitized devices to check, more than 0 and at most 100 (`5` or `5%`);
-    /// at least one device is checked.
-    #[arg(long, value_name = "P", value_parser = crate::audit_sample::parse_percent)]
-    pub percent: f64,
-    /// Who checks: someone other than the run's operator.
-    #[arg(long, value_name = "NAME")]
-    pub verifier: String,
-    /// Draw with this seed (the same seed draws the same devices); default: a random one,
-    /// recorded in the audit.
-    #[arg(long, value_name = "N")]
-    pub seed: Option<u64>,
-    /// The audit database.
-    #[arg(long, default_value = crate::store::DEFAULT_DB)]
-    pub db: PathBuf,
-    /// The credentials file the inventory's profiles come from, for looking at devices that log in.
-    #[arg(long, value_name = "PATH")]
-    pub credentials: Option<PathBuf>,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct HistoryArgs {
-    /// The device: a job's inventory id, or its MAC (any case, with `:`, `-` or no separators).
-    pub device: String,
-    /// The audit database.
-    #[arg(long, default_value = crate::store::DEFAULT_DB)]
-    pub db: PathBuf,
-    /// Print the jobs as a JSON array on stdout.
-    #[arg(long)]
-    pub json: bool,
 }

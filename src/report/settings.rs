@@ -5,7 +5,11 @@
 
 use serde_json::{Map, Value};
 
-use super::markdown::escape;
+use super::markdown;
+
+/// How a writer escapes stored text for its format: [`markdown::escape`] for `summary.md`,
+/// [`super::html::escape`] for `report.html`.
+pub type Escape = fn(&str) -> String;
 use crate::model::Action;
 
 /// Keys shown by a rule of their own, in this order; `action` is the summary's title.
@@ -37,86 +41,91 @@ const SAFETY: &[&str] = &[
 
 /// The settings line, or `None` when the run stored no parameters.
 pub fn line(action: Action, parameters: &Value) -> Option<String> {
+    line_with(action, parameters, markdown::escape)
+}
+
+/// [`line`], with stored text escaped by `escape`.
+pub fn line_with(action: Action, parameters: &Value, escape: Escape) -> Option<String> {
     let map = parameters.as_object().filter(|m| !m.is_empty())?;
     let mut parts: Vec<String> = Vec::new();
     let get = |k: &str| map.get(k).filter(|v| !v.is_null());
     if let Some(v) = get("rate_per_s") {
-        parts.push(format!("rate {}/s", number(v)));
+        parts.push(format!("rate {}/s", number(v, escape)));
     }
     if let Some(v) = get("burst") {
-        parts.push(format!("burst {}", number(v)));
+        parts.push(format!("burst {}", number(v, escape)));
     }
     if let Some(v) = get("concurrency") {
-        parts.push(format!("concurrency {}", number(v)));
+        parts.push(format!("concurrency {}", number(v, escape)));
     }
     if let Some(v) = get("connect_timeout_s") {
-        parts.push(format!("connect timeout {} s", number(v)));
+        parts.push(format!("connect timeout {} s", number(v, escape)));
     }
     if let Some(v) = get("request_timeout_s") {
-        parts.push(format!("request timeout {} s", number(v)));
+        parts.push(format!("request timeout {} s", number(v, escape)));
     }
     if let Some(v) = get("time_scale") {
-        parts.push(time_scale(v));
+        parts.push(time_scale(v, escape));
     }
-    let waits = device_waits(action, map);
+    let waits = device_waits(action, map, escape);
     if !waits.is_empty() {
         parts.push(format!("device-time waits ({})", waits.join("; ")));
     }
     if let Some(safety) = get("safety") {
         match safety.as_object() {
-            Some(s) => parts.extend(safety_parts(action, s)),
-            None => parts.push(unknown("safety", safety)),
+            Some(s) => parts.extend(safety_parts(action, s, escape)),
+            None => parts.push(unknown("safety", safety, escape)),
         }
     }
     if let Some(v) = get("inventory") {
-        parts.push(inventory_read(v));
+        parts.push(inventory_read(v, escape));
     }
     parts.extend(
         map.iter()
             .filter(|(k, v)| !KNOWN.contains(&k.as_str()) && !v.is_null())
-            .map(|(k, v)| unknown(k, v)),
+            .map(|(k, v)| unknown(k, v, escape)),
     );
     (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 /// `time scale 0.01 (1 device second took 10 ms)`; plain `time scale 1` for real devices.
-fn time_scale(v: &Value) -> String {
+fn time_scale(v: &Value, escape: Escape) -> String {
     match v.as_f64() {
         Some(scale) if scale > 0.0 && scale != 1.0 => format!(
             "time scale {} (1 device second took {} ms of real time)",
-            number(v),
+            number(v, escape),
             trim(scale * 1000.0)
         ),
-        _ => format!("time scale {}", number(v)),
+        _ => format!("time scale {}", number(v, escape)),
     }
 }
 
 /// The budgets a job of this action waits in, all device time (scaled by the time scale).
-fn device_waits(action: Action, map: &Map<String, Value>) -> Vec<String> {
+fn device_waits(action: Action, map: &Map<String, Value>, escape: Escape) -> Vec<String> {
     let mut waits = Vec::new();
     let get = |k: &str| map.get(k).filter(|v| !v.is_null());
     match action {
         Action::PowerCycle => {
             if let Some(v) = get("away_budget_s") {
-                waits.push(format!("{} s to go away", number(v)));
+                waits.push(format!("{} s to go away", number(v, escape)));
             }
             if let Some(v) = get("boot_budget_factor") {
-                waits.push(format!("{}× its boot time to come back", number(v)));
+                waits.push(format!("{}× its boot time to come back", number(v, escape)));
             }
         }
         Action::FactoryReset => {
             if let Some(v) = get("leave_budget_s") {
-                waits.push(format!("{} s to leave the network", number(v)));
+                waits.push(format!("{} s to leave the network", number(v, escape)));
             }
         }
     }
     if let Some(v) = get("poll_interval_s") {
-        waits.push(format!("a look every {} s", number(v)));
+        waits.push(format!("a look every {} s", number(v, escape)));
     }
     waits
 }
 
-fn safety_parts(action: Action, s: &Map<String, Value>) -> Vec<String> {
+fn safety_parts(action: Action, s: &Map<String, Value>, escape: Escape) -> Vec<String> {
     let mut parts = Vec::new();
     let get = |k: &str| s.get(k);
     match get("canary").and_then(Value::as_u64) {
@@ -136,7 +145,7 @@ fn safety_parts(action: Action, s: &Map<String, Value>) -> Vec<String> {
         None => parts.push("no window".to_string()),
     }
     if let Some(v) = get("max_auth_failures").filter(|v| !v.is_null()) {
-        parts.push(format!("stop after {} refused logins", number(v)));
+        parts.push(format!("stop after {} refused logins", number(v, escape)));
     }
     // Only a factory reset asks for a MAC; the flag changes nothing for a power cycle.
     if action == Action::FactoryReset {
@@ -150,16 +159,16 @@ fn safety_parts(action: Action, s: &Map<String, Value>) -> Vec<String> {
     parts.extend(
         s.iter()
             .filter(|(k, v)| !SAFETY.contains(&k.as_str()) && !v.is_null())
-            .map(|(k, v)| unknown(k, v)),
+            .map(|(k, v)| unknown(k, v, escape)),
     );
     parts
 }
 
 /// How the inventory was read, as the options that read it so: `inventory read with
 /// --delimiter ',' --encoding auto`, and `--sheet NAME` for a workbook's sheet.
-fn inventory_read(v: &Value) -> String {
+fn inventory_read(v: &Value, escape: Escape) -> String {
     let Some(m) = v.as_object() else {
-        return unknown("inventory", v);
+        return unknown("inventory", v, escape);
     };
     let mut words = Vec::new();
     match m.get("delimiter") {
@@ -174,20 +183,20 @@ fn inventory_read(v: &Value) -> String {
             words.push(format!("--delimiter {shown}"));
         }
         Some(Value::Null) | None => {}
-        Some(other) => words.push(unknown("--delimiter", other)),
+        Some(other) => words.push(unknown("--delimiter", other, escape)),
     }
     if let Some(e) = m.get("encoding").filter(|e| !e.is_null()) {
-        words.push(unknown("--encoding", e));
+        words.push(unknown("--encoding", e, escape));
     }
     if let Some(sheet) = m.get("sheet").filter(|e| !e.is_null()) {
-        words.push(unknown("--sheet", sheet));
+        words.push(unknown("--sheet", sheet, escape));
     }
     words.extend(
         m.iter()
             .filter(|(k, v)| {
                 !["delimiter", "encoding", "sheet"].contains(&k.as_str()) && !v.is_null()
             })
-            .map(|(k, v)| unknown(k, v)),
+            .map(|(k, v)| unknown(k, v, escape)),
     );
     if words.is_empty() {
         return "inventory read with the defaults".to_string();
@@ -196,7 +205,7 @@ fn inventory_read(v: &Value) -> String {
 }
 
 /// A stored number as people write it: `1` for `1.0`, `0.01`.
-fn number(v: &Value) -> String {
+fn number(v: &Value, escape: Escape) -> String {
     match v {
         Value::Number(n) => match (n.as_u64(), n.as_f64()) {
             (Some(u), _) => u.to_string(),
@@ -214,7 +223,7 @@ fn trim(f: f64) -> String {
     format!("{rounded}")
 }
 
-fn unknown(key: &str, v: &Value) -> String {
+fn unknown(key: &str, v: &Value, escape: Escape) -> String {
     let value = match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),

@@ -9,7 +9,7 @@
 //! spreadsheet_cli 127.37, rules_cli 127.38, first_hour 127.39, audit_cli 127.40,
 //! workbook_fixtures 127.41 (the hosts of inventories/oak-house.*), camera_* 127.42,
 //! upstream_* and manual_cli 127.43, work_orders_cli and confirm_* 127.44, camera_upstream
-//! 127.45, hostile_cameras and hostile_confirm 127.47.
+//! 127.45, hostile_cameras and hostile_confirm 127.47, html_report 127.49.
 #![allow(dead_code)]
 
 pub mod bench;

@@ -60,7 +60,7 @@ pub fn render(out: &mut String, record: &RunRecord, zone: Zone) -> fmt::Result {
     let (row_h, rows) = match spans.len() {
         n if n <= LABELLED => (16.0, n),
         n if n <= ONE_ROW_EACH => (5.0, n),
-        n => (8.0, n.div_ceil(n.div_ceil(GROUPS))),
+        n => (7.0, n.div_ceil(n.div_ceil(GROUPS))),
     };
     let gantt_bottom = GANTT_TOP + row_h * rows.max(1) as f64;
     let starts_top = gantt_bottom + 30.0;
@@ -225,7 +225,18 @@ fn group_row(
             .filter_map(|s| s.start.or(s.end))
             .fold(span, f64::min);
         let b = of.iter().map(|s| s.end.unwrap_or(span)).fold(a, f64::max);
-        let h = (usable * of.len() as f64 / group.len() as f64).max(1.0);
+        // A few failures among a hundred jobs must still show.
+        let least = if o == Some(Outcome::Succeeded) {
+            1.0
+        } else {
+            2.0
+        };
+        let h = (usable * of.len() as f64 / group.len() as f64)
+            .max(least)
+            .min(y + row_h - sy);
+        if h <= 0.0 {
+            break;
+        }
         writeln!(
             out,
             "<rect class=\"group\" x=\"{:.1}\" y=\"{sy:.2}\" width=\"{:.1}\" height=\"{h:.2}\" fill=\"{}\"/>",

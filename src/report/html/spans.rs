@@ -1,11 +1,15 @@
 //! When each job ran, as the chart draws it, in milliseconds from the run's start: from its
-//! first start (its first `probing` state event, else the job's `started_at`) to its end (the
-//! job's `finished_at`, else its last event), and the time range the chart covers (the run's
-//! start to its last recorded moment).
+//! first start (its first `probing` state event, else the job's `started_at`) to its end (its
+//! last `outcome` event, else the job's `finished_at`), and the time range the chart covers
+//! (the run's start to its last recorded moment).
+//!
+//! What other commands record later about a run (a technician's confirmation, days after; a
+//! verification sample) is not part of the run's time: it neither stretches the axis nor ends
+//! a bar. A confirmed job's bar ends where the run left it for a technician.
 
 use std::collections::HashMap;
 
-use crate::model::{JobState, Outcome};
+use crate::model::{EventKind, JobState, Outcome, RunEventKind};
 use crate::store::{EventRow, RunRecord, Timestamp};
 
 /// One job on the time axis.
@@ -33,9 +37,9 @@ pub fn of(record: &RunRecord) -> (Vec<Span<'_>>, f64) {
     let t0 = record.run.started_at;
     let ms = |t: &Timestamp| (*t - t0).num_milliseconds() as f64;
     let mut first_probe: HashMap<&str, Timestamp> = HashMap::new();
-    let mut last_event: HashMap<&str, Timestamp> = HashMap::new();
+    let mut last_outcome: HashMap<&str, Timestamp> = HashMap::new();
     let mut last = record.run.finished_at.unwrap_or(t0).max(t0);
-    for e in &record.events {
+    for e in record.events.iter().filter(|e| !after_the_run(e)) {
         last = last.max(e.at);
         let Some(id) = e.device_id.as_deref() else {
             continue;
@@ -46,10 +50,12 @@ pub fn of(record: &RunRecord) -> (Vec<Span<'_>>, f64) {
                 .and_modify(|t| *t = (*t).min(e.at))
                 .or_insert(e.at);
         }
-        last_event
-            .entry(id)
-            .and_modify(|t| *t = (*t).max(e.at))
-            .or_insert(e.at);
+        if e.kind.as_str() == EventKind::Outcome.as_str() {
+            last_outcome
+                .entry(id)
+                .and_modify(|t| *t = (*t).max(e.at))
+                .or_insert(e.at);
+        }
     }
     let mut spans: Vec<Span<'_>> = record
         .jobs
@@ -57,10 +63,10 @@ pub fn of(record: &RunRecord) -> (Vec<Span<'_>>, f64) {
         .map(|j| {
             let id = j.device_id.as_str();
             let start = first_probe.get(id).copied().or(j.started_at);
-            let end = j.finished_at.or_else(|| {
-                // An unfinished job's last event is where it got to, not its end.
-                j.outcome.and(last_event.get(id).copied())
-            });
+            // An unfinished job has no end, whatever it recorded last.
+            let end = j
+                .outcome
+                .and(last_outcome.get(id).copied().or(j.finished_at));
             for t in [start, end].into_iter().flatten() {
                 last = last.max(t);
             }
@@ -75,6 +81,20 @@ pub fn of(record: &RunRecord) -> (Vec<Span<'_>>, f64) {
         .collect();
     spans.sort_by(|a, b| a.sort_key().partial_cmp(&b.sort_key()).expect("no NaN"));
     (spans, ms(&last).max(1.0))
+}
+
+/// Recorded about the run by a later command: `confirm`'s confirmations and refusals, a
+/// verification sample's draws and checks.
+fn after_the_run(e: &EventRow) -> bool {
+    let kind = e.kind.as_str();
+    [
+        EventKind::ManualConfirmed.as_str(),
+        EventKind::ConfirmationRefused.as_str(),
+        EventKind::SampleChecked.as_str(),
+        RunEventKind::SampleDrawn.as_str(),
+        RunEventKind::SampleFinished.as_str(),
+    ]
+    .contains(&kind)
 }
 
 /// A job's start: the engine's `probing` state, the first thing a job records.

@@ -164,6 +164,37 @@ fn a_job_is_drawn_from_its_first_probe_even_before_its_recorded_start() {
 }
 
 #[test]
+fn a_confirmation_days_later_neither_stretches_the_chart_nor_ends_a_bar() {
+    let mut record = fixture::record();
+    let (_, span) = spans::of(&record);
+    // cam-4 was left for a technician at 10.0 and confirmed two days later.
+    let later = at("2026-11-23T08:00:00.000Z");
+    let cam = record
+        .jobs
+        .iter_mut()
+        .find(|j| j.device_id == "cam-4")
+        .unwrap();
+    cam.outcome = Some(Outcome::ManualConfirmed);
+    cam.finished_at = Some(later);
+    let event = |id, at, kind: &str| crate::store::EventRow {
+        id,
+        device_id: Some("cam-4".to_string()),
+        at,
+        state: None,
+        kind: kind.to_string(),
+        detail: json!({}),
+    };
+    record
+        .events
+        .push(event(10, at("2026-11-21T05:47:10.000Z"), "outcome"));
+    record.events.push(event(11, later, "manual_confirmed"));
+    let (spans, confirmed_span) = spans::of(&record);
+    assert_eq!(confirmed_span, span);
+    let cam = spans.iter().find(|s| s.device_id == "cam-4").unwrap();
+    assert_eq!((cam.start, cam.end), (Some(1877.0), Some(1877.0)));
+}
+
+#[test]
 fn starts_and_jobs_in_flight_are_counted_per_interval() {
     let span = |start, end| spans::Span {
         seq: 0,

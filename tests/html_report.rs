@@ -11,7 +11,10 @@
 //!   serialised), no `<img>` element exists, and the sorting script did run (its hash is the
 //!   one the policy admits): it marks the page `js` and titles each header.
 //! - `--screenshot`: the PNG is decoded and the chart at the top of the page counted: it has
-//!   the succeeded and failed bars' colours, and a blank page (the control) has neither.
+//!   the succeeded and failed bars' colours, and a blank page (the control) has neither. A copy
+//!   of it and of the page stays in `target/tmp/html_report/` for a person to look at.
+//! - sorting: a copy of the page without its policy, with a harness script after the page's
+//!   own that clicks headers and notes the row order in the DOM.
 //!
 //! A missing `/usr/bin/chromium` fails the test: it is part of CI, not optional.
 //!
@@ -351,6 +354,63 @@ fn the_report_renders_in_chromium_with_its_timeline_no_console_errors_and_the_al
     assert_eq!(dom.matches("title=\"Sort by this column\"").count(), 20);
     assert_eq!(dom.matches("<rect class=\"job\"").count(), 5);
     assert!(dom.contains(">started</text>") && dom.contains(">finished</text>"));
+
+    // Sorting, clicked in the browser: a copy of the page (its policy left out, so that a
+    // harness script may run after the page's own) clicks headers and notes the order.
+    let csp = source
+        .lines()
+        .find(|l| l.starts_with("<meta http-equiv=\"Content-Security-Policy\""))
+        .unwrap();
+    let harness = b.path("sort-check.html");
+    std::fs::write(
+        &harness,
+        source.replacen(csp, "", 1).replacen(
+            "</body>",
+            &format!("<script>{SORT_HARNESS}</script>\n</body>"),
+            1,
+        ),
+    )
+    .unwrap();
+    let loaded = chromium(&harness, &b.path("profile-sort"), &["--dump-dom"]);
+    assert_eq!(loaded.console(), Vec::<&str>::new(), "{}", loaded.stderr);
+    let sorted = between(&loaded.stdout, "data-sorted=\"", "\"");
+    let orders: Vec<&str> = sorted.split('|').collect();
+    assert_eq!(
+        orders[..3],
+        [
+            "annex-3 evil-2 gone-5 hall-1 stuck-4",
+            "stuck-4 hall-1 gone-5 evil-2 annex-3",
+            "1 2 3 4 5",
+        ],
+        "{sorted}"
+    );
+    // By duration, as numbers (an empty cell last).
+    let durations: Vec<f64> = orders[3]
+        .split(' ')
+        .filter(|d| !d.is_empty())
+        .map(|d| d.parse().unwrap())
+        .collect();
+    assert!(durations.len() >= 4, "{sorted}");
+    assert!(durations.windows(2).all(|w| w[0] <= w[1]), "{sorted}");
+}
+
+/// Clicks the id header twice, then `#`, then `duration s`, and notes each order in
+/// `body[data-sorted]`.
+const SORT_HARNESS: &str = "(function(){\
+var t=document.querySelector('table.devices'),h=t.tHead.rows[0].cells,out=[];\
+function col(i){return Array.prototype.map.call(t.tBodies[0].rows,function(r){return r.cells[i].textContent;}).join(' ');}\
+h[1].click();out.push(col(1));h[1].click();out.push(col(1));h[0].click();out.push(col(0));\
+h[13].click();out.push(col(13));\
+document.body.setAttribute('data-sorted',out.join('|'));})();";
+
+/// The text between the first `start` and the next `end` after it.
+fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    let from = text
+        .find(start)
+        .unwrap_or_else(|| panic!("no {start} in {text}"))
+        + start.len();
+    let len = text[from..].find(end).unwrap();
+    &text[from..from + len]
 }
 
 /// Copies of the screenshot and the page under `target/tmp`, which outlive the test, for a

@@ -14,10 +14,11 @@
 //!
 //! - `page`: the head (policy, style) and the sorting script.
 //! - `chart`: the SVG timeline, bounded whatever the fleet size.
-//! - `spans`: when each job ran, for the chart.
+//! - `spans`: when each job ran, for the chart; `axis`: its time labels.
 //! - `table`: the device table.
 //! - `escape`: the HTML escaper, shared with `work-orders.html`.
 
+mod axis;
 mod chart;
 mod escape;
 mod page;

@@ -41,15 +41,44 @@ const WINDOW: (u32, u32) = (1280, 1600);
 const GREEN: [u8; 3] = [0x2e, 0x7d, 0x32];
 const RED: [u8; 3] = [0xc6, 0x28, 0x28];
 
-/// A browser process group, killed whole (renderers, GPU process) when dropped.
-struct Browser(std::process::Child);
+/// A browser process group, killed whole (renderers, GPU process) when it is done or the test
+/// fails. The group is killed while its leader is still unreaped, so its id can't have gone
+/// to another process.
+struct Browser {
+    child: std::process::Child,
+    reaped: bool,
+}
+
+impl Browser {
+    /// Whether the browser has exited, leaving it to be reaped.
+    fn exited(&self) -> bool {
+        // SAFETY: waitid(2) on our own child, with a zeroed siginfo_t it fills in.
+        unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            let rc = libc::waitid(
+                libc::P_PID,
+                self.child.id(),
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            );
+            rc == 0 && info.si_pid() != 0
+        }
+    }
+
+    /// Kills what is left of the group, then reaps the browser.
+    fn reap(&mut self) -> std::process::ExitStatus {
+        // SAFETY: kill(2) on the process group of our own unreaped child.
+        unsafe { libc::kill(-(self.child.id() as i32), libc::SIGKILL) };
+        self.reaped = true;
+        self.child.wait().unwrap()
+    }
+}
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        let pid = self.0.id() as i32;
-        // SAFETY: kill(2) on our own child's process group.
-        unsafe { libc::kill(-pid, libc::SIGKILL) };
-        let _ = self.0.wait();
+        if !self.reaped {
+            self.reap();
+        }
     }
 }
 
@@ -100,13 +129,17 @@ fn chromium(page: &Path, profile: &Path, args: &[&str]) -> Loaded {
     .stdout(Stdio::piped())
     .stderr(Stdio::piped())
     .process_group(0);
-    let mut browser = Browser(cmd.spawn().expect("cannot start chromium"));
-    let out = read_all(browser.0.stdout.take().unwrap());
-    let err = read_all(browser.0.stderr.take().unwrap());
+    let mut browser = Browser {
+        child: cmd.spawn().expect("cannot start chromium"),
+        reaped: false,
+    };
+    let out = read_all(browser.child.stdout.take().unwrap());
+    let err = read_all(browser.child.stderr.take().unwrap());
     let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {
-        if let Some(status) = browser.0.try_wait().unwrap() {
-            break status;
+        if browser.exited() {
+            // Its helpers too, which would otherwise hold the pipes open.
+            break browser.reap();
         }
         assert!(
             Instant::now() < deadline,
@@ -115,8 +148,6 @@ fn chromium(page: &Path, profile: &Path, args: &[&str]) -> Loaded {
         );
         std::thread::sleep(Duration::from_millis(50));
     };
-    // Its helpers too, which would otherwise hold the pipes open.
-    drop(browser);
     let loaded = Loaded {
         stdout: out.join().unwrap(),
         stderr: err.join().unwrap(),
@@ -351,7 +382,7 @@ fn the_report_renders_in_chromium_with_its_timeline_no_console_errors_and_the_al
     assert!(!dom.contains("onerror=alert(1)>"), "{dom}");
     // The sorting script ran: the policy admitted it by its hash.
     assert!(dom.contains("<html lang=\"en\" class=\" js\">"), "{dom}");
-    assert_eq!(dom.matches("title=\"Sort by this column\"").count(), 20);
+    assert_eq!(dom.matches("title=\"Sort by this column\"").count(), 21);
     assert_eq!(dom.matches("<rect class=\"job\"").count(), 5);
     assert!(dom.contains(">started</text>") && dom.contains(">finished</text>"));
 

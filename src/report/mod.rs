@@ -39,7 +39,7 @@ use anyhow::Context;
 
 use crate::store::{ChainHead, RunRecord};
 
-use self::local_time::Zone;
+pub use self::local_time::Zone;
 
 pub use self::files::preflight;
 pub use self::json::to_string_inert as json_inert;

@@ -36,6 +36,7 @@ const COLUMNS: &[(&str, bool)] = &[
     ("cloud bound before", false),
     ("cloud bound after", false),
     ("left network", false),
+    ("confirmed by", false),
     ("certificate", false),
 ];
 
@@ -76,6 +77,12 @@ pub fn render(
         }
     }
     let left = evidence::left_network(record);
+    // Who confirmed each job a technician saw to (`fleetreset confirm`), and when.
+    let confirmed: HashMap<String, (String, crate::store::Timestamp)> = record
+        .confirmations()
+        .into_iter()
+        .map(|c| (c.device_id, (c.technician.by, c.at)))
+        .collect();
     writeln!(out, "<div style=\"overflow-x:auto\">")?;
     writeln!(out, "<table class=\"devices\" id=\"devices\">")?;
     write!(out, "<thead><tr>")?;
@@ -125,6 +132,13 @@ pub fn render(
         }
         for known in [bound_before, evidence::bound_in(post), left_network] {
             write!(out, "<td>{}</td>", evidence::word(known))?;
+        }
+        match confirmed
+            .get(id)
+            .filter(|_| job.outcome == Some(crate::model::Outcome::ManualConfirmed))
+        {
+            Some((by, at)) => write!(out, "<td>{} at {}</td>", escape(by), zone.show(at))?,
+            None => write!(out, "<td></td>")?,
         }
         match certificates.href(id) {
             Some(href) => write!(out, "<td><a href=\"{}\">certificate</a></td>", escape(href))?,

@@ -381,3 +381,28 @@ fn batches_are_said_to_be_unrecorded_and_the_configured_ones_named() {
     assert!(set.contains("The run was set to a canary of 2, then batches of 25%. The audit does not record where each batch began"));
     assert!(page(&fixture::record()).contains("The run was one batch"));
 }
+
+#[test]
+fn a_confirmed_job_names_its_technician_escaped() {
+    let mut record = fixture::record();
+    let cam = record
+        .jobs
+        .iter_mut()
+        .find(|j| j.device_id == "cam-4")
+        .unwrap();
+    cam.outcome = Some(Outcome::ManualConfirmed);
+    record.events.push(crate::store::EventRow {
+        id: 99,
+        device_id: Some("cam-4".into()),
+        at: at("2026-11-22T08:00:00.000Z"),
+        state: None,
+        kind: "manual_confirmed".into(),
+        detail: json!({"by": BREAKOUT, "said_at": null, "note": null, "operator": "ops",
+                       "source": "command line", "seen": {"result": "not_checked"}}),
+    });
+    let page = page(&record);
+    assert!(page.contains(
+        "<td>&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt; at 2026-11-22 09:00:00.000 +01:00</td>"
+    ));
+    assert_eq!(page.matches("<script").count(), 1);
+}

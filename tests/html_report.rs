@@ -313,7 +313,8 @@ fn inventory() -> String {
 fn the_report_renders_in_chromium_with_its_timeline_no_console_errors_and_the_alias_as_text() {
     let csv = inventory();
     let b = Bench::start(&csv, &csv);
-    let out = b.output(&run_args("power-cycle", &[]));
+    // One failure stops the run: its stop is a marker on the chart.
+    let out = b.output(&run_args("power-cycle", &["--max-fail", "1"]));
     let record = latest_run(&b.db());
     let outcome = |id: &str| {
         record
@@ -384,7 +385,10 @@ fn the_report_renders_in_chromium_with_its_timeline_no_console_errors_and_the_al
     assert!(dom.contains("<html lang=\"en\" class=\" js\">"), "{dom}");
     assert_eq!(dom.matches("title=\"Sort by this column\"").count(), 21);
     assert_eq!(dom.matches("<rect class=\"job\"").count(), 5);
-    assert!(dom.contains(">started</text>") && dom.contains(">finished</text>"));
+    assert!(
+        dom.contains(">started</text>") && dom.contains(">stopped</text>"),
+        "{dom}"
+    );
 
     // Sorting, clicked in the browser: a copy of the page (its policy left out, so that a
     // harness script may run after the page's own) clicks headers and notes the order.

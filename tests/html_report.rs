@@ -122,7 +122,7 @@ fn chromium(page: &Path, profile: &Path, args: &[&str]) -> Loaded {
     ])
     .args(args)
     .arg(format!("file://{}", page.display()))
-    // No proxy or display of the host's: the page has nothing to fetch anyway.
+    // Headless needs no display; the host's must not matter.
     .env_remove("DISPLAY")
     .env_remove("WAYLAND_DISPLAY")
     .stdin(Stdio::null())

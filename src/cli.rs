@@ -43,7 +43,7 @@ pub enum Command {
     Discover(DiscoverArgs),
     /// List the runs in the audit database.
     Runs(RunsArgs),
-    /// Write devices.csv, run.json and summary.md for a run.
+    /// Write devices.csv, run.json, summary.md and report.html for a run.
     Report(ReportArgs),
     /// Write the technicians' checklist for a run's manual_required devices (Markdown, HTML, CSV).
     WorkOrders(WorkOrdersArgs),

@@ -385,7 +385,11 @@ fn hostile_technician_text_from_a_windows_1252_csv_and_a_workbook_stays_inert() 
         assert!(!contains(bytes, "\nok: forged"), "{name} has a forged line");
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
         if ext == "html" {
-            assert!(!contains(bytes, "<script"), "{name} has a live script");
+            // report.html has its own script (the table's sort, admitted by its hash); no
+            // other page has one, and no name adds one.
+            let own = usize::from(path.ends_with("report.html"));
+            let scripts = bytes.windows(7).filter(|w| w == b"<script").count();
+            assert_eq!(scripts, own, "{name} has a live script");
         }
         if ext == "md" {
             // Markdown shows `\<` as `<`: every `<` of a name must come escaped.

@@ -346,19 +346,19 @@ fn runs_json_prints_every_run_row_newest_first() {
 }
 
 #[test]
-fn report_latest_writes_the_three_files_of_the_newest_run_under_reports() {
+fn report_latest_writes_the_four_files_of_the_newest_run_under_reports() {
     let dir = two_runs();
     let out = fleetreset(dir.path(), &["report", "latest"]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let base = format!("reports/{NEWER}");
     assert_eq!(
         out.stdout,
-        format!("{base}/devices.csv\n{base}/run.json\n{base}/summary.md\n")
+        format!("{base}/devices.csv\n{base}/run.json\n{base}/summary.md\n{base}/report.html\n")
     );
     let base = dir.path().join(&base);
     let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&base), 0o700);
-    for name in ["devices.csv", "run.json", "summary.md"] {
+    for name in ["devices.csv", "run.json", "summary.md", "report.html"] {
         assert_eq!(mode(&base.join(name)), 0o600, "{name}");
     }
 
@@ -390,6 +390,22 @@ fn report_latest_writes_the_three_files_of_the_newest_run_under_reports() {
     assert_eq!(json["summary"]["by_reason"]["unreachable"], 1);
     assert_eq!(json["summary"]["by_site"]["north|south"]["failed"], 1);
 
+    let html = fs::read_to_string(base.join("report.html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>\n"), "{html}");
+    assert!(
+        html.contains(&format!("<h1>Run {NEWER}: factory-reset</h1>")),
+        "{html}"
+    );
+    assert!(
+        html.contains("<p class=\"meta\">Audit chain head: not recorded</p>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("No certificate was written with this report."),
+        "{html}"
+    );
+    assert_eq!(html.matches("<rect class=\"job\"").count(), 3, "{html}");
+
     let md = fs::read_to_string(base.join("summary.md")).unwrap();
     assert!(
         md.starts_with(&format!("# Run {NEWER}: factory-reset\n")),
@@ -417,7 +433,7 @@ fn report_takes_a_unique_prefix_and_writes_where_out_says() {
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert_eq!(
         out.stdout,
-        "out/older/devices.csv\nout/older/run.json\nout/older/summary.md\n"
+        "out/older/devices.csv\nout/older/run.json\nout/older/summary.md\nout/older/report.html\n"
     );
     let md = fs::read_to_string(dir.path().join("out/older/summary.md")).unwrap();
     assert!(
@@ -511,7 +527,7 @@ fn report_writes_through_a_symlinked_reports_directory() {
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert_eq!(names.len(), 3, "{names:?}");
+    assert_eq!(names.len(), 4, "{names:?}");
 }
 
 /// Whether `text` holds a character that must not reach a terminal, line ends aside.

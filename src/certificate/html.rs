@@ -6,7 +6,7 @@
 use std::fmt::{self, Write};
 
 use super::model::{Bundle, Certificate, SampleSummary, Signature, When};
-use crate::report::work_orders::html::escape;
+use crate::report::html::escape;
 
 const STYLE: &str = "\
 @page{size:A4;margin:18mm 16mm}\

@@ -202,6 +202,7 @@ pub async fn run(args: &DemoArgs, signals: Signals) -> anyhow::Result<Status> {
         writeln!(out, "  {}", summary.report.devices_csv.display())?;
         writeln!(out, "  {}", summary.report.run_json.display())?;
         writeln!(out, "  {}", summary.report.summary_md.display())?;
+        writeln!(out, "  {}", summary.report.report_html.display())?;
         if let Some(files) = &order_files {
             writeln!(
                 out,

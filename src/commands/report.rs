@@ -1,4 +1,5 @@
-//! `fleetreset report RUN`: write `devices.csv`, `run.json` and `summary.md` for a run.
+//! `fleetreset report RUN`: write `devices.csv`, `run.json`, `summary.md` and `report.html` for
+//! a run.
 
 use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
@@ -11,7 +12,7 @@ use crate::exit::Status;
 use crate::report;
 use crate::store::{Db, StoreError};
 
-/// Writes the report into `--out` or `reports/<run id>/` and prints the three paths on stdout.
+/// Writes the report into `--out` or `reports/<run id>/` and prints the four paths on stdout.
 pub fn run(args: &ReportArgs) -> anyhow::Result<Status> {
     let db = open_existing(&args.db)?;
     let run_id = resolve(&db, &args.run, &args.db)?;
@@ -22,12 +23,24 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Status> {
         Some(dir) => dir.clone(),
         None => default_dir(&run_id)?,
     };
-    let files = report::write(&dir, &record)?;
+    let head = db.chain_head(&run_id).with_context(|| {
+        format!(
+            "cannot read run {run_id}'s audit chain from {}",
+            args.db.display()
+        )
+    })?;
+    // No certificate is written with the report yet: none is linked.
+    let extras = report::Extras {
+        chain_head: head.as_ref(),
+        certificates: &[],
+    };
+    let files = report::write(&dir, &record, extras)?;
     let text = format!(
-        "{}\n{}\n{}\n",
+        "{}\n{}\n{}\n{}\n",
         files.devices_csv.display(),
         files.run_json.display(),
-        files.summary_md.display()
+        files.summary_md.display(),
+        files.report_html.display()
     );
     let mut stdout = io::stdout().lock();
     stdout.write_all(text.as_bytes())?;

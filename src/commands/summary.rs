@@ -90,6 +90,7 @@ pub fn print_summary(s: &RunSummary, json_out: bool, resume: &str) -> anyhow::Re
                 "devices_csv": s.report.devices_csv,
                 "run_json": s.report.run_json,
                 "summary_md": s.report.summary_md,
+                "report_html": s.report.report_html,
             },
         });
         let mut out = std::io::stdout().lock();

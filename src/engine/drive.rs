@@ -322,7 +322,14 @@ pub(super) async fn drive(d: Drive<'_>) -> anyhow::Result<RunSummary> {
         .context("closing the run")?;
     let record = db.load_run(&run_id).context("reading the run back")?;
     let dir = reports_dir.join(&run_id);
-    let report = report::write(&dir, &record)
+    let head = db
+        .chain_head(&run_id)
+        .context("reading the run's audit chain head")?;
+    let extras = report::Extras {
+        chain_head: head.as_ref(),
+        certificates: &[],
+    };
+    let report = report::write(&dir, &record, extras)
         .with_context(|| format!("writing the reports to {}", dir.display()))?;
     Ok(RunSummary {
         run_id,

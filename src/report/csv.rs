@@ -192,7 +192,7 @@ fn snapshot<'a>(record: &'a RunRecord, device_id: &str, phase: SnapshotPhase) ->
 /// A field of a snapshot: from its protocol-neutral `summary` when it has one (SMART devices
 /// send their alias base64-encoded; the summary has it decoded), else the first of
 /// `sysinfo_keys` in the device's own answer that is present and not null.
-fn field<'a>(
+pub(super) fn field<'a>(
     data: Option<&'a Value>,
     summary_key: &str,
     sysinfo_keys: &[&str],
@@ -216,7 +216,7 @@ fn field<'a>(
 /// processes when a run was resumed, and a host clock set back in between puts the end before
 /// the start. No job takes negative time, and an empty cell reads as "not known" to a
 /// spreadsheet where a number would be summed.
-fn duration_s(started: Option<Timestamp>, finished: Option<Timestamp>) -> String {
+pub(super) fn duration_s(started: Option<Timestamp>, finished: Option<Timestamp>) -> String {
     match (started, finished) {
         (Some(s), Some(f)) if f >= s => {
             format!("{:.3}", (f - s).num_milliseconds() as f64 / 1000.0)

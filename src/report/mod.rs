@@ -1,5 +1,5 @@
-//! Reports of a run, written from what the audit database holds: `devices.csv`, `run.json` and
-//! `summary.md` in `reports/<run>/`.
+//! Reports of a run, written from what the audit database holds: `devices.csv`, `run.json`,
+//! `summary.md` and `report.html` in `reports/<run>/`.
 //!
 //! - `confirmations`: the technicians' confirmations in `summary.md`.
 //! - `csv`: one row per device, with device text inert and spreadsheet formulas neutralised.
@@ -12,6 +12,9 @@
 //! - `timeline`: the run's own events (started, interrupted, resumed, …), one line each.
 //! - [`work_orders`]: the technician's checklist of a run's `manual_required` devices
 //!   (`work-orders.md`, `.html`, `.csv`).
+//! - [`html`]: `report.html`, the run on one self-contained page: counts, a timeline chart, the
+//!   device table (sortable), certificate links; no fetch, no external resource, every stored
+//!   string escaped.
 //! - `files`: owner-only directories, atomic owner-only files, never through a symlinked run
 //!   directory; [`preflight`] checks before a run that the report will be writable.
 
@@ -21,6 +24,7 @@ pub(crate) mod evidence;
 pub(crate) mod files;
 #[cfg(test)]
 pub(crate) mod fixture;
+pub mod html;
 mod json;
 pub(crate) mod local_time;
 pub(crate) mod markdown;
@@ -33,9 +37,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::store::RunRecord;
+use crate::store::{ChainHead, RunRecord};
 
-use self::local_time::Zone;
+pub use self::local_time::Zone;
 
 pub use self::files::preflight;
 pub use self::json::to_string_inert as json_inert;
@@ -51,26 +55,44 @@ pub struct ReportFiles {
     pub devices_csv: PathBuf,
     pub run_json: PathBuf,
     pub summary_md: PathBuf,
+    pub report_html: PathBuf,
 }
 
-/// Writes the three files into `dir` (created with owner-only permissions). A `dir` that is
+/// What the report shows that the run's record doesn't hold.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extras<'a> {
+    /// The run's audit chain head (`Db::chain_head`), printed on the page; `None`: not recorded.
+    pub chain_head: Option<&'a ChainHead>,
+    /// `(device id, relative href)` of the certificates written for this report
+    /// ([`html::certificate_links`]); empty when none were.
+    pub certificates: &'a [(String, String)],
+}
+
+/// Writes the four files into `dir` (created with owner-only permissions). A `dir` that is
 /// itself a symbolic link is refused, whatever it points to; its parents may be links.
-pub fn write(dir: &Path, record: &RunRecord) -> anyhow::Result<ReportFiles> {
-    write_in(dir, record, Zone::Local)
+pub fn write(dir: &Path, record: &RunRecord, extras: Extras<'_>) -> anyhow::Result<ReportFiles> {
+    write_in(dir, record, extras, Zone::Local)
 }
 
 /// [`write`], with times shown in `zone`.
-fn write_in(dir: &Path, record: &RunRecord, zone: Zone) -> anyhow::Result<ReportFiles> {
+fn write_in(
+    dir: &Path,
+    record: &RunRecord,
+    extras: Extras<'_>,
+    zone: Zone,
+) -> anyhow::Result<ReportFiles> {
     let files = ReportFiles {
         dir: dir.to_path_buf(),
         devices_csv: dir.join("devices.csv"),
         run_json: dir.join("run.json"),
         summary_md: dir.join("summary.md"),
+        report_html: dir.join("report.html"),
     };
     // Rendered before anything touches the disk, so a failure leaves no partial report.
     let devices = csv::render(record, zone).context("cannot write devices.csv")?;
     let run = json::render(record).context("cannot write run.json")?;
     let summary = markdown::render(record, zone);
+    let page = html::render(record, zone, extras.chain_head, extras.certificates);
 
     // Checked before anything is created: a link in place of the run's directory would send
     // the report wherever it points.
@@ -81,6 +103,7 @@ fn write_in(dir: &Path, record: &RunRecord, zone: Zone) -> anyhow::Result<Report
         (&files.devices_csv, devices.as_slice()),
         (&files.run_json, run.as_bytes()),
         (&files.summary_md, summary.as_bytes()),
+        (&files.report_html, page.as_bytes()),
     ] {
         files::write_private(path, bytes)
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -106,11 +129,11 @@ mod tests {
     }
 
     #[test]
-    fn a_report_is_three_owner_only_files_in_an_owner_only_directory() {
+    fn a_report_is_four_owner_only_files_in_an_owner_only_directory() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("reports").join(fixture::RUN_ID);
         let record = fixture::record();
-        let files = write_in(&dir, &record, fixture::ZONE).unwrap();
+        let files = write_in(&dir, &record, Extras::default(), fixture::ZONE).unwrap();
         assert_eq!(
             files,
             ReportFiles {
@@ -118,11 +141,17 @@ mod tests {
                 devices_csv: dir.join("devices.csv"),
                 run_json: dir.join("run.json"),
                 summary_md: dir.join("summary.md"),
+                report_html: dir.join("report.html"),
             }
         );
         assert_eq!(mode(&dir), 0o700);
         assert_eq!(mode(&tmp.path().join("reports")), 0o700);
-        for path in [&files.devices_csv, &files.run_json, &files.summary_md] {
+        for path in [
+            &files.devices_csv,
+            &files.run_json,
+            &files.summary_md,
+            &files.report_html,
+        ] {
             assert_eq!(mode(path), 0o600, "{}", path.display());
         }
         assert_eq!(
@@ -137,19 +166,23 @@ mod tests {
             fs::read_to_string(&files.summary_md).unwrap(),
             markdown::render(&record, fixture::ZONE)
         );
-        assert_eq!(fs::read_dir(&dir).unwrap().count(), 3);
+        assert_eq!(
+            fs::read_to_string(&files.report_html).unwrap(),
+            html::render(&record, fixture::ZONE, None, &[])
+        );
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 4);
     }
 
     #[test]
     fn writing_a_report_again_replaces_it() {
         let tmp = tempfile::tempdir().unwrap();
         let mut record = fixture::record();
-        write(tmp.path(), &record).unwrap();
+        write(tmp.path(), &record, Extras::default()).unwrap();
         record.run.operator = "bob".to_string();
-        let files = write(tmp.path(), &record).unwrap();
+        let files = write(tmp.path(), &record, Extras::default()).unwrap();
         let summary = fs::read_to_string(&files.summary_md).unwrap();
         assert!(summary.contains("- Started by: bob\n"), "{summary}");
-        assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 3);
+        assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 4);
     }
 
     #[test]
@@ -157,7 +190,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let file = tmp.path().join("taken");
         fs::write(&file, "").unwrap();
-        let err = write(&file.join("run"), &fixture::record()).unwrap_err();
+        let err = write(&file.join("run"), &fixture::record(), Extras::default()).unwrap_err();
         assert_eq!(
             err.to_string(),
             format!(
@@ -175,7 +208,7 @@ mod tests {
         fs::create_dir(&reports).unwrap();
         let dir = reports.join(fixture::RUN_ID);
         std::os::unix::fs::symlink(elsewhere.path(), &dir).unwrap();
-        let err = write(&dir, &fixture::record()).unwrap_err();
+        let err = write(&dir, &fixture::record(), Extras::default()).unwrap_err();
         let text = format!("{err:#}");
         assert!(
             text.starts_with(&format!(
@@ -194,13 +227,18 @@ mod tests {
         let mount = tempfile::tempdir().unwrap();
         let reports = tmp.path().join("reports");
         std::os::unix::fs::symlink(mount.path(), &reports).unwrap();
-        let files = write(&reports.join(fixture::RUN_ID), &fixture::record()).unwrap();
+        let files = write(
+            &reports.join(fixture::RUN_ID),
+            &fixture::record(),
+            Extras::default(),
+        )
+        .unwrap();
         assert!(files.summary_md.is_file());
         assert_eq!(
             fs::read_dir(mount.path().join(fixture::RUN_ID))
                 .unwrap()
                 .count(),
-            3
+            4
         );
     }
 }

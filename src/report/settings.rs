@@ -5,20 +5,29 @@
 
 use serde_json::Value;
 
-use super::markdown::escape;
+use super::markdown;
 use crate::model::Action;
 use crate::store::{InventoryRead, RunParameters, SafetyParameters};
+
+/// How a writer escapes stored text for its format: [`markdown::escape`] for `summary.md`,
+/// [`super::html::escape`] for `report.html`.
+pub type Escape = fn(&str) -> String;
 
 /// The settings line, or `None` when the run stored no parameters. Parameters this build can't
 /// read as [`RunParameters`] (a value of another type, edited by hand) are shown key by key,
 /// as stored, so nothing is hidden.
 pub fn line(action: Action, parameters: &Value) -> Option<String> {
+    line_with(action, parameters, markdown::escape)
+}
+
+/// [`line`], with stored text escaped by `escape`.
+pub fn line_with(action: Action, parameters: &Value, escape: Escape) -> Option<String> {
     let map = parameters.as_object().filter(|m| !m.is_empty())?;
     let Ok(p) = RunParameters::from_value(parameters) else {
         let parts: Vec<String> = map
             .iter()
             .filter(|(_, v)| !v.is_null())
-            .map(|(k, v)| unknown(k, v))
+            .map(|(k, v)| unknown(k, v, escape))
             .collect();
         return (!parts.is_empty()).then(|| parts.join(", "));
     };
@@ -46,10 +55,10 @@ pub fn line(action: Action, parameters: &Value) -> Option<String> {
         parts.push(format!("device-time waits ({})", waits.join("; ")));
     }
     if let Some(safety) = &p.safety {
-        parts.extend(safety_parts(action, safety));
+        parts.extend(safety_parts(action, safety, escape));
     }
     if let Some(read) = &p.inventory {
-        parts.push(inventory_read(read));
+        parts.push(inventory_read(read, escape));
     }
     // Keys without a rule of their own, as `key value` in key order: the ones this build
     // doesn't know, and `method` (shown so since it was first stored).
@@ -62,7 +71,7 @@ pub fn line(action: Action, parameters: &Value) -> Option<String> {
         .filter(|(_, v)| !v.is_null())
         .collect();
     rest.sort_by_key(|(k, _)| *k);
-    parts.extend(rest.into_iter().map(|(k, v)| unknown(k, v)));
+    parts.extend(rest.into_iter().map(|(k, v)| unknown(k, v, escape)));
     (!parts.is_empty()).then(|| parts.join(", "))
 }
 
@@ -103,7 +112,7 @@ fn device_waits(action: Action, p: &RunParameters) -> Vec<String> {
     waits
 }
 
-fn safety_parts(action: Action, s: &SafetyParameters) -> Vec<String> {
+fn safety_parts(action: Action, s: &SafetyParameters, escape: Escape) -> Vec<String> {
     let mut parts = Vec::new();
     match s.canary {
         Some(0) | None => parts.push("no canary".to_string()),
@@ -137,14 +146,14 @@ fn safety_parts(action: Action, s: &SafetyParameters) -> Vec<String> {
         s.other
             .iter()
             .filter(|(_, v)| !v.is_null())
-            .map(|(k, v)| unknown(k, v)),
+            .map(|(k, v)| unknown(k, v, escape)),
     );
     parts
 }
 
 /// How the inventory was read, as the options that read it so: `inventory read with
 /// --delimiter ',' --encoding auto`, and `--sheet NAME` for a workbook's sheet.
-fn inventory_read(read: &InventoryRead) -> String {
+fn inventory_read(read: &InventoryRead, escape: Escape) -> String {
     let mut words = Vec::new();
     if let Some(d) = read.delimiter {
         let shown = match d {
@@ -155,16 +164,16 @@ fn inventory_read(read: &InventoryRead) -> String {
         words.push(format!("--delimiter {shown}"));
     }
     if let Some(e) = read.encoding {
-        words.push(unknown("--encoding", &serde_json::json!(e)));
+        words.push(unknown("--encoding", &serde_json::json!(e), escape));
     }
     if let Some(sheet) = &read.sheet {
-        words.push(unknown("--sheet", &Value::from(sheet.as_str())));
+        words.push(unknown("--sheet", &Value::from(sheet.as_str()), escape));
     }
     words.extend(
         read.other
             .iter()
             .filter(|(_, v)| !v.is_null())
-            .map(|(k, v)| unknown(k, v)),
+            .map(|(k, v)| unknown(k, v, escape)),
     );
     if words.is_empty() {
         return "inventory read with the defaults".to_string();
@@ -178,7 +187,7 @@ fn trim(f: f64) -> String {
     format!("{rounded}")
 }
 
-fn unknown(key: &str, v: &Value) -> String {
+fn unknown(key: &str, v: &Value, escape: Escape) -> String {
     let value = match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),

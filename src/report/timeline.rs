@@ -4,18 +4,24 @@
 //! run's process ended without closing it.
 
 use super::local_time::Zone;
-use super::markdown::escape;
+use super::markdown;
+use super::settings::Escape;
 use crate::store::{
     Interrupted, Resumed, RunEvent, RunRecord, RunStatus, Started, Stopped, Timestamp,
 };
 
 /// One line per run-level event, in write order: `time: what happened`.
 pub fn lines(record: &RunRecord, zone: Zone) -> Vec<String> {
+    lines_with(record, zone, markdown::escape)
+}
+
+/// [`lines`], with stored text escaped by `escape`.
+pub fn lines_with(record: &RunRecord, zone: Zone, escape: Escape) -> Vec<String> {
     record
         .events
         .iter()
         .filter_map(|row| RunEvent::of_row(row).map(|e| (row.at, e)))
-        .map(|(at, event)| line(&at, &event, zone))
+        .map(|(at, event)| line(&at, &event, zone, escape))
         .collect()
 }
 
@@ -32,27 +38,27 @@ pub fn resumed_by(record: &RunRecord) -> Vec<String> {
     who
 }
 
-fn line(at: &Timestamp, event: &RunEvent, zone: Zone) -> String {
+fn line(at: &Timestamp, event: &RunEvent, zone: Zone, escape: Escape) -> String {
     let what = match event {
-        RunEvent::Started(e) => started(e),
-        RunEvent::Interrupted(e) => interrupted(e, zone),
-        RunEvent::Stopped(e) => stopped(e),
-        RunEvent::Resumed(e) => resumed(e),
+        RunEvent::Started(e) => started(e, escape),
+        RunEvent::Interrupted(e) => interrupted(e, zone, escape),
+        RunEvent::Stopped(e) => stopped(e, escape),
+        RunEvent::Resumed(e) => resumed(e, escape),
         RunEvent::Finished(_) => "finished: every job has its outcome".to_string(),
     };
     format!("{}: {what}", zone.show(at))
 }
 
-fn started(e: &Started) -> String {
+fn started(e: &Started, escape: Escape) -> String {
     format!(
         "started by {} with fleetreset {}, inventory sha256 {}",
         escape(&e.operator),
         escape(&e.tool_version),
-        short(&e.inventory_sha256)
+        short(escape, &e.inventory_sha256)
     )
 }
 
-fn interrupted(e: &Interrupted, zone: Zone) -> String {
+fn interrupted(e: &Interrupted, zone: Zone, escape: Escape) -> String {
     let mut text = match (&e.signal, &e.signal_at) {
         (Some(name), Some(at)) => format!(
             "interrupted by {} (received {})",
@@ -69,7 +75,7 @@ fn interrupted(e: &Interrupted, zone: Zone) -> String {
     text
 }
 
-fn stopped(e: &Stopped) -> String {
+fn stopped(e: &Stopped, escape: Escape) -> String {
     format!(
         "stopped ({}): {}{}",
         e.reason,
@@ -91,7 +97,7 @@ fn left_and_skipped(left_open: u32, skipped: u32) -> String {
     text
 }
 
-fn resumed(e: &Resumed) -> String {
+fn resumed(e: &Resumed, escape: Escape) -> String {
     let after = match e.previous_status {
         RunStatus::Interrupted => "after an interruption",
         RunStatus::Stopped => "after a stop",
@@ -108,14 +114,14 @@ fn resumed(e: &Resumed) -> String {
     match (e.inventory_changed(), e.force) {
         (true, true) => text.push_str(&format!(
             "; the inventory had changed (sha256 {} then, {} now): resumed with --force",
-            short(&e.inventory_sha256_then),
-            short(&e.inventory_sha256_now)
+            short(escape, &e.inventory_sha256_then),
+            short(escape, &e.inventory_sha256_now)
         )),
         // `resume` refuses a changed inventory without --force; a row says so if edited.
         (true, false) => text.push_str(&format!(
             "; the inventory had changed (sha256 {} then, {} now)",
-            short(&e.inventory_sha256_then),
-            short(&e.inventory_sha256_now)
+            short(escape, &e.inventory_sha256_then),
+            short(escape, &e.inventory_sha256_now)
         )),
         (false, true) => text.push_str("; --force given, the inventory was unchanged"),
         (false, false) => text.push_str("; the inventory was unchanged"),
@@ -127,6 +133,6 @@ fn resumed(e: &Resumed) -> String {
 }
 
 /// The first 12 hex digits of a SHA-256: enough to tell two files apart by eye.
-fn short(sha: &str) -> String {
+fn short(escape: Escape, sha: &str) -> String {
     escape(sha.get(..12).unwrap_or(sha))
 }

@@ -3,12 +3,11 @@
 //!
 //! Device and inventory text (ids, notes, aliases in details) is hostile until shown otherwise:
 //! every string is made inert ([`crate::inert`]: control and reordering characters escaped),
-//! then HTML-escaped ([`escape`]), so a `<script>` in a note is text on the page.
+//! then HTML-escaped ([`escape`], shared with `report.html`), so a `<script>` in a note is text on the page.
 
 use std::fmt::{self, Write};
 
 use super::{Item, WorkOrders};
-use crate::inert::inert;
 
 /// Print-friendly, readable on a phone too.
 const STYLE: &str = "\
@@ -29,22 +28,7 @@ pub fn render(orders: &WorkOrders) -> String {
     out
 }
 
-/// Text made inert, then safe as HTML text or inside a double- or single-quoted attribute.
-pub fn escape(text: &str) -> String {
-    let text = inert(text);
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use crate::report::html::escape;
 
 fn write(out: &mut String, orders: &WorkOrders) -> fmt::Result {
     let run = escape(&orders.run_id);

@@ -210,6 +210,11 @@ pub struct RunArgs {
     /// The audit database.
     #[arg(long, default_value = crate::store::DEFAULT_DB)]
     pub db: PathBuf,
+    /// The minisign secret key (`fleetreset keygen`) that signs the chain head and
+    /// certificates (default: $FLEETRESET_SIGNING_KEY, else keygen's default key when it
+    /// exists; with neither they are written unsigned).
+    #[arg(long, value_name = "PATH")]
+    pub signing_key: Option<PathBuf>,
     /// Reports are written to DIR/RUN_ID/.
     #[arg(long, default_value = crate::report::DEFAULT_DIR)]
     pub reports_dir: PathBuf,
@@ -263,6 +268,11 @@ pub struct ResumeArgs {
     /// The audit database.
     #[arg(long, default_value = crate::store::DEFAULT_DB)]
     pub db: PathBuf,
+    /// The minisign secret key (`fleetreset keygen`) that signs the chain head and
+    /// certificates (default: $FLEETRESET_SIGNING_KEY, else keygen's default key when it
+    /// exists; with neither they are written unsigned).
+    #[arg(long, value_name = "PATH")]
+    pub signing_key: Option<PathBuf>,
     /// Reports are written to DIR/RUN_ID/.
     #[arg(long, default_value = crate::report::DEFAULT_DIR)]
     pub reports_dir: PathBuf,
@@ -379,4 +389,9 @@ pub struct ConfirmArgs {
     /// The audit database.
     #[arg(long, default_value = crate::store::DEFAULT_DB)]
     pub db: PathBuf,
+    /// The minisign secret key (`fleetreset keygen`) that signs the chain head and
+    /// certificates (default: $FLEETRESET_SIGNING_KEY, else keygen's default key when it
+    /// exists; with neither they are written unsigned).
+    #[arg(long, value_name = "PATH")]
+    pub signing_key: Option<PathBuf>,
 }

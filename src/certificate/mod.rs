@@ -25,6 +25,7 @@ mod evidence;
 #[cfg(test)]
 mod fixture;
 mod html;
+mod issue;
 mod json;
 mod markdown;
 mod model;
@@ -34,6 +35,7 @@ mod tests;
 mod write;
 
 pub use self::bundle::build;
+pub use self::issue::{Issued, NotIssued, issue};
 pub use self::json::canonical;
 pub use self::markdown::{SIGN_OPERATOR, SIGN_VERIFIER};
 pub use self::model::*;

@@ -16,6 +16,9 @@ use crate::report::files;
 
 /// Signs one JSON file's exact bytes with a trusted comment; returns the `.minisig` text
 /// (`signing::Signer::sign`).
+/// The directory of a run's certificates, inside its report directory.
+pub const DIR: &str = "certificates";
+
 pub type Sign<'a> = &'a dyn Fn(&[u8], &str) -> anyhow::Result<String>;
 
 /// What [`write`] wrote, in the order written.
@@ -49,7 +52,7 @@ pub fn write(dir: &Path, bundle: &Bundle, sign: Option<Sign<'_>>) -> anyhow::Res
             }
         );
     }
-    let out = dir.join("certificates");
+    let out = dir.join(DIR);
     let mut pending: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     let mut add_json = |name: String, text: String, what: String| -> anyhow::Result<()> {
         let path = out.join(&name);

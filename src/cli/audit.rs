@@ -31,6 +31,10 @@ pub struct AuditVerifyArgs {
     /// be in the chain, so a chain cut short or rewritten is caught. Needs --run.
     #[arg(long, value_name = "HEAD")]
     pub expect: Option<String>,
+    /// A public key (`.pub`, from `fleetreset keygen`): every signed checkpoint must verify
+    /// with it, and at least one must be signed.
+    #[arg(long, value_name = "PUB")]
+    pub key: Option<PathBuf>,
     /// Print the verdicts as JSON.
     #[arg(long)]
     pub json: bool,
@@ -86,6 +90,11 @@ pub struct AuditSampleArgs {
     /// The audit database.
     #[arg(long, default_value = crate::store::DEFAULT_DB)]
     pub db: PathBuf,
+    /// The minisign secret key (`fleetreset keygen`) that signs the chain head and
+    /// certificates (default: $FLEETRESET_SIGNING_KEY, else keygen's default key when it
+    /// exists; with neither they are written unsigned).
+    #[arg(long, value_name = "PATH")]
+    pub signing_key: Option<PathBuf>,
     /// The credentials file the inventory's profiles come from, for looking at devices that log in.
     #[arg(long, value_name = "PATH")]
     pub credentials: Option<PathBuf>,

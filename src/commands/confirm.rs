@@ -45,6 +45,7 @@ struct Request {
 }
 
 pub async fn run(args: &ConfirmArgs) -> anyhow::Result<Status> {
+    let key = super::run::signing_key(args.signing_key.as_deref())?;
     let mut db = open_existing(&args.db)?;
     let run_id = resolve(&db, &args.run, &args.db)?;
     let record = db
@@ -128,6 +129,12 @@ pub async fn run(args: &ConfirmArgs) -> anyhow::Result<Status> {
                 args.db.display()
             )
         })?;
+    super::seal::sealed(
+        &mut db,
+        &run_id,
+        crate::store::Seal::Confirmed,
+        key.as_ref(),
+    );
 
     let mut text = String::new();
     for c in &confirmations {

@@ -29,6 +29,7 @@ use crate::model::{Action, Method, Outcome};
 use crate::protocol::iot::transport::Timeouts;
 use crate::report;
 use crate::report::work_orders::{self, WorkOrders};
+use crate::signing;
 use crate::sim::{self, Simulator};
 
 /// The demo fleet, as shipped in `inventories/demo.csv`.
@@ -55,6 +56,22 @@ fn demo_config(action: Action) -> RunConfig {
         method: Default::default(),
     }
 }
+
+/// The demo's own signing key, `demo-signing.key` (and `.pub`) in the reports directory, made
+/// on the first demo. Never the user's key: a demo's simulated wipes must not carry a real
+/// organisation's signature.
+fn demo_key(reports_dir: &Path) -> anyhow::Result<signing::SigningKey> {
+    let path = reports_dir.join(DEMO_KEY);
+    if !path.exists() {
+        let signer = signing::Signer::generate()?;
+        signing::write_key_pair(&signer, &path, false)?;
+    }
+    signing::configured(Some(&path))?
+        .ok_or_else(|| anyhow::anyhow!("the demo's signing key {} is missing", path.display()))
+}
+
+/// The demo's signing key, in its reports directory.
+pub const DEMO_KEY: &str = "demo-signing.key";
 
 pub async fn run(args: &DemoArgs, signals: Signals) -> anyhow::Result<Status> {
     let inventory = inventory::parse(Path::new(DEMO_PATH), DEMO_CSV.as_bytes())
@@ -84,6 +101,7 @@ pub async fn run(args: &DemoArgs, signals: Signals) -> anyhow::Result<Status> {
             Action::FactoryReset => "factory-resetting",
         }
     );
+    let key = demo_key(&args.reports_dir)?;
     let run_id = execute::new_run_id();
     let mut guard = Guard::lock(&args.db, &format!("demo run {run_id}"))?;
     let devices: Vec<_> = inventory.devices.iter().collect();
@@ -117,6 +135,7 @@ pub async fn run(args: &DemoArgs, signals: Signals) -> anyhow::Result<Status> {
             db_path: &args.db,
             reports_dir: &args.reports_dir,
             operator: "demo".into(),
+            signing: Some(&key),
         },
         &mut view,
         signals,

@@ -17,6 +17,7 @@ pub mod report;
 pub mod resume;
 pub mod run;
 pub mod runs;
+pub mod seal;
 pub mod simulate;
 pub mod summary;
 pub mod work_orders;

@@ -126,6 +126,7 @@ async fn run_checked(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Stat
     let (store, rediscover) =
         super::run::link_options(args.credentials.as_deref(), args.rediscover.as_deref())
             .map_err(Early::refused)?;
+    let key = super::run::signing_key(args.signing_key.as_deref())?;
     let devices: Vec<&Device> = inventory
         .devices
         .iter()
@@ -172,6 +173,7 @@ async fn run_checked(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Stat
                 .unwrap_or_else(super::operator::from_env),
             inventory_sha256: sha256,
             force: args.force,
+            signing: key.as_ref(),
         },
         &mut view,
         signals,

@@ -57,6 +57,7 @@ async fn run_checked(args: &RunArgs, signals: Signals) -> anyhow::Result<Status>
     }
     let (store, rediscover) = link_options(args.credentials.as_deref(), args.rediscover.as_deref())
         .map_err(Early::refused)?;
+    let key = signing_key(args.signing_key.as_deref())?;
     super::check::refuse_rows(&inventory, config.action, safety.allow_unverified_identity)?;
     tracing::info!(
         "{} device(s) from {}; at most {} job(s) a second (burst {}) and {} in flight; \
@@ -157,6 +158,7 @@ async fn run_checked(args: &RunArgs, signals: Signals) -> anyhow::Result<Status>
             db_path: &args.db,
             reports_dir: &args.reports_dir,
             operator,
+            signing: key.as_ref(),
         },
         &mut view,
         signals,
@@ -164,6 +166,15 @@ async fn run_checked(args: &RunArgs, signals: Signals) -> anyhow::Result<Status>
     .await?;
     super::summary::print_summary_quietly(&summary, args.json, &hint);
     Ok(status_of(&summary))
+}
+
+/// The key that signs what a run or resume writes, loaded before anything is sent: a key that
+/// exists but can't be used refuses the command (exit 2) rather than end it unsigned.
+pub fn signing_key(
+    explicit: Option<&std::path::Path>,
+) -> Result<Option<crate::signing::SigningKey>, Early> {
+    crate::signing::configured(explicit)
+        .map_err(|e| Early::refused(format!("{e:#}; nothing was sent")))
 }
 
 /// The early end of a command whose inventory has problems, which `load_inventory` listed.

@@ -11,7 +11,6 @@ use anyhow::Context;
 use tokio::sync::Notify;
 
 use crate::model::{Outcome, Reason};
-use crate::report;
 use crate::store::{Record, StoreError, WRITER_CAPACITY, Writer};
 
 use super::config::RunConfig;
@@ -35,6 +34,8 @@ pub(super) struct Drive<'a> {
     pub(super) safety: Safety,
     pub(super) db_path: &'a Path,
     pub(super) reports_dir: &'a Path,
+    /// Signs the chain head and the certificates when the run ends.
+    pub(super) signing: Option<&'a crate::signing::SigningKey>,
     pub(super) view: &'a mut ProgressView,
     pub(super) signals: Signals,
     /// Devices of this run that refused the credentials before (a resumed run's), counted
@@ -72,6 +73,7 @@ pub(super) async fn drive(d: Drive<'_>) -> anyhow::Result<RunSummary> {
         safety,
         db_path,
         reports_dir,
+        signing,
         view,
         signals,
         prior_auth_failures,
@@ -320,24 +322,16 @@ pub(super) async fn drive(d: Drive<'_>) -> anyhow::Result<RunSummary> {
     let status = end.status();
     db.end_run(&run_id, chrono::Utc::now(), end)
         .context("closing the run")?;
-    let record = db.load_run(&run_id).context("reading the run back")?;
-    let dir = reports_dir.join(&run_id);
-    let head = db
-        .chain_head(&run_id)
-        .context("reading the run's audit chain head")?;
-    let extras = report::Extras {
-        chain_head: head.as_ref(),
-        certificates: &[],
-    };
-    let report = report::write(&dir, &record, extras)
-        .with_context(|| format!("writing the reports to {}", dir.display()))?;
+    let closed = super::finish::close(&mut db, &run_id, reports_dir, signing)?;
     Ok(RunSummary {
         run_id,
         status,
         stop,
         results,
-        record,
-        report,
+        record: closed.record,
+        report: closed.report,
+        head_file: closed.head_file,
+        certificates: closed.certificates,
         db_path: db_path.to_path_buf(),
     })
 }

@@ -44,6 +44,8 @@ pub struct RunInput<'a> {
     /// Reports go to `<reports_dir>/<run id>/`.
     pub reports_dir: &'a Path,
     pub operator: String,
+    /// Signs the run's chain head and certificates when it ends; `None` writes them unsigned.
+    pub signing: Option<&'a crate::signing::SigningKey>,
 }
 
 /// How a run ended.
@@ -54,6 +56,10 @@ pub struct RunSummary {
     pub results: Vec<JobResult>,
     pub record: RunRecord,
     pub report: ReportFiles,
+    /// `chain-head.txt` beside the reports: the run's head, signed when a key was configured.
+    pub head_file: Option<PathBuf>,
+    /// The certificates of a factory-reset run.
+    pub certificates: Option<crate::certificate::Issued>,
     pub db_path: PathBuf,
 }
 
@@ -84,6 +90,7 @@ pub async fn execute(
         db_path,
         reports_dir,
         operator,
+        signing,
     } = input;
     let parameters = config.parameters(&safety, &inventory.read);
     let new_run = NewRun {
@@ -112,6 +119,7 @@ pub async fn execute(
         safety,
         db_path,
         reports_dir,
+        signing,
         view,
         signals,
         prior_auth_failures: 0,

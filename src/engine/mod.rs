@@ -27,6 +27,7 @@ pub mod config;
 pub mod drive;
 pub mod dry_run;
 pub mod execute;
+pub mod finish;
 pub mod guard;
 pub mod host_clock;
 pub mod job;

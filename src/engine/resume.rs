@@ -40,6 +40,8 @@ pub struct ResumeInput<'a> {
     pub inventory_sha256: String,
     /// Whether `--force` was given.
     pub force: bool,
+    /// Signs the run's chain head and certificates when it ends; `None` writes them unsigned.
+    pub signing: Option<&'a crate::signing::SigningKey>,
 }
 
 /// Continues a stopped or crashed run. Jobs never started run now. Jobs with a recorded intent
@@ -64,6 +66,7 @@ pub async fn resume(
         operator,
         inventory_sha256,
         force,
+        signing,
     } = input;
     let before = guard.db.load_run(run_id).context("reading the run")?;
     let by_id: HashMap<&str, &Device> = inventory
@@ -206,6 +209,7 @@ pub async fn resume(
         safety,
         db_path,
         reports_dir,
+        signing,
         view,
         signals,
         // The refusals still to be recorded are counted as their jobs end.

@@ -11,8 +11,11 @@
 //! - this file: [`Signer`], [`verify`], [`SigningError`].
 //! - `files`: where keys live ([`default_key_path`], [`public_key_path`]), writing a new key
 //!   pair ([`write_key_pair`]) and signed files ([`write_signed`]).
+//! - `seal`: the key a command signs with ([`configured`]), and sealing a run's chain head
+//!   as a (signed) checkpoint and a `chain-head.txt` beside the reports.
 
 mod files;
+mod seal;
 #[cfg(test)]
 mod tests;
 
@@ -28,6 +31,9 @@ use minisign::{KeyPair, PublicKey, PublicKeyBox, SecretKey, SecretKeyBox, Signat
 pub use self::files::{
     KeyPairFiles, PUBLIC_MODE, SECRET_MODE, default_key_path, public_key_path, write_key_pair,
     write_signed,
+};
+pub use self::seal::{
+    HEAD_FILE, SigningKey, checkpoint_check, configured, head_comment, seal, write_head,
 };
 
 /// The untrusted comment of the secret key files fleetreset writes.
@@ -229,6 +235,11 @@ pub fn verify(public_key_text: &str, data: &[u8], minisig_text: &str) -> Result<
         .map_err(|e| SigningError::Signature(e.to_string()))?;
     minisign::verify(&public, &signature, Cursor::new(data), true, false, false)
         .map_err(|e| SigningError::Invalid(e.to_string()))
+}
+
+/// Checks that `text` is a minisign public key file, as [`verify`] reads it.
+pub fn verify_public_key(text: &str) -> Result<(), SigningError> {
+    public_key(text).map(|_| ())
 }
 
 fn public_key(text: &str) -> Result<PublicKey, SigningError> {

@@ -16,6 +16,8 @@
 use std::io::{self, Write};
 
 use anyhow::Context;
+
+use crate::store::Seal;
 use chrono::Utc;
 use futures::StreamExt;
 use serde_json::Value;
@@ -39,6 +41,7 @@ use crate::store::{
 const LOOKS_AT_ONCE: usize = 8;
 
 pub async fn run(args: &AuditSampleArgs) -> anyhow::Result<Status> {
+    let key = super::super::run::signing_key(args.signing_key.as_deref())?;
     let mut db = open_existing(&args.db)?;
     let run_id = resolve(&db, &args.run, &args.db)?;
     let record = db
@@ -136,6 +139,7 @@ pub async fn run(args: &AuditSampleArgs) -> anyhow::Result<Status> {
                 args.db.display()
             )
         })?;
+    super::super::seal::sealed(&mut db, &run_id, Seal::Sampled, key.as_ref());
 
     let mut stdout = io::stdout().lock();
     stdout.write_all(table(&checks, &finished, seed).as_bytes())?;

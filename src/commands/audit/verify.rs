@@ -14,7 +14,8 @@ use super::super::runs::open_existing;
 use crate::cli::AuditVerifyArgs;
 use crate::exit::Status;
 use crate::inert::Inert;
-use crate::store::verify::{Expected, Verification};
+use crate::store::ChainHead;
+use crate::store::verify::{Expected, Problem, Tamper, Verification};
 
 pub fn run(args: &AuditVerifyArgs) -> anyhow::Result<Status> {
     let db = open_existing(&args.db)?;
@@ -32,11 +33,32 @@ pub fn run(args: &AuditVerifyArgs) -> anyhow::Result<Status> {
     if runs.is_empty() {
         bail!("no runs recorded in {}", args.db.display());
     }
+    let check = match &args.key {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the public key {}", path.display()))?;
+            crate::signing::verify_public_key(&text)
+                .with_context(|| format!("{} is not a minisign public key", path.display()))?;
+            Some(crate::signing::checkpoint_check(text))
+        }
+        None => None,
+    };
     let mut verdicts = Vec::with_capacity(runs.len());
     for run_id in &runs {
-        let verdict = db
-            .verify_chain(run_id, expected.as_ref(), None)
+        let check = check
+            .as_ref()
+            .map(|c| c as &dyn Fn(&ChainHead, &str) -> bool);
+        let mut verdict = db
+            .verify_chain(run_id, expected.as_ref(), check)
             .with_context(|| format!("cannot read the audit chain of run {run_id}"))?;
+        if check.is_some() && verdict.signed_checkpoints == 0 {
+            verdict.problems.push(Problem {
+                position: verdict.head.as_ref().map_or(0, |h| h.records),
+                tamper: Tamper::BadSignature,
+                record: "checkpoints".into(),
+                detail: "no checkpoint of the run is signed by the key given".into(),
+            });
+        }
         verdicts.push(verdict);
     }
     let text = if args.json {
@@ -74,10 +96,17 @@ pub fn render(v: &Verification) -> String {
             ));
         }
         out.push_str(&format!(
-            "; {} checkpoint{}\n",
+            "; {} checkpoint{}",
             v.checkpoints,
             if v.checkpoints == 1 { "" } else { "s" }
         ));
+        if v.signed_checkpoints > 0 {
+            out.push_str(&format!(
+                ", {} signed by the key given",
+                v.signed_checkpoints
+            ));
+        }
+        out.push('\n');
         return out;
     }
     let first = &v.problems[0];

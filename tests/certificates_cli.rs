@@ -128,26 +128,63 @@ fn a_power_cycle_run_is_refused() {
 }
 
 #[test]
-fn signing_or_not_must_be_said_and_this_build_cannot_sign() {
+fn signing_or_not_must_be_said_and_a_key_that_cannot_be_used_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     manual_run(tmp.path(), "run-cert-4", Action::FactoryReset, &fleet());
-    let neither = fleetreset_in(tmp.path())
-        .args(["certificates", "run-cert-4", "--db", "audit.db"])
-        .output()
-        .unwrap();
+    let certificates = |extra: &[&str]| {
+        fleetreset_in(tmp.path())
+            .args(["certificates", "run-cert-4", "--db", "audit.db"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let neither = certificates(&[]);
     assert_eq!(neither.status.code(), Some(2), "{}", text(&neither));
-    let keyed = fleetreset_in(tmp.path())
-        .args([
-            "certificates",
-            "run-cert-4",
-            "--db",
-            "audit.db",
-            "--signing-key",
-            "k.key",
-        ])
+    let missing = certificates(&["--signing-key", "k.key"]);
+    assert_eq!(missing.status.code(), Some(2), "{}", text(&missing));
+    assert!(
+        text(&missing).contains("cannot read the signing key k.key"),
+        "{}",
+        text(&missing)
+    );
+    assert!(!tmp.path().join("reports").exists());
+
+    let keygen = fleetreset_in(tmp.path())
+        .args(["keygen", "--out", "k.key"])
         .output()
         .unwrap();
-    assert_eq!(keyed.status.code(), Some(2), "{}", text(&keyed));
-    assert!(text(&keyed).contains("no signer"), "{}", text(&keyed));
+    assert_eq!(keygen.status.code(), Some(0), "{}", text(&keygen));
+    let secret = std::fs::read_to_string(tmp.path().join("k.key")).unwrap();
+    // Readable by others: refused, and nothing written.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        tmp.path().join("k.key"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let open = certificates(&["--signing-key", "k.key"]);
+    assert_eq!(open.status.code(), Some(2), "{}", text(&open));
     assert!(!tmp.path().join("reports").exists());
+    std::fs::set_permissions(
+        tmp.path().join("k.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+
+    let signed = certificates(&["--signing-key", "k.key"]);
+    assert_eq!(signed.status.code(), Some(0), "{}", text(&signed));
+    let dir = tmp.path().join("reports/run-cert-4/certificates");
+    for name in ["run-cert-4-0001.json", "bundle.json"] {
+        let sig = std::fs::read_to_string(dir.join(format!("{name}.minisig"))).unwrap();
+        let data = std::fs::read(dir.join(name)).unwrap();
+        let public = std::fs::read_to_string(tmp.path().join("k.pub")).unwrap();
+        fleetreset::signing::verify(&public, &data, &sig).unwrap();
+    }
+    // The secret key is in no output and no file written.
+    let secret_line = secret.lines().nth(1).unwrap();
+    assert!(!text(&signed).contains(secret_line));
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let body = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        assert!(!body.contains(secret_line));
+    }
 }

@@ -396,8 +396,15 @@ fn report_latest_writes_the_four_files_of_the_newest_run_under_reports() {
         html.contains(&format!("<h1>Run {NEWER}: factory-reset</h1>")),
         "{html}"
     );
+    let head = Db::open(&dir.path().join("fleetreset.db"))
+        .unwrap()
+        .chain_head(NEWER)
+        .unwrap()
+        .expect("the run has a chain");
     assert!(
-        html.contains("<p class=\"meta\">Audit chain head: not recorded</p>"),
+        html.contains(&format!(
+            "<p class=\"meta\">Audit chain head: <code>{head}</code></p>"
+        )),
         "{html}"
     );
     assert!(

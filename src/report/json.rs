@@ -25,14 +25,20 @@ struct RunJson<'a> {
     record: &'a RunRecord,
     summary: Summary,
     confirmations: Vec<crate::store::Confirmed>,
+    /// The run's audit chain head when the report was written (`RECORDS:HASH`), or null.
+    chain_head: Option<String>,
 }
 
 /// Pretty-printed, ending with a newline, with no raw control or reordering character.
-pub fn render(record: &RunRecord) -> serde_json::Result<String> {
+pub fn render(
+    record: &RunRecord,
+    head: Option<&crate::store::ChainHead>,
+) -> serde_json::Result<String> {
     to_string_inert(&RunJson {
         record,
         summary: Summary::of(record),
         confirmations: record.confirmations(),
+        chain_head: head.map(ToString::to_string),
     })
 }
 
@@ -140,7 +146,7 @@ mod tests {
     use crate::report::fixture;
 
     fn parsed() -> Value {
-        serde_json::from_str(&render(&fixture::record()).unwrap()).unwrap()
+        serde_json::from_str(&render(&fixture::record(), None).unwrap()).unwrap()
     }
 
     #[test]
@@ -155,6 +161,7 @@ mod tests {
         assert_eq!(
             keys,
             [
+                "chain_head",
                 "confirmations",
                 "events",
                 "jobs",
@@ -219,7 +226,7 @@ mod tests {
         record.snapshots[0].data["sysinfo"]["alias"] = json!(hostile);
         // A key is a string too.
         record.snapshots[0].data["sysinfo"][hostile] = json!(1);
-        let text = render(&record).unwrap();
+        let text = render(&record, None).unwrap();
         let raw: Vec<char> = text
             .chars()
             .filter(|&c| c != '\n' && needs_escape(c))
@@ -236,11 +243,12 @@ mod tests {
         // Clean text is written as serde_json writes it.
         let clean = fixture::record();
         assert_eq!(
-            render(&clean).unwrap(),
+            render(&clean, None).unwrap(),
             serde_json::to_string_pretty(&RunJson {
                 record: &clean,
                 summary: Summary::of(&clean),
                 confirmations: clean.confirmations(),
+                chain_head: None,
             })
             .unwrap()
                 + "\n"
@@ -259,7 +267,7 @@ mod tests {
 
     #[test]
     fn the_file_is_pretty_printed_and_ends_with_a_newline() {
-        let text = render(&fixture::record()).unwrap();
+        let text = render(&fixture::record(), None).unwrap();
         assert!(text.starts_with("{\n  \"run\": {\n    \"id\": "), "{text}");
         assert!(text.ends_with("}\n"));
     }

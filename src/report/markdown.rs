@@ -12,6 +12,19 @@ use crate::inert::{inert, needs_escape};
 use crate::model::{Action, Outcome};
 use crate::store::{JobRow, RunRecord, RunRow, RunStatus};
 
+/// The run's audit chain head, for people to keep: with it, `audit verify --expect` proves
+/// later that nothing before it was changed.
+pub fn write_chain_head(out: &mut String, run_id: &str, head: Option<&crate::store::ChainHead>) {
+    out.push_str("\n## Audit chain\n\n");
+    match head {
+        Some(head) => out.push_str(&format!(
+            "- Head: `{head}`. Keep a copy elsewhere: `fleetreset audit verify --run {} --expect {head}` shows later that no record before it was changed, removed or cut off.\n",
+            escape(run_id)
+        )),
+        None => out.push_str("- Not recorded: this run has no audit chain.\n"),
+    }
+}
+
 pub fn render(record: &RunRecord, zone: Zone) -> String {
     let mut out = String::new();
     write_summary(&mut out, record, zone).expect("writing to a String never fails");

@@ -90,8 +90,9 @@ fn write_in(
     };
     // Rendered before anything touches the disk, so a failure leaves no partial report.
     let devices = csv::render(record, zone).context("cannot write devices.csv")?;
-    let run = json::render(record).context("cannot write run.json")?;
-    let summary = markdown::render(record, zone);
+    let run = json::render(record, extras.chain_head).context("cannot write run.json")?;
+    let mut summary = markdown::render(record, zone);
+    markdown::write_chain_head(&mut summary, &record.run.id, extras.chain_head);
     let page = html::render(record, zone, extras.chain_head, extras.certificates);
 
     // Checked before anything is created: a link in place of the run's directory would send
@@ -160,12 +161,12 @@ mod tests {
         );
         assert_eq!(
             fs::read_to_string(&files.run_json).unwrap(),
-            json::render(&record).unwrap()
+            json::render(&record, None).unwrap()
         );
-        assert_eq!(
-            fs::read_to_string(&files.summary_md).unwrap(),
-            markdown::render(&record, fixture::ZONE)
-        );
+        let mut summary = markdown::render(&record, fixture::ZONE);
+        markdown::write_chain_head(&mut summary, &record.run.id, None);
+        assert_eq!(fs::read_to_string(&files.summary_md).unwrap(), summary);
+        assert!(summary.ends_with("- Not recorded: this run has no audit chain.\n"));
         assert_eq!(
             fs::read_to_string(&files.report_html).unwrap(),
             html::render(&record, fixture::ZONE, None, &[])

@@ -50,7 +50,7 @@ pub enum SigningError {
         "the signing key {path} is not a regular file (mode {mode:06o}: a symbolic link, a directory or a device); give the key file itself, with chmod 600 {path}"
     )]
     NotRegular { path: String, mode: u32 },
-    #[error("cannot read the signing key {path}: {source}")]
+    #[error("cannot read the signing key {path}")]
     Read {
         path: String,
         #[source]

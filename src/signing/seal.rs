@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::{Signer, SigningError, default_key_path, public_key_path, shown};
+use super::{Signer, SigningError, default_key_path, public_key_path};
 use crate::store::{ChainHead, Db, Seal, Signed};
 
 /// The key a command signs with, and where its public half is (named on certificates).
@@ -32,8 +32,7 @@ pub fn configured(explicit: Option<&Path>) -> anyhow::Result<Option<SigningKey>>
             }
         }
     };
-    let signer = Signer::load(&path)
-        .with_context(|| format!("cannot use the signing key {}", shown(&path)))?;
+    let signer = Signer::load(&path)?;
     Ok(Some(SigningKey {
         signer,
         public_key: public_key_path(&path),

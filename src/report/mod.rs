@@ -64,7 +64,7 @@ pub struct Extras<'a> {
     /// The run's audit chain head (`Db::chain_head`), printed on the page; `None`: not recorded.
     pub chain_head: Option<&'a ChainHead>,
     /// `(device id, relative href)` of the certificates written for this report
-    /// ([`html::certificate_links`]); empty when none were.
+    /// ([`crate::certificate::Issued::links`]); empty when none were.
     pub certificates: &'a [(String, String)],
 }
 

@@ -45,32 +45,6 @@ pub const CERTIFICATES_DIR: &str = "certificates";
 /// The page of all a run's certificates, relative to the report.
 pub const BUNDLE_HREF: &str = "certificates/bundle.html";
 
-/// The certificate links of a factory reset's sanitized devices (`succeeded` or
-/// `manual_confirmed`): `(device id, certificates/<certificate id>.html)`. None for a power
-/// cycle.
-pub fn certificate_links(record: &RunRecord) -> Vec<(String, String)> {
-    if record.run.action != Action::FactoryReset {
-        return Vec::new();
-    }
-    let mut jobs: Vec<_> = record
-        .jobs
-        .iter()
-        .filter(|j| {
-            matches!(
-                j.outcome,
-                Some(Outcome::Succeeded | Outcome::ManualConfirmed)
-            )
-        })
-        .collect();
-    jobs.sort_by_key(|j| j.seq);
-    jobs.into_iter()
-        .map(|j| {
-            let id = crate::certificate::id(&record.run.id, j.seq);
-            (j.device_id.clone(), format!("{CERTIFICATES_DIR}/{id}.html"))
-        })
-        .collect()
-}
-
 /// The certificate links the page may use, by device id: only plain relative
 /// `certificates/<name>.html` with a name of letters, digits, `.`, `_` and `-` (no scheme, no
 /// `..`, nothing a run id edited into the database could turn into another URL).
@@ -111,7 +85,7 @@ fn usable(href: &str) -> bool {
 }
 
 /// The page. `head` is the run's audit chain head (`None`: not recorded); `certificates` the
-/// links of [`certificate_links`] whose files exist, none when they were not written.
+/// links given (`certificate::Issued::links`) whose files exist, none when they were not written.
 pub fn render(
     record: &RunRecord,
     zone: Zone,

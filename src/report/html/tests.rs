@@ -406,3 +406,27 @@ fn a_confirmed_job_names_its_technician_escaped() {
     ));
     assert_eq!(page.matches("<script").count(), 1);
 }
+
+/// Links as `certificate::Issued::links` gives them for a record's sanitized devices.
+fn certificate_links(record: &RunRecord) -> Vec<(String, String)> {
+    if record.run.action != crate::model::Action::FactoryReset {
+        return Vec::new();
+    }
+    let mut jobs: Vec<_> = record
+        .jobs
+        .iter()
+        .filter(|j| {
+            matches!(
+                j.outcome,
+                Some(crate::model::Outcome::Succeeded | crate::model::Outcome::ManualConfirmed)
+            )
+        })
+        .collect();
+    jobs.sort_by_key(|j| j.seq);
+    jobs.into_iter()
+        .map(|j| {
+            let id = crate::certificate::id(&record.run.id, j.seq);
+            (j.device_id.clone(), format!("{CERTIFICATES_DIR}/{id}.html"))
+        })
+        .collect()
+}

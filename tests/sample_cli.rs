@@ -233,6 +233,52 @@ fn a_sampled_device_still_bound_with_its_old_alias_fails_the_sample_with_exit_1(
     // Only reads: the devices it looked at got no command.
     let after = Journal::read(&journal2);
     assert!(after.no_commands(), "{}", after.text);
+
+    // The device the verifier found still set up gets no certificate, and its history says
+    // so; the other keeps its certificate.
+    let refuted = checked[0].0.expect("a device's check").to_string();
+    let other = record
+        .jobs
+        .iter()
+        .find(|j| j.device_id != refuted)
+        .unwrap()
+        .clone();
+    let certs = fleetreset_in(tmp.path())
+        .args(["certificates", "latest", "--unsigned"])
+        .output()
+        .unwrap();
+    assert_eq!(certs.status.code(), Some(0), "{}", text(&certs));
+    let bundle: Value = serde_json::from_slice(
+        &std::fs::read(
+            tmp.path()
+                .join("reports")
+                .join(&record.run.id)
+                .join("certificates/bundle.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let ids: Vec<&str> = bundle["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["asset_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [other.device_id.as_str()], "{bundle:#}");
+    let history = |id: &str| {
+        let out = fleetreset_in(tmp.path())
+            .args(["history", id, "--json"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+        rows[0]["certificate_id"].clone()
+    };
+    assert_eq!(history(&refuted), Value::Null);
+    assert_eq!(
+        history(&other.device_id),
+        fleetreset::certificate::id(&record.run.id, other.seq)
+    );
 }
 
 #[test]

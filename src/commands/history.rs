@@ -70,12 +70,13 @@ fn entry(row: &HistoryRow, zone: Zone) -> Entry<'_> {
     }
 }
 
-/// The certificate of a sanitized job: a factory reset that succeeded or was confirmed.
+/// The certificate of a sanitized job: a factory reset that succeeded or was confirmed, and
+/// that no verifier's sample found still set up.
 fn certificate(row: &HistoryRow) -> Option<String> {
     let sanitized = matches!(
         row.outcome,
         Some(Outcome::Succeeded | Outcome::ManualConfirmed)
-    );
+    ) && !row.refuted;
     (row.action == Action::FactoryReset && sanitized)
         .then(|| crate::certificate::id(&row.run_id, row.seq))
 }
@@ -169,6 +170,7 @@ mod tests {
             outcome,
             reason: (outcome == Some(Outcome::Failed)).then_some(Reason::NotVerified),
             detail: None,
+            refuted: false,
         }
     }
 
@@ -187,6 +189,11 @@ mod tests {
             certificate(&row(Action::PowerCycle, Some(Outcome::Succeeded), 6)),
             None
         );
+        let refuted = HistoryRow {
+            refuted: true,
+            ..row(Action::FactoryReset, Some(Outcome::Succeeded), 6)
+        };
+        assert_eq!(certificate(&refuted), None);
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub struct HistoryRow {
     pub outcome: Option<Outcome>,
     pub reason: Option<Reason>,
     pub detail: Option<String>,
+    /// A verifier's sample last found the device still set up (`sample_checked` failed): it
+    /// has no certificate, whatever its outcome.
+    pub refuted: bool,
 }
 
 /// `text` as a MAC's 12 hex digits, upper case, when it is one (separators `:` and `-`
@@ -53,7 +56,11 @@ impl Db {
         let mut stmt = self.conn.prepare(
             "SELECT r.id, r.started_at, r.action, r.status, r.operator,
                     j.device_id, j.seq, j.mac, j.site, j.unit, j.host, j.method,
-                    j.outcome, j.reason, j.detail
+                    j.outcome, j.reason, j.detail,
+                    COALESCE((SELECT json_extract(e.detail, '$.result') = 'failed' FROM events e
+                               WHERE e.run_id = j.run_id AND e.device_id = j.device_id
+                                 AND e.kind = 'sample_checked'
+                               ORDER BY e.id DESC LIMIT 1), 0)
              FROM jobs j JOIN runs r ON r.id = j.run_id
              WHERE j.device_id = ?1
                 OR (?2 IS NOT NULL AND j.mac IS NOT NULL
@@ -77,6 +84,7 @@ impl Db {
                 outcome: opt_word(r, 12)?,
                 reason: opt_word(r, 13)?,
                 detail: r.get(14)?,
+                refuted: r.get(15)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

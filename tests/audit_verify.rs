@@ -8,6 +8,7 @@
 //! the demo's simulator has stopped, so nothing answers it.
 
 mod common;
+mod manual_run;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -354,4 +355,51 @@ fn a_head_that_is_not_in_the_chain_fails_and_a_malformed_one_is_bad_input() {
     );
     let out = verify(&db, &["--run", &run, "--expect", "12:xyz"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}
+
+#[test]
+fn a_run_from_before_the_chain_verifies_as_unchained_until_written_to_then_from_then_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = manual_run::manual_run(
+        tmp.path(),
+        "run-old",
+        fleetreset::model::Action::FactoryReset,
+        &[manual_run::Dev::manual("bell", "127.53.1.1".into(), "KD110").at("Oak", "204")],
+    );
+    // As a fleetreset older than schema version 5 left it: no chain at all.
+    Connection::open(&db)
+        .unwrap()
+        .execute_batch("DROP TRIGGER chain_is_not_deleted; DELETE FROM chain;")
+        .unwrap();
+    let out = verify(&db, &["--run", "run-old"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("the run has no audit chain"),
+        "{}",
+        text(&out)
+    );
+    // A confirmation written to it chains the run as it stood first, then itself.
+    let out = fleetreset_in(tmp.path())
+        .args([
+            "confirm",
+            "--db",
+            "audit.db",
+            "run-old",
+            "bell",
+            "--by",
+            "Ana",
+            "--operator",
+            "desk",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = verify(&db, &["--run", "run-old"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let events: i64 = query(&db, "SELECT COUNT(*) FROM events WHERE run_id = 'run-old'");
+    let chained: i64 = query(
+        &db,
+        "SELECT COUNT(DISTINCT ref) FROM chain WHERE run_id = 'run-old' AND kind = 'event'",
+    );
+    assert_eq!(chained, events);
 }

@@ -121,6 +121,13 @@ pub(crate) fn append(
         .query_row(params![run_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let (n, previous) = match last {
+        // A run recorded before fleetreset chained its audit (schema version 4 or older),
+        // written to again (resumed, confirmed, sampled): its records as they stand now enter
+        // the chain first, so that what follows rests on them.
+        None if kind != Kind::Run => {
+            record::adopt(conn, run_id)?;
+            return append(conn, run_id, kind, reference, canonical);
+        }
         None => (1, [0u8; 32]),
         Some((n, hex)) => {
             let previous = from_hex(&hex).ok_or_else(|| StoreError::ChainDamaged {

@@ -220,14 +220,17 @@ impl Db {
         at: Timestamp,
     ) -> Result<(), StoreError> {
         durably(&mut self.conn, |conn| {
-            let changed = conn.execute(
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let changed = tx.execute(
                 "UPDATE runs SET finished_at = ?2, status = ?3 WHERE id = ?1",
                 params![run_id, time::format(&at), status.as_str()],
             )?;
             if changed == 0 {
                 return Err(StoreError::NoSuchRun(run_id.to_string()));
             }
-            chain::record::chain_status(conn, run_id)
+            chain::record::chain_status(&tx, run_id)?;
+            tx.commit()?;
+            Ok(())
         })
     }
 }

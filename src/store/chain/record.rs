@@ -218,3 +218,27 @@ pub(crate) fn chain_event(
         &event.encode(),
     )
 }
+
+/// Chains every record of a run that has no chain yet, as the rows stand: the run and its
+/// status, each job with its outcome and identity verdict, each event, each snapshot.
+pub(crate) fn adopt(conn: &Connection, run_id: &str) -> Result<(), StoreError> {
+    chain_run(conn, run_id)?;
+    for (job, outcome, identity) in read_jobs(conn, run_id)? {
+        let id = job.device_id.clone();
+        append(conn, run_id, Kind::Job, &id, &job.encode())?;
+        if let Some(outcome) = outcome {
+            append(conn, run_id, Kind::Outcome, &id, &outcome.encode())?;
+        }
+        if let Some(identity) = identity {
+            append(conn, run_id, Kind::Identity, &id, &identity.encode())?;
+        }
+    }
+    for event in read_events(conn, run_id)? {
+        chain_event(conn, run_id, &event)?;
+    }
+    for snap in read_snapshots(conn, run_id)? {
+        let reference = snapshot_ref(&snap.device_id, &snap.phase);
+        append(conn, run_id, Kind::Snapshot, &reference, &snap.encode())?;
+    }
+    Ok(())
+}

@@ -15,8 +15,10 @@
 //! - [`model`]: the words of a run: actions, methods, job states, outcomes, reasons.
 //! - [`engine`]: planning, the job state machine and the scheduler with its limits.
 //! - [`audit_sample`]: the reproducible random draw of `fleetreset audit sample`.
-//! - [`store`]: the SQLite audit (runs, jobs, events, snapshots) and its single writer.
-//! - [`report`]: `devices.csv`, `run.json` and `summary.md` from the audit; the work orders.
+//! - [`store`]: the SQLite audit (runs, jobs, events, snapshots), its single writer, and the
+//!   hash chain over every record with its checkpoints (`fleetreset audit verify`).
+//! - [`report`]: `devices.csv`, `run.json`, `summary.md` and `report.html` from the audit; the
+//!   work orders.
 //! - [`certificate`]: certificates of sanitization for factory-reset runs (JSON, Markdown, HTML).
 //! - [`signing`]: minisign signatures of the files others must trust; the signing key pair.
 //! - [`hint`]: the commands our messages suggest (`fleetreset resume …`), quoted to work as printed.

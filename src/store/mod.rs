@@ -24,6 +24,8 @@
 //!   the reports.
 //! - `confirmation`: a technician's confirmation of a manual job (`manual_required` →
 //!   `manual_confirmed`), or its refusal when the device contradicts it.
+//! - `chain`: the hash chain over every record a report relies on, appended in the same
+//!   transaction as the row; its checkpoints; `verify`, which recomputes it from the rows.
 //! - `history`: every job of every run that touched one device, by id or MAC.
 //! - `sample`: a verifier's re-check of a random share of a run's sanitized devices
 //!   (`fleetreset audit sample`), as `sample_drawn`, `sample_checked` and `sample_finished` events.

@@ -1,0 +1,704 @@
+//! Hostile tests of the audit chain, its checkpoints and signatures, the certificates and the
+//! HTML report: tampering `audit verify` might miss, untouched runs it might wrongly fail,
+//! hostile device text, signing keys that must be refused before any device is sent anything.
+//!
+//! The demo-based cases share one demo directory (the demo serves 127.77.x.x, one at a time
+//! machine-wide: the `OnceLock` makes it one demo for this file). The runs against the
+//! simulator use 127.51.x.x, one third octet per test.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::OnceLock;
+
+use common::bench::{Bench, run_args};
+use common::{fleetreset_in, text};
+use rusqlite::Connection;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+const FILE: u8 = 51;
+
+// ---------------------------------------------------------------------------------------------
+// The demo's database, copied and tampered.
+// ---------------------------------------------------------------------------------------------
+
+/// A power-cycle demo, a factory-reset demo and an unsigned confirmation, made once.
+fn source() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        for action in ["power-cycle", "factory-reset"] {
+            let out = fleetreset_in(dir.path())
+                .args(["demo", "--action", action])
+                .env("HOME", dir.path())
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(0), "demo {action}: {}", text(&out));
+        }
+        let out = fleetreset_in(dir.path())
+            .args([
+                "confirm",
+                "--db",
+                "reports/demo.db",
+                "latest",
+                "oak-205-cam",
+                "--by",
+                "Ana Técnica",
+                "--operator",
+                "desk",
+            ])
+            .env("HOME", dir.path())
+            .env_remove("FLEETRESET_SIGNING_KEY")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "confirm: {}", text(&out));
+        dir
+    })
+    .path()
+}
+
+fn demo_pub() -> PathBuf {
+    source().join("reports/demo-signing.pub")
+}
+
+fn copy(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    let conn = Connection::open(source().join("reports/demo.db")).unwrap();
+    conn.execute("VACUUM INTO ?1", [path.to_str().unwrap()])
+        .unwrap();
+    (dir, path)
+}
+
+/// Runs SQL on the copy with every trigger dropped and CHECK constraints ignored, as anyone
+/// with `sqlite3` could.
+fn tamper(db: &Path, sql: &str) {
+    let conn = Connection::open(db).unwrap();
+    let triggers: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for t in triggers {
+        conn.execute_batch(&format!("DROP TRIGGER {t}")).unwrap();
+    }
+    conn.execute_batch("PRAGMA ignore_check_constraints = ON; PRAGMA foreign_keys = OFF")
+        .unwrap();
+    conn.execute_batch(sql).unwrap();
+}
+
+fn verify(db: &Path, extra: &[&str]) -> Output {
+    let dir = db.parent().unwrap();
+    fleetreset_in(dir)
+        .args(["audit", "verify", "--db", db.to_str().unwrap()])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn query<T: rusqlite::types::FromSql>(db: &Path, sql: &str) -> T {
+    Connection::open(db)
+        .unwrap()
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap()
+}
+
+fn reset_run(db: &Path) -> String {
+    query(
+        db,
+        "SELECT id FROM runs WHERE action = 'factory-reset' ORDER BY started_at DESC LIMIT 1",
+    )
+}
+
+fn cycle_run(db: &Path) -> String {
+    query(
+        db,
+        "SELECT id FROM runs WHERE action = 'power-cycle' ORDER BY started_at DESC LIMIT 1",
+    )
+}
+
+fn head(db: &Path, run: &str) -> String {
+    let (n, hash): (i64, String) = Connection::open(db)
+        .unwrap()
+        .query_row(
+            "SELECT n, hash FROM chain WHERE run_id = ?1 ORDER BY n DESC LIMIT 1",
+            [run],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    format!("{n}:{hash}")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `verify` failed (exit 1), and some finding's line names `record` with `tamper`.
+fn assert_found(out: &Output, record: &str, tamper: &str) {
+    assert_eq!(out.status.code(), Some(1), "{}", text(out));
+    let s = stdout(out);
+    assert!(
+        s.lines()
+            .any(|l| l.contains(record) && l.contains(&format!(" {tamper}"))),
+        "expected a finding {tamper} of {record}:\n{}",
+        text(out)
+    );
+}
+
+#[test]
+fn the_untouched_demo_verifies_with_its_key_and_every_checkpoint_is_signed_or_named() {
+    let (_d, db) = copy("untouched.db");
+    let key = demo_pub();
+    let out = verify(&db, &["--key", key.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(stdout(&out).matches(": intact, ").count(), 2, "{}", text(&out));
+    let out = verify(&db, &["--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2, "{v}");
+}
+
+#[test]
+fn an_edited_operator_is_named() {
+    let (_d, db) = copy("operator.db");
+    let run = reset_run(&db);
+    tamper(&db, &format!("UPDATE runs SET operator = 'mallory' WHERE id = '{run}'"));
+    assert_found(&verify(&db, &["--run", &run]), "the run", "edited");
+}
+
+#[test]
+fn edited_parameters_are_named() {
+    let (_d, db) = copy("parameters.db");
+    let run = reset_run(&db);
+    tamper(
+        &db,
+        &format!("UPDATE runs SET parameters = json_set(parameters, '$.dry_run', json('true')) WHERE id = '{run}'"),
+    );
+    assert_found(&verify(&db, &["--run", &run]), "the run", "edited");
+}
+
+#[test]
+fn parameters_rewritten_with_the_same_json_in_another_spelling_still_verify() {
+    // Not a tamper: the chain hashes the parsed value, so whitespace and key order in the
+    // stored text don't matter... but a changed value does.
+    let (_d, db) = copy("parameters-spelling.db");
+    let run = reset_run(&db);
+    let params: String = query(&db, &format!("SELECT parameters FROM runs WHERE id = '{run}'"));
+    let v: Value = serde_json::from_str(&params).unwrap();
+    let pretty = serde_json::to_string_pretty(&v).unwrap();
+    tamper(
+        &db,
+        &format!(
+            "UPDATE runs SET parameters = '{}' WHERE id = '{run}'",
+            pretty.replace('\'', "''")
+        ),
+    );
+    let out = verify(&db, &["--run", &run]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn an_edited_run_status_is_named() {
+    let (_d, db) = copy("status.db");
+    let run = reset_run(&db);
+    tamper(&db, &format!("UPDATE runs SET status = 'stopped' WHERE id = '{run}'"));
+    assert_found(&verify(&db, &["--run", &run]), "the run's status", "edited");
+}
+
+#[test]
+fn an_edited_job_mac_and_method_are_named() {
+    let (_d, db) = copy("mac.db");
+    let run = reset_run(&db);
+    let dev: String = query(
+        &db,
+        &format!("SELECT device_id FROM jobs WHERE run_id = '{run}' AND mac IS NOT NULL ORDER BY seq LIMIT 1"),
+    );
+    tamper(
+        &db,
+        &format!("UPDATE jobs SET mac = '00:11:22:33:44:55' WHERE run_id = '{run}' AND device_id = '{dev}'"),
+    );
+    assert_found(&verify(&db, &["--run", &run]), &format!("job {dev}"), "edited");
+
+    let (_d2, db2) = copy("method.db");
+    let dev: String = query(
+        &db2,
+        &format!("SELECT device_id FROM jobs WHERE run_id = '{run}' AND method = 'remote' ORDER BY seq LIMIT 1"),
+    );
+    tamper(
+        &db2,
+        &format!("UPDATE jobs SET method = 'manual' WHERE run_id = '{run}' AND device_id = '{dev}'"),
+    );
+    assert_found(&verify(&db2, &["--run", &run]), &format!("job {dev}"), "edited");
+}
+
+#[test]
+fn a_flipped_or_cleared_or_invented_identity_verdict_is_named() {
+    let (_d, db) = copy("identity.db");
+    let run = reset_run(&db);
+    let dev: String = query(
+        &db,
+        &format!("SELECT device_id FROM jobs WHERE run_id = '{run}' AND identity_verified = 1 ORDER BY seq LIMIT 1"),
+    );
+    tamper(
+        &db,
+        &format!("UPDATE jobs SET identity_verified = 0 WHERE run_id = '{run}' AND device_id = '{dev}'"),
+    );
+    assert_found(
+        &verify(&db, &["--run", &run]),
+        &format!("the identity verdict of job {dev}"),
+        "edited",
+    );
+
+    let (_d, db) = copy("identity-null.db");
+    tamper(
+        &db,
+        &format!("UPDATE jobs SET identity_verified = NULL WHERE run_id = '{run}' AND device_id = '{dev}'"),
+    );
+    assert_found(
+        &verify(&db, &["--run", &run]),
+        &format!("the identity verdict of job {dev}"),
+        "removed",
+    );
+
+    let (_d, db) = copy("identity-new.db");
+    let none: Option<String> = Connection::open(&db)
+        .unwrap()
+        .query_row(
+            &format!("SELECT device_id FROM jobs WHERE run_id = '{run}' AND identity_verified IS NULL ORDER BY seq LIMIT 1"),
+            [],
+            |r| r.get(0),
+        )
+        .ok();
+    if let Some(none) = none {
+        tamper(
+            &db,
+            &format!("UPDATE jobs SET identity_verified = 1 WHERE run_id = '{run}' AND device_id = '{none}'"),
+        );
+        assert_found(
+            &verify(&db, &["--run", &run]),
+            &format!("the identity verdict of job {none}"),
+            "inserted",
+        );
+    }
+}
+
+#[test]
+fn a_deleted_snapshot_and_one_invented_for_a_job_that_had_none_are_named() {
+    let (_d, db) = copy("snap-del.db");
+    let run = reset_run(&db);
+    let (dev, phase): (String, String) = Connection::open(&db)
+        .unwrap()
+        .query_row(
+            &format!("SELECT device_id, phase FROM snapshots WHERE run_id = '{run}' ORDER BY device_id, phase LIMIT 1"),
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    tamper(
+        &db,
+        &format!("DELETE FROM snapshots WHERE run_id = '{run}' AND device_id = '{dev}' AND phase = '{phase}'"),
+    );
+    assert_found(
+        &verify(&db, &["--run", &run]),
+        &format!("snapshot {dev}/{phase}"),
+        "removed",
+    );
+
+    let (_d, db) = copy("snap-new.db");
+    let (dev, phase): (String, String) = Connection::open(&db)
+        .unwrap()
+        .query_row(
+            &format!(
+                "SELECT j.device_id, p.phase FROM jobs j, (SELECT 'pre' AS phase UNION SELECT 'post') p
+                  WHERE j.run_id = '{run}' AND NOT EXISTS (SELECT 1 FROM snapshots s
+                   WHERE s.run_id = j.run_id AND s.device_id = j.device_id AND s.phase = p.phase)
+                  ORDER BY j.seq LIMIT 1"
+            ),
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    tamper(
+        &db,
+        &format!(
+            "INSERT INTO snapshots (run_id, device_id, phase, taken_at, data)
+             SELECT run_id, '{dev}', '{phase}', taken_at, data FROM snapshots WHERE run_id = '{run}' LIMIT 1"
+        ),
+    );
+    assert_found(
+        &verify(&db, &["--run", &run]),
+        &format!("snapshot {dev}/{phase}"),
+        "inserted",
+    );
+}
+
+#[test]
+fn an_event_moved_to_another_run_is_removed_from_one_and_inserted_in_the_other() {
+    let (_d, db) = copy("moved.db");
+    let run = reset_run(&db);
+    let other = cycle_run(&db);
+    let id: i64 = query(
+        &db,
+        &format!("SELECT MAX(id) FROM events WHERE run_id = '{run}' AND kind = 'ack'"),
+    );
+    tamper(&db, &format!("UPDATE events SET run_id = '{other}' WHERE id = {id}"));
+    assert_found(&verify(&db, &["--run", &run]), &format!("event {id}"), "removed");
+    assert_found(&verify(&db, &["--run", &other]), &format!("event {id}"), "inserted");
+    // And verifying every run fails too.
+    let all = verify(&db, &[]);
+    assert_eq!(all.status.code(), Some(1), "{}", text(&all));
+}
+
+#[test]
+fn a_run_cut_short_with_its_records_is_caught_by_its_checkpoints_without_expect() {
+    // The confirmation's records are the chain's last: cut them off with the rows they
+    // chained and put the job back as the run left it, but leave the checkpoints (anyone
+    // cutting must also know to delete those; forgetting is the case here).
+    let (_d, db) = copy("cut.db");
+    let run = reset_run(&db);
+    let cut: i64 = query(
+        &db,
+        &format!(
+            "SELECT MIN(c.n) FROM chain c JOIN events e ON c.kind = 'event' AND c.ref = CAST(e.id AS TEXT)
+              WHERE c.run_id = '{run}' AND e.kind = 'manual_confirmed'"
+        ),
+    );
+    let outcome_event = format!(
+        "FROM events WHERE run_id = '{run}' AND device_id = 'oak-205-cam' AND kind = 'outcome'"
+    );
+    tamper(
+        &db,
+        &format!(
+            "UPDATE jobs SET outcome = 'manual_required',
+                             detail = (SELECT json_extract(detail, '$.detail') {outcome_event}),
+                             finished_at = (SELECT at {outcome_event})
+              WHERE run_id = '{run}' AND device_id = 'oak-205-cam';
+             DELETE FROM events WHERE run_id = '{run}' AND kind = 'manual_confirmed';
+             DELETE FROM chain WHERE run_id = '{run}' AND n >= {cut};"
+        ),
+    );
+    let out = verify(&db, &["--run", &run]);
+    assert_found(&out, "checkpoint", "truncated");
+    // With the confirmation's checkpoint gone too, the signed run-end ones still hold.
+    tamper(&db, &format!("DELETE FROM checkpoints WHERE run_id = '{run}' AND why = 'confirmed'"));
+    let key = demo_pub();
+    let out = verify(&db, &["--run", &run, "--key", key.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+// --- a consistent rewrite by the documented formula -------------------------------------------
+
+fn canonical(v: &Value) -> String {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+            let body: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{}:{}", Value::String(k.clone()), canonical(&m[k])))
+                .collect();
+            format!("{{{}}}", body.join(","))
+        }
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(canonical).collect::<Vec<_>>().join(",")
+        ),
+        s => s.to_string(),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+        .collect()
+}
+
+/// Edits event `id` (its detail gets `forged`), sets its chain entry's digest to the new
+/// record's, recomputes every hash of the run's chain by the README's formula, and moves
+/// every checkpoint's head to the new chain's at its length (keeping the signatures).
+fn rewrite_consistently(db: &Path, run: &str, id: i64, checkpoints: &str) {
+    tamper(
+        db,
+        &format!("UPDATE events SET detail = json_set(detail, '$.forged', 1) WHERE id = {id}"),
+    );
+    let conn = Connection::open(db).unwrap();
+    let (device, at, state, kind, detail): (Option<String>, String, Option<String>, String, String) = conn
+        .query_row(
+            "SELECT device_id, at, state, kind, detail FROM events WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .unwrap();
+    let record = serde_json::json!({
+        "id": id, "device_id": device, "at": at, "state": state, "kind": kind,
+        "detail": serde_json::from_str::<Value>(&detail).unwrap(),
+    });
+    let new_digest = hex(&Sha256::digest(canonical(&record).as_bytes()));
+    conn.execute(
+        "UPDATE chain SET digest = ?1 WHERE run_id = ?2 AND kind = 'event' AND ref = ?3",
+        rusqlite::params![new_digest, run, id.to_string()],
+    )
+    .unwrap();
+    let rows: Vec<(i64, String, String)> = conn
+        .prepare("SELECT n, kind, digest FROM chain WHERE run_id = ?1 ORDER BY n")
+        .unwrap()
+        .query_map([run], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut prev = vec![0u8; 32];
+    for (n, kind, digest) in rows {
+        let h = Sha256::new()
+            .chain_update(b"fleetreset/chain/v1/")
+            .chain_update(kind.as_bytes())
+            .chain_update([0u8])
+            .chain_update(&prev)
+            .chain_update(unhex(&digest))
+            .finalize()
+            .to_vec();
+        conn.execute(
+            "UPDATE chain SET hash = ?1 WHERE run_id = ?2 AND n = ?3",
+            rusqlite::params![hex(&h), run, n],
+        )
+        .unwrap();
+        prev = h;
+    }
+    conn.execute_batch(&format!(
+        "UPDATE checkpoints SET head = (SELECT hash FROM chain c WHERE c.run_id = checkpoints.run_id AND c.n = checkpoints.n)
+          WHERE run_id = '{run}'; {checkpoints}"
+    ))
+    .unwrap();
+}
+
+#[test]
+fn a_chain_rewritten_by_the_formula_passes_alone_and_fails_the_kept_head_and_the_key() {
+    let (_d, db) = copy("rewrite.db");
+    let run = reset_run(&db);
+    let kept = head(&db, &run);
+    let id: i64 = query(
+        &db,
+        &format!("SELECT MIN(id) FROM events WHERE run_id = '{run}' AND kind = 'ack'"),
+    );
+    rewrite_consistently(&db, &run, id, "");
+    // Our rewrite is the documented formula: without anything kept elsewhere it passes.
+    let alone = verify(&db, &["--run", &run]);
+    assert_eq!(alone.status.code(), Some(0), "the formula in the README is not the one verify uses:\n{}", text(&alone));
+    assert_found(
+        &verify(&db, &["--run", &run, "--expect", &kept]),
+        "expected head",
+        "head_mismatch",
+    );
+    let key = demo_pub();
+    assert_found(
+        &verify(&db, &["--run", &run, "--key", key.to_str().unwrap()]),
+        "checkpoint",
+        "bad_signature",
+    );
+}
+
+#[test]
+fn a_rewrite_that_strips_every_signature_fails_with_the_key() {
+    let (_d, db) = copy("rewrite-unsigned.db");
+    let run = reset_run(&db);
+    let id: i64 = query(
+        &db,
+        &format!("SELECT MIN(id) FROM events WHERE run_id = '{run}' AND kind = 'ack'"),
+    );
+    rewrite_consistently(
+        &db,
+        &run,
+        id,
+        &format!("UPDATE checkpoints SET signature = NULL, key_id = NULL WHERE run_id = '{run}';"),
+    );
+    let key = demo_pub();
+    let out = verify(&db, &["--run", &run, "--key", key.to_str().unwrap()]);
+    assert_found(&out, "checkpoints", "bad_signature");
+}
+
+#[test]
+#[ignore = "BUG: `audit verify --key` says intact when records after the last signed checkpoint (an unsigned confirmation) were rewritten"]
+fn a_confirmation_rewritten_after_the_last_signed_checkpoint_is_not_passed_as_signed() {
+    // The demo signs its run-end checkpoints; the confirmation afterwards was made without a
+    // key, so its checkpoint is unsigned. Rewrite the confirmation's event and every hash after
+    // it, and move the unsigned checkpoint to the new head: `--key` finds two good signatures
+    // and calls the run intact, though the records after them are covered by no signature.
+    let (_d, db) = copy("after-signed.db");
+    let run = reset_run(&db);
+    let last_signed: i64 = query(
+        &db,
+        &format!("SELECT MAX(n) FROM checkpoints WHERE run_id = '{run}' AND signature IS NOT NULL"),
+    );
+    let id: i64 = query(
+        &db,
+        &format!("SELECT MIN(id) FROM events WHERE run_id = '{run}' AND kind = 'manual_confirmed'"),
+    );
+    let at: i64 = query(
+        &db,
+        &format!("SELECT n FROM chain WHERE run_id = '{run}' AND kind = 'event' AND ref = '{id}'"),
+    );
+    assert!(at > last_signed, "the confirmation is after the signed checkpoints");
+    rewrite_consistently(&db, &run, id, "");
+    let key = demo_pub();
+    let out = verify(&db, &["--run", &run, "--key", key.to_str().unwrap()]);
+    let s = stdout(&out);
+    assert!(
+        out.status.code() == Some(1) || s.contains("not signed") || s.contains("unsigned"),
+        "records {}.. are covered by no signature, yet: {}",
+        last_signed + 1,
+        text(&out)
+    );
+}
+
+#[test]
+fn an_edited_checkpoint_head_is_named() {
+    let (_d, db) = copy("cp-head.db");
+    let run = reset_run(&db);
+    tamper(
+        &db,
+        &format!(
+            "UPDATE checkpoints SET head = '{}' WHERE run_id = '{run}' AND why = 'run_ended'",
+            "cd".repeat(32)
+        ),
+    );
+    assert_found(&verify(&db, &["--run", &run]), "checkpoint", "head_mismatch");
+    // A checkpoint sealing a length the chain never reached.
+    let (_d, db) = copy("cp-long.db");
+    tamper(
+        &db,
+        &format!(
+            "UPDATE checkpoints SET n = n + 1000 WHERE run_id = '{run}' AND why = 'run_ended'"
+        ),
+    );
+    assert_found(&verify(&db, &["--run", &run]), "checkpoint", "truncated");
+}
+
+#[test]
+fn a_chain_entry_whose_kind_word_changed_is_named() {
+    let (_d, db) = copy("kind.db");
+    let run = reset_run(&db);
+    tamper(
+        &db,
+        &format!("UPDATE chain SET kind = 'snapshot' WHERE run_id = '{run}' AND n = 7 AND kind = 'event'"),
+    );
+    let n7: i64 = query(&db, &format!("SELECT COUNT(*) FROM chain WHERE run_id = '{run}' AND n = 7 AND kind = 'snapshot'"));
+    if n7 == 1 {
+        assert_found(&verify(&db, &["--run", &run]), "chain record 7", "chain_edited");
+    }
+    let (_d, db) = copy("kind-unknown.db");
+    tamper(
+        &db,
+        &format!("UPDATE chain SET kind = 'nonsense' WHERE run_id = '{run}' AND n = 7"),
+    );
+    assert_found(&verify(&db, &["--run", &run]), "chain record 7", "chain_edited");
+}
+
+#[test]
+#[ignore = "BUG: a value of another SQL type (a BLOB) in a chained column aborts verify with exit 2 instead of naming the edited record"]
+fn a_column_edited_to_another_sql_type_is_named_not_an_error() {
+    let (_d, db) = copy("blob.db");
+    let run = reset_run(&db);
+    let dev: String = query(
+        &db,
+        &format!("SELECT device_id FROM jobs WHERE run_id = '{run}' AND model IS NOT NULL ORDER BY seq LIMIT 1"),
+    );
+    tamper(
+        &db,
+        &format!("UPDATE jobs SET model = CAST('HS110(EU)' AS BLOB) WHERE run_id = '{run}' AND device_id = '{dev}'"),
+    );
+    assert_found(&verify(&db, &["--run", &run]), &format!("job {dev}"), "edited");
+}
+
+#[test]
+#[ignore = "BUG: a run whose rows were deleted (its chain and checkpoints left) is not verified by `audit verify` of every run: exit 0"]
+fn a_run_deleted_from_the_runs_table_is_caught_by_verifying_every_run() {
+    let (_d, db) = copy("run-deleted.db");
+    let run = reset_run(&db);
+    tamper(
+        &db,
+        &format!(
+            "DELETE FROM snapshots WHERE run_id = '{run}';
+             DELETE FROM events WHERE run_id = '{run}';
+             DELETE FROM jobs WHERE run_id = '{run}';
+             DELETE FROM runs WHERE id = '{run}';"
+        ),
+    );
+    let out = verify(&db, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the chain and checkpoints of run {run} remain, but no verdict on it:\n{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn control_characters_in_tampered_rows_are_inert_in_verify_output() {
+    let (_d, db) = copy("ansi.db");
+    let run = reset_run(&db);
+    let id: i64 = query(
+        &db,
+        &format!("SELECT MIN(id) FROM events WHERE run_id = '{run}' AND kind = 'ack'"),
+    );
+    tamper(
+        &db,
+        &format!(
+            "UPDATE events SET kind = 'ack' || char(27) || '[2J' || char(13) || char(8238) || 'x',
+                               at = at || char(27) || ']0;pwned' || char(7)
+              WHERE id = {id};
+             UPDATE checkpoints SET at = at || char(27) || '[31m' WHERE run_id = '{run}';"
+        ),
+    );
+    for extra in [&[][..], &["--json"][..]] {
+        let mut args = vec!["--run", run.as_str()];
+        args.extend_from_slice(extra);
+        let out = verify(&db, &args);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        let s = stdout(&out);
+        for bad in ['\u{1b}', '\r', '\u{7}', '\u{8}', '\u{202e}'] {
+            assert!(!s.contains(bad), "{bad:?} reached the terminal: {s:?}");
+        }
+        assert!(s.contains(&format!("event {id}")), "{s}");
+    }
+}
+
+#[test]
+fn expect_heads_that_are_not_quite_heads_are_bad_input_or_caught() {
+    let (_d, db) = copy("expect.db");
+    let run = reset_run(&db);
+    let kept = head(&db, &run);
+    let (n, hash) = kept.split_once(':').unwrap();
+    // Upper case, surrounding spaces: the same head.
+    let out = verify(&db, &["--run", &run, "--expect", &format!("  {n}:{}  ", hash.to_uppercase())]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // The right hash at the wrong length.
+    let wrong = format!("{}:{hash}", n.parse::<u64>().unwrap() - 1);
+    assert_found(&verify(&db, &["--run", &run, "--expect", &wrong]), "expected head", "head_mismatch");
+    // A length beyond u64, a negative one, an empty hash, non-ASCII digits.
+    for bad in [
+        format!("99999999999999999999999:{hash}"),
+        format!("-1:{hash}"),
+        format!("{n}:"),
+        format!("{n}:{}", "é".repeat(32)),
+        String::new(),
+    ] {
+        let out = verify(&db, &["--run", &run, "--expect", &bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", text(&out));
+    }
+    // --expect without --run, and a key that is not a key.
+    let out = verify(&db, &["--expect", &kept]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let secret = source().join("reports/demo-signing.key");
+    let out = verify(&db, &["--key", secret.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let secret_line = std::fs::read_to_string(&secret).unwrap().lines().nth(1).unwrap().to_string();
+    assert!(!text(&out).contains(&secret_line), "the secret key was printed: {}", text(&out));
+}

@@ -702,3 +702,389 @@ fn expect_heads_that_are_not_quite_heads_are_bad_input_or_caught() {
     let secret_line = std::fs::read_to_string(&secret).unwrap().lines().nth(1).unwrap().to_string();
     assert!(!text(&out).contains(&secret_line), "the secret key was printed: {}", text(&out));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Runs against the simulator, 127.51.x.x.
+// ---------------------------------------------------------------------------------------------
+
+const SCRIPT: &str = "<script>alert(1)</script>";
+const IMG: &str = "<img src=x onerror=alert(2)>";
+
+/// A CSV field, quoted.
+fn q(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// Every file under `dir` (recursively), with its bytes.
+fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            if meta.is_dir() {
+                stack.push(p);
+            } else if meta.is_file() {
+                out.push((p.clone(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn keygen(dir: &Path, path: &str) -> (PathBuf, String) {
+    let out = fleetreset_in(dir)
+        .args(["keygen", "--out", path])
+        .env("HOME", dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let key = dir.join(path);
+    let line = std::fs::read_to_string(&key)
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    (key, line)
+}
+
+fn run_id(db: &Path) -> String {
+    query(db, "SELECT id FROM runs ORDER BY started_at DESC LIMIT 1")
+}
+
+#[test]
+fn hostile_device_text_in_a_signed_factory_reset_is_inert_everywhere_and_the_chain_verifies() {
+    let evil = format!("{SCRIPT}\u{202e}gpj.exe \"q\" &amp; ' {IMG}");
+    let long = format!("{}{IMG}", "Ж".repeat(3000));
+    let mut csv = String::from("id,host,model,mac,alias,site,unit,sim_fault\n");
+    csv.push_str(&format!(
+        "p01,{},HS110(EU),50:C7:BF:33:01:01,{},{},{},reset_stays\n",
+        common::ip(FILE, 1, 1),
+        q(&evil),
+        q(&format!("Oak {SCRIPT}")),
+        q(IMG)
+    ));
+    csv.push_str(&format!(
+        "p02,{},HS110(EU),50:C7:BF:33:01:02,{},Oak,2,reset_stays\n",
+        common::ip(FILE, 1, 2),
+        q(&long)
+    ));
+    csv.push_str(&format!(
+        "p03,{},HS110(EU),50:C7:BF:33:01:03,plain,Oak,3,{}\n",
+        common::ip(FILE, 1, 3),
+        q(r"reset_refused;err_msg=<script>x</script>\e[31m\x00nul\x07\x1b]0\;t\x07")
+    ));
+    let b = Bench::start(&csv, &csv);
+    let (key, secret_line) = keygen(b.dir.path(), "keys/k.key");
+    let out = b
+        .cmd(&run_args(
+            "factory-reset",
+            &["--operator", "alice", "--signing-key", key.to_str().unwrap()],
+        ))
+        .env("HOME", b.dir.path())
+        .output()
+        .unwrap();
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out));
+    for bad in ['\u{1b}', '\u{0}', '\u{7}', '\u{202e}'] {
+        assert!(!text(&out).contains(bad), "{bad:?} in the run's output: {}", text(&out));
+    }
+    let journal = b.journal();
+    assert_eq!(journal.resets.get("p01"), Some(&1), "{}", journal.text);
+    assert_eq!(journal.resets.get("p02"), Some(&1), "{}", journal.text);
+    let db = b.db();
+    let run = run_id(&db);
+    let outcomes: String = query(
+        &db,
+        &format!("SELECT group_concat(device_id || '=' || outcome, ' ') FROM (SELECT * FROM jobs WHERE run_id = '{run}' ORDER BY seq)"),
+    );
+    assert!(outcomes.starts_with("p01=succeeded p02=succeeded p03="), "{outcomes}");
+
+    // Untouched, the chain verifies, signed by the key.
+    let public = b.path("keys/k.pub");
+    let v = b.output(&["audit", "verify", "--run", &run, "--key", public.to_str().unwrap()]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+    for bad in ['\u{1b}', '\u{0}', '\u{7}', '\u{202e}'] {
+        assert!(!stdout(&v).contains(bad), "{bad:?}: {}", text(&v));
+    }
+
+    // Certificates for the two that were sanitized, signed; the HTML report.
+    let reports = b.path(&format!("reports/{run}"));
+    let html = std::fs::read_to_string(reports.join("report.html")).unwrap();
+    let certs: Vec<(PathBuf, Vec<u8>)> = files_under(&reports.join("certificates"));
+    assert!(
+        certs.iter().filter(|(p, _)| p.extension().is_some_and(|e| e == "json")).count() >= 3,
+        "{:?}",
+        certs.iter().map(|c| &c.0).collect::<Vec<_>>()
+    );
+    let mut pages: Vec<(PathBuf, Vec<u8>)> = vec![(reports.join("report.html"), html.into_bytes())];
+    pages.extend(certs.iter().cloned());
+    for (path, bytes) in &pages {
+        let name = path.display();
+        let is_markup = path.extension().is_some_and(|e| e == "html" || e == "md");
+        if is_markup {
+            for raw in [SCRIPT, IMG, "<script>x</script>"] {
+                assert!(!contains(bytes, raw.as_bytes()), "{name} holds raw {raw}");
+            }
+        }
+        for c in [0x1bu8, 0x00, 0x07] {
+            assert!(!bytes.contains(&c), "{name} holds byte {c:#04x}");
+        }
+        assert!(!contains(bytes, "\u{202e}".as_bytes()), "{name} holds a raw RTL override");
+        if path.extension().is_some_and(|e| e == "json") {
+            let v: Value = serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(v.is_object(), "{name}");
+        }
+    }
+    // The hostile text did reach them, escaped: the test is not vacuous.
+    let escaped = "&lt;script&gt;alert(1)&lt;/script&gt;";
+    for kind in ["html", "json"] {
+        let want: &[u8] = if kind == "html" { escaped.as_bytes() } else { SCRIPT.as_bytes() };
+        assert!(
+            pages.iter().any(|(p, b)| p.extension().is_some_and(|e| e == kind) && contains(b, want)),
+            "no {kind} file shows the device's text"
+        );
+    }
+    assert!(
+        contains(&pages[0].1, escaped.as_bytes()) || contains(&pages[0].1, b"&lt;script&gt;x"),
+        "report.html doesn't show the hostile text"
+    );
+    // The JSON certificates are signed by the key and name the run's head.
+    for (path, bytes) in certs.iter().filter(|(p, _)| p.extension().is_some_and(|e| e == "json")) {
+        let sig = fleetreset::signing::signature_path(path);
+        let sig = std::fs::read_to_string(&sig).unwrap_or_else(|e| panic!("{}: {e}", sig.display()));
+        let pubtext = std::fs::read_to_string(&public).unwrap();
+        fleetreset::signing::verify(&pubtext, bytes, &sig)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+
+    // The secret key is nowhere but its own file: not the reports, not the database.
+    for (path, bytes) in files_under(b.dir.path()) {
+        if path == key {
+            continue;
+        }
+        assert!(
+            !contains(&bytes, secret_line.as_bytes()),
+            "the secret key is in {}",
+            path.display()
+        );
+    }
+    assert!(!text(&out).contains(&secret_line));
+}
+
+/// A fleet of two plugs at `127.51.test.1..2` that would be reset (and stay on the network).
+fn two_plugs(test: u8) -> String {
+    common::plugs(FILE, test, 2, "reset_stays")
+}
+
+#[test]
+fn a_signing_key_that_must_not_be_used_refuses_the_run_before_any_device_is_touched() {
+    let csv = two_plugs(2);
+    let b = Bench::start(&csv, &csv);
+    let (good, secret_line) = keygen(b.dir.path(), "keys/good.key");
+    let dir = b.dir.path();
+    // A symlink to the good key.
+    std::os::unix::fs::symlink(&good, dir.join("keys/link.key")).unwrap();
+    // The good key, group-readable.
+    std::fs::copy(&good, dir.join("keys/g.key")).unwrap();
+    std::fs::set_permissions(dir.join("keys/g.key"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    let private = |name: &str, bytes: &[u8]| {
+        let p = dir.join("keys").join(name);
+        std::fs::write(&p, bytes).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        p
+    };
+    let text_of_good = std::fs::read(&good).unwrap();
+    private("empty.key", b"");
+    private("truncated.key", &text_of_good[..text_of_good.len() / 2]);
+    private("binary.key", &[0xff, 0xfe, 0x00, 0x01, 0x80]);
+    // A minisign secret key with a password: kdf_alg "Sc" instead of zeros.
+    let encoded = String::from_utf8(text_of_good.clone()).unwrap();
+    let line = encoded.lines().nth(1).unwrap();
+    use base64::Engine as _;
+    let mut raw = base64::engine::general_purpose::STANDARD.decode(line).unwrap();
+    raw[2] = b'S';
+    raw[3] = b'c';
+    private(
+        "encrypted.key",
+        format!(
+            "untrusted comment: minisign encrypted secret key\n{}\n",
+            base64::engine::general_purpose::STANDARD.encode(&raw)
+        )
+        .as_bytes(),
+    );
+    std::fs::create_dir(dir.join("keys/dir.key")).unwrap();
+    std::fs::set_permissions(dir.join("keys/dir.key"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let fifo = dir.join("keys/fifo.key");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    std::fs::set_permissions(&fifo, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    for name in [
+        "link.key",
+        "g.key",
+        "empty.key",
+        "truncated.key",
+        "binary.key",
+        "encrypted.key",
+        "dir.key",
+        "fifo.key",
+        "good.pub",
+        "missing.key",
+    ] {
+        let path = dir.join("keys").join(name);
+        let db = format!("{name}.db");
+        let started = std::time::Instant::now();
+        let out = b
+            .cmd(&run_args(
+                "factory-reset",
+                &["--db", &db, "--signing-key", path.to_str().unwrap()],
+            ))
+            .env("HOME", dir)
+            .output()
+            .unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "{name}: it hung");
+        assert_eq!(out.status.code(), Some(2), "{name}: {}", text(&out));
+        let all = text(&out);
+        assert!(!all.contains(&secret_line), "{name}: the secret key was printed");
+        assert!(all.contains(name), "{name}: the refusal doesn't name the file: {all}");
+        assert!(b.journal().no_commands(), "{name}: a device was sent a command:\n{}", b.journal().text);
+        let runs: i64 = Connection::open(b.path(&db))
+            .ok()
+            .and_then(|c| c.query_row("SELECT COUNT(*) FROM runs", [], |r| r.get(0)).ok())
+            .unwrap_or(0);
+        assert_eq!(runs, 0, "{name}: a run was recorded");
+    }
+    // The same through the environment variable.
+    let out = b
+        .cmd(&run_args("factory-reset", &["--db", "env.db"]))
+        .env("HOME", dir)
+        .env("FLEETRESET_SIGNING_KEY", dir.join("keys/g.key"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(b.journal().no_commands(), "{}", b.journal().text);
+}
+
+#[test]
+fn a_run_killed_mid_way_and_resumed_keeps_a_chain_that_verifies_and_extends_the_old_head() {
+    let mut csv = String::from("id,host,model,mac,sim_fault\n");
+    for i in 1..=8u8 {
+        csv.push_str(&format!(
+            "u{i},{},HS110(EU),50:C7:BF:33:03:{i:02X},reset_stays\n",
+            common::ip(FILE, 3, i)
+        ));
+    }
+    let b = Bench::start(&csv, &csv);
+    let db = b.db();
+    let mut child = Bench::spawn(&mut b.cmd(&run_args("factory-reset", &["--rate", "4"])));
+    common::bench::kill_when(&mut child, || {
+        common::truth::count_events(&db, fleetreset::model::EventKind::Ack) >= 3
+    });
+    let run = run_id(&db);
+    // Killed: the chain as it stands verifies (nothing half-written), and its head is kept.
+    let v = b.output(&["audit", "verify", "--run", &run]);
+    assert_eq!(v.status.code(), Some(0), "after SIGKILL: {}", text(&v));
+    let kept = head(&db, &run);
+    let out = b.output(&["resume", "latest", "--yes"]);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out));
+    let v = b.output(&["audit", "verify", "--run", &run, "--expect", &kept]);
+    assert_eq!(v.status.code(), Some(0), "after resume: {}", text(&v));
+    assert!(!stdout(&v).contains(" 0 records were added since"), "{}", text(&v));
+    // Every device reset exactly once, as the simulator saw it.
+    let journal = b.journal();
+    for i in 1..=8 {
+        assert_eq!(journal.resets.get(&format!("u{i}")), Some(&1), "u{i}: {}", journal.text);
+    }
+    // A second resume of the finished run changes nothing the chain can't account for.
+    let _ = b.output(&["resume", "latest", "--yes"]);
+    let v = b.output(&["audit", "verify", "--run", &run]);
+    assert_eq!(v.status.code(), Some(0), "after a second resume: {}", text(&v));
+}
+
+#[test]
+fn runs_against_devices_with_odd_replies_verify_untouched() {
+    let faults = ["garbage", "wrong_shape", "invalid_json", "huge_reply", "drop_mid_reply", "offline", "reset_stays"];
+    let mut csv = String::from("id,host,model,mac,sim_fault\n");
+    for (i, f) in faults.iter().enumerate() {
+        let n = i as u8 + 1;
+        csv.push_str(&format!(
+            "d{n},{},HS110(EU),50:C7:BF:33:04:{n:02X},{f}\n",
+            common::ip(FILE, 4, n)
+        ));
+    }
+    // A smart plug with an energy meter reports floats.
+    let b = Bench::start(&csv, &csv);
+    for action in ["power-cycle", "factory-reset"] {
+        let out = b.output(&run_args(action, &["--operator", "alice"]));
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{action}: {}", text(&out));
+        let db = b.db();
+        let run = run_id(&db);
+        let v = b.output(&["audit", "verify", "--run", &run]);
+        assert_eq!(v.status.code(), Some(0), "{action}: {}", text(&v));
+    }
+    // Float-heavy and huge JSON written into a run's own events by the store's API still
+    // round-trips: see `floats_and_huge_json_in_details_verify_untouched`.
+}
+
+#[test]
+fn audit_sample_refuses_bad_percentages_and_its_own_operator_and_sends_nothing() {
+    let csv = two_plugs(5);
+    let b = Bench::start(&csv, &csv);
+    let out = b.output(&run_args("factory-reset", &["--operator", "Alice Smith"]));
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out));
+    let resets = b.journal().resets.clone();
+    let sample = |args: &[&str]| {
+        let mut full = vec!["audit", "sample", "latest"];
+        full.extend_from_slice(args);
+        b.cmd(&full).env("HOME", b.dir.path()).output().unwrap()
+    };
+    for p in ["0", "101", "abc", "-5", "NaN", "inf", "1e400", ""] {
+        let out = sample(&["--percent", p, "--verifier", "Bob"]);
+        assert_eq!(out.status.code(), Some(2), "--percent {p:?}: {}", text(&out));
+    }
+    for who in ["alice smith", "  ALICE SMITH ", "ALICE SMITH\n"] {
+        let out = sample(&["--percent", "50", "--verifier", who]);
+        assert_ne!(out.status.code(), Some(0), "--verifier {who:?}: {}", text(&out));
+    }
+    for who in ["", "   "] {
+        let out = sample(&["--percent", "50", "--verifier", who]);
+        assert_eq!(out.status.code(), Some(2), "--verifier {who:?}: {}", text(&out));
+    }
+    let samples: i64 = Connection::open(b.db())
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM events WHERE kind LIKE 'sample%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or(0);
+    assert_eq!(samples, 0, "a refused sample left events");
+    assert_eq!(b.journal().resets, resets, "a sample sent a command");
+    let run = run_id(&b.db());
+    let v = b.output(&["audit", "verify", "--run", &run]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+}
+
+#[test]
+#[ignore = "BUG: audit sample takes the run's operator as an independent verifier when the name differs only by inner whitespace (tab, two spaces, no-break space)"]
+fn audit_sample_refuses_the_operator_spelled_with_other_inner_whitespace() {
+    let csv = two_plugs(6);
+    let b = Bench::start(&csv, &csv);
+    let out = b.output(&run_args("factory-reset", &["--operator", "Alice Smith"]));
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out));
+    for who in ["Alice\tSmith", "Alice  Smith", "Alice\u{a0}Smith"] {
+        let out = b
+            .cmd(&["audit", "sample", "latest", "--percent", "50", "--verifier", who])
+            .env("HOME", b.dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "--verifier {who:?}: {}", text(&out));
+    }
+    let drawn: i64 = query(&b.db(), "SELECT COUNT(*) FROM events WHERE kind = 'sample_drawn'");
+    assert_eq!(drawn, 0, "the run's operator sampled their own work");
+}

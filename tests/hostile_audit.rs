@@ -1591,3 +1591,387 @@ fn certificates_are_not_issued_from_a_database_whose_chain_is_broken() {
     );
     assert_ne!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+#[test]
+fn two_confirmations_of_one_run_at_once_both_land_and_the_chain_stays_intact() {
+    let (dir, db) = copy("two-confirms.db");
+    let run = reset_run(&db);
+    let waiting: Vec<String> = Connection::open(&db)
+        .unwrap()
+        .prepare(&format!(
+            "SELECT device_id FROM jobs WHERE run_id = '{run}' AND outcome = 'manual_required' ORDER BY seq"
+        ))
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        waiting.len() >= 2,
+        "fewer than two jobs wait for a confirmation: {waiting:?}"
+    );
+    let before: i64 = query(
+        &db,
+        &format!("SELECT MAX(n) FROM chain WHERE run_id = '{run}'"),
+    );
+    let children: Vec<_> = waiting
+        .iter()
+        .take(4)
+        .map(|device| {
+            fleetreset_in(dir.path())
+                .args([
+                    "confirm",
+                    "--db",
+                    db.to_str().unwrap(),
+                    &run,
+                    device,
+                    "--by",
+                    "Tech",
+                    "--operator",
+                    "desk",
+                    "--no-verify",
+                ])
+                .env("HOME", dir.path())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outs: Vec<Output> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    for o in &outs {
+        assert_eq!(o.status.code(), Some(0), "{}", text(o));
+    }
+    let confirmed: i64 = query(
+        &db,
+        &format!(
+            "SELECT COUNT(*) FROM jobs WHERE run_id = '{run}' AND outcome = 'manual_confirmed' AND device_id IN ({})",
+            waiting
+                .iter()
+                .take(4)
+                .map(|d| format!("'{d}'"))
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+    );
+    assert_eq!(confirmed as usize, waiting.len().min(4));
+    let after: i64 = query(
+        &db,
+        &format!("SELECT MAX(n) FROM chain WHERE run_id = '{run}'"),
+    );
+    assert!(after > before);
+    let v = verify(&db, &["--run", &run]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+}
+
+#[test]
+fn certificates_and_samples_of_a_power_cycle_and_bad_keys_for_confirm_are_refused() {
+    let (dir, db) = copy("refusals.db");
+    let cycle = cycle_run(&db);
+    let before: i64 = query(&db, "SELECT COUNT(*) FROM chain");
+    let out = fleetreset_in(dir.path())
+        .args([
+            "certificates",
+            &cycle,
+            "--db",
+            db.to_str().unwrap(),
+            "--out",
+            "out",
+            "--unsigned",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(!dir.path().join("out/certificates/bundle.json").exists());
+    let out = fleetreset_in(dir.path())
+        .args([
+            "audit",
+            "sample",
+            &cycle,
+            "--db",
+            db.to_str().unwrap(),
+            "--percent",
+            "50",
+            "--verifier",
+            "Bob",
+        ])
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+
+    // confirm with a key others may read: refused, nothing recorded.
+    let run = reset_run(&db);
+    let device: Option<String> = Connection::open(&db)
+        .unwrap()
+        .query_row(
+            &format!("SELECT device_id FROM jobs WHERE run_id = '{run}' AND outcome = 'manual_required' ORDER BY seq LIMIT 1"),
+            [],
+            |r| r.get(0),
+        )
+        .ok();
+    let key = dir.path().join("open.key");
+    std::fs::copy(source().join("reports/demo-signing.key"), &key).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    if let Some(device) = device {
+        let out = fleetreset_in(dir.path())
+            .args([
+                "confirm",
+                "--db",
+                db.to_str().unwrap(),
+                &run,
+                &device,
+                "--by",
+                "Tech",
+                "--operator",
+                "desk",
+                "--no-verify",
+                "--signing-key",
+                key.to_str().unwrap(),
+            ])
+            .env("HOME", dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    }
+    let out = fleetreset_in(dir.path())
+        .args([
+            "certificates",
+            &run,
+            "--db",
+            db.to_str().unwrap(),
+            "--out",
+            "out2",
+            "--signing-key",
+            key.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        !dir.path().join("out2/certificates").exists(),
+        "certificates written with a refused key"
+    );
+    let after: i64 = query(&db, "SELECT COUNT(*) FROM chain");
+    assert_eq!(before, after, "a refused command chained records");
+    let sealed: i64 = query(&db, "SELECT COUNT(*) FROM checkpoints");
+    let (_d2, fresh) = copy("refusals-fresh.db");
+    assert_eq!(
+        sealed,
+        query::<i64>(&fresh, "SELECT COUNT(*) FROM checkpoints")
+    );
+}
+
+#[test]
+fn keygen_with_force_replaces_a_symlink_and_never_writes_through_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let victim = tmp.path().join("victim.txt");
+    std::fs::write(&victim, "precious\n").unwrap();
+    std::os::unix::fs::symlink(&victim, tmp.path().join("k.key")).unwrap();
+    std::os::unix::fs::symlink(&victim, tmp.path().join("k.pub")).unwrap();
+    let out = fleetreset_in(tmp.path())
+        .args(["keygen", "--out", "k.key"])
+        .env("HOME", tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    let out = fleetreset_in(tmp.path())
+        .args(["keygen", "--out", "k.key", "--force"])
+        .env("HOME", tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap(),
+        "precious\n",
+        "{}",
+        text(&out)
+    );
+    if out.status.code() == Some(0) {
+        let meta = std::fs::symlink_metadata(tmp.path().join("k.key")).unwrap();
+        assert!(meta.is_file(), "the key is still a symlink");
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    }
+    // A key path ending in .pub, and a directory.
+    for bad in ["x.pub", "."] {
+        let out = fleetreset_in(tmp.path())
+            .args(["keygen", "--out", bad, "--force"])
+            .env("HOME", tmp.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", text(&out));
+    }
+}
+
+#[test]
+fn history_finds_a_device_by_any_spelling_of_the_mac_the_inventory_gave_in_lowercase_dashes() {
+    let ip = common::ip(FILE, 7, 1);
+    let csv = format!("id,host,model,mac\nlamp,{ip},HS110(EU),50-c7-bf-33-07-01\n");
+    let b = Bench::start(&csv, &csv);
+    let out = b.output(&run_args("power-cycle", &["--operator", "alice"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        b.journal().reboots.get("lamp"),
+        Some(&1),
+        "{}",
+        b.journal().text
+    );
+    for mac in [
+        "50:C7:BF:33:07:01",
+        "50c7bf330701",
+        "50-C7-bf-33-07-01",
+        " 50:c7:bf:33:07:01 ",
+    ] {
+        let out = b.output(&["history", mac, "--json"]);
+        assert_eq!(out.status.code(), Some(0), "{mac}: {}", text(&out));
+        let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(rows.as_array().map(Vec::len), Some(1), "{mac}: {rows}");
+        assert_eq!(rows[0]["device_id"], "lamp");
+    }
+    let v = b.output(&["audit", "verify"]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+}
+
+#[test]
+fn history_of_a_tampered_row_with_control_characters_is_inert() {
+    let (dir, db) = copy("history.db");
+    let run = reset_run(&db);
+    let device: String = query(
+        &db,
+        &format!("SELECT device_id FROM jobs WHERE run_id = '{run}' ORDER BY seq LIMIT 1"),
+    );
+    tamper(
+        &db,
+        &format!(
+            "UPDATE jobs SET site = 'Oak' || char(27) || '[2J' || char(8238), unit = char(13) || 'x' WHERE run_id = '{run}' AND device_id = '{device}'"
+        ),
+    );
+    for json in [false, true] {
+        let mut cmd = fleetreset_in(dir.path());
+        cmd.args(["history", &device, "--db", db.to_str().unwrap()]);
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let s = stdout(&out);
+        assert!(s.contains(&device), "{s}");
+        for bad in ['\u{1b}', '\r', '\u{202e}'] {
+            assert!(!s.contains(bad), "{bad:?} in history output: {s:?}");
+        }
+    }
+}
+
+/// A run built through the store's API, with events and snapshots whose JSON is `details`.
+fn store_run(dir: &Path, details: &[Value]) -> PathBuf {
+    use fleetreset::model::{Action, EventKind, Method};
+    use fleetreset::store::{Db, NewJob, NewRun, Record, SnapshotPhase, Writer};
+    let db_path = dir.join("audit.db");
+    let mut db = Db::open(&db_path).unwrap();
+    let run = NewRun {
+        id: "odd-json".to_string(),
+        action: Action::PowerCycle,
+        inventory_path: "fleet.csv".to_string(),
+        inventory_sha256: "0".repeat(64),
+        parameters: Default::default(),
+        operator: "planner".to_string(),
+        tool_version: "0.1.0".to_string(),
+        started_at: chrono::Utc::now(),
+    };
+    let job = NewJob {
+        device_id: "plug".to_string(),
+        seq: 0,
+        host: "127.51.9.1".to_string(),
+        model: Some("HS110(EU)".to_string()),
+        mac: None,
+        site: None,
+        unit: None,
+        method: Method::Remote,
+    };
+    db.create_run(&run, &[job]).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(async {
+        let (writer, task) = Writer::spawn(db, 64);
+        for (i, d) in details.iter().enumerate() {
+            writer
+                .record_durable(Record::Event {
+                    run_id: "odd-json".into(),
+                    device_id: Some("plug".into()),
+                    at: chrono::Utc::now(),
+                    state: None,
+                    kind: EventKind::Ack.into(),
+                    detail: d.clone(),
+                })
+                .await
+                .unwrap_or_else(|e| panic!("event {i}: {e}"));
+        }
+        for (phase, d) in [
+            (SnapshotPhase::Pre, &details[0]),
+            (SnapshotPhase::Post, &details[details.len() - 1]),
+        ] {
+            writer
+                .record_durable(Record::Snapshot {
+                    run_id: "odd-json".into(),
+                    device_id: "plug".into(),
+                    phase,
+                    at: chrono::Utc::now(),
+                    data: d.clone(),
+                })
+                .await
+                .unwrap();
+        }
+        drop(writer);
+        task.finish().await.unwrap()
+    });
+    drop(db);
+    db_path
+}
+
+fn nested(depth: usize) -> Value {
+    let mut v = Value::from(1);
+    for _ in 0..depth {
+        v = serde_json::json!({ "a": v });
+    }
+    v
+}
+
+#[test]
+fn floats_huge_numbers_and_long_json_in_details_verify_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let details = vec![
+        serde_json::json!({
+            "big": 1e300, "tiny": 5e-324, "max": f64::MAX, "neg0": -0.0, "third": 1.0 / 3.0,
+            "u": u64::MAX, "i": i64::MIN, "int_float": 1.0, "e20": 1e20,
+            "keys": {"\u{e9}": 1, "e\u{301}": 2, "Z": 3, "a": 4, "\u{1f600}": 5, "\u{ffff}": 6, "": 7},
+            "nul": "a\u{0}b", "esc": "\u{1b}[31m", "rtl": "\u{202e}", "bom": "\u{feff}",
+        }),
+        serde_json::json!({"long": "x".repeat(200_000), "list": (0..5000).collect::<Vec<_>>()}),
+        serde_json::json!([1.5, [2.25, [3.125]], null, true, "\u{7f}"]),
+        serde_json::json!("just a string"),
+        serde_json::json!(null),
+        nested(100),
+    ];
+    let db = store_run(tmp.path(), &details);
+    let out = fleetreset_in(tmp.path())
+        .args(["audit", "verify", "--db", db.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+#[ignore = "BUG: an event detail nested deeper than serde_json's 128-level parse limit is chained from the writer's value but read back as a string: an untouched run fails verify (false positive)"]
+fn a_deeply_nested_detail_verifies_untouched() {
+    // A device reply nested 127 deep parses (serde_json's limit is 128); wrapped in the
+    // event's own object or two, the stored detail is deeper than the verifier can parse.
+    let tmp = tempfile::tempdir().unwrap();
+    let db = store_run(tmp.path(), &[nested(130), nested(300)]);
+    let out = fleetreset_in(tmp.path())
+        .args(["audit", "verify", "--db", db.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}

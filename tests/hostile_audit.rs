@@ -1975,3 +1975,93 @@ fn a_deeply_nested_detail_verifies_untouched() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+#[test]
+fn hostile_confirmation_text_and_operator_are_inert_in_certificates_and_reports() {
+    let (dir, db) = copy("hostile-confirm.db");
+    let run = reset_run(&db);
+    let device: String = query(
+        &db,
+        &format!(
+            "SELECT device_id FROM jobs WHERE run_id = '{run}' AND outcome = 'manual_required' ORDER BY seq LIMIT 1"
+        ),
+    );
+    let by = format!("{SCRIPT}\u{1b}[2J\u{202e}Eve");
+    let note = format!("{IMG}\n# heading\n[link](javascript:alert(3))\r\u{7}end");
+    let out = fleetreset_in(dir.path())
+        .args([
+            "confirm",
+            "--db",
+            db.to_str().unwrap(),
+            &run,
+            &device,
+            "--by",
+            &by,
+            "--note",
+            &note,
+            "--operator",
+            &format!("desk{SCRIPT}"),
+            "--no-verify",
+        ])
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    // Refusing control characters outright is fine too; accepting them must leave them inert.
+    if out.status.code() == Some(2) {
+        assert!(!text(&out).contains('\u{1b}'), "{}", text(&out));
+        return;
+    }
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!text(&out).contains('\u{1b}'), "{}", text(&out));
+    let v = verify(&db, &["--run", &run]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+    let certs = fleetreset_in(dir.path())
+        .args([
+            "certificates",
+            &run,
+            "--db",
+            db.to_str().unwrap(),
+            "--out",
+            "out",
+            "--unsigned",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(certs.status.code(), Some(0), "{}", text(&certs));
+    let report = fleetreset_in(dir.path())
+        .args(["report", &run, "--db", db.to_str().unwrap(), "--out", "out"])
+        .output()
+        .unwrap();
+    assert_eq!(report.status.code(), Some(0), "{}", text(&report));
+    let files = files_under(&dir.path().join("out"));
+    assert!(
+        files.iter().any(|(p, _)| p.ends_with("report.html")),
+        "{:?}",
+        files.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    let mut shown = false;
+    for (path, bytes) in &files {
+        let name = path.display();
+        let markup = path.extension().is_some_and(|e| e == "html" || e == "md");
+        if markup {
+            let md = path.extension().is_some_and(|e| e == "md");
+            for raw in [SCRIPT, IMG, "[link](javascript:"] {
+                if (md || !raw.starts_with('[')) && contains(bytes, raw.as_bytes()) {
+                    let t = String::from_utf8_lossy(bytes);
+                    let at = t.find(raw).unwrap();
+                    let ctx: String = t[at.saturating_sub(300)..].chars().take(600).collect();
+                    panic!("{name} holds raw {raw}: ...{ctx:?}");
+                }
+            }
+            shown |= contains(bytes, b"&lt;img");
+        }
+        for c in [0x1bu8, 0x00, 0x07] {
+            assert!(!bytes.contains(&c), "{name} holds byte {c:#04x}");
+        }
+        assert!(
+            !contains(bytes, "\u{202e}".as_bytes()),
+            "{name} holds a raw RTL override"
+        );
+    }
+    assert!(shown, "no page shows the confirmation's note");
+}

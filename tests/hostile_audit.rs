@@ -2065,3 +2065,56 @@ fn hostile_confirmation_text_and_operator_are_inert_in_certificates_and_reports(
     }
     assert!(shown, "no page shows the confirmation's note");
 }
+
+#[test]
+#[ignore = "BUG: `audit verify` of a run in progress reads the chain and the rows in separate snapshots: a record written between them is reported as inserted (a false BROKEN)"]
+fn verifying_a_run_while_it_writes_never_reports_a_false_break() {
+    let mut csv = String::from("id,host,model,mac,sim_fault\n");
+    for i in 1..=24u8 {
+        csv.push_str(&format!(
+            "v{i:02},{},HS110(EU),50:C7:BF:33:08:{i:02X},reset_stays\n",
+            common::ip(FILE, 8, i)
+        ));
+    }
+    let b = Bench::start(&csv, &csv);
+    let db = b.db();
+    let mut child = Bench::spawn(&mut b.cmd(&run_args("power-cycle", &["--rate", "8"])));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !db.exists()
+        || Connection::open(&db)
+            .ok()
+            .and_then(|c| {
+                c.query_row("SELECT COUNT(*) FROM chain", [], |r| r.get::<_, i64>(0))
+                    .ok()
+            })
+            .unwrap_or(0)
+            == 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let run = run_id(&db);
+    let mut checks = 0;
+    let mut broken = Vec::new();
+    while child.0.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+        let v = b.output(&["audit", "verify", "--run", &run]);
+        checks += 1;
+        if v.status.code() != Some(0) {
+            broken.push(text(&v));
+        }
+    }
+    let code = common::bench::exit_code(&mut child);
+    assert!(matches!(code, Some(0 | 1)), "the run ended {code:?}");
+    let v = b.output(&["audit", "verify", "--run", &run]);
+    assert_eq!(v.status.code(), Some(0), "after the run: {}", text(&v));
+    assert!(checks > 3, "only {checks} checks during the run");
+    assert!(
+        broken.is_empty(),
+        "{} of {checks} checks during the run failed; the first:\n{}",
+        broken.len(),
+        broken[0]
+    );
+}

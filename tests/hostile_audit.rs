@@ -2118,3 +2118,120 @@ fn verifying_a_run_while_it_writes_never_reports_a_false_break() {
         broken[0]
     );
 }
+
+/// `records` and `head` from a `chain-head.txt` statement.
+fn head_file(path: &Path) -> String {
+    let t = std::fs::read_to_string(path).unwrap();
+    let field = |k: &str| {
+        t.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .unwrap_or_else(|| panic!("no {k} in {t}"))
+            .trim()
+            .to_string()
+    };
+    format!("{}:{}", field("records:"), field("head:"))
+}
+
+#[test]
+fn a_signed_run_stopped_by_ctrl_c_and_resumed_keeps_heads_that_verify_and_signatures_that_check() {
+    let mut csv = String::from("id,host,model,mac,sim_fault\n");
+    for i in 1..=10u8 {
+        csv.push_str(&format!(
+            "s{i:02},{},HS110(EU),50:C7:BF:33:09:{i:02X},reset_stays\n",
+            common::ip(FILE, 9, i)
+        ));
+    }
+    let b = Bench::start(&csv, &csv);
+    let (key, secret_line) = keygen(b.dir.path(), "k/run.key");
+    let public = b.path("k/run.pub");
+    let db = b.db();
+    let mut child = Bench::spawn(
+        b.cmd(&run_args(
+            "factory-reset",
+            &["--rate", "3", "--signing-key", key.to_str().unwrap()],
+        ))
+        .env("HOME", b.dir.path()),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while common::truth::count_events(&db, fleetreset::model::EventKind::Ack) < 2 {
+        assert!(std::time::Instant::now() < deadline, "no acks");
+        assert!(child.0.try_wait().unwrap().is_none(), "the run ended early");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    common::signal(&child, "-INT");
+    let code = common::bench::exit_code(&mut child);
+    assert!(code.is_some(), "killed by a signal");
+    let run = run_id(&db);
+    let status: String = query(&db, &format!("SELECT status FROM runs WHERE id = '{run}'"));
+    assert_ne!(status, "running", "exit {code:?}");
+    let dir = b.path(&format!("reports/{run}"));
+    let first = head_file(&dir.join("chain-head.txt"));
+    assert_eq!(
+        first,
+        head(&db, &run),
+        "chain-head.txt is not the head the run ended on"
+    );
+    let sig = std::fs::read_to_string(dir.join("chain-head.txt.minisig")).unwrap();
+    fleetreset::signing::verify(
+        &std::fs::read_to_string(&public).unwrap(),
+        &std::fs::read(dir.join("chain-head.txt")).unwrap(),
+        &sig,
+    )
+    .unwrap();
+    let v = b.output(&[
+        "audit",
+        "verify",
+        "--run",
+        &run,
+        "--expect",
+        &first,
+        "--key",
+        public.to_str().unwrap(),
+    ]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+
+    let out = b
+        .cmd(&[
+            "resume",
+            "latest",
+            "--yes",
+            "--signing-key",
+            key.to_str().unwrap(),
+        ])
+        .env("HOME", b.dir.path())
+        .output()
+        .unwrap();
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out));
+    let second = head_file(&dir.join("chain-head.txt"));
+    assert_ne!(first, second);
+    assert_eq!(second, head(&db, &run));
+    let v = b.output(&[
+        "audit",
+        "verify",
+        "--run",
+        &run,
+        "--expect",
+        &first,
+        "--key",
+        public.to_str().unwrap(),
+    ]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+    let journal = b.journal();
+    for i in 1..=10 {
+        assert_eq!(
+            journal.resets.get(&format!("s{i:02}")),
+            Some(&1),
+            "s{i:02}: {}",
+            journal.text
+        );
+    }
+    for (path, bytes) in files_under(b.dir.path()) {
+        if path != key {
+            assert!(
+                !contains(&bytes, secret_line.as_bytes()),
+                "the secret key is in {}",
+                path.display()
+            );
+        }
+    }
+}

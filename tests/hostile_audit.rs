@@ -2235,3 +2235,49 @@ fn a_signed_run_stopped_by_ctrl_c_and_resumed_keeps_heads_that_verify_and_signat
         }
     }
 }
+
+#[test]
+fn the_same_seed_draws_the_same_devices_and_the_sample_keeps_the_chain_intact() {
+    let mut drawn = Vec::new();
+    for name in ["seed-a.db", "seed-b.db"] {
+        let (dir, db) = copy(name);
+        let run = reset_run(&db);
+        let out = fleetreset_in(dir.path())
+            .args([
+                "audit",
+                "sample",
+                &run,
+                "--db",
+                db.to_str().unwrap(),
+                "--percent",
+                "30",
+                "--verifier",
+                "Vera",
+                "--seed",
+                "42",
+            ])
+            .env("HOME", dir.path())
+            .env_remove("FLEETRESET_SIGNING_KEY")
+            .output()
+            .unwrap();
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out));
+        let detail: String = query(
+            &db,
+            &format!("SELECT detail FROM events WHERE run_id = '{run}' AND kind = 'sample_drawn'"),
+        );
+        let mut v: Value = serde_json::from_str(&detail).unwrap();
+        if let Some(o) = v.as_object_mut() {
+            o.retain(|k, _| !k.contains("at") && !k.contains("time"));
+        }
+        drawn.push(v);
+        let v = verify(&db, &["--run", &run, "--key", demo_pub().to_str().unwrap()]);
+        // The sample's checkpoint is unsigned (no key), the run's are signed by the demo key.
+        assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+        let sealed: i64 = query(
+            &db,
+            &format!("SELECT COUNT(*) FROM checkpoints WHERE run_id = '{run}' AND why = 'sampled'"),
+        );
+        assert_eq!(sealed, 1);
+    }
+    assert_eq!(drawn[0], drawn[1], "seed 42 drew different devices");
+}

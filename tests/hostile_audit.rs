@@ -2281,3 +2281,49 @@ fn the_same_seed_draws_the_same_devices_and_the_sample_keeps_the_chain_intact() 
     }
     assert_eq!(drawn[0], drawn[1], "seed 42 drew different devices");
 }
+
+#[test]
+fn verify_does_not_change_the_database_it_checks() {
+    let (_d, db) = copy("readonly.db");
+    let out = verify(&db, &["--key", demo_pub().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let (_d2, fresh) = copy("readonly-fresh.db");
+    for table in [
+        "chain",
+        "checkpoints",
+        "events",
+        "jobs",
+        "runs",
+        "snapshots",
+    ] {
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        assert_eq!(
+            query::<i64>(&db, &sql),
+            query::<i64>(&fresh, &sql),
+            "{table}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "BUG: `audit verify` (documented read-only) migrates a schema-4 database to 5 while checking it"]
+fn verify_of_a_database_from_before_the_chain_does_not_migrate_it() {
+    let (_d, db) = copy("v4.db");
+    tamper(
+        &db,
+        "DROP TABLE chain; DROP TABLE checkpoints; PRAGMA user_version = 4;",
+    );
+    let out = verify(&db, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(stdout(&out).contains("no audit chain"), "{}", text(&out));
+    let version: i64 = query(&db, "PRAGMA user_version");
+    let tables: i64 = query(
+        &db,
+        "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('chain', 'checkpoints')",
+    );
+    assert_eq!(
+        (version, tables),
+        (4, 0),
+        "verify migrated the database it was checking"
+    );
+}

@@ -176,6 +176,25 @@ fn the_untouched_demo_verifies_with_its_key_and_every_checkpoint_is_signed_or_na
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 2, "{v}");
+    // The demo's own key is owner-only and nowhere else in what the demos wrote.
+    let secret = source().join("reports/demo-signing.key");
+    let mode = std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the demo's secret key has mode {mode:o}");
+    let line = std::fs::read_to_string(&secret)
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    for (path, bytes) in files_under(source()) {
+        if path != secret {
+            assert!(
+                !contains(&bytes, line.as_bytes()),
+                "the demo's secret key is in {}",
+                path.display()
+            );
+        }
+    }
 }
 
 #[test]
@@ -2420,5 +2439,67 @@ fn bad_databases_and_hostile_arguments_are_bad_input_and_inert() {
             "history {bad:?}: {:?}",
             text(&out)
         );
+    }
+}
+
+#[test]
+fn killed_at_many_points_every_chain_verifies_before_and_after_resume() {
+    let mut csv = String::from("id,host,model,mac,sim_fault\n");
+    for i in 1..=6u8 {
+        csv.push_str(&format!(
+            "k{i},{},HS110(EU),50:C7:BF:33:0A:{i:02X},reset_stays\n",
+            common::ip(FILE, 10, i)
+        ));
+    }
+    let b = Bench::start(&csv, &csv);
+    for kill_after in [1usize, 3, 6, 10, 15, 22] {
+        let name = format!("k{kill_after}.db");
+        let db = b.path(&name);
+        let mut child =
+            Bench::spawn(&mut b.cmd(&run_args("power-cycle", &["--db", &name, "--rate", "6"])));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let n = Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .ok()
+                .and_then(|c| {
+                    c.query_row("SELECT COUNT(*) FROM events", [], |r| r.get::<_, i64>(0))
+                        .ok()
+                })
+                .unwrap_or(0);
+            if n as usize >= kill_after
+                || child.0.try_wait().unwrap().is_some()
+                || std::time::Instant::now() > deadline
+            {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let _ = child.0.kill();
+        let _ = child.0.wait();
+        let run = run_id(&db);
+        let v = b.output(&["audit", "verify", "--db", &name, "--run", &run]);
+        assert_eq!(
+            v.status.code(),
+            Some(0),
+            "killed after {kill_after} events: {}",
+            text(&v)
+        );
+        let kept = head(&db, &run);
+        let out = b.output(&["resume", "latest", "--db", &name, "--yes"]);
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out));
+        let v = b.output(&[
+            "audit", "verify", "--db", &name, "--run", &run, "--expect", &kept,
+        ]);
+        assert_eq!(
+            v.status.code(),
+            Some(0),
+            "resumed after {kill_after} events: {}",
+            text(&v)
+        );
+        let unfinished: i64 = query(
+            &db,
+            &format!("SELECT COUNT(*) FROM jobs WHERE run_id = '{run}' AND outcome IS NULL"),
+        );
+        assert_eq!(unfinished, 0, "after {kill_after}");
     }
 }

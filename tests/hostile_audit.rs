@@ -1167,6 +1167,7 @@ fn a_signing_key_that_must_not_be_used_refuses_the_run_before_any_device_is_touc
             "{name}: a device was sent a command:\n{}",
             b.journal().text
         );
+        assert!(!b.path(&db).exists(), "{name}: the database was created");
         let runs: i64 = Connection::open(b.path(&db))
             .ok()
             .and_then(|c| {
@@ -1175,6 +1176,7 @@ fn a_signing_key_that_must_not_be_used_refuses_the_run_before_any_device_is_touc
             })
             .unwrap_or(0);
         assert_eq!(runs, 0, "{name}: a run was recorded");
+        assert!(!b.path("reports").exists(), "{name}: reports were written");
     }
     // The same through the environment variable.
     let out = b

@@ -73,6 +73,19 @@ fn below(rng: &mut impl RngCore, m: u64) -> u64 {
     }
 }
 
+/// Whether two names are one person as far as text can tell: case, and every run of
+/// whitespace (tabs, no-break spaces), aside. A sample's verifier must not be the run's
+/// operator by this test.
+pub fn same_person(a: &str, b: &str) -> bool {
+    fn folded(name: &str) -> String {
+        name.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    }
+    folded(a) == folded(b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,5 +176,14 @@ mod tests {
                 assert!(below(&mut rng, m) < m);
             }
         }
+    }
+
+    #[test]
+    fn one_person_whatever_the_case_and_the_spaces() {
+        assert!(same_person("Alice Smith", "alice smith"));
+        assert!(same_person(" Alice\tSmith ", "Alice Smith"));
+        assert!(same_person("Alice  Smith", "Alice\u{a0}Smith"));
+        assert!(!same_person("Alice Smith", "Alice Smyth"));
+        assert!(!same_person("AliceSmith", "Alice Smith"));
     }
 }

@@ -164,11 +164,28 @@ fn assert_found(out: &Output, record: &str, tamper: &str) {
 fn the_untouched_demo_verifies_with_its_key_and_every_checkpoint_is_signed_or_named() {
     let (_d, db) = copy("untouched.db");
     let key = demo_pub();
-    let out = verify(&db, &["--key", key.to_str().unwrap()]);
+    let out = verify(&db, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(
         stdout(&out).matches(": intact, ").count(),
         2,
+        "{}",
+        text(&out)
+    );
+    // With the key: the power cycle is signed to its end; the factory reset's confirmation,
+    // made without a key, is named as covered by no signature.
+    let out = verify(&db, &["--key", key.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        stdout(&out).matches(": intact, ").count(),
+        1,
+        "{}",
+        text(&out)
+    );
+    assert!(
+        stdout(&out).lines().next().is_some_and(
+            |l| l.contains(" unsigned: no checkpoint signed by the key given covers them")
+        ),
         "{}",
         text(&out)
     );
@@ -621,7 +638,7 @@ fn a_rewrite_that_strips_every_signature_fails_with_the_key() {
 }
 
 #[test]
-#[ignore = "BUG: `audit verify --key` says intact when records after the last signed checkpoint (an unsigned confirmation) were rewritten"]
+
 fn a_confirmation_rewritten_after_the_last_signed_checkpoint_is_not_passed_as_signed() {
     // The demo signs its run-end checkpoints; the confirmation afterwards was made without a
     // key, so its checkpoint is unsigned. Rewrite the confirmation's event and every hash after
@@ -720,7 +737,7 @@ fn a_chain_entry_whose_kind_word_changed_is_named() {
 }
 
 #[test]
-#[ignore = "BUG: a value of another SQL type (a BLOB) in a chained column aborts verify with exit 2 instead of naming the edited record"]
+
 fn a_column_edited_to_another_sql_type_is_named_not_an_error() {
     let (_d, db) = copy("blob.db");
     let run = reset_run(&db);
@@ -744,7 +761,7 @@ fn a_column_edited_to_another_sql_type_is_named_not_an_error() {
 }
 
 #[test]
-#[ignore = "BUG: a run whose rows were deleted (its chain and checkpoints left) is not verified by `audit verify` of every run: exit 0"]
+
 fn a_run_deleted_from_the_runs_table_is_caught_by_verifying_every_run() {
     let (_d, db) = copy("run-deleted.db");
     let run = reset_run(&db);
@@ -1331,7 +1348,7 @@ fn audit_sample_refuses_bad_percentages_and_its_own_operator_and_sends_nothing()
 }
 
 #[test]
-#[ignore = "BUG: audit sample takes the run's operator as an independent verifier when the name differs only by inner whitespace (tab, two spaces, no-break space)"]
+
 fn audit_sample_refuses_the_operator_spelled_with_other_inner_whitespace() {
     let csv = two_plugs(6);
     let b = Bench::start(&csv, &csv);
@@ -1415,7 +1432,7 @@ fn event_record(db: &Path, id: i64) -> Value {
 }
 
 #[test]
-#[ignore = "BUG: an event covered by a signed checkpoint can be edited and re-chained by appending an entry for it: verify --key and --expect pass"]
+
 fn an_edited_event_rechained_at_the_end_is_caught_though_every_old_head_is_still_in_the_chain() {
     let (_d, db) = copy("rechained.db");
     let run = reset_run(&db);
@@ -1466,7 +1483,7 @@ fn an_edited_event_rechained_at_the_end_is_caught_though_every_old_head_is_still
 }
 
 #[test]
-#[ignore = "BUG: the run's operator (chained once, never changed) can be edited and re-chained by appending a `run` entry: verify --key passes"]
+
 fn an_edited_run_rechained_at_the_end_is_caught() {
     let (_d, db) = copy("rechained-run.db");
     let run = reset_run(&db);
@@ -1500,7 +1517,7 @@ fn an_edited_run_rechained_at_the_end_is_caught() {
 }
 
 #[test]
-#[ignore = "BUG: a failed job's outcome can be flipped to succeeded and re-chained by appending an `outcome` entry, with no confirmation event: verify --key passes and a certificate is issued"]
+
 fn a_failed_reset_flipped_to_succeeded_and_rechained_is_caught() {
     let (dir, db) = copy("flipped.db");
     let run = reset_run(&db);
@@ -1566,7 +1583,7 @@ fn a_failed_reset_flipped_to_succeeded_and_rechained_is_caught() {
 }
 
 #[test]
-#[ignore = "BUG: `fleetreset certificates` issues (and would sign) a certificate of sanitization from a database whose chain is broken: it never verifies the chain"]
+
 fn certificates_are_not_issued_from_a_database_whose_chain_is_broken() {
     let (dir, db) = copy("cert-broken.db");
     let run = reset_run(&db);
@@ -1984,7 +2001,7 @@ fn floats_huge_numbers_and_long_json_in_details_verify_untouched() {
 }
 
 #[test]
-#[ignore = "BUG: an event detail nested deeper than serde_json's 128-level parse limit is chained from the writer's value but read back as a string: an untouched run fails verify (false positive)"]
+
 fn a_deeply_nested_detail_verifies_untouched() {
     // A device reply nested 127 deep parses (serde_json's limit is 128); wrapped in the
     // event's own object or two, the stored detail is deeper than the verifier can parse.
@@ -2088,7 +2105,7 @@ fn hostile_confirmation_text_and_operator_are_inert_in_certificates_and_reports(
 }
 
 #[test]
-#[ignore = "BUG: `audit verify` of a run in progress reads the chain and the rows in separate snapshots: a record written between them is reported as inserted (a false BROKEN)"]
+
 fn verifying_a_run_while_it_writes_never_reports_a_false_break() {
     let mut csv = String::from("id,host,model,mac,sim_fault\n");
     for i in 1..=24u8 {
@@ -2291,8 +2308,7 @@ fn the_same_seed_draws_the_same_devices_and_the_sample_keeps_the_chain_intact() 
             o.retain(|k, _| !k.contains("at") && !k.contains("time"));
         }
         drawn.push(v);
-        let v = verify(&db, &["--run", &run, "--key", demo_pub().to_str().unwrap()]);
-        // The sample's checkpoint is unsigned (no key), the run's are signed by the demo key.
+        let v = verify(&db, &["--run", &run]);
         assert_eq!(v.status.code(), Some(0), "{}", text(&v));
         let sealed: i64 = query(
             &db,
@@ -2307,7 +2323,8 @@ fn the_same_seed_draws_the_same_devices_and_the_sample_keeps_the_chain_intact() 
 fn verify_does_not_change_the_database_it_checks() {
     let (_d, db) = copy("readonly.db");
     let out = verify(&db, &["--key", demo_pub().to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // The confirmation after the signed checkpoints is unsigned: a finding, not a change.
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let (_d2, fresh) = copy("readonly-fresh.db");
     for table in [
         "chain",
@@ -2327,7 +2344,7 @@ fn verify_does_not_change_the_database_it_checks() {
 }
 
 #[test]
-#[ignore = "BUG: `audit verify` (documented read-only) migrates a schema-4 database to 5 while checking it"]
+
 fn verify_of_a_database_from_before_the_chain_does_not_migrate_it() {
     let (_d, db) = copy("v4.db");
     tamper(
@@ -2369,7 +2386,7 @@ fn within(cmd: &mut std::process::Command, secs: u64) -> Option<Output> {
 }
 
 #[test]
-#[ignore = "BUG: `audit verify --key FIFO` blocks forever reading the public key (no O_NONBLOCK, no size cap), where Signer::load refuses such files"]
+
 fn a_public_key_that_is_a_fifo_is_refused_not_waited_on() {
     let (dir, db) = copy("fifo.db");
     let fifo = dir.path().join("key.pub");

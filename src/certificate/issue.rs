@@ -37,12 +37,15 @@ impl Issued {
 }
 
 /// Why a run gets no certificates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NotIssued {
     /// A power cycle erases nothing.
     PowerCycle,
     /// Recorded before fleetreset chained its audit: a certificate cites the chain head.
     NoChain,
+    /// The run's records don't verify against its chain: a certificate would vouch for a
+    /// record someone changed. The first finding, as `audit verify` words it.
+    Broken(String),
 }
 
 /// Issues the certificates of `record`'s run into `dir/certificates/`.
@@ -62,6 +65,18 @@ pub fn issue(
     else {
         return Ok(Err(NotIssued::NoChain));
     };
+    let verdict = db
+        .verify_chain(run_id, None, None)
+        .with_context(|| format!("cannot verify the audit chain of run {run_id}"))?;
+    if let Some(first) = verdict.problems.first() {
+        return Ok(Err(NotIssued::Broken(format!(
+            "record {}: {} {}: {}",
+            first.position,
+            first.record,
+            first.tamper.as_str(),
+            first.detail
+        ))));
+    }
     let info = key.map(|k| SignerInfo {
         key_id: k.signer.key_id(),
         public_key_file: k.public_key.file_name().map_or_else(

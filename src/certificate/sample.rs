@@ -20,7 +20,7 @@ fn text(detail: &Value, key: &str) -> Option<String> {
 
 /// Whether two names are the same person as far as text can tell.
 fn same_person(a: &str, b: &str) -> bool {
-    a.trim().eq_ignore_ascii_case(b.trim())
+    crate::audit_sample::same_person(a, b)
 }
 
 /// The run's latest sample: its `sample_drawn` event, the `sample_checked` events after it of

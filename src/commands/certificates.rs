@@ -46,6 +46,14 @@ pub fn run(args: &CertificatesArgs) -> anyhow::Result<Status> {
             ))
             .into());
         }
+        Err(NotIssued::Broken(first)) => {
+            say!(
+                "fleetreset: run {} does not verify against its audit chain ({first}); no certificate was written. `fleetreset audit verify --run {}` lists every finding",
+                Inert(&run_id),
+                Inert(&run_id)
+            );
+            return Ok(Status::DeviceFailures);
+        }
         Err(NotIssued::NoChain) => {
             return Err(Early::refused(format!(
                 "run {} has no audit chain: a certificate cites the chain head, so none can be written",

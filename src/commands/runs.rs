@@ -35,7 +35,19 @@ pub fn run(args: &RunsArgs) -> anyhow::Result<Status> {
 
 /// Opens the audit database only if it is there: `Db::open` would create an empty one, and a
 /// mistyped `--db` must not leave one behind.
+/// [`open_existing`], read-only: nothing is created, migrated or checkpointed.
+pub(crate) fn open_to_read(path: &Path) -> anyhow::Result<Db> {
+    open_existing_with(path, Db::open_to_read)
+}
+
 pub(crate) fn open_existing(path: &Path) -> anyhow::Result<Db> {
+    open_existing_with(path, Db::open)
+}
+
+fn open_existing_with(
+    path: &Path,
+    open: fn(&Path) -> Result<Db, crate::store::StoreError>,
+) -> anyhow::Result<Db> {
     let exists = path
         .try_exists()
         .with_context(|| format!("cannot look for the database {}", path.display()))?;
@@ -45,7 +57,7 @@ pub(crate) fn open_existing(path: &Path) -> anyhow::Result<Db> {
             path.display()
         );
     }
-    Ok(Db::open(path)?)
+    Ok(open(path)?)
 }
 
 const COLUMNS: [&str; 9] = [

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::certificate::{self, Issued};
+use crate::certificate::{self, Issued, NotIssued};
+use crate::inert::Inert;
+use crate::output::say;
 use crate::report::{self, ReportFiles};
 use crate::signing::{self, SigningKey};
 use crate::store::{Db, RunRecord, Seal};
@@ -30,9 +32,19 @@ pub(super) fn close(
     let head = signing::seal(db, run_id, Seal::RunEnded, key)?;
     let record = db.load_run(run_id).context("reading the run back")?;
     let dir = reports_dir.join(run_id);
-    let certificates = certificate::issue(db, &record, &dir, key)
+    let certificates = match certificate::issue(db, &record, &dir, key)
         .with_context(|| format!("writing the certificates to {}", dir.display()))?
-        .ok();
+    {
+        Ok(issued) => Some(issued),
+        Err(NotIssued::Broken(first)) => {
+            say!(
+                "fleetreset: warning: run {} does not verify against its audit chain ({first}); no certificate was written",
+                Inert(run_id)
+            );
+            None
+        }
+        Err(NotIssued::PowerCycle | NotIssued::NoChain) => None,
+    };
     let links = certificates.as_ref().map(Issued::links).unwrap_or_default();
     let extras = report::Extras {
         chain_head: head.as_ref(),

@@ -237,6 +237,31 @@ pub fn verify(public_key_text: &str, data: &[u8], minisig_text: &str) -> Result<
         .map_err(|e| SigningError::Invalid(e.to_string()))
 }
 
+/// Reads a public key file (`.pub`) to check signatures with: a regular file of a few lines.
+/// A FIFO, a device or a directory is refused rather than waited on or read without end.
+pub fn read_public_key(path: &Path) -> anyhow::Result<String> {
+    use anyhow::Context;
+    let shown = shown(path);
+    let mut file = File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .with_context(|| format!("cannot read the public key {shown}"))?;
+    let meta = file
+        .metadata()
+        .with_context(|| format!("cannot read the public key {shown}"))?;
+    if !meta.file_type().is_file() {
+        anyhow::bail!("the public key {shown} is not a regular file");
+    }
+    let mut text = String::new();
+    (&mut file)
+        .take(4096)
+        .read_to_string(&mut text)
+        .with_context(|| format!("cannot read the public key {shown}: it is not text"))?;
+    verify_public_key(&text).with_context(|| format!("{shown} is not a minisign public key"))?;
+    Ok(text)
+}
+
 /// Checks that `text` is a minisign public key file, as [`verify`] reads it.
 pub fn verify_public_key(text: &str) -> Result<(), SigningError> {
     public_key(text).map(|_| ())

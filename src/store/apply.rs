@@ -3,7 +3,7 @@
 use rusqlite::{Connection, params};
 use serde_json::json;
 
-use super::chain::{encode, record};
+use super::chain::record;
 use super::{Record, StoreError, time};
 use crate::model::{EventKind, JobState, StoredKind};
 
@@ -171,15 +171,7 @@ pub(super) fn insert_event(
         kind.as_str(),
         detail.to_string(),
     ])?;
-    let event = encode::Event {
-        id: conn.last_insert_rowid(),
-        device_id: device_id.map(str::to_string),
-        at: time::format(at),
-        state: state.map(|s| s.as_str().to_string()),
-        kind: kind.as_str().to_string(),
-        detail: detail.clone(),
-    };
-    record::chain_event(conn, run_id, &event)
+    record::chain_new_event(conn, run_id, conn.last_insert_rowid())
 }
 
 fn job_exists(conn: &Connection, run_id: &str, device_id: &str) -> rusqlite::Result<bool> {

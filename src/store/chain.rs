@@ -15,6 +15,7 @@
 
 pub(crate) mod encode;
 pub(crate) mod record;
+mod replay;
 pub mod verify;
 
 use std::fmt;
@@ -126,6 +127,17 @@ pub(crate) fn append(
         // the chain first, so that what follows rests on them.
         None if kind != Kind::Run => {
             record::adopt(conn, run_id)?;
+            // The record that set this off was written already, so adopting chained it.
+            let chained: Option<String> = conn
+                .prepare_cached(
+                    "SELECT digest FROM chain WHERE run_id = ?1 AND kind = ?2 AND ref = ?3
+                     ORDER BY n DESC LIMIT 1",
+                )?
+                .query_row(params![run_id, kind.as_str(), reference], |r| r.get(0))
+                .optional()?;
+            if chained.as_deref() == Some(to_hex(&digest(canonical)).as_str()) {
+                return Ok(());
+            }
             return append(conn, run_id, kind, reference, canonical);
         }
         None => (1, [0u8; 32]),

@@ -173,7 +173,7 @@ fn verifier(given: &str, operator: &str) -> Result<String, Early> {
             "--verifier NAME is needed: the person who checks; nothing was recorded",
         ));
     }
-    if v.to_lowercase() == operator.trim().to_lowercase() {
+    if crate::audit_sample::same_person(v, operator) {
         return Err(Early::refused(format!(
             "the verifier must be someone other than the run's operator ({}); nothing was recorded",
             Inert(operator.trim())

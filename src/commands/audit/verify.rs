@@ -10,7 +10,7 @@ use std::io::Write;
 use anyhow::{Context, bail};
 
 use super::super::report::resolve;
-use super::super::runs::open_existing;
+use super::super::runs::open_to_read;
 use crate::cli::AuditVerifyArgs;
 use crate::exit::Status;
 use crate::inert::Inert;
@@ -18,7 +18,8 @@ use crate::store::ChainHead;
 use crate::store::verify::{Expected, Problem, Tamper, Verification};
 
 pub fn run(args: &AuditVerifyArgs) -> anyhow::Result<Status> {
-    let db = open_existing(&args.db)?;
+    // Read-only, and never migrated: checking a database must not change it.
+    let db = open_to_read(&args.db)?;
     let expected: Option<Expected> = match &args.expect {
         Some(text) => Some(text.parse().map_err(anyhow::Error::msg)?),
         None => None,
@@ -28,17 +29,14 @@ pub fn run(args: &AuditVerifyArgs) -> anyhow::Result<Status> {
         None if expected.is_some() => {
             bail!("--expect names one run's head: give the run with --run")
         }
-        None => db.list_runs()?.into_iter().map(|r| r.id).collect(),
+        None => db.verifiable_runs()?,
     };
     if runs.is_empty() {
         bail!("no runs recorded in {}", args.db.display());
     }
     let check = match &args.key {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the public key {}", path.display()))?;
-            crate::signing::verify_public_key(&text)
-                .with_context(|| format!("{} is not a minisign public key", path.display()))?;
+            let text = crate::signing::read_public_key(path)?;
             Some(crate::signing::checkpoint_check(text))
         }
         None => None,
@@ -94,6 +92,17 @@ pub fn render(v: &Verification) -> String {
             out.push_str(&format!(
                 "; the expected head is in it, {since} records were added since"
             ));
+            if !v.added.is_empty() {
+                out.push_str(&format!(
+                    " ({}{})",
+                    v.added.join(", "),
+                    if since as usize > v.added.len() {
+                        ", …"
+                    } else {
+                        ""
+                    }
+                ));
+            }
         }
         out.push_str(&format!(
             "; {} checkpoint{}",

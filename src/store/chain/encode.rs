@@ -33,7 +33,8 @@ pub(crate) struct Status {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Job {
     pub device_id: String,
-    pub seq: i64,
+    /// The number; a value of another type read from a row edited by hand stays as read.
+    pub seq: Value,
     pub host: String,
     pub model: Option<String>,
     pub mac: Option<String>,
@@ -56,7 +57,8 @@ pub(crate) struct Outcome {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Identity {
     pub device_id: String,
-    pub verified: bool,
+    /// `true` or `false`; a value of another type read from an edited row stays as read.
+    pub verified: Value,
 }
 
 #[derive(Debug, Clone, PartialEq)]

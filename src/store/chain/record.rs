@@ -2,6 +2,7 @@
 //! The writer and `audit verify` read rows through the same functions, so what the chain
 //! holds is the row as SQLite keeps it, not the value the writer meant to keep.
 
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
 
@@ -9,8 +10,51 @@ use super::encode::{Event, Identity, Job, Outcome, Run, Snapshot, Status};
 use super::{Kind, append, snapshot_ref};
 use crate::store::StoreError;
 
+/// A value of another SQL type than the column's (a row edited by hand) as text no row
+/// fleetreset writes holds (it starts with NUL), so the record reads as changed instead of
+/// stopping the check.
+fn foreign(value: ValueRef<'_>) -> String {
+    match value {
+        ValueRef::Null => "\0null".into(),
+        ValueRef::Integer(i) => format!("\0integer:{i}"),
+        ValueRef::Real(f) => format!("\0real:{f}"),
+        ValueRef::Text(t) => format!("\0text:{}", String::from_utf8_lossy(t)),
+        ValueRef::Blob(b) => format!(
+            "\0blob:{}",
+            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+        ),
+    }
+}
+
+/// A text column, whatever the row holds.
+fn text(row: &Row<'_>, idx: usize) -> rusqlite::Result<String> {
+    Ok(match row.get_ref(idx)? {
+        ValueRef::Text(t) => match std::str::from_utf8(t) {
+            Ok(t) => t.to_string(),
+            Err(_) => foreign(ValueRef::Text(t)),
+        },
+        other => foreign(other),
+    })
+}
+
+/// A text column that may be NULL.
+fn opt_text(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<String>> {
+    Ok(match row.get_ref(idx)? {
+        ValueRef::Null => None,
+        _ => Some(text(row, idx)?),
+    })
+}
+
+/// An integer column, as JSON: the number, or the foreign value as a string.
+fn integer(row: &Row<'_>, idx: usize) -> rusqlite::Result<Value> {
+    Ok(match row.get_ref(idx)? {
+        ValueRef::Integer(i) => Value::from(i),
+        other => Value::String(foreign(other)),
+    })
+}
+
 fn json(row: &Row<'_>, idx: usize) -> rusqlite::Result<Value> {
-    let text: String = row.get(idx)?;
+    let text = text(row, idx)?;
     // A column that is not JSON was edited by hand (the schema checks `json_valid`): it still
     // encodes, as the text it holds, so the verifier reports a changed record, not an error.
     Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
@@ -25,18 +69,18 @@ pub(crate) fn read_run(conn: &Connection, run_id: &str) -> rusqlite::Result<Opti
     .query_row(params![run_id], |r| {
         Ok((
             Run {
-                id: r.get(0)?,
-                action: r.get(1)?,
-                inventory_path: r.get(2)?,
-                inventory_sha256: r.get(3)?,
+                id: text(r, 0)?,
+                action: text(r, 1)?,
+                inventory_path: text(r, 2)?,
+                inventory_sha256: text(r, 3)?,
                 parameters: json(r, 4)?,
-                operator: r.get(5)?,
-                tool_version: r.get(6)?,
-                started_at: r.get(7)?,
+                operator: text(r, 5)?,
+                tool_version: text(r, 6)?,
+                started_at: text(r, 7)?,
             },
             Status {
-                status: r.get(8)?,
-                finished_at: r.get(9)?,
+                status: text(r, 8)?,
+                finished_at: opt_text(r, 9)?,
             },
         ))
     })
@@ -51,25 +95,30 @@ const JOB_COLUMNS: &str = "device_id, seq, host, model, mac, site, unit, method,
 type JobRecords = (Job, Option<Outcome>, Option<Identity>);
 
 fn job_records(r: &Row<'_>) -> rusqlite::Result<JobRecords> {
-    let device_id: String = r.get(0)?;
+    let device_id = text(r, 0)?;
     let outcome = Outcome {
         device_id: device_id.clone(),
-        outcome: r.get(8)?,
-        reason: r.get(9)?,
-        detail: r.get(10)?,
-        finished_at: r.get(11)?,
+        outcome: opt_text(r, 8)?,
+        reason: opt_text(r, 9)?,
+        detail: opt_text(r, 10)?,
+        finished_at: opt_text(r, 11)?,
     };
-    let identity: Option<bool> = r.get(12)?;
+    let identity = match r.get_ref(12)? {
+        ValueRef::Null => None,
+        ValueRef::Integer(0) => Some(Value::Bool(false)),
+        ValueRef::Integer(1) => Some(Value::Bool(true)),
+        other => Some(Value::String(foreign(other))),
+    };
     Ok((
         Job {
             device_id: device_id.clone(),
-            seq: r.get(1)?,
-            host: r.get(2)?,
-            model: r.get(3)?,
-            mac: r.get(4)?,
-            site: r.get(5)?,
-            unit: r.get(6)?,
-            method: r.get(7)?,
+            seq: integer(r, 1)?,
+            host: text(r, 2)?,
+            model: opt_text(r, 3)?,
+            mac: opt_text(r, 4)?,
+            site: opt_text(r, 5)?,
+            unit: opt_text(r, 6)?,
+            method: text(r, 7)?,
         },
         (outcome.outcome.is_some() || outcome.finished_at.is_some()).then_some(outcome),
         identity.map(|verified| Identity {
@@ -94,20 +143,22 @@ fn read_job(conn: &Connection, run_id: &str, device_id: &str) -> rusqlite::Resul
     .query_row(params![run_id, device_id], job_records)
 }
 
+fn event(r: &Row<'_>) -> rusqlite::Result<Event> {
+    Ok(Event {
+        id: r.get(0)?,
+        device_id: opt_text(r, 1)?,
+        at: text(r, 2)?,
+        state: opt_text(r, 3)?,
+        kind: text(r, 4)?,
+        detail: json(r, 5)?,
+    })
+}
+
 pub(crate) fn read_events(conn: &Connection, run_id: &str) -> rusqlite::Result<Vec<Event>> {
     conn.prepare(
         "SELECT id, device_id, at, state, kind, detail FROM events WHERE run_id = ?1 ORDER BY id",
     )?
-    .query_map(params![run_id], |r| {
-        Ok(Event {
-            id: r.get(0)?,
-            device_id: r.get(1)?,
-            at: r.get(2)?,
-            state: r.get(3)?,
-            kind: r.get(4)?,
-            detail: json(r, 5)?,
-        })
-    })?
+    .query_map(params![run_id], event)?
     .collect()
 }
 
@@ -122,9 +173,9 @@ pub(crate) fn read_snapshots(conn: &Connection, run_id: &str) -> rusqlite::Resul
 
 fn snapshot(r: &Row<'_>) -> rusqlite::Result<Snapshot> {
     Ok(Snapshot {
-        device_id: r.get(0)?,
-        phase: r.get(1)?,
-        taken_at: r.get(2)?,
+        device_id: text(r, 0)?,
+        phase: text(r, 1)?,
+        taken_at: text(r, 2)?,
         data: json(r, 3)?,
     })
 }
@@ -203,13 +254,17 @@ pub(crate) fn chain_snapshot(
     )
 }
 
-/// Chains an event the caller just inserted, from the values it inserted (the event's text
-/// columns are exactly these; `detail` is stored as this value's JSON text).
-pub(crate) fn chain_event(
-    conn: &Connection,
-    run_id: &str,
-    event: &Event,
-) -> Result<(), StoreError> {
+/// Chains the event the caller just inserted (row `id`), as stored: a detail too deep for the
+/// JSON reader is then chained as the verifier will read it.
+pub(crate) fn chain_new_event(conn: &Connection, run_id: &str, id: i64) -> Result<(), StoreError> {
+    let stored = conn
+        .prepare_cached("SELECT id, device_id, at, state, kind, detail FROM events WHERE id = ?1")?
+        .query_row(params![id], event)?;
+    chain_event(conn, run_id, &stored)
+}
+
+/// Chains an event as read from its row.
+fn chain_event(conn: &Connection, run_id: &str, event: &Event) -> Result<(), StoreError> {
     append(
         conn,
         run_id,

@@ -44,6 +44,9 @@ pub enum Tamper {
     HeadMismatch,
     /// A checkpoint's signature doesn't verify with the key given.
     BadSignature,
+    /// Records no signature by the key given covers: chained after its last signed
+    /// checkpoint.
+    Unsigned,
 }
 
 impl Tamper {
@@ -57,6 +60,7 @@ impl Tamper {
             Tamper::Truncated => "truncated",
             Tamper::HeadMismatch => "head_mismatch",
             Tamper::BadSignature => "bad_signature",
+            Tamper::Unsigned => "unsigned",
         }
     }
 }
@@ -85,6 +89,8 @@ pub struct Verification {
     pub problems: Vec<Problem>,
     /// Records chained after the head given with `--expect`, when it was found.
     pub since_expected: Option<u64>,
+    /// Those records, named (the first few): what was added since the head kept elsewhere.
+    pub added: Vec<String>,
     pub checkpoints: usize,
     /// Checkpoints whose signature verified with the key given.
     pub signed_checkpoints: usize,
@@ -124,15 +130,41 @@ impl std::str::FromStr for Expected {
     }
 }
 
-struct Entry {
-    n: u64,
-    kind: Kind,
-    reference: String,
-    digest: String,
-    hash: String,
+pub(super) struct Entry {
+    pub(super) n: u64,
+    pub(super) kind: Kind,
+    pub(super) reference: String,
+    pub(super) digest: String,
+    pub(super) hash: String,
+}
+
+fn has_chain_tables(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT COUNT(*) = 2 FROM sqlite_master WHERE type = 'table' AND name IN ('chain', 'checkpoints')",
+        [],
+        |r| r.get(0),
+    )
 }
 
 impl Db {
+    /// Every run id the database knows of: its runs, and any run that has chain entries or
+    /// checkpoints (a run whose rows were deleted still has to be verified, and fail).
+    pub fn verifiable_runs(&self) -> Result<Vec<String>, StoreError> {
+        let mut ids: Vec<String> = self.list_runs()?.into_iter().map(|r| r.id).collect();
+        if has_chain_tables(&self.conn)? {
+            let orphans: Vec<String> = self
+                .conn
+                .prepare(
+                    "SELECT DISTINCT run_id FROM (SELECT run_id FROM chain UNION SELECT run_id FROM checkpoints)
+                     WHERE run_id NOT IN (SELECT id FROM runs) ORDER BY run_id",
+                )?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            ids.extend(orphans);
+        }
+        Ok(ids)
+    }
+
     /// Verifies one run's chain; see the module doc.
     pub fn verify_chain(
         &self,
@@ -150,11 +182,36 @@ fn verify(
     expected: Option<&Expected>,
     signature: Option<SignatureCheck<'_>>,
 ) -> Result<Verification, StoreError> {
+    // One read transaction: the chain and the rows from one snapshot of the database, so a
+    // run writing meanwhile is seen as of one moment, never half.
+    let tx = conn.unchecked_transaction()?;
+    let verdict = verify_in(&tx, run_id, expected, signature);
+    tx.finish()?;
+    verdict
+}
+
+fn verify_in(
+    conn: &Connection,
+    run_id: &str,
+    expected: Option<&Expected>,
+    signature: Option<SignatureCheck<'_>>,
+) -> Result<Verification, StoreError> {
     let mut problems = Vec::new();
-    let entries = entries(conn, run_id, &mut problems)?;
+    // A database from before migration 5 has no chain tables: its runs have no chain.
+    let chained = has_chain_tables(conn)?;
+    let entries = if chained {
+        entries(conn, run_id, &mut problems)?
+    } else {
+        Vec::new()
+    };
     let hashes: Vec<(u64, String)> = entries.iter().map(|e| (e.n, e.hash.clone())).collect();
     check_links(&entries, &mut problems);
     check_rows(conn, run_id, &entries, &mut problems)?;
+    let jobs: Vec<_> = read_jobs(conn, run_id)?
+        .into_iter()
+        .map(|(job, outcome, _)| (job, outcome))
+        .collect();
+    super::replay::check(&entries, &read_events(conn, run_id)?, &jobs, &mut problems);
     let head = entries.last().map(|e| ChainHead {
         run_id: run_id.to_string(),
         records: e.n,
@@ -169,14 +226,37 @@ fn verify(
         });
     }
     let since_expected = expected.and_then(|e| check_expected(e, &hashes, &mut problems));
-    let (checkpoints, signed_checkpoints) =
-        check_checkpoints(conn, run_id, &hashes, signature, &mut problems)?;
+    let last = hashes.last().map_or(0, |(n, _)| *n);
+    let added = since_expected.map_or_else(Vec::new, |since| named(&entries, last - since));
+    let (checkpoints, signed_checkpoints, signed_to) = if chained {
+        check_checkpoints(conn, run_id, &hashes, signature, &mut problems)?
+    } else {
+        (0, 0, 0)
+    };
+    if signature.is_some() && signed_to > 0 && signed_to < last {
+        let names = named(&entries, signed_to);
+        problems.push(Problem {
+            position: signed_to + 1,
+            tamper: Tamper::Unsigned,
+            record: format!("records {}..{last}", signed_to + 1),
+            detail: format!(
+                "no checkpoint signed by the key given covers them: {}{}",
+                names.join(", "),
+                if (last - signed_to) as usize > names.len() {
+                    ", …"
+                } else {
+                    ""
+                }
+            ),
+        });
+    }
     problems.sort_by_key(|p| p.position);
     Ok(Verification {
         run_id: run_id.to_string(),
         head,
         problems,
         since_expected,
+        added,
         checkpoints,
         signed_checkpoints,
     })
@@ -369,7 +449,7 @@ fn inserted_position(kind: Kind, reference: &str, entries: &[Entry], last: u64) 
         .unwrap_or(0)
 }
 
-fn describe(kind: Kind, reference: &str) -> String {
+pub(super) fn describe(kind: Kind, reference: &str) -> String {
     match kind {
         Kind::Run => "the run".into(),
         Kind::Status => "the run's status".into(),
@@ -471,6 +551,19 @@ fn current(conn: &Connection, run_id: &str) -> Result<Rows, StoreError> {
     Ok(rows)
 }
 
+/// The records after the first `after`, named: at most [`NAMED`].
+fn named(entries: &[Entry], after: u64) -> Vec<String> {
+    entries
+        .iter()
+        .filter(|e| e.n > after)
+        .take(NAMED)
+        .map(|e| format!("record {}: {}", e.n, describe(e.kind, &e.reference)))
+        .collect()
+}
+
+/// How many added or unsigned records a verdict names.
+const NAMED: usize = 8;
+
 fn check_expected(
     expected: &Expected,
     hashes: &[(u64, String)],
@@ -510,7 +603,7 @@ fn check_checkpoints(
     hashes: &[(u64, String)],
     signature: Option<SignatureCheck<'_>>,
     problems: &mut Vec<Problem>,
-) -> Result<(usize, usize), StoreError> {
+) -> Result<(usize, usize, u64), StoreError> {
     let rows: Vec<(i64, String, String, String, Option<String>)> = conn
         .prepare(
             "SELECT n, head, at, why, signature FROM checkpoints WHERE run_id = ?1 ORDER BY n, at",
@@ -522,6 +615,8 @@ fn check_checkpoints(
     let by_n: HashMap<u64, &str> = hashes.iter().map(|(n, h)| (*n, h.as_str())).collect();
     let last = hashes.last().map_or(0, |(n, _)| *n);
     let mut signed = 0;
+    // The longest chain a verified signature covers.
+    let mut signed_to = 0;
     for (n, head, at, why, sig) in &rows {
         let n = u64::try_from(*n).unwrap_or(0);
         let record = format!("checkpoint {n} ({}, {})", Inert(why), Inert(at));
@@ -550,6 +645,7 @@ fn check_checkpoints(
             };
             if check(&sealed, sig) {
                 signed += 1;
+                signed_to = signed_to.max(n);
             } else {
                 problems.push(Problem {
                     position: n,
@@ -560,5 +656,5 @@ fn check_checkpoints(
             }
         }
     }
-    Ok((rows.len(), signed))
+    Ok((rows.len(), signed, signed_to))
 }

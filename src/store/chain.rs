@@ -14,8 +14,10 @@
 //! and [`Db::record_checkpoint`] seals (and, with a key, signs) it at the moments people rely on.
 
 pub(crate) mod encode;
+mod heads;
 pub(crate) mod record;
 mod replay;
+mod rows;
 pub mod verify;
 
 use std::fmt;

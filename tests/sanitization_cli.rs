@@ -260,6 +260,15 @@ fn sample_then_certify_again(dir: &Path, rec: &RunRecord, certs: &Path, public: 
         .find(|e| e.kind.as_str() == "sample_finished")
         .unwrap();
     assert_eq!(finished.detail["result"], "inconclusive");
+    // The sample issued the certificates again where they were: the bundle shows it, signed.
+    let bundle = json(&certs.join("bundle.json"));
+    assert_eq!(
+        bundle["sample"]["verifier"],
+        "Vera Verifier",
+        "{}",
+        text(&out)
+    );
+    assert!(verified_by_minisign(&certs.join("bundle.json"), public));
 
     let out = run(
         dir,

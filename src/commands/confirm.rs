@@ -135,6 +135,9 @@ pub async fn run(args: &ConfirmArgs) -> anyhow::Result<Status> {
         crate::store::Seal::Confirmed,
         key.as_ref(),
     );
+    if record.run.action == crate::model::Action::FactoryReset && !confirmations.is_empty() {
+        super::seal::reissue(&mut db, &run_id, key.as_ref());
+    }
 
     let mut text = String::new();
     for c in &confirmations {

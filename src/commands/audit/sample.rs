@@ -140,6 +140,7 @@ pub async fn run(args: &AuditSampleArgs) -> anyhow::Result<Status> {
             )
         })?;
     super::super::seal::sealed(&mut db, &run_id, Seal::Sampled, key.as_ref());
+    super::super::seal::reissue(&mut db, &run_id, key.as_ref());
 
     let mut stdout = io::stdout().lock();
     stdout.write_all(table(&checks, &finished, seed).as_bytes())?;

@@ -472,7 +472,13 @@ fn a_second_signal_stops_at_once_and_resume_resolves_the_intents_by_observation(
     );
 
     let out = fleetreset(dir.path(), &["resume", "latest"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "signal {:?}: {}",
+        std::os::unix::process::ExitStatusExt::signal(&out.status),
+        text(&out)
+    );
     let rec = latest(dir.path());
     for id in &open {
         let job = rec.jobs.iter().find(|j| &j.device_id == id).unwrap();

@@ -110,7 +110,20 @@ impl Guard {
             run_id,
             db: &self.db_path,
         };
-        let claim = claims::claim(&claims::default_dir(), holder, &origin, &keys, &mut settled)?;
+        // A stale claim of this very database is judged on the connection we hold: a second
+        // open of the file (a raw read of its `-shm`, then another connection) would drop
+        // this process's POSIX locks on it, and another process could then reset the shared
+        // memory under our connection (SIGBUS).
+        let own = std::fs::canonicalize(&self.db_path).ok();
+        let db = &self.db;
+        let mut judge = |run: &str, path: &Path| {
+            if own.is_some() && std::fs::canonicalize(path).ok() == own {
+                settled_in(db, run)
+            } else {
+                settled(run, path)
+            }
+        };
+        let claim = claims::claim(&claims::default_dir(), holder, &origin, &keys, &mut judge)?;
         self.hold.claims.push(claim);
         self.hold.claimed.extend(keys);
         Ok(())
@@ -271,6 +284,11 @@ fn settled(run_id: &str, db: &Path) -> Settled {
         Ok(db) => db,
         Err(e) => return Settled::Unknown(format!("{e:#}")),
     };
+    settled_in(&db, run_id)
+}
+
+/// [`settled`], on a database already open.
+fn settled_in(db: &Db, run_id: &str) -> Settled {
     // A database that doesn't hold the run can't say it has nothing open.
     match db.resolve_run_id(run_id) {
         Ok(id) if id == run_id => {}

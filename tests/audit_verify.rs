@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::OnceLock;
 
+use common::audit_db::{self, head, query, reset_run, tamper, verify};
 use common::{fleetreset_in, text};
 use rusqlite::Connection;
 
@@ -48,68 +49,7 @@ fn source() -> &'static Path {
     })
     .path()
 }
-
-/// A consistent copy of the demo database (`VACUUM INTO` takes the WAL's pages too).
-fn copy(name: &str) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(name);
-    let conn = Connection::open(source().join("reports/demo.db")).unwrap();
-    conn.execute("VACUUM INTO ?1", [path.to_str().unwrap()])
-        .unwrap();
-    (dir, path)
-}
-
-/// Runs SQL on the copy with every append-only trigger dropped first.
-fn tamper(db: &Path, sql: &str) {
-    let conn = Connection::open(db).unwrap();
-    let triggers: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    for t in triggers {
-        conn.execute_batch(&format!("DROP TRIGGER {t}")).unwrap();
-    }
-    conn.execute_batch(sql).unwrap();
-}
-
-fn verify(db: &Path, extra: &[&str]) -> Output {
-    let dir = db.parent().unwrap();
-    fleetreset_in(dir)
-        .args(["audit", "verify", "--db", db.to_str().unwrap()])
-        .args(extra)
-        .output()
-        .unwrap()
-}
-
-fn query<T: rusqlite::types::FromSql>(db: &Path, sql: &str) -> T {
-    Connection::open(db)
-        .unwrap()
-        .query_row(sql, [], |r| r.get(0))
-        .unwrap()
-}
-
-/// The factory-reset run: the latest.
-fn reset_run(db: &Path) -> String {
-    query(db, "SELECT id FROM runs ORDER BY started_at DESC LIMIT 1")
-}
-
-/// The run's current head as `verify` prints it (`RECORDS:HASH`).
-fn head(db: &Path, run: &str) -> String {
-    let (n, hash): (i64, String) = Connection::open(db)
-        .unwrap()
-        .query_row(
-            "SELECT n, hash FROM chain WHERE run_id = ?1 ORDER BY n DESC LIMIT 1",
-            [run],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
-    format!("{n}:{hash}")
-}
-
-/// `verify` of the factory-reset run failed, and its first finding is `tamper` of `record`.
+/// The factory-reset run: the latest./// The run's current head as `verify` prints it (`RECORDS:HASH`)./// `verify` of the factory-reset run failed, and its first finding is `tamper` of `record`.
 fn assert_caught(out: &Output, record: &str, tamper: &str) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{}", text(out));
@@ -119,6 +59,11 @@ fn assert_caught(out: &Output, record: &str, tamper: &str) {
         "expected the first finding to be {tamper} of {record}:\n{}",
         text(out)
     );
+}
+
+/// A copy of the demo database to tamper with.
+fn copy(name: &str) -> (tempfile::TempDir, PathBuf) {
+    audit_db::copy(&source().join("reports/demo.db"), name)
 }
 
 #[test]

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::OnceLock;
 
+use common::audit_db::{self, head, query, reset_run, tamper, verify};
 use common::bench::{Bench, run_args};
 use common::{fleetreset_in, text};
 use rusqlite::Connection;
@@ -70,59 +71,13 @@ fn source() -> &'static Path {
     .path()
 }
 
+/// A copy of the demo database to tamper with.
+fn copy(name: &str) -> (tempfile::TempDir, PathBuf) {
+    audit_db::copy(&source().join("reports/demo.db"), name)
+}
+
 fn demo_pub() -> PathBuf {
     source().join("reports/demo-signing.pub")
-}
-
-fn copy(name: &str) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(name);
-    let conn = Connection::open(source().join("reports/demo.db")).unwrap();
-    conn.execute("VACUUM INTO ?1", [path.to_str().unwrap()])
-        .unwrap();
-    (dir, path)
-}
-
-/// Runs SQL on the copy with every trigger dropped and CHECK constraints ignored, as anyone
-/// with `sqlite3` could.
-fn tamper(db: &Path, sql: &str) {
-    let conn = Connection::open(db).unwrap();
-    let triggers: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    for t in triggers {
-        conn.execute_batch(&format!("DROP TRIGGER {t}")).unwrap();
-    }
-    conn.execute_batch("PRAGMA ignore_check_constraints = ON; PRAGMA foreign_keys = OFF")
-        .unwrap();
-    conn.execute_batch(sql).unwrap();
-}
-
-fn verify(db: &Path, extra: &[&str]) -> Output {
-    let dir = db.parent().unwrap();
-    fleetreset_in(dir)
-        .args(["audit", "verify", "--db", db.to_str().unwrap()])
-        .args(extra)
-        .output()
-        .unwrap()
-}
-
-fn query<T: rusqlite::types::FromSql>(db: &Path, sql: &str) -> T {
-    Connection::open(db)
-        .unwrap()
-        .query_row(sql, [], |r| r.get(0))
-        .unwrap()
-}
-
-fn reset_run(db: &Path) -> String {
-    query(
-        db,
-        "SELECT id FROM runs WHERE action = 'factory-reset' ORDER BY started_at DESC LIMIT 1",
-    )
 }
 
 fn cycle_run(db: &Path) -> String {
@@ -130,18 +85,6 @@ fn cycle_run(db: &Path) -> String {
         db,
         "SELECT id FROM runs WHERE action = 'power-cycle' ORDER BY started_at DESC LIMIT 1",
     )
-}
-
-fn head(db: &Path, run: &str) -> String {
-    let (n, hash): (i64, String) = Connection::open(db)
-        .unwrap()
-        .query_row(
-            "SELECT n, hash FROM chain WHERE run_id = ?1 ORDER BY n DESC LIMIT 1",
-            [run],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
-    format!("{n}:{hash}")
 }
 
 fn stdout(out: &Output) -> String {

@@ -119,11 +119,7 @@ pub(crate) fn append(
     reference: &str,
     canonical: &str,
 ) -> Result<(), StoreError> {
-    let last: Option<(i64, String)> = conn
-        .prepare_cached("SELECT n, hash FROM chain WHERE run_id = ?1 ORDER BY n DESC LIMIT 1")?
-        .query_row(params![run_id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    let (n, previous) = match last {
+    let (n, previous) = match last_entry(conn, run_id)? {
         // A run recorded before fleetreset chained its audit (schema version 4 or older),
         // written to again (resumed, confirmed, sampled): its records as they stand now enter
         // the chain first, so that what follows rests on them.
@@ -165,6 +161,13 @@ pub(crate) fn append(
         to_hex(&hash)
     ])?;
     Ok(())
+}
+
+/// The run's last chain entry: its position and hash.
+fn last_entry(conn: &Connection, run_id: &str) -> rusqlite::Result<Option<(i64, String)>> {
+    conn.prepare_cached("SELECT n, hash FROM chain WHERE run_id = ?1 ORDER BY n DESC LIMIT 1")?
+        .query_row(params![run_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
 }
 
 /// The reference of a snapshot's entries: `device/phase`.
@@ -249,15 +252,7 @@ pub struct Checkpoint {
 impl Db {
     /// The run's chain head, `None` while its chain is empty.
     pub fn chain_head(&self, run_id: &str) -> Result<Option<ChainHead>, StoreError> {
-        let head = self
-            .conn
-            .query_row(
-                "SELECT n, hash FROM chain WHERE run_id = ?1 ORDER BY n DESC LIMIT 1",
-                params![run_id],
-                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
-            )
-            .optional()?;
-        Ok(head.map(|(n, hash)| ChainHead {
+        Ok(last_entry(&self.conn, run_id)?.map(|(n, hash)| ChainHead {
             run_id: run_id.to_string(),
             records: u64::try_from(n).unwrap_or(0),
             hash,

@@ -14,6 +14,7 @@
 //! audit_verify 127.77 (the demo's fleet).
 #![allow(dead_code)]
 
+pub mod audit_db;
 pub mod bench;
 pub mod faketime;
 pub mod kasa;

@@ -92,7 +92,7 @@ const JOB_COLUMNS: &str = "device_id, seq, host, model, mac, site, unit, method,
 
 /// A job's three chained records: as described, its outcome (when it has one), its identity
 /// verdict (when there is one).
-type JobRecords = (Job, Option<Outcome>, Option<Identity>);
+pub(crate) type JobRecords = (Job, Option<Outcome>, Option<Identity>);
 
 fn job_records(r: &Row<'_>) -> rusqlite::Result<JobRecords> {
     let device_id = text(r, 0)?;

@@ -15,13 +15,14 @@ use std::collections::HashMap;
 
 use super::Kind;
 use super::encode::{Event, Job, Outcome};
+use super::record::JobRecords;
 use super::verify::{Entry, Problem, Tamper, describe};
 use crate::inert::Inert;
 
 pub(super) fn check(
     entries: &[Entry],
     events: &[Event],
-    jobs: &[(Job, Option<Outcome>)],
+    jobs: &[JobRecords],
     problems: &mut Vec<Problem>,
 ) {
     once(entries, problems);
@@ -34,7 +35,7 @@ pub(super) fn check(
         .iter()
         .filter_map(|ev| Some((*chained.get(&ev.id)?, ev)))
         .collect();
-    for (job, outcome) in jobs {
+    for (job, outcome, _) in jobs {
         let mine: Vec<&Event> = events
             .iter()
             .filter(|ev| ev.device_id.as_deref() == Some(job.device_id.as_str()))

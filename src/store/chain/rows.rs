@@ -8,18 +8,18 @@ use std::collections::BTreeMap;
 use rusqlite::Connection;
 
 use super::encode::{Event, Outcome};
-use super::record::{read_events, read_jobs, read_run, read_snapshots};
+use super::record::{JobRecords, read_run, read_snapshots};
 use super::verify::{Entry, Problem, Tamper};
 use super::{Kind, digest, snapshot_ref, to_hex};
 use crate::inert::Inert;
 use crate::store::StoreError;
 
 /// A record as the rows hold it now: its digest, and how to name it.
-struct Current {
+struct Current<'e> {
     digest: String,
     name: String,
     /// An event's row, to tell an event moved to another's place from an edited one.
-    event: Option<Event>,
+    event: Option<&'e Event>,
     /// A job without an outcome: as chained when `resume` cleared a skip (the latest entry is
     /// all `null`), and nothing to chain when it never had one.
     optional: bool,
@@ -28,10 +28,12 @@ struct Current {
 pub(super) fn check_rows(
     conn: &Connection,
     run_id: &str,
+    jobs: &[JobRecords],
+    events: &[Event],
     entries: &[Entry],
     problems: &mut Vec<Problem>,
 ) -> Result<(), StoreError> {
-    let rows = current(conn, run_id)?;
+    let rows = current(conn, run_id, jobs, events)?;
     // The latest entry of each record, and which record each event digest was chained for.
     let mut latest: BTreeMap<(Kind, &str), &Entry> = BTreeMap::new();
     for e in entries {
@@ -44,7 +46,7 @@ pub(super) fn check_rows(
         .filter(|((kind, _), _)| *kind == Kind::Event)
         .filter_map(|((kind, reference), entry)| {
             let row = rows.get(&(*kind, reference.to_string()))?;
-            (row.digest != entry.digest).then_some((*entry, row.event.as_ref()?))
+            (row.digest != entry.digest).then_some((*entry, row.event?))
         })
         .collect();
     let moved_from = |event: &Event| -> Option<&Entry> {
@@ -75,7 +77,7 @@ pub(super) fn check_rows(
                 ),
             }),
             Some(row) if row.digest != entry.digest => {
-                let (tamper, detail) = match row.event.as_ref().and_then(&moved_from) {
+                let (tamper, detail) = match row.event.and_then(&moved_from) {
                     Some(other) => (
                         Tamper::Reordered,
                         format!(
@@ -142,15 +144,15 @@ pub(crate) fn describe(kind: Kind, reference: &str) -> String {
 }
 
 /// Every chained record the rows hold now, keyed by kind and reference.
-type Rows = BTreeMap<(Kind, String), Current>;
+type Rows<'e> = BTreeMap<(Kind, String), Current<'e>>;
 
-fn put<'a>(
-    rows: &'a mut Rows,
+fn put<'a, 'e>(
+    rows: &'a mut Rows<'e>,
     kind: Kind,
     reference: String,
     canonical: &str,
     name: String,
-) -> &'a mut Current {
+) -> &'a mut Current<'e> {
     let entry = rows.entry((kind, reference)).or_insert(Current {
         digest: String::new(),
         name: String::new(),
@@ -162,7 +164,12 @@ fn put<'a>(
     entry
 }
 
-fn current(conn: &Connection, run_id: &str) -> Result<Rows, StoreError> {
+fn current<'e>(
+    conn: &Connection,
+    run_id: &str,
+    jobs: &[JobRecords],
+    events: &'e [Event],
+) -> Result<Rows<'e>, StoreError> {
     let mut rows = Rows::new();
     if let Some((run, status)) = read_run(conn, run_id)? {
         put(
@@ -181,10 +188,10 @@ fn current(conn: &Connection, run_id: &str) -> Result<Rows, StoreError> {
             name,
         );
     }
-    for (job, outcome, identity) in read_jobs(conn, run_id)? {
+    for (job, outcome, identity) in jobs {
         let id = job.device_id.clone();
         let optional = outcome.is_none();
-        let outcome = outcome.unwrap_or_else(|| Outcome::none(&id));
+        let outcome = outcome.clone().unwrap_or_else(|| Outcome::none(&id));
         let word = outcome.outcome.clone().unwrap_or_else(|| "none".into());
         let name = format!("the outcome of job {} ({})", Inert(&id), Inert(&word));
         put(
@@ -208,7 +215,7 @@ fn current(conn: &Connection, run_id: &str) -> Result<Rows, StoreError> {
         let name = format!("job {}", Inert(&id));
         put(&mut rows, Kind::Job, id, &job.encode(), name);
     }
-    for event in read_events(conn, run_id)? {
+    for event in events {
         let name = format!(
             "event {} ({} of {} at {})",
             event.id,

@@ -206,12 +206,11 @@ fn verify_in(
     };
     let hashes: Vec<(u64, String)> = entries.iter().map(|e| (e.n, e.hash.clone())).collect();
     check_links(&entries, &mut problems);
-    check_rows(conn, run_id, &entries, &mut problems)?;
-    let jobs: Vec<_> = read_jobs(conn, run_id)?
-        .into_iter()
-        .map(|(job, outcome, _)| (job, outcome))
-        .collect();
-    super::replay::check(&entries, &read_events(conn, run_id)?, &jobs, &mut problems);
+    // Read once, for both checks that need them.
+    let jobs = read_jobs(conn, run_id)?;
+    let events = read_events(conn, run_id)?;
+    check_rows(conn, run_id, &jobs, &events, &entries, &mut problems)?;
+    super::replay::check(&entries, &events, &jobs, &mut problems);
     let head = entries.last().map(|e| ChainHead {
         run_id: run_id.to_string(),
         records: e.n,

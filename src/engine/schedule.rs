@@ -2,8 +2,8 @@
 //! respects their dependencies (a plug after what it powers), and collects their results. It
 //! owns every limit; a job never spawns work of its own.
 //!
-//! The rate limiter reads tokio's clock, so tests under `tokio::time::pause()` prove the limits
-//! deterministically.
+//! The rate limiter ([`pace`]) reads tokio's clock, so tests under `tokio::time::pause()` prove
+//! the limits deterministically.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
@@ -11,13 +11,13 @@ use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
-use governor::clock::Clock;
-use governor::middleware::NoOpMiddleware;
-use governor::state::{InMemoryState, NotKeyed};
-use governor::{Quota, RateLimiter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+
+mod pace;
+
+use pace::Pacer;
 
 /// Jobs started per second by default. python-kasa's authors report trouble when many
 /// connections open and close at once, and a consumer access point has to re-associate every
@@ -46,40 +46,6 @@ impl Default for Limits {
             rate: NonZeroU32::new(DEFAULT_RATE).expect("non-zero constant"),
             burst: NonZeroU32::MIN,
             concurrency: NonZeroUsize::new(DEFAULT_CONCURRENCY).expect("non-zero constant"),
-        }
-    }
-}
-
-/// governor's clock, reading tokio's time (which tests can pause and advance).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TokioClock;
-
-impl Clock for TokioClock {
-    type Instant = std::time::Instant;
-    fn now(&self) -> Self::Instant {
-        tokio::time::Instant::now().into_std()
-    }
-}
-
-type Limiter = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<std::time::Instant>>;
-
-fn limiter(limits: &Limits) -> Limiter {
-    let period = Duration::from_secs(1) / limits.rate.get();
-    // `with_period` is None only for a zero period, which a rate of at most u32::MAX/s can't give.
-    let quota = Quota::with_period(period.max(Duration::from_nanos(1)))
-        .expect("a non-zero period")
-        .allow_burst(limits.burst);
-    RateLimiter::direct_with_clock(quota, TokioClock)
-}
-
-/// Waits until the limiter lets one more job start.
-async fn until_ready(limiter: &Limiter) {
-    loop {
-        match limiter.check() {
-            Ok(()) => return,
-            Err(not_until) => {
-                tokio::time::sleep(not_until.wait_time_from(TokioClock.now())).await;
-            }
         }
     }
 }
@@ -119,14 +85,14 @@ pub struct Ended {
 /// Starts jobs under one set of limits. The rate limiter lives as long as the scheduler, so
 /// consecutive batches share it: a new batch can't start faster than the rate either.
 pub struct Scheduler {
-    limiter: Limiter,
+    pacer: Pacer,
     concurrency: usize,
 }
 
 impl Scheduler {
     pub fn new(limits: &Limits) -> Scheduler {
         Scheduler {
-            limiter: limiter(limits),
+            pacer: Pacer::new(limits),
             concurrency: limits.concurrency.get(),
         }
     }
@@ -253,9 +219,9 @@ impl Scheduler {
                     Some(ended) = running.join_next_with_id(), if !running.is_empty() => {
                         done.insert(finish(ended, &mut ids, &mut collect));
                     }
-                    // `until_ready` takes a cell only in the poll where it completes, so
+                    // `until_ready` takes a slot only in the poll where it completes, so
                     // dropping it when another branch wins loses nothing.
-                    _ = until_ready(&self.limiter) => break,
+                    _ = self.pacer.until_ready() => break,
                 }
             }
             let (index, job) = loop {

@@ -1,4 +1,5 @@
 use super::*;
+use std::time::Duration;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::time::Instant;

@@ -42,6 +42,7 @@ use super::plan::PlannedJob;
 pub use evidence::{Evidence, login_unsettled, refused_login};
 
 pub use identity::{identity_problem, identity_verifiable};
+use probe::Looker;
 pub(crate) use probe::{Probe, probe};
 
 /// What every job of a run shares.
@@ -147,6 +148,7 @@ async fn remote(env: Arc<JobEnv>, job: PlannedJob, mode: Mode) -> Result<JobResu
         job: &job,
         attempts: 0,
         manual: false,
+        looker: Looker::default(),
     };
     ctx.record(Record::Started {
         run_id: env.run_id.clone(),
@@ -213,6 +215,8 @@ struct Ctx<'a> {
     attempts: u32,
     /// The job found no remote path at run time: it ends `manual_required` with its reason.
     manual: bool,
+    /// The connection looks keep while the device answers ([`Ctx::look`]); reads only.
+    looker: Looker,
 }
 
 impl Ctx<'_> {

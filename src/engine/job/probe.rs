@@ -182,11 +182,43 @@ impl Ctx<'_> {
         }
     }
 
-    /// One look on a fresh connection; `None` when the device doesn't answer.
+    /// One look; `None` when the device doesn't answer on a fresh connection.
+    ///
+    /// While the device answers, looks reuse one connection (a look is then one request, not
+    /// a connect and a close). A look that fails on that kept connection is asked again at
+    /// once on a fresh one: a device may close an idle connection, and only a fresh
+    /// connection that fails says the device went away.
     ///
     /// Only ever after the job's own probe, which refused a simulator at another time scale.
     pub(super) async fn look(&self, addr: SocketAddr) -> Option<Probe> {
-        probe(&mut self.client(addr)).await.ok()
+        let kept = self.looker.take(addr);
+        let reused = kept.is_some();
+        let mut client = kept.unwrap_or_else(|| self.client(addr));
+        let mut seen = probe(&mut client).await.ok();
+        if seen.is_none() && reused {
+            client = self.client(addr);
+            seen = probe(&mut client).await.ok();
+        }
+        if seen.is_some() {
+            self.looker.keep(client);
+        }
+        seen
+    }
+}
+
+/// The read-only client a job's looks keep between them, with its open connection. Never the
+/// job's pinned client: nothing disruptive goes on it.
+#[derive(Debug, Default)]
+pub(super) struct Looker(std::sync::Mutex<Option<DeviceClient>>);
+
+impl Looker {
+    fn take(&self, addr: SocketAddr) -> Option<DeviceClient> {
+        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        kept.take().filter(|c| c.addr() == addr)
+    }
+
+    fn keep(&self, client: DeviceClient) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(client);
     }
 }
 

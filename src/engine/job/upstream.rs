@@ -392,6 +392,7 @@ async fn begin<'a>(env: &'a JobEnv, job: &'a PlannedJob) -> Result<Member<'a>, S
         job,
         attempts: 0,
         manual: false,
+        looker: Default::default(),
     };
     ctx.record(Record::Started {
         run_id: env.run_id.clone(),

@@ -60,6 +60,18 @@ impl Settings {
     }
 }
 
+/// How long to wait before the next look at a dark device expected back at `expected`: half
+/// the time left until then, and never less than one poll interval. Looks land at a half, three
+/// quarters, seven eighths… of the boot time, then once a poll interval: a device back early is
+/// seen within half the time it took, one back late within a poll interval.
+pub(super) fn look_gap(
+    now: Instant,
+    expected: Instant,
+    poll: std::time::Duration,
+) -> std::time::Duration {
+    (expected.saturating_duration_since(now) / 2).max(poll)
+}
+
 impl Ctx<'_> {
     pub(super) async fn verify_power_cycle(
         &self,
@@ -151,12 +163,17 @@ impl Ctx<'_> {
         )
     }
 
-    /// Waits, from `from`, up to the boot budget for the device to answer again.
+    /// Waits, from `from` (when the device went dark or its power came back), up to the boot
+    /// budget for the device to answer again. The looks close in on the catalog's boot time,
+    /// halving the time left to it ([`look_gap`]), so a device dark for its whole boot costs a
+    /// handful of connection attempts, not one per poll interval.
     pub(super) async fn wait_back(&self, addr: SocketAddr, from: Instant) -> Option<Probe> {
         let cfg = self.config();
         let deadline = from + cfg.scaled(self.job.model.boot_time * BOOT_BUDGET_FACTOR);
+        let expected = from + cfg.scaled(self.job.model.boot_time);
+        let poll = cfg.scaled(POLL_INTERVAL);
         loop {
-            tokio::time::sleep(cfg.scaled(POLL_INTERVAL)).await;
+            tokio::time::sleep(look_gap(Instant::now(), expected, poll)).await;
             if let Some(p) = self.look(addr).await {
                 return Some(p);
             }
@@ -280,6 +297,28 @@ pub(super) fn on_time_restarted(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn looks_at_a_dark_device_close_in_on_its_boot_time_then_come_once_a_poll() {
+        let poll = std::time::Duration::from_secs(1);
+        let from = Instant::now();
+        let expected = from + std::time::Duration::from_secs(60);
+        let mut now = from;
+        let mut looks = Vec::new();
+        while now < expected + std::time::Duration::from_secs(3) {
+            now += look_gap(now, expected, poll);
+            looks.push((now - from).as_secs_f64());
+        }
+        // 30, 45, 52.5, 56.25, 58.125, 59.06, 60.06 (a poll at most late), then each second.
+        assert_eq!(&looks[..4], &[30.0, 45.0, 52.5, 56.25]);
+        let before: Vec<_> = looks.iter().filter(|t| **t < 60.0).collect();
+        assert_eq!(before.len(), 6, "{looks:?}");
+        let after: Vec<_> = looks.iter().filter(|t| **t >= 60.0).collect();
+        assert!(*after[0] <= 61.0, "{looks:?}");
+        for pair in after.windows(2) {
+            assert!((pair[1] - pair[0] - 1.0).abs() < 1e-9, "{looks:?}");
+        }
+    }
 
     fn info(alias: &str, relay_on: Option<bool>) -> DeviceInfo {
         DeviceInfo {

@@ -1,7 +1,7 @@
 use super::*;
-use std::time::Duration;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 use tokio::time::Instant;
 
 fn limits(rate: u32, burst: u32, concurrency: usize) -> Limits {

@@ -52,8 +52,14 @@ impl HostMark {
     }
 }
 
-/// The boot id, trimmed; `None` if unreadable or empty.
+/// The boot id, trimmed; `None` if unreadable or empty. Read once per process: a process
+/// can't outlive the boot it started in, and a job takes several readings.
 fn boot_id() -> Option<String> {
+    static BOOT_ID: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    BOOT_ID.get_or_init(read_boot_id).clone()
+}
+
+fn read_boot_id() -> Option<String> {
     let text = std::fs::read_to_string(BOOT_ID_FILE).ok()?;
     let id = text.trim();
     (!id.is_empty() && id.len() <= 64).then(|| id.to_owned())

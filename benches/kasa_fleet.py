@@ -60,7 +60,7 @@ async def one(host, boot, poll, timeout):
     config = DeviceConfig(host=host, connection_type=params, timeout=timeout)
     dev = await Device.connect(config=config)  # connects and reads its info
     try:
-        before = dev.time if False else dev.alias
+        before = dev.alias
         await dev.reboot(delay=1)
         sent = time.monotonic()
         # Until it goes away, a look each poll interval.
@@ -68,7 +68,8 @@ async def one(host, boot, poll, timeout):
             await asyncio.sleep(poll)
             if not await look(dev):
                 break
-            if time.monotonic() - sent > 30 * poll / 0.05 * 0.05 + 60:
+            # fleetreset's away budget: the 1 s delay and 30 s, in poll intervals (1 s each).
+            if time.monotonic() - sent > 31 * poll:
                 return False
         gone = time.monotonic()
         expected = gone + boot

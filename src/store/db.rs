@@ -30,6 +30,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_millis(5000);
 /// A new database is readable by its owner only: it names devices, sites and operators.
 const NEW_FILE_MODE: u32 = 0o600;
 
+/// Prepared statements a connection keeps: more than every statement the writer uses.
+const STATEMENT_CACHE: usize = 128;
+
 impl Db {
     /// Opens (creating with owner-only permissions if new) and migrates the database.
     ///
@@ -70,6 +73,10 @@ impl Db {
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)
             .map_err(open_err)?;
         configure(&conn).map_err(open_err)?;
+        // The writer cycles through a few dozen statements for each job (inserts, the chain's
+        // appends and read-backs); rusqlite's default cache of 16 would prepare some of them
+        // again every time.
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         if let Err(TooNew { found }) =
             schema::migrate(&mut conn, schema::MIGRATIONS).map_err(open_err)?
         {

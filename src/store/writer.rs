@@ -5,12 +5,13 @@
 //! steady trickle of events costs a commit every few milliseconds, not one per event. A batch
 //! holding a durable record (an intent, an outcome) commits with `synchronous=FULL` within
 //! [`DURABLE_WINDOW`], taking everything that arrived meanwhile: the intents of many jobs share
-//! one fsync, and each job waits for the fsync that covers its own (group commit). When a record fails, the batch is
-//! rolled back and its records are written again one by one, so one bad record loses only
-//! itself.
+//! one fsync, and each job waits for the fsync that covers its own (group commit). When a
+//! record fails, the batch is rolled back and its records are written again one by one, so one
+//! bad record loses only itself.
 
 use std::iter;
 use std::thread;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
@@ -26,12 +27,12 @@ const MAX_BATCH: usize = 500;
 /// How long a batch of ordinary records waits for more before it commits. A crash loses at
 /// most this much of them beyond what is still queued; never a durable record, which commits
 /// within [`DURABLE_WINDOW`].
-const GROUP_WINDOW: std::time::Duration = std::time::Duration::from_millis(10);
+const GROUP_WINDOW: Duration = Duration::from_millis(10);
 
 /// How long a durable record waits for others to share its fsync: the delay it adds before a
 /// job's command leaves. At 500 starts a second it gathers the intents and outcomes of a few
 /// jobs per fsync.
-const DURABLE_WINDOW: std::time::Duration = std::time::Duration::from_millis(2);
+const DURABLE_WINDOW: Duration = Duration::from_millis(2);
 
 /// A record and, when the sender waits for the commit, where to tell it.
 pub(crate) struct Msg {
@@ -91,64 +92,44 @@ impl WriterTask {
 
 /// The thread's body: returns once every sender is gone and the queue is empty.
 fn run(mut db: Db, mut rx: mpsc::Receiver<Msg>) -> Db {
-    // A timer for the group window; the thread has no other use for a runtime.
-    let timer = match tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-    {
-        Ok(rt) => Some(rt),
-        Err(err) => {
-            tracing::warn!(error = %err, "audit: no timer for group commit; committing each batch at once");
-            None
-        }
-    };
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
-        let until = std::time::Instant::now() + GROUP_WINDOW;
         batch.push(first);
-        gather(&mut rx, &mut batch, timer.as_ref(), until);
+        gather(&mut rx, &mut batch, Instant::now());
         write_batch(&mut db.conn, &mut batch);
     }
     db
 }
 
-/// Adds to `batch` what is queued, then, while it holds no durable record and has room, what
-/// arrives before `until`.
-fn gather(
-    rx: &mut mpsc::Receiver<Msg>,
-    batch: &mut Vec<Msg>,
-    timer: Option<&tokio::runtime::Runtime>,
-    until: std::time::Instant,
-) {
-    let mut durable = batch.iter().any(|m| m.ack.is_some());
-    let mut durable_until = None;
-    while batch.len() < MAX_BATCH {
-        match rx.try_recv() {
-            Ok(msg) => {
-                durable |= msg.ack.is_some();
-                batch.push(msg);
-                continue;
+/// Adds to `batch` what arrives within the group window from `opened`: the queue is drained
+/// every [`DURABLE_WINDOW`], not at each record, so a burst of records costs the thread a few
+/// wake-ups instead of one each. Stops at the first drain that finds a durable record (one
+/// that came first gets one tick for company), at [`MAX_BATCH`], or when every sender is gone.
+fn gather(rx: &mut mpsc::Receiver<Msg>, batch: &mut Vec<Msg>, opened: Instant) {
+    let first_durable = batch.iter().any(|m| m.ack.is_some());
+    let until = opened
+        + if first_durable {
+            DURABLE_WINDOW
+        } else {
+            GROUP_WINDOW
+        };
+    loop {
+        let mut durable = false;
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(msg) => {
+                    durable |= msg.ack.is_some();
+                    batch.push(msg);
+                }
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => return,
             }
-            Err(mpsc::error::TryRecvError::Disconnected) => return,
-            Err(mpsc::error::TryRecvError::Empty) => {}
         }
-        let Some(timer) = timer else { return };
-        if durable && durable_until.is_none() {
-            durable_until = Some(std::time::Instant::now() + DURABLE_WINDOW);
-        }
-        let until = durable_until.map_or(until, |d| d.min(until));
-        if std::time::Instant::now() >= until {
+        let now = Instant::now();
+        if durable || batch.len() >= MAX_BATCH || now >= until {
             return;
         }
-        let deadline = tokio::time::Instant::from_std(until);
-        match timer.block_on(async { tokio::time::timeout_at(deadline, rx.recv()).await }) {
-            Ok(Some(msg)) => {
-                durable |= msg.ack.is_some();
-                batch.push(msg);
-            }
-            // Every sender gone, or the window closed.
-            Ok(None) | Err(_) => return,
-        }
+        thread::sleep(DURABLE_WINDOW.min(until - now));
     }
 }
 

@@ -30,9 +30,13 @@ const MAX_BATCH: usize = 500;
 const GROUP_WINDOW: Duration = Duration::from_millis(10);
 
 /// How long a durable record waits for others to share its fsync: the delay it adds before a
-/// job's command leaves. At 500 starts a second it gathers the intents and outcomes of a few
-/// jobs per fsync.
-const DURABLE_WINDOW: Duration = Duration::from_millis(2);
+/// job's command leaves, nothing beside a device's seconds of boot. At 500 starts a second it
+/// gathers the intents and outcomes of about five jobs per fsync; an fsync costs this machine's
+/// kernel about 0.2 ms of CPU.
+const DURABLE_WINDOW: Duration = Duration::from_millis(5);
+
+/// How often the queue is drained while a batch gathers.
+const TICK: Duration = Duration::from_millis(2);
 
 /// A record and, when the sender waits for the commit, where to tell it.
 pub(crate) struct Msg {
@@ -102,9 +106,10 @@ fn run(mut db: Db, mut rx: mpsc::Receiver<Msg>) -> Db {
 }
 
 /// Adds to `batch` what arrives within the group window from `opened`: the queue is drained
-/// every [`DURABLE_WINDOW`], not at each record, so a burst of records costs the thread a few
+/// every [`TICK`], not at each record, so a burst of records costs the thread a few
 /// wake-ups instead of one each. Stops at the first drain that finds a durable record (one
-/// that came first gets one tick for company), at [`MAX_BATCH`], or when every sender is gone.
+/// that came first waits out its [`DURABLE_WINDOW`]), at [`MAX_BATCH`], or when every sender
+/// is gone.
 fn gather(rx: &mut mpsc::Receiver<Msg>, batch: &mut Vec<Msg>, opened: Instant) {
     let first_durable = batch.iter().any(|m| m.ack.is_some());
     let until = opened
@@ -126,10 +131,11 @@ fn gather(rx: &mut mpsc::Receiver<Msg>, batch: &mut Vec<Msg>, opened: Instant) {
             }
         }
         let now = Instant::now();
+        // A durable record drained at a tick has waited up to a tick for company already.
         if durable || batch.len() >= MAX_BATCH || now >= until {
             return;
         }
-        thread::sleep(DURABLE_WINDOW.min(until - now));
+        thread::sleep(TICK.min(until - now));
     }
 }
 

@@ -95,9 +95,11 @@ impl DeviceClient {
                 let cloud = cloud_read(c.cloud_info_raw().await);
                 Ok(DeviceInfo::from_iot(&info, raw, cloud))
             }
-            DeviceClient::Smart(c) => c.info().await,
-            DeviceClient::TapoCamera(c) => c.info().await,
-            DeviceClient::KasaCamera(c) => c.info().await,
+            // The HTTP protocols' futures (handshakes, TLS) are boxed: sized inline they would
+            // make every job's future several times larger, an IOT plug's included.
+            DeviceClient::Smart(c) => Box::pin(c.info()).await,
+            DeviceClient::TapoCamera(c) => Box::pin(c.info()).await,
+            DeviceClient::KasaCamera(c) => Box::pin(c.info()).await,
         }
     }
 
@@ -120,9 +122,9 @@ impl DeviceClient {
     pub async fn reboot(&mut self) -> Result<Ack, DeviceError> {
         match self {
             DeviceClient::Iot(c) => c.reboot(COMMAND_DELAY_SECS).await,
-            DeviceClient::Smart(c) => c.reboot().await,
-            DeviceClient::TapoCamera(c) => c.reboot().await,
-            DeviceClient::KasaCamera(c) => c.reboot().await,
+            DeviceClient::Smart(c) => Box::pin(c.reboot()).await,
+            DeviceClient::TapoCamera(c) => Box::pin(c.reboot()).await,
+            DeviceClient::KasaCamera(c) => Box::pin(c.reboot()).await,
         }
     }
 
@@ -131,7 +133,7 @@ impl DeviceClient {
     pub async fn factory_reset(&mut self) -> Result<Ack, DeviceError> {
         match self {
             DeviceClient::Iot(c) => c.factory_reset().await,
-            DeviceClient::Smart(c) => c.factory_reset().await,
+            DeviceClient::Smart(c) => Box::pin(c.factory_reset()).await,
             // Nothing is sent: no local reset is known (see `NO_LOCAL_RESET`).
             DeviceClient::TapoCamera(_) | DeviceClient::KasaCamera(_) => Err(no_reset()),
         }
@@ -141,7 +143,7 @@ impl DeviceClient {
     pub async fn set_relay(&mut self, on: bool, child: Option<&str>) -> Result<(), DeviceError> {
         match self {
             DeviceClient::Iot(c) => c.set_relay(on, child).await,
-            DeviceClient::Smart(c) => c.set_relay(on, child).await,
+            DeviceClient::Smart(c) => Box::pin(c.set_relay(on, child)).await,
             DeviceClient::TapoCamera(_) | DeviceClient::KasaCamera(_) => Err(no_relay()),
         }
     }

@@ -221,10 +221,11 @@ impl Ctx<'_> {
     }
 }
 
+/// Boxed like a look ([`Ctx::look`](super::Ctx)): a round trip's state, not a waiting job's.
 async fn send(client: &mut DeviceClient, action: Action) -> Result<Ack, DeviceError> {
     match action {
-        Action::PowerCycle => client.reboot().await,
-        Action::FactoryReset => client.factory_reset().await,
+        Action::PowerCycle => Box::pin(client.reboot()).await,
+        Action::FactoryReset => Box::pin(client.factory_reset()).await,
     }
 }
 

@@ -127,12 +127,13 @@ pub type Verdict = Result<String, Fail>;
 /// orders before any job starts ([`manual::settle`]); here each is one job's own.
 pub async fn run(env: Arc<JobEnv>, job: PlannedJob, mode: Mode) -> Result<JobResult, StoreError> {
     match (&job.method, &mode) {
+        // The other methods' states are boxed so they don't size the remote job's future.
         (MethodPlan::Manual(_), Mode::Fresh) => {
-            let settled = manual::settle(&env, &job).await?;
+            let settled = Box::pin(manual::settle(&env, &job)).await?;
             Ok(settled.expect("a manual job settles"))
         }
         (MethodPlan::Upstream(_), Mode::Fresh) => {
-            let mut results = upstream::run(env, vec![job]).await?;
+            let mut results = Box::pin(upstream::run(env, vec![job])).await?;
             Ok(results.remove(0))
         }
         // A remote command, or resume's judgement of any method's intent.
@@ -295,7 +296,8 @@ impl Ctx<'_> {
             Mode::Resolve {
                 evidence,
                 not_before,
-            } => self.resolve_intent(addr, evidence, *not_before).await,
+                // Boxed: resume's judgement is rare and its state would size every fresh job.
+            } => Box::pin(self.resolve_intent(addr, evidence, *not_before)).await,
             Mode::Fresh => self.fresh(addr).await,
             Mode::Refused(_) => unreachable!("settled above, before any traffic"),
         }

@@ -140,7 +140,7 @@ impl Ctx<'_> {
         loop {
             self.attempts += 1;
             tries += 1;
-            match probe(client).await {
+            match Box::pin(probe(client)).await {
                 Ok(p) => {
                     let run_scale = self.config().time_scale;
                     let ip = client.addr().ip();
@@ -194,10 +194,12 @@ impl Ctx<'_> {
         let kept = self.looker.take(addr);
         let reused = kept.is_some();
         let mut client = kept.unwrap_or_else(|| self.client(addr));
-        let mut seen = probe(&mut client).await.ok();
+        // Boxed: a look lasts a round trip, and a job spends its seconds of waiting between
+        // looks; inline, the look's state would be part of every waiting job's memory.
+        let mut seen = Box::pin(probe(&mut client)).await.ok();
         if seen.is_none() && reused {
             client = self.client(addr);
-            seen = probe(&mut client).await.ok();
+            seen = Box::pin(probe(&mut client)).await.ok();
         }
         if seen.is_some() {
             self.looker.keep(client);

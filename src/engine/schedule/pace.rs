@@ -166,7 +166,11 @@ mod tests {
             starts.push(Instant::now() - t0);
         }
         // 5,000 slots 2 ms apart end at 9,998 ms; the last was taken under 20 ms late.
-        assert!(*starts.last().unwrap() < Duration::from_millis(9998 + 20), "{:?}", starts.last());
+        assert!(
+            *starts.last().unwrap() < Duration::from_millis(9998 + 20),
+            "{:?}",
+            starts.last()
+        );
         assert_per_second_at_most(&starts, 511);
     }
 

@@ -151,8 +151,9 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
     stream: &mut R,
     max: usize,
 ) -> Result<Vec<u8>, TransportError> {
+    // Read straight into the frame's buffer: a stack chunk here would sit in the state of
+    // every future that awaits a reply, thousands of them in a large run.
     let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 4096];
     loop {
         match codec::decode_frame(&buf, max) {
             Ok((plain, _used)) => return Ok(plain),
@@ -160,9 +161,10 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
                 return Err(TransportError::FrameTooLarge { len, max });
             }
             Err(DecodeError::Incomplete { needed }) => {
-                let want = needed.min(chunk.len());
-                let n = stream
-                    .read(&mut chunk[..want])
+                buf.reserve(needed);
+                let n = (&mut *stream)
+                    .take(needed as u64)
+                    .read_buf(&mut buf)
                     .await
                     .map_err(|e| disconnected(buf.len(), e))?;
                 if n == 0 {
@@ -175,7 +177,6 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
                         },
                     });
                 }
-                buf.extend_from_slice(&chunk[..n]);
             }
         }
     }

@@ -8,7 +8,7 @@ use crate::model::StoredKind;
 use super::{Db, EventRow, JobRow, OpenCommand, RunRecord, RunRow, SnapshotRow, StoreError};
 
 /// A run with its job counts; callers add `WHERE`, then `GROUP BY r.id`.
-const RUN_SELECT: &str = "
+pub(super) const RUN_SELECT: &str = "
     SELECT r.id, r.action, r.inventory_path, r.inventory_sha256, r.parameters, r.operator,
            r.tool_version, r.started_at, r.finished_at, r.status,
            COUNT(j.device_id),
@@ -165,7 +165,7 @@ impl Db {
     }
 }
 
-fn run_row(r: &Row<'_>) -> rusqlite::Result<RunRow> {
+pub(super) fn run_row(r: &Row<'_>) -> rusqlite::Result<RunRow> {
     Ok(RunRow {
         id: r.get(0)?,
         action: word(r, 1)?,
@@ -184,7 +184,7 @@ fn run_row(r: &Row<'_>) -> rusqlite::Result<RunRow> {
     })
 }
 
-fn job_row(r: &Row<'_>) -> rusqlite::Result<JobRow> {
+pub(super) fn job_row(r: &Row<'_>) -> rusqlite::Result<JobRow> {
     Ok(JobRow {
         device_id: r.get(0)?,
         seq: r.get(1)?,

@@ -1,0 +1,507 @@
+//! Reading one run back without holding it: the run row and its own events (a handful), counts
+//! by query, and every job, snapshot and event handed to a callback one at a time, so a report
+//! of 100,000 devices takes no more memory than one of ten.
+//!
+//! A [`RunReader`] is one read transaction: every query it makes sees the same database, so the
+//! files written from it agree with each other even while another process appends to the run
+//! (`confirm`, `audit sample`). It reads only.
+//!
+//! The per-device streams come in inventory order (`seq`). Jobs and their snapshots are read
+//! through indexes; a job's events are sorted by SQLite, whose sorter spills to a temporary
+//! file past its cache (`temp_store = FILE`), not to memory.
+
+use rusqlite::{OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use serde_json::Value;
+
+use super::columns::{json, opt_timestamp, opt_word, timestamp, word};
+use super::query::{RUN_SELECT, job_row, run_row};
+use super::{Confirmed, Db, EventRow, JobRow, RunRow, SnapshotRow, StoreError, Timestamp};
+use crate::model::{EventKind, Outcome, Reason, RunEventKind, StoredKind};
+
+/// Jobs in inventory order, with every column [`JobRow`] holds.
+const JOB_SELECT: &str = "
+    SELECT device_id, seq, host, model, mac, site, unit, method, state, outcome,
+           reason, detail, attempts, started_at, finished_at, identity_verified
+    FROM jobs WHERE run_id = ?1";
+
+/// Which jobs [`RunReader::jobs`] hands over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobFilter {
+    All,
+    /// Every outcome but `succeeded`, unfinished jobs included.
+    NotSucceeded,
+    /// Acted on without an identity check (`identity_verified = 0`).
+    Unverified,
+}
+
+impl JobFilter {
+    fn sql(self) -> &'static str {
+        match self {
+            JobFilter::All => "",
+            JobFilter::NotSucceeded => " AND outcome IS NOT 'succeeded'",
+            JobFilter::Unverified => " AND identity_verified = 0",
+        }
+    }
+}
+
+/// A job with what its snapshots and events show of it, for the one-row-per-device reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobBundle {
+    pub job: JobRow,
+    /// The `data` of its pre snapshot (the device before anything was sent), if taken.
+    pub pre: Option<Value>,
+    /// The `data` of its post snapshot (the device as it was left), if taken.
+    pub post: Option<Value>,
+    /// Whether the device was bound, from its first intent's pre-state (`pre.bound`).
+    pub bound_at_intent: Option<bool>,
+    /// Seen leaving the network: a `left_network` event, or for a factory reset `resume`
+    /// finding the device gone (`observed_away`).
+    pub left_network: bool,
+    /// Who confirmed the job and when it was recorded, from its last confirmation, for a job
+    /// that is `manual_confirmed` now.
+    pub confirmed: Option<(String, Timestamp)>,
+}
+
+/// When a job ran, for the report's chart: its first `probing` state event (else its
+/// `started_at`) and, for a job with an outcome, its last `outcome` event (else its
+/// `finished_at`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpanRow {
+    pub seq: u32,
+    pub device_id: String,
+    pub outcome: Option<Outcome>,
+    pub start: Option<Timestamp>,
+    pub end: Option<Timestamp>,
+}
+
+/// A run's jobs counted by site, outcome and reason: one row per combination that occurs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobCount {
+    pub site: Option<String>,
+    pub outcome: Option<Outcome>,
+    pub reason: Option<Reason>,
+    pub jobs: u32,
+}
+
+/// One run, read in one transaction. See the module documentation.
+pub struct RunReader<'db> {
+    tx: Transaction<'db>,
+    pub run: RunRow,
+    /// The events of the run itself (`device_id` NULL), in write order.
+    pub run_events: Vec<EventRow>,
+}
+
+impl Db {
+    /// Opens a read transaction on run `run_id` and reads its row and its own events.
+    pub fn read_run(&self, run_id: &str) -> Result<RunReader<'_>, StoreError> {
+        // Sorts and the chart's per-job aggregate go to a temporary file past SQLite's page
+        // cache, not to memory: this build's SQLite keeps temporary tables in memory unless told.
+        self.conn.pragma_update(None, "temp_store", "FILE")?;
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Deferred)?;
+        let sql = format!("{RUN_SELECT} WHERE r.id = ?1 GROUP BY r.id");
+        let run = tx
+            .query_row(&sql, [run_id], run_row)
+            .optional()?
+            .ok_or_else(|| StoreError::NoSuchRun(run_id.to_string()))?;
+        let mut reader = RunReader {
+            tx,
+            run,
+            run_events: Vec::new(),
+        };
+        let mut run_events = Vec::new();
+        reader.events_where(" AND device_id IS NULL", |e| {
+            run_events.push(e);
+            Ok::<_, StoreError>(())
+        })?;
+        reader.run_events = run_events;
+        Ok(reader)
+    }
+}
+
+impl RunReader<'_> {
+    fn id(&self) -> &str {
+        &self.run.id
+    }
+
+    /// Jobs in inventory order.
+    pub fn jobs<E: From<StoreError>>(
+        &self,
+        filter: JobFilter,
+        mut f: impl FnMut(JobRow) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let sql = format!("{JOB_SELECT}{} ORDER BY seq", filter.sql());
+        let mut stmt = self.tx.prepare(&sql).map_err(StoreError::from)?;
+        let mut rows = stmt.query([self.id()]).map_err(StoreError::from)?;
+        while let Some(row) = rows.next().map_err(StoreError::from)? {
+            f(job_row(row).map_err(StoreError::from)?)?;
+        }
+        Ok(())
+    }
+
+    /// How many jobs `filter` lets through.
+    pub fn count_jobs(&self, filter: JobFilter) -> Result<u32, StoreError> {
+        let sql = format!(
+            "SELECT COUNT(*) FROM jobs WHERE run_id = ?1{}",
+            filter.sql()
+        );
+        Ok(self.tx.query_row(&sql, [self.id()], |r| r.get(0))?)
+    }
+
+    /// The jobs counted by site, outcome and reason.
+    pub fn job_counts(&self) -> Result<Vec<JobCount>, StoreError> {
+        let mut stmt = self.tx.prepare(
+            "SELECT site, outcome, reason, COUNT(*) FROM jobs WHERE run_id = ?1
+             GROUP BY site, outcome, reason",
+        )?;
+        let rows = stmt.query_map([self.id()], |r| {
+            Ok(JobCount {
+                site: r.get(0)?,
+                outcome: opt_word(r, 1)?,
+                reason: opt_word(r, 2)?,
+                jobs: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Snapshots in job order, pre before post.
+    pub fn snapshots<E: From<StoreError>>(
+        &self,
+        mut f: impl FnMut(SnapshotRow) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut stmt = self
+            .tx
+            .prepare(
+                "SELECT s.device_id, s.phase, s.taken_at, s.data
+                 FROM snapshots s JOIN jobs j ON j.run_id = s.run_id AND j.device_id = s.device_id
+                 WHERE s.run_id = ?1 ORDER BY j.seq, s.phase = 'post'",
+            )
+            .map_err(StoreError::from)?;
+        let mut rows = stmt.query([self.id()]).map_err(StoreError::from)?;
+        while let Some(r) = rows.next().map_err(StoreError::from)? {
+            let snapshot = (|| {
+                Ok::<_, rusqlite::Error>(SnapshotRow {
+                    device_id: r.get(0)?,
+                    phase: word(r, 1)?,
+                    taken_at: timestamp(r, 2)?,
+                    data: json(r, 3)?,
+                })
+            })()
+            .map_err(StoreError::from)?;
+            f(snapshot)?;
+        }
+        Ok(())
+    }
+
+    /// Every event of the run, in write order.
+    pub fn events<E: From<StoreError>>(
+        &self,
+        f: impl FnMut(EventRow) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.events_where("", f)
+    }
+
+    /// The events of `kind`, in write order.
+    pub fn events_of_kind<E: From<StoreError>>(
+        &self,
+        kind: EventKind,
+        f: impl FnMut(EventRow) -> Result<(), E>,
+    ) -> Result<(), E> {
+        // A stored word, never user text.
+        self.events_where(&format!(" AND kind = '{}'", kind.as_str()), f)
+    }
+
+    fn events_where<E: From<StoreError>>(
+        &self,
+        filter: &str,
+        mut f: impl FnMut(EventRow) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let sql = format!(
+            "SELECT id, device_id, at, state, kind, detail
+             FROM events WHERE run_id = ?1{filter} ORDER BY id"
+        );
+        let mut stmt = self.tx.prepare(&sql).map_err(StoreError::from)?;
+        let mut rows = stmt.query([self.id()]).map_err(StoreError::from)?;
+        while let Some(r) = rows.next().map_err(StoreError::from)? {
+            f(event_row(self.id(), r)?)?;
+        }
+        Ok(())
+    }
+
+    /// The confirmations recorded for the run (`manual_confirmed` events that read as one), in
+    /// write order, each with whether its job is `manual_confirmed` now.
+    pub fn confirmations<E: From<StoreError>>(
+        &self,
+        mut f: impl FnMut(Confirmed, bool) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut stmt = self
+            .tx
+            .prepare(&format!(
+                "SELECT e.id, e.device_id, e.at, e.state, e.kind, e.detail, j.outcome
+                 FROM events e LEFT JOIN jobs j ON j.run_id = e.run_id AND j.device_id = e.device_id
+                 WHERE e.run_id = ?1 AND e.kind = '{}' ORDER BY e.id",
+                EventKind::ManualConfirmed.as_str()
+            ))
+            .map_err(StoreError::from)?;
+        let mut rows = stmt.query([self.id()]).map_err(StoreError::from)?;
+        while let Some(r) = rows.next().map_err(StoreError::from)? {
+            let event = event_row(self.id(), r)?;
+            let outcome: Option<Outcome> = opt_word(r, 6).map_err(StoreError::from)?;
+            if let Some(c) = Confirmed::of_event(&event) {
+                f(c, outcome == Some(Outcome::ManualConfirmed))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every job in inventory order with its snapshots and what its events show
+    /// ([`JobBundle`]): three cursors in `seq` order, merged.
+    pub fn bundles<E: From<StoreError>>(
+        &self,
+        mut f: impl FnMut(JobBundle) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let reset = self.run.action == crate::model::Action::FactoryReset;
+        let sql = |e: rusqlite::Error| StoreError::from(e);
+        let mut jobs = self
+            .tx
+            .prepare(&format!("{JOB_SELECT} ORDER BY seq"))
+            .map_err(sql)?;
+        let mut jobs = jobs.query([self.id()]).map_err(sql)?;
+        let mut snaps = self
+            .tx
+            .prepare(
+                "SELECT j.seq, s.phase, s.data
+                 FROM snapshots s JOIN jobs j ON j.run_id = s.run_id AND j.device_id = s.device_id
+                 WHERE s.run_id = ?1 ORDER BY j.seq, s.phase = 'post'",
+            )
+            .map_err(sql)?;
+        let mut snaps = Peeked::new(snaps.query([self.id()]).map_err(sql)?, |r| {
+            Ok((r.get::<_, u32>(0)?, word(r, 1)?, json(r, 2)?))
+        })?;
+        let mut events = self
+            .tx
+            .prepare(&format!(
+                "SELECT j.seq, e.kind, e.id, e.device_id, e.at,
+                        CASE WHEN e.kind = '{intent}' THEN json_type(e.detail, '$.pre.bound') END,
+                        CASE WHEN e.kind = '{confirmed}' THEN e.detail END
+                 FROM events e JOIN jobs j ON j.run_id = e.run_id AND j.device_id = e.device_id
+                 WHERE e.run_id = ?1 AND e.kind IN ('{intent}', '{left}', '{away}', '{confirmed}')
+                 ORDER BY j.seq, e.id",
+                intent = EventKind::Intent.as_str(),
+                confirmed = EventKind::ManualConfirmed.as_str(),
+                left = EventKind::LeftNetwork.as_str(),
+                away = EventKind::ObservedAway.as_str(),
+            ))
+            .map_err(sql)?;
+        let mut events = Peeked::new(events.query([self.id()]).map_err(sql)?, |r| {
+            Ok((
+                r.get::<_, u32>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                timestamp(r, 4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, Option<String>>(6)?,
+            ))
+        })?;
+        while let Some(row) = jobs.next().map_err(sql)? {
+            let job = job_row(row).map_err(sql)?;
+            let mut bundle = JobBundle {
+                pre: None,
+                post: None,
+                bound_at_intent: None,
+                left_network: false,
+                confirmed: None,
+                job,
+            };
+            let seq = bundle.job.seq;
+            while let Some((_, phase, data)) = snaps.next_if(|s| s.0 == seq)? {
+                match phase {
+                    super::SnapshotPhase::Pre => bundle.pre = Some(data),
+                    super::SnapshotPhase::Post => bundle.post = Some(data),
+                }
+            }
+            let mut intent_seen = false;
+            while let Some((_, kind, id, device_id, at, bound, detail)) =
+                events.next_if(|e| e.0 == seq)?
+            {
+                if kind == EventKind::Intent.as_str() {
+                    if !intent_seen {
+                        intent_seen = true;
+                        bundle.bound_at_intent = match bound.as_deref() {
+                            Some("true") => Some(true),
+                            Some("false") => Some(false),
+                            _ => None,
+                        };
+                    }
+                } else if kind == EventKind::LeftNetwork.as_str()
+                    || (reset && kind == EventKind::ObservedAway.as_str())
+                {
+                    bundle.left_network = true;
+                } else if kind == EventKind::ManualConfirmed.as_str() {
+                    let detail = detail
+                        .as_deref()
+                        .and_then(|d| serde_json::from_str(d).ok())
+                        .unwrap_or(Value::Null);
+                    let event = EventRow {
+                        id,
+                        device_id,
+                        at,
+                        state: None,
+                        kind: EventKind::ManualConfirmed.into(),
+                        detail,
+                    };
+                    if let Some(c) = Confirmed::of_event(&event) {
+                        bundle.confirmed = Some((c.technician.by, c.at));
+                    }
+                }
+            }
+            if bundle.job.outcome != Some(Outcome::ManualConfirmed) {
+                bundle.confirmed = None;
+            }
+            f(bundle)?;
+        }
+        Ok(())
+    }
+
+    /// The chart's jobs in order of start (a never-started job where it was settled, then the
+    /// jobs with neither at the end), and the last moment of the run (its end, or the latest
+    /// event, start or end recorded before anything a later command added).
+    pub fn spans<E: From<StoreError>>(
+        &self,
+        mut f: impl FnMut(SpanRow) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let t0 = super::time::format(&self.run.started_at);
+        let sql = format!(
+            "{SPANS} SELECT seq, device_id, outcome, start, end_at FROM s
+             ORDER BY MAX(COALESCE(start, end_at), ?2) IS NULL, MAX(COALESCE(start, end_at), ?2), seq"
+        );
+        let mut stmt = self.tx.prepare(&sql).map_err(StoreError::from)?;
+        let mut rows = stmt
+            .query(params![self.id(), t0])
+            .map_err(StoreError::from)?;
+        while let Some(r) = rows.next().map_err(StoreError::from)? {
+            let span = (|| {
+                Ok::<_, rusqlite::Error>(SpanRow {
+                    seq: r.get(0)?,
+                    device_id: r.get(1)?,
+                    outcome: opt_word(r, 2)?,
+                    start: opt_timestamp(r, 3)?,
+                    end: opt_timestamp(r, 4)?,
+                })
+            })()
+            .map_err(StoreError::from)?;
+            f(span)?;
+        }
+        Ok(())
+    }
+
+    /// The latest of the run's recorded moments the chart spans: events (but those a later
+    /// command added), job starts and ends. `None`: nothing recorded.
+    pub fn last_moment(&self) -> Result<Option<Timestamp>, StoreError> {
+        let after: Vec<String> = [
+            EventKind::ManualConfirmed.as_str(),
+            EventKind::ConfirmationRefused.as_str(),
+            EventKind::SampleChecked.as_str(),
+            RunEventKind::SampleDrawn.as_str(),
+            RunEventKind::SampleFinished.as_str(),
+        ]
+        .iter()
+        .map(|k| format!("'{k}'"))
+        .collect();
+        let events: Option<Timestamp> = self.tx.query_row(
+            &format!(
+                "SELECT MAX(at) FROM events WHERE run_id = ?1 AND kind NOT IN ({})",
+                after.join(", ")
+            ),
+            [self.id()],
+            |r| opt_timestamp(r, 0),
+        )?;
+        let (start, end): (Option<Timestamp>, Option<Timestamp>) = self.tx.query_row(
+            &format!("{SPANS} SELECT MAX(start), MAX(end_at) FROM s"),
+            [self.id()],
+            |r| Ok((opt_timestamp(r, 0)?, opt_timestamp(r, 1)?)),
+        )?;
+        Ok([events, start, end].into_iter().flatten().max())
+    }
+}
+
+/// `s`: each job's start and end as [`SpanRow`] has them. Stored times are fixed-width UTC
+/// text ([`super::time`]), so their text order is their time order.
+const SPANS: &str = "
+    WITH f AS (
+        SELECT device_id,
+               MIN(CASE WHEN kind = 'state' AND state = 'probing' THEN at END) AS probe,
+               MAX(CASE WHEN kind = 'outcome' THEN at END) AS outcome_at
+        FROM events
+        WHERE run_id = ?1 AND device_id IS NOT NULL AND kind IN ('state', 'outcome')
+        GROUP BY device_id
+    ), s AS (
+        SELECT j.seq, j.device_id, j.outcome,
+               COALESCE(f.probe, j.started_at) AS start,
+               CASE WHEN j.outcome IS NOT NULL THEN COALESCE(f.outcome_at, j.finished_at) END
+                   AS end_at
+        FROM jobs j LEFT JOIN f ON f.device_id = j.device_id
+        WHERE j.run_id = ?1
+    )";
+
+/// An event row; a kind this build doesn't know is the store's own error, naming the row.
+pub(super) fn event_row(run_id: &str, r: &Row<'_>) -> Result<EventRow, StoreError> {
+    let id = r.get(0)?;
+    let word: String = r.get(4)?;
+    let Ok(kind) = word.parse::<StoredKind>() else {
+        return Err(StoreError::UnknownEventKind {
+            run_id: run_id.to_string(),
+            event_id: id,
+            word,
+        });
+    };
+    Ok(EventRow {
+        id,
+        device_id: r.get(1)?,
+        at: timestamp(r, 2)?,
+        state: opt_word(r, 3)?,
+        kind,
+        detail: json(r, 5)?,
+    })
+}
+
+/// A cursor with its next row read ahead, for merging by `seq`.
+struct Peeked<'s, T> {
+    rows: rusqlite::Rows<'s>,
+    read: fn(&Row<'_>) -> rusqlite::Result<T>,
+    next: Option<T>,
+}
+
+impl<'s, T> Peeked<'s, T> {
+    fn new(
+        rows: rusqlite::Rows<'s>,
+        read: fn(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Self, StoreError> {
+        let mut p = Peeked {
+            rows,
+            read,
+            next: None,
+        };
+        p.advance()?;
+        Ok(p)
+    }
+
+    fn advance(&mut self) -> Result<(), StoreError> {
+        self.next = match self.rows.next()? {
+            Some(r) => Some((self.read)(r)?),
+            None => None,
+        };
+        Ok(())
+    }
+
+    /// The next row, if `belongs` says it is the current job's.
+    fn next_if(&mut self, belongs: impl Fn(&T) -> bool) -> Result<Option<T>, StoreError> {
+        if !self.next.as_ref().is_some_and(belongs) {
+            return Ok(None);
+        }
+        let row = self.next.take();
+        self.advance()?;
+        Ok(row)
+    }
+}

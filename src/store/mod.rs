@@ -68,7 +68,7 @@ pub use self::run_events::{Finished, Interrupted, Resumed, RunEnd, RunEvent, Sta
 pub use self::sample::{
     CheckResult, SampleCheck, SampleChecked, SampleDrawn, SampleFinished, SampleResult,
 };
-pub use self::stream::{JobBundle, JobCount, JobFilter, RunReader, SpanRow};
+pub use self::stream::{JobBundle, JobCount, JobFilter, RunOutline, RunReader, SpanRow};
 
 /// Times are UTC, stored as RFC 3339 text with milliseconds (`2026-11-21T05:47:08.123Z`).
 pub type Timestamp = DateTime<Utc>;

@@ -83,6 +83,33 @@ pub struct JobCount {
     pub jobs: u32,
 }
 
+/// What the end of a run tells people: the run (with its job counts), its jobs counted by
+/// outcome, and the jobs that did not succeed, in inventory order. Not the jobs that did: a
+/// fleet that succeeded costs nothing to tell.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOutline {
+    pub run: RunRow,
+    /// `(outcome, jobs)` for each outcome some job has, `None` for jobs without one.
+    pub by_outcome: Vec<(Option<Outcome>, u32)>,
+    pub not_succeeded: Vec<JobRow>,
+}
+
+impl RunOutline {
+    /// How many jobs ended with `outcome`.
+    pub fn count(&self, outcome: Outcome) -> usize {
+        self.by_outcome
+            .iter()
+            .filter(|(o, _)| *o == Some(outcome))
+            .map(|(_, n)| *n as usize)
+            .sum()
+    }
+
+    /// How many jobs the run has.
+    pub fn jobs(&self) -> usize {
+        self.run.jobs as usize
+    }
+}
+
 /// One run, read in one transaction. See the module documentation.
 pub struct RunReader<'db> {
     tx: Transaction<'db>,
@@ -136,6 +163,26 @@ impl RunReader<'_> {
             f(job_row(row).map_err(StoreError::from)?)?;
         }
         Ok(())
+    }
+
+    /// The run's outline ([`RunOutline`]).
+    pub fn outline(&self) -> Result<RunOutline, StoreError> {
+        let mut stmt = self
+            .tx
+            .prepare("SELECT outcome, COUNT(*) FROM jobs WHERE run_id = ?1 GROUP BY outcome")?;
+        let by_outcome = stmt
+            .query_map([self.id()], |r| Ok((opt_word(r, 0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut not_succeeded = Vec::new();
+        self.jobs(JobFilter::NotSucceeded, |j| {
+            not_succeeded.push(j);
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(RunOutline {
+            run: self.run.clone(),
+            by_outcome,
+            not_succeeded,
+        })
     }
 
     /// How many jobs `filter` lets through.

@@ -43,9 +43,7 @@ impl Serialize for Document<'_> {
             Source::Record(r) => map.serialize_entry("jobs", &r.jobs)?,
             Source::Db(r) => map.serialize_entry(
                 "jobs",
-                &self.seq(|f: &mut dyn FnMut(&JobRow) -> Step| {
-                    Ok(r.jobs(JobFilter::All, |j| f(&j))?)
-                }),
+                &self.seq(|f: &mut dyn FnMut(&JobRow) -> Step| r.jobs(JobFilter::All, |j| f(&j))),
             )?,
         }
         map.serialize_entry("snapshots", &self.seq(|f| src.snapshots(f)))?;

@@ -207,3 +207,6 @@ impl<'a> Bundles<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

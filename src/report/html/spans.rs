@@ -138,13 +138,16 @@ impl Starts {
 }
 
 /// [`in_flight`], swept as the spans come in order of start: only the ends of the jobs still
-/// in flight are held, never every job's.
+/// in flight (and of those starting at the same moment) are held, never every job's.
 pub struct InFlight {
     span: f64,
     max: Vec<u32>,
     current: i32,
     at: usize,
     ends: BinaryHeap<Reverse<Ms>>,
+    /// The moment the latest starts came at, and how many: they count once every end up to
+    /// that moment has, their own zero-length ones included.
+    starting: Option<(f64, u32)>,
 }
 
 /// Milliseconds, ordered (the chart's times are never NaN).
@@ -173,6 +176,7 @@ impl InFlight {
             current: 0,
             at: 0,
             ends: BinaryHeap::new(),
+            starting: None,
         }
     }
 
@@ -181,23 +185,40 @@ impl InFlight {
         let Some(start) = s.start else {
             return;
         };
-        // Ends before starts at the same moment: one job handing over to the next is not two.
-        while let Some(Reverse(Ms(end))) = self.ends.peek().copied()
-            && end <= start
-        {
-            self.ends.pop();
-            self.point(end, -1);
+        match self.starting {
+            Some((t, ref mut n)) if t == start => *n += 1,
+            _ => {
+                self.settle();
+                self.starting = Some((start, 1));
+            }
         }
-        self.point(start, 1);
         self.ends
             .push(Reverse(Ms(s.end.unwrap_or(self.span).max(start))));
     }
 
     pub fn finish(mut self) -> Vec<u32> {
+        self.settle();
         while let Some(Reverse(Ms(end))) = self.ends.pop() {
             self.point(end, -1);
         }
         self.max
+    }
+
+    /// The starts gathered at one moment, after every end up to it: ends before starts at the
+    /// same moment, so one job handing over to the next is not two.
+    fn settle(&mut self) {
+        let Some((t, n)) = self.starting.take() else {
+            return;
+        };
+        while let Some(Reverse(Ms(end))) = self.ends.peek().copied()
+            && end <= t
+        {
+            self.ends.pop();
+            self.point(end, -1);
+        }
+        for _ in 0..n {
+            self.point(t, 1);
+        }
     }
 
     fn point(&mut self, t: f64, delta: i32) {

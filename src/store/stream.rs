@@ -552,3 +552,6 @@ impl<'s, T> Peeked<'s, T> {
         Ok(row)
     }
 }
+
+#[cfg(test)]
+mod tests;

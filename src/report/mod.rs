@@ -168,14 +168,6 @@ pub fn summary_markdown(record: &RunRecord) -> String {
     markdown::render(record, Zone::Local)
 }
 
-/// [`summary_markdown`], streamed from the database into `out`.
-pub fn write_summary_markdown(
-    out: &mut dyn fmt::Write,
-    reader: &RunReader<'_>,
-) -> anyhow::Result<()> {
-    markdown::write(out, Source::Db(reader), Zone::Local)
-}
-
 #[cfg(test)]
 mod tests {
     use std::fs;

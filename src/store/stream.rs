@@ -10,16 +10,15 @@
 //! through indexes; a job's events are sorted by SQLite, whose sorter spills to a temporary
 //! file past its cache (`temp_store = FILE`), not to memory.
 
-use rusqlite::{OptionalExtension, Row, Transaction, TransactionBehavior, params};
-use serde_json::Value;
+use rusqlite::{OptionalExtension, Row, Transaction, TransactionBehavior};
 
-use super::columns::{json, opt_timestamp, opt_word, timestamp, word};
+use super::columns::{json, opt_word, timestamp, word};
 use super::query::{RUN_SELECT, job_row, run_row};
-use super::{Confirmed, Db, EventRow, JobRow, RunRow, SnapshotRow, StoreError, Timestamp};
-use crate::model::{EventKind, Outcome, Reason, RunEventKind, StoredKind};
+use super::{Confirmed, Db, EventRow, JobRow, RunRow, SnapshotRow, StoreError};
+use crate::model::{EventKind, Outcome, Reason, StoredKind};
 
 /// Jobs in inventory order, with every column [`JobRow`] holds.
-const JOB_SELECT: &str = "
+pub(super) const JOB_SELECT: &str = "
     SELECT device_id, seq, host, model, mac, site, unit, method, state, outcome,
            reason, detail, attempts, started_at, finished_at, identity_verified
     FROM jobs WHERE run_id = ?1";
@@ -42,36 +41,6 @@ impl JobFilter {
             JobFilter::Unverified => " AND identity_verified = 0",
         }
     }
-}
-
-/// A job with what its snapshots and events show of it, for the one-row-per-device reports.
-#[derive(Debug, Clone, PartialEq)]
-pub struct JobBundle {
-    pub job: JobRow,
-    /// The `data` of its pre snapshot (the device before anything was sent), if taken.
-    pub pre: Option<Value>,
-    /// The `data` of its post snapshot (the device as it was left), if taken.
-    pub post: Option<Value>,
-    /// Whether the device was bound, from its first intent's pre-state (`pre.bound`).
-    pub bound_at_intent: Option<bool>,
-    /// Seen leaving the network: a `left_network` event, or for a factory reset `resume`
-    /// finding the device gone (`observed_away`).
-    pub left_network: bool,
-    /// Who confirmed the job and when it was recorded, from its last confirmation, for a job
-    /// that is `manual_confirmed` now.
-    pub confirmed: Option<(String, Timestamp)>,
-}
-
-/// When a job ran, for the report's chart: its first `probing` state event (else its
-/// `started_at`) and, for a job with an outcome, its last `outcome` event (else its
-/// `finished_at`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct SpanRow {
-    pub seq: u32,
-    pub device_id: String,
-    pub outcome: Option<Outcome>,
-    pub start: Option<Timestamp>,
-    pub end: Option<Timestamp>,
 }
 
 /// A run's jobs counted by site, outcome and reason: one row per combination that occurs.
@@ -300,197 +269,7 @@ impl RunReader<'_> {
         }
         Ok(())
     }
-
-    /// Every job in inventory order with its snapshots and what its events show
-    /// ([`JobBundle`]): three cursors in `seq` order, merged.
-    pub fn bundles<E: From<StoreError>>(
-        &self,
-        mut f: impl FnMut(JobBundle) -> Result<(), E>,
-    ) -> Result<(), E> {
-        let reset = self.run.action == crate::model::Action::FactoryReset;
-        let sql = |e: rusqlite::Error| StoreError::from(e);
-        let mut jobs = self
-            .tx
-            .prepare(&format!("{JOB_SELECT} ORDER BY seq"))
-            .map_err(sql)?;
-        let mut jobs = jobs.query([self.id()]).map_err(sql)?;
-        let mut snaps = self
-            .tx
-            .prepare(
-                "SELECT j.seq, s.phase, s.data
-                 FROM snapshots s JOIN jobs j ON j.run_id = s.run_id AND j.device_id = s.device_id
-                 WHERE s.run_id = ?1 ORDER BY j.seq, s.phase = 'post'",
-            )
-            .map_err(sql)?;
-        let mut snaps = Peeked::new(snaps.query([self.id()]).map_err(sql)?, |r| {
-            Ok((r.get::<_, u32>(0)?, word(r, 1)?, json(r, 2)?))
-        })?;
-        let mut events = self
-            .tx
-            .prepare(&format!(
-                "SELECT j.seq, e.kind, e.id, e.device_id, e.at,
-                        CASE WHEN e.kind = '{intent}' THEN json_type(e.detail, '$.pre.bound') END,
-                        CASE WHEN e.kind = '{confirmed}' THEN e.detail END
-                 FROM events e JOIN jobs j ON j.run_id = e.run_id AND j.device_id = e.device_id
-                 WHERE e.run_id = ?1 AND e.kind IN ('{intent}', '{left}', '{away}', '{confirmed}')
-                 ORDER BY j.seq, e.id",
-                intent = EventKind::Intent.as_str(),
-                confirmed = EventKind::ManualConfirmed.as_str(),
-                left = EventKind::LeftNetwork.as_str(),
-                away = EventKind::ObservedAway.as_str(),
-            ))
-            .map_err(sql)?;
-        let mut events = Peeked::new(events.query([self.id()]).map_err(sql)?, |r| {
-            Ok((
-                r.get::<_, u32>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                timestamp(r, 4)?,
-                r.get::<_, Option<String>>(5)?,
-                r.get::<_, Option<String>>(6)?,
-            ))
-        })?;
-        while let Some(row) = jobs.next().map_err(sql)? {
-            let job = job_row(row).map_err(sql)?;
-            let mut bundle = JobBundle {
-                pre: None,
-                post: None,
-                bound_at_intent: None,
-                left_network: false,
-                confirmed: None,
-                job,
-            };
-            let seq = bundle.job.seq;
-            while let Some((_, phase, data)) = snaps.next_if(|s| s.0 == seq)? {
-                match phase {
-                    super::SnapshotPhase::Pre => bundle.pre = Some(data),
-                    super::SnapshotPhase::Post => bundle.post = Some(data),
-                }
-            }
-            let mut intent_seen = false;
-            while let Some((_, kind, id, device_id, at, bound, detail)) =
-                events.next_if(|e| e.0 == seq)?
-            {
-                if kind == EventKind::Intent.as_str() {
-                    if !intent_seen {
-                        intent_seen = true;
-                        bundle.bound_at_intent = match bound.as_deref() {
-                            Some("true") => Some(true),
-                            Some("false") => Some(false),
-                            _ => None,
-                        };
-                    }
-                } else if kind == EventKind::LeftNetwork.as_str()
-                    || (reset && kind == EventKind::ObservedAway.as_str())
-                {
-                    bundle.left_network = true;
-                } else if kind == EventKind::ManualConfirmed.as_str() {
-                    let detail = detail
-                        .as_deref()
-                        .and_then(|d| serde_json::from_str(d).ok())
-                        .unwrap_or(Value::Null);
-                    let event = EventRow {
-                        id,
-                        device_id,
-                        at,
-                        state: None,
-                        kind: EventKind::ManualConfirmed.into(),
-                        detail,
-                    };
-                    if let Some(c) = Confirmed::of_event(&event) {
-                        bundle.confirmed = Some((c.technician.by, c.at));
-                    }
-                }
-            }
-            if bundle.job.outcome != Some(Outcome::ManualConfirmed) {
-                bundle.confirmed = None;
-            }
-            f(bundle)?;
-        }
-        Ok(())
-    }
-
-    /// The chart's jobs in order of start (a never-started job where it was settled, then the
-    /// jobs with neither at the end), and the last moment of the run (its end, or the latest
-    /// event, start or end recorded before anything a later command added).
-    pub fn spans<E: From<StoreError>>(
-        &self,
-        mut f: impl FnMut(SpanRow) -> Result<(), E>,
-    ) -> Result<(), E> {
-        let t0 = super::time::format(&self.run.started_at);
-        let sql = format!(
-            "{SPANS} SELECT seq, device_id, outcome, start, end_at FROM s
-             ORDER BY MAX(COALESCE(start, end_at), ?2) IS NULL, MAX(COALESCE(start, end_at), ?2), seq"
-        );
-        let mut stmt = self.tx.prepare(&sql).map_err(StoreError::from)?;
-        let mut rows = stmt
-            .query(params![self.id(), t0])
-            .map_err(StoreError::from)?;
-        while let Some(r) = rows.next().map_err(StoreError::from)? {
-            let span = (|| {
-                Ok::<_, rusqlite::Error>(SpanRow {
-                    seq: r.get(0)?,
-                    device_id: r.get(1)?,
-                    outcome: opt_word(r, 2)?,
-                    start: opt_timestamp(r, 3)?,
-                    end: opt_timestamp(r, 4)?,
-                })
-            })()
-            .map_err(StoreError::from)?;
-            f(span)?;
-        }
-        Ok(())
-    }
-
-    /// The latest of the run's recorded moments the chart spans: events (but those a later
-    /// command added), job starts and ends. `None`: nothing recorded.
-    pub fn last_moment(&self) -> Result<Option<Timestamp>, StoreError> {
-        let after: Vec<String> = [
-            EventKind::ManualConfirmed.as_str(),
-            EventKind::ConfirmationRefused.as_str(),
-            EventKind::SampleChecked.as_str(),
-            RunEventKind::SampleDrawn.as_str(),
-            RunEventKind::SampleFinished.as_str(),
-        ]
-        .iter()
-        .map(|k| format!("'{k}'"))
-        .collect();
-        let events: Option<Timestamp> = self.tx.query_row(
-            &format!(
-                "SELECT MAX(at) FROM events WHERE run_id = ?1 AND kind NOT IN ({})",
-                after.join(", ")
-            ),
-            [self.id()],
-            |r| opt_timestamp(r, 0),
-        )?;
-        let (start, end): (Option<Timestamp>, Option<Timestamp>) = self.tx.query_row(
-            &format!("{SPANS} SELECT MAX(start), MAX(end_at) FROM s"),
-            [self.id()],
-            |r| Ok((opt_timestamp(r, 0)?, opt_timestamp(r, 1)?)),
-        )?;
-        Ok([events, start, end].into_iter().flatten().max())
-    }
 }
-
-/// `s`: each job's start and end as [`SpanRow`] has them. Stored times are fixed-width UTC
-/// text ([`super::time`]), so their text order is their time order.
-const SPANS: &str = "
-    WITH f AS (
-        SELECT device_id,
-               MIN(CASE WHEN kind = 'state' AND state = 'probing' THEN at END) AS probe,
-               MAX(CASE WHEN kind = 'outcome' THEN at END) AS outcome_at
-        FROM events
-        WHERE run_id = ?1 AND device_id IS NOT NULL AND kind IN ('state', 'outcome')
-        GROUP BY device_id
-    ), s AS (
-        SELECT j.seq, j.device_id, j.outcome,
-               COALESCE(f.probe, j.started_at) AS start,
-               CASE WHEN j.outcome IS NOT NULL THEN COALESCE(f.outcome_at, j.finished_at) END
-                   AS end_at
-        FROM jobs j LEFT JOIN f ON f.device_id = j.device_id
-        WHERE j.run_id = ?1
-    )";
 
 /// An event row; a kind this build doesn't know is the store's own error, naming the row.
 pub(super) fn event_row(run_id: &str, r: &Row<'_>) -> Result<EventRow, StoreError> {
@@ -513,45 +292,11 @@ pub(super) fn event_row(run_id: &str, r: &Row<'_>) -> Result<EventRow, StoreErro
     })
 }
 
-/// A cursor with its next row read ahead, for merging by `seq`.
-struct Peeked<'s, T> {
-    rows: rusqlite::Rows<'s>,
-    read: fn(&Row<'_>) -> rusqlite::Result<T>,
-    next: Option<T>,
-}
+mod bundle;
+mod spans;
 
-impl<'s, T> Peeked<'s, T> {
-    fn new(
-        rows: rusqlite::Rows<'s>,
-        read: fn(&Row<'_>) -> rusqlite::Result<T>,
-    ) -> Result<Self, StoreError> {
-        let mut p = Peeked {
-            rows,
-            read,
-            next: None,
-        };
-        p.advance()?;
-        Ok(p)
-    }
-
-    fn advance(&mut self) -> Result<(), StoreError> {
-        self.next = match self.rows.next()? {
-            Some(r) => Some((self.read)(r)?),
-            None => None,
-        };
-        Ok(())
-    }
-
-    /// The next row, if `belongs` says it is the current job's.
-    fn next_if(&mut self, belongs: impl Fn(&T) -> bool) -> Result<Option<T>, StoreError> {
-        if !self.next.as_ref().is_some_and(belongs) {
-            return Ok(None);
-        }
-        let row = self.next.take();
-        self.advance()?;
-        Ok(row)
-    }
-}
+pub use self::bundle::JobBundle;
+pub use self::spans::SpanRow;
 
 #[cfg(test)]
 mod tests;

@@ -20,6 +20,7 @@ use std::fmt::{self, Write};
 
 use super::axis::{clock, interval, shorten, tick_step};
 use super::escape;
+use super::group::Group;
 use super::spans::{self, Span};
 use crate::model::Outcome;
 use crate::report::local_time::Zone;
@@ -33,9 +34,9 @@ pub const GROUPS: usize = 100;
 pub const BUCKETS: usize = 60;
 
 const WIDTH: f64 = 1000.0;
-const LEFT: f64 = 160.0;
+pub(super) const LEFT: f64 = 160.0;
 const RIGHT: f64 = 16.0;
-const PLOT: f64 = WIDTH - LEFT - RIGHT;
+pub(super) const PLOT: f64 = WIDTH - LEFT - RIGHT;
 const GANTT_TOP: f64 = 64.0;
 const SMALL: f64 = 48.0;
 
@@ -52,7 +53,7 @@ pub fn colour(outcome: Option<Outcome>) -> &'static str {
 }
 
 /// Every outcome in report order, then unfinished.
-fn slots() -> impl Iterator<Item = Option<Outcome>> {
+pub(super) fn slots() -> impl Iterator<Item = Option<Outcome>> {
     Outcome::ALL.iter().map(|o| Some(*o)).chain([None])
 }
 
@@ -246,88 +247,6 @@ fn job_bar(
         escape(s.device_id),
         outcome_word(s.outcome)
     )
-}
-
-/// A row of consecutive jobs (by start), gathered as they come: per outcome, how many, the
-/// earliest start (or settling) and the latest end.
-struct Group {
-    span: f64,
-    len: usize,
-    slots: [(usize, f64, f64); SLOTS],
-}
-
-/// Every outcome, then unfinished.
-const SLOTS: usize = Outcome::ALL.len() + 1;
-
-impl Group {
-    fn new(span: f64) -> Group {
-        Group {
-            span,
-            len: 0,
-            slots: [(0, span, f64::NEG_INFINITY); SLOTS],
-        }
-    }
-
-    fn add(&mut self, s: &Span<'_>) {
-        let i = slots()
-            .position(|o| o == s.outcome)
-            .expect("slots() lists every outcome");
-        let slot = &mut self.slots[i];
-        slot.0 += 1;
-        if let Some(a) = s.start.or(s.end) {
-            slot.1 = slot.1.min(a);
-        }
-        slot.2 = slot.2.max(s.end.unwrap_or(self.span));
-        self.len += 1;
-    }
-
-    /// One stripe per outcome among them, its height their share.
-    fn row(
-        &self,
-        out: &mut dyn Write,
-        first: usize,
-        x: &impl Fn(f64) -> f64,
-        y: f64,
-        row_h: f64,
-    ) -> fmt::Result {
-        let mut sy = y + 1.0;
-        let usable = row_h - 2.0;
-        let mut parts = Vec::new();
-        for (o, &(count, a, latest)) in slots().zip(&self.slots) {
-            if count == 0 {
-                continue;
-            }
-            parts.push(format!("{count} {}", outcome_word(o)));
-            let b = a.max(latest);
-            // A few failures among a hundred jobs must still show.
-            let least = if o == Some(Outcome::Succeeded) {
-                1.0
-            } else {
-                2.0
-            };
-            let h = (usable * count as f64 / self.len as f64)
-                .max(least)
-                .min(y + row_h - sy);
-            if h <= 0.0 {
-                break;
-            }
-            writeln!(
-                out,
-                "<rect class=\"group\" x=\"{:.1}\" y=\"{sy:.2}\" width=\"{:.1}\" height=\"{h:.2}\" fill=\"{}\"/>",
-                x(a),
-                (x(b) - x(a)).max(1.5),
-                colour(o)
-            )?;
-            sy += h;
-        }
-        writeln!(
-            out,
-            "<rect x=\"{LEFT}\" y=\"{y}\" width=\"{PLOT}\" height=\"{row_h}\" fill=\"none\"><title>jobs {}–{} by start: {}</title></rect>",
-            first + 1,
-            first + self.len,
-            parts.join(", ")
-        )
-    }
 }
 
 fn small_charts(

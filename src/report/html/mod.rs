@@ -14,13 +14,15 @@
 //!
 //! - `page`: the head (policy, style) and the sorting script.
 //! - `chart`: the SVG timeline, bounded whatever the fleet size.
-//! - `spans`: when each job ran, for the chart; `axis`: its time labels.
+//! - `spans`: when each job ran, for the chart; `axis`: its time labels; `group`: a row of a
+//!   big run's chart.
 //! - `table`: the device table.
 //! - `escape`: the HTML escaper, shared with `work-orders.html`.
 
 mod axis;
 mod chart;
 mod escape;
+mod group;
 mod page;
 mod spans;
 mod table;

@@ -143,9 +143,14 @@ pub async fn run(args: &DemoArgs, signals: Signals) -> anyhow::Result<Status> {
     .await;
     simulator.shutdown().await;
     let summary = result?;
+    // The demo fleet is a dozen devices: its whole record is read back for the checks and the
+    // summary below (a real run's end reads only its counts).
+    let record = super::runs::open_existing(&summary.db_path)?
+        .load_run(&summary.run_id)
+        .context("reading the demo run back")?;
 
     let mut surprises = Vec::new();
-    for (device, job) in inventory.devices.iter().zip(&summary.record.jobs) {
+    for (device, job) in inventory.devices.iter().zip(&record.jobs) {
         let expected = device
             .extra
             .get(match args.action {
@@ -169,7 +174,7 @@ pub async fn run(args: &DemoArgs, signals: Signals) -> anyhow::Result<Status> {
         Status::DeviceFailures
     };
     // The devices no command could reach, as a technician's checklist beside the reports.
-    let orders = WorkOrders::of(&summary.record, &notes(&inventory));
+    let orders = WorkOrders::of(&record, &notes(&inventory));
     let order_files = if orders.is_empty() {
         None
     } else {
@@ -177,11 +182,10 @@ pub async fn run(args: &DemoArgs, signals: Signals) -> anyhow::Result<Status> {
     };
     let print = || -> std::io::Result<()> {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "{}", report::summary_markdown(&summary.record))?;
+        writeln!(out, "{}", report::summary_markdown(&record))?;
         writeln!(out, "Methods:")?;
         for method in Method::ALL {
-            let ids: Vec<&str> = summary
-                .record
+            let ids: Vec<&str> = record
                 .jobs
                 .iter()
                 .filter(|j| j.method == *method)
@@ -194,8 +198,7 @@ pub async fn run(args: &DemoArgs, signals: Signals) -> anyhow::Result<Status> {
             };
             writeln!(out, "  {method}: {shown}")?;
         }
-        let left: Vec<&str> = summary
-            .record
+        let left: Vec<&str> = record
             .jobs
             .iter()
             .filter(|j| j.outcome == Some(Outcome::ManualRequired))

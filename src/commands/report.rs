@@ -16,8 +16,10 @@ use crate::store::{Db, StoreError};
 pub fn run(args: &ReportArgs) -> anyhow::Result<Status> {
     let db = open_existing(&args.db)?;
     let run_id = resolve(&db, &args.run, &args.db)?;
-    let record = db
-        .load_run(&run_id)
+    // One read transaction for the chain head and the four files: they tell the same run even
+    // while `confirm` adds to it. The files are streamed from it, one job at a time.
+    let reader = db
+        .read_run(&run_id)
         .with_context(|| format!("cannot read run {run_id} from {}", args.db.display()))?;
     let dir = match &args.out {
         Some(dir) => dir.clone(),
@@ -34,7 +36,8 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Status> {
         chain_head: head.as_ref(),
         certificates: &[],
     };
-    let files = report::write(&dir, &record, extras)?;
+    let files = report::write_streamed(&dir, &reader, extras)?;
+    drop(reader);
     let text = format!(
         "{}\n{}\n{}\n{}\n",
         files.devices_csv.display(),

@@ -331,7 +331,8 @@ pub fn status_of(s: &RunSummary) -> Status {
     if matches!(s.status, RunStatus::Interrupted | RunStatus::Stopped) {
         Status::Stopped
     } else {
-        status_of_jobs(&s.record.jobs)
+        // Only the jobs that did not succeed are kept: any of them is a failure.
+        status_of_jobs(&s.record.not_succeeded)
     }
 }
 

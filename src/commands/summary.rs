@@ -25,8 +25,9 @@ pub fn print_summary_quietly(s: &RunSummary, json_out: bool, resume: &str) {
 
 /// Whether the run left work that `resume` does: jobs without an outcome, or never started.
 fn has_work_left(s: &RunSummary) -> bool {
+    // Unfinished jobs and resumable skips are among those that did not succeed.
     s.record
-        .jobs
+        .not_succeeded
         .iter()
         .any(|j| j.outcome.is_none() || is_resumable_skip(j.outcome, j.reason))
 }
@@ -68,9 +69,8 @@ pub fn print_summary(s: &RunSummary, json_out: bool, resume: &str) -> anyhow::Re
     if json_out {
         let failures: Vec<_> = s
             .record
-            .jobs
+            .not_succeeded
             .iter()
-            .filter(|j| j.outcome != Some(Outcome::Succeeded))
             .map(|j| json!({"id": j.device_id, "outcome": j.outcome, "reason": j.reason, "detail": j.detail}))
             .collect();
         let doc = json!({
@@ -78,7 +78,7 @@ pub fn print_summary(s: &RunSummary, json_out: bool, resume: &str) -> anyhow::Re
             "status": s.status,
             "stopped_because": s.stop.as_ref().map(|x| x.describe()),
             "action": s.record.run.action,
-            "jobs": s.record.jobs.len(),
+            "jobs": s.record.jobs(),
             "outcomes": counts.iter().map(|(o, n)| (o.as_str().to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
             "not_succeeded": failures,
             "database": s.db_path,
@@ -109,12 +109,7 @@ pub fn print_summary(s: &RunSummary, json_out: bool, resume: &str) -> anyhow::Re
         status_word(s.status)
     );
     const SHOWN: usize = 20;
-    let others: Vec<_> = s
-        .record
-        .jobs
-        .iter()
-        .filter(|j| j.outcome != Some(Outcome::Succeeded))
-        .collect();
+    let others = &s.record.not_succeeded;
     for j in others.iter().take(SHOWN) {
         say!(
             "  {} ({}): {}{}{}",

@@ -11,7 +11,7 @@ use anyhow::Context;
 use crate::inventory::Inventory;
 use crate::model::Outcome;
 use crate::report::ReportFiles;
-use crate::store::{NewJob, NewRun, RunRecord, RunStatus};
+use crate::store::{NewJob, NewRun, RunOutline, RunStatus};
 
 use super::config::RunConfig;
 use super::drive::{Drive, drive};
@@ -54,7 +54,8 @@ pub struct RunSummary {
     pub status: RunStatus,
     pub stop: Option<StopReason>,
     pub results: Vec<JobResult>,
-    pub record: RunRecord,
+    /// The run, its counts and the jobs that did not succeed: not every job's record.
+    pub record: RunOutline,
     pub report: ReportFiles,
     /// `chain-head.txt` beside the reports: the run's head, signed when a key was configured.
     pub head_file: Option<PathBuf>,
@@ -65,11 +66,7 @@ pub struct RunSummary {
 
 impl RunSummary {
     pub fn count(&self, outcome: Outcome) -> usize {
-        self.record
-            .jobs
-            .iter()
-            .filter(|j| j.outcome == Some(outcome))
-            .count()
+        self.record.count(outcome)
     }
 }
 

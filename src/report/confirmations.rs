@@ -6,59 +6,45 @@ use std::fmt::{self, Write};
 
 use super::local_time::Zone;
 use super::markdown::escape;
+use super::source::Source;
+use super::summary::Summary;
 use crate::model::{EventKind, Outcome};
-use crate::store::RunRecord;
+use crate::store::Confirmed;
 
-/// The two sections, each only when it has something to list.
-pub fn write(out: &mut String, record: &RunRecord, zone: Zone) -> fmt::Result {
-    let confirmed: Vec<_> = record
-        .confirmations()
-        .into_iter()
-        .filter(|c| {
-            record
-                .jobs
-                .iter()
-                .any(|j| j.device_id == c.device_id && j.outcome == Some(Outcome::ManualConfirmed))
-        })
-        .collect();
-    if !confirmed.is_empty() {
+/// The two sections, each only when it has something to list. Each is counted first and
+/// listed from a second read, so that no list is held.
+pub fn write(
+    out: &mut dyn Write,
+    src: Source<'_>,
+    summary: &Summary,
+    zone: Zone,
+) -> anyhow::Result<()> {
+    let mut confirmed = 0;
+    src.confirmations(|_, job_confirmed| {
+        confirmed += usize::from(job_confirmed);
+        Ok(())
+    })?;
+    if confirmed > 0 {
         writeln!(out)?;
-        writeln!(out, "## Confirmed by technicians ({})", confirmed.len())?;
+        writeln!(out, "## Confirmed by technicians ({confirmed})")?;
         writeln!(out)?;
-        for c in &confirmed {
-            let t = &c.technician;
-            write!(out, "- **{}**: by {}", escape(&c.device_id), escape(&t.by))?;
-            if let Some(at) = &t.said_at {
-                write!(out, " at {}", escape(at))?;
+        src.confirmations(|c, job_confirmed| {
+            if job_confirmed {
+                confirmation(out, c, zone)?;
             }
-            write!(
-                out,
-                " (recorded {} by {}, from {})",
-                zone.show(&c.at),
-                escape(&t.operator),
-                escape(&t.source)
-            )?;
-            write!(out, "; afterwards: {}", escape(&c.seen.words()))?;
-            match &t.note {
-                Some(note) => writeln!(out, "; note: {}", escape(note))?,
-                None => writeln!(out)?,
-            }
-        }
+            Ok(())
+        })?;
     }
-    let refused: Vec<_> = record
-        .events
-        .iter()
-        .filter(|e| e.kind == EventKind::ConfirmationRefused)
-        .collect();
-    if !refused.is_empty() {
+    let mut refused = 0;
+    src.events_of_kind(EventKind::ConfirmationRefused, |_| {
+        refused += 1;
+        Ok(())
+    })?;
+    if refused > 0 {
         writeln!(out)?;
-        writeln!(
-            out,
-            "## Confirmations the devices contradicted ({})",
-            refused.len()
-        )?;
+        writeln!(out, "## Confirmations the devices contradicted ({refused})")?;
         writeln!(out)?;
-        for e in refused {
+        src.events_of_kind(EventKind::ConfirmationRefused, |e| {
             let text = |k: &str| e.detail[k].as_str().unwrap_or("?").to_string();
             writeln!(
                 out,
@@ -68,22 +54,39 @@ pub fn write(out: &mut String, record: &RunRecord, zone: Zone) -> fmt::Result {
                 zone.show(&e.at),
                 escape(&text("why"))
             )?;
-        }
+            Ok(())
+        })?;
     }
-    let waiting = record
-        .jobs
-        .iter()
-        .filter(|j| j.outcome == Some(Outcome::ManualRequired))
-        .count();
+    let waiting = summary.outcomes.get(Some(Outcome::ManualRequired));
     if waiting > 0 {
         writeln!(out)?;
         writeln!(
             out,
             "{waiting} device(s) wait for a technician: `fleetreset work-orders {}` writes their checklist, and `fleetreset confirm` records the work.",
-            crate::hint::shell_word(&record.run.id)
+            crate::hint::shell_word(&src.run().id)
         )?;
     }
     Ok(())
+}
+
+fn confirmation(out: &mut dyn Write, c: &Confirmed, zone: Zone) -> fmt::Result {
+    let t = &c.technician;
+    write!(out, "- **{}**: by {}", escape(&c.device_id), escape(&t.by))?;
+    if let Some(at) = &t.said_at {
+        write!(out, " at {}", escape(at))?;
+    }
+    write!(
+        out,
+        " (recorded {} by {}, from {})",
+        zone.show(&c.at),
+        escape(&t.operator),
+        escape(&t.source)
+    )?;
+    write!(out, "; afterwards: {}", escape(&c.seen.words()))?;
+    match &t.note {
+        Some(note) => writeln!(out, "; note: {}", escape(note)),
+        None => writeln!(out),
+    }
 }
 
 #[cfg(test)]
@@ -126,7 +129,8 @@ mod tests {
             .unwrap();
         cam.outcome = Some(Outcome::ManualConfirmed);
         let mut out = String::new();
-        write(&mut out, &record, fixture::ZONE).unwrap();
+        let summary = Summary::of(&record);
+        write(&mut out, Source::Record(&record), &summary, fixture::ZONE).unwrap();
         assert_eq!(
             out,
             "\n## Confirmed by technicians (1)\n\n\
@@ -142,7 +146,9 @@ mod tests {
     #[test]
     fn a_run_without_confirmations_has_no_such_sections_and_says_who_waits() {
         let mut out = String::new();
-        write(&mut out, &fixture::record(), fixture::ZONE).unwrap();
+        let record = fixture::record();
+        let summary = Summary::of(&record);
+        write(&mut out, Source::Record(&record), &summary, fixture::ZONE).unwrap();
         assert_eq!(
             out,
             format!(

@@ -12,17 +12,18 @@
 //! a spreadsheet: text cells that a spreadsheet would evaluate as a formula are neutralised
 //! ([`text_cell`]).
 
-use serde_json::Value;
+use std::io;
 
-use std::collections::{HashMap, HashSet};
+use serde_json::Value;
 
 use super::evidence;
 use super::local_time::Zone;
+use super::source::Source;
 use super::summary::outcome_word;
 use crate::inert::inert;
 use crate::inventory::MacAddr;
-use crate::model::EventKind;
-use crate::store::{JobRow, RunRecord, SnapshotPhase, Timestamp};
+use crate::model::Action;
+use crate::store::{JobBundle, Timestamp};
 
 pub const HEADER: [&str; 27] = [
     "id",
@@ -54,73 +55,41 @@ pub const HEADER: [&str; 27] = [
     "confirmed_at",
 ];
 
+#[cfg(test)]
 pub fn render(record: &RunRecord, zone: Zone) -> Result<Vec<u8>, ::csv::Error> {
-    let mut out = ::csv::Writer::from_writer(Vec::new());
+    let mut out = Vec::new();
+    write(&mut out, Source::Record(record), zone).map_err(|err| {
+        match err.downcast::<::csv::Error>() {
+            Ok(csv) => csv,
+            Err(other) => panic!("a record in memory written to memory failed: {other:#}"),
+        }
+    })?;
+    Ok(out)
+}
+
+/// The header, then one row per job as `src` hands them over.
+pub fn write(out: impl io::Write, src: Source<'_>, zone: Zone) -> anyhow::Result<()> {
+    let mut out = ::csv::Writer::from_writer(out);
     out.write_record(HEADER)?;
-    let mut jobs: Vec<&JobRow> = record.jobs.iter().collect();
-    jobs.sort_by_key(|job| job.seq);
-    let seen = Seen::of(record);
-    for job in jobs {
-        out.write_record(row(record, &seen, job, zone))?;
-    }
-    out.into_inner().map_err(|err| err.into_error().into())
+    let action = src.run().action;
+    src.bundles(|bundle| Ok(out.write_record(row(action, bundle, zone))?))?;
+    out.flush()?;
+    Ok(())
 }
 
-/// What the run's events show per job, gathered once: a run of thousands of jobs must not scan
-/// every event for every row.
-struct Seen<'a> {
-    left_network: HashSet<&'a str>,
-    /// Who confirmed each `manual_confirmed` job (`fleetreset confirm`), and when it was recorded.
-    confirmed: HashMap<String, (String, Timestamp)>,
-    /// Whether each job's device was bound, from its first intent's pre-state.
-    bound_at_intent: HashMap<&'a str, Option<bool>>,
-}
-
-impl<'a> Seen<'a> {
-    fn of(record: &'a RunRecord) -> Seen<'a> {
-        let mut bound_at_intent = HashMap::new();
-        for e in record.events.iter().filter(|e| e.kind == EventKind::Intent) {
-            if let Some(id) = e.device_id.as_deref() {
-                bound_at_intent
-                    .entry(id)
-                    .or_insert_with(|| evidence::bound_in_intent(&e.detail));
-            }
-        }
-        let confirmed = record
-            .confirmations()
-            .into_iter()
-            .map(|c| (c.device_id, (c.technician.by, c.at)))
-            .collect();
-        Seen {
-            left_network: evidence::left_network(record),
-            confirmed,
-            bound_at_intent,
-        }
-    }
-}
-
-fn row(record: &RunRecord, seen: &Seen<'_>, job: &JobRow, zone: Zone) -> [String; HEADER.len()] {
-    let pre = snapshot(record, &job.device_id, SnapshotPhase::Pre);
-    let post = snapshot(record, &job.device_id, SnapshotPhase::Post);
-    let bound_before = evidence::bound_in(pre).or_else(|| {
-        seen.bound_at_intent
-            .get(job.device_id.as_str())
-            .copied()
-            .flatten()
-    });
-    let left = seen.left_network.contains(job.device_id.as_str());
+fn row(action: Action, bundle: &JobBundle, zone: Zone) -> [String; HEADER.len()] {
+    let job = &bundle.job;
+    let (pre, post) = (bundle.pre.as_ref(), bundle.post.as_ref());
+    let bound_before = evidence::bound_in(pre).or(bundle.bound_at_intent);
     // Seen leaving, or answering after the action; else nothing shows either way.
-    let left_network = if left {
+    let left_network = if bundle.left_network {
         Some(true)
     } else {
         post.map(|_| false)
     };
     let opt_text = |s: &Option<String>| text_cell(s.as_deref().unwrap_or(""));
     // Only for a job that is confirmed now: the event outlives nothing, but says who.
-    let confirmed = seen
-        .confirmed
-        .get(&job.device_id)
-        .filter(|_| job.outcome == Some(crate::model::Outcome::ManualConfirmed));
+    let confirmed = bundle.confirmed.as_ref();
     [
         text_cell(&job.device_id),
         opt_text(&job.site),
@@ -128,7 +97,7 @@ fn row(record: &RunRecord, seen: &Seen<'_>, job: &JobRow, zone: Zone) -> [String
         opt_text(&job.model),
         opt_text(&job.mac),
         text_cell(&job.host),
-        record.run.action.as_str().to_string(),
+        action.as_str().to_string(),
         job.method.as_str().to_string(),
         // An empty outcome cell would read as "nothing to report".
         outcome_word(job.outcome).to_string(),
@@ -173,20 +142,6 @@ pub fn identity_word(verified: Option<bool>) -> &'static str {
         Some(false) => "unverified",
         None => "",
     }
-}
-
-/// The `data` of the job's first pre snapshot (the device before anything was sent) or of its
-/// last post snapshot (the device as it was left).
-fn snapshot<'a>(record: &'a RunRecord, device_id: &str, phase: SnapshotPhase) -> Option<&'a Value> {
-    let matching = record
-        .snapshots
-        .iter()
-        .filter(|s| s.device_id == device_id && s.phase == phase);
-    let found = match phase {
-        SnapshotPhase::Pre => matching.min_by_key(|s| s.taken_at),
-        SnapshotPhase::Post => matching.max_by_key(|s| s.taken_at),
-    };
-    found.map(|s| &s.data)
 }
 
 /// A field of a snapshot: from its protocol-neutral `summary` when it has one (SMART devices
@@ -252,6 +207,12 @@ pub fn text_cell(text: &str) -> String {
         _ => text.into_owned(),
     }
 }
+
+#[cfg(test)]
+use crate::{
+    model::EventKind,
+    store::{RunRecord, SnapshotPhase},
+};
 
 #[cfg(test)]
 mod tests;

@@ -8,7 +8,7 @@
 //! report at all.
 
 use std::fs::{self, DirBuilder, File, OpenOptions, Permissions};
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -74,29 +74,102 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
 /// Writes `bytes` to `path` with mode 0600 by way of a temporary file in the same directory,
 /// synced and then renamed over `path`, so that `path` is always the old file or the new one.
 pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = temp_path(path)?;
-    let result = write_then_rename(&tmp, path, bytes);
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    let mut file = Pending::create(path)?;
+    file.writer().write_all(bytes)?;
+    file.finish()?;
+    file.commit()
 }
 
-fn write_then_rename(tmp: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
-    // A leftover of a crashed writer that had the same pid; the name is ours.
-    match fs::remove_file(tmp) {
-        Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
-        _ => {}
+/// A file being written as [`write_private`] writes one, a piece at a time: into an owner-only
+/// temporary file beside `path`, through a buffer; [`Pending::finish`] flushes and syncs it,
+/// [`Pending::commit`] renames it over `path`. Dropped before its commit, it is removed.
+pub struct Pending {
+    tmp: PathBuf,
+    path: PathBuf,
+    file: BufWriter<File>,
+    committed: bool,
+}
+
+impl Pending {
+    pub fn create(path: &Path) -> io::Result<Pending> {
+        let tmp = temp_path(path)?;
+        // A leftover of a crashed writer that had the same pid; the name is ours.
+        match fs::remove_file(&tmp) {
+            Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
+            _ => {}
+        }
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(FILE_MODE)
+            .open(&tmp)?;
+        let pending = Pending {
+            tmp,
+            path: path.to_path_buf(),
+            file: BufWriter::with_capacity(BUFFER, file),
+            committed: false,
+        };
+        pending
+            .file
+            .get_ref()
+            .set_permissions(Permissions::from_mode(FILE_MODE))?;
+        Ok(pending)
     }
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(FILE_MODE)
-        .open(tmp)?;
-    file.set_permissions(Permissions::from_mode(FILE_MODE))?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    fs::rename(tmp, path)
+
+    pub fn writer(&mut self) -> &mut BufWriter<File> {
+        &mut self.file
+    }
+
+    /// Flushes the buffer and syncs the temporary file.
+    pub fn finish(&mut self) -> io::Result<()> {
+        self.file.flush()?;
+        self.file.get_ref().sync_all()
+    }
+
+    /// Renames the (finished) file over `path`.
+    pub fn commit(mut self) -> io::Result<()> {
+        fs::rename(&self.tmp, &self.path)?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// How much of a report file is buffered before it goes to the disk.
+const BUFFER: usize = 64 * 1024;
+
+/// Text written with `write!` to an [`io::Write`]: [`std::fmt::Write`] can't carry an I/O
+/// error, so the first one is kept here for [`Text::error`].
+pub struct Text<W> {
+    inner: W,
+    error: Option<io::Error>,
+}
+
+impl<W: io::Write> Text<W> {
+    pub fn new(inner: W) -> Text<W> {
+        Text { inner, error: None }
+    }
+
+    /// The I/O error behind a failed `write!`, if that is what failed.
+    pub fn error(&mut self) -> Option<io::Error> {
+        self.error.take()
+    }
+}
+
+impl<W: io::Write> std::fmt::Write for Text<W> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.inner.write_all(s.as_bytes()).map_err(|err| {
+            self.error.get_or_insert(err);
+            std::fmt::Error
+        })
+    }
 }
 
 /// `.devices.csv.<pid>.<n>.tmp` next to `path`: unique across processes and threads.

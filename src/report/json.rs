@@ -7,38 +7,138 @@
 //! a JSON `\uXXXX` escape instead: the file parses back to the same strings, but holds none of
 //! those characters itself.
 
+use std::cell::RefCell;
 use std::io;
+use std::marker::PhantomData;
 
 use serde::Serialize;
+use serde::ser::{Error as _, SerializeMap, SerializeSeq, Serializer};
 use serde_json::ser::{Formatter, PrettyFormatter};
 
+use super::source::{Source, Step};
 use super::summary::Summary;
 use crate::inert::needs_escape;
-use crate::store::RunRecord;
+use crate::store::{Confirmed, JobFilter, JobRow};
 
 /// `{"run": …, "jobs": […], "snapshots": […], "events": […], "summary": {…},
-/// "confirmations": […]}`; `confirmations` holds the technicians' confirmations (`fleetreset
-/// confirm`) read from their events.
-#[derive(Serialize)]
-struct RunJson<'a> {
-    #[serde(flatten)]
-    record: &'a RunRecord,
+/// "confirmations": […], "chain_head": …}`; `confirmations` holds the technicians'
+/// confirmations (`fleetreset confirm`) read from their events, `chain_head` the run's audit
+/// chain head when the report was written (`RECORDS:HASH`), or null. The arrays are written
+/// as they are read, one element at a time.
+struct Document<'a> {
+    src: Source<'a>,
     summary: Summary,
-    confirmations: Vec<crate::store::Confirmed>,
-    /// The run's audit chain head when the report was written (`RECORDS:HASH`), or null.
     chain_head: Option<String>,
+    /// Why reading the run failed halfway, for [`write`] to return as it is.
+    failed: RefCell<Option<anyhow::Error>>,
+}
+
+impl Serialize for Document<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let src = self.src;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("run", src.run())?;
+        match src {
+            // A record in memory is written as it is held, in its own order.
+            Source::Record(r) => map.serialize_entry("jobs", &r.jobs)?,
+            Source::Db(r) => map.serialize_entry(
+                "jobs",
+                &self.seq(|f: &mut dyn FnMut(&JobRow) -> Step| r.jobs(JobFilter::All, |j| f(&j))),
+            )?,
+        }
+        map.serialize_entry("snapshots", &self.seq(|f| src.snapshots(f)))?;
+        map.serialize_entry("events", &self.seq(|f| src.events(f)))?;
+        map.serialize_entry("summary", &self.summary)?;
+        map.serialize_entry(
+            "confirmations",
+            &self.seq(|f: &mut dyn FnMut(&Confirmed) -> Step| src.confirmations(|c, _| f(c))),
+        )?;
+        map.serialize_entry("chain_head", &self.chain_head)?;
+        map.end()
+    }
+}
+
+impl Document<'_> {
+    fn seq<T, F>(&self, each: F) -> Seq<'_, T, F>
+    where
+        F: Fn(&mut dyn FnMut(&T) -> Step) -> Step,
+    {
+        Seq {
+            failed: &self.failed,
+            each,
+            item: PhantomData,
+        }
+    }
+}
+
+/// A JSON array of what `each` hands over, written as it comes.
+struct Seq<'d, T, F> {
+    failed: &'d RefCell<Option<anyhow::Error>>,
+    each: F,
+    item: PhantomData<fn(&T)>,
+}
+
+impl<T, F> Serialize for Seq<'_, T, F>
+where
+    T: Serialize,
+    F: Fn(&mut dyn FnMut(&T) -> Step) -> Step,
+{
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(None)?;
+        let mut write_error: Option<S::Error> = None;
+        let read = (self.each)(&mut |item: &T| {
+            seq.serialize_element(item).map_err(|e| {
+                write_error = Some(e);
+                anyhow::anyhow!("writing run.json failed")
+            })
+        });
+        if let Some(e) = write_error {
+            return Err(e);
+        }
+        if let Err(e) = read {
+            let text = format!("{e:#}");
+            *self.failed.borrow_mut() = Some(e);
+            return Err(S::Error::custom(text));
+        }
+        seq.end()
+    }
 }
 
 /// Pretty-printed, ending with a newline, with no raw control or reordering character.
+#[cfg(test)]
 pub fn render(
-    record: &RunRecord,
+    record: &crate::store::RunRecord,
     head: Option<&crate::store::ChainHead>,
 ) -> serde_json::Result<String> {
-    to_string_inert(&RunJson {
-        record,
-        summary: Summary::of(record),
-        confirmations: record.confirmations(),
+    let mut bytes = Vec::new();
+    let doc = document(Source::Record(record), head).expect("a record in memory has its counts");
+    write_inert(&mut bytes, &doc)?;
+    // The serializer writes only UTF-8, and the escapes are ASCII.
+    Ok(String::from_utf8(bytes).expect("serde_json writes UTF-8"))
+}
+
+/// [`render`], streamed from `src` to `out`.
+pub fn write(
+    out: impl io::Write,
+    src: Source<'_>,
+    head: Option<&crate::store::ChainHead>,
+) -> anyhow::Result<()> {
+    let doc = document(src, head)?;
+    write_inert(out, &doc).map_err(|e| match doc.failed.take() {
+        Some(read) => read,
+        None => e.into(),
+    })
+}
+
+fn document<'a>(
+    src: Source<'a>,
+    head: Option<&crate::store::ChainHead>,
+) -> anyhow::Result<Document<'a>> {
+    Ok(Document {
+        src,
+        summary: src.summary()?,
         chain_head: head.map(ToString::to_string),
+        failed: RefCell::new(None),
     })
 }
 
@@ -46,11 +146,15 @@ pub fn render(
 /// the commands print with `--json`.
 pub fn to_string_inert(value: &impl Serialize) -> serde_json::Result<String> {
     let mut bytes = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(&mut bytes, InertStrings::default());
-    value.serialize(&mut ser)?;
-    bytes.push(b'\n');
+    write_inert(&mut bytes, value)?;
     // The serializer writes only UTF-8, and the escapes are ASCII.
     Ok(String::from_utf8(bytes).expect("serde_json writes UTF-8"))
+}
+
+fn write_inert(mut out: impl io::Write, value: &impl Serialize) -> serde_json::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, InertStrings::default());
+    value.serialize(&mut ser)?;
+    out.write_all(b"\n").map_err(serde_json::Error::io)
 }
 
 /// serde_json's pretty layout, with every character [`needs_escape`] is true for written as a
@@ -144,6 +248,18 @@ mod tests {
 
     use super::*;
     use crate::report::fixture;
+    use crate::store::RunRecord;
+
+    /// The document as it was built whole before it was streamed: the streamed one must stay
+    /// the same bytes.
+    #[derive(Serialize)]
+    struct RunJson<'a> {
+        #[serde(flatten)]
+        record: &'a RunRecord,
+        summary: Summary,
+        confirmations: Vec<crate::store::Confirmed>,
+        chain_head: Option<String>,
+    }
 
     fn parsed() -> Value {
         serde_json::from_str(&render(&fixture::record(), None).unwrap()).unwrap()

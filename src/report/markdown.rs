@@ -6,39 +6,48 @@
 use std::fmt::{self, Write};
 
 use super::local_time::Zone;
+use super::source::Source;
 use super::summary::{Summary, outcome_word, status_word};
 use super::{settings, timeline};
 use crate::inert::{inert, needs_escape};
 use crate::model::{Action, Outcome};
-use crate::store::{JobRow, RunRecord, RunRow, RunStatus};
+use crate::store::{EventRow, JobFilter, RunRecord, RunRow, RunStatus};
 
 /// The run's audit chain head, for people to keep: with it, `audit verify --expect` proves
 /// later that nothing before it was changed.
-pub fn write_chain_head(out: &mut String, run_id: &str, head: Option<&crate::store::ChainHead>) {
-    out.push_str("\n## Audit chain\n\n");
+pub fn write_chain_head(
+    out: &mut dyn Write,
+    run_id: &str,
+    head: Option<&crate::store::ChainHead>,
+) -> fmt::Result {
+    out.write_str("\n## Audit chain\n\n")?;
     match head {
-        Some(head) => out.push_str(&format!(
-            "- Head: `{head}`. Keep a copy elsewhere: `fleetreset audit verify --run {} --expect {head}` shows later that no record before it was changed, removed or cut off.\n",
+        Some(head) => writeln!(
+            out,
+            "- Head: `{head}`. Keep a copy elsewhere: `fleetreset audit verify --run {} --expect {head}` shows later that no record before it was changed, removed or cut off.",
             escape(run_id)
-        )),
-        None => out.push_str("- Not recorded: this run has no audit chain.\n"),
+        ),
+        None => out.write_str("- Not recorded: this run has no audit chain.\n"),
     }
 }
 
 pub fn render(record: &RunRecord, zone: Zone) -> String {
     let mut out = String::new();
-    write_summary(&mut out, record, zone).expect("writing to a String never fails");
+    write(&mut out, Source::Record(record), zone)
+        .expect("a record in memory written to a String never fails");
     out
 }
 
-fn write_summary(out: &mut String, record: &RunRecord, zone: Zone) -> fmt::Result {
-    let run = &record.run;
-    let summary = Summary::of(record);
+/// The summary, job lists streamed from `src`.
+pub fn write(out: &mut dyn Write, src: Source<'_>, zone: Zone) -> anyhow::Result<()> {
+    let run = src.run();
+    let summary = src.summary()?;
+    let run_events = src.run_events();
     writeln!(out, "# Run {}: {}", escape(&run.id), run.action)?;
     writeln!(out)?;
-    write_parameters(out, record, zone)?;
+    write_parameters(out, run, &run_events, zone)?;
     writeln!(out)?;
-    write_timeline(out, record, zone)?;
+    write_timeline(out, &run_events, zone)?;
     writeln!(out)?;
     write_outcomes(out, &summary)?;
     if !summary.sites.is_empty() {
@@ -46,16 +55,16 @@ fn write_summary(out: &mut String, record: &RunRecord, zone: Zone) -> fmt::Resul
         write_sites(out, &summary)?;
     }
     writeln!(out)?;
-    write_attention(out, record)?;
-    write_unverified(out, record)?;
-    super::confirmations::write(out, record, zone)
+    write_attention(out, src, &summary)?;
+    write_unverified(out, src)?;
+    super::confirmations::write(out, src, &summary, zone)
 }
 
 /// The run's own events, one line each, or a sentence saying there are none to show.
-fn write_timeline(out: &mut String, record: &RunRecord, zone: Zone) -> fmt::Result {
+fn write_timeline(out: &mut dyn Write, events: &[&EventRow], zone: Zone) -> fmt::Result {
     writeln!(out, "## Timeline")?;
     writeln!(out)?;
-    let lines = timeline::lines(record, zone);
+    let lines = timeline::lines(events, zone);
     if lines.is_empty() {
         return writeln!(
             out,
@@ -70,23 +79,19 @@ fn write_timeline(out: &mut String, record: &RunRecord, zone: Zone) -> fmt::Resu
 
 /// Devices the run went ahead with without an identity check: the auditor's list of what might
 /// have been the wrong device. It says why only what the run's settings show.
-fn write_unverified(out: &mut String, record: &RunRecord) -> fmt::Result {
-    let jobs: Vec<&JobRow> = record
-        .jobs
-        .iter()
-        .filter(|j| j.identity_verified == Some(false))
-        .collect();
-    if jobs.is_empty() {
+fn write_unverified(out: &mut dyn Write, src: Source<'_>) -> anyhow::Result<()> {
+    let n = src.count_jobs(JobFilter::Unverified)?;
+    if n == 0 {
         return Ok(());
     }
     writeln!(out)?;
-    writeln!(out, "## Without an identity check ({})", jobs.len())?;
+    writeln!(out, "## Without an identity check ({n})")?;
     writeln!(out)?;
-    let flag = record
-        .run
+    let run = src.run();
+    let flag = run
         .parameters()
         .is_ok_and(|p| p.allows_unverified_identity());
-    let why = match (record.run.action, flag) {
+    let why = match (run.action, flag) {
         (Action::FactoryReset, true) => {
             "The inventory gave no MAC for these devices; --allow-unverified-identity let the run go ahead with whatever answered at their addresses."
         }
@@ -99,7 +104,7 @@ fn write_unverified(out: &mut String, record: &RunRecord) -> fmt::Result {
     };
     writeln!(out, "{why}")?;
     writeln!(out)?;
-    for job in jobs {
+    src.jobs(JobFilter::Unverified, |job| {
         writeln!(
             out,
             "- **{}**, {}: {}",
@@ -107,12 +112,16 @@ fn write_unverified(out: &mut String, record: &RunRecord) -> fmt::Result {
             escape(&job.host),
             outcome_word(job.outcome)
         )?;
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
-fn write_parameters(out: &mut String, record: &RunRecord, zone: Zone) -> fmt::Result {
-    let run: &RunRow = &record.run;
+fn write_parameters(
+    out: &mut dyn Write,
+    run: &RunRow,
+    events: &[&EventRow],
+    zone: Zone,
+) -> fmt::Result {
     writeln!(
         out,
         "- Inventory: {} (sha256 {})",
@@ -120,7 +129,7 @@ fn write_parameters(out: &mut String, record: &RunRecord, zone: Zone) -> fmt::Re
         escape(&run.inventory_sha256)
     )?;
     writeln!(out, "- Started by: {}", escape(&run.operator))?;
-    let resumed_by = timeline::resumed_by(record);
+    let resumed_by = timeline::resumed_by(events);
     if !resumed_by.is_empty() {
         let names: Vec<String> = resumed_by.iter().map(|n| escape(n)).collect();
         writeln!(out, "- Resumed by: {}", names.join(", "))?;
@@ -205,7 +214,7 @@ fn duration(d: chrono::TimeDelta) -> Option<String> {
 
 /// Every outcome, zeros included (a `failed | 0` row is news too); unfinished jobs only when
 /// there are some.
-fn write_outcomes(out: &mut String, summary: &Summary) -> fmt::Result {
+fn write_outcomes(out: &mut dyn Write, summary: &Summary) -> fmt::Result {
     writeln!(out, "## Outcomes")?;
     writeln!(out)?;
     writeln!(out, "| outcome | jobs |")?;
@@ -220,7 +229,7 @@ fn write_outcomes(out: &mut String, summary: &Summary) -> fmt::Result {
 
 /// Site × outcome, with the same columns in the same order for every run (every outcome, then
 /// unfinished), so that one run's table can be read, or pasted, beside another's.
-fn write_sites(out: &mut String, summary: &Summary) -> fmt::Result {
+fn write_sites(out: &mut dyn Write, summary: &Summary) -> fmt::Result {
     let columns: Vec<Option<Outcome>> = summary.outcomes.iter().map(|(o, _)| o).collect();
     writeln!(out, "## By site")?;
     writeln!(out)?;
@@ -243,19 +252,15 @@ fn write_sites(out: &mut String, summary: &Summary) -> fmt::Result {
 
 /// Every job that did not succeed, in inventory order: what a technician or the next run has
 /// to look at.
-fn write_attention(out: &mut String, record: &RunRecord) -> fmt::Result {
-    let mut jobs: Vec<&JobRow> = record
-        .jobs
-        .iter()
-        .filter(|job| job.outcome != Some(Outcome::Succeeded))
-        .collect();
-    jobs.sort_by_key(|job| job.seq);
-    writeln!(out, "## Not succeeded ({})", jobs.len())?;
+fn write_attention(out: &mut dyn Write, src: Source<'_>, summary: &Summary) -> anyhow::Result<()> {
+    let n = summary.outcomes.total() - summary.outcomes.get(Some(Outcome::Succeeded));
+    writeln!(out, "## Not succeeded ({n})")?;
     writeln!(out)?;
-    if jobs.is_empty() {
-        return writeln!(out, "Every job succeeded.");
+    if n == 0 {
+        writeln!(out, "Every job succeeded.")?;
+        return Ok(());
     }
-    for job in jobs {
+    src.jobs(JobFilter::NotSucceeded, |job| {
         write!(out, "- **{}**", escape(&job.device_id))?;
         let place: Vec<String> = [&job.site, &job.unit]
             .into_iter()
@@ -281,8 +286,8 @@ fn write_attention(out: &mut String, record: &RunRecord) -> fmt::Result {
             Some(detail) if !detail.is_empty() => writeln!(out, ": {}", escape(detail))?,
             _ => writeln!(out)?,
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Device or inventory text made inert in a table cell or a list item.

@@ -8,6 +8,7 @@
 //! - `local_time`: the one way reports show a time (local, with its offset).
 //! - `markdown`: the summary for people, with device text inert and its markup escaped.
 //! - `settings`: the run's stored parameters in words.
+//! - `source`: where a report reads its run: the database, streamed, or a record in memory.
 //! - `summary`: the counts by outcome, reason and site both of them use.
 //! - `timeline`: the run's own events (started, interrupted, resumed, …), one line each.
 //! - [`work_orders`]: the technician's checklist of a run's `manual_required` devices
@@ -29,15 +30,20 @@ mod json;
 pub(crate) mod local_time;
 pub(crate) mod markdown;
 mod settings;
+mod source;
 mod summary;
 mod timeline;
 pub mod work_orders;
 
+use std::fmt;
+use std::fs::File;
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::store::{ChainHead, RunRecord};
+use self::source::Source;
+use crate::store::{ChainHead, RunReader, RunRecord};
 
 pub use self::local_time::Zone;
 
@@ -68,16 +74,28 @@ pub struct Extras<'a> {
     pub certificates: &'a [(String, String)],
 }
 
-/// Writes the four files into `dir` (created with owner-only permissions). A `dir` that is
-/// itself a symbolic link is refused, whatever it points to; its parents may be links.
+/// Writes the four files into `dir` (created with owner-only permissions) from a record in
+/// memory. A `dir` that is itself a symbolic link is refused, whatever it points to; its
+/// parents may be links.
 pub fn write(dir: &Path, record: &RunRecord, extras: Extras<'_>) -> anyhow::Result<ReportFiles> {
-    write_in(dir, record, extras, Zone::Local)
+    write_in(dir, Source::Record(record), extras, Zone::Local)
 }
 
-/// [`write`], with times shown in `zone`.
+/// [`write`], streamed from the database: one job at a time, whatever the fleet's size.
+pub fn write_streamed(
+    dir: &Path,
+    reader: &RunReader<'_>,
+    extras: Extras<'_>,
+) -> anyhow::Result<ReportFiles> {
+    write_in(dir, Source::Db(reader), extras, Zone::Local)
+}
+
+/// [`write`], with times shown in `zone`. Each file goes to a temporary file first; they are
+/// renamed into place together once all four are written, so a failure leaves the old report
+/// (or none) and no partial one.
 fn write_in(
     dir: &Path,
-    record: &RunRecord,
+    src: Source<'_>,
     extras: Extras<'_>,
     zone: Zone,
 ) -> anyhow::Result<ReportFiles> {
@@ -88,29 +106,61 @@ fn write_in(
         summary_md: dir.join("summary.md"),
         report_html: dir.join("report.html"),
     };
-    // Rendered before anything touches the disk, so a failure leaves no partial report.
-    let devices = csv::render(record, zone).context("cannot write devices.csv")?;
-    let run = json::render(record, extras.chain_head).context("cannot write run.json")?;
-    let mut summary = markdown::render(record, zone);
-    markdown::write_chain_head(&mut summary, &record.run.id, extras.chain_head);
-    let page = html::render(record, zone, extras.chain_head, extras.certificates);
-
     // Checked before anything is created: a link in place of the run's directory would send
     // the report wherever it points.
     files::refuse_symlinked_dir(dir)
         .and_then(|()| files::create_private_dir(dir))
         .with_context(|| format!("cannot create the report directory {}", dir.display()))?;
-    for (path, bytes) in [
-        (&files.devices_csv, devices.as_slice()),
-        (&files.run_json, run.as_bytes()),
-        (&files.summary_md, summary.as_bytes()),
-        (&files.report_html, page.as_bytes()),
+    let head = extras.chain_head;
+    let devices = pending(&files.devices_csv, |w| csv::write(w, src, zone))?;
+    let run = pending(&files.run_json, |w| json::write(w, src, head))?;
+    let summary = pending(&files.summary_md, |w| {
+        text(w, |out| {
+            markdown::write(out, src, zone)?;
+            Ok(markdown::write_chain_head(out, &src.run().id, head)?)
+        })
+    })?;
+    let page = pending(&files.report_html, |w| {
+        text(w, |out| {
+            html::write(out, src, zone, head, extras.certificates)
+        })
+    })?;
+    for (path, file) in [
+        (&files.devices_csv, devices),
+        (&files.run_json, run),
+        (&files.summary_md, summary),
+        (&files.report_html, page),
     ] {
-        files::write_private(path, bytes)
+        file.commit()
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     files::sync_dir(dir).with_context(|| format!("cannot sync {}", dir.display()))?;
     Ok(files)
+}
+
+/// `path` written by `render` to its temporary file, flushed and synced, not yet in place.
+fn pending(
+    path: &Path,
+    render: impl FnOnce(&mut BufWriter<File>) -> anyhow::Result<()>,
+) -> anyhow::Result<files::Pending> {
+    let context = || format!("cannot write {}", path.display());
+    let mut file = files::Pending::create(path).with_context(context)?;
+    render(file.writer()).with_context(context)?;
+    file.finish().with_context(context)?;
+    Ok(file)
+}
+
+/// Text rendered with `write!` into `w`, with the I/O error behind a failed write returned
+/// as itself.
+fn text(
+    w: &mut BufWriter<File>,
+    render: impl FnOnce(&mut dyn fmt::Write) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut out = files::Text::new(w);
+    render(&mut out).map_err(|err| match out.error() {
+        Some(io) => io.into(),
+        None => err,
+    })
 }
 
 /// The summary as Markdown, also printed by `run` and `demo` at the end.
@@ -134,7 +184,13 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("reports").join(fixture::RUN_ID);
         let record = fixture::record();
-        let files = write_in(&dir, &record, Extras::default(), fixture::ZONE).unwrap();
+        let files = write_in(
+            &dir,
+            Source::Record(&record),
+            Extras::default(),
+            fixture::ZONE,
+        )
+        .unwrap();
         assert_eq!(
             files,
             ReportFiles {
@@ -164,7 +220,7 @@ mod tests {
             json::render(&record, None).unwrap()
         );
         let mut summary = markdown::render(&record, fixture::ZONE);
-        markdown::write_chain_head(&mut summary, &record.run.id, None);
+        markdown::write_chain_head(&mut summary, &record.run.id, None).unwrap();
         assert_eq!(fs::read_to_string(&files.summary_md).unwrap(), summary);
         assert!(summary.ends_with("- Not recorded: this run has no audit chain.\n"));
         assert_eq!(

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 use crate::model::{Outcome, Reason};
-use crate::store::{RunRecord, RunStatus};
+use crate::store::{JobCount, RunRecord, RunStatus};
 
 /// What reports call a job that has no outcome yet: its run was interrupted, or is still going.
 pub const UNFINISHED: &str = "unfinished";
@@ -45,7 +45,11 @@ impl Tally {
     }
 
     pub fn add(&mut self, outcome: Option<Outcome>) {
-        self.0[Self::slot(outcome)] += 1;
+        self.add_n(outcome, 1);
+    }
+
+    pub fn add_n(&mut self, outcome: Option<Outcome>, n: u32) {
+        self.0[Self::slot(outcome)] += n;
     }
 
     pub fn get(&self, outcome: Option<Outcome>) -> u32 {
@@ -86,20 +90,38 @@ pub struct Summary {
 
 impl Summary {
     pub fn of(record: &RunRecord) -> Summary {
+        Summary::counted(
+            record
+                .jobs
+                .iter()
+                .map(|j| (j.site.as_deref(), j.outcome, j.reason, 1)),
+        )
+    }
+
+    /// From the database's counts by site, outcome and reason.
+    pub fn of_counts(counts: &[JobCount]) -> Summary {
+        Summary::counted(
+            counts
+                .iter()
+                .map(|c| (c.site.as_deref(), c.outcome, c.reason, c.jobs)),
+        )
+    }
+
+    /// `(site, outcome, reason, jobs)`, any number of rows for the same combination.
+    fn counted<'a>(
+        rows: impl Iterator<Item = (Option<&'a str>, Option<Outcome>, Option<Reason>, u32)>,
+    ) -> Summary {
         let mut outcomes = Tally::default();
         let mut reasons: Vec<(Reason, u32)> = Reason::ALL.iter().map(|r| (*r, 0)).collect();
         let mut sites: BTreeMap<Option<&str>, Tally> = BTreeMap::new();
-        for job in &record.jobs {
-            outcomes.add(job.outcome);
-            if let Some(reason) = job.reason
+        for (site, outcome, reason, n) in rows {
+            outcomes.add_n(outcome, n);
+            if let Some(reason) = reason
                 && let Some(slot) = reasons.iter_mut().find(|(r, _)| *r == reason)
             {
-                slot.1 += 1;
+                slot.1 += n;
             }
-            sites
-                .entry(job.site.as_deref())
-                .or_default()
-                .add(job.outcome);
+            sites.entry(site).or_default().add_n(outcome, n);
         }
         // `None` sorts first in the map; jobs without a site read better last.
         let (mut named, unnamed): (Vec<_>, Vec<_>) = sites

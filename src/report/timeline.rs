@@ -7,18 +7,17 @@ use super::local_time::Zone;
 use super::markdown;
 use super::settings::Escape;
 use crate::store::{
-    Interrupted, Resumed, RunEvent, RunRecord, RunStatus, Started, Stopped, Timestamp,
+    EventRow, Interrupted, Resumed, RunEvent, RunStatus, Started, Stopped, Timestamp,
 };
 
 /// One line per run-level event, in write order: `time: what happened`.
-pub fn lines(record: &RunRecord, zone: Zone) -> Vec<String> {
-    lines_with(record, zone, markdown::escape)
+pub fn lines(events: &[&EventRow], zone: Zone) -> Vec<String> {
+    lines_with(events, zone, markdown::escape)
 }
 
 /// [`lines`], with stored text escaped by `escape`.
-pub fn lines_with(record: &RunRecord, zone: Zone, escape: Escape) -> Vec<String> {
-    record
-        .events
+pub fn lines_with(events: &[&EventRow], zone: Zone, escape: Escape) -> Vec<String> {
+    events
         .iter()
         .filter_map(|row| RunEvent::of_row(row).map(|e| (row.at, e)))
         .map(|(at, event)| line(&at, &event, zone, escape))
@@ -26,9 +25,9 @@ pub fn lines_with(record: &RunRecord, zone: Zone, escape: Escape) -> Vec<String>
 }
 
 /// The operators who resumed the run, in order, each once.
-pub fn resumed_by(record: &RunRecord) -> Vec<String> {
+pub fn resumed_by(events: &[&EventRow]) -> Vec<String> {
     let mut who: Vec<String> = Vec::new();
-    for row in &record.events {
+    for row in events {
         if let Some(RunEvent::Resumed(r)) = RunEvent::of_row(row)
             && !who.contains(&r.operator)
         {

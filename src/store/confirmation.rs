@@ -119,23 +119,28 @@ pub struct Confirmed {
     pub seen: Seen,
 }
 
+impl Confirmed {
+    /// The confirmation a `manual_confirmed` event records; `None` for any other event, or one
+    /// that doesn't read as one (edited by hand).
+    pub(crate) fn of_event(e: &super::EventRow) -> Option<Confirmed> {
+        if e.kind != EventKind::ManualConfirmed {
+            return None;
+        }
+        let d: ConfirmedDetail = serde_json::from_value(e.detail.clone()).ok()?;
+        Some(Confirmed {
+            device_id: e.device_id.clone()?,
+            at: e.at,
+            technician: d.technician,
+            seen: d.seen,
+        })
+    }
+}
+
 impl RunRecord {
     /// Every confirmation recorded for the run, in write order. Events that don't read as
     /// one (edited by hand) are left to `run.json`.
     pub fn confirmations(&self) -> Vec<Confirmed> {
-        self.events
-            .iter()
-            .filter(|e| e.kind == EventKind::ManualConfirmed)
-            .filter_map(|e| {
-                let d: ConfirmedDetail = serde_json::from_value(e.detail.clone()).ok()?;
-                Some(Confirmed {
-                    device_id: e.device_id.clone()?,
-                    at: e.at,
-                    technician: d.technician,
-                    seen: d.seen,
-                })
-            })
-            .collect()
+        self.events.iter().filter_map(Confirmed::of_event).collect()
     }
 
     /// The job `device_id`, if it can be confirmed: it exists and is `manual_required`.

@@ -29,6 +29,8 @@
 //! - `history`: every job of every run that touched one device, by id or MAC.
 //! - `sample`: a verifier's re-check of a random share of a run's sanitized devices
 //!   (`fleetreset audit sample`), as `sample_drawn`, `sample_checked` and `sample_finished` events.
+//! - `stream`: one run read in one transaction without holding it: counts by query, jobs,
+//!   snapshots and events one at a time, for the reports.
 //! - `columns`, `time`: stored words, timestamps and JSON, read and written one way.
 
 mod apply;
@@ -44,6 +46,7 @@ mod run_events;
 mod sample;
 mod schema;
 pub(crate) mod space;
+mod stream;
 mod time;
 mod wal;
 mod writer;
@@ -65,6 +68,7 @@ pub use self::run_events::{Finished, Interrupted, Resumed, RunEnd, RunEvent, Sta
 pub use self::sample::{
     CheckResult, SampleCheck, SampleChecked, SampleDrawn, SampleFinished, SampleResult,
 };
+pub use self::stream::{JobBundle, JobCount, JobFilter, RunOutline, RunReader, SpanRow};
 
 /// Times are UTC, stored as RFC 3339 text with milliseconds (`2026-11-21T05:47:08.123Z`).
 pub type Timestamp = DateTime<Utc>;

@@ -3,12 +3,11 @@
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::columns::{json, opt_timestamp, opt_word, timestamp, word};
-use crate::model::StoredKind;
 
-use super::{Db, EventRow, JobRow, OpenCommand, RunRecord, RunRow, SnapshotRow, StoreError};
+use super::{Db, JobRow, OpenCommand, RunRecord, RunRow, SnapshotRow, StoreError};
 
 /// A run with its job counts; callers add `WHERE`, then `GROUP BY r.id`.
-const RUN_SELECT: &str = "
+pub(super) const RUN_SELECT: &str = "
     SELECT r.id, r.action, r.inventory_path, r.inventory_sha256, r.parameters, r.operator,
            r.tool_version, r.started_at, r.finished_at, r.status,
            COUNT(j.device_id),
@@ -132,29 +131,11 @@ impl Db {
             "SELECT id, device_id, at, state, kind, detail
              FROM events WHERE run_id = ?1 ORDER BY id",
         )?;
-        let events = stmt
-            .query_map(params![run_id], |r| {
-                let id = r.get(0)?;
-                // A word this build doesn't know is the store's own error, naming the row.
-                let word: String = r.get(4)?;
-                let Ok(kind) = word.parse::<StoredKind>() else {
-                    return Ok(Err(StoreError::UnknownEventKind {
-                        run_id: run_id.to_string(),
-                        event_id: id,
-                        word,
-                    }));
-                };
-                Ok(Ok(EventRow {
-                    id,
-                    device_id: r.get(1)?,
-                    at: timestamp(r, 2)?,
-                    state: opt_word(r, 3)?,
-                    kind,
-                    detail: json(r, 5)?,
-                }))
-            })?
-            .map(|row| row?)
-            .collect::<Result<_, StoreError>>()?;
+        let mut rows = stmt.query(params![run_id])?;
+        let mut events = Vec::new();
+        while let Some(r) = rows.next()? {
+            events.push(super::stream::event_row(run_id, r)?);
+        }
 
         Ok(RunRecord {
             run,
@@ -165,7 +146,7 @@ impl Db {
     }
 }
 
-fn run_row(r: &Row<'_>) -> rusqlite::Result<RunRow> {
+pub(super) fn run_row(r: &Row<'_>) -> rusqlite::Result<RunRow> {
     Ok(RunRow {
         id: r.get(0)?,
         action: word(r, 1)?,
@@ -184,7 +165,7 @@ fn run_row(r: &Row<'_>) -> rusqlite::Result<RunRow> {
     })
 }
 
-fn job_row(r: &Row<'_>) -> rusqlite::Result<JobRow> {
+pub(super) fn job_row(r: &Row<'_>) -> rusqlite::Result<JobRow> {
     Ok(JobRow {
         device_id: r.get(0)?,
         seq: r.get(1)?,

@@ -20,11 +20,13 @@ use std::fmt::{self, Write};
 
 use super::axis::{clock, interval, shorten, tick_step};
 use super::escape;
+use super::group::Group;
 use super::spans::{self, Span};
 use crate::model::Outcome;
 use crate::report::local_time::Zone;
+use crate::report::source::{Source, Step};
 use crate::report::summary::outcome_word;
-use crate::store::{RunEvent, RunRecord};
+use crate::store::{EventRow, RunEvent, Timestamp};
 
 pub const LABELLED: usize = 40;
 pub const ONE_ROW_EACH: usize = 200;
@@ -32,9 +34,9 @@ pub const GROUPS: usize = 100;
 pub const BUCKETS: usize = 60;
 
 const WIDTH: f64 = 1000.0;
-const LEFT: f64 = 160.0;
+pub(super) const LEFT: f64 = 160.0;
 const RIGHT: f64 = 16.0;
-const PLOT: f64 = WIDTH - LEFT - RIGHT;
+pub(super) const PLOT: f64 = WIDTH - LEFT - RIGHT;
 const GANTT_TOP: f64 = 64.0;
 const SMALL: f64 = 48.0;
 
@@ -51,14 +53,45 @@ pub fn colour(outcome: Option<Outcome>) -> &'static str {
 }
 
 /// Every outcome in report order, then unfinished.
-fn slots() -> impl Iterator<Item = Option<Outcome>> {
+pub(super) fn slots() -> impl Iterator<Item = Option<Outcome>> {
     Outcome::ALL.iter().map(|o| Some(*o)).chain([None])
 }
 
-pub fn render(out: &mut String, record: &RunRecord, zone: Zone) -> fmt::Result {
-    let (spans, span) = spans::of(record);
+pub fn render(out: &mut dyn Write, src: Source<'_>, zone: Zone) -> anyhow::Result<()> {
+    let run = src.run();
+    let events = src.run_events();
+    match src {
+        Source::Record(record) => {
+            let (spans, span) = spans::of(record);
+            draw(out, spans.len(), span, run.started_at, &events, zone, |f| {
+                spans.iter().try_for_each(f)
+            })
+        }
+        Source::Db(reader) => {
+            let span = spans::length(run, reader.last_moment()?);
+            let t0 = run.started_at;
+            let n = src.job_count();
+            draw(out, n, span, t0, &events, zone, |f| {
+                reader.spans(|row| f(&Span::of_row(&row, t0)))
+            })
+        }
+    }
+}
+
+/// The chart of `n` jobs over `span` ms, whose spans `each` hands over in order of start
+/// ([`Span::sort_key`]); the run's own events mark it.
+#[allow(clippy::too_many_arguments)]
+fn draw(
+    out: &mut dyn Write,
+    n: usize,
+    span: f64,
+    t0: Timestamp,
+    events: &[&EventRow],
+    zone: Zone,
+    each: impl FnOnce(&mut dyn FnMut(&Span<'_>) -> Step) -> Step,
+) -> anyhow::Result<()> {
     let x = |ms: f64| LEFT + (ms / span).clamp(0.0, 1.0) * PLOT;
-    let (row_h, rows) = match spans.len() {
+    let (row_h, rows) = match n {
         n if n <= LABELLED => (16.0, n),
         n if n <= ONE_ROW_EACH => (5.0, n),
         n => (7.0, n.div_ceil(n.div_ceil(GROUPS))),
@@ -71,7 +104,7 @@ pub fn render(out: &mut String, record: &RunRecord, zone: Zone) -> fmt::Result {
     writeln!(
         out,
         "<svg class=\"chart\" id=\"timeline-chart\" viewBox=\"0 0 {WIDTH} {height}\" width=\"{WIDTH}\" height=\"{height}\" role=\"img\" aria-label=\"Timeline of the run: {} job(s) over {}\" font-family=\"system-ui, sans-serif\" font-size=\"11\">",
-        spans.len(),
+        n,
         clock(span, 1000.0)
     )?;
     writeln!(
@@ -97,44 +130,50 @@ pub fn render(out: &mut String, record: &RunRecord, zone: Zone) -> fmt::Result {
         }
         t += step;
     }
-    match spans.len() {
-        n if n <= ONE_ROW_EACH => {
-            for (i, s) in spans.iter().enumerate() {
-                let y = GANTT_TOP + row_h * i as f64;
-                if n <= LABELLED {
-                    writeln!(
-                        out,
-                        "<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#222\">{}</text>",
-                        LEFT - 6.0,
-                        y + row_h - 4.0,
-                        escape(&shorten(s.device_id, 24))
-                    )?;
-                }
-                job_bar(out, s, &x, y, row_h, span)?;
-            }
-        }
-        n => {
-            let per = n.div_ceil(GROUPS);
-            for (i, group) in spans.chunks(per).enumerate() {
-                group_row(
+    let mut starts = spans::Starts::new(span, BUCKETS);
+    let mut flight = spans::InFlight::new(span, BUCKETS);
+    let per = n.div_ceil(GROUPS).max(1);
+    let mut group = Group::new(span);
+    let mut i = 0usize;
+    each(&mut |s| {
+        starts.add(s);
+        flight.add(s);
+        if n <= ONE_ROW_EACH {
+            let y = GANTT_TOP + row_h * i as f64;
+            if n <= LABELLED {
+                writeln!(
                     out,
-                    group,
-                    i * per,
-                    &x,
-                    GANTT_TOP + row_h * i as f64,
-                    row_h,
-                    span,
+                    "<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#222\">{}</text>",
+                    LEFT - 6.0,
+                    y + row_h - 4.0,
+                    escape(&shorten(s.device_id, 24))
                 )?;
             }
-            writeln!(
-                out,
-                "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" fill=\"#222\">{per} jobs a row</text>",
-                LEFT - 6.0,
-                GANTT_TOP + 10.0
-            )?;
+            job_bar(out, s, &x, y, row_h, span)?;
+        } else {
+            group.add(s);
+            if group.len == per {
+                let row = i / per;
+                group.row(out, row * per, &x, GANTT_TOP + row_h * row as f64, row_h)?;
+                group = Group::new(span);
+            }
         }
+        i += 1;
+        Ok(())
+    })?;
+    if n > ONE_ROW_EACH {
+        if group.len > 0 {
+            let row = i / per;
+            group.row(out, row * per, &x, GANTT_TOP + row_h * row as f64, row_h)?;
+        }
+        writeln!(
+            out,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" fill=\"#222\">{per} jobs a row</text>",
+            LEFT - 6.0,
+            GANTT_TOP + 10.0
+        )?;
     }
-    if spans.is_empty() {
+    if n == 0 {
         writeln!(
             out,
             "<text x=\"{}\" y=\"{}\" fill=\"#333\">no job</text>",
@@ -142,12 +181,20 @@ pub fn render(out: &mut String, record: &RunRecord, zone: Zone) -> fmt::Result {
             GANTT_TOP + 12.0
         )?;
     }
-    small_charts(out, &spans, span, starts_top, flight_top)?;
-    markers(out, record, zone, &x, bottom)?;
-    writeln!(out, "</svg>")
+    small_charts(
+        out,
+        &starts.counts(),
+        &flight.finish(),
+        span,
+        starts_top,
+        flight_top,
+    )?;
+    markers(out, events, t0, zone, &x, bottom)?;
+    writeln!(out, "</svg>")?;
+    Ok(())
 }
 
-fn legend(out: &mut String) -> fmt::Result {
+fn legend(out: &mut dyn Write) -> fmt::Result {
     let mut lx = LEFT;
     for o in slots() {
         let word = outcome_word(o);
@@ -164,7 +211,7 @@ fn legend(out: &mut String) -> fmt::Result {
 
 /// One job's bar; a job that never started gets a thin mark where it was settled (skipped).
 fn job_bar(
-    out: &mut String,
+    out: &mut dyn Write,
     s: &Span<'_>,
     x: &impl Fn(f64) -> f64,
     y: f64,
@@ -202,71 +249,17 @@ fn job_bar(
     )
 }
 
-/// A row of consecutive jobs (by start): one stripe per outcome among them.
-fn group_row(
-    out: &mut String,
-    group: &[Span<'_>],
-    first: usize,
-    x: &impl Fn(f64) -> f64,
-    y: f64,
-    row_h: f64,
-    span: f64,
-) -> fmt::Result {
-    let mut sy = y + 1.0;
-    let usable = row_h - 2.0;
-    let mut parts = Vec::new();
-    for o in slots() {
-        let of: Vec<&Span<'_>> = group.iter().filter(|s| s.outcome == o).collect();
-        if of.is_empty() {
-            continue;
-        }
-        parts.push(format!("{} {}", of.len(), outcome_word(o)));
-        let a = of
-            .iter()
-            .filter_map(|s| s.start.or(s.end))
-            .fold(span, f64::min);
-        let b = of.iter().map(|s| s.end.unwrap_or(span)).fold(a, f64::max);
-        // A few failures among a hundred jobs must still show.
-        let least = if o == Some(Outcome::Succeeded) {
-            1.0
-        } else {
-            2.0
-        };
-        let h = (usable * of.len() as f64 / group.len() as f64)
-            .max(least)
-            .min(y + row_h - sy);
-        if h <= 0.0 {
-            break;
-        }
-        writeln!(
-            out,
-            "<rect class=\"group\" x=\"{:.1}\" y=\"{sy:.2}\" width=\"{:.1}\" height=\"{h:.2}\" fill=\"{}\"/>",
-            x(a),
-            (x(b) - x(a)).max(1.5),
-            colour(o)
-        )?;
-        sy += h;
-    }
-    writeln!(
-        out,
-        "<rect x=\"{LEFT}\" y=\"{y}\" width=\"{PLOT}\" height=\"{row_h}\" fill=\"none\"><title>jobs {}–{} by start: {}</title></rect>",
-        first + 1,
-        first + group.len(),
-        parts.join(", ")
-    )
-}
-
 fn small_charts(
-    out: &mut String,
-    spans: &[Span<'_>],
+    out: &mut dyn Write,
+    starts: &[u32],
+    flight: &[u32],
     span: f64,
     starts_top: f64,
     flight_top: f64,
 ) -> fmt::Result {
     let bw = PLOT / BUCKETS as f64;
-    let starts = spans::starts(spans, span, BUCKETS);
     let most = starts.iter().copied().max().unwrap_or(0).max(1);
-    let label = |out: &mut String, y: f64, a: &str, b: &str| {
+    let label = |out: &mut dyn Write, y: f64, a: &str, b: &str| {
         writeln!(
             out,
             "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" fill=\"#222\">{a}</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\" fill=\"#555\">{b}</text>",
@@ -292,7 +285,6 @@ fn small_charts(
             (bw - 1.0).max(0.5)
         )?;
     }
-    let flight = spans::in_flight(spans, span, BUCKETS);
     let most = flight.iter().copied().max().unwrap_or(0).max(1);
     label(out, flight_top, "In flight", &format!("max {most} at once"))?;
     let base = flight_top + SMALL;
@@ -323,15 +315,15 @@ fn small_charts(
 
 /// The run's own events as labelled vertical lines; labels that would collide go a row lower.
 fn markers(
-    out: &mut String,
-    record: &RunRecord,
+    out: &mut dyn Write,
+    events: &[&EventRow],
+    t0: Timestamp,
     zone: Zone,
     x: &impl Fn(f64) -> f64,
     bottom: f64,
 ) -> fmt::Result {
-    let t0 = record.run.started_at;
     let mut last_x = [f64::MIN; 2];
-    for row in &record.events {
+    for row in events {
         let Some(event) = RunEvent::of_row(row) else {
             continue;
         };

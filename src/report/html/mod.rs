@@ -14,13 +14,15 @@
 //!
 //! - `page`: the head (policy, style) and the sorting script.
 //! - `chart`: the SVG timeline, bounded whatever the fleet size.
-//! - `spans`: when each job ran, for the chart; `axis`: its time labels.
+//! - `spans`: when each job ran, for the chart; `axis`: its time labels; `group`: a row of a
+//!   big run's chart.
 //! - `table`: the device table.
 //! - `escape`: the HTML escaper, shared with `work-orders.html`.
 
 mod axis;
 mod chart;
 mod escape;
+mod group;
 mod page;
 mod spans;
 mod table;
@@ -31,9 +33,10 @@ use std::collections::HashMap;
 use std::fmt::{self, Write};
 
 use crate::model::{Action, Outcome};
-use crate::store::{ChainHead, RunRecord};
+use crate::store::{ChainHead, EventRow, RunRecord, RunRow};
 
 use super::local_time::Zone;
+use super::source::Source;
 use super::summary::{Summary, outcome_word, status_word};
 use super::{settings, timeline};
 
@@ -93,25 +96,22 @@ pub fn render(
     certificates: &[(String, String)],
 ) -> String {
     let mut out = String::new();
-    write_page(
-        &mut out,
-        record,
-        zone,
-        head,
-        &Certificates::of(certificates),
-    )
-    .expect("writing to a String never fails");
+    write(&mut out, Source::Record(record), zone, head, certificates)
+        .expect("a record in memory written to a String never fails");
     out
 }
 
-fn write_page(
-    out: &mut String,
-    record: &RunRecord,
+/// [`render`], the device table and the chart streamed from `src`.
+pub fn write(
+    out: &mut dyn Write,
+    src: Source<'_>,
     zone: Zone,
     head: Option<&ChainHead>,
-    certificates: &Certificates<'_>,
-) -> fmt::Result {
-    let run = &record.run;
+    certificates: &[(String, String)],
+) -> anyhow::Result<()> {
+    let certificates = Certificates::of(certificates);
+    let run = src.run();
+    let events = src.run_events();
     let id = escape(&run.id);
     page::head(out, &format!("Run {id}: {}", run.action))?;
     writeln!(out, "<h1>Run {id}: {}</h1>", run.action)?;
@@ -122,7 +122,7 @@ fn write_page(
         out,
         "<p class=\"meta\">Status <b>{}</b> · {} job(s) · started {} by {} · ended {ended}</p>",
         status_word(run.status),
-        record.jobs.len(),
+        src.job_count(),
         zone.show(&run.started_at),
         escape(&run.operator)
     )?;
@@ -130,28 +130,34 @@ fn write_page(
         format!("<code>{}</code>", escape(&h.to_string()))
     });
     writeln!(out, "<p class=\"meta\">Audit chain head: {head}</p>")?;
-    write_timeline(out, record, zone)?;
-    let summary = Summary::of(record);
+    write_timeline(out, src, &events, zone)?;
+    let summary = src.summary()?;
     write_outcomes(out, &summary)?;
     write_sites(out, &summary)?;
-    write_run(out, record)?;
-    write_certificates(out, record, certificates)?;
+    write_run(out, run, &events)?;
+    write_certificates(out, run.action, &certificates)?;
     writeln!(out, "<section id=\"devices-section\">")?;
-    writeln!(out, "<h2>Devices ({})</h2>", record.jobs.len())?;
+    writeln!(out, "<h2>Devices ({})</h2>", src.job_count())?;
     writeln!(
         out,
         "<p class=\"note\">In inventory order; click a header to sort by it (again to reverse).</p>"
     )?;
-    table::render(out, record, zone, certificates)?;
+    table::write(out, src, zone, &certificates)?;
     writeln!(out, "</section>")?;
-    page::tail(out)
+    page::tail(out)?;
+    Ok(())
 }
 
-fn write_timeline(out: &mut String, record: &RunRecord, zone: Zone) -> fmt::Result {
+fn write_timeline(
+    out: &mut dyn Write,
+    src: Source<'_>,
+    events: &[&EventRow],
+    zone: Zone,
+) -> anyhow::Result<()> {
     writeln!(out, "<section id=\"timeline\">")?;
     writeln!(out, "<h2>Timeline</h2>")?;
-    chart::render(out, record, zone)?;
-    let n = record.jobs.len();
+    chart::render(out, src, zone)?;
+    let n = src.job_count();
     let rows = match n {
         n if n <= chart::LABELLED => "One row per job, in order of start.".to_string(),
         n if n <= chart::ONE_ROW_EACH => {
@@ -168,9 +174,9 @@ fn write_timeline(out: &mut String, record: &RunRecord, zone: Zone) -> fmt::Resu
         "<p class=\"note\">Time from the run's start. {rows} A job's bar runs from its first \
          probe to its outcome; a job that never started is a thin mark where it was settled. \
          {}</p>",
-        batches_note(&record.run.parameters)
+        batches_note(&src.run().parameters)
     )?;
-    let lines = timeline::lines_with(record, zone, escape);
+    let lines = timeline::lines_with(events, zone, escape);
     if lines.is_empty() {
         writeln!(
             out,
@@ -183,7 +189,8 @@ fn write_timeline(out: &mut String, record: &RunRecord, zone: Zone) -> fmt::Resu
         }
         writeln!(out, "</ul>")?;
     }
-    writeln!(out, "</section>")
+    writeln!(out, "</section>")?;
+    Ok(())
 }
 
 /// What the chart can say of batches: the audit does not record where each began.
@@ -206,7 +213,7 @@ fn batches_note(parameters: &serde_json::Value) -> String {
     )
 }
 
-fn write_outcomes(out: &mut String, summary: &Summary) -> fmt::Result {
+fn write_outcomes(out: &mut dyn Write, summary: &Summary) -> fmt::Result {
     writeln!(out, "<section id=\"outcomes\">")?;
     writeln!(out, "<h2>Outcomes</h2>")?;
     writeln!(out, "<table class=\"counts\" id=\"by-outcome\">")?;
@@ -238,7 +245,7 @@ fn write_outcomes(out: &mut String, summary: &Summary) -> fmt::Result {
     writeln!(out, "</section>")
 }
 
-fn write_sites(out: &mut String, summary: &Summary) -> fmt::Result {
+fn write_sites(out: &mut dyn Write, summary: &Summary) -> fmt::Result {
     if summary.sites.is_empty() {
         return Ok(());
     }
@@ -269,8 +276,7 @@ fn write_sites(out: &mut String, summary: &Summary) -> fmt::Result {
     writeln!(out, "</section>")
 }
 
-fn write_run(out: &mut String, record: &RunRecord) -> fmt::Result {
-    let run = &record.run;
+fn write_run(out: &mut dyn Write, run: &RunRow, events: &[&EventRow]) -> fmt::Result {
     writeln!(out, "<section id=\"run\">")?;
     writeln!(out, "<h2>Run</h2>")?;
     writeln!(out, "<table class=\"counts\">")?;
@@ -281,7 +287,7 @@ fn write_run(out: &mut String, record: &RunRecord) -> fmt::Result {
         format!("<code>{}</code>", escape(&run.inventory_sha256)),
     )?;
     row("started by", escape(&run.operator))?;
-    let resumed: Vec<String> = timeline::resumed_by(record)
+    let resumed: Vec<String> = timeline::resumed_by(events)
         .iter()
         .map(|n| escape(n))
         .collect();
@@ -302,11 +308,11 @@ fn write_run(out: &mut String, record: &RunRecord) -> fmt::Result {
 }
 
 fn write_certificates(
-    out: &mut String,
-    record: &RunRecord,
+    out: &mut dyn Write,
+    action: Action,
     certificates: &Certificates<'_>,
 ) -> fmt::Result {
-    if record.run.action != Action::FactoryReset {
+    if action != Action::FactoryReset {
         return Ok(());
     }
     writeln!(out, "<section id=\"certificates\">")?;

@@ -79,7 +79,7 @@ pub fn policy() -> String {
 }
 
 /// `<!DOCTYPE html>` to `<body>`; `title` is escaped already.
-pub fn head(out: &mut String, title: &str) -> fmt::Result {
+pub fn head(out: &mut dyn Write, title: &str) -> fmt::Result {
     writeln!(out, "<!DOCTYPE html>")?;
     writeln!(out, "<html lang=\"en\">")?;
     writeln!(out, "<head>")?;
@@ -101,7 +101,7 @@ pub fn head(out: &mut String, title: &str) -> fmt::Result {
 }
 
 /// The script, then `</body></html>`.
-pub fn tail(out: &mut String) -> fmt::Result {
+pub fn tail(out: &mut dyn Write) -> fmt::Result {
     writeln!(out, "<script>{SCRIPT}</script>")?;
     writeln!(out, "</body>")?;
     writeln!(out, "</html>")

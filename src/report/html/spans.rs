@@ -7,10 +7,11 @@
 //! verification sample) is not part of the run's time: it neither stretches the axis nor ends
 //! a bar. A confirmed job's bar ends where the run left it for a technician.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 
 use crate::model::{EventKind, JobState, Outcome, RunEventKind};
-use crate::store::{EventRow, RunRecord, Timestamp};
+use crate::store::{EventRow, RunRecord, RunRow, SpanRow, Timestamp};
 
 /// One job on the time axis.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,6 +84,155 @@ pub fn of(record: &RunRecord) -> (Vec<Span<'_>>, f64) {
     (spans, ms(&last).max(1.0))
 }
 
+impl Span<'_> {
+    /// A span read from the database, in milliseconds from `t0`.
+    pub fn of_row(row: &SpanRow, t0: Timestamp) -> Span<'_> {
+        let ms = |t: &Timestamp| ((*t - t0).num_milliseconds() as f64).max(0.0);
+        Span {
+            seq: row.seq,
+            device_id: &row.device_id,
+            start: row.start.as_ref().map(ms),
+            end: row.end.as_ref().map(ms),
+            outcome: row.outcome,
+        }
+    }
+}
+
+/// The chart's length in milliseconds (at least one): from the run's start to its end or
+/// `last`, its last recorded moment ([`crate::store::RunReader::last_moment`]), whichever is
+/// later.
+pub fn length(run: &RunRow, last: Option<Timestamp>) -> f64 {
+    let t0 = run.started_at;
+    let end = run
+        .finished_at
+        .unwrap_or(t0)
+        .max(t0)
+        .max(last.unwrap_or(t0));
+    ((end - t0).num_milliseconds() as f64).max(1.0)
+}
+
+/// [`starts`], counted as the spans come.
+pub struct Starts {
+    span: f64,
+    counts: Vec<u32>,
+}
+
+impl Starts {
+    pub fn new(span: f64, buckets: usize) -> Starts {
+        Starts {
+            span,
+            counts: vec![0; buckets],
+        }
+    }
+
+    pub fn add(&mut self, s: &Span<'_>) {
+        if let Some(start) = s.start {
+            let buckets = self.counts.len();
+            self.counts[((start / self.span * buckets as f64) as usize).min(buckets - 1)] += 1;
+        }
+    }
+
+    pub fn counts(&self) -> Vec<u32> {
+        self.counts.clone()
+    }
+}
+
+/// [`in_flight`], swept as the spans come in order of start: only the ends of the jobs still
+/// in flight (and of those starting at the same moment) are held, never every job's.
+pub struct InFlight {
+    span: f64,
+    max: Vec<u32>,
+    current: i32,
+    at: usize,
+    ends: BinaryHeap<Reverse<Ms>>,
+    /// The moment the latest starts came at, and how many: they count once every end up to
+    /// that moment has, their own zero-length ones included.
+    starting: Option<(f64, u32)>,
+}
+
+/// Milliseconds, ordered (the chart's times are never NaN).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Ms(f64);
+
+impl Eq for Ms {}
+
+impl PartialOrd for Ms {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Ms {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.partial_cmp(&other.0).expect("no NaN")
+    }
+}
+
+impl InFlight {
+    pub fn new(span: f64, buckets: usize) -> InFlight {
+        InFlight {
+            span,
+            max: vec![0; buckets],
+            current: 0,
+            at: 0,
+            ends: BinaryHeap::new(),
+            starting: None,
+        }
+    }
+
+    /// The next span by start; one that never started is not in flight.
+    pub fn add(&mut self, s: &Span<'_>) {
+        let Some(start) = s.start else {
+            return;
+        };
+        match self.starting {
+            Some((t, ref mut n)) if t == start => *n += 1,
+            _ => {
+                self.settle();
+                self.starting = Some((start, 1));
+            }
+        }
+        self.ends
+            .push(Reverse(Ms(s.end.unwrap_or(self.span).max(start))));
+    }
+
+    pub fn finish(mut self) -> Vec<u32> {
+        self.settle();
+        while let Some(Reverse(Ms(end))) = self.ends.pop() {
+            self.point(end, -1);
+        }
+        self.max
+    }
+
+    /// The starts gathered at one moment, after every end up to it: ends before starts at the
+    /// same moment, so one job handing over to the next is not two.
+    fn settle(&mut self) {
+        let Some((t, n)) = self.starting.take() else {
+            return;
+        };
+        while let Some(Reverse(Ms(end))) = self.ends.peek().copied()
+            && end <= t
+        {
+            self.ends.pop();
+            self.point(end, -1);
+        }
+        for _ in 0..n {
+            self.point(t, 1);
+        }
+    }
+
+    fn point(&mut self, t: f64, delta: i32) {
+        let buckets = self.max.len();
+        let b = ((t / self.span * buckets as f64) as usize).min(buckets - 1);
+        for m in &mut self.max[self.at..=b] {
+            *m = (*m).max(self.current.max(0) as u32);
+        }
+        self.at = b;
+        self.current += delta;
+        self.max[b] = self.max[b].max(self.current.max(0) as u32);
+    }
+}
+
 /// Recorded about the run by a later command: `confirm`'s confirmations and refusals, a
 /// verification sample's draws and checks.
 fn after_the_run(e: &EventRow) -> bool {
@@ -104,6 +254,7 @@ fn is_start(e: &EventRow) -> bool {
 
 /// Jobs in flight: at most how many at once within each of `buckets` equal slices of
 /// `0..span` ms. A job with no end counts to the end.
+#[cfg(test)]
 pub fn in_flight(spans: &[Span<'_>], span: f64, buckets: usize) -> Vec<u32> {
     let mut points: Vec<(f64, i32)> = Vec::with_capacity(spans.len() * 2);
     for s in spans {
@@ -131,6 +282,7 @@ pub fn in_flight(spans: &[Span<'_>], span: f64, buckets: usize) -> Vec<u32> {
 }
 
 /// How many jobs started within each of `buckets` equal slices of `0..span` ms.
+#[cfg(test)]
 pub fn starts(spans: &[Span<'_>], span: f64, buckets: usize) -> Vec<u32> {
     let mut counts = vec![0u32; buckets];
     for start in spans.iter().filter_map(|s| s.start) {

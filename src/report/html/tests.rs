@@ -430,3 +430,28 @@ fn certificate_links(record: &RunRecord) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+#[test]
+fn the_in_flight_sweep_over_spans_in_order_of_start_counts_as_sorting_every_start_and_end() {
+    let mut spans = Vec::new();
+    for i in 0..300u32 {
+        let start = f64::from((i * 37) % 97);
+        spans.push(spans::Span {
+            seq: i,
+            device_id: "x",
+            start: (i % 9 != 0).then_some(start),
+            end: (i % 7 != 0).then_some(start + f64::from(i % 13)),
+            outcome: None,
+        });
+    }
+    spans.sort_by(|a, b| a.sort_key().partial_cmp(&b.sort_key()).unwrap());
+    let span = 120.0;
+    let mut sweep = spans::InFlight::new(span, 17);
+    let mut starts = spans::Starts::new(span, 17);
+    for s in &spans {
+        sweep.add(s);
+        starts.add(s);
+    }
+    assert_eq!(sweep.finish(), spans::in_flight(&spans, span, 17));
+    assert_eq!(starts.counts(), spans::starts(&spans, span, 17));
+}

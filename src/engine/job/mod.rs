@@ -322,7 +322,7 @@ impl Ctx<'_> {
             self.env.writer.record_durable(attempt).await?;
         }
         let mut client = self.client(addr);
-        let pre = match self.probe_with_retries(&mut client).await? {
+        let mut pre = match self.probe_with_retries(&mut client).await? {
             Ok(p) => p,
             Err(f) => {
                 // Nothing answers at its address (offline, unplugged): only a person can reach
@@ -332,6 +332,8 @@ impl Ctx<'_> {
             }
         };
         self.snapshot(SnapshotPhase::Pre, &pre).await?;
+        // Stored now; from here the job compares fields, not the device's whole answer.
+        pre.info.shed_raw();
         if let Err(f) = self.check_identity(addr, &pre).await? {
             return Ok(Err(f));
         }

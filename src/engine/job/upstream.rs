@@ -427,8 +427,9 @@ async fn begin<'a>(env: &'a JobEnv, job: &'a PlannedJob) -> Result<Member<'a>, S
     m.ctx.attempts += 1;
     // A device that doesn't answer may simply be off already: the cycle goes on without its
     // pre-state, and it must come back to succeed.
-    if let Some(pre) = m.ctx.look(addr).await {
+    if let Some(mut pre) = m.ctx.look(addr).await {
         m.ctx.snapshot(SnapshotPhase::Pre, &pre).await?;
+        pre.info.shed_raw();
         if let Err(f) = m.ctx.check_identity(addr, &pre).await? {
             m.verdict = Some(Err(f));
         }

@@ -65,7 +65,15 @@ pub async fn run(
         )),
         None => None,
     };
-    let simulator = Simulator::start_with(specs, args.time_scale, journal)
+    let options = sim::StartOptions {
+        journal,
+        listeners: if args.shared_listeners {
+            sim::Listeners::Shared
+        } else {
+            sim::Listeners::Auto
+        },
+    };
+    let simulator = Simulator::start_options(specs, args.time_scale, options)
         .await
         .context("starting the simulator")?;
     {
@@ -87,6 +95,12 @@ pub async fn run(
                 e.addr, e.model, e.id
             )?;
         }
+        writeln!(
+            out,
+            "listeners: {}, {} socket(s)",
+            simulator.listen_mode().describe(),
+            simulator.sockets()
+        )?;
         writeln!(
             out,
             "simulating {} device(s), time scale {}; Ctrl-C to stop",

@@ -1,6 +1,6 @@
 //! Serving one simulated device: its TCP listener and connections (XOR frames, or HTTP in
-//! [`super::http`]), its UDP discovery sockets, and its life cycle (online, dark while
-//! rebooting, gone after a factory reset).
+//! [`super::http`]) and its life cycle (online, dark while rebooting, gone after a factory
+//! reset). Its UDP side is in [`super::udp`]; shared listeners in [`super::shared`].
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -8,14 +8,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 
 use crate::protocol::iot::codec;
 use crate::protocol::iot::transport::read_frame;
 
 use super::JournalHandle;
-use super::discovery;
 use super::fault::{self, Then};
 use super::model::{SimState, Transport};
 use super::state::Effect;
@@ -176,13 +175,7 @@ pub async fn run_tcp(dev: Arc<SimDevice>, first: TcpListener, mut shutdown: Shut
                     Ok((stream, _)) => {
                         let (dev, shutdown) = (Arc::clone(&dev), shutdown.clone());
                         tokio::spawn(async move {
-                            if dev.transport.is_tls() {
-                                super::camera::serve::serve_connection(dev, stream, shutdown).await;
-                            } else if dev.transport.is_http() {
-                                super::http::serve_connection(dev, stream, shutdown).await;
-                            } else {
-                                serve_connection(dev, stream, shutdown).await;
-                            }
+                            serve(dev, stream, shutdown).await;
                             drop(permit);
                         });
                     }
@@ -201,6 +194,17 @@ pub async fn run_tcp(dev: Arc<SimDevice>, first: TcpListener, mut shutdown: Shut
             back = until(&mut phase, |p| *p == Phase::Online) => if !back { return },
             _ = stopped(&mut shutdown) => return,
         }
+    }
+}
+
+/// Serves one accepted connection in the device's transport: XOR frames, HTTP, or HTTPS.
+pub(super) async fn serve(dev: Arc<SimDevice>, stream: TcpStream, shutdown: Shutdown) {
+    if dev.transport.is_tls() {
+        super::camera::serve::serve_connection(dev, stream, shutdown).await;
+    } else if dev.transport.is_http() {
+        super::http::serve_connection(dev, stream, shutdown).await;
+    } else {
+        serve_connection(dev, stream, shutdown).await;
     }
 }
 
@@ -335,68 +339,6 @@ async fn silence(
             },
             _ = until(phase, |p| *p != Phase::Online) => return,
             _ = stopped(shutdown) => return,
-        }
-    }
-}
-
-/// The next datagram that arrives while the device is online (a dark device hears nothing);
-/// `None` once the simulator stops.
-async fn next_datagram(
-    dev: &SimDevice,
-    socket: &UdpSocket,
-    buf: &mut [u8],
-    shutdown: &mut Shutdown,
-) -> Option<(usize, std::net::SocketAddr)> {
-    loop {
-        let received = tokio::select! {
-            r = socket.recv_from(buf) => r,
-            _ = stopped(shutdown) => return None,
-        };
-        match received {
-            Ok(x) if dev.phase() == Phase::Online => return Some(x),
-            Ok(_) => {}
-            Err(e) => tracing::debug!(device = %dev.id, "udp receive failed: {e}"),
-        }
-    }
-}
-
-/// Answers discovery datagrams (and any other unframed IOT request) while online, from the
-/// socket they arrived on, so the reply's source port is the one the client asked.
-pub async fn run_udp(dev: Arc<SimDevice>, socket: UdpSocket, mut shutdown: Shutdown) {
-    let mut buf = vec![0u8; 4096];
-    while let Some((n, from)) = next_datagram(&dev, &socket, &mut buf, &mut shutdown).await {
-        let Ok(request) = serde_json::from_slice::<Value>(&codec::decrypt(&buf[..n])) else {
-            continue;
-        };
-        dev.journal.record("discovery");
-        let (reply, effect) = dev.lock().handle_json(&request, Instant::now());
-        super::power::publish(&dev);
-        let body = serde_json::to_vec(&reply).expect("a JSON value serialises");
-        let sent = socket.send_to(&codec::encrypt(&body), from).await.is_ok();
-        if let (true, Some(effect)) = (sent, effect) {
-            dev.schedule(effect, Duration::ZERO);
-        }
-    }
-}
-
-/// Answers UDP 20002/20004 discovery probes for an HTTP device while it is online, from the
-/// socket they arrived on. Garbage is ignored.
-pub async fn run_discovery(dev: Arc<SimDevice>, socket: UdpSocket, mut shutdown: Shutdown) {
-    let mut buf = vec![0u8; 4096];
-    while let Some((n, from)) = next_datagram(&dev, &socket, &mut buf, &mut shutdown).await {
-        let Some(probe) = discovery::parse_probe(&buf[..n]) else {
-            continue;
-        };
-        dev.journal.record("discovery");
-        let Some(mut result) = dev.lock().discovery_result(Instant::now()) else {
-            continue;
-        };
-        if dev.transport.is_tls() {
-            super::camera::seal_discovery(&dev, &mut result, &buf[..n]);
-        }
-        let reply = discovery::encode_reply(probe, &result);
-        if let Err(e) = socket.send_to(&reply, from).await {
-            tracing::debug!(device = %dev.id, "discovery reply failed: {e}");
         }
     }
 }

@@ -116,5 +116,4 @@ mod tests {
         assert_eq!(udp_addrs(at(8080), Transport::Aes), [at(20002), at(20004)]);
         assert_eq!(udp_addrs(at(10443), Transport::Linkie2), [at(9999)]);
     }
-
 }

@@ -38,7 +38,11 @@ impl Control {
 
 /// Receives the next datagram into `buf`. A datagram without its destination (the option
 /// off, or not IPv4) is consumed and skipped.
-pub async fn recv(socket: &UdpSocket, buf: &mut [u8], control: &mut Control) -> io::Result<Received> {
+pub async fn recv(
+    socket: &UdpSocket,
+    buf: &mut [u8],
+    control: &mut Control,
+) -> io::Result<Received> {
     loop {
         let got = socket
             .async_io(Interest::READABLE, || {

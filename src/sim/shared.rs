@@ -59,8 +59,18 @@ impl SharedListeners {
             let IpAddr::V4(ip) = dev.addr.ip() else {
                 continue;
             };
-            let in_use = |addr| io::Error::new(io::ErrorKind::AddrInUse, format!("{addr} is served by another device"));
-            if tcp_ports.entry(dev.addr.port()).or_default().insert(ip, Arc::clone(dev)).is_some() {
+            let in_use = |addr| {
+                io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!("{addr} is served by another device"),
+                )
+            };
+            if tcp_ports
+                .entry(dev.addr.port())
+                .or_default()
+                .insert(ip, Arc::clone(dev))
+                .is_some()
+            {
                 return Err(StartError::Tcp {
                     id: dev.id.clone(),
                     addr: dev.addr,
@@ -100,7 +110,12 @@ impl SharedListeners {
         let mut udp = Vec::new();
         for (port, fleet) in udp_ports {
             let socket = udp_socket(port).map_err(|source| StartError::Udp {
-                id: fleet.values().next().expect("a port has a device").id.clone(),
+                id: fleet
+                    .values()
+                    .next()
+                    .expect("a port has a device")
+                    .id
+                    .clone(),
                 addr: wildcard(port),
                 source,
             })?;
@@ -118,7 +133,12 @@ impl SharedListeners {
     pub fn serve(self, tasks: &mut JoinSet<()>, shutdown: &Shutdown) {
         let open = Arc::new(Semaphore::new(MAX_SHARED_CONNECTIONS));
         for (listener, fleet) in self.tcp {
-            tasks.spawn(run_tcp(fleet, listener, Arc::clone(&open), shutdown.clone()));
+            tasks.spawn(run_tcp(
+                fleet,
+                listener,
+                Arc::clone(&open),
+                shutdown.clone(),
+            ));
         }
         for (socket, fleet) in self.udp {
             tasks.spawn(run_udp(fleet, socket, shutdown.clone()));

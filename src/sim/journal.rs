@@ -105,7 +105,7 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<Vec<&str>> = text
             .lines()
-            .map(|l| l.splitn(2, ' ').nth(1).unwrap().split(' ').collect())
+            .map(|l| l.split_once(' ').unwrap().1.split(' ').collect())
             .collect();
         assert_eq!(lines, [vec!["a", "reboot"], vec!["a", "outlet_off", "1"]]);
     }

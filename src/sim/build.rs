@@ -9,6 +9,7 @@ use tokio::sync::{Semaphore, watch};
 use super::account::Account;
 use super::camera::CameraState;
 use super::model::{Model, SimState};
+use super::phase::PhaseCell;
 use super::server::{self, Phase, SimDevice};
 use super::smart::SmartState;
 use super::state::DeviceState;
@@ -65,7 +66,8 @@ pub fn device(
     for &index in powering {
         state.start_powering(index, now);
     }
-    let (outputs, _) = watch::channel(state.outputs());
+    let outputs = state.outputs();
+    let feed = (!powering.is_empty()).then(|| watch::channel(outputs.clone()).0);
     SimDevice {
         id: spec.id,
         model: spec.model,
@@ -74,9 +76,10 @@ pub fn device(
         boot_time: spec.boot_time,
         transport: spec.transport,
         state: Mutex::new(state),
-        phase: watch::channel(phase).0,
+        phase: PhaseCell::new(phase),
         connections: Arc::new(Semaphore::new(server::MAX_CONNECTIONS_PER_DEVICE)),
         journal,
-        outputs,
+        outputs: Mutex::new(outputs),
+        feed,
     }
 }

@@ -54,6 +54,7 @@ pub mod journal;
 pub mod klap;
 pub mod listen;
 pub mod model;
+pub mod phase;
 mod pktinfo;
 pub mod plan;
 pub mod power;
@@ -254,13 +255,13 @@ impl Simulator {
         let by_id: HashMap<&str, &Arc<SimDevice>> =
             devices.iter().map(|d| (d.id.as_str(), d)).collect();
         for (at, via) in &powered_by {
-            let Some(feeder) = by_id.get(via.id.as_str()) else {
+            let Some(feed) = by_id.get(via.id.as_str()).and_then(|f| f.feed.as_ref()) else {
                 continue;
             };
             let index = usize::from(via.outlet.unwrap_or(1)) - 1;
             tasks.spawn(power::follow(
                 Arc::clone(&devices[*at]),
-                feeder.outputs.subscribe(),
+                feed.subscribe(),
                 index,
                 stop_rx.clone(),
             ));

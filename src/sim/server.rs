@@ -17,6 +17,7 @@ use crate::protocol::iot::transport::read_frame;
 use super::JournalHandle;
 use super::fault::{self, Then};
 use super::model::{SimState, Transport};
+use super::phase::PhaseCell;
 use super::state::Effect;
 
 /// Client connections one device serves at once; further clients wait in the listen backlog.
@@ -48,13 +49,16 @@ pub struct SimDevice {
     pub boot_time: Duration,
     pub transport: Transport,
     pub state: Mutex<SimState>,
-    pub phase: watch::Sender<Phase>,
+    pub phase: PhaseCell,
     /// Permits for [`MAX_CONNECTIONS_PER_DEVICE`].
     pub connections: Arc<Semaphore>,
     /// Where the discovery probes it hears are written (its state writes the commands).
     pub journal: JournalHandle,
-    /// What it powers: its relay, or each outlet's ([`super::power`]).
-    pub outputs: watch::Sender<Vec<bool>>,
+    /// What it powers, as last published: its relay, or each outlet's ([`super::power`]).
+    pub outputs: Mutex<Vec<bool>>,
+    /// The same, for the devices it powers to follow; only a device that powers another
+    /// row has one.
+    pub feed: Option<watch::Sender<Vec<bool>>>,
 }
 
 impl SimDevice {
@@ -70,7 +74,7 @@ impl SimDevice {
     }
 
     pub fn phase(&self) -> Phase {
-        *self.phase.borrow()
+        self.phase.get()
     }
 
     /// Carries out a reboot or reset after its reply went out. `grace` (real time) is added
@@ -113,13 +117,7 @@ impl SimDevice {
 
     /// Moves to `next` unless the device is gone (that is final). Returns whether it moved.
     pub(super) fn set_phase(&self, next: Phase) -> bool {
-        self.phase.send_if_modified(|p| {
-            if *p == Phase::Gone || *p == next {
-                return false;
-            }
-            *p = next;
-            true
-        })
+        self.phase.set(next)
     }
 }
 
@@ -138,19 +136,16 @@ pub(super) async fn stopped(shutdown: &mut Shutdown) {
     let _ = shutdown.wait_for(|s| *s).await;
 }
 
-/// Waits until the phase satisfies `pred`; false if the device's sender is gone. The borrow
-/// `wait_for` returns is dropped here, so callers' futures stay `Send`.
-pub(super) async fn until(
-    phase: &mut watch::Receiver<Phase>,
-    pred: impl FnMut(&Phase) -> bool,
-) -> bool {
-    phase.wait_for(pred).await.is_ok()
+/// Waits until the phase satisfies `pred`; then true.
+pub(super) async fn until(phase: &PhaseCell, pred: impl FnMut(&Phase) -> bool) -> bool {
+    phase.wait_for(pred).await;
+    true
 }
 
 /// Runs a device's TCP side: accept while online (XOR frames or HTTP, by its transport), one
 /// task per connection within [`MAX_CONNECTIONS_PER_DEVICE`]; close the listener while dark.
 pub async fn run_tcp(dev: Arc<SimDevice>, first: TcpListener, mut shutdown: Shutdown) {
-    let mut phase = dev.phase.subscribe();
+    let phase = &dev.phase;
     let mut listener = Some(first);
     loop {
         let l = match listener.take() {
@@ -167,7 +162,7 @@ pub async fn run_tcp(dev: Arc<SimDevice>, first: TcpListener, mut shutdown: Shut
                     Ok(p) => p,
                     Err(_) => return,
                 },
-                _ = until(&mut phase, |p| *p != Phase::Online) => break,
+                _ = until(phase, |p| *p != Phase::Online) => break,
                 _ = stopped(&mut shutdown) => return,
             };
             tokio::select! {
@@ -184,14 +179,14 @@ pub async fn run_tcp(dev: Arc<SimDevice>, first: TcpListener, mut shutdown: Shut
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                 },
-                _ = until(&mut phase, |p| *p != Phase::Online) => break,
+                _ = until(phase, |p| *p != Phase::Online) => break,
                 _ = stopped(&mut shutdown) => return,
             }
         }
         // Dropping the listener makes connection attempts fail, as with a device that is off.
         drop(l);
         tokio::select! {
-            back = until(&mut phase, |p| *p == Phase::Online) => if !back { return },
+            back = until(phase, |p| *p == Phase::Online) => if !back { return },
             _ = stopped(&mut shutdown) => return,
         }
     }
@@ -226,7 +221,7 @@ async fn rebind(addr: SocketAddr, shutdown: &mut Shutdown) -> Option<TcpListener
 /// Serves one client connection until it closes, misbehaves, or the device goes dark.
 async fn serve_connection(dev: Arc<SimDevice>, mut stream: TcpStream, mut shutdown: Shutdown) {
     let _ = stream.set_nodelay(true);
-    let mut phase = dev.phase.subscribe();
+    let phase = &dev.phase;
     loop {
         let payload = tokio::select! {
             frame = read_frame(&mut stream, codec::MAX_FRAME_LEN) => match frame {
@@ -236,7 +231,7 @@ async fn serve_connection(dev: Arc<SimDevice>, mut stream: TcpStream, mut shutdo
                     return;
                 }
             },
-            _ = until(&mut phase, |p| *p != Phase::Online) => return,
+            _ = until(phase, |p| *p != Phase::Online) => return,
             _ = stopped(&mut shutdown) => return,
         };
         let Ok(request) = serde_json::from_slice::<Value>(&payload) else {
@@ -258,13 +253,15 @@ async fn serve_connection(dev: Arc<SimDevice>, mut stream: TcpStream, mut shutdo
         if link_drops {
             return;
         }
-        let faults = dev.lock().faults().clone();
-        if let Some(delay) = faults.slow {
+        let (slow, wire) = {
+            let state = dev.lock();
+            (state.faults().slow, state.faults().wire(&request, reply))
+        };
+        if let Some(delay) = slow {
             tokio::time::sleep(delay).await;
         }
-        let wire = faults.wire(&request, reply);
         let sent = if wire.trickle {
-            trickle(&mut stream, &wire.bytes, &mut phase, &mut shutdown).await
+            trickle(&mut stream, &wire.bytes, phase, &mut shutdown).await
         } else {
             // Biased towards the write: a reply that fits in the socket buffer goes out whole
             // even if the device goes dark at this moment (an acknowledged reboot does); only
@@ -272,7 +269,7 @@ async fn serve_connection(dev: Arc<SimDevice>, mut stream: TcpStream, mut shutdo
             tokio::select! {
                 biased;
                 written = stream.write_all(&wire.bytes) => written.is_ok(),
-                _ = until(&mut phase, |p| *p != Phase::Online) => false,
+                _ = until(phase, |p| *p != Phase::Online) => false,
                 _ = stopped(&mut shutdown) => false,
             }
         };
@@ -283,7 +280,7 @@ async fn serve_connection(dev: Arc<SimDevice>, mut stream: TcpStream, mut shutdo
             Then::Serve => {}
             Then::Close => return,
             Then::Silence => {
-                silence(&dev, &mut stream, &mut phase, &mut shutdown).await;
+                silence(&dev, &mut stream, phase, &mut shutdown).await;
                 return;
             }
         }
@@ -295,7 +292,7 @@ async fn serve_connection(dev: Arc<SimDevice>, mut stream: TcpStream, mut shutdo
 async fn trickle(
     stream: &mut TcpStream,
     bytes: &[u8],
-    phase: &mut watch::Receiver<Phase>,
+    phase: &PhaseCell,
     shutdown: &mut Shutdown,
 ) -> bool {
     for (i, byte) in bytes.iter().enumerate() {
@@ -324,7 +321,7 @@ async fn trickle(
 async fn silence(
     dev: &SimDevice,
     stream: &mut TcpStream,
-    phase: &mut watch::Receiver<Phase>,
+    phase: &PhaseCell,
     shutdown: &mut Shutdown,
 ) {
     let mut sink = [0u8; 1024];

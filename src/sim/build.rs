@@ -38,7 +38,7 @@ pub fn device(
                 // An XOR device has no login to tell bound from unbound; it stays bound.
                 .with_binding(!spec.transport.is_http() || account.has_owner()),
         ),
-        Dialect::Smart(profile) => Model::Smart(
+        Dialect::Smart(profile) => Model::Smart(Box::new(
             SmartState::new(
                 profile,
                 spec.identity,
@@ -49,8 +49,8 @@ pub fn device(
                 account.has_owner(),
             )
             .with_journal(journal.clone()),
-        ),
-        Dialect::Camera(profile) => Model::Camera(
+        )),
+        Dialect::Camera(profile) => Model::Camera(Box::new(
             CameraState::new(
                 profile,
                 spec.identity,
@@ -60,7 +60,7 @@ pub fn device(
                 now,
             )
             .with_journal(journal.clone()),
-        ),
+        )),
     };
     let mut state = SimState::new(model, spec.transport, account, time_scale, spec.addr);
     for &index in powering {

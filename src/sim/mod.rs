@@ -266,6 +266,7 @@ impl Simulator {
                 stop_rx.clone(),
             ));
         }
+        release_freed_memory();
         Ok(Simulator {
             devices,
             endpoints,
@@ -330,6 +331,16 @@ async fn bind_own(dev: &SimDevice) -> Result<(TcpListener, Vec<UdpSocket>), Star
         udp.push(socket);
     }
     Ok((tcp, udp))
+}
+
+/// Gives the allocator's free pages back to the kernel: building a fleet of 100,000 frees
+/// the specs it was built from (some 50 MB), which glibc would otherwise keep resident.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases memory the allocator holds free.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Is this address one the simulator may use?

@@ -78,13 +78,14 @@ impl Transport {
     }
 }
 
-/// The JSON a device answers in.
+/// The JSON a device answers in. The larger states are boxed so that a fleet of plugs pays
+/// for a plug's state only.
 #[derive(Debug)]
 pub enum Model {
     Iot(DeviceState),
-    Smart(SmartState),
+    Smart(Box<SmartState>),
     /// A camera or doorbell, which keeps its own sessions ([`super::camera`]).
-    Camera(CameraState),
+    Camera(Box<CameraState>),
 }
 
 #[derive(Debug)]

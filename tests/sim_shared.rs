@@ -251,3 +251,43 @@ fn a_power_cycle_run_against_shared_listeners_reboots_each_device_once() {
         assert_eq!(journaled(&journal, &job.device_id, "reboot"), 1);
     }
 }
+
+/// The listing `fleetreset simulate ARGS` prints before it serves, then stops it.
+fn listing(csv: &str, args: &[&str]) -> String {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("fleet.csv"), csv).unwrap();
+    let mut child = common::fleetreset()
+        .current_dir(dir.path())
+        .args(["simulate", "fleet.csv"])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _guard = common::KillOnDrop(child);
+    let mut listing = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        let done = line.starts_with("simulating ");
+        listing.push(line);
+        if done {
+            break;
+        }
+    }
+    listing.join("\n")
+}
+
+#[test]
+fn the_listing_says_which_listeners_the_simulator_uses() {
+    let shared = listing(&csv(6, 3), &["--shared-listeners"]);
+    assert!(
+        shared.contains("\nlisteners: shared, one socket per port on lo (a dark device resets connections), 2 socket(s)\nsimulating 3 device(s)"),
+        "{shared}"
+    );
+    let own = listing(&csv(56, 3), &[]);
+    assert!(
+        own.contains("\nlisteners: per device (a dark device refuses connections), 6 socket(s)\n"),
+        "{own}"
+    );
+}

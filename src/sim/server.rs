@@ -31,7 +31,8 @@ pub const MAX_CONNECTIONS_PER_DEVICE: usize = 32;
 pub enum Phase {
     /// Answering on TCP and UDP.
     Online,
-    /// Rebooting (or never coming back): connections dropped, connects refused.
+    /// Rebooting (or never coming back): connections dropped, datagrams unanswered, connects
+    /// refused (per-device listeners) or accepted and reset at once (shared listeners).
     Dark,
     /// Factory reset: left the network for good.
     Gone,

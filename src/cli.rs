@@ -127,6 +127,13 @@ pub struct SimulateArgs {
     #[arg(long)]
     pub journal: Option<PathBuf>,
 
+    /// Serve the whole fleet from one socket per port on the loopback interface, told apart
+    /// by the address a client reached, instead of sockets at each device's address (chosen
+    /// anyway when those would take over half the open-file limit). A dark device then
+    /// resets connections instead of refusing them.
+    #[arg(long)]
+    pub shared_listeners: bool,
+
     /// The credentials file that holds the accounts named by the inventory's `credentials`
     /// column, the devices' owners (same format and FLEETRESET_CRED_* variables as the
     /// client). Default: ~/.config/fleetreset/credentials.toml, if it exists.

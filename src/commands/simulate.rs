@@ -58,6 +58,8 @@ pub async fn run(
         say!("fleetreset: {} has no devices to simulate", inv.location());
         return Ok(Status::BadInput);
     }
+    // The rows are in the specs now; a fleet of 100,000 needn't hold them twice.
+    drop(inv);
     let journal = match &args.journal {
         Some(path) => Some(std::sync::Arc::new(
             sim::Journal::open(path)
@@ -65,7 +67,15 @@ pub async fn run(
         )),
         None => None,
     };
-    let simulator = Simulator::start_with(specs, args.time_scale, journal)
+    let options = sim::StartOptions {
+        journal,
+        listeners: if args.shared_listeners {
+            sim::Listeners::Shared
+        } else {
+            sim::Listeners::Auto
+        },
+    };
+    let simulator = Simulator::start_options(specs, args.time_scale, options)
         .await
         .context("starting the simulator")?;
     {
@@ -87,6 +97,12 @@ pub async fn run(
                 e.addr, e.model, e.id
             )?;
         }
+        writeln!(
+            out,
+            "listeners: {}, {} socket(s)",
+            simulator.listen_mode().describe(),
+            simulator.sockets()
+        )?;
         writeln!(
             out,
             "simulating {} device(s), time scale {}; Ctrl-C to stop",

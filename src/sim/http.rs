@@ -34,7 +34,7 @@ pub const REPLY_GRACE: Duration = Duration::from_millis(100);
 /// Serves one client connection until it closes, the device goes dark, or the simulator stops.
 pub async fn serve_connection(dev: Arc<SimDevice>, stream: TcpStream, mut shutdown: Shutdown) {
     let _ = stream.set_nodelay(true);
-    let mut phase = dev.phase.subscribe();
+    let phase = &dev.phase;
     let service_dev = Arc::clone(&dev);
     let service = service_fn(move |req: Request<Incoming>| {
         let dev = Arc::clone(&service_dev);
@@ -49,7 +49,7 @@ pub async fn serve_connection(dev: Arc<SimDevice>, stream: TcpStream, mut shutdo
             tracing::debug!(device = %dev.id, "http connection ends: {e}");
         },
         // Dropping the connection closes it, as a device that restarts does.
-        _ = until(&mut phase, |p| *p != Phase::Online) => {}
+        _ = until(phase, |p| *p != Phase::Online) => {}
         _ = stopped(&mut shutdown) => {}
     }
 }

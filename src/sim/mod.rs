@@ -9,13 +9,19 @@
 //! - [`account`]: whose login a device accepts, failed logins and lockout.
 //! - [`discovery`]: the UDP 20002/20004 probe and reply, without I/O.
 //! - [`fault`]: fault injection from the `sim_fault` column.
-//! - [`server`], [`http`]: TCP (XOR frames or HTTP), UDP and the device life cycle.
+//! - [`server`], [`http`], [`udp`]: TCP (XOR frames or HTTP), UDP and the device life cycle.
+//! - [`listen`], [`shared`]: the sockets' layout: each device's own, or one per port for the
+//!   fleet (chosen when per-device sockets would take over half the open-file limit).
+//! - [`journal`]: the file of what the devices received.
 //! - [`camera`]: cameras and doorbells over HTTPS (SslAes, LINKIE2), with their own TLS.
 //! - [`power`]: the power graph: a row's `power_via` plug or outlet powers it.
 //!
 //! Every device gets its own loopback address, so the real default ports work and python-kasa
 //! can reach each one by IP. Non-loopback rows are refused: the simulator must never answer
-//! for, or shadow, a real device.
+//! for, or shadow, a real device. A small fleet binds sockets at each device's address; a
+//! large one (or `--shared-listeners`) one socket per port on the loopback interface, told
+//! apart by the address a client reached ([`shared`]). A dark device refuses connections in
+//! the first layout and resets them in the second.
 //!
 //! Which protocol a row speaks comes from its optional `protocol` column: `iot` (XOR on TCP
 //! 9999, the default for legacy Kasa models), `klap` (the default for SMART models: KLAP v2
@@ -39,101 +45,47 @@
 
 pub mod account;
 pub mod aes;
+mod build;
 pub mod camera;
 pub mod discovery;
 pub mod fault;
 pub mod http;
+pub mod journal;
 pub mod klap;
+pub mod listen;
 pub mod model;
+pub mod phase;
+mod pktinfo;
 pub mod plan;
 pub mod power;
 pub mod profile;
 pub mod relay;
 pub mod server;
+pub mod shared;
 pub mod smart;
 pub mod smart_profile;
 pub mod state;
+pub mod udp;
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::net::{TcpListener, UdpSocket};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use account::Account;
-use model::{Model, SimState, Transport};
-use server::{Phase, SimDevice};
-use smart::SmartState;
-use state::DeviceState;
+use model::Transport;
+use server::SimDevice;
+use shared::SharedListeners;
 
+pub use journal::{Journal, JournalHandle};
+pub use listen::{ListenMode, Listeners};
 pub use plan::{DeviceSpec, Dialect, PROTOCOL_COLUMN, RowProblem, plan, plan_with};
 
 /// Largest time scale accepted: slower than real time is allowed, within reason.
 pub const MAX_TIME_SCALE: f64 = 100.0;
-
-/// A file of what the simulated devices received, one line each:
-/// `<RFC 3339 time> <device id> <reboot|reset|login_failed|discovery>`: every disruptive
-/// command, failed login and discovery probe; and the power graph's `outlet_off N`,
-/// `outlet_on N`, `power_lost` and `power_back` ([`power`]). Lets a rehearsal (or a test) prove what each
-/// device was actually sent, independently of what the runner recorded.
-#[derive(Debug)]
-pub struct Journal {
-    file: Mutex<std::fs::File>,
-}
-
-impl Journal {
-    /// Opens (appending) or creates the journal file.
-    pub fn open(path: &std::path::Path) -> std::io::Result<Journal> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
-        Ok(Journal {
-            file: Mutex::new(file),
-        })
-    }
-
-    /// Appends one line, flushed at once so a crash of anything else loses nothing.
-    pub fn record(&self, device: &str, command: &str) {
-        use std::io::Write;
-        let line = format!("{} {device} {command}\n", chrono::Utc::now().to_rfc3339());
-        let mut f = self
-            .file
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Err(e) = f.write_all(line.as_bytes()) {
-            tracing::error!("cannot write the simulator journal: {e}");
-        }
-    }
-}
-
-/// One device's way into a [`Journal`], with the row id its lines carry. Writes nothing when
-/// the simulator keeps no journal.
-#[derive(Debug, Clone, Default)]
-pub struct JournalHandle {
-    row_id: String,
-    journal: Option<Arc<Journal>>,
-}
-
-impl JournalHandle {
-    pub fn new(row_id: String, journal: Option<Arc<Journal>>) -> JournalHandle {
-        JournalHandle { row_id, journal }
-    }
-
-    /// Appends `<time> <row id> <command>`.
-    pub fn record(&self, command: &str) {
-        if let Some(j) = &self.journal {
-            j.record(&self.row_id, command);
-        }
-    }
-
-    /// The row id, for log lines.
-    pub fn device(&self) -> &str {
-        &self.row_id
-    }
-}
 
 /// Where one simulated device listens.
 #[derive(Debug, Clone)]
@@ -169,6 +121,8 @@ impl Endpoint {
 pub struct Simulator {
     devices: Vec<Arc<SimDevice>>,
     endpoints: Vec<Endpoint>,
+    mode: ListenMode,
+    sockets: usize,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
@@ -198,6 +152,14 @@ pub enum StartError {
     TimeScale(f64),
 }
 
+/// How a simulator starts, past its devices and time scale.
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// Where every reboot and reset a device receives is written.
+    pub journal: Option<Arc<Journal>>,
+    pub listeners: Listeners,
+}
+
 impl Simulator {
     /// Binds every device's sockets, then starts serving. On any bind error nothing keeps running.
     pub async fn start(specs: Vec<DeviceSpec>, time_scale: f64) -> Result<Simulator, StartError> {
@@ -210,170 +172,119 @@ impl Simulator {
         time_scale: f64,
         journal: Option<Arc<Journal>>,
     ) -> Result<Simulator, StartError> {
+        let options = StartOptions {
+            journal,
+            ..StartOptions::default()
+        };
+        Simulator::start_options(specs, time_scale, options).await
+    }
+
+    /// Like [`Simulator::start`], with a journal and a listener layout ([`listen`]).
+    pub async fn start_options(
+        specs: Vec<DeviceSpec>,
+        time_scale: f64,
+        options: StartOptions,
+    ) -> Result<Simulator, StartError> {
         if !(time_scale.is_finite() && time_scale > 0.0 && time_scale <= MAX_TIME_SCALE) {
             return Err(StartError::TimeScale(time_scale));
         }
+        let own_sockets = specs
+            .iter()
+            .filter(|s| !s.faults.offline)
+            .map(|s| listen::per_device_sockets(s.addr, s.transport))
+            .sum();
+        let mode = listen::choose(options.listeners, own_sockets, listen::soft_open_files());
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
-        let mut devices = Vec::new();
-        let mut endpoints = Vec::new();
         let now = Instant::now();
-        let mut bound = Vec::new();
-        let mut powered_by = Vec::new();
         // The outlets that power another row start on.
-        let feeding: Vec<(String, usize)> = specs
-            .iter()
-            .filter_map(|s| s.power_via.as_ref())
-            .map(|via| (via.id.clone(), usize::from(via.outlet.unwrap_or(1)) - 1))
-            .collect();
+        let mut feeding: HashMap<String, Vec<usize>> = HashMap::new();
+        for via in specs.iter().filter_map(|s| s.power_via.as_ref()) {
+            let index = usize::from(via.outlet.unwrap_or(1)) - 1;
+            feeding.entry(via.id.clone()).or_default().push(index);
+        }
+        let mut devices = Vec::with_capacity(specs.len());
+        let mut endpoints = Vec::with_capacity(specs.len());
+        let mut powered_by = Vec::new();
         for spec in specs {
-            let offline = spec.faults.offline;
             endpoints.push(Endpoint {
                 id: spec.id.clone(),
                 model: spec.model.clone(),
                 addr: spec.addr,
                 transport: spec.transport,
                 faults: spec.faults.describe(),
-                offline,
+                offline: spec.faults.offline,
             });
-            let (phase, _) = watch::channel(if offline { Phase::Dark } else { Phase::Online });
-            let journal = JournalHandle::new(spec.id.clone(), journal.clone());
-            let account = Account::new(spec.account, &spec.faults).with_journal(journal.clone());
-            let model = match spec.dialect {
-                Dialect::Iot { profile, family } => Model::Iot(
-                    DeviceState::new(profile, family, spec.identity, spec.faults, time_scale, now)
-                        .with_journal(journal.clone())
-                        // An XOR device has no login to tell bound from unbound; it stays bound.
-                        .with_binding(!spec.transport.is_http() || account.has_owner()),
-                ),
-                Dialect::Smart(profile) => Model::Smart(
-                    SmartState::new(
-                        profile,
-                        spec.identity,
-                        spec.addr.ip(),
-                        spec.faults,
-                        time_scale,
-                        now,
-                        account.has_owner(),
-                    )
-                    .with_journal(journal.clone()),
-                ),
-                Dialect::Camera(profile) => Model::Camera(
-                    camera::CameraState::new(
-                        profile,
-                        spec.identity,
-                        spec.faults,
-                        account.has_owner(),
-                        time_scale,
-                        now,
-                    )
-                    .with_journal(journal.clone()),
-                ),
-            };
-            let mut sim_state =
-                SimState::new(model, spec.transport, account, time_scale, spec.addr);
-            for (_, index) in feeding.iter().filter(|(id, _)| *id == spec.id) {
-                sim_state.start_powering(*index, now);
+            if let Some(via) = &spec.power_via {
+                powered_by.push((devices.len(), via.clone()));
             }
-            let (outputs, _) = watch::channel(sim_state.outputs());
-            powered_by.push(spec.power_via.clone());
-            let dev = Arc::new(SimDevice {
-                id: spec.id.clone(),
-                model: spec.model,
-                addr: spec.addr,
-                scale: time_scale,
-                boot_time: spec.boot_time,
-                transport: spec.transport,
-                state: Mutex::new(sim_state),
-                phase,
-                connections: Arc::new(Semaphore::new(server::MAX_CONNECTIONS_PER_DEVICE)),
-                journal: journal.clone(),
-                outputs,
-            });
-            devices.push(Arc::clone(&dev));
-            if offline {
-                continue;
-            }
-            let tcp = TcpListener::bind(spec.addr).await.map_err(|source| {
-                if source.kind() == std::io::ErrorKind::PermissionDenied && spec.addr.port() < 1024
-                {
-                    StartError::Privileged {
-                        id: spec.id.clone(),
-                        addr: spec.addr,
-                    }
-                } else {
-                    StartError::Tcp {
-                        id: spec.id.clone(),
-                        addr: spec.addr,
-                        source,
+            let powering = feeding.get(&spec.id).map_or(&[][..], Vec::as_slice);
+            let dev = build::device(spec, time_scale, now, options.journal.as_ref(), powering);
+            devices.push(Arc::new(dev));
+        }
+        let serving: Vec<Arc<SimDevice>> = devices
+            .iter()
+            .zip(&endpoints)
+            .filter(|(_, e)| !e.offline)
+            .map(|(d, _)| Arc::clone(d))
+            .collect();
+        let sockets = match mode {
+            ListenMode::PerDevice => {
+                let mut bound = Vec::with_capacity(serving.len());
+                for dev in serving {
+                    let (tcp, udp) = bind_own(&dev).await?;
+                    bound.push((dev, tcp, udp));
+                }
+                let sockets = bound.iter().map(|(_, _, udp)| 1 + udp.len()).sum();
+                for (dev, tcp, udp) in bound {
+                    tasks.spawn(server::run_tcp(Arc::clone(&dev), tcp, stop_rx.clone()));
+                    for socket in udp {
+                        tasks.spawn(udp::run(Arc::clone(&dev), socket, stop_rx.clone()));
                     }
                 }
-            })?;
-            // XOR devices answer discovery on their own port; HTTP devices on 20002 and 20004;
-            // Kasa cameras on the legacy 9999.
-            let udp_addrs: Vec<SocketAddr> = if spec.transport == Transport::Linkie2 {
-                vec![SocketAddr::new(
-                    spec.addr.ip(),
-                    crate::protocol::discovery::IOT_PORT,
-                )]
-            } else if spec.transport.is_http() {
-                discovery::PORTS
-                    .iter()
-                    .map(|&p| SocketAddr::new(spec.addr.ip(), p))
-                    .collect()
-            } else {
-                vec![spec.addr]
-            };
-            let mut udp = Vec::new();
-            for addr in udp_addrs {
-                udp.push(
-                    UdpSocket::bind(addr)
-                        .await
-                        .map_err(|source| StartError::Udp {
-                            id: spec.id.clone(),
-                            addr,
-                            source,
-                        })?,
-                );
+                sockets
             }
-            bound.push((dev, tcp, udp));
-        }
+            ListenMode::Shared => {
+                let shared = SharedListeners::bind(&serving)?;
+                let sockets = shared.sockets();
+                shared.serve(&mut tasks, &stop_rx);
+                sockets
+            }
+        };
         // Devices powered by a simulated plug or strip outlet follow its relay.
-        let by_id: std::collections::HashMap<&str, &Arc<SimDevice>> =
+        let by_id: HashMap<&str, &Arc<SimDevice>> =
             devices.iter().map(|d| (d.id.as_str(), d)).collect();
-        for (dev, via) in devices.iter().zip(&powered_by) {
-            let Some(via) = via else { continue };
-            let Some(feeder) = by_id.get(via.id.as_str()) else {
+        for (at, via) in &powered_by {
+            let Some(feed) = by_id.get(via.id.as_str()).and_then(|f| f.feed.as_ref()) else {
                 continue;
             };
             let index = usize::from(via.outlet.unwrap_or(1)) - 1;
             tasks.spawn(power::follow(
-                Arc::clone(dev),
-                feeder.outputs.subscribe(),
+                Arc::clone(&devices[*at]),
+                feed.subscribe(),
                 index,
                 stop_rx.clone(),
             ));
         }
-        for (dev, tcp, udp) in bound {
-            tasks.spawn(server::run_tcp(Arc::clone(&dev), tcp, stop_rx.clone()));
-            for socket in udp {
-                if dev.transport.answers_new_discovery() {
-                    tasks.spawn(server::run_discovery(
-                        Arc::clone(&dev),
-                        socket,
-                        stop_rx.clone(),
-                    ));
-                } else {
-                    tasks.spawn(server::run_udp(Arc::clone(&dev), socket, stop_rx.clone()));
-                }
-            }
-        }
+        release_freed_memory();
         Ok(Simulator {
             devices,
             endpoints,
+            mode,
+            sockets,
             stop,
             tasks,
         })
+    }
+
+    /// The listener layout it runs with.
+    pub fn listen_mode(&self) -> ListenMode {
+        self.mode
+    }
+
+    /// Listening sockets it bound, TCP and UDP.
+    pub fn sockets(&self) -> usize {
+        self.sockets
     }
 
     pub fn endpoints(&self) -> &[Endpoint] {
@@ -389,6 +300,46 @@ impl Simulator {
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Binds a device's own TCP listener and UDP sockets at its address.
+async fn bind_own(dev: &SimDevice) -> Result<(TcpListener, Vec<UdpSocket>), StartError> {
+    let tcp = TcpListener::bind(dev.addr).await.map_err(|source| {
+        if source.kind() == std::io::ErrorKind::PermissionDenied && dev.addr.port() < 1024 {
+            StartError::Privileged {
+                id: dev.id.clone(),
+                addr: dev.addr,
+            }
+        } else {
+            StartError::Tcp {
+                id: dev.id.clone(),
+                addr: dev.addr,
+                source,
+            }
+        }
+    })?;
+    let mut udp = Vec::new();
+    for addr in listen::udp_addrs(dev.addr, dev.transport) {
+        let socket = UdpSocket::bind(addr)
+            .await
+            .map_err(|source| StartError::Udp {
+                id: dev.id.clone(),
+                addr,
+                source,
+            })?;
+        udp.push(socket);
+    }
+    Ok((tcp, udp))
+}
+
+/// Gives the allocator's free pages back to the kernel: building a fleet of 100,000 frees
+/// the specs it was built from (some 50 MB), which glibc would otherwise keep resident.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases memory the allocator holds free.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

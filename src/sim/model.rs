@@ -78,13 +78,22 @@ impl Transport {
     }
 }
 
-/// The JSON a device answers in.
+mod http;
+
+pub use http::{HttpReply, HttpRequest, SESSION_COOKIE};
+
+/// The JSON a device answers in. The larger states are boxed so that a fleet of plugs pays
+/// for a plug's state only.
 #[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "plugs are most of a fleet: their state inline saves an allocation each"
+)]
 pub enum Model {
     Iot(DeviceState),
-    Smart(SmartState),
+    Smart(Box<SmartState>),
     /// A camera or doorbell, which keeps its own sessions ([`super::camera`]).
-    Camera(CameraState),
+    Camera(Box<CameraState>),
 }
 
 #[derive(Debug)]
@@ -94,67 +103,9 @@ enum Sessions {
     Aes(AesSessions),
 }
 
-/// The session cookie every HTTP device sets.
-pub const SESSION_COOKIE: &str = "TP_SESSIONID";
-
 /// How long AES answers that a locked device stays locked. The simulator keeps it locked
 /// until it restarts; the figure is the half hour real firmware reports.
 pub const LOCKOUT_SECS_LEFT: u64 = 1800;
-
-/// One HTTP request, as much of it as a device looks at.
-#[derive(Debug, Clone, Copy)]
-pub struct HttpRequest<'a> {
-    pub path: &'a str,
-    pub query: Option<&'a str>,
-    /// The `TP_SESSIONID` cookie's value.
-    pub session: Option<&'a str>,
-    pub body: &'a [u8],
-}
-
-/// One HTTP reply.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpReply {
-    pub status: u16,
-    /// Each a separate `Set-Cookie` header.
-    pub cookies: Vec<String>,
-    /// `application/json` when set, else `application/octet-stream`.
-    pub json: bool,
-    pub body: Vec<u8>,
-}
-
-impl HttpReply {
-    fn status(status: u16) -> HttpReply {
-        HttpReply {
-            status,
-            cookies: Vec::new(),
-            json: false,
-            body: Vec::new(),
-        }
-    }
-
-    fn bytes(body: Vec<u8>) -> HttpReply {
-        HttpReply {
-            body,
-            ..HttpReply::status(200)
-        }
-    }
-
-    fn json(value: &Value) -> HttpReply {
-        HttpReply {
-            json: true,
-            body: to_json(value),
-            ..HttpReply::status(200)
-        }
-    }
-
-    fn with_session(mut self, id: &str, lifetime_secs: u64) -> HttpReply {
-        // Two headers: a client that reads one `Set-Cookie` as one cookie (aiohttp) would
-        // take `TIMEOUT` for an attribute of the session cookie.
-        self.cookies.push(format!("{SESSION_COOKIE}={id}"));
-        self.cookies.push(format!("TIMEOUT={lifetime_secs}"));
-        self
-    }
-}
 
 /// Everything about one device that its server locks to answer a request.
 #[derive(Debug)]

@@ -102,7 +102,7 @@ pub fn plan_with(
     devices: &[Device],
     credentials: &Store,
 ) -> Result<Vec<DeviceSpec>, Vec<RowProblem>> {
-    let mut specs = Vec::new();
+    let mut specs = Vec::with_capacity(devices.len());
     let mut problems = Vec::new();
     // Discovery on UDP 20002/20004 can speak for one HTTP device per address.
     let mut http_ips: HashMap<IpAddr, String> = HashMap::new();

@@ -7,7 +7,7 @@
 //! 1; a plug's own relay is outlet 1), and every powered device's `power_lost` and
 //! `power_back`, so a test can read the off time and see that no other outlet moved.
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::Instant;
 
 use tokio::sync::watch;
@@ -17,19 +17,20 @@ use super::server::{Phase, Shutdown, SimDevice, stopped};
 /// Publishes `dev`'s relay states after a request, journaling each change.
 pub fn publish(dev: &SimDevice) {
     let now = dev.lock().outputs();
-    dev.outputs.send_if_modified(|old| {
-        if *old == now {
-            return false;
+    let mut last = dev.outputs.lock().unwrap_or_else(PoisonError::into_inner);
+    if *last == now {
+        return;
+    }
+    for (i, (was, is)) in last.iter().zip(&now).enumerate() {
+        if was != is {
+            let word = if *is { "outlet_on" } else { "outlet_off" };
+            dev.journal.record(&format!("{word} {}", i + 1));
         }
-        for (i, (was, is)) in old.iter().zip(&now).enumerate() {
-            if was != is {
-                let word = if *is { "outlet_on" } else { "outlet_off" };
-                dev.journal.record(&format!("{word} {}", i + 1));
-            }
-        }
-        *old = now.clone();
-        true
-    });
+    }
+    if let Some(feed) = &dev.feed {
+        feed.send_replace(now.clone());
+    }
+    *last = now;
 }
 
 /// Keeps `dev` powered by output `index` (from 0) of `feeder`, until the simulator stops.

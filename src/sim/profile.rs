@@ -5,6 +5,8 @@
 //! ids zeroed, alias masked), so per-device identity is generated at start-up from the
 //! inventory row; the MAC's vendor prefix comes from the capture.
 
+use std::sync::{Arc, OnceLock};
+
 use serde_json::Value;
 
 use crate::catalog;
@@ -36,41 +38,49 @@ const KLAP_PROFILES: &[(&str, &str)] = &[("HS100", include_str!("profiles/HS100-
 /// The model served for a row that names none: a plain, common plug.
 pub const DEFAULT_MODEL: &str = "HS103";
 
-/// One model's captured answers.
+/// One model's captured answers. Parsed once per capture and shared: a fleet of 100,000 of
+/// one model holds one copy.
 #[derive(Debug, Clone)]
 pub struct Profile {
     pub base_model: &'static str,
     /// `{module: {method: reply}}` as captured.
-    pub modules: Value,
+    pub modules: Arc<Value>,
+}
+
+/// The parsed `modules` of each capture, in the order of its table, parsed on first use.
+static PARSED: [OnceLock<Arc<Value>>; PROFILES.len()] = [const { OnceLock::new() }; PROFILES.len()];
+static PARSED_KLAP: [OnceLock<Arc<Value>>; KLAP_PROFILES.len()] =
+    [const { OnceLock::new() }; KLAP_PROFILES.len()];
+
+/// The capture of `base` in `table`, parsed into its cell of `parsed` the first time.
+fn cached(
+    table: &[(&'static str, &'static str)],
+    parsed: &'static [OnceLock<Arc<Value>>],
+    base: &str,
+) -> Option<Profile> {
+    let i = table.iter().position(|(name, _)| *name == base)?;
+    let (name, json) = table[i];
+    let modules = parsed[i].get_or_init(|| {
+        let doc: Value = serde_json::from_str(json).expect("embedded profiles are valid JSON");
+        Arc::new(doc["modules"].clone())
+    });
+    Some(Profile {
+        base_model: name,
+        modules: Arc::clone(modules),
+    })
 }
 
 impl Profile {
     /// The profile for a model string (region suffix ignored).
     pub fn for_model(model: &str) -> Option<Profile> {
-        let base = catalog::base_model(model);
-        let (name, json) = PROFILES.iter().find(|(name, _)| *name == base)?;
-        let doc: Value = serde_json::from_str(json).expect("embedded profiles are valid JSON");
-        Some(Profile {
-            base_model: name,
-            modules: doc["modules"].clone(),
-        })
+        cached(PROFILES, &PARSED, &catalog::base_model(model))
     }
 
     /// The profile of the model's KLAP hardware revision if one was captured, else its usual
     /// one (served over KLAP v1 all the same).
     pub fn for_model_over_klap(model: &str) -> Option<Profile> {
-        let base = catalog::base_model(model);
-        match KLAP_PROFILES.iter().find(|(name, _)| *name == base) {
-            Some((name, json)) => {
-                let doc: Value =
-                    serde_json::from_str(json).expect("embedded profiles are valid JSON");
-                Some(Profile {
-                    base_model: name,
-                    modules: doc["modules"].clone(),
-                })
-            }
-            None => Profile::for_model(model),
-        }
+        cached(KLAP_PROFILES, &PARSED_KLAP, &catalog::base_model(model))
+            .or_else(|| Profile::for_model(model))
     }
 
     /// Names of every model that has a profile.
@@ -151,6 +161,17 @@ mod tests {
             Profile::for_model_over_klap("KP115").unwrap().sysinfo()["model"],
             "KP115(US)"
         );
+    }
+
+    #[test]
+    fn devices_of_one_model_share_one_parsed_capture() {
+        let (a, b) = (Profile::for_model("HS103(US)"), Profile::for_model("HS103"));
+        assert!(Arc::ptr_eq(&a.unwrap().modules, &b.unwrap().modules));
+        let (klap, xor) = (
+            Profile::for_model_over_klap("HS100"),
+            Profile::for_model("HS100"),
+        );
+        assert!(!Arc::ptr_eq(&klap.unwrap().modules, &xor.unwrap().modules));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Serving one simulated device: its TCP listener and connections (XOR frames, or HTTP in
-//! [`super::http`]), its UDP discovery sockets, and its life cycle (online, dark while
-//! rebooting, gone after a factory reset).
+//! [`super::http`]) and its life cycle (online, dark while rebooting, gone after a factory
+//! reset). Its UDP side is in [`super::udp`]; shared listeners in [`super::shared`].
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -8,16 +8,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 
 use crate::protocol::iot::codec;
 use crate::protocol::iot::transport::read_frame;
 
 use super::JournalHandle;
-use super::discovery;
 use super::fault::{self, Then};
 use super::model::{SimState, Transport};
+use super::phase::PhaseCell;
 use super::state::Effect;
 
 /// Client connections one device serves at once; further clients wait in the listen backlog.
@@ -31,7 +31,8 @@ pub const MAX_CONNECTIONS_PER_DEVICE: usize = 32;
 pub enum Phase {
     /// Answering on TCP and UDP.
     Online,
-    /// Rebooting (or never coming back): connections dropped, connects refused.
+    /// Rebooting (or never coming back): connections dropped, datagrams unanswered, connects
+    /// refused (per-device listeners) or accepted and reset at once (shared listeners).
     Dark,
     /// Factory reset: left the network for good.
     Gone,
@@ -49,13 +50,16 @@ pub struct SimDevice {
     pub boot_time: Duration,
     pub transport: Transport,
     pub state: Mutex<SimState>,
-    pub phase: watch::Sender<Phase>,
+    pub phase: PhaseCell,
     /// Permits for [`MAX_CONNECTIONS_PER_DEVICE`].
     pub connections: Arc<Semaphore>,
     /// Where the discovery probes it hears are written (its state writes the commands).
     pub journal: JournalHandle,
-    /// What it powers: its relay, or each outlet's ([`super::power`]).
-    pub outputs: watch::Sender<Vec<bool>>,
+    /// What it powers, as last published: its relay, or each outlet's ([`super::power`]).
+    pub outputs: Mutex<Vec<bool>>,
+    /// The same, for the devices it powers to follow; only a device that powers another
+    /// row has one.
+    pub feed: Option<watch::Sender<Vec<bool>>>,
 }
 
 impl SimDevice {
@@ -71,7 +75,7 @@ impl SimDevice {
     }
 
     pub fn phase(&self) -> Phase {
-        *self.phase.borrow()
+        self.phase.get()
     }
 
     /// Carries out a reboot or reset after its reply went out. `grace` (real time) is added
@@ -114,13 +118,7 @@ impl SimDevice {
 
     /// Moves to `next` unless the device is gone (that is final). Returns whether it moved.
     pub(super) fn set_phase(&self, next: Phase) -> bool {
-        self.phase.send_if_modified(|p| {
-            if *p == Phase::Gone || *p == next {
-                return false;
-            }
-            *p = next;
-            true
-        })
+        self.phase.set(next)
     }
 }
 
@@ -139,19 +137,16 @@ pub(super) async fn stopped(shutdown: &mut Shutdown) {
     let _ = shutdown.wait_for(|s| *s).await;
 }
 
-/// Waits until the phase satisfies `pred`; false if the device's sender is gone. The borrow
-/// `wait_for` returns is dropped here, so callers' futures stay `Send`.
-pub(super) async fn until(
-    phase: &mut watch::Receiver<Phase>,
-    pred: impl FnMut(&Phase) -> bool,
-) -> bool {
-    phase.wait_for(pred).await.is_ok()
+/// Waits until the phase satisfies `pred`; then true.
+pub(super) async fn until(phase: &PhaseCell, pred: impl FnMut(&Phase) -> bool) -> bool {
+    phase.wait_for(pred).await;
+    true
 }
 
 /// Runs a device's TCP side: accept while online (XOR frames or HTTP, by its transport), one
 /// task per connection within [`MAX_CONNECTIONS_PER_DEVICE`]; close the listener while dark.
 pub async fn run_tcp(dev: Arc<SimDevice>, first: TcpListener, mut shutdown: Shutdown) {
-    let mut phase = dev.phase.subscribe();
+    let phase = &dev.phase;
     let mut listener = Some(first);
     loop {
         let l = match listener.take() {
@@ -168,7 +163,7 @@ pub async fn run_tcp(dev: Arc<SimDevice>, first: TcpListener, mut shutdown: Shut
                     Ok(p) => p,
                     Err(_) => return,
                 },
-                _ = until(&mut phase, |p| *p != Phase::Online) => break,
+                _ = until(phase, |p| *p != Phase::Online) => break,
                 _ = stopped(&mut shutdown) => return,
             };
             tokio::select! {
@@ -176,13 +171,7 @@ pub async fn run_tcp(dev: Arc<SimDevice>, first: TcpListener, mut shutdown: Shut
                     Ok((stream, _)) => {
                         let (dev, shutdown) = (Arc::clone(&dev), shutdown.clone());
                         tokio::spawn(async move {
-                            if dev.transport.is_tls() {
-                                super::camera::serve::serve_connection(dev, stream, shutdown).await;
-                            } else if dev.transport.is_http() {
-                                super::http::serve_connection(dev, stream, shutdown).await;
-                            } else {
-                                serve_connection(dev, stream, shutdown).await;
-                            }
+                            serve(dev, stream, shutdown).await;
                             drop(permit);
                         });
                     }
@@ -191,16 +180,27 @@ pub async fn run_tcp(dev: Arc<SimDevice>, first: TcpListener, mut shutdown: Shut
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                 },
-                _ = until(&mut phase, |p| *p != Phase::Online) => break,
+                _ = until(phase, |p| *p != Phase::Online) => break,
                 _ = stopped(&mut shutdown) => return,
             }
         }
         // Dropping the listener makes connection attempts fail, as with a device that is off.
         drop(l);
         tokio::select! {
-            back = until(&mut phase, |p| *p == Phase::Online) => if !back { return },
+            back = until(phase, |p| *p == Phase::Online) => if !back { return },
             _ = stopped(&mut shutdown) => return,
         }
+    }
+}
+
+/// Serves one accepted connection in the device's transport: XOR frames, HTTP, or HTTPS.
+pub(super) async fn serve(dev: Arc<SimDevice>, stream: TcpStream, shutdown: Shutdown) {
+    if dev.transport.is_tls() {
+        super::camera::serve::serve_connection(dev, stream, shutdown).await;
+    } else if dev.transport.is_http() {
+        super::http::serve_connection(dev, stream, shutdown).await;
+    } else {
+        serve_connection(dev, stream, shutdown).await;
     }
 }
 
@@ -222,7 +222,7 @@ async fn rebind(addr: SocketAddr, shutdown: &mut Shutdown) -> Option<TcpListener
 /// Serves one client connection until it closes, misbehaves, or the device goes dark.
 async fn serve_connection(dev: Arc<SimDevice>, mut stream: TcpStream, mut shutdown: Shutdown) {
     let _ = stream.set_nodelay(true);
-    let mut phase = dev.phase.subscribe();
+    let phase = &dev.phase;
     loop {
         let payload = tokio::select! {
             frame = read_frame(&mut stream, codec::MAX_FRAME_LEN) => match frame {
@@ -232,7 +232,7 @@ async fn serve_connection(dev: Arc<SimDevice>, mut stream: TcpStream, mut shutdo
                     return;
                 }
             },
-            _ = until(&mut phase, |p| *p != Phase::Online) => return,
+            _ = until(phase, |p| *p != Phase::Online) => return,
             _ = stopped(&mut shutdown) => return,
         };
         let Ok(request) = serde_json::from_slice::<Value>(&payload) else {
@@ -254,13 +254,15 @@ async fn serve_connection(dev: Arc<SimDevice>, mut stream: TcpStream, mut shutdo
         if link_drops {
             return;
         }
-        let faults = dev.lock().faults().clone();
-        if let Some(delay) = faults.slow {
+        let (slow, wire) = {
+            let state = dev.lock();
+            (state.faults().slow, state.faults().wire(&request, reply))
+        };
+        if let Some(delay) = slow {
             tokio::time::sleep(delay).await;
         }
-        let wire = faults.wire(&request, reply);
         let sent = if wire.trickle {
-            trickle(&mut stream, &wire.bytes, &mut phase, &mut shutdown).await
+            trickle(&mut stream, &wire.bytes, phase, &mut shutdown).await
         } else {
             // Biased towards the write: a reply that fits in the socket buffer goes out whole
             // even if the device goes dark at this moment (an acknowledged reboot does); only
@@ -268,7 +270,7 @@ async fn serve_connection(dev: Arc<SimDevice>, mut stream: TcpStream, mut shutdo
             tokio::select! {
                 biased;
                 written = stream.write_all(&wire.bytes) => written.is_ok(),
-                _ = until(&mut phase, |p| *p != Phase::Online) => false,
+                _ = until(phase, |p| *p != Phase::Online) => false,
                 _ = stopped(&mut shutdown) => false,
             }
         };
@@ -279,7 +281,7 @@ async fn serve_connection(dev: Arc<SimDevice>, mut stream: TcpStream, mut shutdo
             Then::Serve => {}
             Then::Close => return,
             Then::Silence => {
-                silence(&dev, &mut stream, &mut phase, &mut shutdown).await;
+                silence(&dev, &mut stream, phase, &mut shutdown).await;
                 return;
             }
         }
@@ -291,7 +293,7 @@ async fn serve_connection(dev: Arc<SimDevice>, mut stream: TcpStream, mut shutdo
 async fn trickle(
     stream: &mut TcpStream,
     bytes: &[u8],
-    phase: &mut watch::Receiver<Phase>,
+    phase: &PhaseCell,
     shutdown: &mut Shutdown,
 ) -> bool {
     for (i, byte) in bytes.iter().enumerate() {
@@ -320,7 +322,7 @@ async fn trickle(
 async fn silence(
     dev: &SimDevice,
     stream: &mut TcpStream,
-    phase: &mut watch::Receiver<Phase>,
+    phase: &PhaseCell,
     shutdown: &mut Shutdown,
 ) {
     let mut sink = [0u8; 1024];
@@ -335,68 +337,6 @@ async fn silence(
             },
             _ = until(phase, |p| *p != Phase::Online) => return,
             _ = stopped(shutdown) => return,
-        }
-    }
-}
-
-/// The next datagram that arrives while the device is online (a dark device hears nothing);
-/// `None` once the simulator stops.
-async fn next_datagram(
-    dev: &SimDevice,
-    socket: &UdpSocket,
-    buf: &mut [u8],
-    shutdown: &mut Shutdown,
-) -> Option<(usize, std::net::SocketAddr)> {
-    loop {
-        let received = tokio::select! {
-            r = socket.recv_from(buf) => r,
-            _ = stopped(shutdown) => return None,
-        };
-        match received {
-            Ok(x) if dev.phase() == Phase::Online => return Some(x),
-            Ok(_) => {}
-            Err(e) => tracing::debug!(device = %dev.id, "udp receive failed: {e}"),
-        }
-    }
-}
-
-/// Answers discovery datagrams (and any other unframed IOT request) while online, from the
-/// socket they arrived on, so the reply's source port is the one the client asked.
-pub async fn run_udp(dev: Arc<SimDevice>, socket: UdpSocket, mut shutdown: Shutdown) {
-    let mut buf = vec![0u8; 4096];
-    while let Some((n, from)) = next_datagram(&dev, &socket, &mut buf, &mut shutdown).await {
-        let Ok(request) = serde_json::from_slice::<Value>(&codec::decrypt(&buf[..n])) else {
-            continue;
-        };
-        dev.journal.record("discovery");
-        let (reply, effect) = dev.lock().handle_json(&request, Instant::now());
-        super::power::publish(&dev);
-        let body = serde_json::to_vec(&reply).expect("a JSON value serialises");
-        let sent = socket.send_to(&codec::encrypt(&body), from).await.is_ok();
-        if let (true, Some(effect)) = (sent, effect) {
-            dev.schedule(effect, Duration::ZERO);
-        }
-    }
-}
-
-/// Answers UDP 20002/20004 discovery probes for an HTTP device while it is online, from the
-/// socket they arrived on. Garbage is ignored.
-pub async fn run_discovery(dev: Arc<SimDevice>, socket: UdpSocket, mut shutdown: Shutdown) {
-    let mut buf = vec![0u8; 4096];
-    while let Some((n, from)) = next_datagram(&dev, &socket, &mut buf, &mut shutdown).await {
-        let Some(probe) = discovery::parse_probe(&buf[..n]) else {
-            continue;
-        };
-        dev.journal.record("discovery");
-        let Some(mut result) = dev.lock().discovery_result(Instant::now()) else {
-            continue;
-        };
-        if dev.transport.is_tls() {
-            super::camera::seal_discovery(&dev, &mut result, &buf[..n]);
-        }
-        let reply = discovery::encode_reply(probe, &result);
-        if let Err(e) = socket.send_to(&reply, from).await {
-            tracing::debug!(device = %dev.id, "discovery reply failed: {e}");
         }
     }
 }

@@ -50,7 +50,7 @@ pub async fn serve_connection(dev: Arc<SimDevice>, stream: TcpStream, mut shutdo
         }
         Err(_) => return,
     }
-    let mut phase = dev.phase.subscribe();
+    let phase = &dev.phase;
     let service_dev = Arc::clone(&dev);
     let service = service_fn(move |req: Request<Incoming>| {
         let dev = Arc::clone(&service_dev);
@@ -64,7 +64,7 @@ pub async fn serve_connection(dev: Arc<SimDevice>, stream: TcpStream, mut shutdo
         served = conn => if let Err(e) = served {
             tracing::debug!(device = %dev.id, "https connection ends: {e}");
         },
-        _ = until(&mut phase, |p| *p != Phase::Online) => {}
+        _ = until(phase, |p| *p != Phase::Online) => {}
         _ = stopped(&mut shutdown) => {}
     }
 }

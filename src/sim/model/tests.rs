@@ -35,7 +35,7 @@ fn device(transport: Transport, owner: Option<Credentials>) -> SimState {
                 .with_binding(owner.is_some()),
             )
         }
-        _ => Model::Smart(SmartState::new(
+        _ => Model::Smart(Box::new(SmartState::new(
             SmartProfile::for_model("P110").unwrap(),
             identity("P110(UK)"),
             addr.ip(),
@@ -43,7 +43,7 @@ fn device(transport: Transport, owner: Option<Credentials>) -> SimState {
             1.0,
             now,
             owner.is_some(),
-        )),
+        ))),
     };
     SimState::new(model, transport, account, 1.0, addr)
 }

@@ -3,6 +3,9 @@
     python3 benches/fleet.py                       # 100, 1,000, 10,000 and 100,000 devices
     python3 benches/fleet.py --sizes 100,1000      # a quick look
     python3 benches/fleet.py --no-write            # print the table, leave BENCHMARKS.md alone
+    python3 benches/fleet.py --client /tmp/old/fleetreset --no-kasa --no-write
+                                                   # another build's `run` (a before/after),
+                                                   # against this build's simulator
 
 For each size it builds the release binary (once), writes an inventory of HS103 plugs on
 loopback (127.200.0.0 and up, one address each), starts `fleetreset simulate` on it
@@ -169,7 +172,7 @@ def ensure_kasa():
     return py
 
 
-def bench_size(n, rate, concurrency, kasa, kasa_max):
+def bench_size(n, rate, concurrency, kasa, kasa_max, client):
     d = WORK / str(n)
     subprocess.run(["rm", "-rf", str(d)], check=True)
     d.mkdir(parents=True)
@@ -189,7 +192,7 @@ def bench_size(n, rate, concurrency, kasa, kasa_max):
         load0 = os.getloadavg()[0]
         cpu0, j0 = proc_cpu(sim.pid), lines(journal)
         db = d / "audit.db"
-        code, wall, cpu, rss = timed([str(BIN), "run", str(inv), "--action", "power-cycle", "--yes", "--rate", str(rate),
+        code, wall, cpu, rss = timed([str(client), "run", str(inv), "--action", "power-cycle", "--yes", "--rate", str(rate),
                                       "--concurrency", str(concurrency), "--time-scale", str(TIME_SCALE),
                                       "--db", str(db), "--reports-dir", str(d / "reports")],
                                      stdout=open(d / "run.log", "w"), stderr=subprocess.STDOUT)
@@ -256,7 +259,7 @@ def table(results, store, args):
     for r in results:
         for row in r["rows"]:
             overall, lo, hi, most = rate_figures(row["starts"], r["rate"]) if row["starts"] else (None, None, None, 0)
-            out.append(f"| {r['n']:,} | {r['rate']} | {row['tool']} | {row['wall']:.2f} | {r['ideal']:.2f} | {row['wall'] / r['ideal']:.3f} | "
+            out.append(f"| {r['n']:,} | {r['rate']} | {row['tool'] if row['tool'] != 'fleetreset' or args.client == str(BIN) else args.client} | {row['wall']:.2f} | {r['ideal']:.2f} | {row['wall'] / r['ideal']:.3f} | "
                        f"{fmt_rate(overall)} · {fmt_rate(lo)}–{fmt_rate(hi)} · {most} | {row['cpu']:.2f} | {1000 * row['cpu'] / r['n']:.3f} | "
                        f"{row['rss']:.0f} | {row['ok']:,} | {row['once']:,} ({row['twice']}) | {row['sim_cpu']:.2f} | "
                        f"{row['load'][0]:.2f}→{row['load'][1]:.2f} |")
@@ -282,12 +285,13 @@ def main():
     ap.add_argument("--kasa-max", type=int, default=100000, help="largest fleet python-kasa runs against")
     ap.add_argument("--no-store", action="store_true")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--client", default=str(BIN), help="the fleetreset binary whose `run` is measured")
     args = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--locked"], cwd=ROOT, check=True)
     kasa = None if args.no_kasa else ensure_kasa()
     results = []
     for n in [int(x) for x in args.sizes.split(",")]:
-        r = bench_size(n, RATES.get(n, 500), args.concurrency, kasa, args.kasa_max)
+        r = bench_size(n, RATES.get(n, 500), args.concurrency, kasa, args.kasa_max, args.client)
         results.append(r)
         print(json.dumps({k: v for k, v in r.items() if k != "rows"} | {"rows": [{k: v for k, v in row.items() if k != "starts"} for row in r["rows"]]}), flush=True)
     store = [] if args.no_store else store_bench()

@@ -23,6 +23,7 @@
 //! - [`signing`]: minisign signatures of the files others must trust; the signing key pair.
 //! - [`hint`]: the commands our messages suggest (`fleetreset resume …`), quoted to work as printed.
 //! - [`inert`]: device text made safe to show: one line, control characters escaped.
+//! - [`open_files`]: the open-file limit raised to the hard limit, for large runs and fleets.
 //! - [`output`]: messages on stderr that never stop the work when stderr is gone.
 
 pub mod audit_sample;
@@ -38,6 +39,7 @@ pub mod hint;
 pub mod inert;
 pub mod inventory;
 pub mod model;
+pub mod open_files;
 pub mod output;
 pub mod protocol;
 pub mod report;

@@ -15,6 +15,8 @@ fn main() -> ExitCode {
         Err(err) => return bad_usage(err),
     };
     init_tracing(cli.verbose);
+    // Before any socket: a run's jobs in flight and a simulator's devices each hold some.
+    fleetreset::open_files::raise_to_hard();
     let json = wants_json(&cli.command);
     let result = match cli.command {
         Command::Check(args) => commands::check::run(&args),

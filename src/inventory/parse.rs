@@ -5,34 +5,84 @@ use std::path::Path;
 
 use super::options::{Encoding, Format, ReadOptions};
 use super::reader::Record;
-use super::validate::Validator;
+use super::validate::{Kept, Validator};
 use super::{
-    Inventory, InventoryErrors, LoadError, RowError, delimiter, encoding, header, reader, workbook,
+    Checked, Inventory, InventoryErrors, LoadError, RowError, delimiter, encoding, header, reader,
+    workbook,
 };
 
-/// Reads CSV bytes: decoded, the delimiter given or detected, then checked row by row.
+/// A file read and checked: what was kept of its valid rows, and how it was read.
+pub(super) struct Parsed {
+    path: std::path::PathBuf,
+    sheet: Option<String>,
+    kept: Kept,
+    warnings: Vec<RowError>,
+    read: ReadOptions,
+}
+
+impl Parsed {
+    pub(super) fn inventory(self) -> Inventory {
+        Inventory {
+            path: self.path,
+            sheet: self.sheet,
+            devices: match self.kept {
+                Kept::Devices(devices) => devices,
+                Kept::Tally(_) => unreachable!("an inventory is read keeping its devices"),
+            },
+            warnings: self.warnings,
+            read: self.read,
+        }
+    }
+
+    pub(super) fn checked(self) -> Checked {
+        let tally = match self.kept {
+            Kept::Tally(tally) => tally,
+            Kept::Devices(devices) => super::Tally::of(&devices),
+        };
+        Checked {
+            path: self.path,
+            sheet: self.sheet,
+            tally,
+            warnings: self.warnings,
+        }
+    }
+}
+
+/// Reads CSV bytes into an [`Inventory`].
 pub(super) fn csv(
     path: &Path,
     bytes: &[u8],
     options: &ReadOptions,
 ) -> Result<Inventory, InventoryErrors> {
+    csv_kept(path, bytes, options, true).map(Parsed::inventory)
+}
+
+/// Reads CSV bytes: decoded, the delimiter given or detected, then checked row by row; the
+/// valid rows are kept as devices when `keep` says so, else counted.
+pub(super) fn csv_kept(
+    path: &Path,
+    bytes: &[u8],
+    options: &ReadOptions,
+    keep: bool,
+) -> Result<Parsed, InventoryErrors> {
     let decoded = encoding::decode(bytes, options.encoding);
     let mut errors = decoded.errors;
     let found = match options.delimiter {
         Some(d) => Ok(d),
         None => delimiter::detect(&decoded.body),
     };
-    let mut devices = Vec::new();
+    let mut kept = Kept::empty(keep);
     let mut used = None;
     match found {
         Ok(d) => {
             used = Some(d);
             let forced = options.delimiter.is_some();
-            devices = checked(
+            kept = checked(
                 reader::records(&decoded.body, d),
                 &mut errors,
                 "the file is empty or has only comments",
                 |header| delimiter::hint(&header.fields, d, forced),
+                keep,
             );
         }
         Err(error) => errors.push(error),
@@ -41,7 +91,7 @@ pub(super) fn csv(
         delimiter: used,
         ..options.clone()
     };
-    finish(path, None, devices, errors, decoded.warnings, read)
+    finish(path, None, kept, errors, decoded.warnings, read)
 }
 
 /// Reads the sheet of a workbook.
@@ -50,7 +100,8 @@ pub(super) fn workbook(
     bytes: &[u8],
     format: Format,
     options: &ReadOptions,
-) -> Result<Inventory, LoadError> {
+    keep: bool,
+) -> Result<Parsed, LoadError> {
     let sheet = workbook::read(bytes, format, options.sheet.as_deref()).map_err(|source| {
         LoadError::Workbook {
             path: path.to_path_buf(),
@@ -58,18 +109,19 @@ pub(super) fn workbook(
         }
     })?;
     let mut errors = Vec::new();
-    let devices = checked(
+    let kept = checked(
         sheet.records.into_iter(),
         &mut errors,
         "the sheet is empty or has only comments",
         |_| None,
+        keep,
     );
     let read = ReadOptions {
         delimiter: None,
         encoding: Encoding::Auto,
         sheet: Some(sheet.name.clone()),
     };
-    finish(path, Some(sheet.name), devices, errors, Vec::new(), read).map_err(LoadError::Invalid)
+    finish(path, Some(sheet.name), kept, errors, Vec::new(), read).map_err(LoadError::Invalid)
 }
 
 /// The header, then every row checked against it; problems go to `errors`. `hint` may add a
@@ -79,7 +131,8 @@ fn checked(
     errors: &mut Vec<RowError>,
     empty: &str,
     hint: impl Fn(&Record) -> Option<String>,
-) -> Vec<super::Device> {
+    keep: bool,
+) -> Kept {
     match records.next() {
         None => {
             errors.push(RowError {
@@ -89,12 +142,12 @@ fn checked(
                      and host"
                 ),
             });
-            Vec::new()
+            Kept::empty(keep)
         }
         // Without the header's columns no row can be checked.
         Some(Err(error)) => {
             errors.push(error);
-            Vec::new()
+            Kept::empty(keep)
         }
         Some(Ok(header)) => {
             let (columns, header_errors) = header::columns(&header);
@@ -104,18 +157,18 @@ fn checked(
                     line: header.line,
                     message,
                 }));
-                return Vec::new();
+                return Kept::empty(keep);
             };
-            let mut validator = Validator::new(&columns);
+            let mut validator = Validator::new(&columns, keep);
             for record in records {
                 match record {
                     Ok(record) => validator.row(&record),
                     Err(error) => validator.unreadable(error),
                 }
             }
-            let (valid, row_errors) = validator.finish();
+            let (kept, row_errors) = validator.finish();
             errors.extend(row_errors);
-            valid
+            kept
         }
     }
 }
@@ -123,16 +176,16 @@ fn checked(
 fn finish(
     path: &Path,
     sheet: Option<String>,
-    devices: Vec<super::Device>,
+    kept: Kept,
     mut errors: Vec<RowError>,
     warnings: Vec<RowError>,
     read: ReadOptions,
-) -> Result<Inventory, InventoryErrors> {
+) -> Result<Parsed, InventoryErrors> {
     if errors.is_empty() {
-        return Ok(Inventory {
+        return Ok(Parsed {
             path: path.to_path_buf(),
             sheet,
-            devices,
+            kept,
             warnings,
             read,
         });

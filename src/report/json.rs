@@ -46,11 +46,20 @@ pub fn render(
 /// the commands print with `--json`.
 pub fn to_string_inert(value: &impl Serialize) -> serde_json::Result<String> {
     let mut bytes = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(&mut bytes, InertStrings::default());
-    value.serialize(&mut ser)?;
-    bytes.push(b'\n');
+    to_writer_inert(&mut bytes, value)?;
     // The serializer writes only UTF-8, and the escapes are ASCII.
     Ok(String::from_utf8(bytes).expect("serde_json writes UTF-8"))
+}
+
+/// [`to_string_inert`], written to `writer` as it goes: for output too large to hold (the
+/// plan of a million rows).
+pub fn to_writer_inert(
+    mut writer: impl io::Write,
+    value: &impl Serialize,
+) -> serde_json::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(&mut writer, InertStrings::default());
+    value.serialize(&mut ser)?;
+    writer.write_all(b"\n").map_err(serde_json::Error::io)
 }
 
 /// serde_json's pretty layout, with every character [`needs_escape`] is true for written as a

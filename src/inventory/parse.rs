@@ -77,8 +77,11 @@ pub(super) fn csv_kept(
         Ok(d) => {
             used = Some(d);
             let forced = options.delimiter.is_some();
+            // A row per line at most, a guess to size the tables by.
+            let lines = decoded.body.iter().filter(|&&b| b == b'\n').count() + 1;
             kept = checked(
                 reader::records(&decoded.body, d),
+                lines,
                 &mut errors,
                 "the file is empty or has only comments",
                 |header| delimiter::hint(&header.fields, d, forced),
@@ -109,8 +112,10 @@ pub(super) fn workbook(
         }
     })?;
     let mut errors = Vec::new();
+    let rows = sheet.records.len();
     let kept = checked(
         sheet.records.into_iter(),
+        rows,
         &mut errors,
         "the sheet is empty or has only comments",
         |_| None,
@@ -125,9 +130,10 @@ pub(super) fn workbook(
 }
 
 /// The header, then every row checked against it; problems go to `errors`. `hint` may add a
-/// word on a header without the required columns.
+/// word on a header without the required columns. `rows` is about how many records there are.
 fn checked(
     mut records: impl Iterator<Item = Result<Record, RowError>>,
+    rows: usize,
     errors: &mut Vec<RowError>,
     empty: &str,
     hint: impl Fn(&Record) -> Option<String>,
@@ -159,7 +165,7 @@ fn checked(
                 }));
                 return Kept::empty(keep);
             };
-            let mut validator = Validator::new(&columns, keep);
+            let mut validator = Validator::new(&columns, keep, rows);
             for record in records {
                 match record {
                     Ok(record) => validator.row(&record),
@@ -434,6 +440,39 @@ mod tests {
                     .to_string()
             )]
         );
+    }
+
+    #[test]
+    fn counting_the_valid_rows_finds_the_problems_keeping_them_finds() {
+        let texts: [&[u8]; 7] = [
+            b"id,host,site,power_via\nstrip,10.0.0.1,a,\nlamp,10.0.0.2,b,strip#1\nfan,10.0.0.3,a,\n",
+            b"id,host,model,mac,power_via\ns,10.0.0.1,KP303(UK),50:C7:BF:00:00:01,\n\
+              s,10.0.0.2,,,\nl,10.0.0.1,,50-c7-bf-00-00-01,s#9\nx,10.0.0.9,,,nobody\n",
+            b"id,host\n",
+            b"",
+            b"id,model\na,HS103\n",
+            b"id,host\nR\xE9sidence,10.0.0.1\n",
+            b"id;host;site\na;10.0.0.1;\"x\"y\nb;10.0.0.2;\"open\n",
+        ];
+        let options = ReadOptions::default();
+        for bytes in texts {
+            let shown = String::from_utf8_lossy(bytes);
+            let kept = csv_kept(Path::new("x.csv"), bytes, &options, true);
+            let counted = csv_kept(Path::new("x.csv"), bytes, &options, false);
+            match (kept, counted) {
+                (Ok(kept), Ok(counted)) => {
+                    let (kept, counted) = (kept.inventory(), counted.checked());
+                    assert_eq!(counted.tally, crate::inventory::Tally::of(&kept.devices));
+                    assert_eq!(counted.warnings, kept.warnings, "{shown}");
+                }
+                (Err(kept), Err(counted)) => {
+                    assert_eq!(counted.errors, kept.errors, "{shown}");
+                    assert!(!counted.errors.is_empty());
+                    assert_eq!(counted.warnings, kept.warnings, "{shown}");
+                }
+                _ => panic!("one way refused and the other did not: {shown}"),
+            }
+        }
     }
 
     #[test]

@@ -35,6 +35,10 @@ impl Kept {
     }
 }
 
+/// Most rows the validator makes room for before the first: a guess from the file's line count,
+/// which blank and comment lines inflate, so it is capped; past it the tables grow as usual.
+const MAX_RESERVED_ROWS: usize = 1 << 20;
+
 /// The problem a file too large for [`FirstSeen`] gets, once.
 const TOO_LARGE: &str = "the inventory is too large to check for duplicates (over 4 GiB of ids, \
                          hosts or MACs, or past line 4294967295); split it into smaller files";
@@ -68,9 +72,11 @@ pub(super) struct Validator<'c> {
 }
 
 impl<'c> Validator<'c> {
-    /// A validator keeping every valid row as a [`Device`] (`keep`), or only their [`Tally`].
-    pub(super) fn new(columns: &'c Columns, keep: bool) -> Self {
-        Validator {
+    /// A validator keeping every valid row as a [`Device`] (`keep`), or only their [`Tally`],
+    /// with room for about `rows` rows.
+    pub(super) fn new(columns: &'c Columns, keep: bool, rows: usize) -> Self {
+        let rows = rows.min(MAX_RESERVED_ROWS);
+        let mut validator = Validator {
             columns,
             ids: FirstSeen::default(),
             hosts: FirstSeen::default(),
@@ -84,7 +90,16 @@ impl<'c> Validator<'c> {
             sites: HashSet::new(),
             too_large: false,
             errors: Vec::new(),
+        };
+        validator.ids.reserve(rows);
+        validator.hosts.reserve(rows);
+        if columns.has(Column::Mac) {
+            validator.macs.reserve(rows);
         }
+        if let Kept::Devices(devices) = &mut validator.kept {
+            devices.reserve(rows);
+        }
+        validator
     }
 
     /// A record that could not be read; kept so that problems stay in one list.

@@ -225,8 +225,8 @@ impl<'c> Validator<'c> {
         self.errors.push(RowError { line, message });
     }
 
-    /// The first line of `key` in `seen`, or `None` when it is new (recorded as on `line`).
-    /// A file too large to record it in is refused, once.
+    /// Whether the `which` key `key` was seen before, and on which line; a new one is recorded
+    /// as first on `line`. A file too large to record it in is refused, once (`Err`).
     fn first_line(&mut self, which: Key, key: &[u8], line: u64) -> Result<Seen, ()> {
         let seen = match which {
             Key::Id => &mut self.ids,

@@ -2,21 +2,27 @@
 //! `FILE:LINE: message`. It is the one validator: `plan` and `run` refuse what it refuses, with
 //! the same lines ([`refuse_rows`] for what an action adds).
 
-use std::collections::HashSet;
 use std::io::{self, BufWriter, Write};
 
 use crate::cli::CheckArgs;
 use crate::exit::{Early, Status};
-use crate::inventory::{self, Inventory, InventoryErrors, LoadError, rules};
+use crate::inventory::{self, Checked, Inventory, InventoryErrors, LoadError, Tally, rules};
 use crate::model::Action;
 use crate::output::{despite_closed_pipe, say};
 
 /// Prints the summary of a clean inventory on stdout, or its problems on stderr. A file that
 /// can't be read is an error, naming the file.
 pub fn run(args: &CheckArgs) -> anyhow::Result<Status> {
-    let result = match inventory::load_with(&args.inventory.file, &args.inventory.read.options()) {
-        Ok(inv) => refused(inv, args)?,
-        Err(err) => Err(err),
+    let (file, options) = (&args.inventory.file, args.inventory.read.options());
+    // Only the rules of a run need the rows themselves; the file alone is checked without
+    // keeping them.
+    let result = if args.action.is_some() || args.credentials.is_some() {
+        match inventory::load_with(file, &options) {
+            Ok(inv) => refused(inv, args)?.map(|inv| checked(&inv)),
+            Err(err) => Err(err),
+        }
+    } else {
+        inventory::check_with(file, &options)
     };
     // Buffered: stderr is unbuffered, and a broken file can have a problem on every line.
     let mut stderr = BufWriter::new(io::stderr().lock());
@@ -106,9 +112,19 @@ pub(crate) fn refuse_rows(
     )))
 }
 
+/// What `check` prints of a clean inventory it kept.
+fn checked(inventory: &Inventory) -> Checked {
+    Checked {
+        path: inventory.path.clone(),
+        sheet: inventory.sheet.clone(),
+        tally: Tally::of(&inventory.devices),
+        warnings: inventory.warnings.clone(),
+    }
+}
+
 /// The status, and how printing it went.
 fn report(
-    result: Result<Inventory, LoadError>,
+    result: Result<Checked, LoadError>,
     stdout: &mut impl Write,
     stderr: &mut impl Write,
 ) -> anyhow::Result<(Status, io::Result<()>)> {
@@ -130,15 +146,14 @@ fn report(
 }
 
 /// `FILE: ok, 12 devices (3 sites, 2 powered via another device)`.
-fn summary(inventory: &Inventory) -> String {
-    let devices = &inventory.devices;
-    let sites: HashSet<&str> = devices.iter().filter_map(|d| d.site.as_deref()).collect();
-    let powered = devices.iter().filter(|d| d.power_via.is_some()).count();
+fn summary(checked: &Checked) -> String {
+    let tally = &checked.tally;
     format!(
-        "{}: ok, {} ({}, {powered} powered via another device)",
-        inventory.location(),
-        counted(devices.len(), "device"),
-        counted(sites.len(), "site"),
+        "{}: ok, {} ({}, {} powered via another device)",
+        checked.location(),
+        counted(tally.devices, "device"),
+        counted(tally.sites, "site"),
+        tally.powered,
     )
 }
 
@@ -165,8 +180,9 @@ mod tests {
     use super::*;
 
     fn check(text: &str) -> (Status, String, String) {
-        let result =
-            inventory::parse(Path::new("inv/x.csv"), text.as_bytes()).map_err(LoadError::Invalid);
+        let result = inventory::parse(Path::new("inv/x.csv"), text.as_bytes())
+            .map(|inv| checked(&inv))
+            .map_err(LoadError::Invalid);
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let (status, printed) = report(result, &mut out, &mut err).unwrap();
         printed.unwrap();
@@ -232,7 +248,9 @@ mod tests {
         let text = "id,host,mac\na,10.0.0.1,50:C7:BF:00:00:01\nb,10.0.0.2,\n";
         let inv = inventory::parse(Path::new("inv/x.csv"), text.as_bytes()).unwrap();
         let reset = Some(Action::FactoryReset);
-        let result = refused(inv.clone(), &args(reset, false)).unwrap();
+        let result = refused(inv.clone(), &args(reset, false))
+            .unwrap()
+            .map(|inv| checked(&inv));
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let (status, _) = report(result, &mut out, &mut err).unwrap();
         assert_eq!(status, Status::BadInput);
@@ -252,7 +270,7 @@ mod tests {
 
     #[test]
     fn an_unreadable_file_is_an_error_naming_it() {
-        let result = inventory::load(Path::new("no/such/inventory.csv"));
+        let result = inventory::check_with(Path::new("no/such/inventory.csv"), &Default::default());
         let err = report(result, &mut Vec::new(), &mut Vec::new()).unwrap_err();
         assert_eq!(
             err.to_string(),

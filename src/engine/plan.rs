@@ -12,7 +12,11 @@ use crate::inventory::{Device, ProtocolChoice};
 use crate::model::{Action, Method};
 
 use super::config::{BOOT_BUDGET_FACTOR, LEAVE_BUDGET};
-use super::method::{self, MethodChoice, MethodPlan};
+use super::method::{MethodChoice, MethodPlan};
+
+mod planner;
+
+pub use planner::Planner;
 
 /// Time a probe and a command take on a healthy LAN, for estimates.
 const EXCHANGE_ESTIMATE: Duration = Duration::from_secs(2);
@@ -124,72 +128,11 @@ pub fn plan(devices: &[Device], action: Action) -> Vec<PlannedJob> {
 /// Plans every device for `action` by the method `asked` (`--method`), where its row and the
 /// catalog allow it, with the order power dependencies impose ([`PlannedJob::after`]).
 pub fn plan_with(devices: &[Device], action: Action, asked: MethodChoice) -> Vec<PlannedJob> {
-    let by_id: std::collections::HashMap<&str, &Device> =
-        devices.iter().map(|d| (d.id.as_str(), d)).collect();
-    // Who each row powers, once: a fleet of 100,000 rows must not be scanned for each row.
-    let mut powers: std::collections::HashMap<&str, Vec<String>> = Default::default();
-    for d in devices {
-        if let Some(via) = &d.power_via {
-            powers
-                .entry(via.id.as_str())
-                .or_default()
-                .push(d.id.clone());
-        }
-    }
-    let mut jobs: Vec<PlannedJob> = devices
-        .iter()
-        .enumerate()
-        .map(|(i, d)| {
-            let feeder = d
-                .power_via
-                .as_ref()
-                .and_then(|v| by_id.get(v.id.as_str()).copied());
-            let mut job = plan_one(u32::try_from(i).unwrap_or(u32::MAX), d, action);
-            // The run's `--method`, when it names one, is for every row; else each row's own.
-            let asked = match asked {
-                MethodChoice::Auto => d.method,
-                run_wide => run_wide,
-            };
-            let method = method::choose(d, &job.model, feeder, action, asked);
-            job.why = method.why(&job.model, action);
-            job.after = powers.get(d.id.as_str()).cloned().unwrap_or_default();
-            shape(&mut job, method, action);
-            job
-        })
-        .collect();
-    // A feeder cycled at its own outlet after what it powers cuts their power a second time.
-    let upstream_of: std::collections::HashMap<&str, String> = jobs
-        .iter()
-        .filter_map(|j| match &j.method {
-            MethodPlan::Upstream(u) => Some((j.device.id.as_str(), u.outlet_name())),
-            _ => None,
-        })
-        .collect();
-    let twice: Vec<(usize, String)> = jobs
-        .iter()
-        .enumerate()
-        .filter(|(_, j)| !matches!(j.method, MethodPlan::Manual(_)))
-        .filter_map(|(i, j)| {
-            let via = j.device.power_via.as_ref()?;
-            let outlet = upstream_of.get(via.id.as_str())?;
-            Some((
-                i,
-                format!(
-                    "{} is itself power-cycled at {} after it: this device loses power a second time then",
-                    crate::inert::Inert(&via.id),
-                    crate::inert::Inert(outlet)
-                ),
-            ))
-        })
-        .collect();
-    for (i, w) in twice {
-        jobs[i].warnings.push(w);
-    }
-    jobs
+    Planner::new(devices, action, asked).jobs().collect()
 }
 
 /// Rewrites the remote plan's steps and times for an upstream or manual method.
-fn shape(job: &mut PlannedJob, method: MethodPlan, action: Action) {
+pub(super) fn shape(job: &mut PlannedJob, method: MethodPlan, action: Action) {
     let boot = job.model.boot_time;
     match &method {
         MethodPlan::Remote => {}
@@ -243,7 +186,7 @@ fn shape(job: &mut PlannedJob, method: MethodPlan, action: Action) {
     job.method = method;
 }
 
-fn plan_one(seq: u32, device: &Device, action: Action) -> PlannedJob {
+pub(super) fn plan_one(seq: u32, device: &Device, action: Action) -> PlannedJob {
     let model = device
         .model
         .as_deref()

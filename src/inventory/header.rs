@@ -77,6 +77,11 @@ impl Columns {
         let value = fields.get(self.known[column as usize]?)?;
         (!value.is_empty()).then_some(value.as_str())
     }
+
+    /// Whether the header has `column`.
+    pub fn has(&self, column: Column) -> bool {
+        self.known[column as usize].is_some()
+    }
 }
 
 /// Reads the header row. The columns come back only when rows can be checked against them,

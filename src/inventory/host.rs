@@ -91,6 +91,31 @@ impl Host {
     }
 }
 
+impl Host {
+    /// The key two rows naming the same machine share, written into `key` (cleared first): the
+    /// [`Host::canonical_name`] as bytes (an IP's octets, tagged by family; a name in lower
+    /// case, tagged as a name), then the port, `default` when none is given. Bytes, not text:
+    /// a million rows are compared without formatting a million addresses.
+    pub(super) fn key_into(&self, default: u16, key: &mut Vec<u8>) {
+        key.clear();
+        match self.ip().map(|ip| ip.to_canonical()) {
+            Some(IpAddr::V4(v4)) => {
+                key.push(4);
+                key.extend_from_slice(&v4.octets());
+            }
+            Some(IpAddr::V6(v6)) => {
+                key.push(6);
+                key.extend_from_slice(&v6.octets());
+            }
+            None => {
+                key.push(b'n');
+                key.extend(self.name.bytes().map(|b| b.to_ascii_lowercase()));
+            }
+        }
+        key.extend_from_slice(&self.port_or(default).to_le_bytes());
+    }
+}
+
 impl fmt::Display for Host {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.port {

@@ -22,26 +22,25 @@ pub(super) struct Link {
     pub text: String,
 }
 
-/// Problems with `links` (in line order), given the line of the first row with each id and
-/// the model of each valid row's id.
-pub(super) fn check(
+/// Problems with `links` (in line order), given what `row` says of an id: `None` when no row
+/// has it, else the model of the valid row with that id (`None` when there is no such row, or
+/// it gives no model).
+pub(super) fn check<'m>(
     links: &[Link],
-    ids: &HashMap<String, u64>,
-    models: &HashMap<&str, Option<&str>>,
+    row: impl Fn(&str) -> Option<Option<&'m str>>,
 ) -> Vec<RowError> {
     let mut errors = Vec::new();
     for link in links {
+        let target = row(&link.via.id);
         let message = if link.via.id == link.from {
             format!("power_via {} names this row itself", quoted(&link.text))
-        } else if !ids.contains_key(&link.via.id) {
+        } else if target.is_none() {
             format!(
                 "power_via {} names no row (no row has id {})",
                 quoted(&link.text),
                 quoted(&link.via.id)
             )
-        } else if let Some(why) = models
-            .get(link.via.id.as_str())
-            .copied()
+        } else if let Some(why) = target
             .flatten()
             .and_then(|model| switch_problem(&link.via, model))
         {

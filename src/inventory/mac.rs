@@ -77,8 +77,8 @@ impl FromStr for MacAddr {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         // Bytes, not chars: slicing a str at fixed offsets would panic inside a multi-byte
         // character, and every valid form is ASCII anyway.
-        let hex = match s.as_bytes() {
-            bytes if bytes.len() == 12 => bytes.to_vec(),
+        let hex: [u8; 12] = match s.as_bytes() {
+            bytes if bytes.len() == 12 => bytes.try_into().map_err(|_| EXPECTED_FORMS)?,
             bytes if bytes.len() == 17 => without_separators(bytes).ok_or(EXPECTED_FORMS)?,
             _ => return Err(EXPECTED_FORMS.to_string()),
         };
@@ -93,19 +93,20 @@ impl FromStr for MacAddr {
 
 /// The 12 hex characters of `AA:BB:..` or `AA-BB-..`, when the five separators are all `:` or
 /// all `-`.
-fn without_separators(bytes: &[u8]) -> Option<Vec<u8>> {
+fn without_separators(bytes: &[u8]) -> Option<[u8; 12]> {
     let separator = bytes[2];
     if separator != b':' && separator != b'-' {
         return None;
     }
-    let mut hex = Vec::with_capacity(12);
+    let mut hex = [0; 12];
+    let mut digits = hex.iter_mut();
     for (i, &b) in bytes.iter().enumerate() {
         if i % 3 == 2 {
             if b != separator {
                 return None;
             }
         } else {
-            hex.push(b);
+            *digits.next()? = b;
         }
     }
     Some(hex)

@@ -4,6 +4,7 @@
 //! - [`load`] reads a file, [`parse`] validates CSV bytes; both return every problem at once.
 //!   [`load_with`] and [`parse_with`] take [`ReadOptions`] and read workbooks too (by the
 //!   file's extension, [`Format::of`]).
+//! - [`check_with`] validates a file without keeping its rows: its [`Checked`] [`Tally`].
 //! - [`Device`] is one validated row; [`Host`] and [`MacAddr`] are its typed fields.
 //! - [`unicast_problem`] (also [`Host::unicast_problem`]) says why an address can't be one
 //!   device's, [`MacAddr::is_device_identity`] whether a MAC can name one device. Rows failing
@@ -20,6 +21,8 @@
 //! - `layout`: a sheet's hidden rows and (`.ods`) merged cells, which calamine doesn't read.
 //! - `header`: the header row → column positions.
 //! - `validate`: one record → [`Device`], plus duplicate ids, hosts and MACs.
+//! - `first_seen`: the duplicate finder, each key kept once, compactly.
+//! - `tally`: [`Tally`], [`Checked`]: what `check` says of valid rows it doesn't keep.
 //! - `links`: `power_via` references between rows.
 //! - `host`, `mac`, `power`, `protocol`, `device_id`: the typed fields and their parsers.
 //! - `rules`: what an action refuses of an inventory that is valid on its own (a factory reset
@@ -34,6 +37,7 @@ mod delimiter;
 mod device_id;
 mod encoding;
 mod errors;
+mod first_seen;
 mod header;
 mod host;
 mod layout;
@@ -48,6 +52,7 @@ mod reader;
 pub mod rules;
 mod sniff;
 mod table;
+mod tally;
 mod validate;
 mod workbook;
 
@@ -64,6 +69,7 @@ pub use options::{
 pub use power::{MAX_OUTLET, PowerViaError};
 pub use protocol::{ProtocolChoice, ProtocolChoiceError};
 pub use table::{Table, read_table};
+pub use tally::{Checked, Tally};
 pub use workbook::WorkbookError;
 
 /// A validated inventory.
@@ -262,11 +268,22 @@ pub fn load(path: &Path) -> Result<Inventory, LoadError> {
 
 /// Reads and validates an inventory file, CSV or workbook by its extension.
 pub fn load_with(path: &Path, options: &ReadOptions) -> Result<Inventory, LoadError> {
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+    let bytes = read(path)?;
+    parse_with(path, &bytes, options)
+}
+
+/// Validates an inventory file as [`load_with`] does, with the same problems, keeping only a
+/// [`Tally`] of its valid rows.
+pub fn check_with(path: &Path, options: &ReadOptions) -> Result<Checked, LoadError> {
+    let bytes = read(path)?;
+    parse_kept(path, &bytes, options, false).map(parse::Parsed::checked)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
+    std::fs::read(path).map_err(|source| LoadError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    parse_with(path, &bytes, options)
+    })
 }
 
 /// The rows of a workbook's sheet (`sheet`, or the first visible one) as text, header first, each with its
@@ -304,6 +321,16 @@ pub fn parse_with(
     bytes: &[u8],
     options: &ReadOptions,
 ) -> Result<Inventory, LoadError> {
+    parse_kept(path, bytes, options, true).map(parse::Parsed::inventory)
+}
+
+/// [`parse_with`], keeping the valid rows as devices when `keep` says so, else counting them.
+fn parse_kept(
+    path: &Path,
+    bytes: &[u8],
+    options: &ReadOptions,
+    keep: bool,
+) -> Result<parse::Parsed, LoadError> {
     let format = Format::of(path);
     options.check(path, format)?;
     if let Some(what) = sniff::problem(bytes, format) {
@@ -318,8 +345,8 @@ pub fn parse_with(
         }));
     }
     if format.is_workbook() {
-        parse::workbook(path, bytes, format, options)
+        parse::workbook(path, bytes, format, options, keep)
     } else {
-        parse::csv(path, bytes, options).map_err(LoadError::Invalid)
+        parse::csv_kept(path, bytes, options, keep).map_err(LoadError::Invalid)
     }
 }

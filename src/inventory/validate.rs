@@ -1,48 +1,105 @@
 //! One record → one [`Device`], with the checks that compare rows: duplicate ids, hosts and
-//! MACs. Lookups are hash maps, so a large inventory costs linear time.
+//! MACs. Lookups are hash tables ([`FirstSeen`]), so a large inventory costs linear time, and
+//! they keep each key once, compactly, not a copy of every row.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::errors::quoted;
+use super::first_seen::{Entry, FirstSeen, Full, Seen};
 use super::header::{Column, Columns};
 use super::host::HostError;
 use super::links::{self, Link};
 use super::mac::EXPECTED_FORMS;
 use super::reader::Record;
-use super::{Device, Host, MacAddr, PowerVia, ProtocolChoice, RowError, device_id_problem};
+use super::{Device, Host, MacAddr, PowerVia, ProtocolChoice, RowError, Tally, device_id_problem};
 use crate::model::MethodChoice;
 use crate::protocol::iot::DEFAULT_PORT;
+
+/// What the validator keeps of the valid rows.
+#[derive(Debug)]
+pub(super) enum Kept {
+    /// Every valid row, as a [`Device`]: what `plan` and `run` act on.
+    Devices(Vec<Device>),
+    /// Only what `check` says of them.
+    Tally(Tally),
+}
+
+impl Kept {
+    /// Nothing yet, of the kind `keep` asks for (devices, else a tally).
+    pub(super) fn empty(keep: bool) -> Kept {
+        if keep {
+            Kept::Devices(Vec::new())
+        } else {
+            Kept::Tally(Tally::default())
+        }
+    }
+}
+
+/// Most rows the validator makes room for before the first: a guess from the file's line count,
+/// which blank and comment lines inflate, so it is capped; past it the tables grow as usual.
+const MAX_RESERVED_ROWS: usize = 1 << 20;
+
+/// The problem a file too large for [`FirstSeen`] gets, once.
+const TOO_LARGE: &str = "the inventory is too large to check for duplicates (over 4 GiB of ids, \
+                         hosts or MACs, or past line 4294967295); split it into smaller files";
 
 /// Checks rows one by one against the header's columns and the rows before them.
 pub(super) struct Validator<'c> {
     columns: &'c Columns,
-    /// Line of the first row with each id.
-    ids: HashMap<String, u64>,
-    /// Line of the first row with each (canonical host name, port), a missing port counting as
-    /// the IOT port, so `10.0.0.5` and `10.0.0.5:9999` are one device.
-    hosts: HashMap<(String, u16), u64>,
+    /// Line of the first row with each id; the payload is the model of the valid row with that
+    /// id, as 1 + its index in `models` (0: no such row, or no model), for the `power_via`
+    /// checks.
+    ids: FirstSeen,
+    /// Line of the first row with each (canonical host, port) ([`Host::key_into`]), a missing
+    /// port counting as the IOT port, so `10.0.0.5` and `10.0.0.5:9999` are one device.
+    hosts: FirstSeen,
     /// Line of the first row with each MAC: two rows claiming one MAC make the identity check
     /// before a reset meaningless.
-    macs: HashMap<MacAddr, u64>,
+    macs: FirstSeen,
+    /// Each model of a valid row once, in order of first use.
+    models: Vec<String>,
+    model_index: HashMap<String, u32>,
+    /// Scratch space for a host's key.
+    key: Vec<u8>,
     links: Vec<Link>,
     /// Records seen, readable or not: a file of a header alone has no devices to act on.
     rows: usize,
-    devices: Vec<Device>,
+    kept: Kept,
+    /// The distinct sites, while tallying.
+    sites: HashSet<String>,
+    too_large: bool,
     errors: Vec<RowError>,
 }
 
 impl<'c> Validator<'c> {
-    pub(super) fn new(columns: &'c Columns) -> Self {
-        Validator {
+    /// A validator keeping every valid row as a [`Device`] (`keep`), or only their [`Tally`],
+    /// with room for about `rows` rows.
+    pub(super) fn new(columns: &'c Columns, keep: bool, rows: usize) -> Self {
+        let rows = rows.min(MAX_RESERVED_ROWS);
+        let mut validator = Validator {
             columns,
-            ids: HashMap::new(),
-            hosts: HashMap::new(),
-            macs: HashMap::new(),
+            ids: FirstSeen::default(),
+            hosts: FirstSeen::default(),
+            macs: FirstSeen::default(),
+            models: Vec::new(),
+            model_index: HashMap::new(),
+            key: Vec::new(),
             links: Vec::new(),
             rows: 0,
-            devices: Vec::new(),
+            kept: Kept::empty(keep),
+            sites: HashSet::new(),
+            too_large: false,
             errors: Vec::new(),
+        };
+        validator.ids.reserve(rows);
+        validator.hosts.reserve(rows);
+        if columns.has(Column::Mac) {
+            validator.macs.reserve(rows);
         }
+        if let Kept::Devices(devices) = &mut validator.kept {
+            devices.reserve(rows);
+        }
+        validator
     }
 
     /// A record that could not be read; kept so that problems stay in one list.
@@ -70,7 +127,7 @@ impl<'c> Validator<'c> {
             return;
         }
         let errors_before = self.errors.len();
-        let id = self.id(line, columns.get(Column::Id, fields));
+        let (id, id_entry) = self.id(line, columns.get(Column::Id, fields));
         let host = self.host(line, columns.get(Column::Host, fields));
         let mac = self.mac(line, columns.get(Column::Mac, fields));
         let power_via = self.power_via(line, id, columns.get(Column::PowerVia, fields));
@@ -92,8 +149,27 @@ impl<'c> Validator<'c> {
         if self.errors.len() > errors_before {
             return;
         }
+        let model = columns.get(Column::Model, fields);
+        // A valid row's id is new: a duplicate is a problem.
+        if let (Some(entry), Some(model)) = (id_entry, model) {
+            let index = self.model_payload(model);
+            self.ids.set_payload(entry, index);
+        }
+        let devices = match &mut self.kept {
+            Kept::Devices(devices) => devices,
+            Kept::Tally(tally) => {
+                tally.devices += 1;
+                tally.powered += usize::from(power_via.is_some());
+                if let Some(site) = columns.get(Column::Site, fields)
+                    && !self.sites.contains(site)
+                {
+                    self.sites.insert(site.to_string());
+                }
+                return;
+            }
+        };
         let text = |column| columns.get(column, fields).map(str::to_string);
-        self.devices.push(Device {
+        devices.push(Device {
             line,
             id: id.to_string(),
             host,
@@ -116,8 +192,8 @@ impl<'c> Validator<'c> {
         });
     }
 
-    /// The valid devices and every problem, once all rows are in.
-    pub(super) fn finish(mut self) -> (Vec<Device>, Vec<RowError>) {
+    /// What was kept of the valid rows, and every problem, once all rows are in.
+    pub(super) fn finish(mut self) -> (Kept, Vec<RowError>) {
         if self.rows == 0 {
             let line = self.columns.line;
             self.report(
@@ -125,34 +201,78 @@ impl<'c> Validator<'c> {
                 "no devices: the file has a header and no rows; add one row per device".into(),
             );
         }
-        let mut models: HashMap<&str, Option<&str>> = HashMap::new();
-        for d in &self.devices {
-            models.entry(&d.id).or_insert(d.model.as_deref());
-        }
-        let problems = links::check(&self.links, &self.ids, &models);
+        let (ids, models) = (&self.ids, &self.models);
+        let problems = links::check(&self.links, |id| {
+            let (_, payload) = ids.get(id.as_bytes())?;
+            Some(
+                payload
+                    .checked_sub(1)
+                    .map(|index| models[index as usize].as_str()),
+            )
+        });
         self.errors.extend(problems);
-        (self.devices, self.errors)
+        self.errors.shrink_to_fit();
+        let mut kept = self.kept;
+        match &mut kept {
+            // Exact: the rows are kept for the whole run.
+            Kept::Devices(devices) => devices.shrink_to_fit(),
+            Kept::Tally(tally) => tally.sites = self.sites.len(),
+        }
+        (kept, self.errors)
     }
 
     fn report(&mut self, line: u64, message: String) {
         self.errors.push(RowError { line, message });
     }
 
-    fn id<'r>(&mut self, line: u64, id: Option<&'r str>) -> Option<&'r str> {
-        let Some(id) = id else {
-            self.report(line, "empty id".to_string());
-            return None;
+    /// Whether the `which` key `key` was seen before, and on which line; a new one is recorded
+    /// as first on `line`. A file too large to record it in is refused, once (`Err`).
+    fn first_line(&mut self, which: Key, key: &[u8], line: u64) -> Result<Seen, ()> {
+        let seen = match which {
+            Key::Id => &mut self.ids,
+            Key::Host => &mut self.hosts,
+            Key::Mac => &mut self.macs,
         };
-        match self.ids.get(id) {
-            Some(&first) => self.report(
-                line,
-                format!("duplicate id {} (first on line {first})", quoted(id)),
-            ),
-            None => {
-                self.ids.insert(id.to_string(), line);
+        match seen.first(key, line) {
+            Ok(seen) => Ok(seen),
+            Err(Full) => {
+                if !self.too_large {
+                    self.too_large = true;
+                    self.report(line, TOO_LARGE.to_string());
+                }
+                Err(())
             }
         }
-        Some(id)
+    }
+
+    /// 1 + the index of `model` in `models`, added if new.
+    fn model_payload(&mut self, model: &str) -> u32 {
+        if let Some(&index) = self.model_index.get(model) {
+            return index;
+        }
+        // Fewer models than rows, and rows than `u32::MAX` (`FirstSeen` refuses more lines).
+        let index = u32::try_from(self.models.len() + 1).unwrap_or(u32::MAX);
+        self.models.push(model.to_string());
+        self.model_index.insert(model.to_string(), index);
+        index
+    }
+
+    fn id<'r>(&mut self, line: u64, id: Option<&'r str>) -> (Option<&'r str>, Option<Entry>) {
+        let Some(id) = id else {
+            self.report(line, "empty id".to_string());
+            return (None, None);
+        };
+        match self.first_line(Key::Id, id.as_bytes(), line) {
+            Ok(Seen::Before(first)) => {
+                self.report(
+                    line,
+                    format!("duplicate id {} (first on line {first})", quoted(id)),
+                );
+                (Some(id), None)
+            }
+            Ok(Seen::New(entry)) => (Some(id), Some(entry)),
+            Err(()) => (Some(id), None),
+        }
     }
 
     fn host(&mut self, line: u64, text: Option<&str>) -> Option<Host> {
@@ -176,18 +296,15 @@ impl<'c> Validator<'c> {
             // Not counted for duplicates: the row is refused whatever else claims the address.
             return self.fail(line, format!("bad host {}: {reason}", quoted(text)));
         }
-        let key = (host.canonical_name(), host.port_or(DEFAULT_PORT));
-        match self.hosts.get(&key) {
-            Some(&first) => {
-                self.report(
-                    line,
-                    format!("duplicate host {} (first on line {first})", quoted(text)),
-                );
-            }
-            None => {
-                self.hosts.insert(key, line);
-            }
+        let mut key = std::mem::take(&mut self.key);
+        host.key_into(DEFAULT_PORT, &mut key);
+        if let Ok(Seen::Before(first)) = self.first_line(Key::Host, &key, line) {
+            self.report(
+                line,
+                format!("duplicate host {} (first on line {first})", quoted(text)),
+            );
         }
+        self.key = key;
         Some(host)
     }
 
@@ -208,13 +325,8 @@ impl<'c> Validator<'c> {
             );
             return Err(());
         }
-        match self.macs.get(&mac) {
-            Some(&first) => {
-                self.report(line, format!("duplicate MAC {mac} (first on line {first})"))
-            }
-            None => {
-                self.macs.insert(mac, line);
-            }
+        if let Ok(Seen::Before(first)) = self.first_line(Key::Mac, &mac.0, line) {
+            self.report(line, format!("duplicate MAC {mac} (first on line {first})"));
         }
         Ok(Some(mac))
     }
@@ -281,6 +393,14 @@ impl<'c> Validator<'c> {
         self.report(line, message);
         None
     }
+}
+
+/// The kinds of key rows must not share.
+#[derive(Clone, Copy)]
+enum Key {
+    Id,
+    Host,
+    Mac,
 }
 
 #[cfg(test)]

@@ -112,7 +112,7 @@ pub fn render(
 ) -> serde_json::Result<String> {
     let mut bytes = Vec::new();
     let doc = document(Source::Record(record), head).expect("a record in memory has its counts");
-    write_inert(&mut bytes, &doc)?;
+    to_writer_inert(&mut bytes, &doc)?;
     // The serializer writes only UTF-8, and the escapes are ASCII.
     Ok(String::from_utf8(bytes).expect("serde_json writes UTF-8"))
 }
@@ -124,7 +124,7 @@ pub fn write(
     head: Option<&crate::store::ChainHead>,
 ) -> anyhow::Result<()> {
     let doc = document(src, head)?;
-    write_inert(out, &doc).map_err(|e| match doc.failed.take() {
+    to_writer_inert(out, &doc).map_err(|e| match doc.failed.take() {
         Some(read) => read,
         None => e.into(),
     })
@@ -146,15 +146,20 @@ fn document<'a>(
 /// the commands print with `--json`.
 pub fn to_string_inert(value: &impl Serialize) -> serde_json::Result<String> {
     let mut bytes = Vec::new();
-    write_inert(&mut bytes, value)?;
+    to_writer_inert(&mut bytes, value)?;
     // The serializer writes only UTF-8, and the escapes are ASCII.
     Ok(String::from_utf8(bytes).expect("serde_json writes UTF-8"))
 }
 
-fn write_inert(mut out: impl io::Write, value: &impl Serialize) -> serde_json::Result<()> {
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, InertStrings::default());
+/// [`to_string_inert`], written to `writer` as it goes: for output too large to hold (the
+/// plan of a million rows).
+pub fn to_writer_inert(
+    mut writer: impl io::Write,
+    value: &impl Serialize,
+) -> serde_json::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(&mut writer, InertStrings::default());
     value.serialize(&mut ser)?;
-    out.write_all(b"\n").map_err(serde_json::Error::io)
+    writer.write_all(b"\n").map_err(serde_json::Error::io)
 }
 
 /// serde_json's pretty layout, with every character [`needs_escape`] is true for written as a

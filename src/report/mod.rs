@@ -49,6 +49,7 @@ pub use self::local_time::Zone;
 
 pub use self::files::preflight;
 pub use self::json::to_string_inert as json_inert;
+pub use self::json::to_writer_inert as json_inert_to;
 pub use self::summary::{outcome_word, status_word};
 
 /// Default parent directory of the reports.

@@ -226,3 +226,35 @@ fn numbers_the_c_resolver_reads_as_an_ipv4_address_are_refused_as_names() {
         assert!(name.parse::<Host>().is_ok(), "{name}");
     }
 }
+
+#[test]
+fn two_hosts_share_a_key_exactly_when_they_share_a_canonical_name_and_port() {
+    let texts = [
+        "10.0.0.1",
+        "10.0.0.1:9999",
+        "10.0.0.1:80",
+        "10.0.0.2",
+        "::ffff:10.0.0.1",
+        "[::ffff:10.0.0.1]:9999",
+        "::1",
+        "0:0:0:0:0:0:0:1",
+        "[::1]:80",
+        "plug.lan",
+        "PLUG.Lan:9999",
+        "plug.lan:80",
+        "plug.lan2",
+        "a",
+        "b",
+    ];
+    let hosts: Vec<Host> = texts.iter().map(|t| t.parse().unwrap()).collect();
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for x in &hosts {
+        for y in &hosts {
+            x.key_into(9999, &mut a);
+            y.key_into(9999, &mut b);
+            let same =
+                (x.canonical_name(), x.port_or(9999)) == (y.canonical_name(), y.port_or(9999));
+            assert_eq!(a == b, same, "{x} and {y}");
+        }
+    }
+}

@@ -41,7 +41,10 @@ mod tests {
             rlim_max: 0,
         };
         // SAFETY: as above.
-        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }, 0);
+        assert_eq!(
+            unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+            0
+        );
         assert_eq!(limit.rlim_cur, limit.rlim_max);
         if limit.rlim_cur != libc::RLIM_INFINITY {
             assert_eq!(raised, Some(limit.rlim_cur));

@@ -107,7 +107,16 @@ pub async fn execute(
             db_path.display()
         )
     })?;
-    let work = planned.into_iter().map(|j| (j, Mode::Fresh)).collect();
+    // Stored: the rows aren't needed again, nor the plan's words, which were shown before the
+    // question. A large run keeps every queued job for its whole length.
+    drop(jobs);
+    let work = planned
+        .into_iter()
+        .map(|mut j| {
+            j.shed_words();
+            (j, Mode::Fresh)
+        })
+        .collect();
     drive(Drive {
         run_id,
         guard,

@@ -46,6 +46,16 @@ pub struct PlannedJob {
     pub link: LinkPlan,
 }
 
+impl PlannedJob {
+    /// Lets go of what only the plan's display reads (`why`, `steps`, `warnings`), once it
+    /// has been shown: the run itself never reads them.
+    pub fn shed_words(&mut self) {
+        self.why = String::new();
+        self.steps = Vec::new();
+        self.warnings = Vec::new();
+    }
+}
+
 /// How a job reaches its device.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LinkPlan {

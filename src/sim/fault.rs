@@ -22,6 +22,7 @@
 //! | `leave_after=SECS` | a factory reset is acknowledged (and journaled) at once, but the device serves on unchanged (settings, account, relay, on-time, discovery) for SECS device seconds after the command's delay, then leaves the network for good; contradicts `reset_stays` |
 //! | `on_refused` | a plug or strip refuses every request to switch a relay or an outlet on (IOT `-1` "module not support", SMART `-1002`) and leaves it as it was, as a switch with a stuck relay does; switching off works |
 //! | `link_drop=SECS` | an IOT plug or strip that switches a relay or outlet off drops off the network at once, before its reply, and answers nothing for SECS device seconds (its Wi-Fi link reconnecting), then serves on with its relays as they were |
+//! | `idle_close=MS` | a TCP connection that carries no request for MS milliseconds (real time, not scaled) is closed by the device, as firmware that drops idle connections does |
 //! | `reboot_ignored` | a reboot is acknowledged (and journaled) and nothing happens: the device stays online and its on-time runs on; contradicts `reboot_never_returns` |
 //! | `err_msg=TEXT` | the text of the device's refusals: the `err_msg` of every IOT error reply, and a `msg` beside the `error_code` of SMART's `reset_refused` refusal. TEXT takes the escapes `\n`, `\r`, `\t`, `\e` (ESC), `\xHH` (the character U+00HH), `\;` and `\\` |
 //! | `mac=AA:BB:CC:DD:EE:FF` | the device reports this MAC instead of the inventory's |
@@ -83,6 +84,8 @@ pub struct Faults {
     pub button_only: bool,
     pub slow: Option<Duration>,
     pub drop_mid_reply: bool,
+    /// A connection idle this long is closed by the device.
+    pub idle_close: Option<Duration>,
     pub half_frame: bool,
     pub trickle: bool,
     pub garbage: bool,
@@ -187,6 +190,12 @@ impl Faults {
                     f.leave_after = Some(secs);
                 }
                 ("reboot_ignored", None) => f.reboot_ignored = true,
+                ("idle_close", Some(ms)) => {
+                    let ms: u64 = ms
+                        .parse()
+                        .map_err(|_| format!("idle_close={ms:?}: expected whole milliseconds"))?;
+                    f.idle_close = Some(Duration::from_millis(ms));
+                }
                 ("on_refused", None) => f.on_refused = true,
                 ("link_drop", Some(secs)) => {
                     let secs: u64 = secs.parse().map_err(|_| {
@@ -251,6 +260,9 @@ impl Faults {
         if let Some(d) = self.slow {
             parts.push(format!("slow={}", d.as_millis()));
         }
+        if let Some(d) = self.idle_close {
+            parts.push(format!("idle_close={}", d.as_millis()));
+        }
         for (on, name) in [
             (self.drop_mid_reply, "drop_mid_reply"),
             (self.half_frame, "half_frame"),
@@ -300,6 +312,7 @@ impl Faults {
     pub fn xor_only(&self) -> Vec<&'static str> {
         [
             (self.drop_mid_reply, "drop_mid_reply"),
+            (self.idle_close.is_some(), "idle_close"),
             (self.half_frame, "half_frame"),
             (self.trickle, "trickle"),
             (self.garbage, "garbage"),

@@ -223,6 +223,7 @@ async fn rebind(addr: SocketAddr, shutdown: &mut Shutdown) -> Option<TcpListener
 async fn serve_connection(dev: Arc<SimDevice>, mut stream: TcpStream, mut shutdown: Shutdown) {
     let _ = stream.set_nodelay(true);
     let phase = &dev.phase;
+    let idle_close = dev.lock().faults().idle_close;
     loop {
         let payload = tokio::select! {
             frame = read_frame(&mut stream, codec::MAX_FRAME_LEN) => match frame {
@@ -232,6 +233,8 @@ async fn serve_connection(dev: Arc<SimDevice>, mut stream: TcpStream, mut shutdo
                     return;
                 }
             },
+            // The `idle_close` fault: firmware that drops a connection nobody uses.
+            _ = sleep_or_never(idle_close) => return,
             _ = until(phase, |p| *p != Phase::Online) => return,
             _ = stopped(&mut shutdown) => return,
         };
@@ -285,6 +288,13 @@ async fn serve_connection(dev: Arc<SimDevice>, mut stream: TcpStream, mut shutdo
                 return;
             }
         }
+    }
+}
+
+async fn sleep_or_never(d: Option<Duration>) {
+    match d {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -23,7 +23,7 @@ impl Unit {
     /// Runs the unit to its jobs' outcomes, in its order.
     pub async fn run(self, env: Arc<JobEnv>) -> Result<Vec<JobResult>, StoreError> {
         match self {
-            Unit::One(job, mode) => Ok(vec![job::run(env, *job, mode).await?]),
+            Unit::One(job, mode) => Ok(vec![job::run(env, job, mode).await?]),
             // Boxed, so that the far larger state of a cycle doesn't size every job's future:
             // a run of remote jobs keeps thousands of them in flight.
             Unit::Cycle(jobs) => Box::pin(job::upstream::run(env, jobs)).await,

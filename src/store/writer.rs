@@ -106,24 +106,25 @@ fn run(mut db: Db, mut rx: mpsc::Receiver<Msg>) -> Db {
 }
 
 /// Adds to `batch` what arrives within the group window from `opened`: the queue is drained
-/// every [`TICK`], not at each record, so a burst of records costs the thread a few
-/// wake-ups instead of one each. Stops at the first drain that finds a durable record (one
-/// that came first waits out its [`DURABLE_WINDOW`]), at [`MAX_BATCH`], or when every sender
-/// is gone.
+/// every [`TICK`], not at each record, so a burst of records costs the thread a few wake-ups
+/// instead of one each. Ordinary records wait up to [`GROUP_WINDOW`]; once a durable record is
+/// in the batch, the batch commits within [`DURABLE_WINDOW`] of when it was seen (less the tick
+/// it may have waited before it was), so durable records arriving meanwhile share its fsync.
+/// Stops early at [`MAX_BATCH`], or when every sender is gone.
 fn gather(rx: &mut mpsc::Receiver<Msg>, batch: &mut Vec<Msg>, opened: Instant) {
-    let first_durable = batch.iter().any(|m| m.ack.is_some());
-    let until = opened
-        + if first_durable {
-            DURABLE_WINDOW
-        } else {
-            GROUP_WINDOW
-        };
+    let mut durable = batch.iter().any(|m| m.ack.is_some());
+    let window = if durable {
+        DURABLE_WINDOW
+    } else {
+        GROUP_WINDOW
+    };
+    let mut until = opened + window;
     loop {
-        let mut durable = false;
+        let mut drained_durable = false;
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(msg) => {
-                    durable |= msg.ack.is_some();
+                    drained_durable |= msg.ack.is_some();
                     batch.push(msg);
                 }
                 Err(mpsc::error::TryRecvError::Empty) => break,
@@ -131,8 +132,11 @@ fn gather(rx: &mut mpsc::Receiver<Msg>, batch: &mut Vec<Msg>, opened: Instant) {
             }
         }
         let now = Instant::now();
-        // A durable record drained at a tick has waited up to a tick for company already.
-        if durable || batch.len() >= MAX_BATCH || now >= until {
+        if drained_durable && !durable {
+            durable = true;
+            until = until.min(now + DURABLE_WINDOW.saturating_sub(TICK));
+        }
+        if batch.len() >= MAX_BATCH || now >= until {
             return;
         }
         thread::sleep(TICK.min(until - now));

@@ -125,7 +125,14 @@ pub type Verdict = Result<String, Fail>;
 ///
 /// A run starts the jobs behind one outlet together ([`upstream::run`]) and records work
 /// orders before any job starts ([`manual::settle`]); here each is one job's own.
-pub async fn run(env: Arc<JobEnv>, job: PlannedJob, mode: Mode) -> Result<JobResult, StoreError> {
+///
+/// The job stays boxed: moved into the future by value it would be stored in it twice, in
+/// every one of a large run's thousands of jobs in flight.
+pub async fn run(
+    env: Arc<JobEnv>,
+    job: Box<PlannedJob>,
+    mode: Mode,
+) -> Result<JobResult, StoreError> {
     match (&job.method, &mode) {
         // The other methods' states are boxed so they don't size the remote job's future.
         (MethodPlan::Manual(_), Mode::Fresh) => {
@@ -133,7 +140,7 @@ pub async fn run(env: Arc<JobEnv>, job: PlannedJob, mode: Mode) -> Result<JobRes
             Ok(settled.expect("a manual job settles"))
         }
         (MethodPlan::Upstream(_), Mode::Fresh) => {
-            let mut results = Box::pin(upstream::run(env, vec![job])).await?;
+            let mut results = Box::pin(upstream::run(env, vec![*job])).await?;
             Ok(results.remove(0))
         }
         // A remote command, or resume's judgement of any method's intent.
@@ -143,7 +150,11 @@ pub async fn run(env: Arc<JobEnv>, job: PlannedJob, mode: Mode) -> Result<JobRes
 
 /// The remote method: probe, identity, intent, command, verification ([`command`], [`verify`]),
 /// and resume's judgements ([`resolve`]).
-async fn remote(env: Arc<JobEnv>, job: PlannedJob, mode: Mode) -> Result<JobResult, StoreError> {
+async fn remote(
+    env: Arc<JobEnv>,
+    job: Box<PlannedJob>,
+    mode: Mode,
+) -> Result<JobResult, StoreError> {
     let mut ctx = Ctx {
         env: &env,
         job: &job,

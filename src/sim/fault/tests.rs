@@ -1,3 +1,4 @@
+use crate::protocol::iot::codec;
 use serde_json::json;
 
 use super::*;

@@ -105,8 +105,8 @@ fn a_misspelt_protocol_and_a_device_id_of_no_known_form_are_refused_alike_by_che
     assert_eq!(
         lines,
         [
-            "fleet.csv:2: unknown protocol \"klapp\": expected auto, iot, klap, aes, or one of \
-             iot, iot-klap-v1, iot-klap-v2, smart-klap, smart-aes, sslaes, linkie2",
+            "fleet.csv:2: unknown protocol \"klapp\": expected auto, iot, klap, aes, tpap, or one of \
+             iot, iot-klap-v1, iot-klap-v2, smart-klap, smart-aes, smart-tpap, sslaes, linkie2",
             "fleet.csv:3: bad device_id \"serial 42\": a device id has only hex digits (0-9, \
              A-F), as the device reports it (deviceId)",
         ]

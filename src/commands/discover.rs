@@ -239,11 +239,12 @@ fn row(f: &Found) -> Row {
 }
 
 /// The inventory's `protocol` word for what `f` announced (the short words where they exist);
-/// `auto` for what fleetreset can't speak yet (TPAP), so a run asks discovery again.
+/// `auto` for what fleetreset can't speak yet (TPAP cameras), so a run asks discovery again.
 fn protocol_word(f: &Found) -> &'static str {
     match ProtocolKind::of_found(f).map(|(kind, _)| kind) {
         Some(ProtocolKind::SmartKlap) => "klap",
         Some(ProtocolKind::SmartAes) => "aes",
+        Some(ProtocolKind::SmartTpap) => "tpap",
         Some(ProtocolKind::IotKlapV1) => "iot-klap",
         Some(kind) => kind.as_str(),
         None => "auto",

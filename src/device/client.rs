@@ -13,6 +13,8 @@ use crate::protocol::klap::cipher::Version;
 use crate::protocol::klap::session::KlapClient;
 use crate::protocol::linkie2::Linkie2Client;
 use crate::protocol::sslaes::SslAesClient;
+use crate::protocol::tpap::credential::Family;
+use crate::protocol::tpap::session::TpapClient;
 
 /// A client for one device, whatever its protocol.
 #[derive(Debug)]
@@ -54,6 +56,9 @@ impl DeviceClient {
             ProtocolKind::SmartAes => DeviceClient::Smart(SmartClient::new(SmartTransport::Aes(
                 AesClient::new(addr, credentials, timeouts),
             ))),
+            ProtocolKind::SmartTpap => DeviceClient::Smart(SmartClient::new(SmartTransport::Tpap(
+                Box::new(TpapClient::new(addr, Family::Plug, credentials, timeouts)),
+            ))),
             ProtocolKind::SslAes => DeviceClient::TapoCamera(TapoCameraClient::new(
                 SslAesClient::new(addr, credentials, timeouts),
             )),
@@ -78,6 +83,7 @@ impl DeviceClient {
             DeviceClient::Smart(c) => match c.transport {
                 SmartTransport::Klap(_) => ProtocolKind::SmartKlap,
                 SmartTransport::Aes(_) => ProtocolKind::SmartAes,
+                SmartTransport::Tpap(_) => ProtocolKind::SmartTpap,
             },
             DeviceClient::TapoCamera(_) => ProtocolKind::SslAes,
             DeviceClient::KasaCamera(_) => ProtocolKind::Linkie2,

@@ -10,7 +10,7 @@ use crate::protocol::discovery::Found;
 use crate::protocol::iot::transport::Timeouts;
 
 /// Which protocol, over which transport, a device speaks (the rows of the protocol matrix that
-/// fleetreset supports; KLAP over HTTPS and TPAP are not among them).
+/// fleetreset supports; KLAP over HTTPS and TPAP on cameras are not among them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProtocolKind {
@@ -24,6 +24,9 @@ pub enum ProtocolKind {
     SmartKlap,
     /// SMART JSON inside the AES `securePassthrough` (HTTP 80): older Tapo firmware.
     SmartAes,
+    /// SMART JSON over TPAP (SPAKE2+ login, AES-128-CCM; HTTP 80): Tapo plugs, strips and
+    /// switches on 1.4.x firmware and later, and the Kasa models that moved with them.
+    SmartTpap,
     /// SmartCam JSON over SslAes (HTTPS 443): Tapo cameras and doorbells.
     #[serde(rename = "sslaes")]
     SslAes,
@@ -38,6 +41,7 @@ impl ProtocolKind {
         ProtocolKind::IotKlapV2,
         ProtocolKind::SmartKlap,
         ProtocolKind::SmartAes,
+        ProtocolKind::SmartTpap,
         ProtocolKind::SslAes,
         ProtocolKind::Linkie2,
     ];
@@ -50,6 +54,7 @@ impl ProtocolKind {
             ProtocolKind::IotKlapV2 => "iot-klap-v2",
             ProtocolKind::SmartKlap => "smart-klap",
             ProtocolKind::SmartAes => "smart-aes",
+            ProtocolKind::SmartTpap => "smart-tpap",
             ProtocolKind::SslAes => "sslaes",
             ProtocolKind::Linkie2 => "linkie2",
         }
@@ -64,7 +69,8 @@ impl ProtocolKind {
             ProtocolKind::IotKlapV1
             | ProtocolKind::IotKlapV2
             | ProtocolKind::SmartKlap
-            | ProtocolKind::SmartAes => crate::protocol::klap::session::DEFAULT_PORT,
+            | ProtocolKind::SmartAes
+            | ProtocolKind::SmartTpap => crate::protocol::klap::session::DEFAULT_PORT,
         }
     }
 
@@ -74,17 +80,21 @@ impl ProtocolKind {
         self != ProtocolKind::Iot
     }
 
-    /// Whether the device counts failed logins towards a lockout: AES firmware, and Tapo
-    /// cameras (`-40404` with the seconds left). A login to one is recorded durably before it
-    /// is tried, so `resume` never tries a second one blindly.
+    /// Whether the device counts failed logins towards a lockout: AES firmware, TPAP
+    /// (`-2101` after about 15), and Tapo cameras (`-40404` with the seconds left). A login to
+    /// one is recorded durably before it is tried, so `resume` never tries a second one
+    /// blindly.
     pub fn counts_failed_logins(self) -> bool {
-        matches!(self, ProtocolKind::SmartAes | ProtocolKind::SslAes)
+        matches!(
+            self,
+            ProtocolKind::SmartAes | ProtocolKind::SmartTpap | ProtocolKind::SslAes
+        )
     }
 }
 
 impl ProtocolKind {
     /// What a discovery answer says a device speaks, and on which port (`None`: the
-    /// protocol's default); `None` for what fleetreset does not speak (TPAP, unknown
+    /// protocol's default); `None` for what fleetreset does not speak (TPAP cameras, unknown
     /// encryption), rather than a guess. Kasa cameras answer the legacy probe as
     /// `IOT.IPCAMERA` but speak LINKIE2; Tapo cameras, doorbells and the H200 answer 20002 as
     /// `SMART.IPCAMERA`, `SMART.TAPODOORBELL`, `SMART.TAPOHUB` with HTTPS, and speak SslAes
@@ -103,6 +113,9 @@ impl ProtocolKind {
         ) || (info.device_type == "SMART.TAPOHUB" && info.https);
         let iot = info.device_type.starts_with("IOT.");
         let kind = match (info.encrypt_type.as_deref(), camera, iot) {
+            // TPAP firmware on a plug, strip or switch. A camera announcing TPAP is not
+            // spoken: it falls through to `None` below.
+            (Some("TPAP"), false, _) => ProtocolKind::SmartTpap,
             (Some("AES") | None, true, _) => ProtocolKind::SslAes,
             (_, true, _) => return None,
             (Some("AES"), false, false) => ProtocolKind::SmartAes,
@@ -133,7 +146,7 @@ impl std::str::FromStr for ProtocolKind {
             .ok_or_else(|| {
                 let words: Vec<_> = ProtocolKind::ALL.iter().map(|p| p.as_str()).collect();
                 format!(
-                    "unknown protocol {s:?}: expected auto, iot, klap, aes, or one of {}",
+                    "unknown protocol {s:?}: expected auto, iot, klap, aes, tpap, or one of {}",
                     words.join(", ")
                 )
             })

@@ -11,12 +11,16 @@ use crate::protocol::aes::session::AesClient;
 use crate::protocol::http::Sent;
 use crate::protocol::klap::session::KlapClient;
 use crate::protocol::smart;
+use crate::protocol::tpap::session::TpapClient;
 
 /// The transports that carry SMART JSON.
 #[derive(Debug)]
 pub enum SmartTransport {
     Klap(KlapClient),
     Aes(AesClient),
+    /// Boxed: its two connections (the probe's and TPAP's) would size every SMART client,
+    /// and so every job in flight.
+    Tpap(Box<TpapClient>),
 }
 
 impl SmartTransport {
@@ -24,6 +28,7 @@ impl SmartTransport {
         match self {
             SmartTransport::Klap(c) => c.addr(),
             SmartTransport::Aes(c) => c.addr(),
+            SmartTransport::Tpap(c) => c.addr(),
         }
     }
 
@@ -31,6 +36,7 @@ impl SmartTransport {
         match self {
             SmartTransport::Klap(c) => c.call(op, json).await,
             SmartTransport::Aes(c) => c.call(op, json).await,
+            SmartTransport::Tpap(c) => c.call(op, json).await,
         }
     }
 
@@ -38,6 +44,7 @@ impl SmartTransport {
         match self {
             SmartTransport::Klap(c) => c.command(op, json).await,
             SmartTransport::Aes(c) => c.command(op, json).await,
+            SmartTransport::Tpap(c) => c.command(op, json).await,
         }
     }
 
@@ -45,6 +52,7 @@ impl SmartTransport {
         match self {
             SmartTransport::Klap(c) => c.reset_session(),
             SmartTransport::Aes(c) => c.reset_session(),
+            SmartTransport::Tpap(c) => c.reset_session(),
         }
     }
 
@@ -52,6 +60,7 @@ impl SmartTransport {
         match self {
             SmartTransport::Klap(c) => c.pin(),
             SmartTransport::Aes(c) => c.pin(),
+            SmartTransport::Tpap(c) => c.pin(),
         }
     }
 
@@ -59,6 +68,7 @@ impl SmartTransport {
         match self {
             SmartTransport::Klap(c) => c.is_pinned(),
             SmartTransport::Aes(c) => c.is_pinned(),
+            SmartTransport::Tpap(c) => c.is_pinned(),
         }
     }
 }

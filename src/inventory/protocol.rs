@@ -15,13 +15,13 @@ pub enum ProtocolChoice {
     /// `klap`: IOT JSON over KLAP v1 or SMART JSON over KLAP v2, whichever the model speaks
     /// (`engine::plan::protocol_column` settles which).
     Klap,
-    /// One protocol: `iot` (or `xor`), `aes`, `iot-klap`, or one of the exact words of
+    /// One protocol: `iot` (or `xor`), `aes`, `tpap`, `iot-klap`, or one of the exact words of
     /// [`ProtocolKind`].
     Exact(ProtocolKind),
 }
 
 /// The words the column takes besides the exact [`ProtocolKind`] ones, for messages.
-const SHORT_WORDS: &str = "auto, iot, klap, aes";
+const SHORT_WORDS: &str = "auto, iot, klap, aes, tpap";
 
 /// Why a `protocol` cell is not usable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,6 +44,7 @@ impl FromStr for ProtocolChoice {
             "klap" => ProtocolChoice::Klap,
             "iot" | "xor" => ProtocolChoice::Exact(ProtocolKind::Iot),
             "aes" => ProtocolChoice::Exact(ProtocolKind::SmartAes),
+            "tpap" => ProtocolChoice::Exact(ProtocolKind::SmartTpap),
             "iot-klap" => ProtocolChoice::Exact(ProtocolKind::IotKlapV1),
             exact => ProtocolChoice::Exact(
                 ProtocolKind::ALL
@@ -101,8 +102,8 @@ mod tests {
         }
         assert_eq!(
             ProtocolChoiceError.to_string(),
-            "expected auto, iot, klap, aes, or one of iot, iot-klap-v1, iot-klap-v2, smart-klap, \
-             smart-aes, sslaes, linkie2"
+            "expected auto, iot, klap, aes, tpap, or one of iot, iot-klap-v1, iot-klap-v2, \
+             smart-klap, smart-aes, smart-tpap, sslaes, linkie2"
         );
     }
 

@@ -11,3 +11,4 @@ pub mod session;
 pub mod smart;
 pub mod sslaes;
 pub mod tls;
+pub mod tpap;

@@ -24,6 +24,8 @@ const NOT_YOURS: &str = "auth_fail: another account's password";
 pub enum Login {
     Klap,
     Aes,
+    /// TPAP's SPAKE2+ login: the owner's password, or blank on an unbound device.
+    Tpap,
 }
 
 #[derive(Debug, Clone)]
@@ -84,6 +86,12 @@ impl Account {
                 logins
             }
         }
+    }
+
+    /// Failed TPAP logins the device allows before it locks: `lockout=N`, else the firmware's
+    /// [`super::tpap::DEFAULT_ALLOWANCE`].
+    pub fn tpap_allowance(&self) -> u32 {
+        self.lockout.unwrap_or(super::tpap::DEFAULT_ALLOWANCE)
     }
 
     /// Whether `lockout` has been reached: every login is refused.

@@ -8,7 +8,7 @@ use tokio::sync::{Semaphore, watch};
 
 use super::account::Account;
 use super::camera::CameraState;
-use super::model::{Model, SimState};
+use super::model::{Model, SimState, Transport};
 use super::phase::PhaseCell;
 use super::server::{self, Phase, SimDevice};
 use super::smart::SmartState;
@@ -48,7 +48,8 @@ pub fn device(
                 now,
                 account.has_owner(),
             )
-            .with_journal(journal.clone()),
+            .with_journal(journal.clone())
+            .on_tpap_firmware(spec.transport == Transport::Tpap),
         )),
         Dialect::Camera(profile) => Model::Camera(Box::new(
             CameraState::new(

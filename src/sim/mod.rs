@@ -65,6 +65,7 @@ pub mod shared;
 pub mod smart;
 pub mod smart_profile;
 pub mod state;
+pub mod tpap;
 pub mod udp;
 
 use std::collections::HashMap;

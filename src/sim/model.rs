@@ -38,6 +38,9 @@ pub enum Transport {
     SslAes,
     /// Kasa cameras and the KD110: IOT JSON over LINKIE2 on HTTPS 10443, static-RSA TLS 1.2.
     Linkie2,
+    /// SMART JSON over TPAP (SPAKE2+ login, AES-128-CCM) on HTTP: Tapo plugs and strips on
+    /// 1.4.x firmware ([`tpap`]); discovery on UDP 20002 and 20004 with the `tpap` object.
+    Tpap,
 }
 
 impl Transport {
@@ -47,7 +50,7 @@ impl Transport {
             Transport::Xor => crate::protocol::iot::DEFAULT_PORT,
             Transport::SslAes => crate::protocol::sslaes::DEFAULT_PORT,
             Transport::Linkie2 => crate::protocol::linkie2::DEFAULT_PORT,
-            Transport::KlapV1 | Transport::KlapV2 | Transport::Aes => 80,
+            Transport::KlapV1 | Transport::KlapV2 | Transport::Aes | Transport::Tpap => 80,
         }
     }
 
@@ -74,11 +77,13 @@ impl Transport {
             Transport::Aes => "aes",
             Transport::SslAes => "sslaes (https)",
             Transport::Linkie2 => "linkie2 (https, static-rsa tls 1.2)",
+            Transport::Tpap => "tpap",
         }
     }
 }
 
 mod http;
+mod tpap;
 
 pub use http::{HttpReply, HttpRequest, SESSION_COOKIE};
 
@@ -101,6 +106,7 @@ enum Sessions {
     None,
     Klap(KlapSessions),
     Aes(AesSessions),
+    Tpap(super::tpap::TpapSessions),
 }
 
 /// How long AES answers that a locked device stays locked. The simulator keeps it locked
@@ -135,6 +141,7 @@ impl SimState {
             Transport::KlapV1 => Sessions::Klap(KlapSessions::new(Version::V1)),
             Transport::KlapV2 => Sessions::Klap(KlapSessions::new(Version::V2)),
             Transport::Aes => Sessions::Aes(AesSessions::default()),
+            Transport::Tpap => Sessions::Tpap(super::tpap::TpapSessions::default()),
         };
         SimState {
             boots: 0,
@@ -180,6 +187,7 @@ impl SimState {
             Sessions::None => {}
             Sessions::Klap(s) => s.clear(),
             Sessions::Aes(s) => s.clear(),
+            Sessions::Tpap(s) => s.clear(),
         }
     }
 
@@ -267,6 +275,7 @@ impl SimState {
         match self.transport {
             Transport::KlapV1 | Transport::KlapV2 => self.klap(req, now, rng),
             Transport::Aes => self.aes(req, now, rng),
+            Transport::Tpap => self.tpap(req, now, rng),
             Transport::Xor | Transport::SslAes | Transport::Linkie2 => {
                 (HttpReply::status(404), None)
             }
@@ -339,6 +348,8 @@ impl SimState {
                     Err(_) => HttpReply::status(400),
                 }
             }
+            // TPAP's discover probe (or any login on `/`): pre-TPAP firmware's answer.
+            "/" => error_reply(crate::protocol::tpap::messages::code::NOT_TPAP),
             _ => HttpReply::status(404),
         };
         (reply, None)
@@ -444,6 +455,7 @@ impl SimState {
             Transport::KlapV1 => ("KLAP", None),
             Transport::KlapV2 => ("KLAP", Some(2)),
             Transport::Aes => ("AES", Some(2)),
+            Transport::Tpap => ("TPAP", Some(2)),
         };
         let mut scheme = json!({"is_support_https": false, "encrypt_type": encrypt,
                                 "http_port": self.addr.port()});
@@ -506,6 +518,10 @@ impl SimState {
         });
         if let (Some(r), Some(extra)) = (result.as_object_mut(), extra.as_object()) {
             r.extend(extra.clone());
+        }
+        if self.transport == Transport::Tpap {
+            result["tpap"] = self.tpap_announce();
+            result["protocol_version"] = json!(1);
         }
         Some(result)
     }

@@ -49,6 +49,7 @@ impl Asked {
             "" | "auto" => return Ok(None),
             "iot" | "xor" => Asked::Exact(ProtocolKind::Iot),
             "aes" => Asked::Exact(ProtocolKind::SmartAes),
+            "tpap" => Asked::Exact(ProtocolKind::SmartTpap),
             "iot-klap" => Asked::Exact(ProtocolKind::IotKlapV1),
             "klap" => Asked::Klap,
             exact => Asked::Exact(
@@ -279,9 +280,12 @@ fn dialect_for(
         )),
         (ProtocolKind::SmartKlap, Some(p)) => Ok((Transport::KlapV2, Dialect::Smart(p))),
         (ProtocolKind::SmartAes, Some(p)) => Ok((Transport::Aes, Dialect::Smart(p))),
-        (ProtocolKind::SmartKlap | ProtocolKind::SmartAes, None) => Err(format!(
-            "{model} is a legacy Kasa (IOT) model: {word} carries SMART JSON only; use iot or klap (iot-klap-v1, iot-klap-v2)"
-        )),
+        (ProtocolKind::SmartTpap, Some(p)) => Ok((Transport::Tpap, Dialect::Smart(p))),
+        (ProtocolKind::SmartKlap | ProtocolKind::SmartAes | ProtocolKind::SmartTpap, None) => {
+            Err(format!(
+                "{model} is a legacy Kasa (IOT) model: {word} carries SMART JSON only; use iot or klap (iot-klap-v1, iot-klap-v2)"
+            ))
+        }
         (ProtocolKind::SslAes | ProtocolKind::Linkie2, _) => Err(format!(
             "{model} is not a camera or doorbell with a simulator profile (cameras: {}), so it can't speak {word}",
             CameraProfile::known_models().collect::<Vec<_>>().join(", ")

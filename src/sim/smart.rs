@@ -72,7 +72,13 @@ pub struct SmartState {
     /// A `reset_stays` device restarts into factory defaults at its next boot.
     reset_pending: bool,
     journal: JournalHandle,
+    /// Serves TPAP firmware: reports [`TPAP_FIRMWARE`] and the fields of the newest captures.
+    tpap_firmware: bool,
 }
+
+/// The firmware a TPAP device reports: the 1.4 line that moved plugs and strips from KLAP to
+/// TPAP (no 1.4 capture is at hand; the build is made up and says so).
+pub const TPAP_FIRMWARE: &str = "1.4.0 Build 250101 Rel.000000 (simulated)";
 
 /// What one method call gives: a result (`None` for setters, which answer only
 /// `{"error_code":0}`), or a refusal.
@@ -94,6 +100,12 @@ impl From<i64> for Refused {
 }
 
 impl SmartState {
+    /// Serves TPAP firmware ([`TPAP_FIRMWARE`]).
+    pub fn on_tpap_firmware(mut self, on: bool) -> Self {
+        self.tpap_firmware = on;
+        self
+    }
+
     pub fn new(
         profile: SmartProfile,
         identity: Identity,
@@ -131,6 +143,7 @@ impl SmartState {
             bound,
             reset_pending: false,
             journal: JournalHandle::default(),
+            tpap_firmware: false,
         }
     }
 
@@ -439,6 +452,12 @@ impl SmartState {
         obj.insert("nickname".into(), json!(B64.encode(&self.identity.alias)));
         obj.insert("ssid".into(), json!(B64.encode(SSID)));
         obj.insert(SIM_TIME_SCALE_FIELD.into(), json!(self.scale));
+        if self.tpap_firmware {
+            obj.insert("fw_ver".into(), json!(TPAP_FIRMWARE));
+            // Every capture from 1.3.1 on has it; the older P110 capture this profile comes
+            // from doesn't.
+            obj.entry("charging_status").or_insert(json!("normal"));
+        }
         if !self.is_strip() {
             obj.insert("device_on".into(), json!(self.relay.on));
             obj.insert("on_time".into(), json!(self.relay.on_time(now, self.scale)));

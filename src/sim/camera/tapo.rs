@@ -232,7 +232,12 @@ impl CameraState {
             "getDeviceInfo" => (0, Some(self.device_info()), None),
             // Firmware without the method: refused as unknown, nothing happens.
             "rebootDevice" if self.faults.button_only => (UNSUPPORTED_METHOD, None, None),
-            "rebootDevice" if params["system"]["reboot"].is_string() => {
+            // python-kasa sends `"reboot": "null"` (a string), the `tapo` crate `{}`; no capture
+            // says which the firmware insists on, so either is taken.
+            "rebootDevice"
+                if params["system"]["reboot"].is_string()
+                    || params["system"]["reboot"].is_object() =>
+            {
                 (0, Some(json!({})), self.reboot())
             }
             "getClockStatus" => {

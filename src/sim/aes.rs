@@ -11,13 +11,13 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use crate::protocol::aes::cipher::sha1_hex;
 use aes::Aes128;
 use aes::cipher::block_padding::Pkcs7;
 use aes::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::Value;
-use sha1::{Digest, Sha1};
 
 use crate::credentials::Credentials;
 
@@ -91,13 +91,6 @@ fn parse_public_key(pem: &str) -> Option<rsa::RsaPublicKey> {
     rsa::RsaPublicKey::from_public_key_der(&der)
         .or_else(|_| rsa::RsaPublicKey::from_pkcs1_der(&der))
         .ok()
-}
-
-fn sha1_hex(text: &str) -> String {
-    Sha1::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Whether `login_device` params are `credentials`: `username` = b64(sha1_hex(username)), and

@@ -91,7 +91,8 @@ impl std::fmt::Debug for LoginParams {
     }
 }
 
-fn sha1_hex(s: &str) -> String {
+/// Lower-case hex SHA-1 (also TPAP's `password_shadow` credential).
+pub fn sha1_hex(s: &str) -> String {
     Sha1::digest(s.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))

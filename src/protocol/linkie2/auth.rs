@@ -78,7 +78,8 @@ impl Encoding {
     }
 }
 
-fn md5_hex(s: &str) -> String {
+/// Lower-case hex MD5 (also a TPAP camera's credential).
+pub fn md5_hex(s: &str) -> String {
     Md5::digest(s.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))

@@ -4,10 +4,10 @@
 //! transform takes the lower-case hex MD5. Every other transform is refused before the login
 //! is finished, so a guess never costs the device one of its failed-login allowance.
 
-use md5::Md5;
 use serde_json::Value;
-use sha1::Sha1;
-use sha2::Digest;
+
+pub use crate::protocol::aes::cipher::sha1_hex;
+pub use crate::protocol::linkie2::auth::md5_hex;
 
 /// Whether the device is a camera or doorbell, which changes the default transform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,20 +41,6 @@ pub fn credential(
             )),
         },
     }
-}
-
-/// Lower-case hex SHA-1.
-pub fn sha1_hex(text: &str) -> String {
-    hex_lower(&Sha1::digest(text.as_bytes()))
-}
-
-/// Lower-case hex MD5.
-pub fn md5_hex(text: &str) -> String {
-    hex_lower(&Md5::digest(text.as_bytes()))
-}
-
-fn hex_lower(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

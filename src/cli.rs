@@ -262,6 +262,10 @@ pub struct RunArgs {
     /// Stop starting jobs once this many devices refused the credentials.
     #[arg(long, default_value_t = crate::engine::policy::DEFAULT_MAX_AUTH_FAILURES)]
     pub max_auth_failures: usize,
+    /// Try a TPAP login even on a device whose last refused login left it 5 or fewer attempts
+    /// before it locks (or found it locked); without it, such a device is not tried.
+    #[arg(long)]
+    pub force_login: bool,
     /// Look for devices by MAC with discovery on this address or CIDR, and use the address
     /// where each answers (DHCP moves devices between runs).
     #[arg(long, value_name = "ADDRESS|CIDR")]
@@ -303,6 +307,10 @@ pub struct ResumeArgs {
     /// run reached it).
     #[arg(long, value_name = "N")]
     pub max_auth_failures: Option<usize>,
+    /// Try a TPAP login even on a device whose last refused login left it 5 or fewer attempts
+    /// before it locks (or found it locked); without it, such a device is not tried.
+    #[arg(long)]
+    pub force_login: bool,
     /// Who is resuming it, for the audit (default: $USER).
     #[arg(long)]
     pub operator: Option<String>,

@@ -106,7 +106,7 @@ fn a_misspelt_protocol_and_a_device_id_of_no_known_form_are_refused_alike_by_che
         lines,
         [
             "fleet.csv:2: unknown protocol \"klapp\": expected auto, iot, klap, aes, tpap, or one of \
-             iot, iot-klap-v1, iot-klap-v2, smart-klap, smart-aes, smart-tpap, sslaes, linkie2",
+             iot, iot-klap-v1, iot-klap-v2, smart-klap, smart-aes, smart-tpap, sslaes, camera-tpap, linkie2",
             "fleet.csv:3: bad device_id \"serial 42\": a device id has only hex digits (0-9, \
              A-F), as the device reports it (deviceId)",
         ]

@@ -1,8 +1,9 @@
 //! The second client nobody here wrote: the Rust `tapo` crate (a dev-dependency pinned at
 //! 0.12.2) against `fleetreset simulate`, over each protocol it speaks: TPAP (a P110 and a
 //! P304M strip on 1.4.x-style firmware), KLAP (a P110 on older firmware) and, for cameras, AES
-//! over TLS (a C210; tapo tries TPAP first and falls back). It reads device info and reboots;
-//! the simulator's journal says what each device got.
+//! over TLS (a C210; tapo tries TPAP first and falls back) and TPAP over TLS (a C210 on TPAP
+//! firmware, `tls` 1). It reads device info and reboots; the simulator's journal says what each
+//! device got.
 //!
 //! Loopback plan: 127.65.x.y, one third octet per test.
 
@@ -126,6 +127,22 @@ async fn tapo_logs_in_to_a_c210_camera_over_aes_and_reboots_it_once() {
     assert_eq!(info.mac, "A8-42-A1-04-00-01");
     cam.device_reboot().await.unwrap();
     assert_eq!(lab.journaled("cam", "reboot"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tapo_logs_in_to_a_c210_on_tpap_firmware_over_tpap_with_tls_and_reboots_it_once() {
+    let host = ip(FILE, 6, 1);
+    let lab = lab(&format!(
+        "cam,{host}:8443,C210(EU),A8-42-A1-06-00-01,office,tpap,\n"
+    ));
+    let cam = client(PASSWORD).c210(at(host, 8443)).await.unwrap();
+    let info = cam.get_device_info().await.unwrap();
+    assert_eq!(info.mac, "A8-42-A1-06-00-01");
+    cam.device_reboot().await.unwrap();
+    assert_eq!(lab.journaled("cam", "reboot"), 1);
+    // One TPAP login, the first tapo tries, and it went through: no fallback to AES.
+    assert_eq!(lab.journaled("cam", "login"), 1);
+    assert_eq!(lab.journaled("cam", "login_failed"), 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]

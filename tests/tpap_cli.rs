@@ -7,83 +7,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
-
-use common::{Simulate, ip, text};
+use common::tpap_lab::{Lab, PASSWORD, lab, lab_with};
+use common::{ip, text};
 use fleetreset::model::{EventKind, Outcome, Reason};
-use fleetreset::store::{Db, RunRecord};
+use fleetreset::store::RunRecord;
 
 const FILE: u8 = 66;
-const USER: &str = "owner@example.com";
-const PASSWORD: &str = "Tp4p-unique-PASSWORD-0815";
-
-fn creds_file(dir: &Path, name: &str, password: &str) -> PathBuf {
-    common::office_credentials(dir.join(name), USER, password)
-}
-
-struct Lab {
-    _sim: Simulate,
-    dir: tempfile::TempDir,
-}
-
-/// Serves `rows` (after the header `id,host,model,mac,credentials,protocol,sim_fault`) with
-/// the right password; the run reads the same rows.
-fn lab(rows: &str) -> Lab {
-    lab_with(rows, rows)
-}
-
-/// Serves `served` and gives the run `asked`: the same devices, with the protocol column as
-/// the run's inventory has it.
-fn lab_with(served: &str, asked: &str) -> Lab {
-    let header = "id,host,model,mac,credentials,protocol,sim_fault\n";
-    let dir = tempfile::tempdir().unwrap();
-    let sim_creds = creds_file(dir.path(), "sim-credentials.toml", PASSWORD);
-    let journal = dir.path().join("journal.log");
-    let csv = format!("{header}{served}");
-    let sim = Simulate::start_with(
-        &csv,
-        &[
-            "--credentials",
-            sim_creds.to_str().unwrap(),
-            "--journal",
-            journal.to_str().unwrap(),
-        ],
-    );
-    std::fs::write(dir.path().join("fleet.csv"), format!("{header}{asked}")).unwrap();
-    Lab { _sim: sim, dir }
-}
-
-impl Lab {
-    fn run(&self, password: &str, extra: &[&str]) -> Output {
-        let creds = creds_file(self.dir.path(), "run-credentials.toml", password);
-        common::fleetreset()
-            .current_dir(self.dir.path())
-            .args(["run", "fleet.csv", "--credentials", creds.to_str().unwrap()])
-            .args(["--time-scale", "0.01", "--connect-timeout", "2"])
-            .args(["--request-timeout", "2", "--rate", "20"])
-            .args(extra)
-            .output()
-            .unwrap()
-    }
-
-    fn latest(&self) -> RunRecord {
-        let db = Db::open(&self.dir.path().join("fleetreset.db")).unwrap();
-        db.load_run(&db.resolve_run_id("latest").unwrap()).unwrap()
-    }
-
-    fn journal_count(&self, id: &str, what: &str) -> usize {
-        std::fs::read_to_string(self.dir.path().join("journal.log"))
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| {
-                let mut p = l.split_whitespace().skip(1);
-                p.next() == Some(id) && p.next() == Some(what)
-            })
-            .count()
-    }
-}
-
 /// A P110 and a P304M strip on TPAP firmware named by the column, and a P110 on TPAP
 /// firmware too whose protocol the run's inventory leaves to discovery (`found_as` is its
 /// column), at 127.66.`test`.1..=3.
@@ -261,8 +190,28 @@ fn a_locked_device_ends_auth_failed_locked_with_its_minutes_and_is_sent_no_login
     assert!(detail.contains("remainAttempts 0"), "{detail}");
     assert_eq!(lab.journal_count("locked", "login_failed"), 1);
 
-    // The right password now: the device refuses everything, and the run says so.
+    // The right password now: the run holds the login back, since the device had no
+    // attempts left at its last refusal; the device sees nothing at all.
+    let seen = lab.journal_of("locked");
     let out = lab.run(PASSWORD, &["--action", "power-cycle"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("--force-login tries them"), "{t}");
+    let j = &lab.latest().jobs[0];
+    let detail = j.detail.clone().unwrap_or_default();
+    assert_eq!(
+        (j.outcome, j.reason),
+        (Some(Outcome::Failed), Some(Reason::AuthFailed)),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("not tried") && detail.contains("allowed 0 more logins"),
+        "{detail}"
+    );
+    assert_eq!(lab.journal_of("locked"), seen, "nothing was sent");
+
+    // --force-login: the device refuses everything, and the run says so.
+    let out = lab.run(PASSWORD, &["--action", "power-cycle", "--force-login"]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
     let j = &lab.latest().jobs[0];
@@ -281,4 +230,42 @@ fn a_locked_device_ends_auth_failed_locked_with_its_minutes_and_is_sent_no_login
     assert_eq!(lab.journal_count("locked", "login_failed"), 1);
     assert!(lab.journal_count("locked", "login_refused") >= 1);
     assert_eq!(lab.journal_count("locked", "reboot"), 0);
+}
+
+#[test]
+fn a_tapo_camera_on_tpap_firmware_reboots_once_over_tpap_with_tls() {
+    // `cam` by the column, `found` by discovery's `encrypt_type: TPAP`.
+    let row = |id: &str, n: u8, column: &str| {
+        format!(
+            "{id},{}:8443,C210(EU),A8-42-A1-05-00-{n:02X},office,{column},\n",
+            ip(FILE, 5, n)
+        )
+    };
+    let served = row("cam", 1, "tpap") + &row("found", 2, "tpap");
+    let asked = row("cam", 1, "tpap") + &row("found", 2, "auto");
+    let lab = lab_with(&served, &asked);
+    let out = lab.run(PASSWORD, &["--action", "power-cycle"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    let rec = lab.latest();
+    for (id, by) in [("cam", "inventory"), ("found", "discovery")] {
+        let j = rec.jobs.iter().find(|j| j.device_id == id).unwrap();
+        assert_eq!(j.outcome, Some(Outcome::Succeeded), "{id}: {:?}", j.detail);
+        assert_eq!(protocol_of(&rec, id), ("camera-tpap".into(), by.into()));
+        assert_eq!(lab.journal_count(id, "reboot"), 1, "{id}");
+        assert!(lab.journal_count(id, "login") >= 1, "{id}");
+        assert_eq!(lab.journal_count(id, "login_failed"), 0, "{id}");
+    }
+
+    // A wrong password: one failed login (-40401), never retried.
+    let out = lab.run("not-the-password", &["--action", "power-cycle"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    let j = &lab.latest().jobs[0];
+    let detail = j.detail.clone().unwrap_or_default();
+    assert_eq!(j.reason, Some(Reason::AuthFailed), "{detail}");
+    assert!(detail.contains("-40401"), "{detail}");
+    assert_eq!(lab.journal_count("cam", "login_failed"), 1);
+    assert_eq!(lab.journal_count("cam", "reboot"), 1);
+    assert!(!t.contains("not-the-password"));
 }

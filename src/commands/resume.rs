@@ -173,6 +173,7 @@ async fn run_checked(args: &ResumeArgs, signals: Signals) -> anyhow::Result<Stat
                 .unwrap_or_else(super::operator::from_env),
             inventory_sha256: sha256,
             force: args.force,
+            force_login: args.force_login,
             signing: key.as_ref(),
         },
         &mut view,

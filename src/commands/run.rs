@@ -118,6 +118,7 @@ async fn run_checked(args: &RunArgs, signals: Signals) -> anyhow::Result<Status>
         &config,
     )
     .await?;
+    crate::engine::links::gate_logins(&mut jobs, &guard.db, args.force_login, &view)?;
     // Devices discovery found elsewhere are claimed (and checked for open commands) at their
     // new addresses too, before any command.
     let moved: Vec<&Device> = jobs

@@ -15,6 +15,7 @@ use crate::protocol::linkie2::auth::Encoding;
 use crate::protocol::smart;
 use crate::protocol::sslaes::SslAesClient;
 use crate::protocol::sslaes::messages::{BasicInfo, CamRequest, single_result};
+use crate::protocol::tpap::session::TpapClient;
 
 /// The field [`KasaCameraClient::info`] adds to the sysinfo it returns (and so to the run's
 /// snapshot): which Basic-auth encoding the camera accepted, as [`Encoding::as_str`] words it.
@@ -24,15 +25,64 @@ pub const AUTH_ENCODING_FIELD: &str = "fleetreset_auth_encoding";
 /// What a user is told when asked to factory-reset a camera.
 pub const NO_LOCAL_RESET: &str = "cameras and doorbells have no known local factory reset (neither python-kasa nor pytapo sends one); reset it with its button or remove it in the app";
 
+/// What carries a Tapo camera's SmartCam JSON. SslAes stays inline, as it was before TPAP;
+/// TPAP is boxed so that a camera client is no larger than it was.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum CameraTransport {
+    SslAes(SslAesClient),
+    /// TPAP firmware; boxed, as a SMART device's is.
+    Tpap(Box<TpapClient>),
+}
+
+impl CameraTransport {
+    fn addr(&self) -> SocketAddr {
+        match self {
+            CameraTransport::SslAes(c) => c.addr(),
+            CameraTransport::Tpap(c) => c.addr(),
+        }
+    }
+
+    fn pin(&mut self) {
+        match self {
+            CameraTransport::SslAes(c) => c.pin(),
+            CameraTransport::Tpap(c) => c.pin(),
+        }
+    }
+
+    async fn call(&mut self, op: &'static str, json: &[u8]) -> Result<Vec<u8>, DeviceError> {
+        match self {
+            CameraTransport::SslAes(c) => c.call(op, json).await,
+            CameraTransport::Tpap(c) => c.call(op, json).await,
+        }
+    }
+
+    async fn command(&mut self, op: &'static str, json: &[u8]) -> Result<Sent, DeviceError> {
+        match self {
+            CameraTransport::SslAes(c) => c.command(op, json).await,
+            CameraTransport::Tpap(c) => c.command(op, json).await,
+        }
+    }
+}
+
 /// A Tapo camera or doorbell.
 #[derive(Debug)]
 pub struct TapoCameraClient {
-    pub(super) transport: SslAesClient,
+    pub(super) transport: CameraTransport,
 }
 
 impl TapoCameraClient {
     pub fn new(transport: SslAesClient) -> Self {
-        TapoCameraClient { transport }
+        TapoCameraClient {
+            transport: CameraTransport::SslAes(transport),
+        }
+    }
+
+    /// A camera on TPAP firmware.
+    pub fn over_tpap(transport: TpapClient) -> Self {
+        TapoCameraClient {
+            transport: CameraTransport::Tpap(Box::new(transport)),
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use super::camera::{no_relay, no_reset};
+use super::camera::{CameraTransport, no_relay, no_reset};
 use super::info::cloud_read;
 use super::{
     Ack, COMMAND_DELAY_SECS, DeviceError, DeviceInfo, IotClient, KasaCameraClient, Link,
@@ -62,6 +62,9 @@ impl DeviceClient {
             ProtocolKind::SslAes => DeviceClient::TapoCamera(TapoCameraClient::new(
                 SslAesClient::new(addr, credentials, timeouts),
             )),
+            ProtocolKind::CameraTpap => DeviceClient::TapoCamera(TapoCameraClient::over_tpap(
+                TpapClient::camera(addr, credentials, timeouts),
+            )),
             ProtocolKind::Linkie2 => DeviceClient::KasaCamera(KasaCameraClient::new(
                 Linkie2Client::new(addr, credentials, timeouts),
             )),
@@ -85,8 +88,38 @@ impl DeviceClient {
                 SmartTransport::Aes(_) => ProtocolKind::SmartAes,
                 SmartTransport::Tpap(_) => ProtocolKind::SmartTpap,
             },
-            DeviceClient::TapoCamera(_) => ProtocolKind::SslAes,
+            DeviceClient::TapoCamera(c) => match c.transport {
+                CameraTransport::SslAes(_) => ProtocolKind::SslAes,
+                CameraTransport::Tpap(_) => ProtocolKind::CameraTpap,
+            },
             DeviceClient::KasaCamera(_) => ProtocolKind::Linkie2,
+        }
+    }
+
+    /// The TPAP client underneath, for what its login learned (the discover probe's answer,
+    /// the lockout counters of a refusal); `None` for other protocols.
+    pub fn tpap(&self) -> Option<&TpapClient> {
+        match self {
+            DeviceClient::Smart(SmartClient {
+                transport: SmartTransport::Tpap(c),
+                ..
+            })
+            | DeviceClient::TapoCamera(TapoCameraClient {
+                transport: CameraTransport::Tpap(c),
+            }) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// Whether the device refused KLAP's handshake 1 with HTTP 403: local KLAP is off, or its
+    /// firmware moved to TPAP ([`crate::protocol::tpap::session::probe`] tells which).
+    pub fn klap_forbidden(&self) -> bool {
+        match self {
+            DeviceClient::Smart(SmartClient {
+                transport: SmartTransport::Klap(c),
+                ..
+            }) => c.forbidden(),
+            _ => false,
         }
     }
 

@@ -10,7 +10,7 @@ use crate::protocol::discovery::Found;
 use crate::protocol::iot::transport::Timeouts;
 
 /// Which protocol, over which transport, a device speaks (the rows of the protocol matrix that
-/// fleetreset supports; KLAP over HTTPS and TPAP on cameras are not among them).
+/// fleetreset supports; KLAP over HTTPS is not among them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProtocolKind {
@@ -30,6 +30,9 @@ pub enum ProtocolKind {
     /// SmartCam JSON over SslAes (HTTPS 443): Tapo cameras and doorbells.
     #[serde(rename = "sslaes")]
     SslAes,
+    /// SmartCam JSON over TPAP with TLS (`tls` 1, HTTPS 443): Tapo cameras and doorbells on
+    /// TPAP firmware (the C220 announces it).
+    CameraTpap,
     /// IOT JSON over LINKIE2 (HTTPS 10443): Kasa cameras and the KD110 doorbell.
     Linkie2,
 }
@@ -43,6 +46,7 @@ impl ProtocolKind {
         ProtocolKind::SmartAes,
         ProtocolKind::SmartTpap,
         ProtocolKind::SslAes,
+        ProtocolKind::CameraTpap,
         ProtocolKind::Linkie2,
     ];
 
@@ -56,6 +60,7 @@ impl ProtocolKind {
             ProtocolKind::SmartAes => "smart-aes",
             ProtocolKind::SmartTpap => "smart-tpap",
             ProtocolKind::SslAes => "sslaes",
+            ProtocolKind::CameraTpap => "camera-tpap",
             ProtocolKind::Linkie2 => "linkie2",
         }
     }
@@ -64,7 +69,9 @@ impl ProtocolKind {
     pub fn default_port(self) -> u16 {
         match self {
             ProtocolKind::Iot => crate::protocol::iot::DEFAULT_PORT,
-            ProtocolKind::SslAes => crate::protocol::sslaes::DEFAULT_PORT,
+            ProtocolKind::SslAes | ProtocolKind::CameraTpap => {
+                crate::protocol::sslaes::DEFAULT_PORT
+            }
             ProtocolKind::Linkie2 => crate::protocol::linkie2::DEFAULT_PORT,
             ProtocolKind::IotKlapV1
             | ProtocolKind::IotKlapV2
@@ -87,14 +94,22 @@ impl ProtocolKind {
     pub fn counts_failed_logins(self) -> bool {
         matches!(
             self,
-            ProtocolKind::SmartAes | ProtocolKind::SmartTpap | ProtocolKind::SslAes
+            ProtocolKind::SmartAes
+                | ProtocolKind::SmartTpap
+                | ProtocolKind::SslAes
+                | ProtocolKind::CameraTpap
         )
+    }
+
+    /// Whether the login is TPAP's (SPAKE2+), whose refusals carry the lockout counters.
+    pub fn is_tpap(self) -> bool {
+        matches!(self, ProtocolKind::SmartTpap | ProtocolKind::CameraTpap)
     }
 }
 
 impl ProtocolKind {
     /// What a discovery answer says a device speaks, and on which port (`None`: the
-    /// protocol's default); `None` for what fleetreset does not speak (TPAP cameras, unknown
+    /// protocol's default); `None` for what fleetreset does not speak (unknown
     /// encryption), rather than a guess. Kasa cameras answer the legacy probe as
     /// `IOT.IPCAMERA` but speak LINKIE2; Tapo cameras, doorbells and the H200 answer 20002 as
     /// `SMART.IPCAMERA`, `SMART.TAPODOORBELL`, `SMART.TAPOHUB` with HTTPS, and speak SslAes
@@ -113,9 +128,9 @@ impl ProtocolKind {
         ) || (info.device_type == "SMART.TAPOHUB" && info.https);
         let iot = info.device_type.starts_with("IOT.");
         let kind = match (info.encrypt_type.as_deref(), camera, iot) {
-            // TPAP firmware on a plug, strip or switch. A camera announcing TPAP is not
-            // spoken: it falls through to `None` below.
+            // TPAP firmware on a plug, strip or switch; on a camera, over TLS.
             (Some("TPAP"), false, _) => ProtocolKind::SmartTpap,
+            (Some("TPAP"), true, _) => ProtocolKind::CameraTpap,
             (Some("AES") | None, true, _) => ProtocolKind::SslAes,
             (_, true, _) => return None,
             (Some("AES"), false, false) => ProtocolKind::SmartAes,

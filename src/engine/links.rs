@@ -11,10 +11,13 @@ use crate::device::{DeviceClient, Link, ProtocolKind};
 use crate::inert::Inert;
 use crate::inventory::MacAddr;
 use crate::protocol::discovery::{self, Found};
+use crate::store::{Db, StoreError};
 
 use super::config::RunConfig;
+use super::job::negotiate::{LOW_REMAINING_LOGINS, LoginGate};
 use super::job::probe::time_scale_problem;
 use super::plan::PlannedJob;
+use super::progress::ProgressView;
 
 /// How many loopback devices the rehearsal check asks before the run. One answer decides (a
 /// simulator has one time scale); a second covers a first device simulated offline.
@@ -136,6 +139,48 @@ fn profile_refusal(
     format!("{}: {err}", Inert(&device.id))
 }
 
+/// Puts the login gate on every job whose device's last TPAP login was refused with few
+/// attempts left ([`LoginGate`]), as this database recorded it; `forced` (`--force-login`) lets
+/// them be tried, and says so in their `login_attempt`. Notes how many it holds back.
+pub fn gate_logins(
+    jobs: &mut [PlannedJob],
+    db: &Db,
+    forced: bool,
+    view: &ProgressView,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let gated = gate(jobs, db, forced)
+        .context("reading earlier TPAP login refusals from the audit database")?;
+    if gated > 0 {
+        view.note(&format!(
+            "{gated} device(s) refused a TPAP login earlier with {LOW_REMAINING_LOGINS} or fewer attempts left before they lock: they are not tried (--force-login tries them)"
+        ));
+    }
+    Ok(())
+}
+
+fn gate(jobs: &mut [PlannedJob], db: &Db, forced: bool) -> Result<usize, StoreError> {
+    let devices: Vec<(&str, Option<String>)> = jobs
+        .iter()
+        .map(|j| (j.device.id.as_str(), j.device.mac.map(|m| m.to_string())))
+        .collect();
+    let pairs: Vec<(&str, Option<&str>)> = devices
+        .iter()
+        .map(|(id, mac)| (*id, mac.as_deref()))
+        .collect();
+    let mut last = db.last_tpap_refusals(&pairs)?;
+    drop(pairs);
+    drop(devices);
+    let mut gated = 0;
+    for j in jobs.iter_mut() {
+        if let Some(refusal) = last.remove(&j.device.id) {
+            j.link.login_gate = LoginGate::of(refusal, forced);
+            gated += usize::from(j.link.login_gate.as_ref().is_some_and(|g| !g.forced));
+        }
+    }
+    Ok(gated)
+}
+
 /// Settles the protocol of every `unresolved` job by discovery, and with `rediscover` moves
 /// jobs whose MAC answered at another address. Returns notes for the person running it.
 ///
@@ -151,7 +196,7 @@ pub async fn discover(
     // Only the rows' own unicast addresses: `check` refuses any other.
     let mut targets: Vec<IpAddr> = jobs
         .iter()
-        .filter(|j| j.link.source == "unresolved")
+        .filter(|j| j.link.source == "unresolved" || may_be_tpap_camera(j))
         .filter_map(|j| j.device.host.ip())
         .filter(|ip| crate::inventory::unicast_problem(*ip).is_none())
         .collect();
@@ -197,6 +242,15 @@ pub async fn discover(
                 }
             }
         }
+        if may_be_tpap_camera(j)
+            && let Some((ProtocolKind::CameraTpap, port)) = answer.and_then(ProtocolKind::of_found)
+        {
+            // A Tapo camera whose discovery announces TPAP: its firmware moved from SslAes.
+            j.link.protocol = ProtocolKind::CameraTpap;
+            j.link.source = "discovery";
+            j.link.port = j.device.host.port.or(port).unwrap_or(j.link.port);
+            continue;
+        }
         if j.link.source != "unresolved" && j.link.moved_from.is_none() {
             continue;
         }
@@ -219,6 +273,12 @@ pub async fn discover(
         }
     }
     Ok(notes)
+}
+
+/// A Tapo camera the catalog settled as SslAes (`auto`): discovery may say its firmware speaks
+/// TPAP now. Silent or otherwise, it stays SslAes.
+fn may_be_tpap_camera(j: &PlannedJob) -> bool {
+    j.link.source == "catalog" && j.link.protocol == ProtocolKind::SslAes
 }
 
 /// What to do with a row whose MAC `answers` came from.

@@ -71,6 +71,9 @@ pub struct LinkPlan {
     /// Why nothing may be sent to this device at all, settled before the run (two addresses
     /// answered discovery with its MAC). The job ends `identity_mismatch` with these words.
     pub refusal: Option<String>,
+    /// The device's last TPAP login refusal, when it left few attempts before its lockout:
+    /// no TPAP login is tried without `--force-login` ([`super::job::negotiate`]).
+    pub login_gate: Option<super::job::negotiate::LoginGate>,
 }
 
 /// The protocol the inventory's `protocol` column asks for this model. `auto` leaves the
@@ -86,6 +89,10 @@ pub fn protocol_column(device: &Device, model: &ModelInfo) -> Option<ProtocolKin
             Protocol::Mixed if model.model == "HS100" => ProtocolKind::IotKlapV1,
             _ => ProtocolKind::SmartKlap,
         }),
+        // `tpap` on a Tapo camera: TPAP over TLS, where SslAes was.
+        ProtocolChoice::Exact(ProtocolKind::SmartTpap) if model.protocol == Protocol::SslAes => {
+            Some(ProtocolKind::CameraTpap)
+        }
         ProtocolChoice::Exact(kind) => Some(kind),
     }
 }
@@ -116,6 +123,7 @@ fn initial_link(device: &Device, model: &ModelInfo) -> LinkPlan {
         source,
         moved_from: None,
         refusal: None,
+        login_gate: None,
     }
 }
 

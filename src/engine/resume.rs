@@ -40,6 +40,8 @@ pub struct ResumeInput<'a> {
     pub inventory_sha256: String,
     /// Whether `--force` was given.
     pub force: bool,
+    /// `--force-login`: TPAP devices with few logins left are tried too.
+    pub force_login: bool,
     /// Signs the run's chain head and certificates when it ends; `None` writes them unsigned.
     pub signing: Option<&'a crate::signing::SigningKey>,
 }
@@ -66,6 +68,7 @@ pub async fn resume(
         operator,
         inventory_sha256,
         force,
+        force_login,
         signing,
     } = input;
     let before = guard.db.load_run(run_id).context("reading the run")?;
@@ -161,6 +164,7 @@ pub async fn resume(
             lines.join("\n")
         ))
     })?;
+    super::links::gate_logins(&mut jobs, &guard.db, force_login, view)?;
     // Devices discovery found elsewhere are claimed, and checked, at their new addresses too.
     let moved: Vec<&Device> = jobs
         .iter()

@@ -103,7 +103,7 @@ mod tests {
         assert_eq!(
             ProtocolChoiceError.to_string(),
             "expected auto, iot, klap, aes, tpap, or one of iot, iot-klap-v1, iot-klap-v2, \
-             smart-klap, smart-aes, smart-tpap, sslaes, linkie2"
+             smart-klap, smart-aes, smart-tpap, sslaes, camera-tpap, linkie2"
         );
     }
 

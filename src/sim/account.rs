@@ -111,6 +111,19 @@ impl Account {
         );
     }
 
+    /// A TPAP login that went through: journaled as `login`. The firmware's failure count
+    /// starts again from 0, as `failedAttempts` does after a good login.
+    pub fn tpap_logged_in(&mut self) {
+        self.failed = 0;
+        self.journal.record("login");
+    }
+
+    /// A TPAP discover probe, journaled as `tpap_discover`: it carries no credentials, but
+    /// tests assert on every request a device saw.
+    pub fn tpap_probed(&self) {
+        self.journal.record("tpap_discover");
+    }
+
     /// A login refused unheard because of `lockout`: journaled as `login_refused`, not
     /// counted.
     pub fn refused(&self) {

@@ -27,6 +27,8 @@
 //! | `err_msg=TEXT` | the text of the device's refusals: the `err_msg` of every IOT error reply, and a `msg` beside the `error_code` of SMART's `reset_refused` refusal. TEXT takes the escapes `\n`, `\r`, `\t`, `\e` (ESC), `\xHH` (the character U+00HH), `\;` and `\\` |
 //! | `mac=AA:BB:CC:DD:EE:FF` | the device reports this MAC instead of the inventory's |
 //! | `auth_fail` | the device is bound to another account than its `credentials` profile (or, without one, to a stranger's): every login fails |
+//! | `announce=klap` | a TPAP device whose discovery answer still says KLAP (no `tpap` object), as firmware that moved to TPAP while its discovery answer did not; KLAP's handshake is answered 403 as before |
+//! | `announce=tpap` | a SMART KLAP device whose discovery says `encrypt_type: TPAP` while its TPAP discover probe answers `tpap_preferred: false` without a `tpap` object, and which serves KLAP (a KP125M on 1.4.1 firmware did this) |
 //! | `lockout=N` | after N failed logins the device refuses every login until the simulator restarts: AES answers `-40404` with `sec_left`, KLAP answers 403 to handshake 1 |
 //!
 //! HTTP devices (protocol `klap` or `aes`) take `offline`, `slow`, `reboot_never_returns`,
@@ -111,6 +113,24 @@ pub struct Faults {
     pub auth_fail: bool,
     /// Failed logins after which every login is refused.
     pub lockout: Option<u32>,
+    /// Discovery announces another login than the device speaks.
+    pub announce: Option<Announced>,
+}
+
+/// The login an `announce` fault makes discovery name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Announced {
+    Klap,
+    Tpap,
+}
+
+impl Announced {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Announced::Klap => "klap",
+            Announced::Tpap => "tpap",
+        }
+    }
 }
 
 /// A `reset_refused` fault: the code the row gave, if any. Without one each dialect answers
@@ -192,6 +212,14 @@ impl Faults {
                         format!("lockout={n:?}: expected a number of failed logins, 1 or more")
                     })?;
                     f.lockout = Some(n);
+                }
+                ("announce", Some("klap")) => f.announce = Some(Announced::Klap),
+                ("announce", Some("tpap")) => f.announce = Some(Announced::Tpap),
+                ("announce", other) => {
+                    return Err(format!(
+                        "announce={}: expected klap or tpap",
+                        other.unwrap_or_default()
+                    ));
                 }
                 ("mac", Some(mac)) => {
                     f.mac = Some(mac.parse().map_err(|e| format!("mac={mac:?}: {e}"))?)
@@ -284,6 +312,9 @@ impl Faults {
         }
         if let Some(n) = self.lockout {
             parts.push(format!("lockout={n}"));
+        }
+        if let Some(a) = self.announce {
+            parts.push(format!("announce={}", a.as_str()));
         }
         parts.join(";")
     }

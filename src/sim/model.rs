@@ -16,7 +16,7 @@ use crate::protocol::klap::cipher::{self, SEED_LEN, Version};
 use super::account::{Account, Login};
 use super::aes::{self, AesCipher, AesSessions};
 use super::camera::{CamHttpRequest, CameraKind, CameraState};
-use super::fault::Faults;
+use super::fault::{Announced, Faults};
 use super::klap::{self, KlapSessions, Refusal};
 use super::smart::{SmartState, code};
 use super::state::{DeviceState, Effect};
@@ -348,7 +348,12 @@ impl SimState {
                     Err(_) => HttpReply::status(400),
                 }
             }
-            // TPAP's discover probe (or any login on `/`): pre-TPAP firmware's answer.
+            // TPAP's discover probe (or any login on `/`): pre-TPAP firmware's answer, or that
+            // of firmware that announces TPAP and prefers KLAP.
+            "/" if self.faults().announce == Some(Announced::Tpap) => HttpReply::json(&json!({
+                "error_code": 0,
+                "result": {"sub_method": "discover", "tpap_preferred": false},
+            })),
             "/" => error_reply(crate::protocol::tpap::messages::code::NOT_TPAP),
             _ => HttpReply::status(404),
         };
@@ -457,6 +462,12 @@ impl SimState {
             Transport::Aes => ("AES", Some(2)),
             Transport::Tpap => ("TPAP", Some(2)),
         };
+        let announce = self.faults().announce;
+        let (encrypt, tpap) = match announce {
+            Some(Announced::Klap) => ("KLAP", false),
+            Some(Announced::Tpap) => ("TPAP", false),
+            None => (encrypt, self.transport == Transport::Tpap),
+        };
         let mut scheme = json!({"is_support_https": false, "encrypt_type": encrypt,
                                 "http_port": self.addr.port()});
         if let Some(lv) = lv {
@@ -519,7 +530,7 @@ impl SimState {
         if let (Some(r), Some(extra)) = (result.as_object_mut(), extra.as_object()) {
             r.extend(extra.clone());
         }
-        if self.transport == Transport::Tpap {
+        if tpap {
             result["tpap"] = self.tpap_announce();
             result["protocol_version"] = json!(1);
         }

@@ -183,6 +183,19 @@ fn spec_for(d: &Device, credentials: &Store) -> Result<DeviceSpec, String> {
             }
         ));
     }
+    match (faults.announce, transport) {
+        (None, _)
+        | (Some(fault::Announced::Klap), Transport::Tpap)
+        | (Some(fault::Announced::Tpap), Transport::KlapV2) => {}
+        (Some(a), _) => {
+            return Err(format!(
+                "{}: announce={} can't apply to a {} device: announce=klap is for protocol tpap, announce=tpap for a SMART device on protocol klap",
+                fault::COLUMN,
+                a.as_str(),
+                transport.describe()
+            ));
+        }
+    }
     let account = match &d.credentials {
         Some(name) if transport.is_http() => Some(
             credentials
@@ -286,10 +299,12 @@ fn dialect_for(
                 "{model} is a legacy Kasa (IOT) model: {word} carries SMART JSON only; use iot or klap (iot-klap-v1, iot-klap-v2)"
             ))
         }
-        (ProtocolKind::SslAes | ProtocolKind::Linkie2, _) => Err(format!(
-            "{model} is not a camera or doorbell with a simulator profile (cameras: {}), so it can't speak {word}",
-            CameraProfile::known_models().collect::<Vec<_>>().join(", ")
-        )),
+        (ProtocolKind::SslAes | ProtocolKind::CameraTpap | ProtocolKind::Linkie2, _) => {
+            Err(format!(
+                "{model} is not a camera or doorbell with a simulator profile (cameras: {}), so it can't speak {word}",
+                CameraProfile::known_models().collect::<Vec<_>>().join(", ")
+            ))
+        }
     }
 }
 
@@ -306,8 +321,25 @@ fn camera_dialect(
     match asked {
         None => Ok((transport, Dialect::Camera(camera))),
         Some((Asked::Exact(p), _)) if p == own => Ok((transport, Dialect::Camera(camera))),
+        // A Tapo camera on TPAP firmware: TPAP over the same TLS listener.
+        Some((Asked::Exact(ProtocolKind::SmartTpap | ProtocolKind::CameraTpap), _))
+            if camera.kind == CameraKind::Tapo =>
+        {
+            Ok((
+                transport,
+                Dialect::Camera(CameraProfile {
+                    tpap: true,
+                    ..camera
+                }),
+            ))
+        }
         Some((_, word)) => Err(format!(
-            "{model} is a camera or doorbell: it speaks {own} only, not {word}"
+            "{model} is a camera or doorbell: it speaks {own}{} only, not {word}",
+            if camera.kind == CameraKind::Tapo {
+                " (or tpap, on TPAP firmware)"
+            } else {
+                ""
+            }
         )),
     }
 }

@@ -11,6 +11,8 @@ use rand::RngCore;
 use crate::protocol::tpap::cipher::SessionCipher;
 use crate::protocol::tpap::spake2p::{self, Outcome, Password};
 
+pub mod wire;
+
 /// Failed logins a TPAP device allows before it locks (the "around 15" devices were seen to
 /// allow); a row's `lockout=N` fault sets another.
 pub const DEFAULT_ALLOWANCE: u32 = 15;

@@ -40,6 +40,7 @@ mod confirmation;
 mod db;
 mod history;
 pub mod lock;
+mod logins;
 mod parameters;
 mod query;
 mod run_events;
@@ -63,6 +64,7 @@ use crate::model::{Action, JobState, Method, Outcome, Reason, StoredKind};
 pub use self::chain::{ChainHead, Checkpoint, Seal, Signed, verify};
 pub use self::confirmation::{Confirmation, Confirmed, Refusal, Seen, Technician};
 pub use self::history::{HistoryRow, mac_digits};
+pub use self::logins::LoginRefusal;
 pub use self::parameters::{InventoryRead, RunParameters, SafetyParameters};
 pub use self::run_events::{Finished, Interrupted, Resumed, RunEnd, RunEvent, Started, Stopped};
 pub use self::sample::{

@@ -144,8 +144,10 @@ pub async fn look(
         // set up refuses it (a Tapo camera at the first login step, by proving it holds another
         // password, so nothing that could count as a failed login is sent), and no account
         // secret leaves this host.
-        let unbound_look = matches!(protocol, ProtocolKind::SslAes | ProtocolKind::Linkie2)
-            && record.run.action == Action::FactoryReset;
+        let unbound_look = matches!(
+            protocol,
+            ProtocolKind::SslAes | ProtocolKind::CameraTpap | ProtocolKind::Linkie2
+        ) && record.run.action == Action::FactoryReset;
         let mut client = DeviceClient::new(Link {
             addr,
             protocol,
@@ -160,7 +162,9 @@ pub async fn look(
             Ok(info) => {
                 // Only a Tapo camera's default login says it is unbound: bound Kasa cameras
                 // are reported to take theirs too (their `bind_status` says which).
-                let unbound_login = unbound_look && protocol == ProtocolKind::SslAes;
+                // A TPAP login that went through proves the password as well.
+                let unbound_login = unbound_look
+                    && matches!(protocol, ProtocolKind::SslAes | ProtocolKind::CameraTpap);
                 return judge(record.run.action, job, addr, &info, unbound_login);
             }
             Err(e @ (DeviceError::Unreachable { .. } | DeviceError::Timeout { .. })) => {

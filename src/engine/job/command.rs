@@ -43,6 +43,11 @@ pub struct IntentDetail {
     /// a remote command.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream: Option<OutletIntent>,
+    /// The protocol the command goes over, when the job's device turned out to speak another
+    /// than its `link` event says (KLAP or TPAP, [`super::negotiate`]): the one resume looks
+    /// with. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
 }
 
 /// What `resume` needs to switch an outlet back on, and nothing more: the switch and the outlet.
@@ -126,6 +131,8 @@ impl Ctx<'_> {
             host: HostMark::now(),
             pre: PreState::of(pre),
             upstream: None,
+            protocol: (self.protocol != self.job.link.protocol)
+                .then(|| self.protocol.as_str().to_string()),
         };
         // Committed before the command leaves: after a crash, `resume` knows this device may
         // have received it, and never sends it again.
@@ -342,6 +349,7 @@ mod tests {
                 settings: Settings::of(&info(Some(true), Some(3), vec![])),
             },
             upstream: None,
+            protocol: None,
         };
         let v = serde_json::to_value(&intent).unwrap();
         assert_eq!(v["pre"]["on_time_s"], 3);

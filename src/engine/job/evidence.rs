@@ -171,6 +171,12 @@ impl Evidence {
         self.intent.as_ref()?.addr.as_deref()?.parse().ok()
     }
 
+    /// The protocol the command went over, when the job switched from its link's
+    /// ([`super::negotiate`]): the one to look with.
+    pub fn sent_over(&self) -> Option<crate::device::ProtocolKind> {
+        self.intent.as_ref()?.protocol.as_deref()?.parse().ok()
+    }
+
     /// Device seconds since the intent and since the probe, as of `now`.
     pub fn since(&self, now: &HostMark, config: &RunConfig) -> Since {
         let device = |from: &HostMark| from.until(now).map(|d| config.device_secs(d));

@@ -20,6 +20,7 @@ pub mod command;
 pub mod evidence;
 pub mod identity;
 pub mod manual;
+pub mod negotiate;
 pub mod probe;
 pub mod resolve;
 pub mod upstream;
@@ -42,7 +43,7 @@ use super::plan::PlannedJob;
 pub use evidence::{Evidence, login_unsettled, refused_login};
 
 pub use identity::{identity_problem, identity_verifiable};
-use probe::Looker;
+use probe::{Looker, ProbeEnd};
 pub(crate) use probe::{Probe, probe};
 
 /// What every job of a run shares.
@@ -161,6 +162,7 @@ async fn remote(
         attempts: 0,
         manual: false,
         looker: Looker::default(),
+        protocol: job.link.protocol,
     };
     ctx.record(Record::Started {
         run_id: env.run_id.clone(),
@@ -229,6 +231,9 @@ struct Ctx<'a> {
     manual: bool,
     /// The connection looks keep while the device answers ([`Ctx::look`]); reads only.
     looker: Looker,
+    /// The protocol the job speaks to its device: the link's, unless the device turned out to
+    /// speak the other of KLAP and TPAP ([`negotiate`]).
+    protocol: ProtocolKind,
 }
 
 impl Ctx<'_> {
@@ -275,7 +280,7 @@ impl Ctx<'_> {
     fn client(&self, addr: SocketAddr) -> DeviceClient {
         DeviceClient::new(Link {
             addr,
-            protocol: self.job.link.protocol,
+            protocol: self.protocol,
             credentials: self.job.link.credentials.clone(),
             timeouts: self.config().timeouts,
         })
@@ -323,23 +328,39 @@ impl Ctx<'_> {
 
     /// Probe, identity, intent, command, verification.
     async fn fresh(&mut self, addr: SocketAddr) -> Result<Verdict, StoreError> {
-        let protocol = self.job.link.protocol;
-        // A Tapo camera without a profile is still logged in to, with its default password.
-        let logs_in = self.job.link.credentials.is_some() || protocol == ProtocolKind::SslAes;
-        if protocol.counts_failed_logins() && logs_in {
-            // The device counts failed logins towards a lockout: if this process dies before
-            // it records how the login went, `resume` must not try a second one blindly.
-            let attempt = self.event_record(None, EventKind::LoginAttempt, json!({}));
-            self.env.writer.record_durable(attempt).await?;
-        }
-        let mut client = self.client(addr);
-        let mut pre = match self.probe_with_retries(&mut client).await? {
-            Ok(p) => p,
-            Err(f) => {
-                // Nothing answers at its address (offline, unplugged): only a person can reach
-                // it now. A timeout is not that: a slow device may answer the next run.
-                self.manual = f.0 == Reason::Unreachable;
+        let mut may_switch = true;
+        let (client, mut pre) = loop {
+            if let Some(f) = self.login_gate().await? {
                 return Ok(Err(f));
+            }
+            let protocol = self.protocol;
+            // A Tapo camera without a profile is still logged in to, with its default
+            // password; a TPAP device with the blank one.
+            let logs_in = self.job.link.credentials.is_some()
+                || protocol == ProtocolKind::SslAes
+                || protocol.is_tpap();
+            if protocol.counts_failed_logins() && logs_in {
+                // The device counts failed logins towards a lockout: if this process dies
+                // before it records how the login went, `resume` must not try a second one
+                // blindly.
+                let detail = self.login_attempt_detail();
+                let attempt = self.event_record(None, EventKind::LoginAttempt, detail);
+                self.env.writer.record_durable(attempt).await?;
+            }
+            let mut client = self.client(addr);
+            match self.probe_with_retries(&mut client, may_switch).await? {
+                ProbeEnd::Answered(p) => break (client, p),
+                ProbeEnd::Failed(f) => {
+                    // Nothing answers at its address (offline, unplugged): only a person can
+                    // reach it now. A timeout is not that: a slow device may answer the next
+                    // run.
+                    self.manual = f.0 == Reason::Unreachable;
+                    return Ok(Err(f));
+                }
+                ProbeEnd::OtherLogin(switch) => {
+                    self.switch_login(&switch, addr).await?;
+                    may_switch = false;
+                }
             }
         };
         self.snapshot(SnapshotPhase::Pre, &pre).await?;

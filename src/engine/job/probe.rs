@@ -130,12 +130,23 @@ pub(crate) async fn address(
     }
 }
 
+/// How the pre-state probe ended. Returned once and taken apart at once, so its size is moot.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub(super) enum ProbeEnd {
+    Answered(Probe),
+    Failed(Fail),
+    /// The device speaks the other of KLAP and TPAP than the link chose.
+    OtherLogin(super::negotiate::Switch),
+}
+
 impl Ctx<'_> {
     /// The pre-state probe on the job's client. Retries a timeout once.
     pub(super) async fn probe_with_retries(
         &mut self,
         client: &mut DeviceClient,
-    ) -> Result<Result<Probe, Fail>, StoreError> {
+        may_switch: bool,
+    ) -> Result<ProbeEnd, StoreError> {
         let mut tries = 0;
         loop {
             self.attempts += 1;
@@ -150,9 +161,9 @@ impl Ctx<'_> {
                             json!({ "reason": Reason::Unsupported, "detail": why }),
                         )
                         .await?;
-                        return Ok(Err(Fail(Reason::Unsupported, why)));
+                        return Ok(ProbeEnd::Failed(Fail(Reason::Unsupported, why)));
                     }
-                    return Ok(Ok(p));
+                    return Ok(ProbeEnd::Answered(p));
                 }
                 Err(e) if e.is_retryable() && tries < PROBE_ATTEMPTS => {
                     self.event(
@@ -163,12 +174,17 @@ impl Ctx<'_> {
                     tokio::time::sleep(self.config().scaled(POLL_INTERVAL)).await;
                 }
                 Err(e) => {
+                    if may_switch && let Some(switch) = self.other_login(client, &e).await {
+                        // Not a failure of the device's login: the wrong one of two was asked.
+                        return Ok(ProbeEnd::OtherLogin(switch));
+                    }
                     let reason = e.reason();
-                    let event = self.event_record(
-                        None,
-                        EventKind::ProbeFailed,
-                        json!({ "reason": reason, "detail": e.to_string() }),
-                    );
+                    let mut detail = json!({ "reason": reason, "detail": e.to_string() });
+                    if let Some(counters) = client.tpap().and_then(|t| t.refused_with()) {
+                        // Read back by the next run's login gate ([`super::negotiate`]).
+                        detail["tpap"] = json!(counters);
+                    }
+                    let event = self.event_record(None, EventKind::ProbeFailed, detail);
                     if reason == Reason::AuthFailed {
                         // Durable: after a crash, `resume` must know this device already
                         // counted one failed login of ours, and not try it again.
@@ -176,7 +192,7 @@ impl Ctx<'_> {
                     } else {
                         self.record(event).await?;
                     }
-                    return Ok(Err(Fail(reason, format!("probe failed: {e}"))));
+                    return Ok(ProbeEnd::Failed(Fail(reason, format!("probe failed: {e}"))));
                 }
             }
         }

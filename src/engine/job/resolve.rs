@@ -227,6 +227,9 @@ impl Ctx<'_> {
         not_before: Instant,
     ) -> Result<Verdict, StoreError> {
         tokio::time::sleep_until(not_before).await;
+        if let Some(protocol) = ev.sent_over() {
+            self.protocol = protocol;
+        }
         let since = ev.since(&HostMark::now(), self.config());
         let mut detail = ev.summary();
         detail["device_secs_since_intent"] = json!(since.intent);

@@ -195,6 +195,7 @@ async fn cycle(env: &JobEnv, jobs: &[PlannedJob]) -> Result<Vec<JobResult>, Stor
                 },
             },
             upstream: Some(intent.clone()),
+            protocol: None,
         };
         let detail = serde_json::to_value(&detail).expect("the intent serialises");
         env.writer
@@ -393,6 +394,7 @@ async fn begin<'a>(env: &'a JobEnv, job: &'a PlannedJob) -> Result<Member<'a>, S
         attempts: 0,
         manual: false,
         looker: Default::default(),
+        protocol: job.link.protocol,
     };
     ctx.record(Record::Started {
         run_id: env.run_id.clone(),

@@ -57,6 +57,9 @@ struct Klap {
     version: Version,
     credentials: Option<Credentials>,
     http: HttpConn,
+    /// Whether the device answered handshake 1 with HTTP 403: local KLAP is off, or the
+    /// firmware moved to TPAP.
+    forbidden: bool,
 }
 
 impl std::fmt::Debug for Klap {
@@ -93,8 +96,14 @@ impl KlapClient {
                 version,
                 credentials,
                 http: HttpConn::new(addr, timeouts),
+                forbidden: false,
             }),
         }
+    }
+
+    /// Whether the device refused handshake 1 with HTTP 403 (see [`http::FORBIDDEN_HANDSHAKE`]).
+    pub fn forbidden(&self) -> bool {
+        self.driver.proto.forbidden
     }
 
     /// From now on a disruptive command goes only on the session established now: the one the
@@ -245,6 +254,7 @@ impl Klap {
         match reply.status {
             200 => {}
             403 => {
+                self.forbidden = true;
                 return Err(DeviceError::Auth {
                     detail: format!("{OP1}: {}", http::FORBIDDEN_HANDSHAKE),
                 });

@@ -61,6 +61,20 @@ struct Tpap {
     probe: HttpConn,
     /// The announcement, once read, and the connection TPAP goes on.
     tpap: Option<(Announce, HttpConn)>,
+    /// What the discover probe said, once asked: whether the device speaks TPAP at all.
+    discovered: Option<Probed>,
+    /// The lockout counters of the device's refusal of our login, if it refused it.
+    refused_with: Option<Counters>,
+}
+
+/// What the discover probe told the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probed {
+    /// The device announced TPAP.
+    Tpap,
+    /// Pre-TPAP firmware, or firmware that announces TPAP elsewhere but prefers KLAP: the probe
+    /// answered without a `tpap` object.
+    NotTpap,
 }
 
 impl std::fmt::Debug for Tpap {
@@ -69,6 +83,7 @@ impl std::fmt::Debug for Tpap {
             .field("addr", &self.addr)
             .field("profile", &self.credentials.is_some())
             .field("announce", &self.tpap.as_ref().map(|(a, _)| a))
+            .field("refused_with", &self.refused_with)
             .finish_non_exhaustive()
     }
 }
@@ -88,8 +103,32 @@ impl TpapClient {
                 timeouts,
                 probe: HttpConn::new(addr, timeouts),
                 tpap: None,
+                discovered: None,
+                refused_with: None,
             }),
         }
+    }
+
+    /// A client for a camera or doorbell on TPAP firmware at `addr` (its HTTPS port). Cameras
+    /// don't answer the discover probe; they take TPAP over TLS without verification where
+    /// SslAes was, with the account password (`tls` 1, `pake` [2], as a C220 announces).
+    pub fn camera(
+        addr: SocketAddr,
+        credentials: Option<Credentials>,
+        timeouts: Timeouts,
+    ) -> TpapClient {
+        let mut client = TpapClient::new(addr, Family::Camera, credentials, timeouts);
+        let announce = Announce {
+            tls: 1,
+            dac: 0,
+            noc: 1,
+            pake: vec![messages::PAKE_USER_PASSWORD],
+            port: Some(addr.port()),
+        };
+        let tpap = &mut client.driver.proto;
+        tpap.discovered = Some(Probed::Tpap);
+        tpap.tpap = Some((announce, HttpConn::over_tls(addr, timeouts)));
+        client
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -118,6 +157,17 @@ impl TpapClient {
 
     pub fn reset_session(&mut self) {
         self.driver.reset_session();
+    }
+
+    /// What the discover probe said, if it was asked and answered.
+    pub fn probed(&self) -> Option<Probed> {
+        self.driver.proto.discovered
+    }
+
+    /// The counters the device sent with its refusal of our login (`-2203`, `-2101`), for the
+    /// audit; `None` if it did not refuse one.
+    pub fn refused_with(&self) -> Option<Counters> {
+        self.driver.proto.refused_with
     }
 }
 
@@ -211,10 +261,25 @@ impl SessionProtocol for Tpap {
     }
 }
 
+/// Keeps the counters of a refused login for the audit.
+fn note_refusal(refused_with: &mut Option<Counters>, reply: &Value) {
+    if matches!(
+        reply["error_code"].as_i64(),
+        Some(code::LOCKED | code::CREDENTIALS | code::CAMERA_CREDENTIALS)
+    ) {
+        *refused_with = Some(Counters::of(reply));
+    }
+}
+
 impl Tpap {
     async fn login(&mut self) -> Result<Established, DeviceError> {
         if self.tpap.is_none() {
-            let announce = match probe_on(&mut self.probe).await? {
+            let discovered = probe_on(&mut self.probe).await?;
+            self.discovered = Some(match discovered {
+                Discovered::Tpap(_) | Discovered::Locked(_) => Probed::Tpap,
+                Discovered::NotTpap => Probed::NotTpap,
+            });
+            let announce = match discovered {
                 Discovered::Tpap(a) => a,
                 Discovered::NotTpap => {
                     return Err(DeviceError::Unsupported {
@@ -223,7 +288,10 @@ impl Tpap {
                         ),
                     });
                 }
-                Discovered::Locked(counters) => return Err(locked(DISCOVER, &counters)),
+                Discovered::Locked(counters) => {
+                    self.refused_with = Some(counters);
+                    return Err(locked(DISCOVER, &counters));
+                }
             };
             if let Some(why) = announce.refusal() {
                 return Err(DeviceError::Unsupported {
@@ -243,6 +311,7 @@ impl Tpap {
         let mut user_random = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut user_random);
         let reply = post_json(http, REGISTER, messages::register(&user_random)).await?;
+        note_refusal(&mut self.refused_with, &reply);
         refused(REGISTER, &reply)?;
         let registered = messages::parse_register(&reply["result"]).map_err(|detail| {
             DeviceError::Malformed {
@@ -250,10 +319,16 @@ impl Tpap {
                 detail,
             }
         })?;
+        // Without a profile: blank on a plug (as a reset one has), the unbound default on a
+        // camera (as its SslAes login has).
+        let unbound = match self.family {
+            Family::Plug => "",
+            Family::Camera => crate::protocol::sslaes::session::UNBOUND_PASSWORD,
+        };
         let password = self
             .credentials
             .as_ref()
-            .map_or("", |c| c.password.expose());
+            .map_or(unbound, |c| c.password.expose());
         let cred = credential::credential(password, registered.extra_crypt.as_ref(), self.family)
             .map_err(|e| DeviceError::Unsupported {
             detail: format!("{REGISTER}: {e}"),
@@ -273,6 +348,7 @@ impl Tpap {
         })?;
 
         let reply = post_json(http, SHARE, messages::share(&ours.share, &ours.confirm)).await?;
+        note_refusal(&mut self.refused_with, &reply);
         refused(SHARE, &reply)?;
         let shared = messages::parse_share(&reply["result"])
             .map_err(|detail| DeviceError::Malformed { op: SHARE, detail })?;

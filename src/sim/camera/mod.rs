@@ -13,6 +13,7 @@ pub mod profile;
 pub mod serve;
 pub mod tapo;
 pub mod tls;
+mod tpap;
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -22,6 +23,7 @@ use serde_json::Value;
 use super::JournalHandle;
 use super::fault::Faults;
 use super::state::Identity;
+use super::tpap::TpapSessions;
 pub use profile::{CameraKind, CameraProfile};
 
 /// Delay (device seconds) before a camera goes dark after acknowledging a reboot: long enough
@@ -53,6 +55,8 @@ pub struct CameraState {
     /// Tapo: handshake-1 nonces by client nonce, and sessions by `stok`.
     pending: HashMap<String, String>,
     sessions: HashMap<String, tapo::Session>,
+    /// TPAP firmware's login and sessions, instead of SslAes's ([`tpap`]).
+    tpap: Option<TpapSessions>,
 }
 
 impl CameraState {
@@ -65,7 +69,6 @@ impl CameraState {
         now: Instant,
     ) -> CameraState {
         CameraState {
-            profile,
             identity,
             faults,
             bound,
@@ -73,6 +76,8 @@ impl CameraState {
             boots: 0,
             booted_at: now,
             scale,
+            tpap: profile.tpap.then(TpapSessions::default),
+            profile,
             pending: HashMap::new(),
             sessions: HashMap::new(),
         }
@@ -101,6 +106,9 @@ impl CameraState {
         self.booted_at = now;
         self.pending.clear();
         self.sessions.clear();
+        if let Some(t) = &mut self.tpap {
+            t.clear();
+        }
     }
 
     /// The MAC it reports: the row's, or a `mac` fault's (a different device at the address).

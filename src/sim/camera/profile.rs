@@ -44,6 +44,9 @@ pub struct CameraProfile {
     /// The whole capture: `{method: result or error code}` (Tapo) or `{module: {method: …}}`
     /// (Kasa).
     pub capture: Value,
+    /// A Tapo camera on TPAP firmware: it logs in with TPAP where SslAes was, and says so in
+    /// discovery.
+    pub tpap: bool,
 }
 
 impl CameraProfile {
@@ -61,6 +64,7 @@ impl CameraProfile {
                 base_model: base,
                 kind: *kind,
                 capture: serde_json::from_str(text).expect("camera profiles are valid JSON"),
+                tpap: false,
             })
     }
 

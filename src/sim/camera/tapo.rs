@@ -47,7 +47,7 @@ pub struct Session {
 
 impl CameraState {
     /// The password the camera holds: its owner's, or the unbound default.
-    fn password(&self, account: &Account) -> String {
+    pub(super) fn password(&self, account: &Account) -> String {
         if self.bound
             && let Some(owner) = account.accepted(true, Login::Aes).first()
         {
@@ -64,6 +64,9 @@ impl CameraState {
         now: Instant,
         rng: &mut impl RngCore,
     ) -> (HttpReply, Option<Effect>) {
+        if self.tpap.is_some() {
+            return self.tpap_http(account, req, now, rng);
+        }
         if req.path == "/" {
             return (self.login(account, req.body, rng), None);
         }
@@ -336,6 +339,11 @@ pub fn discovery(cam: &CameraState, ip: IpAddr, port: u16) -> Value {
     r["mgt_encrypt_schm"]["http_port"] = json!(port);
     r["factory_default"] = json!(!cam.bound);
     r[SIM_TIME_SCALE_FIELD] = json!(cam.scale);
+    if cam.tpap.is_some() {
+        r["mgt_encrypt_schm"]["encrypt_type"] = json!("TPAP");
+        r["tpap"] = super::tpap::announce(port);
+        r["protocol_version"] = json!(1);
+    }
     if let Some(o) = r.as_object_mut() {
         // The capture's decrypted copy was the test harness's; the wire carries only the
         // encrypted one (left empty, which python-kasa tolerates).

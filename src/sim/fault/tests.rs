@@ -5,7 +5,7 @@ use super::*;
 
 #[test]
 fn every_fault_parses_and_describes_itself_back() {
-    let spec = "offline;slow=1500;drop_mid_reply;half_frame;trickle;garbage;invalid_json;wrong_shape;oversized;huge_reply;reboot_never_returns;reset_stays;button_only;reset_refused=-7;mac=AA:BB:CC:DD:EE:FF;auth_fail;lockout=3";
+    let spec = "offline;slow=1500;drop_mid_reply;half_frame;trickle;garbage;invalid_json;wrong_shape;oversized;huge_reply;reboot_never_returns;reset_stays;button_only;reset_refused=-7;mac=AA:BB:CC:DD:EE:FF;auth_fail;lockout=3;announce=klap";
     let f = Faults::parse(spec).unwrap();
     assert!(
         f.offline
@@ -22,6 +22,7 @@ fn every_fault_parses_and_describes_itself_back() {
     assert_eq!(f.mac.unwrap().to_string(), "AA:BB:CC:DD:EE:FF");
     assert!(f.auth_fail);
     assert_eq!(f.lockout, Some(3));
+    assert_eq!(f.announce, Some(Announced::Klap));
     assert_eq!(f.describe(), spec);
     assert_eq!(Faults::parse(&f.describe()).unwrap(), f);
     assert_eq!(f.xor_only().len(), 8);
@@ -240,6 +241,20 @@ fn unknown_or_malformed_faults_are_named_in_the_error() {
     );
     assert!(Faults::parse("lockout=0").unwrap_err().contains("lockout"));
     assert!(Faults::parse("lockout").unwrap_err().contains("lockout"));
+    assert!(
+        Faults::parse("announce=aes")
+            .unwrap_err()
+            .contains("klap or tpap")
+    );
+    assert!(
+        Faults::parse("announce")
+            .unwrap_err()
+            .contains("klap or tpap")
+    );
+    assert_eq!(
+        Faults::parse("announce=tpap").unwrap().announce,
+        Some(Announced::Tpap)
+    );
     assert!(
         Faults::parse("auth_fail=1")
             .unwrap_err()

@@ -36,14 +36,14 @@ impl HttpReply {
         }
     }
 
-    pub(super) fn bytes(body: Vec<u8>) -> HttpReply {
+    pub(crate) fn bytes(body: Vec<u8>) -> HttpReply {
         HttpReply {
             body,
             ..HttpReply::status(200)
         }
     }
 
-    pub(super) fn json(value: &Value) -> HttpReply {
+    pub(crate) fn json(value: &Value) -> HttpReply {
         HttpReply {
             json: true,
             body: super::to_json(value),

@@ -6,16 +6,15 @@
 
 use std::time::Instant;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use rsa::rand_core::CryptoRngCore;
 use serde_json::{Value, json};
 
 use super::{HttpReply, HttpRequest, Login, Sessions, SimState, error_reply};
 use crate::protocol::tpap::credential::sha1_hex;
-use crate::protocol::tpap::messages::{CIPHER_SUITE, ENCRYPTION, USERNAME, code};
+use crate::protocol::tpap::messages::code;
 use crate::sim::smart::code as smart_code;
 use crate::sim::state::Effect;
+use crate::sim::tpap::wire::{self, Step};
 use crate::sim::tpap::{self, RequestRefusal, ShareResult};
 
 impl SimState {
@@ -59,47 +58,23 @@ impl SimState {
     }
 
     fn tpap_login(&mut self, body: &[u8], now: Instant, rng: &mut impl CryptoRngCore) -> HttpReply {
-        let Ok(request) = serde_json::from_slice::<Value>(body) else {
-            return error_reply(smart_code::JSON_DECODE_FAIL);
-        };
-        if request["method"] != "login" {
-            return error_reply(smart_code::UNKNOWN_METHOD);
-        }
-        let params = &request["params"];
-        match params["sub_method"].as_str() {
-            Some("discover") => HttpReply::json(&json!({"error_code": 0, "result": {
-                "sub_method": "discover",
-                "tpap_preferred": true,
-                "mac": self.mac_plain(),
-                "tpap": self.tpap_announce(),
-            }})),
-            Some("pake_register") => self.tpap_register(params, rng),
-            Some("pake_share") => self.tpap_share(params, now, rng),
-            _ => error_reply(smart_code::PARAMS_ERROR),
+        match wire::step(body) {
+            Ok(Step::Discover) => {
+                self.account.tpap_probed();
+                HttpReply::json(&json!({"error_code": 0, "result": {
+                    "sub_method": "discover",
+                    "tpap_preferred": true,
+                    "mac": self.mac_plain(),
+                    "tpap": self.tpap_announce(),
+                }}))
+            }
+            Ok(Step::Register(user_random)) => self.tpap_register(user_random, rng),
+            Ok(Step::Share(share, confirm)) => self.tpap_share(&share, &confirm, now, rng),
+            Err(code) => error_reply(code),
         }
     }
 
-    fn tpap_register(&mut self, params: &Value, rng: &mut impl CryptoRngCore) -> HttpReply {
-        let listed = |field: &str, want: &Value| {
-            params[field]
-                .as_array()
-                .is_some_and(|a| a.iter().any(|v| v == want))
-        };
-        if !listed("cipher_suites", &json!(CIPHER_SUITE))
-            || !listed("encryption", &json!(ENCRYPTION))
-        {
-            return error_reply(code::CIPHER_SUITES_UNSUPPORTED);
-        }
-        if params["passcode_type"] != "userpw" {
-            return error_reply(code::PASSCODE_TYPE_UNSUPPORTED);
-        }
-        let user_random = params["user_random"]
-            .as_str()
-            .and_then(|r| B64.decode(r).ok())
-            .filter(|r| r.len() == 32);
-        let (Some(user_random), true) = (user_random, params["username"] == USERNAME) else {
-            return error_reply(smart_code::PARAMS_ERROR);
-        };
+    fn tpap_register(&mut self, user_random: Vec<u8>, rng: &mut impl CryptoRngCore) -> HttpReply {
         let bound = self.is_bound();
         // One credential: the owner's password while bound, blank once reset.
         let password = self.account.accepted(bound, Login::Tpap)[0]
@@ -111,40 +86,29 @@ impl SimState {
             return HttpReply::status(500);
         };
         let r = sessions.register(user_random, &sha1_hex(&password), &salt, rng);
-        HttpReply::json(&json!({"error_code": 0, "result": {
-            "dev_random": B64.encode(r.dev_random),
-            "dev_salt": B64.encode(&r.dev_salt),
-            "dev_share": B64.encode(&r.dev_share),
-            "cipher_suites": CIPHER_SUITE,
-            "iterations": tpap::ITERATIONS,
-            "encryption": ENCRYPTION,
-            "extra_crypt": {"type": "password_shadow", "params": {"passwd_id": 2}},
-        }}))
+        let shadow = json!({"type": "password_shadow", "params": {"passwd_id": 2}});
+        HttpReply::json(&wire::registered(&r, Some(shadow)))
     }
 
     fn tpap_share(
         &mut self,
-        params: &Value,
+        share: &[u8],
+        confirm: &[u8],
         now: Instant,
         rng: &mut impl CryptoRngCore,
     ) -> HttpReply {
-        let field = |name: &str| params[name].as_str().and_then(|v| B64.decode(v).ok());
-        let (Some(share), Some(confirm)) = (field("user_share"), field("user_confirm")) else {
-            return error_reply(smart_code::PARAMS_ERROR);
-        };
         let Sessions::Tpap(sessions) = &mut self.sessions else {
             return HttpReply::status(500);
         };
-        match sessions.share(&share, &confirm, now, rng) {
+        match sessions.share(share, confirm, now, rng) {
             ShareResult::Accepted {
                 dev_confirm,
                 stok,
                 start_seq,
-            } => HttpReply::json(&json!({"error_code": 0, "result": {
-                "dev_confirm": B64.encode(dev_confirm),
-                "stok": stok,
-                "start_seq": start_seq,
-            }})),
+            } => {
+                self.account.tpap_logged_in();
+                HttpReply::json(&wire::accepted(&dev_confirm, &stok, start_seq))
+            }
             ShareResult::WrongPassword => {
                 self.account.failed();
                 let failed = self.account.failed_logins();

@@ -39,8 +39,25 @@ fn intent_at(ms: u64) -> Value {
             },
         },
         upstream: None,
+        protocol: None,
     })
     .unwrap()
+}
+
+#[test]
+fn resume_looks_over_the_protocol_the_command_went_over() {
+    let mut switched = intent_at(10_000);
+    switched["protocol"] = json!("smart-tpap");
+    let events = [event(1, EventKind::Intent, switched)];
+    let ev = Evidence::from_events(Action::PowerCycle, &events).unwrap();
+    assert_eq!(ev.sent_over(), Some(crate::device::ProtocolKind::SmartTpap));
+    let events = [event(1, EventKind::Intent, intent_at(10_000))];
+    let ev = Evidence::from_events(Action::PowerCycle, &events).unwrap();
+    assert_eq!(ev.sent_over(), None, "the link's protocol, as recorded");
+    assert!(
+        intent_at(10_000).get("protocol").is_none(),
+        "absent when unswitched"
+    );
 }
 
 fn config() -> RunConfig {

@@ -31,6 +31,7 @@ fn evidence(action: Action, arrival: Arrival, pre_on_time: Option<u64>) -> Evide
                 },
             },
             upstream: None,
+            protocol: None,
         }),
         arrival,
         went_away: false,

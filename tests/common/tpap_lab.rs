@@ -1,0 +1,93 @@
+//! The lab the TPAP tests share: a simulator serving a fleet with the right password, a
+//! temp dir the run works in, and the simulator's journal of what each device saw.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use super::Simulate;
+use fleetreset::store::{Db, RunRecord};
+
+pub const USER: &str = "owner@example.com";
+pub const PASSWORD: &str = "Tp4p-unique-PASSWORD-0815";
+
+pub fn creds_file(dir: &Path, name: &str, password: &str) -> PathBuf {
+    super::office_credentials(dir.join(name), USER, password)
+}
+
+pub struct Lab {
+    _sim: Simulate,
+    dir: tempfile::TempDir,
+}
+
+/// Serves `rows` (after the header `id,host,model,mac,credentials,protocol,sim_fault`) with
+/// the right password; the run reads the same rows.
+pub fn lab(rows: &str) -> Lab {
+    lab_with(rows, rows)
+}
+
+/// Serves `served` and gives the run `asked`: the same devices, with the protocol column as
+/// the run's inventory has it.
+pub fn lab_with(served: &str, asked: &str) -> Lab {
+    let header = "id,host,model,mac,credentials,protocol,sim_fault\n";
+    let dir = tempfile::tempdir().unwrap();
+    let sim_creds = creds_file(dir.path(), "sim-credentials.toml", PASSWORD);
+    let journal = dir.path().join("journal.log");
+    let csv = format!("{header}{served}");
+    let sim = Simulate::start_with(
+        &csv,
+        &[
+            "--credentials",
+            sim_creds.to_str().unwrap(),
+            "--journal",
+            journal.to_str().unwrap(),
+        ],
+    );
+    std::fs::write(dir.path().join("fleet.csv"), format!("{header}{asked}")).unwrap();
+    Lab { _sim: sim, dir }
+}
+
+impl Lab {
+    pub fn run(&self, password: &str, extra: &[&str]) -> Output {
+        let creds = creds_file(self.dir.path(), "run-credentials.toml", password);
+        super::fleetreset()
+            .current_dir(self.dir.path())
+            .args(["run", "fleet.csv", "--credentials", creds.to_str().unwrap()])
+            .args(["--time-scale", "0.01", "--connect-timeout", "2"])
+            .args(["--request-timeout", "2", "--rate", "20"])
+            .args(extra)
+            .output()
+            .unwrap()
+    }
+
+    pub fn latest(&self) -> RunRecord {
+        let db = Db::open(&self.dir.path().join("fleetreset.db")).unwrap();
+        db.load_run(&db.resolve_run_id("latest").unwrap()).unwrap()
+    }
+
+    pub fn journal_count(&self, id: &str, what: &str) -> usize {
+        std::fs::read_to_string(self.dir.path().join("journal.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| {
+                let mut p = l.split_whitespace().skip(1);
+                p.next() == Some(id) && p.next() == Some(what)
+            })
+            .count()
+    }
+
+    /// Every journal line of device `id`: what it saw, in order.
+    pub fn journal_of(&self, id: &str) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("journal.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let mut p = l.split_whitespace().skip(1);
+                (p.next() == Some(id)).then(|| p.next().unwrap_or_default().to_string())
+            })
+            .collect()
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}

@@ -212,11 +212,19 @@ mod tests {
             )),
             Some((ProtocolKind::SslAes, Some(8443)))
         );
-        // Newer camera firmware announcing TPAP is not spoken: no guess.
+        // Newer camera firmware announcing TPAP: TPAP over TLS.
         assert_eq!(
             ProtocolKind::of_found(&new(
                 "SMART.IPCAMERA",
                 r#"{"is_support_https":true,"encrypt_type":"TPAP"}"#
+            )),
+            Some((ProtocolKind::CameraTpap, None))
+        );
+        // An encryption nobody knows: no guess.
+        assert_eq!(
+            ProtocolKind::of_found(&new(
+                "SMART.IPCAMERA",
+                r#"{"is_support_https":true,"encrypt_type":"QUANTUM"}"#
             )),
             None
         );

@@ -74,7 +74,11 @@ fn cameras_are_served_over_their_own_transport_with_the_catalog_s_boot_time() {
     }
     let refused =
         |model: &str, word: &str| plan(&[row(model, word)]).unwrap_err()[0].message.clone();
-    assert!(refused("C210", "klap").contains("speaks sslaes only"));
+    assert!(refused("C210", "klap").contains("speaks sslaes (or tpap, on TPAP firmware) only"));
+    let tpap = &plan(&[row("C210(EU)", "tpap")]).unwrap()[0];
+    assert_eq!(tpap.transport, Transport::SslAes, "the same TLS listener");
+    assert!(matches!(&tpap.dialect, Dialect::Camera(p) if p.tpap));
+    assert!(refused("EC60", "tpap").contains("speaks linkie2 only"));
     assert!(refused("EC60", "sslaes").contains("speaks linkie2 only"));
     assert!(refused("P110(UK)", "sslaes").contains("not a camera"));
 }

@@ -154,13 +154,19 @@ pub struct RunsArgs {
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
     /// The run: its id, a unique prefix of it, or `latest`.
-    pub run: String,
+    #[arg(required_unless_present = "estate")]
+    pub run: Option<String>,
     /// The audit database.
     #[arg(long, default_value = crate::store::DEFAULT_DB)]
     pub db: PathBuf,
-    /// Where to write the files (default: reports/RUN_ID/).
+    /// Where to write the files (default: reports/RUN_ID/, or reports/estate/).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Instead of a run's report, `estate.html`: a merged audit's sites (`fleetreset audit
+    /// merge`) on one page, each with its site files, runs, devices by outcome and whether its
+    /// chains verify.
+    #[arg(long, conflicts_with = "run")]
+    pub estate: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -87,7 +87,7 @@ fn wants_json(command: &Command) -> bool {
         | Command::Demo(_) => false,
         Command::Audit(a) => match &a.command {
             AuditCommand::Verify(v) => v.json,
-            AuditCommand::Sample(_) => false,
+            AuditCommand::Sample(_) | AuditCommand::Merge(_) => false,
         },
     }
 }

@@ -1,5 +1,5 @@
 //! The arguments of the commands that read and prove the audit: `audit verify`, `audit
-//! sample`, `certificates`, `keygen` and `history`.
+//! sample`, `audit merge`, `certificates`, `keygen` and `history`.
 
 use std::path::PathBuf;
 
@@ -17,6 +17,24 @@ pub enum AuditCommand {
     /// Draw a random share of a factory-reset run's sanitized devices and look at each again
     /// (reads only), for a verifier other than the run's operator; recorded in the audit.
     Sample(AuditSampleArgs),
+    /// Merge sites' audit databases into one, keyed by site: each site file's chains are
+    /// verified first, and a file that fails or conflicts is refused whole.
+    Merge(AuditMergeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AuditMergeArgs {
+    /// The merged database, created if missing.
+    #[arg(value_name = "OUT.db")]
+    pub out: PathBuf,
+    /// The site databases, each `NAME=PATH` or a bare PATH, whose site is its directory's name
+    /// (`sites/site-a/fleetreset.db` is site `site-a`).
+    #[arg(value_name = "SITE.db", required = true)]
+    pub sites: Vec<String>,
+    /// A public key (`.pub`, from `fleetreset keygen`): each site file's signed checkpoints
+    /// must verify with it, and every run must have one it signed.
+    #[arg(long, value_name = "PUB")]
+    pub key: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

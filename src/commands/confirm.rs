@@ -47,6 +47,7 @@ struct Request {
 pub async fn run(args: &ConfirmArgs) -> anyhow::Result<Status> {
     let key = super::run::signing_key(args.signing_key.as_deref())?;
     let mut db = open_existing(&args.db)?;
+    crate::engine::guard::refuse_archive(&db, &args.db, "confirm")?;
     let run_id = resolve(&db, &args.run, &args.db)?;
     let record = db
         .load_run(&run_id)

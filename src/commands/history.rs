@@ -122,11 +122,27 @@ fn cells(e: &Entry) -> [String; 11] {
     .map(|c| inert(&c).into_owned())
 }
 
-/// Aligned columns, two spaces apart; the last one unpadded.
+/// Aligned columns, two spaces apart; the last one unpadded. In a merged audit, where device
+/// ids repeat from site to site, the site each run came from comes first.
 fn table(entries: &[Entry]) -> String {
-    let header = COLUMNS.map(String::from);
-    let rows: Vec<[String; 11]> = entries.iter().map(cells).collect();
-    let mut widths = [0usize; 11];
+    let merged = entries.iter().any(|e| e.row.merged_site.is_some());
+    let with_site = |mut row: Vec<String>, site: &str| {
+        if merged {
+            row.insert(0, inert(site).into_owned());
+        }
+        row
+    };
+    let header = with_site(COLUMNS.map(String::from).to_vec(), "MERGED SITE");
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            with_site(
+                cells(e).to_vec(),
+                e.row.merged_site.as_deref().unwrap_or("-"),
+            )
+        })
+        .collect();
+    let mut widths = vec![0usize; header.len()];
     for row in std::iter::once(&header).chain(&rows) {
         for (w, c) in widths.iter_mut().zip(row) {
             *w = (*w).max(c.chars().count());
@@ -136,7 +152,7 @@ fn table(entries: &[Entry]) -> String {
     for row in std::iter::once(&header).chain(&rows) {
         let line: Vec<String> = row
             .iter()
-            .zip(widths)
+            .zip(&widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
         out.push_str(line.join("  ").trim_end());
@@ -171,6 +187,7 @@ mod tests {
             reason: (outcome == Some(Outcome::Failed)).then_some(Reason::NotVerified),
             detail: None,
             refuted: false,
+            merged_site: None,
         }
     }
 
@@ -194,6 +211,27 @@ mod tests {
             ..row(Action::FactoryReset, Some(Outcome::Succeeded), 6)
         };
         assert_eq!(certificate(&refuted), None);
+    }
+
+    #[test]
+    fn a_merged_audit_shows_the_site_each_run_came_from_first() {
+        let zone = Zone::Fixed(FixedOffset::east_opt(0).unwrap());
+        let a = HistoryRow {
+            merged_site: Some("site-a".into()),
+            ..row(Action::PowerCycle, Some(Outcome::Succeeded), 0)
+        };
+        let b = HistoryRow {
+            merged_site: Some("site\u{1b}b".into()),
+            ..row(Action::PowerCycle, Some(Outcome::Failed), 0)
+        };
+        let text = table(&[entry(&a, zone), entry(&b, zone)]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("MERGED SITE  RUN "), "{text}");
+        assert!(lines[1].starts_with("site-a       2026"), "{text}");
+        assert!(lines[2].starts_with(r"site\u{1b}b  2026"), "{text}");
+        // A site's own database has no such column.
+        let own = table(&[entry(&row(Action::PowerCycle, None, 0), zone)]);
+        assert!(own.starts_with("RUN "), "{own}");
     }
 
     #[test]

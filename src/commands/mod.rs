@@ -8,6 +8,7 @@ pub mod confirm;
 pub mod consent;
 pub mod demo;
 pub mod discover;
+pub mod estate;
 pub mod history;
 pub mod keygen;
 pub mod operator;

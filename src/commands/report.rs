@@ -1,5 +1,5 @@
 //! `fleetreset report RUN`: write `devices.csv`, `run.json`, `summary.md` and `report.html` for
-//! a run.
+//! a run; `fleetreset report --estate`: a merged audit's `estate.html` ([`super::estate`]).
 
 use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
@@ -12,10 +12,14 @@ use crate::exit::Status;
 use crate::report;
 use crate::store::{Db, StoreError};
 
-/// Writes the report into `--out` or `reports/<run id>/` and prints the four paths on stdout.
+/// Writes the report into `--out` or `reports/<run id>/` and prints the four paths on stdout;
+/// with `--estate`, a merged audit's `estate.html`.
 pub fn run(args: &ReportArgs) -> anyhow::Result<Status> {
     let db = open_existing(&args.db)?;
-    let run_id = resolve(&db, &args.run, &args.db)?;
+    let Some(query) = args.run.as_deref().filter(|_| !args.estate) else {
+        return super::estate::run(&db, &args.db, args.out.as_deref());
+    };
+    let run_id = resolve(&db, query, &args.db)?;
     // One read transaction for the chain head and the four files: they tell the same run even
     // while `confirm` adds to it. The files are streamed from it, one job at a time.
     let reader = db

@@ -1,30 +1,53 @@
 //! `fleetreset runs`: the runs in the audit database, newest first.
 
 use crate::output::say;
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::Path;
 
 use anyhow::{Context, bail};
 use chrono::{Local, TimeZone};
+use serde::Serialize;
 
 use crate::cli::RunsArgs;
 use crate::exit::Status;
+use crate::inert::inert;
 use crate::report::status_word;
 use crate::store::{Db, RunRow};
 
-/// Prints a table of the runs, or with `--json` their rows as JSON, on stdout.
+/// A run of a merged audit, as `--json` lists it: with the site it came from.
+#[derive(Serialize)]
+struct Listed<'a> {
+    #[serde(flatten)]
+    run: &'a RunRow,
+    site: Option<&'a str>,
+}
+
+/// Prints a table of the runs (with the site each came from in a merged audit), or with `--json` their rows as JSON, on stdout.
 pub fn run(args: &RunsArgs) -> anyhow::Result<Status> {
     let db = open_existing(&args.db)?;
     let runs = db
         .list_runs()
         .with_context(|| format!("cannot list the runs in {}", args.db.display()))?;
-    let text = if args.json {
+    let sites = db
+        .run_sites()
+        .with_context(|| format!("cannot list the runs in {}", args.db.display()))?;
+    let text = if args.json && sites.is_empty() {
         crate::report::json_inert(&runs)?
+    } else if args.json {
+        let listed: Vec<Listed> = runs
+            .iter()
+            .map(|run| Listed {
+                run,
+                site: sites.get(&run.id).map(String::as_str),
+            })
+            .collect();
+        crate::report::json_inert(&listed)?
     } else if runs.is_empty() {
         say!("no runs recorded in {}", args.db.display());
         String::new()
     } else {
-        table(&runs, &Local)
+        table(&runs, &sites, &Local)
     };
     // Written in one piece so a closed pipe surfaces as an io::Error, which `main` keeps quiet.
     let mut stdout = io::stdout().lock();
@@ -73,15 +96,21 @@ const COLUMNS: [&str; 9] = [
 ];
 
 /// Columns padded to their widest cell, counts right-aligned; the inventory path last and
-/// unpadded, since it is the one that can be long.
-fn table<Tz: TimeZone>(runs: &[RunRow], tz: &Tz) -> String
+/// unpadded, since it is the one that can be long. A merged audit's runs have their site after
+/// the id.
+fn table<Tz: TimeZone>(runs: &[RunRow], sites: &BTreeMap<String, String>, tz: &Tz) -> String
 where
     Tz::Offset: std::fmt::Display,
 {
-    let rows: Vec<[String; 9]> = runs
+    let merged = !sites.is_empty();
+    let mut header: Vec<String> = COLUMNS.iter().map(|c| c.to_string()).collect();
+    if merged {
+        header.insert(1, "SITE".into());
+    }
+    let rows: Vec<Vec<String>> = runs
         .iter()
         .map(|run| {
-            [
+            let mut row = vec![
                 run.id.clone(),
                 run.action.to_string(),
                 status_word(run.status).to_string(),
@@ -91,25 +120,32 @@ where
                 run.failed.to_string(),
                 run.other.to_string(),
                 run.inventory_path.clone(),
-            ]
+            ];
+            if merged {
+                row.insert(1, sites.get(&run.id).map_or("-", String::as_str).into());
+            }
+            // Stored text, which anyone may have edited: one inert line per cell.
+            row.into_iter().map(|c| inert(&c).into_owned()).collect()
         })
         .collect();
-    let mut widths = COLUMNS.map(str::len);
+    let mut widths: Vec<usize> = header.iter().map(|c| c.chars().count()).collect();
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
     }
+    // The columns before the counts are left-aligned, the counts right-aligned.
+    let counts = if merged { 5..=8 } else { 4..=7 };
+    let last = header.len() - 1;
     let mut out = String::new();
-    let header = COLUMNS.map(str::to_string);
     for row in std::iter::once(&header).chain(&rows) {
         let mut line = String::new();
         for (i, cell) in row.iter().enumerate() {
             let width = widths[i];
             match i {
-                0..=3 => line.push_str(&format!("{cell:<width$}  ")),
-                4..=7 => line.push_str(&format!("{cell:>width$}  ")),
-                _ => line.push_str(cell),
+                i if i == last => line.push_str(cell),
+                i if counts.contains(&i) => line.push_str(&format!("{cell:>width$}  ")),
+                _ => line.push_str(&format!("{cell:<width$}  ")),
             }
         }
         out.push_str(line.trim_end());
@@ -167,7 +203,35 @@ ID                    ACTION         STATUS       STARTED                     JO
 20260102T090000-9c1d  factory-reset  interrupted  2026-01-02 09:00:00 +00:00   120        117       2      1  inventories/lab.csv
 20260101T090000-3f2a  factory-reset  finished     2026-01-01 09:00:00 +00:00     2          1       0      1  inventories/lab.csv
 ";
-        assert_eq!(table(&runs, &Utc), expected);
+        assert_eq!(table(&runs, &BTreeMap::new(), &Utc), expected);
+    }
+
+    #[test]
+    fn a_merged_audit_shows_each_run_s_site_after_its_id_as_inert_text() {
+        let runs = [
+            row(
+                "20260102T090000-9c1d",
+                "2026-01-02T09:00:00.000Z",
+                [120, 117, 2, 1],
+                RunStatus::Finished,
+            ),
+            row(
+                "20260101T090000-3f2a",
+                "2026-01-01T09:00:00.000Z",
+                [2, 1, 0, 1],
+                RunStatus::Finished,
+            ),
+        ];
+        let sites = BTreeMap::from([
+            ("20260102T090000-9c1d".to_string(), "site-a".to_string()),
+            ("20260101T090000-3f2a".to_string(), "b\u{1b}[2J".to_string()),
+        ]);
+        let expected = "\
+ID                    SITE        ACTION         STATUS    STARTED                     JOBS  SUCCEEDED  FAILED  OTHER  INVENTORY
+20260102T090000-9c1d  site-a      factory-reset  finished  2026-01-02 09:00:00 +00:00   120        117       2      1  inventories/lab.csv
+20260101T090000-3f2a  b\\u{1b}[2J  factory-reset  finished  2026-01-01 09:00:00 +00:00     2          1       0      1  inventories/lab.csv
+";
+        assert_eq!(table(&runs, &sites, &Utc), expected);
     }
 
     #[test]
@@ -179,7 +243,7 @@ ID                    ACTION         STATUS       STARTED                     JO
             RunStatus::Running,
         )];
         let cet = FixedOffset::east_opt(3600).unwrap();
-        assert!(table(&runs, &cet).contains(" 2026-01-02 00:30:00 +01:00 "));
+        assert!(table(&runs, &BTreeMap::new(), &cet).contains(" 2026-01-02 00:30:00 +01:00 "));
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! - a claim on every device it may act on, machine-wide, so that a run on another database
 //!   over the same devices can't act on them at the same time ([`super::claims`]);
 //! - room for what it will write: the database's directory and the run's report directory
-//!   writable, with space for the records and reports of every job.
+//!   writable, with space for the records and reports of every job;
+//! - a database that is not a merged audit ([`refuse_archive`]).
 
 use std::collections::HashSet;
 use std::net::ToSocketAddrs;
@@ -80,6 +81,7 @@ impl Guard {
         let lock = lock::acquire_db(db_path, purpose)?;
         let db = Db::open(db_path)
             .with_context(|| format!("opening the audit database {}", db_path.display()))?;
+        refuse_archive(&db, db_path, purpose.split(' ').next().unwrap_or(purpose))?;
         Ok(Guard {
             db,
             db_path: db_path.to_path_buf(),
@@ -255,6 +257,23 @@ impl Guard {
     pub fn into_parts(self) -> (Db, Hold) {
         (self.db, self.hold)
     }
+}
+
+/// Refuses `what` (`run`, `resume`, `confirm`, `audit sample`) on a merged audit (`fleetreset
+/// audit merge`), exit 2: it is an archive of site databases, and a record written to it would
+/// be in no site's chain. Checked before anything is sent.
+pub fn refuse_archive(db: &Db, path: &Path, what: &str) -> anyhow::Result<()> {
+    let merged = db
+        .is_merged()
+        .with_context(|| format!("reading the audit database {}", path.display()))?;
+    if merged {
+        return Err(crate::exit::Early::refused(format!(
+            "{} is a merged audit (`fleetreset audit merge`), an archive of site databases: `{what}` writes to a site's own database, then merge that again; nothing was sent or recorded",
+            path.display()
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// What a host is known by, without its port: an IP in canonical form (`::ffff:10.0.0.1` is

@@ -15,6 +15,7 @@
 
 pub(crate) mod encode;
 mod heads;
+pub(crate) mod merged;
 pub(crate) mod record;
 mod replay;
 mod rows;

@@ -5,7 +5,7 @@ use rusqlite::params;
 use serde::Serialize;
 
 use super::columns::{opt_word, timestamp, word};
-use super::{Db, RunStatus, StoreError, Timestamp};
+use super::{Db, RunStatus, StoreError, Timestamp, schema};
 use crate::model::{Action, Method, Outcome, Reason};
 
 /// One job that touched the device, with its run.
@@ -33,6 +33,10 @@ pub struct HistoryRow {
     /// A verifier's sample last found the device still set up (`sample_checked` failed): it
     /// has no certificate, whatever its outcome.
     pub refuted: bool,
+    /// In a merged audit, the site whose database the run came from (`site` is the
+    /// inventory's column).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged_site: Option<String>,
 }
 
 /// `text` as a MAC's 12 hex digits, upper case, when it is one (separators `:` and `-`
@@ -53,20 +57,27 @@ impl Db {
     /// database), then in inventory order.
     pub fn device_history(&self, device: &str) -> Result<Vec<HistoryRow>, StoreError> {
         let mac = mac_digits(device);
-        let mut stmt = self.conn.prepare(
+        // A database opened to read may be older than the merged audit's tables.
+        let merged_site = if schema::has_table(&self.conn, "merged_runs")? {
+            "(SELECT m.site FROM merged_runs m WHERE m.run_id = r.id)"
+        } else {
+            "NULL"
+        };
+        let mut stmt = self.conn.prepare(&format!(
             "SELECT r.id, r.started_at, r.action, r.status, r.operator,
                     j.device_id, j.seq, j.mac, j.site, j.unit, j.host, j.method,
                     j.outcome, j.reason, j.detail,
                     COALESCE((SELECT json_extract(e.detail, '$.result') = 'failed' FROM events e
                                WHERE e.run_id = j.run_id AND e.device_id = j.device_id
                                  AND e.kind = 'sample_checked'
-                               ORDER BY e.id DESC LIMIT 1), 0)
+                               ORDER BY e.id DESC LIMIT 1), 0),
+                    {merged_site}
              FROM jobs j JOIN runs r ON r.id = j.run_id
              WHERE j.device_id = ?1
                 OR (?2 IS NOT NULL AND j.mac IS NOT NULL
                     AND upper(replace(replace(j.mac, ':', ''), '-', '')) = ?2)
-             ORDER BY r.rowid, j.seq",
-        )?;
+             ORDER BY r.rowid, j.seq"
+        ))?;
         let rows = stmt.query_map(params![device, mac], |r| {
             Ok(HistoryRow {
                 run_id: r.get(0)?,
@@ -85,6 +96,7 @@ impl Db {
                 reason: opt_word(r, 13)?,
                 detail: r.get(14)?,
                 refuted: r.get(15)?,
+                merged_site: r.get(16)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

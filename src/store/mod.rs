@@ -27,6 +27,8 @@
 //! - `chain`: the hash chain over every record a report relies on, appended in the same
 //!   transaction as the row; its checkpoints; `verify`, which recomputes it from the rows.
 //! - `history`: every job of every run that touched one device, by id or MAC.
+//! - [`merge`]: many sites' databases merged into one (`fleetreset audit merge`), keyed by site,
+//!   each run's chain still verifiable; a merged audit is an archive.
 //! - `sample`: a verifier's re-check of a random share of a run's sanitized devices
 //!   (`fleetreset audit sample`), as `sample_drawn`, `sample_checked` and `sample_finished` events.
 //! - `stream`: one run read in one transaction without holding it: counts by query, jobs,
@@ -41,6 +43,7 @@ mod db;
 mod history;
 pub mod lock;
 mod logins;
+pub mod merge;
 mod parameters;
 mod query;
 mod run_events;

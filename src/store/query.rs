@@ -16,6 +16,12 @@ pub(super) const RUN_SELECT: &str = "
            COUNT(*) FILTER (WHERE j.outcome NOT IN ('succeeded', 'failed'))
     FROM runs r LEFT JOIN jobs j ON j.run_id = r.id";
 
+/// An event's id as its run's chain knows it, of `events e`: for an event merged from a site's
+/// database (`fleetreset audit merge`), the id its site gave it; otherwise its own. Reports of
+/// a merged run then name the events as its site's reports and `audit verify` do.
+pub(super) const EVENT_ID: &str =
+    "COALESCE((SELECT o.site_event_id FROM event_origins o WHERE o.id = e.id), e.id)";
+
 /// Newest first; the id breaks ties between runs started in the same millisecond.
 /// Newest first by when each run was recorded in this database (its rowid), not by its
 /// `started_at`: that is the wall clock of whichever process wrote it, which can be hours off.
@@ -127,10 +133,10 @@ impl Db {
             })?
             .collect::<Result<_, _>>()?;
 
-        let mut stmt = self.conn.prepare(
-            "SELECT id, device_id, at, state, kind, detail
-             FROM events WHERE run_id = ?1 ORDER BY id",
-        )?;
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {EVENT_ID}, e.device_id, e.at, e.state, e.kind, e.detail
+             FROM events e WHERE e.run_id = ?1 ORDER BY e.id"
+        ))?;
         let mut rows = stmt.query(params![run_id])?;
         let mut events = Vec::new();
         while let Some(r) = rows.next()? {

@@ -217,14 +217,85 @@ BEGIN
 END;
 "#;
 
+/// Version 6: merged audits (`fleetreset audit merge OUT.db SITE.db…`).
+const V6: &str = r#"
+-- Many sites' databases merged into one: each run's rows, chain entries and checkpoints copied
+-- as they were, so that each run's chain verifies here as it did at its site. A database with
+-- merged runs is an archive: no run, resume, confirmation or sample writes to it.
+
+-- Each site file merged: which site, the hash of its bytes, and each of its runs' chain heads.
+CREATE TABLE sources (
+    id        INTEGER PRIMARY KEY,                -- merge order
+    site      TEXT NOT NULL CHECK (site <> ''),   -- the site's name, e.g. site-a
+    sha256    TEXT NOT NULL UNIQUE,               -- hex SHA-256 of the file's bytes
+    path      TEXT NOT NULL,                      -- the file as given to `audit merge`
+    merged_at TEXT NOT NULL,                      -- RFC 3339 UTC with ms
+    runs      INTEGER NOT NULL,                   -- how many runs the file held
+    heads     TEXT NOT NULL                       -- each run's chain in the file, as JSON:
+              CHECK (json_valid(heads))           -- [{"run", "records", "head", "merged"}]
+);
+
+-- The site each merged run came from: a run belongs to one site.
+CREATE TABLE merged_runs (
+    run_id TEXT PRIMARY KEY NOT NULL REFERENCES runs (id),
+    site   TEXT NOT NULL
+);
+
+-- `events.id` is this database's own, but an event's chained encoding and its chain entry's
+-- `ref` hold the id its site gave it: the chain reads COALESCE(site_event_id, events.id).
+CREATE TABLE event_origins (
+    id            INTEGER PRIMARY KEY REFERENCES events (id),
+    site_event_id INTEGER NOT NULL                -- the event's id in its site's database
+);
+
+CREATE TRIGGER sources_are_not_updated BEFORE UPDATE ON sources
+BEGIN
+    SELECT RAISE(ABORT, 'sources are append-only: no UPDATE');
+END;
+
+CREATE TRIGGER sources_are_not_deleted BEFORE DELETE ON sources
+BEGIN
+    SELECT RAISE(ABORT, 'sources are append-only: no DELETE');
+END;
+
+CREATE TRIGGER merged_runs_are_not_updated BEFORE UPDATE ON merged_runs
+BEGIN
+    SELECT RAISE(ABORT, 'merged_runs are append-only: no UPDATE');
+END;
+
+CREATE TRIGGER merged_runs_are_not_deleted BEFORE DELETE ON merged_runs
+BEGIN
+    SELECT RAISE(ABORT, 'merged_runs are append-only: no DELETE');
+END;
+
+CREATE TRIGGER event_origins_are_not_updated BEFORE UPDATE ON event_origins
+BEGIN
+    SELECT RAISE(ABORT, 'event_origins are append-only: no UPDATE');
+END;
+
+CREATE TRIGGER event_origins_are_not_deleted BEFORE DELETE ON event_origins
+BEGIN
+    SELECT RAISE(ABORT, 'event_origins are append-only: no DELETE');
+END;
+"#;
+
 /// Every migration, oldest first; index N-1 holds migration N. Append only.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The tables every fleetreset schema version has, from V1 on.
 pub(crate) const OUR_TABLES: [&str; 4] = ["runs", "jobs", "events", "snapshots"];
 
 pub(crate) fn application_id(conn: &Connection) -> rusqlite::Result<i32> {
     conn.pragma_query_value(None, "application_id", |row| row.get(0))
+}
+
+/// Whether the database has table `name`: a database opened to read is never migrated, so a
+/// table a later migration added may be missing.
+pub(crate) fn has_table(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
+    )?
+    .query_row([name], |r| r.get(0))
 }
 
 /// The schema version this build writes.

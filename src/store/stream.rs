@@ -13,7 +13,7 @@
 use rusqlite::{OptionalExtension, Row, Transaction, TransactionBehavior};
 
 use super::columns::{json, opt_word, timestamp, word};
-use super::query::{RUN_SELECT, job_row, run_row};
+use super::query::{EVENT_ID, RUN_SELECT, job_row, run_row};
 use super::{Confirmed, Db, EventRow, JobRow, RunRow, SnapshotRow, StoreError};
 use crate::model::{EventKind, Outcome, Reason, StoredKind};
 
@@ -233,8 +233,8 @@ impl RunReader<'_> {
         mut f: impl FnMut(EventRow) -> Result<(), E>,
     ) -> Result<(), E> {
         let sql = format!(
-            "SELECT id, device_id, at, state, kind, detail
-             FROM events WHERE run_id = ?1{filter} ORDER BY id"
+            "SELECT {EVENT_ID}, e.device_id, e.at, e.state, e.kind, e.detail
+             FROM events e WHERE e.run_id = ?1{filter} ORDER BY e.id"
         );
         let mut stmt = self.tx.prepare(&sql).map_err(StoreError::from)?;
         let mut rows = stmt.query([self.id()]).map_err(StoreError::from)?;
@@ -253,7 +253,7 @@ impl RunReader<'_> {
         let mut stmt = self
             .tx
             .prepare(&format!(
-                "SELECT e.id, e.device_id, e.at, e.state, e.kind, e.detail, j.outcome
+                "SELECT {EVENT_ID}, e.device_id, e.at, e.state, e.kind, e.detail, j.outcome
                  FROM events e LEFT JOIN jobs j ON j.run_id = e.run_id AND j.device_id = e.device_id
                  WHERE e.run_id = ?1 AND e.kind = '{}' ORDER BY e.id",
                 EventKind::ManualConfirmed.as_str()

@@ -43,6 +43,7 @@ const LOOKS_AT_ONCE: usize = 8;
 pub async fn run(args: &AuditSampleArgs) -> anyhow::Result<Status> {
     let key = super::super::run::signing_key(args.signing_key.as_deref())?;
     let mut db = open_existing(&args.db)?;
+    crate::engine::guard::refuse_archive(&db, &args.db, "audit sample")?;
     let run_id = resolve(&db, &args.run, &args.db)?;
     let record = db
         .load_run(&run_id)

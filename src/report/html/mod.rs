@@ -18,10 +18,12 @@
 //!   big run's chart.
 //! - `table`: the device table.
 //! - `escape`: the HTML escaper, shared with `work-orders.html`.
+//! - [`estate`]: `estate.html`, a merged audit's sites on one page.
 
 mod axis;
 mod chart;
 mod escape;
+pub mod estate;
 mod group;
 mod page;
 mod spans;

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::encode::{Event, Identity, Job, Outcome, Run, Snapshot, Status};
 use super::{Kind, append, snapshot_ref};
-use crate::store::StoreError;
+use crate::store::{StoreError, schema};
 
 /// A value of another SQL type than the column's (a row edited by hand) as text no row
 /// fleetreset writes holds (it starts with NUL), so the record reads as changed instead of
@@ -154,12 +154,19 @@ fn event(r: &Row<'_>) -> rusqlite::Result<Event> {
     })
 }
 
+/// A run's events as chained, in write order. A merged event's row has this database's id, but
+/// its encoding and its chain entry's `ref` hold the id its site gave it (`event_origins`).
 pub(crate) fn read_events(conn: &Connection, run_id: &str) -> rusqlite::Result<Vec<Event>> {
-    conn.prepare(
-        "SELECT id, device_id, at, state, kind, detail FROM events WHERE run_id = ?1 ORDER BY id",
-    )?
-    .query_map(params![run_id], event)?
-    .collect()
+    let sql = if schema::has_table(conn, "event_origins")? {
+        "SELECT COALESCE(o.site_event_id, e.id), e.device_id, e.at, e.state, e.kind, e.detail
+         FROM events e LEFT JOIN event_origins o ON o.id = e.id
+         WHERE e.run_id = ?1 ORDER BY e.id"
+    } else {
+        "SELECT id, device_id, at, state, kind, detail FROM events WHERE run_id = ?1 ORDER BY id"
+    };
+    conn.prepare(sql)?
+        .query_map(params![run_id], event)?
+        .collect()
 }
 
 pub(crate) fn read_snapshots(conn: &Connection, run_id: &str) -> rusqlite::Result<Vec<Snapshot>> {

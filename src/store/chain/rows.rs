@@ -3,7 +3,7 @@
 //! chained record with no row was removed, and an event holding what another's entry chained
 //! was moved.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use rusqlite::Connection;
 
@@ -102,6 +102,18 @@ pub(super) fn check_rows(
         }
     }
     let last = entries.last().map_or(0, |e| e.n);
+    // `events.id` is the table's key, but a merged event's id as chained is its site's
+    // (`event_origins`): a second row given the same one would hide behind the first.
+    let mut ids = HashSet::new();
+    for event in events.iter().filter(|ev| !ids.insert(ev.id)) {
+        let reference = event.id.to_string();
+        problems.push(Problem {
+            position: inserted_position(Kind::Event, &reference, entries, last),
+            tamper: Tamper::Inserted,
+            record: format!("event {} ({})", event.id, Inert(&event.kind)),
+            detail: "a second row holds this event's id: the row is in the database but not in the chain".into(),
+        });
+    }
     for ((kind, reference), row) in &rows {
         if !row.optional && !latest.contains_key(&(*kind, reference.as_str())) {
             problems.push(Problem {

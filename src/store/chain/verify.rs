@@ -11,7 +11,9 @@
 //!    removed.
 //! 3. The heads kept elsewhere: a head given with `--expect` and every sealed checkpoint must
 //!    be in the chain, at their length. A chain cut short or rewritten from scratch passes 1
-//!    and 2 and fails here.
+//!    and 2 and fails here. With a public key, every signed checkpoint must verify with it and
+//!    at least one must be signed.
+//! 4. In a merged audit, the heads each site file had when it was merged (`merged`).
 
 use rusqlite::{Connection, params};
 use serde::Serialize;
@@ -21,7 +23,7 @@ use super::record::{read_events, read_jobs};
 use super::rows::check_rows;
 use super::{ChainHead, Hash, Kind, from_hex, link};
 use crate::inert::Inert;
-use crate::store::{Db, StoreError};
+use crate::store::{Db, StoreError, schema};
 
 /// What is wrong with a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -84,6 +86,10 @@ pub type SignatureCheck<'a> = &'a dyn Fn(&ChainHead, &str) -> bool;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Verification {
     pub run_id: String,
+    /// The site a merged run came from (`fleetreset audit merge`); absent in a site's own
+    /// database.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
     pub head: Option<ChainHead>,
     /// Sorted by position: the first is the first broken record.
     pub problems: Vec<Problem>,
@@ -148,16 +154,29 @@ fn has_chain_tables(conn: &Connection) -> rusqlite::Result<bool> {
 
 impl Db {
     /// Every run id the database knows of: its runs, and any run that has chain entries or
-    /// checkpoints (a run whose rows were deleted still has to be verified, and fail).
+    /// checkpoints, or that a merge recorded (a run whose rows were deleted still has to be
+    /// verified, and fail).
     pub fn verifiable_runs(&self) -> Result<Vec<String>, StoreError> {
         let mut ids: Vec<String> = self.list_runs()?.into_iter().map(|r| r.id).collect();
+        let mut named = Vec::new();
         if has_chain_tables(&self.conn)? {
+            named.push("SELECT run_id FROM chain UNION SELECT run_id FROM checkpoints");
+        }
+        if schema::has_table(&self.conn, "sources")? {
+            named.push(
+                "SELECT run_id FROM merged_runs UNION
+                 SELECT CAST(json_extract(h.value, '$.run') AS TEXT) FROM sources s
+                 JOIN json_each(CASE WHEN json_valid(s.heads) THEN s.heads ELSE '[]' END) h",
+            );
+        }
+        if !named.is_empty() {
             let orphans: Vec<String> = self
                 .conn
-                .prepare(
-                    "SELECT DISTINCT run_id FROM (SELECT run_id FROM chain UNION SELECT run_id FROM checkpoints)
-                     WHERE run_id NOT IN (SELECT id FROM runs) ORDER BY run_id",
-                )?
+                .prepare(&format!(
+                    "SELECT DISTINCT run_id FROM ({}) WHERE run_id NOT IN (SELECT id FROM runs)
+                     ORDER BY run_id",
+                    named.join(" UNION ")
+                ))?
                 .query_map([], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
             ids.extend(orphans);
@@ -185,12 +204,14 @@ fn verify(
     // One read transaction: the chain and the rows from one snapshot of the database, so a
     // run writing meanwhile is seen as of one moment, never half.
     let tx = conn.unchecked_transaction()?;
-    let verdict = verify_in(&tx, run_id, expected, signature);
+    let verdict = verify_run(&tx, run_id, expected, signature);
     tx.finish()?;
     verdict
 }
 
-fn verify_in(
+/// [`Db::verify_chain`] inside the caller's read transaction: `audit merge` verifies a site
+/// file, and then what it copied, with it.
+pub(crate) fn verify_run(
     conn: &Connection,
     run_id: &str,
     expected: Option<&Expected>,
@@ -249,9 +270,20 @@ fn verify_in(
             ),
         });
     }
+    let site = super::merged::site_of(conn, run_id)?;
+    super::merged::check_sources(conn, run_id, site.as_deref(), &hashes, &mut problems)?;
     problems.sort_by_key(|p| p.position);
+    if signature.is_some() && signed_checkpoints == 0 {
+        problems.push(Problem {
+            position: last,
+            tamper: Tamper::BadSignature,
+            record: "checkpoints".into(),
+            detail: "no checkpoint of the run is signed by the key given".into(),
+        });
+    }
     Ok(Verification {
         run_id: run_id.to_string(),
+        site,
         head,
         problems,
         since_expected,

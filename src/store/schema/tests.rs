@@ -38,8 +38,8 @@ mod basics {
     #[test]
     fn a_fresh_database_is_at_the_latest_version() {
         let conn = migrated();
-        assert_eq!(user_version(&conn).unwrap(), 5);
-        assert_eq!(known_version(), 5);
+        assert_eq!(user_version(&conn).unwrap(), 6);
+        assert_eq!(known_version(), 6);
     }
 
     #[test]
@@ -62,7 +62,7 @@ mod basics {
         }
         let conn = Connection::open(&path).unwrap();
         assert_eq!(application_id(&conn).unwrap(), APPLICATION_ID);
-        assert_eq!(user_version(&conn).unwrap(), 5);
+        assert_eq!(user_version(&conn).unwrap(), 6);
         // In the file header itself (offset 68, big-endian), not only in a WAL frame.
         drop(conn);
         let header = std::fs::read(&path).unwrap();
@@ -84,7 +84,7 @@ mod basics {
         let mut conn = migrated();
         with_one_event(&conn);
         migrate(&mut conn, MIGRATIONS).unwrap().unwrap();
-        assert_eq!(user_version(&conn).unwrap(), 5);
+        assert_eq!(user_version(&conn).unwrap(), 6);
         let events: i64 = conn
             .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
             .unwrap();
@@ -104,8 +104,8 @@ mod basics {
     fn a_failing_migration_leaves_the_previous_version_whole() {
         let mut conn = migrated();
         let broken = "CREATE TABLE half_done (x); INSERT INTO no_such_table VALUES (1);";
-        assert!(migrate(&mut conn, &[V1, V2, V3, V4, V5, broken]).is_err());
-        assert_eq!(user_version(&conn).unwrap(), 5);
+        assert!(migrate(&mut conn, &[V1, V2, V3, V4, V5, V6, broken]).is_err());
+        assert_eq!(user_version(&conn).unwrap(), 6);
         let tables: i64 = conn
             .query_row(
                 "SELECT COUNT(*) FROM sqlite_master WHERE name = 'half_done'",
@@ -269,5 +269,101 @@ mod v2 {
             rewrite.is_err(),
             "a skip must be cleared, not turned into another outcome"
         );
+    }
+}
+
+mod v6 {
+    use super::super::*;
+
+    const ONE_RUN: &str = "
+        INSERT INTO runs (id, action, inventory_path, inventory_sha256, parameters, operator,
+                          tool_version, started_at, status)
+        VALUES ('r', 'power-cycle', 'i.csv', 'x', '{}', 'op', '0', 't', 'finished');
+        INSERT INTO jobs (run_id, device_id, seq, host, method, state)
+        VALUES ('r', 'd', 0, 'h', 'remote', 'pending');
+        INSERT INTO events (run_id, device_id, at, kind, detail) VALUES ('r', 'd', 't', 'state', '{}');
+        INSERT INTO chain (run_id, n, kind, ref, digest, hash) VALUES ('r', 1, 'run', 'r', 'd', 'h');";
+
+    const MERGED: &str = "
+        INSERT INTO sources (site, sha256, path, merged_at, runs, heads)
+        VALUES ('site-a', 'ab', 'sites/site-a/fleetreset.db', 't', 1, '[]');
+        INSERT INTO merged_runs (run_id, site) VALUES ('r', 'site-a');
+        INSERT INTO event_origins (id, site_event_id) VALUES (1, 41);";
+
+    fn merged() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        migrate(&mut conn, MIGRATIONS).unwrap().unwrap();
+        conn.execute_batch(ONE_RUN).unwrap();
+        conn.execute_batch(MERGED).unwrap();
+        conn
+    }
+
+    fn count(conn: &Connection, table: &str) -> i64 {
+        conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_version_5_database_migrates_to_6_with_its_runs_and_chain_untouched() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn, &[V1, V2, V3, V4, V5]).unwrap().unwrap();
+        conn.execute_batch(ONE_RUN).unwrap();
+        migrate(&mut conn, MIGRATIONS).unwrap().unwrap();
+        assert_eq!(user_version(&conn).unwrap(), 6);
+        for table in ["runs", "jobs", "events", "chain"] {
+            assert_eq!(count(&conn, table), 1, "{table}");
+        }
+        for table in ["sources", "merged_runs", "event_origins"] {
+            assert_eq!(count(&conn, table), 0, "{table}");
+        }
+    }
+
+    #[test]
+    fn what_a_merge_records_is_never_updated_or_deleted() {
+        let conn = merged();
+        for (table, column) in [
+            ("sources", "site"),
+            ("merged_runs", "site"),
+            ("event_origins", "site_event_id"),
+        ] {
+            let update = conn
+                .execute(&format!("UPDATE {table} SET {column} = 7"), [])
+                .unwrap_err();
+            assert!(
+                update.to_string().contains("append-only"),
+                "{table}: {update}"
+            );
+            let delete = conn
+                .execute(&format!("DELETE FROM {table}"), [])
+                .unwrap_err();
+            assert!(
+                delete.to_string().contains("append-only"),
+                "{table}: {delete}"
+            );
+            assert_eq!(count(&conn, table), 1, "{table}");
+        }
+    }
+
+    #[test]
+    fn a_site_file_is_recorded_once_and_an_origin_names_an_event_of_this_database() {
+        let conn = merged();
+        let again = conn.execute(
+            "INSERT INTO sources (site, sha256, path, merged_at, runs, heads)
+             VALUES ('site-b', 'ab', 'b.db', 't', 0, '[]')",
+            [],
+        );
+        assert!(again.is_err(), "the same file's hash twice");
+        let nowhere = conn.execute(
+            "INSERT INTO event_origins (id, site_event_id) VALUES (99, 1)",
+            [],
+        );
+        assert!(nowhere.is_err(), "an origin of no event");
+        let unnamed = conn.execute(
+            "INSERT INTO sources (site, sha256, path, merged_at, runs, heads)
+             VALUES ('', 'cd', 'c.db', 't', 0, '[]')",
+            [],
+        );
+        assert!(unnamed.is_err(), "a source with no site");
     }
 }

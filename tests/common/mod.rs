@@ -11,7 +11,9 @@
 //! upstream_* and manual_cli 127.43, work_orders_cli and confirm_* 127.44, camera_upstream
 //! 127.45, hostile_cameras and hostile_confirm 127.47, sample_cli 127.48.1-199 and history_cli
 //! 127.48.200-255, html_report 127.49, certificates_cli 127.50, hostile_audit 127.51,
-//! audit_merge 127.70-127.72, audit_verify 127.77 (the demo's fleet).
+//! tpap_login_choice 127.64, tapo_interop 127.65, tpap_cli 127.66, ansible_sites 127.67,
+//! 127.68 and 127.69 (one second octet a site), audit_merge 127.70-127.72, audit_verify 127.77
+//! (the demo's fleet).
 #![allow(dead_code)]
 
 pub mod audit_db;

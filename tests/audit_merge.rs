@@ -312,6 +312,10 @@ fn a_merged_audit_refuses_run_resume_confirm_and_audit_sample_and_sends_nothing(
                 estate_arg,
             ],
         ),
+        (
+            "certificates",
+            vec!["certificates", &run, "--unsigned", "--db", estate_arg],
+        ),
     ] {
         let out = e.at_site("site-a", &args);
         assert_eq!(out.status.code(), Some(2), "{what}: {}", text(&out));

@@ -83,10 +83,12 @@ fn alias(data: &Value) -> Option<String> {
     text_in(data, "alias", &["alias"])
 }
 
-/// The protocol the job spoke, from its `link` event.
+/// The protocol the job spoke, from its last `link` event (a job that found its device speaks
+/// the other of KLAP and TPAP records a second one).
 pub fn protocol(events: &[&EventRow]) -> Option<String> {
     events
         .iter()
+        .rev()
         .find(|e| e.kind.as_str() == EventKind::Link.as_str())
         .and_then(|e| e.detail.get("protocol")?.as_str().map(str::to_string))
 }

@@ -29,6 +29,9 @@ pub fn run(args: &CertificatesArgs) -> anyhow::Result<Status> {
         None => None,
     };
     let mut db = open_existing(&args.db)?;
+    // Issuing seals a checkpoint into the run's chain: a merged audit keeps its sites' chains
+    // as they were.
+    crate::engine::guard::refuse_archive(&db, &args.db, "certificates")?;
     let run_id = resolve(&db, &args.run, &args.db)?;
     let record = db
         .load_run(&run_id)

@@ -233,7 +233,12 @@ pub(super) async fn drive(d: Drive<'_>) -> anyhow::Result<RunSummary> {
                     } => {
                         for r in done {
                             if counts_as_failure(&r)
-                                && let Some(why) = failures.failed(&safety, &r.device_id, r.reason)
+                                && let Some(why) = failures.failed(
+                                    &safety,
+                                    &r.device_id,
+                                    // Held back by the login gate: no refusal of the credentials.
+                                    if r.gated { None } else { r.reason },
+                                )
                                 && threshold_why.is_none()
                             {
                                 view.note(&format!("stopping: {why}; no further job will start"));
@@ -390,6 +395,7 @@ async fn skip_unstarted(
             outcome: Outcome::Skipped,
             reason: Some(why.skip_reason()),
             detail: format!("not started: {}", why.describe()),
+            gated: false,
         };
         writer
             .record_durable(Record::Outcome {

@@ -17,7 +17,7 @@ use super::drive::{Drive, drive};
 use super::execute::{RunSummary, prepare};
 use super::guard::Guard;
 use super::host_clock::HostMark;
-use super::job::{Addresses, Evidence, Mode, login_unsettled, refused_login};
+use super::job::{Addresses, Evidence, Mode, is_gated, login_unsettled, refused_login};
 use super::plan::{self, PlannedJob};
 use super::policy::Safety;
 use super::progress::ProgressView;
@@ -256,12 +256,15 @@ impl<'a> ByJob<'a> {
 /// Devices of the run that refused the credentials: those with an `auth_failed` outcome, and
 /// those whose refusal was recorded before the outcome could be.
 pub fn auth_failures(record: &RunRecord) -> (usize, usize) {
+    let by_job = ByJob::of(record);
+    // A job the login gate held back sent nothing: no refusal of the credentials.
+    let gated = |id: &str| by_job.events(id).iter().any(|e| is_gated(e));
     let recorded = record
         .jobs
         .iter()
         .filter(|j| j.outcome == Some(Outcome::Failed) && j.reason == Some(Reason::AuthFailed))
+        .filter(|j| !gated(&j.device_id))
         .count();
-    let by_job = ByJob::of(record);
     let pending = record
         .jobs
         .iter()

@@ -279,8 +279,16 @@ BEGIN
 END;
 "#;
 
+/// Version 7: the TPAP login gate's lookups.
+const V7: &str = r#"
+-- A new run's TPAP login gate reads the logins earlier runs saw refused (`probe_failed` events
+-- carrying the device's lockout counters). This index holds those events alone: finding them
+-- scans no other event, and recording any other event costs nothing more.
+CREATE INDEX events_probe_failed ON events (id) WHERE kind = 'probe_failed';
+"#;
+
 /// Every migration, oldest first; index N-1 holds migration N. Append only.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// The tables every fleetreset schema version has, from V1 on.
 pub(crate) const OUR_TABLES: [&str; 4] = ["runs", "jobs", "events", "snapshots"];

@@ -143,7 +143,9 @@ pub async fn look(
         // up. So after a factory reset a camera is looked at with the default only: one still
         // set up refuses it (a Tapo camera at the first login step, by proving it holds another
         // password, so nothing that could count as a failed login is sent), and no account
-        // secret leaves this host.
+        // secret leaves this host. A camera on TPAP firmware can't tell that at a first step:
+        // one still set up counts the default's refusal as one failed login (of about 15), the
+        // price of never putting the account's password to a device that may be another.
         let unbound_look = matches!(
             protocol,
             ProtocolKind::SslAes | ProtocolKind::CameraTpap | ProtocolKind::Linkie2

@@ -43,9 +43,9 @@ pub struct IntentDetail {
     /// a remote command.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream: Option<OutletIntent>,
-    /// The protocol the command goes over, when the job's device turned out to speak another
-    /// than its `link` event says (KLAP or TPAP, [`super::negotiate`]): the one resume looks
-    /// with. Absent otherwise.
+    /// The protocol the command goes over (the link's, or the other of KLAP and TPAP,
+    /// [`super::negotiate`]): the one resume looks with, whatever discovery says then. Absent
+    /// from older records and upstream intents.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol: Option<String>,
 }
@@ -131,8 +131,7 @@ impl Ctx<'_> {
             host: HostMark::now(),
             pre: PreState::of(pre),
             upstream: None,
-            protocol: (self.protocol != self.job.link.protocol)
-                .then(|| self.protocol.as_str().to_string()),
+            protocol: Some(self.protocol.as_str().to_string()),
         };
         // Committed before the command leaves: after a crash, `resume` knows this device may
         // have received it, and never sends it again.

@@ -171,8 +171,7 @@ impl Evidence {
         self.intent.as_ref()?.addr.as_deref()?.parse().ok()
     }
 
-    /// The protocol the command went over, when the job switched from its link's
-    /// ([`super::negotiate`]): the one to look with.
+    /// The protocol the command went over, as the intent recorded it: the one to look with.
     pub fn sent_over(&self) -> Option<crate::device::ProtocolKind> {
         self.intent.as_ref()?.protocol.as_deref()?.parse().ok()
     }
@@ -210,7 +209,7 @@ impl Evidence {
 pub fn refused_login<'a>(events: impl IntoIterator<Item = &'a EventRow>) -> Option<Fail> {
     events
         .into_iter()
-        .filter(|e| e.kind == EventKind::ProbeFailed)
+        .filter(|e| e.kind == EventKind::ProbeFailed && !is_gated(e))
         .find(|e| e.detail["reason"].as_str() == Some(Reason::AuthFailed.as_str()))
         .map(|e| {
             Fail(
@@ -221,6 +220,12 @@ pub fn refused_login<'a>(events: impl IntoIterator<Item = &'a EventRow>) -> Opti
                 ),
             )
         })
+}
+
+/// Whether a `probe_failed` event is the TPAP login gate's: the job was held back with nothing
+/// sent, no login refused. `resume` decides such a job afresh, gate and all.
+pub fn is_gated(e: &EventRow) -> bool {
+    e.detail["gated"] == true
 }
 
 /// A job interrupted during a login whose result was never recorded: a `login_attempt` and no

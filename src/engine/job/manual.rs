@@ -24,6 +24,7 @@ pub fn outcome(job: &PlannedJob, m: &Manual) -> JobResult {
         outcome: Outcome::ManualRequired,
         reason,
         detail: inert(&m.why).into_owned(),
+        gated: false,
     }
 }
 

@@ -40,7 +40,7 @@ use super::config::RunConfig;
 use super::method::MethodPlan;
 use super::plan::PlannedJob;
 
-pub use evidence::{Evidence, login_unsettled, refused_login};
+pub use evidence::{Evidence, is_gated, login_unsettled, refused_login};
 
 pub use identity::{identity_problem, identity_verifiable};
 use probe::{Looker, ProbeEnd};
@@ -112,6 +112,9 @@ pub struct JobResult {
     pub reason: Option<Reason>,
     /// One line, with anything a device said made inert.
     pub detail: String,
+    /// The TPAP login gate held the job back: nothing was sent, so it is no refusal of the
+    /// credentials (`--max-auth-failures` doesn't count it; `--max-fail` and a canary do).
+    pub gated: bool,
 }
 
 /// A job ending without success, with its reason and the words for people.
@@ -163,6 +166,7 @@ async fn remote(
         manual: false,
         looker: Looker::default(),
         protocol: job.link.protocol,
+        gated: false,
     };
     ctx.record(Record::Started {
         run_id: env.run_id.clone(),
@@ -219,6 +223,7 @@ async fn remote(
         outcome,
         reason,
         detail,
+        gated: ctx.gated,
     })
 }
 
@@ -234,6 +239,8 @@ struct Ctx<'a> {
     /// The protocol the job speaks to its device: the link's, unless the device turned out to
     /// speak the other of KLAP and TPAP ([`negotiate`]).
     protocol: ProtocolKind,
+    /// The login gate held the job back ([`negotiate`]).
+    gated: bool,
 }
 
 impl Ctx<'_> {

@@ -141,7 +141,7 @@ impl Ctx<'_> {
     /// Before a TPAP login: the job's failure if the device's last refusal left it too few
     /// logins, recorded as a refused login (so `resume` doesn't try it either). `None` for
     /// other protocols, for devices with attempts to spare, and with `--force-login`.
-    pub(super) async fn login_gate(&self) -> Result<Option<Fail>, StoreError> {
+    pub(super) async fn login_gate(&mut self) -> Result<Option<Fail>, StoreError> {
         let Some(gate) = &self.job.link.login_gate else {
             return Ok(None);
         };
@@ -162,6 +162,7 @@ impl Ctx<'_> {
             json!({ "reason": Reason::AuthFailed, "detail": why, "gated": true }),
         );
         self.env.writer.record_durable(event).await?;
+        self.gated = true;
         Ok(Some(Fail(Reason::AuthFailed, why)))
     }
 }

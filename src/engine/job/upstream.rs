@@ -395,6 +395,7 @@ async fn begin<'a>(env: &'a JobEnv, job: &'a PlannedJob) -> Result<Member<'a>, S
         manual: false,
         looker: Default::default(),
         protocol: job.link.protocol,
+        gated: false,
     };
     ctx.record(Record::Started {
         run_id: env.run_id.clone(),
@@ -476,6 +477,7 @@ async fn finish(env: &JobEnv, members: Vec<Member<'_>>) -> Result<Vec<JobResult>
             outcome,
             reason,
             detail,
+            gated: false,
         });
     }
     Ok(out)

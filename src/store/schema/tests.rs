@@ -38,8 +38,8 @@ mod basics {
     #[test]
     fn a_fresh_database_is_at_the_latest_version() {
         let conn = migrated();
-        assert_eq!(user_version(&conn).unwrap(), 6);
-        assert_eq!(known_version(), 6);
+        assert_eq!(user_version(&conn).unwrap(), 7);
+        assert_eq!(known_version(), 7);
     }
 
     #[test]
@@ -62,7 +62,7 @@ mod basics {
         }
         let conn = Connection::open(&path).unwrap();
         assert_eq!(application_id(&conn).unwrap(), APPLICATION_ID);
-        assert_eq!(user_version(&conn).unwrap(), 6);
+        assert_eq!(user_version(&conn).unwrap(), 7);
         // In the file header itself (offset 68, big-endian), not only in a WAL frame.
         drop(conn);
         let header = std::fs::read(&path).unwrap();
@@ -84,7 +84,7 @@ mod basics {
         let mut conn = migrated();
         with_one_event(&conn);
         migrate(&mut conn, MIGRATIONS).unwrap().unwrap();
-        assert_eq!(user_version(&conn).unwrap(), 6);
+        assert_eq!(user_version(&conn).unwrap(), 7);
         let events: i64 = conn
             .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
             .unwrap();
@@ -94,18 +94,18 @@ mod basics {
     #[test]
     fn a_database_newer_than_the_migrations_is_reported_not_touched() {
         let mut conn = migrated();
-        conn.pragma_update(None, "user_version", 7).unwrap();
+        conn.pragma_update(None, "user_version", 8).unwrap();
         let too_new = migrate(&mut conn, MIGRATIONS).unwrap().unwrap_err();
-        assert_eq!(too_new.found, 7);
-        assert_eq!(user_version(&conn).unwrap(), 7);
+        assert_eq!(too_new.found, 8);
+        assert_eq!(user_version(&conn).unwrap(), 8);
     }
 
     #[test]
     fn a_failing_migration_leaves_the_previous_version_whole() {
         let mut conn = migrated();
         let broken = "CREATE TABLE half_done (x); INSERT INTO no_such_table VALUES (1);";
-        assert!(migrate(&mut conn, &[V1, V2, V3, V4, V5, V6, broken]).is_err());
-        assert_eq!(user_version(&conn).unwrap(), 6);
+        assert!(migrate(&mut conn, &[V1, V2, V3, V4, V5, V6, V7, broken]).is_err());
+        assert_eq!(user_version(&conn).unwrap(), 7);
         let tables: i64 = conn
             .query_row(
                 "SELECT COUNT(*) FROM sqlite_master WHERE name = 'half_done'",
@@ -305,12 +305,12 @@ mod v6 {
     }
 
     #[test]
-    fn a_version_5_database_migrates_to_6_with_its_runs_and_chain_untouched() {
+    fn a_version_5_database_migrates_to_the_latest_with_its_runs_and_chain_untouched() {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn, &[V1, V2, V3, V4, V5]).unwrap().unwrap();
         conn.execute_batch(ONE_RUN).unwrap();
         migrate(&mut conn, MIGRATIONS).unwrap().unwrap();
-        assert_eq!(user_version(&conn).unwrap(), 6);
+        assert_eq!(user_version(&conn).unwrap(), 7);
         for table in ["runs", "jobs", "events", "chain"] {
             assert_eq!(count(&conn, table), 1, "{table}");
         }

@@ -5,91 +5,14 @@
 
 mod common;
 
-use fleetreset::model::EventKind;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
+use common::lab::{Lab, PASSWORD, creds_file, lab};
 use common::{Simulate, ip, text};
-use fleetreset::model::{Outcome, Reason};
-use fleetreset::store::{Db, RunRecord};
+use fleetreset::model::{EventKind, Outcome, Reason};
+use fleetreset::store::RunRecord;
 
 const FILE: u8 = 31;
-const USER: &str = "owner@example.com";
-/// Distinctive, so a leak anywhere is found by a plain byte search.
-const PASSWORD: &str = "Zq7-unique-PASSWORD-4711";
-
-fn creds_file(dir: &Path, name: &str, password: &str) -> PathBuf {
-    common::office_credentials(dir.join(name), USER, password)
-}
-
-struct Lab {
-    _sim: Simulate,
-    dir: tempfile::TempDir,
-    csv: String,
-}
-
-/// Serves `rows` (after the header `id,host,model,mac,credentials,protocol,sim_fault`) with
-/// the right password; the run gets its own credentials file.
-fn lab(rows: &str) -> Lab {
-    let dir = tempfile::tempdir().unwrap();
-    let sim_creds = creds_file(dir.path(), "sim-credentials.toml", PASSWORD);
-    let journal = dir.path().join("journal.log");
-    let csv = format!("id,host,model,mac,credentials,protocol,sim_fault\n{rows}");
-    let sim = Simulate::start_with(
-        &csv,
-        &[
-            "--credentials",
-            sim_creds.to_str().unwrap(),
-            "--journal",
-            journal.to_str().unwrap(),
-        ],
-    );
-    std::fs::write(dir.path().join("fleet.csv"), &csv).unwrap();
-    Lab {
-        _sim: sim,
-        dir,
-        csv,
-    }
-}
-
-impl Lab {
-    fn run(&self, password: &str, extra: &[&str]) -> Output {
-        let creds = creds_file(self.dir.path(), "run-credentials.toml", password);
-        common::fleetreset()
-            .current_dir(self.dir.path())
-            .args(["run", "fleet.csv", "--credentials", creds.to_str().unwrap()])
-            .args([
-                "--time-scale",
-                "0.01",
-                "--connect-timeout",
-                "2",
-                "--request-timeout",
-                "2",
-                "--rate",
-                "20",
-            ])
-            .args(extra)
-            .output()
-            .unwrap()
-    }
-
-    fn latest(&self) -> RunRecord {
-        let db = Db::open(&self.dir.path().join("fleetreset.db")).unwrap();
-        db.load_run(&db.resolve_run_id("latest").unwrap()).unwrap()
-    }
-
-    fn journal_count(&self, id: &str, what: &str) -> usize {
-        std::fs::read_to_string(self.dir.path().join("journal.log"))
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| {
-                let mut p = l.split_whitespace().skip(1);
-                p.next() == Some(id) && p.next() == Some(what)
-            })
-            .count()
-    }
-}
-
 /// One device of each protocol on 127.31.`test`.x, all bound to the `office` account.
 fn mixed(test: u8) -> String {
     let h = |n: u8, port: bool| {
@@ -172,8 +95,7 @@ fn a_mixed_fleet_power_cycles_over_every_protocol_and_records_each_choice() {
     }
     // The SMART nickname is stored decoded in the report.
     let csv = std::fs::read_to_string(
-        lab.dir
-            .path()
+        lab.dir()
             .join("reports")
             .join(&rec.run.id)
             .join("devices.csv"),
@@ -259,9 +181,9 @@ fn a_wrong_password_stops_the_run_after_max_auth_failures_and_no_device_sees_two
 
     // The refusals count across a resume: a wrong password gets no fresh allowance.
     let resume = |extra: &[&str]| {
-        let creds = creds_file(lab.dir.path(), "run-credentials.toml", "not-the-password");
+        let creds = creds_file(lab.dir(), "run-credentials.toml", "not-the-password");
         common::fleetreset()
-            .current_dir(lab.dir.path())
+            .current_dir(lab.dir())
             .args(["resume", "latest", "--credentials", creds.to_str().unwrap()])
             .args(extra)
             .output()
@@ -306,7 +228,7 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn the_password_appears_in_no_output_stream_and_no_file_of_a_run() {
     let lab = lab(&mixed(4));
-    let creds = creds_file(lab.dir.path(), "run-credentials.toml", PASSWORD);
+    let creds = creds_file(lab.dir(), "run-credentials.toml", PASSWORD);
     let creds = creds.to_str().unwrap();
     let mut streams = Vec::new();
     // A verbose run with a failure in it (wrong credentials for one device), a dry run, a plan,
@@ -320,7 +242,7 @@ fn the_password_appears_in_no_output_stream_and_no_file_of_a_run() {
     ));
     let fr = |args: &[&str]| {
         common::fleetreset()
-            .current_dir(lab.dir.path())
+            .current_dir(lab.dir())
             .args(args)
             .output()
             .unwrap()
@@ -344,7 +266,7 @@ fn the_password_appears_in_no_output_stream_and_no_file_of_a_run() {
         );
     }
     let mut checked = 0;
-    for f in files_under(lab.dir.path()) {
+    for f in files_under(lab.dir()) {
         let name = f.file_name().unwrap().to_string_lossy().to_string();
         if name.ends_with("credentials.toml") {
             continue; // where the user keeps it
@@ -359,7 +281,7 @@ fn the_password_appears_in_no_output_stream_and_no_file_of_a_run() {
     }
     // The database (with its WAL), the three report files, the inventory and the journal.
     assert!(checked >= 5, "only {checked} files were checked");
-    assert!(lab.csv.contains("office"));
+    assert!(lab.served().contains("office"));
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -370,7 +292,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 fn discover_over_a_loopback_cidr_finds_both_generations_and_writes_a_valid_inventory() {
     let lab = lab(&mixed(5));
     let out = common::fleetreset()
-        .current_dir(lab.dir.path())
+        .current_dir(lab.dir())
         .args([
             "discover",
             "--target",
@@ -385,7 +307,7 @@ fn discover_over_a_loopback_cidr_finds_both_generations_and_writes_a_valid_inven
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
     assert!(t.contains("found 5 device(s)"), "{t}");
-    let found = std::fs::read_to_string(lab.dir.path().join("found.csv")).unwrap();
+    let found = std::fs::read_to_string(lab.dir().join("found.csv")).unwrap();
     let line = |mac: &str| {
         found
             .lines()
@@ -407,7 +329,7 @@ fn discover_over_a_loopback_cidr_finds_both_generations_and_writes_a_valid_inven
     );
     assert!(line("48:22:54:05:00:04").contains(",aes,"), "{found}");
     let check = common::fleetreset()
-        .current_dir(lab.dir.path())
+        .current_dir(lab.dir())
         .args(["check", "found.csv"])
         .output()
         .unwrap();
@@ -418,13 +340,13 @@ fn discover_over_a_loopback_cidr_finds_both_generations_and_writes_a_valid_inven
 fn discover_update_moves_a_host_by_mac_and_rediscover_follows_a_moved_device_at_run_time() {
     let lab = lab(&mixed(6));
     // The inventory a user kept: the Tapo plug "moved" from .9 to .3 since it was written.
-    let stale = lab.csv.replace(
+    let stale = lab.served().replace(
         &format!("{}:8080,P110", ip(FILE, 6, 3)),
         &format!("{}:8080,P110", ip(FILE, 6, 9)),
     );
-    assert_ne!(stale, lab.csv);
-    std::fs::write(lab.dir.path().join("stale.csv"), &stale).unwrap();
-    std::fs::write(lab.dir.path().join("fleet.csv"), &stale).unwrap();
+    assert_ne!(stale, lab.served());
+    std::fs::write(lab.dir().join("stale.csv"), &stale).unwrap();
+    std::fs::write(lab.dir().join("fleet.csv"), &stale).unwrap();
 
     // At run time: found by MAC on the sweep target, acted on at its new address.
     let out = lab.run(
@@ -448,7 +370,7 @@ fn discover_update_moves_a_host_by_mac_and_rediscover_follows_a_moved_device_at_
 
     // Offline: the inventory itself is updated, with the move reported.
     let out = common::fleetreset()
-        .current_dir(lab.dir.path())
+        .current_dir(lab.dir())
         .args([
             "discover",
             "--target",
@@ -466,9 +388,9 @@ fn discover_update_moves_a_host_by_mac_and_rediscover_follows_a_moved_device_at_
         t.contains("moved tapo: 127.31.6.9:8080 -> 127.31.6.3:8080"),
         "{t}"
     );
-    let updated = std::fs::read_to_string(lab.dir.path().join("stale.csv")).unwrap();
-    assert_eq!(updated, lab.csv, "only the moved host changed");
-    assert!(lab.dir.path().join("stale.csv.bak").exists());
+    let updated = std::fs::read_to_string(lab.dir().join("stale.csv")).unwrap();
+    assert_eq!(updated, lab.served(), "only the moved host changed");
+    assert!(lab.dir().join("stale.csv.bak").exists());
 }
 
 /// Aliases a device could report, as the simulator's inventory can hold them: CSV carries an

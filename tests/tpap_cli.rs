@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::tpap_lab::{Lab, PASSWORD, lab, lab_with};
+use common::lab::{Lab, PASSWORD, lab, lab_with};
 use common::{ip, text};
 use fleetreset::model::{EventKind, Outcome, Reason};
 use fleetreset::store::RunRecord;

@@ -20,7 +20,7 @@ pub mod audit_db;
 pub mod bench;
 pub mod faketime;
 pub mod kasa;
-pub mod tpap_lab;
+pub mod lab;
 pub mod truth;
 pub mod venv;
 

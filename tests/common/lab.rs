@@ -1,5 +1,6 @@
-//! The lab the TPAP tests share: a simulator serving a fleet with the right password, a
-//! temp dir the run works in, and the simulator's journal of what each device saw.
+//! The lab the login tests share (KLAP, AES, TPAP): a simulator serving a fleet bound to the
+//! `office` account with the right password, a temp dir the run works in, and the simulator's
+//! journal of what each device saw.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -8,7 +9,8 @@ use super::Simulate;
 use fleetreset::store::{Db, RunRecord};
 
 pub const USER: &str = "owner@example.com";
-pub const PASSWORD: &str = "Tp4p-unique-PASSWORD-0815";
+/// Distinctive, so a leak anywhere is found by a plain byte search.
+pub const PASSWORD: &str = "Zq7-unique-PASSWORD-4711";
 
 pub fn creds_file(dir: &Path, name: &str, password: &str) -> PathBuf {
     super::office_credentials(dir.join(name), USER, password)
@@ -17,6 +19,8 @@ pub fn creds_file(dir: &Path, name: &str, password: &str) -> PathBuf {
 pub struct Lab {
     _sim: Simulate,
     dir: tempfile::TempDir,
+    /// The inventory the simulator serves, header and all.
+    served: String,
 }
 
 /// Serves `rows` (after the header `id,host,model,mac,credentials,protocol,sim_fault`) with
@@ -43,7 +47,11 @@ pub fn lab_with(served: &str, asked: &str) -> Lab {
         ],
     );
     std::fs::write(dir.path().join("fleet.csv"), format!("{header}{asked}")).unwrap();
-    Lab { _sim: sim, dir }
+    Lab {
+        _sim: sim,
+        dir,
+        served: csv,
+    }
 }
 
 impl Lab {
@@ -85,6 +93,11 @@ impl Lab {
                 (p.next() == Some(id)).then(|| p.next().unwrap_or_default().to_string())
             })
             .collect()
+    }
+
+    /// The inventory the simulator serves, header and all.
+    pub fn served(&self) -> &str {
+        &self.served
     }
 
     pub fn dir(&self) -> &Path {

@@ -3,6 +3,8 @@
 //!   announces TPAP: `auto` switches to TPAP (recorded as a second `link` event) and the
 //!   device gets one reboot; an inventory that says `klap` is taken at its word;
 //! - discovery announces TPAP, the probe prefers KLAP (KP125M 1.4.1): `auto` switches to KLAP;
+//! - killed after a switched job's command was acknowledged, `resume` judges it by looking over
+//!   the protocol the command went over (TPAP), though discovery still says KLAP;
 //! - a device whose last TPAP refusal left 5 or fewer attempts is not tried again (the
 //!   simulator's journal shows nothing) until `--force-login`, which the audit records; a
 //!   device with attempts to spare is tried; a login since lifts the gate.
@@ -11,7 +13,9 @@
 
 mod common;
 
+use common::bench::{Bench, kill_when};
 use common::lab::{Lab, PASSWORD, lab, lab_with};
+use common::truth::count_events;
 use common::{ip, text};
 use fleetreset::model::{EventKind, Outcome, Reason};
 use fleetreset::store::RunRecord;
@@ -123,6 +127,41 @@ fn auto_follows_a_probe_that_prefers_klap_back_to_klap() {
     );
     assert_eq!(lab.journal_count("kp125m", "reboot"), 1);
     assert_eq!(lab.journal_count("kp125m", "login_failed"), 0);
+}
+
+#[test]
+fn killed_after_the_ack_a_switched_job_is_judged_over_tpap_on_resume_and_not_sent_again() {
+    let row = |column: &str| {
+        format!(
+            "moved,{}:8080,P110(UK),48-22-54-40-04-01,office,{column},announce=klap\n",
+            ip(FILE, 4, 1)
+        )
+    };
+    let lab = lab_with(&row("tpap"), &row("auto"));
+    let db = lab.db();
+    let mut run = Bench::spawn(&mut lab.command(PASSWORD, "run", &["--action", "power-cycle"]));
+    kill_when(&mut run, || count_events(&db, EventKind::Ack) >= 1);
+    assert_eq!(lab.journal_count("moved", "reboot"), 1);
+
+    // Discovery still says KLAP; the intent says the command went over TPAP.
+    let out = lab.command(PASSWORD, "resume", &[]).output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    let rec = lab.latest();
+    let (o, _, detail) = outcome(&rec, "moved");
+    assert_eq!(o, Some(Outcome::Succeeded), "{detail}\n{t}");
+    let intent = rec
+        .events
+        .iter()
+        .find(|e| e.kind == EventKind::Intent)
+        .unwrap();
+    assert_eq!(intent.detail["protocol"], "smart-tpap");
+    assert!(
+        rec.events.iter().any(|e| e.kind == EventKind::Resolving),
+        "judged by resume"
+    );
+    assert_eq!(lab.journal_count("moved", "reboot"), 1, "never sent again");
+    assert_eq!(lab.journal_count("moved", "login_failed"), 0);
 }
 
 fn gate_lab() -> Lab {

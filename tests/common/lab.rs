@@ -56,15 +56,32 @@ pub fn lab_with(served: &str, asked: &str) -> Lab {
 
 impl Lab {
     pub fn run(&self, password: &str, extra: &[&str]) -> Output {
+        self.command(password, "run", extra).output().unwrap()
+    }
+
+    /// `fleetreset run fleet.csv` (`what` "run"), or `fleetreset resume latest` (`what`
+    /// "resume"), with `password` in the run's credentials file, at rehearsal speed.
+    pub fn command(&self, password: &str, what: &str, extra: &[&str]) -> std::process::Command {
         let creds = creds_file(self.dir.path(), "run-credentials.toml", password);
-        super::fleetreset()
-            .current_dir(self.dir.path())
-            .args(["run", "fleet.csv", "--credentials", creds.to_str().unwrap()])
-            .args(["--time-scale", "0.01", "--connect-timeout", "2"])
-            .args(["--request-timeout", "2", "--rate", "20"])
-            .args(extra)
-            .output()
-            .unwrap()
+        let mut cmd = super::fleetreset();
+        cmd.current_dir(self.dir.path());
+        match what {
+            "resume" => cmd.args(["resume", "latest", "--yes"]),
+            _ => cmd.args(["run", "fleet.csv", "--time-scale", "0.01"]),
+        };
+        cmd.args(["--credentials", creds.to_str().unwrap()]);
+        if what != "resume" {
+            cmd.args([
+                "--connect-timeout",
+                "2",
+                "--request-timeout",
+                "2",
+                "--rate",
+                "20",
+            ]);
+        }
+        cmd.args(extra);
+        cmd
     }
 
     pub fn latest(&self) -> RunRecord {
@@ -98,6 +115,10 @@ impl Lab {
     /// The inventory the simulator serves, header and all.
     pub fn served(&self) -> &str {
         &self.served
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("fleetreset.db")
     }
 
     pub fn dir(&self) -> &Path {

@@ -139,12 +139,12 @@ fn killed_after_the_ack_a_switched_job_is_judged_over_tpap_on_resume_and_not_sen
     };
     let lab = lab_with(&row("tpap"), &row("auto"));
     let db = lab.db();
-    let mut run = Bench::spawn(&mut lab.command(PASSWORD, "run", &["--action", "power-cycle"]));
+    let mut run = Bench::spawn(&mut lab.run_command(PASSWORD, &["--action", "power-cycle"]));
     kill_when(&mut run, || count_events(&db, EventKind::Ack) >= 1);
     assert_eq!(lab.journal_count("moved", "reboot"), 1);
 
     // Discovery still says KLAP; the intent says the command went over TPAP.
-    let out = lab.command(PASSWORD, "resume", &[]).output().unwrap();
+    let out = lab.resume_command(PASSWORD).output().unwrap();
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
     let rec = lab.latest();

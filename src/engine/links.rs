@@ -160,16 +160,11 @@ pub fn gate_logins(
 }
 
 fn gate(jobs: &mut [PlannedJob], db: &Db, forced: bool) -> Result<usize, StoreError> {
-    let devices: Vec<(&str, Option<String>)> = jobs
+    let devices: Vec<(&str, Option<MacAddr>)> = jobs
         .iter()
-        .map(|j| (j.device.id.as_str(), j.device.mac.map(|m| m.to_string())))
+        .map(|j| (j.device.id.as_str(), j.device.mac))
         .collect();
-    let pairs: Vec<(&str, Option<&str>)> = devices
-        .iter()
-        .map(|(id, mac)| (*id, mac.as_deref()))
-        .collect();
-    let mut last = db.last_tpap_refusals(&pairs)?;
-    drop(pairs);
+    let mut last = db.last_tpap_refusals(&devices)?;
     drop(devices);
     let mut gated = 0;
     for j in jobs.iter_mut() {

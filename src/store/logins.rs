@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::columns::timestamp;
 use super::{Db, StoreError, Timestamp, mac_digits};
+use crate::inventory::MacAddr;
 
 /// A device's refusal of a TPAP login, as its job recorded it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -47,7 +48,7 @@ impl Db {
     /// counts too.
     pub fn last_tpap_refusals(
         &self,
-        devices: &[(&str, Option<&str>)],
+        devices: &[(&str, Option<MacAddr>)],
     ) -> Result<HashMap<String, LoginRefusal>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT e.run_id, e.device_id, j.mac, e.at,
@@ -100,7 +101,7 @@ impl Db {
             by_id.insert(r.refusal.device_id.as_str(), r);
         }
         for (id, mac) in devices {
-            let mac = mac.and_then(mac_digits);
+            let mac = mac.and_then(|m| mac_digits(&m.to_string()));
             let last = match &mac {
                 Some(m) => [by_mac.get(m.as_str()), by_id_no_mac.get(id)]
                     .into_iter()

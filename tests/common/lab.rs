@@ -56,31 +56,30 @@ pub fn lab_with(served: &str, asked: &str) -> Lab {
 
 impl Lab {
     pub fn run(&self, password: &str, extra: &[&str]) -> Output {
-        self.command(password, "run", extra).output().unwrap()
+        self.run_command(password, extra).output().unwrap()
     }
 
-    /// `fleetreset run fleet.csv` (`what` "run"), or `fleetreset resume latest` (`what`
-    /// "resume"), with `password` in the run's credentials file, at rehearsal speed.
-    pub fn command(&self, password: &str, what: &str, extra: &[&str]) -> std::process::Command {
+    /// `fleetreset run fleet.csv` at rehearsal speed, with `password` in the run's credentials
+    /// file.
+    pub fn run_command(&self, password: &str, extra: &[&str]) -> std::process::Command {
+        let mut cmd = self.command(password, &["run", "fleet.csv"]);
+        cmd.args(["--time-scale", "0.01", "--connect-timeout", "2"])
+            .args(["--request-timeout", "2", "--rate", "20"])
+            .args(extra);
+        cmd
+    }
+
+    /// `fleetreset resume latest --yes`, with `password` in the run's credentials file.
+    pub fn resume_command(&self, password: &str) -> std::process::Command {
+        self.command(password, &["resume", "latest", "--yes"])
+    }
+
+    fn command(&self, password: &str, head: &[&str]) -> std::process::Command {
         let creds = creds_file(self.dir.path(), "run-credentials.toml", password);
         let mut cmd = super::fleetreset();
-        cmd.current_dir(self.dir.path());
-        match what {
-            "resume" => cmd.args(["resume", "latest", "--yes"]),
-            _ => cmd.args(["run", "fleet.csv", "--time-scale", "0.01"]),
-        };
-        cmd.args(["--credentials", creds.to_str().unwrap()]);
-        if what != "resume" {
-            cmd.args([
-                "--connect-timeout",
-                "2",
-                "--request-timeout",
-                "2",
-                "--rate",
-                "20",
-            ]);
-        }
-        cmd.args(extra);
+        cmd.current_dir(self.dir.path())
+            .args(head)
+            .args(["--credentials", creds.to_str().unwrap()]);
         cmd
     }
 

@@ -261,16 +261,6 @@ impl SessionProtocol for Tpap {
     }
 }
 
-/// Keeps the counters of a refused login for the audit.
-fn note_refusal(refused_with: &mut Option<Counters>, reply: &Value) {
-    if matches!(
-        reply["error_code"].as_i64(),
-        Some(code::LOCKED | code::CREDENTIALS | code::CAMERA_CREDENTIALS)
-    ) {
-        *refused_with = Some(Counters::of(reply));
-    }
-}
-
 impl Tpap {
     async fn login(&mut self) -> Result<Established, DeviceError> {
         if self.tpap.is_none() {
@@ -311,8 +301,7 @@ impl Tpap {
         let mut user_random = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut user_random);
         let reply = post_json(http, REGISTER, messages::register(&user_random)).await?;
-        note_refusal(&mut self.refused_with, &reply);
-        refused(REGISTER, &reply)?;
+        refused(REGISTER, &reply, &mut self.refused_with)?;
         let registered = messages::parse_register(&reply["result"]).map_err(|detail| {
             DeviceError::Malformed {
                 op: REGISTER,
@@ -348,8 +337,7 @@ impl Tpap {
         })?;
 
         let reply = post_json(http, SHARE, messages::share(&ours.share, &ours.confirm)).await?;
-        note_refusal(&mut self.refused_with, &reply);
-        refused(SHARE, &reply)?;
+        refused(SHARE, &reply, &mut self.refused_with)?;
         let shared = messages::parse_share(&reply["result"])
             .map_err(|detail| DeviceError::Malformed { op: SHARE, detail })?;
         if !ours.peer_confirms(&shared.dev_confirm) {
@@ -398,13 +386,24 @@ async fn post_json(
     }
 }
 
-/// The error for a login step the device refused, or `Ok` when it did not.
-fn refused(op: &'static str, reply: &Value) -> Result<(), DeviceError> {
+/// The error for a login step the device refused, or `Ok` when it did not. A refusal of the
+/// password, or a lock, keeps its counters in `refused_with` for the audit.
+fn refused(
+    op: &'static str,
+    reply: &Value,
+    refused_with: &mut Option<Counters>,
+) -> Result<(), DeviceError> {
     let code = reply["error_code"].as_i64().ok_or(DeviceError::Malformed {
         op,
         detail: "no error_code in the reply".into(),
     })?;
     let counters = Counters::of(reply);
+    if matches!(
+        code,
+        code::LOCKED | code::CREDENTIALS | code::CAMERA_CREDENTIALS
+    ) {
+        *refused_with = Some(counters);
+    }
     Err(match code {
         0 => return Ok(()),
         code::LOCKED => locked(op, &counters),

@@ -16,7 +16,7 @@ use rand::RngCore;
 use serde_json::{Value, json};
 
 use super::super::account::{Account, Login};
-use super::super::model::{HttpReply, LOCKOUT_SECS_LEFT, md5_hex};
+use super::super::model::{HttpReply, LOCKOUT_SECS_LEFT, md5_hex, stok_of};
 use super::super::state::Effect;
 use super::{CamHttpRequest, CameraState};
 use crate::device::SIM_TIME_SCALE_FIELD;
@@ -70,11 +70,7 @@ impl CameraState {
         if req.path == "/" {
             return (self.login(account, req.body, rng), None);
         }
-        let Some(stok) = req
-            .path
-            .strip_prefix("/stok=")
-            .and_then(|p| p.strip_suffix("/ds"))
-        else {
+        let Some(stok) = stok_of(req.path) else {
             return (status(404), None);
         };
         // A session the camera doesn't know (it rebooted, or never was): 401, log in again.

@@ -12,7 +12,7 @@ use rand::RngCore;
 use serde_json::{Value, json};
 
 use super::super::account::Account;
-use super::super::model::HttpReply;
+use super::super::model::{HttpReply, stok_of};
 use super::super::state::Effect;
 use super::super::tpap::wire::{self, Step};
 use super::super::tpap::{LOCKED_MINUTES, RequestRefusal, ShareResult};
@@ -38,11 +38,7 @@ impl CameraState {
         if req.path == "/" {
             return (self.tpap_login(account, req.body, now, rng), None);
         }
-        let Some(stok) = req
-            .path
-            .strip_prefix("/stok=")
-            .and_then(|p| p.strip_suffix("/ds"))
-        else {
+        let Some(stok) = stok_of(req.path) else {
             return (status(404), None);
         };
         let sessions = self.tpap.as_mut().expect("a TPAP camera");

@@ -15,6 +15,12 @@ pub struct HttpRequest<'a> {
     pub body: &'a [u8],
 }
 
+/// The session token of a request on `/stok=<stok>/ds`, the path SslAes and TPAP sessions
+/// carry their requests on; `None` for any other path.
+pub fn stok_of(path: &str) -> Option<&str> {
+    path.strip_prefix("/stok=")?.strip_suffix("/ds")
+}
+
 /// One HTTP reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpReply {

@@ -9,7 +9,7 @@ use std::time::Instant;
 use rsa::rand_core::CryptoRngCore;
 use serde_json::{Value, json};
 
-use super::{HttpReply, HttpRequest, Login, Sessions, SimState, error_reply};
+use super::{HttpReply, HttpRequest, Login, Sessions, SimState, error_reply, stok_of};
 use crate::protocol::tpap::credential::sha1_hex;
 use crate::protocol::tpap::messages::code;
 use crate::sim::smart::code as smart_code;
@@ -47,10 +47,7 @@ impl SimState {
             "/app" | "/app/handshake1" | "/app/handshake2" | "/app/request" => {
                 (HttpReply::status(403), None)
             }
-            path => match path
-                .strip_prefix("/stok=")
-                .and_then(|rest| rest.strip_suffix("/ds"))
-            {
+            path => match stok_of(path) {
                 Some(stok) => self.tpap_request(stok, req.body, now),
                 None => (HttpReply::status(404), None),
             },

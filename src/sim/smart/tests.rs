@@ -1,5 +1,7 @@
 use std::time::Duration;
 
+use base64::Engine;
+
 use super::*;
 use crate::sim::fault::Refusal;
 
